@@ -1,0 +1,293 @@
+/*
+ * broker.c: logbusd's life: lock the run directory, open the journal,
+ * listen, run the loop, drain on SIGTERM, clean up.
+ *
+ * Order matters at start: the run directory's lock is taken before any
+ * nng_listen, because a second nng_listen on a live socket path stops the
+ * first broker's listener (nng bug #1518).  A stale socket file from a
+ * crashed broker is harmless: nng finds nobody behind it and binds again.
+ *
+ * At SIGTERM/SIGINT the broker stops receiving, handles what nng already
+ * delivered, acknowledges it, syncs the journal, then gives the replies a
+ * moment to leave before it closes the sockets (nng_close has no linger);
+ * a reply lost anyway is harmless: the client resends and the dedup table,
+ * rebuilt from the journal at the next start, acknowledges without writing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "logbus/logbus.h"
+#include "paths.h"
+#include "proto.h"
+#include "timefmt.h"
+
+#define REPLY_GRACE_S 0.2 /* time for last replies to leave before close */
+#define PROBE_CHECK_S 0.5 /* a self-dial that saw no pipe by then failed */
+
+void broker_log(struct broker *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (b->cfg.quiet)
+		return;
+	fputs("logbusd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int lock_run_dir(struct broker *b)
+{
+	if ((size_t)snprintf(b->lock_path, sizeof b->lock_path, "%s/%s",
+			     b->cfg.run_dir, RUN_LOCK) >= sizeof b->lock_path) {
+		broker_log(b, "run directory path too long: %s",
+			   b->cfg.run_dir);
+		return -1;
+	}
+	b->lock_fd = open(b->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (b->lock_fd < 0) {
+		broker_log(b, "cannot open %s: %s", b->lock_path,
+			   strerror(errno));
+		return -1;
+	}
+	if (flock(b->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32] = "";
+		ssize_t n = pread(b->lock_fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		broker_log(b, "another logbusd (pid %s) already serves %s; "
+			      "stop it or use another --run-dir",
+			   *pid ? pid : "?", b->cfg.run_dir);
+		close(b->lock_fd);
+		b->lock_fd = -1;
+		return -1;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(b->lock_fd, 0) < 0 || pwrite(b->lock_fd, pid, n, 0) != n)
+		broker_log(b, "warning: cannot write pid to %s: %s",
+			   b->lock_path, strerror(errno));
+	return 0;
+}
+
+static void on_fsync(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct broker *b = (struct broker *)((char *)w -
+					     offsetof(struct broker, fsync_w));
+	char err[256];
+
+	(void)loop;
+	(void)revents;
+	if (journal_dirty(b->journal) &&
+	    journal_sync(b->journal, err, sizeof err) < 0)
+		broker_log(b, "journal: %s", err);
+}
+
+static void on_probe(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct broker *b = (struct broker *)((char *)w -
+					     offsetof(struct broker, probe_w));
+	(void)revents;
+	endpoint_probe_start(&b->ingest);
+	endpoint_probe_start(&b->query);
+	ev_timer_set(&b->probe_check_w, PROBE_CHECK_S, 0.);
+	ev_timer_start(loop, &b->probe_check_w);
+}
+
+static void on_probe_check(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct broker *b = (struct broker *)((char *)w -
+					     offsetof(struct broker,
+						      probe_check_w));
+	(void)loop;
+	(void)revents;
+	endpoint_probe_check(&b->ingest);
+	endpoint_probe_check(&b->query);
+}
+
+static void on_stop_grace(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct broker *b = w->data;
+	char err[256];
+
+	(void)revents;
+	if (b->stopping)
+		return;
+	b->stopping = true;
+	broker_log(b, "signal %d: finishing what is in hand, then exiting",
+		   w->signum);
+	endpoint_pause(&b->ingest);
+	endpoint_pause(&b->query);
+	ev_timer_stop(loop, &b->probe_w);
+	ev_timer_stop(loop, &b->probe_check_w);
+	endpoint_drain(&b->ingest);
+	if (journal_sync(b->journal, err, sizeof err) < 0)
+		broker_log(b, "journal: %s", err);
+	ev_timer_init(&b->stop_w, on_stop_grace, REPLY_GRACE_S, 0.);
+	ev_timer_start(loop, &b->stop_w);
+}
+
+/* Like journald's SystemMaxUse: 10% of the file system, at most 4 GiB, at
+ * least four segments. */
+static uint64_t default_max_total(const char *dir)
+{
+	struct statvfs sv;
+	uint64_t cap = 4ull << 30;
+
+	if (statvfs(dir, &sv) == 0) {
+		uint64_t tenth = (uint64_t)sv.f_blocks * sv.f_frsize / 10;
+		if (tenth < cap)
+			cap = tenth;
+	}
+	return cap < (256ull << 20) ? (256ull << 20) : cap;
+}
+
+static int open_journal(struct broker *b)
+{
+	char dir[4096], err[512];
+	struct journal_recovery rec;
+
+	if ((size_t)snprintf(dir, sizeof dir, "%s/journal", b->cfg.log_dir) >=
+	    sizeof dir) {
+		broker_log(b, "log directory path too long: %s",
+			   b->cfg.log_dir);
+		return -1;
+	}
+	struct journal_config jc = {
+		.dir = dir,
+		.segment_bytes = b->cfg.segment_bytes,
+		.max_total_bytes = b->cfg.max_total_bytes,
+		.max_age_s = b->cfg.max_age_s,
+		.max_record = LOGBUS_RECORD_MAX,
+		.on_batch = ingest_on_journal_batch,
+		.arg = b,
+	};
+	if (journal_open(&b->journal, &jc, &rec, err, sizeof err) < 0) {
+		broker_log(b, "cannot open the journal: %s", err);
+		return -1;
+	}
+	if (rec.truncated_bytes)
+		broker_log(b, "journal: truncated a torn tail of %llu bytes "
+			      "(records never acknowledged)",
+			   (unsigned long long)rec.truncated_bytes);
+	if (rec.corrupt_skipped)
+		broker_log(b, "journal: %llu corrupt frame(s) in the last "
+			      "segment will be skipped; it is sealed and a "
+			      "new segment started",
+			   (unsigned long long)rec.corrupt_skipped);
+	broker_log(b, "journal %s: records %llu..%llu", dir,
+		   (unsigned long long)journal_first_seq(b->journal),
+		   (unsigned long long)journal_last_seq(b->journal));
+	return 0;
+}
+
+int broker_init(struct broker *b, const struct broker_config *cfg)
+{
+	char err[512];
+
+	memset(b, 0, sizeof *b);
+	b->cfg = *cfg;
+	b->lock_fd = -1;
+	b->stats.started_ns = timefmt_now_ns();
+	msgpack_zone_init(&b->req_zone, 64 * 1024);
+	msgpack_zone_init(&b->rec_zone, 4096);
+	msgpack_sbuffer_init(&b->out);
+	b->loop = ev_default_loop(EVFLAG_AUTO);
+	if (b->loop == NULL) {
+		broker_log(b, "cannot start the event loop");
+		return -1;
+	}
+	if (paths_mkdir_p(cfg->run_dir, 0755) < 0) {
+		broker_log(b, "cannot create run directory %s: %s",
+			   cfg->run_dir, strerror(errno));
+		return -1;
+	}
+	if (paths_mkdir_p(cfg->log_dir, 0750) < 0) {
+		broker_log(b, "cannot create log directory %s: %s",
+			   cfg->log_dir, strerror(errno));
+		return -1;
+	}
+	if (lock_run_dir(b) < 0)
+		return -1;
+	if (b->cfg.max_total_bytes == 0)
+		b->cfg.max_total_bytes = default_max_total(cfg->log_dir);
+	b->sessions = sessions_new(SESSIONS_MAX);
+	if (b->sessions == NULL) {
+		broker_log(b, "out of memory");
+		return -1;
+	}
+	if (open_journal(b) < 0)
+		return -1;
+	if (endpoint_open(&b->ingest, b, "ingest", cfg->run_dir, SOCK_INGEST,
+			  cfg->ingest_mode, INGEST_RECV_MAX, ingest_on_msg, err,
+			  sizeof err) < 0 ||
+	    endpoint_open(&b->query, b, "query", cfg->run_dir, SOCK_QUERY,
+			  cfg->query_mode, QUERY_REQ_MAX, query_on_msg, err,
+			  sizeof err) < 0) {
+		broker_log(b, "%s", err);
+		return -1;
+	}
+	ev_signal_init(&b->sigterm_w, on_signal, SIGTERM);
+	ev_signal_init(&b->sigint_w, on_signal, SIGINT);
+	b->sigterm_w.data = b->sigint_w.data = b;
+	ev_signal_start(b->loop, &b->sigterm_w);
+	ev_signal_start(b->loop, &b->sigint_w);
+	ev_timer_init(&b->fsync_w, on_fsync, cfg->fsync_interval_s,
+		      cfg->fsync_interval_s);
+	ev_timer_start(b->loop, &b->fsync_w);
+	ev_timer_init(&b->probe_w, on_probe, cfg->probe_interval_s,
+		      cfg->probe_interval_s);
+	ev_timer_start(b->loop, &b->probe_w);
+	ev_init(&b->probe_check_w, on_probe_check);
+	broker_log(b, "serving %s (ingest.sock, query.sock), pid %ld",
+		   cfg->run_dir, (long)getpid());
+	return 0;
+}
+
+int broker_run(struct broker *b)
+{
+	ev_run(b->loop, 0);
+	return 0;
+}
+
+void broker_fini(struct broker *b)
+{
+	char err[256];
+
+	endpoint_close(&b->ingest);
+	endpoint_close(&b->query);
+	if (b->journal) {
+		if (journal_sync(b->journal, err, sizeof err) < 0)
+			broker_log(b, "journal: %s", err);
+		journal_close(b->journal);
+	}
+	sessions_free(b->sessions);
+	msgpack_zone_destroy(&b->req_zone);
+	msgpack_zone_destroy(&b->rec_zone);
+	msgpack_sbuffer_destroy(&b->out);
+	free(b->recs);
+	free(b->scratch);
+	/* The lock file stays: unlinking it would let a broker that opened
+	 * the old file and one that creates a new one both hold "the" lock. */
+	if (b->lock_fd >= 0)
+		close(b->lock_fd);
+	if (b->loop)
+		ev_loop_destroy(b->loop);
+}

@@ -1,0 +1,147 @@
+/*
+ * broker.h: logbusd's one context, passed explicitly to every part.
+ *
+ * The broker is one libev loop on one thread: the nng sockets are watched
+ * through their pollable descriptors, the journal is written from the loop,
+ * and every counter lives here.  nng's own threads touch only the atomic
+ * pipe counters in struct endpoint (pipe notifications).
+ */
+#ifndef LOGBUS_BROKER_H
+#define LOGBUS_BROKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ev.h>
+#include <msgpack.h>
+#include <nng/nng.h>
+
+#include "journal.h"
+#include "sessions.h"
+
+struct broker;
+struct endpoint;
+
+typedef void (*endpoint_msg_fn)(struct endpoint *ep, nng_msg *msg);
+
+/*
+ * A socket the broker listens on (listener.c): a raw rep0 socket, its
+ * listener, the libev watchers on its descriptors, replies parked while nng
+ * cannot take them, and the self-dial probe that notices a listener stopped
+ * by nng bug #1518.
+ */
+struct endpoint {
+	struct broker *b;
+	const char *name; /* "ingest", "query" */
+	char url[128];
+	char path[128]; /* socket file */
+	int mode;       /* socket file permissions */
+	size_t recv_max;
+	nng_socket sock;
+	nng_listener listener;
+	bool open;
+	ev_io recv_w, send_w;
+	endpoint_msg_fn on_msg;
+	/* replies that got NNG_EAGAIN, sent when SENDFD says there is room */
+	nng_msg **parked;
+	size_t nparked, parked_cap;
+	/* bug #1518 probe */
+	atomic_uint_fast64_t pipes_added; /* written by nng's threads */
+	nng_socket probe;
+	bool probing;
+	uint64_t probe_base;
+	uint64_t relistens;
+};
+
+int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
+		  const char *run_dir, const char *sock_name, int mode,
+		  size_t recv_max, endpoint_msg_fn on_msg, char *err,
+		  size_t errlen);
+/* Start or stop taking requests (replies still go out). */
+void endpoint_pause(struct endpoint *ep);
+/* Send a reply (takes msg); parks it if nng has no room right now. */
+void endpoint_reply(struct endpoint *ep, nng_msg *msg);
+/* Receive and handle everything nng already holds. */
+void endpoint_drain(struct endpoint *ep);
+/* The probe: start a self-dial, then (a few hundred ms later) check that the
+ * socket saw the pipe; re-listen when it did not. */
+void endpoint_probe_start(struct endpoint *ep);
+void endpoint_probe_check(struct endpoint *ep);
+void endpoint_close(struct endpoint *ep);
+
+/* Configuration: everything main.c parses. */
+struct broker_config {
+	const char *run_dir;
+	const char *log_dir;
+	uint64_t segment_bytes;
+	uint64_t max_total_bytes;
+	uint64_t max_age_s;
+	double fsync_interval_s;
+	double probe_interval_s;
+	int ingest_mode, query_mode;
+	bool quiet;
+};
+
+/* Why records and requests were refused, for stats and the tests. */
+enum reject_reason {
+	REJ_BAD_REQUEST,
+	REJ_BAD_RECORD,
+	REJ_BAD_SERVICE,
+	REJ_BAD_UTF8,
+	REJ_TOO_BIG,
+	REJ_UNKNOWN_OP,
+	REJ_JOURNAL,
+	REJ_COUNT
+};
+
+struct broker_stats {
+	uint64_t batches, batches_dup;
+	uint64_t records_received, records_committed, bytes_committed;
+	uint64_t rejected[REJ_COUNT];
+	uint64_t queries;
+	int64_t started_ns;
+};
+
+struct broker {
+	struct broker_config cfg;
+	struct ev_loop *loop;
+	struct journal *journal;
+	struct sessions *sessions;
+	struct endpoint ingest, query;
+	struct broker_stats stats;
+	ev_signal sigterm_w, sigint_w;
+	ev_timer fsync_w, probe_w, probe_check_w, stop_w;
+	int lock_fd;
+	char lock_path[128];
+	bool stopping;
+	/* scratch reused by every request: no per-record allocation */
+	msgpack_zone req_zone, rec_zone;
+	msgpack_sbuffer out;
+	struct journal_rec *recs;
+	size_t recs_cap;
+	char *scratch;
+	size_t scratch_cap;
+};
+
+/* broker.c */
+int broker_init(struct broker *b, const struct broker_config *cfg);
+int broker_run(struct broker *b);
+void broker_fini(struct broker *b);
+/* Log a line of the broker's own to stderr (systemd's journal keeps it). */
+void broker_log(struct broker *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ingest.c / query.c: the request handlers */
+void ingest_on_msg(struct endpoint *ep, nng_msg *msg);
+void query_on_msg(struct endpoint *ep, nng_msg *msg);
+/* The journal's on_batch hook that refills the dedup table at start. */
+void ingest_on_journal_batch(void *arg, const struct frame_batch *fb);
+
+/* Reply helpers shared by ingest and query (ingest.c). */
+nng_msg *reply_new(nng_msg *req, const msgpack_sbuffer *body);
+void reply_error(struct endpoint *ep, nng_msg *req, const char *code,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void count_reject(struct broker *b, const char *code);
+
+#endif

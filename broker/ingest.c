@@ -1,0 +1,319 @@
+/*
+ * ingest.c: publish batches in, acknowledgements out.
+ *
+ * The data path, in order: decode the batch -> dedup by (session, batch) ->
+ * validate each record -> one journal append for the valid ones -> fsync at
+ * once if a record is CRITICAL -> reply with the first sequence number, the
+ * count committed and the records refused with their reasons.
+ *
+ * Invariants: an acknowledgement is sent only after the journal's write(2)
+ * returned; a refused record never reaches the journal and never affects the
+ * other records of its batch; a batch whose (session, batch) was already
+ * committed is acknowledged with the same sequence numbers and not written
+ * again.  The client's record bytes are stored as they came.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "proto.h"
+#include "record.h"
+#include "timefmt.h"
+
+nng_msg *reply_new(nng_msg *req, const msgpack_sbuffer *body)
+{
+	nng_msg *m;
+
+	if (nng_msg_alloc(&m, 0) != 0)
+		return NULL;
+	/* raw rep0: the reply carries the request's routing header */
+	if (nng_msg_header_append(m, nng_msg_header(req),
+				  nng_msg_header_len(req)) != 0 ||
+	    nng_msg_append(m, body->data, body->size) != 0) {
+		nng_msg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static void send_reply(struct endpoint *ep, nng_msg *req)
+{
+	nng_msg *m = reply_new(req, &ep->b->out);
+
+	if (m == NULL)
+		broker_log(ep->b, "%s: out of memory for a reply", ep->name);
+	else
+		endpoint_reply(ep, m);
+}
+
+void count_reject(struct broker *b, const char *code)
+{
+	static const char *const names[REJ_COUNT] = {
+		[REJ_BAD_REQUEST] = ERR_BAD_REQUEST,
+		[REJ_BAD_RECORD] = ERR_BAD_RECORD,
+		[REJ_BAD_SERVICE] = ERR_BAD_SERVICE,
+		[REJ_BAD_UTF8] = ERR_BAD_UTF8,
+		[REJ_TOO_BIG] = ERR_TOO_BIG,
+		[REJ_UNKNOWN_OP] = ERR_UNKNOWN_OP,
+		[REJ_JOURNAL] = ERR_JOURNAL,
+	};
+	for (int i = 0; i < REJ_COUNT; i++)
+		if (strcmp(names[i], code) == 0) {
+			b->stats.rejected[i]++;
+			return;
+		}
+}
+
+void reply_error(struct endpoint *ep, nng_msg *req, const char *code,
+		 const char *fmt, ...)
+{
+	struct broker *b = ep->b;
+	msgpack_packer pk;
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	count_reject(b, code);
+	msgpack_sbuffer_clear(&b->out);
+	msgpack_packer_init(&pk, &b->out, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 3);
+	mp_pack_key(&pk, "ok");
+	msgpack_pack_false(&pk);
+	mp_pack_key(&pk, "code");
+	mp_pack_key(&pk, code);
+	mp_pack_key(&pk, "error");
+	mp_pack_key(&pk, text);
+	send_reply(ep, req);
+}
+
+void ingest_on_journal_batch(void *arg, const struct frame_batch *fb)
+{
+	struct broker *b = arg;
+	struct session_batch sb = {
+		.batch = fb->batch,
+		.first_seq = fb->first_seq,
+		.count = fb->count,
+	};
+	sessions_commit(b->sessions, fb->session, &sb);
+}
+
+struct reject {
+	uint32_t index;
+	const char *code;
+	char msg[160];
+};
+
+/* The records of one batch, sorted into accepted (b->recs) and refused. */
+struct sorted {
+	size_t nok;
+	struct reject *rej;
+	size_t nrej;
+	bool critical;
+};
+
+static bool grow_recs(struct broker *b, size_t n)
+{
+	if (n <= b->recs_cap)
+		return true;
+	size_t cap = b->recs_cap ? b->recs_cap : 1024;
+	while (cap < n)
+		cap *= 2;
+	struct journal_rec *r = realloc(b->recs, cap * sizeof *r);
+	if (r == NULL)
+		return false;
+	b->recs = r;
+	b->recs_cap = cap;
+	return true;
+}
+
+static int add_reject(struct sorted *s, uint32_t index, const char *code,
+		      const char *msg)
+{
+	struct reject *r = realloc(s->rej, (s->nrej + 1) * sizeof *r);
+	if (r == NULL)
+		return -1;
+	s->rej = r;
+	r[s->nrej].index = index;
+	r[s->nrej].code = code;
+	snprintf(r[s->nrej].msg, sizeof r[s->nrej].msg, "%s", msg);
+	s->nrej++;
+	return 0;
+}
+
+static int sort_records(struct broker *b, const msgpack_object_array *arr,
+			struct sorted *s)
+{
+	struct record_view v;
+	struct record_error e;
+
+	memset(s, 0, sizeof *s);
+	if (!grow_recs(b, arr->size))
+		return -1;
+	for (uint32_t i = 0; i < arr->size; i++) {
+		const msgpack_object *o = &arr->ptr[i];
+		int rv = 0;
+		if (o->type != MSGPACK_OBJECT_BIN) {
+			rv = add_reject(s, i, ERR_BAD_RECORD,
+					"record is not a msgpack bin");
+		} else if (o->via.bin.size > LOGBUS_RECORD_MAX) {
+			char msg[96];
+			snprintf(msg, sizeof msg,
+				 "record of %u bytes is over the limit of %d",
+				 o->via.bin.size, LOGBUS_RECORD_MAX);
+			rv = add_reject(s, i, ERR_TOO_BIG, msg);
+		} else if (record_decode(o->via.bin.ptr, o->via.bin.size,
+					 &b->rec_zone, &v, &e) < 0) {
+			rv = add_reject(s, i, e.code, e.msg);
+		} else {
+			b->recs[s->nok].data = o->via.bin.ptr;
+			b->recs[s->nok].len = o->via.bin.size;
+			s->nok++;
+			if (v.level >= LOGBUS_CRITICAL)
+				s->critical = true;
+		}
+		msgpack_zone_clear(&b->rec_zone);
+		if (rv < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void ack(struct endpoint *ep, nng_msg *req, uint64_t batch,
+		uint64_t first, uint64_t n, const struct sorted *s, bool dup)
+{
+	struct broker *b = ep->b;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(&b->out);
+	msgpack_packer_init(&pk, &b->out, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 6);
+	mp_pack_key(&pk, "ok");
+	msgpack_pack_true(&pk);
+	mp_pack_key(&pk, "bn");
+	msgpack_pack_uint64(&pk, batch);
+	mp_pack_key(&pk, "first");
+	msgpack_pack_uint64(&pk, first);
+	mp_pack_key(&pk, "n");
+	msgpack_pack_uint64(&pk, n);
+	mp_pack_key(&pk, "dup");
+	if (dup)
+		msgpack_pack_true(&pk);
+	else
+		msgpack_pack_false(&pk);
+	mp_pack_key(&pk, "rej");
+	msgpack_pack_array(&pk, s->nrej);
+	for (size_t i = 0; i < s->nrej; i++) {
+		msgpack_pack_array(&pk, 3);
+		msgpack_pack_uint32(&pk, s->rej[i].index);
+		mp_pack_key(&pk, s->rej[i].code);
+		mp_pack_key(&pk, s->rej[i].msg);
+	}
+	send_reply(ep, req);
+}
+
+static void peer_creds(nng_msg *msg, uint32_t *pid, uint32_t *uid,
+		       uint32_t *gid)
+{
+	nng_pipe p = nng_msg_get_pipe(msg);
+	uint64_t v;
+
+	*pid = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &v) == 0
+		       ? (uint32_t)v
+		       : 0;
+	*uid = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &v) == 0
+		       ? (uint32_t)v
+		       : UINT32_MAX;
+	*gid = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &v) == 0
+		       ? (uint32_t)v
+		       : UINT32_MAX;
+}
+
+static void publish(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
+{
+	struct broker *b = ep->b;
+	uint64_t session, batch, first = 0;
+	const msgpack_object *recs = mp_get(req, "r");
+	struct sorted s;
+	char err[256];
+
+	if (!mp_get_u64(req, "sid", &session) ||
+	    !mp_get_u64(req, "bn", &batch) || recs == NULL ||
+	    recs->type != MSGPACK_OBJECT_ARRAY) {
+		reply_error(ep, msg, ERR_BAD_REQUEST,
+			    "publish needs sid, bn and an array r");
+		return;
+	}
+	b->stats.batches++;
+	b->stats.records_received += recs->via.array.size;
+	if (sort_records(b, &recs->via.array, &s) < 0) {
+		free(s.rej);
+		reply_error(ep, msg, ERR_JOURNAL, "out of memory");
+		return;
+	}
+	const struct session_batch *prev = sessions_find(b->sessions, session);
+	if (prev != NULL && batch <= prev->batch) {
+		/* Sent again (resend, reconnect, restart): already in. */
+		b->stats.batches_dup++;
+		uint64_t n = batch == prev->batch ? prev->count : s.nok;
+		first = batch == prev->batch ? prev->first_seq : 0;
+		ack(ep, msg, batch, first, n, &s, true);
+		free(s.rej);
+		return;
+	}
+	for (size_t i = 0; i < s.nrej; i++)
+		count_reject(b, s.rej[i].code);
+	if (s.nok > 0) {
+		uint32_t pid, uid, gid;
+		peer_creds(msg, &pid, &uid, &gid);
+		if (journal_append_batch(b->journal, session, batch, b->recs,
+					 s.nok, pid, uid, gid, timefmt_now_ns(),
+					 &first, err, sizeof err) < 0) {
+			broker_log(b, "journal: %s", err);
+			free(s.rej);
+			reply_error(ep, msg, ERR_JOURNAL,
+				    "journal write failed: %s", err);
+			return;
+		}
+		if (s.critical && journal_sync(b->journal, err, sizeof err) < 0)
+			broker_log(b, "journal: %s", err);
+		b->stats.records_committed += s.nok;
+		for (size_t i = 0; i < s.nok; i++)
+			b->stats.bytes_committed += b->recs[i].len;
+	}
+	struct session_batch sb = {
+		.batch = batch, .first_seq = first, .count = (uint32_t)s.nok};
+	sessions_commit(b->sessions, session, &sb);
+	ack(ep, msg, batch, first, s.nok, &s, false);
+	free(s.rej);
+}
+
+void ingest_on_msg(struct endpoint *ep, nng_msg *msg)
+{
+	struct broker *b = ep->b;
+	msgpack_object req;
+	size_t off = 0;
+	const char *op;
+	size_t oplen;
+
+	if (msgpack_unpack(nng_msg_body(msg), nng_msg_len(msg), &off,
+			   &b->req_zone, &req) != MSGPACK_UNPACK_SUCCESS ||
+	    req.type != MSGPACK_OBJECT_MAP) {
+		reply_error(ep, msg, ERR_BAD_REQUEST,
+			    "request is not a msgpack map");
+	} else if (!mp_get_bytes(&req, "op", &op, &oplen)) {
+		reply_error(ep, msg, ERR_BAD_REQUEST, "request has no op");
+	} else if (oplen == strlen(OP_PUBLISH) &&
+		   memcmp(op, OP_PUBLISH, oplen) == 0) {
+		publish(ep, msg, &req);
+	} else {
+		reply_error(ep, msg, ERR_UNKNOWN_OP,
+			    "unknown op '%.*s' on the ingest socket",
+			    (int)(oplen > 32 ? 32 : oplen), op);
+	}
+	msgpack_zone_clear(&b->req_zone);
+	nng_msg_free(msg);
+}

@@ -1,0 +1,110 @@
+/*
+ * journal.h: the broker's append-only store, the truth every reader and every
+ * derived file comes from.
+ *
+ * Invariants:
+ *  - sequence numbers are strictly increasing, across segments and restarts;
+ *  - a batch is appended by one write(2) of its marker and its records; when
+ *    journal_append_batch returns 0 the bytes are in the kernel (a broker
+ *    crash cannot lose them); journal_sync makes them survive power loss;
+ *  - a torn tail (short frame, or a batch with fewer records than its marker
+ *    says) is truncated at open and never served; a corrupt frame with valid
+ *    frames after it is skipped by every reader, and appends go to a new
+ *    segment;
+ *  - the journal id (16 random bytes, made when the journal is created) is in
+ *    every segment's header; cursors name it.
+ *
+ * On disk, under cfg->dir: one file per segment, "<first seq, 16 hex>.journal",
+ * each a 64-byte header then frames (shared/frame.h).
+ */
+#ifndef LOGBUS_JOURNAL_H
+#define LOGBUS_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+
+#define JOURNAL_ID_LEN 16
+
+struct journal;
+
+struct journal_config {
+	const char *dir;          /* created if missing (mode 0750) */
+	uint64_t segment_bytes;   /* rotate once a segment reaches this */
+	uint64_t max_total_bytes; /* retention: drop oldest segments above */
+	uint64_t max_age_s;       /* retention by age, 0 = off */
+	uint32_t max_record;      /* largest record body accepted from disk */
+	/* Called at open for every batch marker in the newest segments, oldest
+	 * first, so that the ingest dedup table survives a restart. */
+	void (*on_batch)(void *arg, const struct frame_batch *b);
+	void *arg;
+};
+
+/* What open found and did, for the broker's start-up log line. */
+struct journal_recovery {
+	uint64_t truncated_bytes;  /* torn tail removed */
+	uint64_t corrupt_skipped;  /* corrupt frames that readers will skip */
+	int sealed_corrupt;        /* the last segment had corruption: sealed */
+};
+
+int journal_open(struct journal **out, const struct journal_config *cfg,
+		 struct journal_recovery *rec, char *err, size_t errlen);
+void journal_close(struct journal *j);
+
+const unsigned char *journal_id(const struct journal *j);
+uint64_t journal_last_seq(const struct journal *j);  /* 0 when empty */
+uint64_t journal_first_seq(const struct journal *j); /* oldest kept; last+1
+							 when empty */
+
+struct journal_rec {
+	const char *data; /* client's msgpack record */
+	uint32_t len;
+};
+
+/*
+ * Append one batch: a marker (session, batch, count) and n records that get
+ * consecutive sequence numbers starting at *first_seq.  Rotates first when the
+ * segment is full.  On error nothing of the batch stays in the journal (a
+ * short write is truncated back) and err says why (disk full, ...).
+ */
+int journal_append_batch(struct journal *j, uint64_t session, uint64_t batch,
+			 const struct journal_rec *recs, size_t n, uint32_t pid,
+			 uint32_t uid, uint32_t gid, int64_t recv_ns,
+			 uint64_t *first_seq, char *err, size_t errlen);
+
+/* fdatasync the active segment if anything was written since the last one.
+ * Returns 0, or -1 with err set. */
+int journal_sync(struct journal *j, char *err, size_t errlen);
+int journal_dirty(const struct journal *j);
+
+/* Apply retention now (also done after each rotation). */
+void journal_retain(struct journal *j);
+
+/*
+ * Read callbacks get each record frame in turn: the decoded header fields
+ * (rec->data points at the msgpack record) and the whole frame bytes
+ * (frame, frame_len) so that a reply can copy the frame as it is.  The
+ * pointers are valid during the call only.  Return 0 to go on, 1 to stop.
+ */
+typedef int (*journal_read_cb)(void *arg, const struct frame_record *rec,
+			       const unsigned char *frame, uint32_t frame_len);
+
+/* Records with seq > after, in increasing order.  Returns 0 at the end or
+ * when cb stopped, -1 with err set on an I/O error. */
+int journal_read(struct journal *j, uint64_t after, journal_read_cb cb,
+		 void *arg, char *err, size_t errlen);
+
+/* Records with seq < before, in decreasing order (before = UINT64_MAX: from
+ * the newest).  Same return values. */
+int journal_read_reverse(struct journal *j, uint64_t before, journal_read_cb cb,
+			 void *arg, char *err, size_t errlen);
+
+struct journal_stats {
+	uint64_t segments, bytes, first_seq, last_seq, fsyncs;
+	uint64_t last_fsync_ns; /* duration of the last fdatasync */
+	uint64_t segments_removed;
+};
+void journal_get_stats(const struct journal *j, struct journal_stats *st);
+
+#endif

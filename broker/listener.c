@@ -1,0 +1,252 @@
+/*
+ * listener.c: the broker's listening sockets, driven by libev, and their
+ * recovery from nng 1.5.2's bug #1518.
+ *
+ * Each endpoint is a raw rep0 socket (cooked rep0 loses replies sent with
+ * NNG_FLAG_NONBLOCK; ../shared/nng-1.5-facts.md section 2): requests carry
+ * nng's header, which the reply copies, so replies may go in any order.
+ * RECVFD is level-triggered; the callback drains up to a bound and returns,
+ * so one busy client cannot starve the loop.
+ *
+ * Bug #1518: a connection closed during the SP handshake stops an ipc
+ * listener for good, silently.  The only reliable sign is that the socket
+ * stops seeing NNG_PIPE_EV_ADD_POST: the dialing side still completes its
+ * handshake.  So every probe interval the broker dials itself and checks,
+ * a few hundred milliseconds later, that its own socket saw a new pipe; if
+ * not it closes the listener and listens again on the same path.  Clients on
+ * pipes that survive are not disturbed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "paths.h"
+
+#define DRAIN_MAX 64 /* messages per wake-up, then let other watchers run */
+
+static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct endpoint *ep = arg;
+
+	(void)p;
+	(void)ev;
+	atomic_fetch_add(&ep->pipes_added, 1);
+}
+
+static int start_listener(struct endpoint *ep, char *err, size_t errlen)
+{
+	int rv;
+
+	if ((rv = nng_listener_create(&ep->listener, ep->sock, ep->url)) != 0 ||
+	    (rv = nng_listener_set_size(ep->listener, NNG_OPT_RECVMAXSZ,
+					ep->recv_max)) != 0 ||
+	    (rv = nng_listener_set_int(ep->listener, NNG_OPT_IPC_PERMISSIONS,
+				       ep->mode)) != 0 ||
+	    (rv = nng_listener_start(ep->listener, 0)) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", ep->path,
+			 nng_strerror(rv));
+		return -1;
+	}
+	/* nng creates the file with the umask's mode; make it what we said. */
+	if (chmod(ep->path, (mode_t)ep->mode) < 0) {
+		snprintf(err, errlen, "cannot chmod %s: %s", ep->path,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void handle(struct endpoint *ep, nng_msg *msg)
+{
+	ep->on_msg(ep, msg);
+}
+
+void endpoint_drain(struct endpoint *ep)
+{
+	for (int i = 0; i < DRAIN_MAX && ep->open; i++) {
+		nng_msg *msg;
+		int rv = nng_recvmsg(ep->sock, &msg, NNG_FLAG_NONBLOCK);
+		if (rv == NNG_EAGAIN)
+			return;
+		if (rv != 0) {
+			broker_log(ep->b, "%s: receive failed: %s", ep->name,
+				   nng_strerror(rv));
+			return;
+		}
+		handle(ep, msg);
+	}
+}
+
+static void on_recv(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct endpoint *ep = (struct endpoint *)((char *)w -
+				offsetof(struct endpoint, recv_w));
+	(void)loop;
+	(void)revents;
+	endpoint_drain(ep);
+}
+
+static int flush_parked(struct endpoint *ep)
+{
+	size_t i = 0;
+
+	while (i < ep->nparked) {
+		int rv = nng_sendmsg(ep->sock, ep->parked[i], NNG_FLAG_NONBLOCK);
+		if (rv == NNG_EAGAIN)
+			break;
+		if (rv != 0)
+			nng_msg_free(ep->parked[i]);
+		i++;
+	}
+	memmove(ep->parked, ep->parked + i,
+		(ep->nparked - i) * sizeof *ep->parked);
+	ep->nparked -= i;
+	return ep->nparked == 0;
+}
+
+static void on_send(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct endpoint *ep = (struct endpoint *)((char *)w -
+				offsetof(struct endpoint, send_w));
+	(void)revents;
+	if (flush_parked(ep))
+		ev_io_stop(loop, w);
+}
+
+void endpoint_reply(struct endpoint *ep, nng_msg *msg)
+{
+	if (ep->nparked == 0) {
+		int rv = nng_sendmsg(ep->sock, msg, NNG_FLAG_NONBLOCK);
+		if (rv == 0)
+			return;
+		if (rv != NNG_EAGAIN) {
+			/* The pipe went away: the client will resend. */
+			nng_msg_free(msg);
+			return;
+		}
+	}
+	if (ep->nparked == ep->parked_cap) {
+		size_t cap = ep->parked_cap ? ep->parked_cap * 2 : 16;
+		nng_msg **p = realloc(ep->parked, cap * sizeof *p);
+		if (p == NULL) {
+			broker_log(ep->b, "%s: out of memory parking a reply",
+				   ep->name);
+			nng_msg_free(msg);
+			return;
+		}
+		ep->parked = p;
+		ep->parked_cap = cap;
+	}
+	ep->parked[ep->nparked++] = msg;
+	ev_io_start(ep->b->loop, &ep->send_w);
+}
+
+int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
+		  const char *run_dir, const char *sock_name, int mode,
+		  size_t recv_max, endpoint_msg_fn on_msg, char *err,
+		  size_t errlen)
+{
+	int rv, rfd, sfd;
+
+	memset(ep, 0, sizeof *ep);
+	ep->b = b;
+	ep->name = name;
+	ep->mode = mode;
+	ep->recv_max = recv_max;
+	ep->on_msg = on_msg;
+	atomic_init(&ep->pipes_added, 0);
+	if (paths_socket_url(ep->url, sizeof ep->url, run_dir, sock_name) ==
+		    NULL ||
+	    (size_t)snprintf(ep->path, sizeof ep->path, "%s/%s", run_dir,
+			     sock_name) >= sizeof ep->path) {
+		snprintf(err, errlen, "run directory path too long for a "
+				      "socket: %s", run_dir);
+		return -1;
+	}
+	if ((rv = nng_rep0_open_raw(&ep->sock)) != 0 ||
+	    (rv = nng_socket_set_size(ep->sock, NNG_OPT_RECVMAXSZ, recv_max)) !=
+		    0 ||
+	    (rv = nng_socket_set_int(ep->sock, NNG_OPT_SENDBUF, 1024)) != 0 ||
+	    (rv = nng_socket_set_int(ep->sock, NNG_OPT_RECVBUF, 1024)) != 0 ||
+	    (rv = nng_pipe_notify(ep->sock, NNG_PIPE_EV_ADD_POST, on_pipe_added,
+				  ep)) != 0 ||
+	    (rv = nng_socket_get_int(ep->sock, NNG_OPT_RECVFD, &rfd)) != 0 ||
+	    (rv = nng_socket_get_int(ep->sock, NNG_OPT_SENDFD, &sfd)) != 0) {
+		snprintf(err, errlen, "%s socket: %s", name, nng_strerror(rv));
+		return -1;
+	}
+	ep->open = true;
+	if (start_listener(ep, err, errlen) < 0)
+		return -1;
+	ev_io_init(&ep->recv_w, on_recv, rfd, EV_READ);
+	ev_io_init(&ep->send_w, on_send, sfd, EV_READ);
+	ev_io_start(b->loop, &ep->recv_w);
+	return 0;
+}
+
+void endpoint_pause(struct endpoint *ep)
+{
+	ev_io_stop(ep->b->loop, &ep->recv_w);
+}
+
+void endpoint_probe_start(struct endpoint *ep)
+{
+	if (!ep->open || ep->probing)
+		return;
+	if (nng_req0_open(&ep->probe) != 0)
+		return;
+	ep->probe_base = atomic_load(&ep->pipes_added);
+	if (nng_dial(ep->probe, ep->url, NULL, NNG_FLAG_NONBLOCK) != 0) {
+		nng_close(ep->probe);
+		return;
+	}
+	ep->probing = true;
+}
+
+void endpoint_probe_check(struct endpoint *ep)
+{
+	char err[256];
+
+	if (!ep->probing)
+		return;
+	nng_close(ep->probe);
+	ep->probing = false;
+	if (atomic_load(&ep->pipes_added) != ep->probe_base)
+		return;
+	/* No pipe reached the socket: the listener is dead (bug #1518). */
+	broker_log(ep->b, "%s: listener on %s stopped accepting (nng bug "
+			  "#1518); listening again",
+		   ep->name, ep->path);
+	nng_listener_close(ep->listener);
+	if (start_listener(ep, err, sizeof err) < 0)
+		broker_log(ep->b, "%s: %s (will retry)", ep->name, err);
+	ep->relistens++;
+}
+
+void endpoint_close(struct endpoint *ep)
+{
+	if (!ep->open)
+		return;
+	ev_io_stop(ep->b->loop, &ep->recv_w);
+	ev_io_stop(ep->b->loop, &ep->send_w);
+	if (ep->probing) {
+		nng_close(ep->probe);
+		ep->probing = false;
+	}
+	for (size_t i = 0; i < ep->nparked; i++)
+		nng_msg_free(ep->parked[i]);
+	free(ep->parked);
+	ep->parked = NULL;
+	ep->nparked = ep->parked_cap = 0;
+	nng_close(ep->sock);
+	unlink(ep->path);
+	ep->open = false;
+}

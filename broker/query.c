@@ -1,0 +1,308 @@
+/*
+ * query.c: reads from the journal by cursor and filter, and journal info.
+ *
+ * A read reply carries the matching record frames exactly as the journal
+ * holds them (shared/frame.h), concatenated in one bin, plus where to go on
+ * ("next": the last sequence number examined) and whether that reached the
+ * journal's end as of the request ("eof").  Each request does bounded work
+ * (records, reply bytes, bytes scanned), so a reader with a rare filter over
+ * a large journal pages through it without stalling the loop for others.
+ *
+ * A position older than the oldest record kept is "cursor_expired" with the
+ * oldest sequence number; a position from another journal, or beyond its end
+ * (the journal lost its tail, e.g. to a power loss), is "bad_cursor".  Never
+ * a silent skip.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "filter.h"
+#include "proto.h"
+#include "record.h"
+
+#define SCAN_BUDGET (64u * 1024 * 1024) /* frame bytes examined per read */
+
+struct read_state {
+	struct broker *b;
+	const struct filter *flt;
+	uint64_t max, maxb, last;
+	uint64_t count, bytes, scanned, next;
+	size_t used; /* bytes of frames in b->scratch */
+	bool full;   /* stopped by a limit, not by the end */
+	uint64_t tail_left; /* reverse scan: matches still wanted */
+	uint64_t floor;     /* reverse scan: stop at or below this seq */
+	uint64_t tail_start;
+};
+
+static bool matches(struct broker *b, const struct filter *flt,
+		    const struct frame_record *rec)
+{
+	struct record_view v;
+	struct record_error e;
+	bool ok = record_decode(rec->data, rec->len, &b->rec_zone, &v, &e) ==
+			  0 &&
+		  filter_match(flt, &v);
+	msgpack_zone_clear(&b->rec_zone);
+	return ok;
+}
+
+static bool reserve_scratch(struct broker *b, size_t need)
+{
+	if (need <= b->scratch_cap)
+		return true;
+	size_t cap = b->scratch_cap ? b->scratch_cap : 64 * 1024;
+	while (cap < need)
+		cap *= 2;
+	char *p = realloc(b->scratch, cap);
+	if (p == NULL)
+		return false;
+	b->scratch = p;
+	b->scratch_cap = cap;
+	return true;
+}
+
+static int on_forward(void *arg, const struct frame_record *rec,
+		      const unsigned char *frame, uint32_t frame_len)
+{
+	struct read_state *st = arg;
+
+	if (rec->seq > st->last)
+		return 1;
+	if (st->count >= st->max || st->scanned >= SCAN_BUDGET) {
+		st->full = true;
+		return 1;
+	}
+	if (matches(st->b, st->flt, rec)) {
+		if (st->count > 0 && st->used + frame_len > st->maxb) {
+			st->full = true;
+			return 1;
+		}
+		if (!reserve_scratch(st->b, st->used + frame_len)) {
+			st->full = true;
+			return 1;
+		}
+		memcpy(st->b->scratch + st->used, frame, frame_len);
+		st->used += frame_len;
+		st->count++;
+	}
+	st->scanned += frame_len;
+	st->next = rec->seq;
+	return 0;
+}
+
+static int on_reverse(void *arg, const struct frame_record *rec,
+		      const unsigned char *frame, uint32_t frame_len)
+{
+	struct read_state *st = arg;
+
+	(void)frame;
+	(void)frame_len;
+	if (rec->seq <= st->floor)
+		return 1;
+	if (matches(st->b, st->flt, rec)) {
+		st->tail_start = rec->seq;
+		if (--st->tail_left == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
+{
+	mp_pack_key(pk, key);
+	msgpack_pack_uint64(pk, v);
+}
+
+static void pack_jid(msgpack_packer *pk, const struct journal *j)
+{
+	mp_pack_key(pk, "jid");
+	msgpack_pack_bin(pk, JOURNAL_ID_LEN);
+	msgpack_pack_bin_body(pk, journal_id(j), JOURNAL_ID_LEN);
+}
+
+static void info(struct endpoint *ep, nng_msg *msg)
+{
+	struct broker *b = ep->b;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(&b->out);
+	msgpack_packer_init(&pk, &b->out, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 5);
+	mp_pack_key(&pk, "ok");
+	msgpack_pack_true(&pk);
+	pack_jid(&pk, b->journal);
+	pack_u64(&pk, "first", journal_first_seq(b->journal));
+	pack_u64(&pk, "last", journal_last_seq(b->journal));
+	mp_pack_key(&pk, "version");
+	mp_pack_key(&pk, LOGBUS_VERSION);
+	nng_msg *m = reply_new(msg, &b->out);
+	if (m)
+		endpoint_reply(ep, m);
+}
+
+/* Where a read starts: the seq after which records are returned.  Returns 0,
+ * or -1 after replying with an error. */
+static int read_start(struct endpoint *ep, nng_msg *msg,
+		      const msgpack_object *req, uint64_t *after)
+{
+	struct journal *j = ep->b->journal;
+	uint64_t first = journal_first_seq(j), last = journal_last_seq(j);
+	const char *jid;
+	size_t jidlen;
+
+	if (mp_get_bytes(req, "jid", &jid, &jidlen) &&
+	    (jidlen != JOURNAL_ID_LEN ||
+	     memcmp(jid, journal_id(j), JOURNAL_ID_LEN) != 0)) {
+		reply_error(ep, msg, ERR_CURSOR,
+			    "cursor is from another journal");
+		return -1;
+	}
+	if (!mp_get_u64(req, "after", after)) {
+		*after = first - 1;
+		return 0;
+	}
+	if (*after > last) {
+		reply_error(ep, msg, ERR_CURSOR,
+			    "cursor at seq %llu is beyond the journal's last "
+			    "record %llu (the journal lost its tail?)",
+			    (unsigned long long)*after,
+			    (unsigned long long)last);
+		return -1;
+	}
+	if (*after + 1 < first) {
+		msgpack_packer pk;
+		msgpack_sbuffer_clear(&ep->b->out);
+		msgpack_packer_init(&pk, &ep->b->out, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 4);
+		mp_pack_key(&pk, "ok");
+		msgpack_pack_false(&pk);
+		mp_pack_key(&pk, "code");
+		mp_pack_key(&pk, ERR_EXPIRED);
+		pack_u64(&pk, "oldest", first);
+		char text[160];
+		snprintf(text, sizeof text,
+			 "cursor expired: records up to seq %llu were "
+			 "removed by retention; the oldest kept is %llu",
+			 (unsigned long long)first - 1,
+			 (unsigned long long)first);
+		mp_pack_key(&pk, "error");
+		mp_pack_key(&pk, text);
+		nng_msg *m = reply_new(msg, &ep->b->out);
+		if (m)
+			endpoint_reply(ep, m);
+		return -1;
+	}
+	return 0;
+}
+
+static void read_reply(struct endpoint *ep, nng_msg *msg,
+		       const struct read_state *st)
+{
+	struct broker *b = ep->b;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(&b->out);
+	msgpack_packer_init(&pk, &b->out, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 7);
+	mp_pack_key(&pk, "ok");
+	msgpack_pack_true(&pk);
+	pack_jid(&pk, b->journal);
+	pack_u64(&pk, "first", journal_first_seq(b->journal));
+	pack_u64(&pk, "last", st->last);
+	pack_u64(&pk, "next", st->next);
+	mp_pack_key(&pk, "eof");
+	if (!st->full && st->next >= st->last)
+		msgpack_pack_true(&pk);
+	else
+		msgpack_pack_false(&pk);
+	mp_pack_key(&pk, "recs");
+	msgpack_pack_bin(&pk, st->used);
+	msgpack_pack_bin_body(&pk, b->scratch, st->used);
+	nng_msg *m = reply_new(msg, &b->out);
+	if (m)
+		endpoint_reply(ep, m);
+}
+
+static void do_read(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
+{
+	struct broker *b = ep->b;
+	struct filter flt;
+	struct read_state st;
+	uint64_t after, tail;
+	char err[256];
+	const msgpack_object *fo = mp_get(req, "flt");
+
+	memset(&flt, 0, sizeof flt);
+	if (fo != NULL && filter_unpack(&flt, fo, err, sizeof err) < 0) {
+		reply_error(ep, msg, ERR_BAD_REQUEST, "%s", err);
+		return;
+	}
+	if (read_start(ep, msg, req, &after) < 0) {
+		filter_fini(&flt);
+		return;
+	}
+	memset(&st, 0, sizeof st);
+	st.b = b;
+	st.flt = &flt;
+	st.last = journal_last_seq(b->journal);
+	st.max = READ_RECORDS_MAX;
+	st.maxb = QUERY_REPLY_MAX - 4096;
+	uint64_t v;
+	if (mp_get_u64(req, "max", &v) && v > 0 && v < st.max)
+		st.max = v;
+	if (mp_get_u64(req, "maxb", &v) && v > 0 && v < st.maxb)
+		st.maxb = v;
+	if (mp_get_u64(req, "tail", &tail)) {
+		/* The last `tail` matches after `after`: find the first. */
+		st.tail_left = tail;
+		st.floor = after;
+		st.tail_start = st.last + 1;
+		if (tail > 0 &&
+		    journal_read_reverse(b->journal, UINT64_MAX, on_reverse,
+					 &st, err, sizeof err) < 0)
+			goto io_error;
+		after = st.tail_start - 1;
+	}
+	st.next = after;
+	if (journal_read(b->journal, after, on_forward, &st, err, sizeof err) <
+	    0)
+		goto io_error;
+	read_reply(ep, msg, &st);
+	filter_fini(&flt);
+	return;
+io_error:
+	broker_log(b, "query: %s", err);
+	reply_error(ep, msg, ERR_JOURNAL, "journal read failed: %s", err);
+	filter_fini(&flt);
+}
+
+void query_on_msg(struct endpoint *ep, nng_msg *msg)
+{
+	struct broker *b = ep->b;
+	msgpack_object req;
+	size_t off = 0;
+	const char *op;
+	size_t oplen;
+
+	b->stats.queries++;
+	if (msgpack_unpack(nng_msg_body(msg), nng_msg_len(msg), &off,
+			   &b->req_zone, &req) != MSGPACK_UNPACK_SUCCESS ||
+	    req.type != MSGPACK_OBJECT_MAP) {
+		reply_error(ep, msg, ERR_BAD_REQUEST,
+			    "request is not a msgpack map");
+	} else if (!mp_get_bytes(&req, "op", &op, &oplen)) {
+		reply_error(ep, msg, ERR_BAD_REQUEST, "request has no op");
+	} else if (oplen == strlen(OP_READ) && memcmp(op, OP_READ, oplen) == 0) {
+		do_read(ep, msg, &req);
+	} else if (oplen == strlen(OP_INFO) && memcmp(op, OP_INFO, oplen) == 0) {
+		info(ep, msg);
+	} else {
+		reply_error(ep, msg, ERR_UNKNOWN_OP,
+			    "unknown op '%.*s' on the query socket",
+			    (int)(oplen > 32 ? 32 : oplen), op);
+	}
+	msgpack_zone_clear(&b->req_zone);
+	nng_msg_free(msg);
+}

@@ -1,0 +1,305 @@
+/*
+ * logbus.h: the public API of liblogbus, the client library of logbusd.
+ *
+ * A publisher sends structured records for one service to the broker:
+ * logging calls copy the record into a bounded in-process queue and return;
+ * a background thread sends the queue in batches and the broker acknowledges
+ * each batch once it is in its journal.  logbus_flush() waits for those
+ * acknowledgements.  A reader reads records back from the journal by cursor.
+ *
+ * Every function returns 0 (LOGBUS_OK) or a negative LOGBUS_E* code;
+ * logbus_strerror() names a code and the *_error() functions give the
+ * detailed message of the last failure on a handle.  The library never
+ * prints and never exits.  All handles are safe to use from several threads
+ * unless a function says otherwise.  A process that forks must exec before
+ * the child uses the library (nng is not fork-safe).
+ */
+#ifndef LOGBUS_LOGBUS_H
+#define LOGBUS_LOGBUS_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define LOGBUS_API        __attribute__((visibility("default")))
+#define LOGBUS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define LOGBUS_API
+#define LOGBUS_PRINTF(f, a)
+#endif
+
+#define LOGBUS_VERSION_STRING "0.1.0"
+
+/* Error codes. */
+enum {
+	LOGBUS_OK = 0,
+	LOGBUS_EINVAL = -1,      /* bad argument (service id, level, ...) */
+	LOGBUS_ENOMEM = -2,      /* out of memory */
+	LOGBUS_ETIMEDOUT = -3,   /* the broker did not answer in time */
+	LOGBUS_EUNREACHABLE = -4, /* no broker at the run directory */
+	LOGBUS_EFULL = -5,       /* queue full, record dropped (drop mode) */
+	LOGBUS_ETOOBIG = -6,     /* record larger than LOGBUS_RECORD_MAX */
+	LOGBUS_EUTF8 = -7,       /* text that is not valid UTF-8 */
+	LOGBUS_EREJECTED = -8,   /* the broker refused a record or request */
+	LOGBUS_ECURSOR = -9,     /* malformed cursor, or another journal's */
+	LOGBUS_EEXPIRED = -10,   /* cursor older than what the journal kept */
+	LOGBUS_ECLOSED = -11,    /* handle is closing */
+	LOGBUS_EPROTO = -12,     /* the broker's reply made no sense */
+	LOGBUS_ESYS = -13,       /* a system call failed (see *_error()) */
+};
+
+/* Python's level numbers; other values in 0..255 are allowed. */
+enum logbus_level {
+	LOGBUS_DEBUG = 10,
+	LOGBUS_INFO = 20,
+	LOGBUS_WARNING = 30,
+	LOGBUS_ERROR = 40,
+	LOGBUS_CRITICAL = 50,
+};
+
+enum logbus_stream {
+	LOGBUS_STREAM_LOG = 0,
+	LOGBUS_STREAM_STDOUT = 1,
+	LOGBUS_STREAM_STDERR = 2,
+};
+
+/* Limits the broker enforces too (bytes of the encoded record). */
+#define LOGBUS_RECORD_MAX  (256 * 1024)
+#define LOGBUS_SERVICE_MAX 128
+#define LOGBUS_LOGGER_MAX  256
+#define LOGBUS_FIELDS_MAX  64
+#define LOGBUS_KEY_MAX     64
+
+/* ---- structured fields --------------------------------------------------- */
+
+enum logbus_field_type {
+	LOGBUS_FIELD_STR = 0,
+	LOGBUS_FIELD_INT = 1,
+	LOGBUS_FIELD_FLOAT = 2,
+	LOGBUS_FIELD_BOOL = 3,
+};
+
+typedef struct logbus_field {
+	const char *key; /* [A-Za-z0-9_.-], 1..LOGBUS_KEY_MAX bytes */
+	enum logbus_field_type type;
+	union {
+		const char *s; /* UTF-8, NUL-terminated */
+		int64_t i;
+		double f;
+		int b;
+	} v;
+} logbus_field;
+
+#define LOGBUS_STR(k, val)                                                     \
+	((logbus_field){.key = (k), .type = LOGBUS_FIELD_STR, .v.s = (val)})
+#define LOGBUS_INT(k, val)                                                     \
+	((logbus_field){.key = (k), .type = LOGBUS_FIELD_INT, .v.i = (val)})
+#define LOGBUS_FLOAT(k, val)                                                   \
+	((logbus_field){.key = (k), .type = LOGBUS_FIELD_FLOAT, .v.f = (val)})
+#define LOGBUS_BOOL(k, val)                                                    \
+	((logbus_field){.key = (k), .type = LOGBUS_FIELD_BOOL, .v.b = !!(val)})
+
+/* ---- publishing ------------------------------------------------------------ */
+
+typedef struct logbus_publisher logbus_publisher;
+
+enum logbus_on_full {
+	LOGBUS_ON_FULL_BLOCK = 0, /* the logging call waits for room */
+	LOGBUS_ON_FULL_DROP = 1,  /* the record is dropped and counted; the
+				     count reaches the broker as a record */
+};
+
+typedef struct logbus_publisher_options {
+	const char *run_dir;  /* NULL: $LOGBUS_RUN_DIR or the default */
+	const char *service;  /* required: [A-Za-z0-9._-], not starting '.' */
+	const char *logger;   /* default logger name; NULL: the service id */
+	size_t queue_bytes;   /* bound of the in-process queue; 0: 8 MiB */
+	enum logbus_on_full on_full;
+	int linger_ms;        /* how long a partial batch waits; 0: 1 ms */
+} logbus_publisher_options;
+
+/* Open a publisher.  Connecting is asynchronous: this does not fail when the
+ * broker is down; records wait in the queue until it is up. */
+LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
+				     const logbus_publisher_options *opts);
+
+/* Flush (up to timeout_ms, -1 = forever), stop the sender, free.  Returns
+ * the flush's result. */
+LOGBUS_API int logbus_publisher_close(logbus_publisher *pub, int timeout_ms);
+
+/* Log with the default logger. */
+LOGBUS_API int logbus_log(logbus_publisher *pub, int level, const char *fmt,
+			  ...) LOGBUS_PRINTF(3, 4);
+
+/* Log with a logger (NULL: default) and structured fields. */
+LOGBUS_API int logbus_log_fields(logbus_publisher *pub, int level,
+				 const char *logger, const logbus_field *fields,
+				 size_t nfields, const char *fmt, ...)
+	LOGBUS_PRINTF(6, 7);
+
+LOGBUS_API int logbus_logv(logbus_publisher *pub, int level,
+			   const char *logger, const logbus_field *fields,
+			   size_t nfields, const char *fmt, va_list ap);
+
+/* Everything explicit, message not formatted (may hold any UTF-8). */
+typedef struct logbus_entry {
+	int64_t time_ns;      /* 0: now (CLOCK_REALTIME) */
+	int level;
+	enum logbus_stream stream;
+	const char *logger;   /* NULL: the publisher's default */
+	const char *message;
+	size_t message_len;   /* (size_t)-1: strlen(message) */
+	const logbus_field *fields;
+	size_t nfields;
+} logbus_entry;
+
+LOGBUS_API int logbus_write(logbus_publisher *pub, const logbus_entry *e);
+
+/*
+ * Wait until every record logged before this call was answered by the
+ * broker.  Returns 0 when all were committed, LOGBUS_EREJECTED when the
+ * broker refused some (logbus_publisher_error() says why),
+ * LOGBUS_ETIMEDOUT when the time ran out (they are still queued and will be
+ * sent).  timeout_ms -1 waits forever.
+ */
+LOGBUS_API int logbus_flush(logbus_publisher *pub, int timeout_ms);
+
+typedef struct logbus_publisher_stats {
+	uint64_t logged;    /* records accepted by logging calls */
+	uint64_t committed; /* acknowledged by the broker */
+	uint64_t rejected;  /* refused by the broker */
+	uint64_t dropped;   /* dropped because the queue was full */
+	uint64_t batches;   /* batches acknowledged */
+	uint64_t resends;   /* batches sent again after a timeout or reconnect */
+	uint64_t last_seq;  /* sequence number of the last committed record */
+	int connected;      /* a connection to the broker is up now */
+} logbus_publisher_stats;
+
+LOGBUS_API void logbus_publisher_get_stats(logbus_publisher *pub,
+					   logbus_publisher_stats *st);
+
+/* The message of the last error on this publisher (a rejected record, the
+ * broker unreachable, ...), or "" if none.  Copied into buf. */
+LOGBUS_API const char *logbus_publisher_error(logbus_publisher *pub,
+					      char *buf, size_t len);
+
+/* ---- records read back ------------------------------------------------------ */
+
+typedef struct logbus_record {
+	uint64_t seq;
+	const char *cursor;   /* opaque; pass to a reader to resume after */
+	int64_t time_ns;      /* publisher's clock */
+	int64_t recv_ns;      /* broker's clock when committed */
+	int level;
+	enum logbus_stream stream;
+	const char *service;
+	const char *logger;
+	const char *message;
+	size_t message_len;
+	const logbus_field *fields;
+	size_t nfields;
+	/* Trusted: from the publisher's socket credentials, set by logbusd. */
+	uint32_t pid, uid, gid;
+} logbus_record;
+
+/* ---- reading ---------------------------------------------------------------- */
+
+typedef struct logbus_reader logbus_reader;
+
+enum logbus_start {
+	LOGBUS_START_HEAD = 0,   /* the oldest record kept */
+	LOGBUS_START_TAIL = 1,   /* the last tail_n matching records */
+	LOGBUS_START_CURSOR = 2, /* after the record named by cursor */
+};
+
+typedef struct logbus_filter {
+	const char *const *services; /* any of these; NULL/0: all */
+	size_t nservices;
+	int min_level;               /* 0: all */
+	const char *logger_prefix;   /* "a.b" matches a.b and a.b.c, not a.bc */
+} logbus_filter;
+
+typedef struct logbus_reader_options {
+	const char *run_dir; /* NULL: $LOGBUS_RUN_DIR or the default */
+	enum logbus_start start;
+	uint64_t tail_n;     /* for LOGBUS_START_TAIL */
+	const char *cursor;  /* for LOGBUS_START_CURSOR */
+	logbus_filter filter;
+	int timeout_ms;      /* per request to the broker; 0: 5000 */
+} logbus_reader_options;
+
+LOGBUS_API int logbus_reader_open(logbus_reader **out,
+				  const logbus_reader_options *opts);
+
+/*
+ * Next record, in sequence order: returns 1 and sets *rec (valid until the
+ * next call or close), 0 when the reader has caught up with the journal's
+ * end as of its last request, or a negative code.
+ */
+LOGBUS_API int logbus_reader_next(logbus_reader *r, const logbus_record **rec);
+
+/* Cursor after the last record returned (or the start position): resume
+ * there later with LOGBUS_START_CURSOR.  NULL before the first request. */
+LOGBUS_API const char *logbus_reader_cursor(logbus_reader *r);
+
+/* After LOGBUS_EEXPIRED: the oldest sequence number the journal still has. */
+LOGBUS_API uint64_t logbus_reader_oldest_seq(logbus_reader *r);
+
+LOGBUS_API const char *logbus_reader_error(logbus_reader *r);
+LOGBUS_API void logbus_reader_close(logbus_reader *r);
+
+/* ---- formatting --------------------------------------------------------------- */
+
+enum logbus_time_style {
+	LOGBUS_TIME_PYTHON = 0,  /* "2026-11-22 10:00:00,123", local time */
+	LOGBUS_TIME_RFC3339 = 1, /* "2026-11-22T10:00:00.123456Z", UTC */
+};
+
+/* Returns the length written (buf holds at least 40 bytes to be safe). */
+LOGBUS_API size_t logbus_format_time(int64_t ns, enum logbus_time_style style,
+				     char *buf, size_t len);
+
+enum logbus_format {
+	/* "2026-11-22 10:00:00,123 [INFO] pactown.sandbox service_123: msg" */
+	LOGBUS_FORMAT_TEXT = 0,
+	/* one JSON object: seq, cursor, time, time_ns, level, level_no,
+	 * service, logger, message, stream, fields, pid, uid, gid */
+	LOGBUS_FORMAT_JSON = 1,
+};
+
+/*
+ * Format a record as one line ending in '\n' into *buf, which is grown with
+ * realloc as needed (start with *buf = NULL, *cap = 0; free(*buf) at the
+ * end).  Returns the line's length, or LOGBUS_ENOMEM.
+ */
+LOGBUS_API long logbus_record_format(const logbus_record *r,
+				     enum logbus_format format, char **buf,
+				     size_t *cap);
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+LOGBUS_API const char *logbus_strerror(int code);
+
+/* "DEBUG", "INFO", ... for the five levels, "LEVEL<n>" written to buf for
+ * any other value. */
+LOGBUS_API const char *logbus_level_name(int level, char *buf, size_t len);
+
+/* Parse "debug".."critical" (any case), "warn", "fatal", or a number 0..255.
+ * Returns the level or -1. */
+LOGBUS_API int logbus_level_parse(const char *s);
+
+/* The run directory the library uses when none is given. */
+LOGBUS_API const char *logbus_default_run_dir(char *buf, size_t len);
+
+/* 0 when s is a valid service id, else LOGBUS_EINVAL. */
+LOGBUS_API int logbus_service_valid(const char *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

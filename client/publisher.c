@@ -1,0 +1,814 @@
+/*
+ * publisher.c: logging calls in, acknowledged batches out.
+ *
+ * The caller's thread formats the message, checks the record and copies it
+ * into a bounded byte ring under a mutex; nothing else.  One sender thread
+ * per publisher takes what the ring holds (up to BATCH_MAX), encodes it with
+ * msgpack-c, sends it as one ingest request and waits for the broker's
+ * acknowledgement before it takes the next batch.
+ *
+ * Invariants:
+ *  - records are answered (committed or refused) in the order they were
+ *    logged; `answered` counts them, so flush waits for answered >= the
+ *    number logged when flush was called;
+ *  - a batch keeps its (session, batch number) until it is acknowledged:
+ *    after a timeout, a reconnect or a broker restart the very same batch
+ *    is sent again and the broker writes it once;
+ *  - in drop mode the number of dropped records reaches the broker as a
+ *    WARNING record of the logger "logbus.client".
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+
+#include "logbus/logbus.h"
+#include "paths.h"
+#include "proto.h"
+#include "record.h"
+#include "reqconn.h"
+#include "timefmt.h"
+#include "utf8.h"
+
+#define QUEUE_DEFAULT   (8u * 1024 * 1024)
+#define CALL_SLICE_MS   2000 /* one wait for an ack before sending again */
+#define RETRY_PAUSE_MS  200  /* after the broker said it cannot write */
+#define ENCODE_SLACK    64   /* msgpack keys and headers per record */
+#define FMT_STACK       1024
+
+/*
+ * A queued entry, as laid out in the ring:
+ *   u32 total, i64 time_ns, u8 level, u8 stream, u16 nfields,
+ *   u16 logger_len (0: the default logger), u16 pad, u32 msg_len,
+ *   logger bytes, message bytes, then per field:
+ *   u8 type, u8 key_len, key, NUL, value (str: u32 len, bytes, NUL;
+ *   int/float: 8 bytes; bool: 1 byte).
+ */
+struct entry_hdr {
+	uint32_t total;
+	int64_t time_ns;
+	uint8_t level, stream;
+	uint16_t nfields;
+	uint16_t logger_len;
+	uint16_t pad;
+	uint32_t msg_len;
+};
+
+struct logbus_publisher {
+	char service[LOGBUS_SERVICE_MAX + 1];
+	char logger[LOGBUS_LOGGER_MAX + 1];
+	size_t service_len, logger_len;
+	enum logbus_on_full on_full;
+	int linger_ms;
+	struct reqconn conn;
+
+	pthread_mutex_t mu;
+	pthread_cond_t work;  /* sender waits for records */
+	pthread_cond_t space; /* blocked callers wait for room */
+	pthread_cond_t done;  /* flushers wait for answers */
+	char *ring;
+	size_t cap, head, used; /* bytes; head is where the oldest starts */
+	uint64_t logged, answered, dropped, dropped_reported, committed;
+	uint64_t rejected, batches, resends, last_seq, flush_rejected;
+	int flushing;           /* callers in flush: send without lingering */
+	bool closing;
+	atomic_bool abort;      /* close timed out: stop retrying */
+	char error[256];
+	pthread_t sender;
+
+	/* sender-only state */
+	uint64_t session, batch;
+	char *raw;              /* entries taken from the ring */
+	size_t raw_cap;
+	msgpack_sbuffer rec, req;
+};
+
+static void set_error(struct logbus_publisher *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Called with p->mu held. */
+static void set_error(struct logbus_publisher *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->error, sizeof p->error, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- the ring ------------------------------------------------------------- */
+
+static void ring_put(struct logbus_publisher *p, const void *src, size_t n)
+{
+	size_t tail = (p->head + p->used) % p->cap;
+	size_t first = n < p->cap - tail ? n : p->cap - tail;
+
+	memcpy(p->ring + tail, src, first);
+	memcpy(p->ring, (const char *)src + first, n - first);
+	p->used += n;
+}
+
+static void ring_get(struct logbus_publisher *p, void *dst, size_t n)
+{
+	size_t first = n < p->cap - p->head ? n : p->cap - p->head;
+
+	memcpy(dst, p->ring + p->head, first);
+	memcpy((char *)dst + first, p->ring, n - first);
+	p->head = (p->head + n) % p->cap;
+	p->used -= n;
+}
+
+static uint32_t ring_peek_total(struct logbus_publisher *p)
+{
+	unsigned char b[4];
+	for (int i = 0; i < 4; i++)
+		b[i] = (unsigned char)p->ring[(p->head + (size_t)i) % p->cap];
+	uint32_t v;
+	memcpy(&v, b, 4);
+	return v;
+}
+
+/* ---- building an entry on the caller's thread ----------------------------- */
+
+static size_t field_size(const logbus_field *f)
+{
+	size_t n = 2 + strlen(f->key) + 1;
+	switch (f->type) {
+	case LOGBUS_FIELD_STR:
+		return n + 4 + strlen(f->v.s ? f->v.s : "") + 1;
+	case LOGBUS_FIELD_BOOL:
+		return n + 1;
+	default:
+		return n + 8;
+	}
+}
+
+static int check_fields(const logbus_field *fields, size_t n)
+{
+	if (n > LOGBUS_FIELDS_MAX || (n > 0 && fields == NULL))
+		return LOGBUS_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		const logbus_field *f = &fields[i];
+		if (f->key == NULL || !field_key_valid(f->key, strlen(f->key)))
+			return LOGBUS_EINVAL;
+		if (f->type > LOGBUS_FIELD_BOOL)
+			return LOGBUS_EINVAL;
+		if (f->type == LOGBUS_FIELD_STR && f->v.s &&
+		    !utf8_valid(f->v.s, strlen(f->v.s)))
+			return LOGBUS_EUTF8;
+	}
+	return 0;
+}
+
+static char *put_field(char *w, const logbus_field *f)
+{
+	size_t klen = strlen(f->key);
+
+	*w++ = (char)f->type;
+	*w++ = (char)klen;
+	memcpy(w, f->key, klen + 1);
+	w += klen + 1;
+	switch (f->type) {
+	case LOGBUS_FIELD_STR: {
+		const char *s = f->v.s ? f->v.s : "";
+		uint32_t len = (uint32_t)strlen(s);
+		memcpy(w, &len, 4);
+		memcpy(w + 4, s, len + 1);
+		return w + 4 + len + 1;
+	}
+	case LOGBUS_FIELD_INT:
+		memcpy(w, &f->v.i, 8);
+		return w + 8;
+	case LOGBUS_FIELD_FLOAT:
+		memcpy(w, &f->v.f, 8);
+		return w + 8;
+	case LOGBUS_FIELD_BOOL:
+		*w = (char)(f->v.b != 0);
+		return w + 1;
+	}
+	return w;
+}
+
+/* Wait for room (block mode) or count a drop.  Called with p->mu held. */
+static int make_room(struct logbus_publisher *p, size_t need)
+{
+	while (p->cap - p->used < need) {
+		if (p->closing)
+			return LOGBUS_ECLOSED;
+		if (p->on_full == LOGBUS_ON_FULL_DROP) {
+			p->dropped++;
+			pthread_cond_signal(&p->work);
+			return LOGBUS_EFULL;
+		}
+		pthread_cond_wait(&p->space, &p->mu);
+	}
+	return 0;
+}
+
+static int enqueue(struct logbus_publisher *p, const logbus_entry *e,
+		   const char *msg, size_t msg_len)
+{
+	const char *logger = e->logger;
+	size_t logger_len = 0;
+	int rv;
+
+	if (e->level < 0 || e->level > 255 ||
+	    e->stream > LOGBUS_STREAM_STDERR)
+		return LOGBUS_EINVAL;
+	if (logger != NULL) {
+		logger_len = strlen(logger);
+		if (!logger_valid(logger, logger_len))
+			return LOGBUS_EINVAL;
+	}
+	if (!utf8_valid(msg, msg_len))
+		return LOGBUS_EUTF8;
+	if ((rv = check_fields(e->fields, e->nfields)) != 0)
+		return rv;
+	size_t total = sizeof(struct entry_hdr) + logger_len + msg_len;
+	for (size_t i = 0; i < e->nfields; i++)
+		total += field_size(&e->fields[i]);
+	size_t encoded = total + p->service_len +
+			 (logger_len ? 0 : p->logger_len) + ENCODE_SLACK +
+			 e->nfields * 8;
+	if (encoded > LOGBUS_RECORD_MAX)
+		return LOGBUS_ETOOBIG;
+
+	char stack[FMT_STACK];
+	char *buf = total <= sizeof stack ? stack : malloc(total);
+	if (buf == NULL)
+		return LOGBUS_ENOMEM;
+	struct entry_hdr h = {
+		.total = (uint32_t)total,
+		.time_ns = e->time_ns ? e->time_ns : timefmt_now_ns(),
+		.level = (uint8_t)e->level,
+		.stream = (uint8_t)e->stream,
+		.nfields = (uint16_t)e->nfields,
+		.logger_len = (uint16_t)logger_len,
+		.msg_len = (uint32_t)msg_len,
+	};
+	memcpy(buf, &h, sizeof(struct entry_hdr));
+	char *w = buf + sizeof(struct entry_hdr);
+	if (logger_len) {
+		memcpy(w, logger, logger_len);
+		w += logger_len;
+	}
+	memcpy(w, msg, msg_len);
+	w += msg_len;
+	for (size_t i = 0; i < e->nfields; i++)
+		w = put_field(w, &e->fields[i]);
+
+	pthread_mutex_lock(&p->mu);
+	if (total > p->cap) {
+		rv = LOGBUS_ETOOBIG;
+	} else if ((rv = make_room(p, total)) == 0) {
+		bool was_empty = p->used == 0;
+		ring_put(p, buf, total);
+		p->logged++;
+		if (was_empty)
+			pthread_cond_signal(&p->work);
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (buf != stack)
+		free(buf);
+	return rv;
+}
+
+LOGBUS_API int logbus_write(logbus_publisher *p, const logbus_entry *e)
+{
+	if (p == NULL || e == NULL || e->message == NULL)
+		return LOGBUS_EINVAL;
+	size_t len = e->message_len == (size_t)-1 ? strlen(e->message)
+						  : e->message_len;
+	return enqueue(p, e, e->message, len);
+}
+
+LOGBUS_API int logbus_logv(logbus_publisher *p, int level, const char *logger,
+			   const logbus_field *fields, size_t nfields,
+			   const char *fmt, va_list ap)
+{
+	char stack[FMT_STACK];
+	char *msg = stack;
+	va_list ap2;
+
+	if (p == NULL || fmt == NULL)
+		return LOGBUS_EINVAL;
+	va_copy(ap2, ap);
+	int n = vsnprintf(stack, sizeof stack, fmt, ap);
+	if (n < 0) {
+		va_end(ap2);
+		return LOGBUS_EINVAL;
+	}
+	if ((size_t)n >= sizeof stack) {
+		if ((size_t)n > LOGBUS_RECORD_MAX) {
+			va_end(ap2);
+			return LOGBUS_ETOOBIG;
+		}
+		msg = malloc((size_t)n + 1);
+		if (msg == NULL) {
+			va_end(ap2);
+			return LOGBUS_ENOMEM;
+		}
+		vsnprintf(msg, (size_t)n + 1, fmt, ap2);
+	}
+	va_end(ap2);
+	logbus_entry e = {
+		.level = level,
+		.logger = logger,
+		.fields = fields,
+		.nfields = nfields,
+	};
+	int rv = enqueue(p, &e, msg, (size_t)n);
+	if (msg != stack)
+		free(msg);
+	return rv;
+}
+
+LOGBUS_API int logbus_log(logbus_publisher *p, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int rv = logbus_logv(p, level, NULL, NULL, 0, fmt, ap);
+	va_end(ap);
+	return rv;
+}
+
+LOGBUS_API int logbus_log_fields(logbus_publisher *p, int level,
+				 const char *logger, const logbus_field *fields,
+				 size_t nfields, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int rv = logbus_logv(p, level, logger, fields, nfields, fmt, ap);
+	va_end(ap);
+	return rv;
+}
+
+/* ---- the sender ------------------------------------------------------------- */
+
+/* Decode one entry of p->raw and append it to the request as a bin. */
+static const char *encode_entry(struct logbus_publisher *p, const char *r,
+				msgpack_packer *reqpk)
+{
+	struct entry_hdr h;
+	logbus_field fields[LOGBUS_FIELDS_MAX];
+	msgpack_packer pk;
+
+	memcpy(&h, r, sizeof(struct entry_hdr));
+	const char *c = r + sizeof(struct entry_hdr);
+	struct record_in in = {
+		.time_ns = h.time_ns,
+		.level = h.level,
+		.stream = h.stream,
+		.service = {p->service, (uint32_t)p->service_len},
+		.logger = {h.logger_len ? c : p->logger,
+			   h.logger_len ? h.logger_len
+					: (uint32_t)p->logger_len},
+		.message = {c + h.logger_len, h.msg_len},
+		.fields = fields,
+		.nfields = h.nfields,
+	};
+	c += h.logger_len + h.msg_len;
+	for (size_t i = 0; i < h.nfields; i++) {
+		logbus_field *f = &fields[i];
+		f->type = (enum logbus_field_type)(unsigned char)c[0];
+		size_t klen = (unsigned char)c[1];
+		f->key = c + 2;
+		c += 2 + klen + 1;
+		switch (f->type) {
+		case LOGBUS_FIELD_STR: {
+			uint32_t len;
+			memcpy(&len, c, 4);
+			f->v.s = c + 4;
+			c += 4 + len + 1;
+			break;
+		}
+		case LOGBUS_FIELD_INT:
+			memcpy(&f->v.i, c, 8);
+			c += 8;
+			break;
+		case LOGBUS_FIELD_FLOAT:
+			memcpy(&f->v.f, c, 8);
+			c += 8;
+			break;
+		case LOGBUS_FIELD_BOOL:
+			f->v.b = *c++;
+			break;
+		}
+	}
+	msgpack_sbuffer_clear(&p->rec);
+	msgpack_packer_init(&pk, &p->rec, msgpack_sbuffer_write);
+	record_pack(&pk, &in);
+	msgpack_pack_bin(reqpk, p->rec.size);
+	msgpack_pack_bin_body(reqpk, p->rec.data, p->rec.size);
+	return r + h.total;
+}
+
+static void encode_drop_notice(struct logbus_publisher *p, uint64_t n,
+			       msgpack_packer *reqpk)
+{
+	char msg[128];
+	logbus_field f = LOGBUS_INT("dropped", (int64_t)n);
+	msgpack_packer pk;
+	int len = snprintf(msg, sizeof msg,
+			   "Dropped %llu records: the publisher's queue was "
+			   "full",
+			   (unsigned long long)n);
+	struct record_in in = {
+		.time_ns = timefmt_now_ns(),
+		.level = LOGBUS_WARNING,
+		.service = {p->service, (uint32_t)p->service_len},
+		.logger = {"logbus.client", 13},
+		.message = {msg, (uint32_t)len},
+		.fields = &f,
+		.nfields = 1,
+	};
+	msgpack_sbuffer_clear(&p->rec);
+	msgpack_packer_init(&pk, &p->rec, msgpack_sbuffer_write);
+	record_pack(&pk, &in);
+	msgpack_pack_bin(reqpk, p->rec.size);
+	msgpack_pack_bin_body(reqpk, p->rec.data, p->rec.size);
+}
+
+/*
+ * Take a batch from the ring into p->raw.  Called with p->mu held; returns
+ * the number of entries taken and the drop count to report with them.
+ */
+static size_t take_batch(struct logbus_publisher *p, size_t *raw_len,
+			 uint64_t *drops)
+{
+	size_t n = 0, len = 0, budget = BATCH_MAX - 4096;
+
+	*drops = p->dropped - p->dropped_reported;
+	if (*drops)
+		budget -= 512;
+	while (p->used > 0) {
+		uint32_t total = ring_peek_total(p);
+		size_t cost = total + p->service_len + p->logger_len +
+			      ENCODE_SLACK + 2 * LOGBUS_FIELDS_MAX;
+		if (n > 0 && cost > budget)
+			break;
+		budget = cost > budget ? 0 : budget - cost;
+		if (len + total > p->raw_cap) {
+			size_t cap = p->raw_cap * 2;
+			while (cap < len + total)
+				cap *= 2;
+			char *r = realloc(p->raw, cap);
+			if (r == NULL)
+				break;
+			p->raw = r;
+			p->raw_cap = cap;
+		}
+		ring_get(p, p->raw + len, total);
+		len += total;
+		n++;
+	}
+	*raw_len = len;
+	p->dropped_reported += *drops;
+	pthread_cond_broadcast(&p->space);
+	return n;
+}
+
+static void build_request(struct logbus_publisher *p, size_t n, uint64_t drops)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_clear(&p->req);
+	msgpack_packer_init(&pk, &p->req, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4);
+	mp_pack_key(&pk, "op");
+	mp_pack_key(&pk, OP_PUBLISH);
+	mp_pack_key(&pk, "sid");
+	msgpack_pack_uint64(&pk, p->session);
+	mp_pack_key(&pk, "bn");
+	msgpack_pack_uint64(&pk, p->batch);
+	mp_pack_key(&pk, "r");
+	msgpack_pack_array(&pk, n + (drops > 0));
+	const char *r = p->raw;
+	for (size_t i = 0; i < n; i++)
+		r = encode_entry(p, r, &pk);
+	if (drops > 0)
+		encode_drop_notice(p, drops, &pk);
+}
+
+enum outcome { SENT, RETRY, GIVE_UP };
+
+/* Read an ack.  Called with p->mu held.  n: records in the batch. */
+static enum outcome take_reply(struct logbus_publisher *p, nng_msg *reply,
+			       size_t n)
+{
+	msgpack_zone zone;
+	msgpack_object o;
+	size_t off = 0;
+	bool ok = false;
+	uint64_t first = 0, committed = 0;
+	enum outcome out = SENT;
+
+	msgpack_zone_init(&zone, 1024);
+	if (msgpack_unpack(nng_msg_body(reply), nng_msg_len(reply), &off,
+			   &zone, &o) != MSGPACK_UNPACK_SUCCESS ||
+	    !mp_get_bool(&o, "ok", &ok)) {
+		set_error(p, "logbusd sent a reply this library cannot read");
+		out = RETRY;
+	} else if (!ok) {
+		const char *code = "", *text = "";
+		size_t clen = 0, tlen = 0;
+		mp_get_bytes(&o, "code", &code, &clen);
+		mp_get_bytes(&o, "error", &text, &tlen);
+		set_error(p, "logbusd refused a batch (%.*s): %.*s", (int)clen,
+			  code, (int)tlen, text);
+		/* The journal could not write (disk full...): keep the batch
+		 * and try again; anything else would fail the same way. */
+		bool transient = (clen == strlen(ERR_JOURNAL) &&
+				  memcmp(code, ERR_JOURNAL, clen) == 0) ||
+				 (clen == strlen(ERR_SHUTTING_DOWN) &&
+				  memcmp(code, ERR_SHUTTING_DOWN, clen) == 0);
+		if (transient) {
+			out = RETRY;
+		} else {
+			p->rejected += n;
+			p->flush_rejected += n;
+			p->answered += n;
+		}
+	} else {
+		mp_get_u64(&o, "first", &first);
+		mp_get_u64(&o, "n", &committed);
+		const msgpack_object *rej = mp_get(&o, "rej");
+		size_t nrej = rej && rej->type == MSGPACK_OBJECT_ARRAY
+				      ? rej->via.array.size
+				      : 0;
+		for (size_t i = 0; i < nrej; i++) {
+			const msgpack_object *r = &rej->via.array.ptr[i];
+			if (r->type == MSGPACK_OBJECT_ARRAY &&
+			    r->via.array.size == 3 &&
+			    r->via.array.ptr[1].type == MSGPACK_OBJECT_STR &&
+			    r->via.array.ptr[2].type == MSGPACK_OBJECT_STR)
+				set_error(p, "logbusd refused a record (%.*s): "
+					     "%.*s",
+					  (int)r->via.array.ptr[1].via.str.size,
+					  r->via.array.ptr[1].via.str.ptr,
+					  (int)r->via.array.ptr[2].via.str.size,
+					  r->via.array.ptr[2].via.str.ptr);
+		}
+		p->committed += committed;
+		p->rejected += nrej;
+		p->flush_rejected += nrej;
+		if (committed)
+			p->last_seq = first + committed - 1;
+		p->answered += n;
+		p->batches++;
+	}
+	msgpack_zone_destroy(&zone);
+	return out;
+}
+
+/* Send the current request until it is answered (or we must give up). */
+static void deliver(struct logbus_publisher *p, size_t n)
+{
+	char err[256];
+
+	for (;;) {
+		nng_msg *reply = NULL;
+		int rv = reqconn_call(&p->conn, p->req.data, p->req.size,
+				      &reply, CALL_SLICE_MS, &p->abort, err,
+				      sizeof err);
+		pthread_mutex_lock(&p->mu);
+		enum outcome out = RETRY;
+		if (rv == 0) {
+			out = take_reply(p, reply, n);
+			nng_msg_free(reply);
+		} else if (rv == LOGBUS_ECLOSED) {
+			out = GIVE_UP;
+		} else {
+			set_error(p, "%s", err);
+		}
+		if (out != SENT && atomic_load(&p->abort))
+			out = GIVE_UP;
+		if (out == RETRY)
+			p->resends++;
+		pthread_cond_broadcast(&p->done);
+		pthread_mutex_unlock(&p->mu);
+		if (out != RETRY)
+			return;
+		if (rv == 0) {
+			struct timespec ts = {0, RETRY_PAUSE_MS * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+/* Wait for records; linger briefly for a fuller batch unless someone is
+ * flushing or closing.  Called with p->mu held; false: time to exit. */
+static bool wait_for_work(struct logbus_publisher *p)
+{
+	while (p->used == 0 && p->dropped == p->dropped_reported) {
+		if (p->closing)
+			return false;
+		pthread_cond_wait(&p->work, &p->mu);
+	}
+	if (p->linger_ms > 0 && !p->flushing && !p->closing &&
+	    p->used < BATCH_MAX / 2) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)p->linger_ms * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&p->work, &p->mu, &ts);
+	}
+	return true;
+}
+
+static void *sender_main(void *arg)
+{
+	struct logbus_publisher *p = arg;
+	size_t raw_len;
+	uint64_t drops;
+
+	pthread_mutex_lock(&p->mu);
+	while (wait_for_work(p)) {
+		size_t n = take_batch(p, &raw_len, &drops);
+		pthread_mutex_unlock(&p->mu);
+		p->batch++;
+		build_request(p, n, drops);
+		deliver(p, n);
+		pthread_mutex_lock(&p->mu);
+		if (atomic_load(&p->abort))
+			break;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* ---- open, flush, close ------------------------------------------------------ */
+
+LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
+				     const logbus_publisher_options *o)
+{
+	char run_dir[4096], err[256];
+	const char *dir;
+	int rv;
+
+	*out = NULL;
+	if (o == NULL || o->service == NULL ||
+	    !service_id_valid(o->service, strlen(o->service)))
+		return LOGBUS_EINVAL;
+	const char *logger = o->logger ? o->logger : o->service;
+	if (!logger_valid(logger, strlen(logger)))
+		return LOGBUS_EINVAL;
+	dir = o->run_dir ? o->run_dir
+			 : paths_default_run_dir(run_dir, sizeof run_dir);
+	if (dir == NULL)
+		return LOGBUS_EINVAL;
+	struct logbus_publisher *p = calloc(1, sizeof *p);
+	if (p == NULL)
+		return LOGBUS_ENOMEM;
+	p->service_len = strlen(o->service);
+	memcpy(p->service, o->service, p->service_len + 1);
+	p->logger_len = strlen(logger);
+	memcpy(p->logger, logger, p->logger_len + 1);
+	p->on_full = o->on_full;
+	p->linger_ms = o->linger_ms > 0 ? o->linger_ms : 1;
+	p->cap = o->queue_bytes ? o->queue_bytes : QUEUE_DEFAULT;
+	if (p->cap < 64 * 1024)
+		p->cap = 64 * 1024;
+	p->raw_cap = 64 * 1024;
+	p->ring = malloc(p->cap);
+	p->raw = malloc(p->raw_cap);
+	atomic_init(&p->abort, false);
+	msgpack_sbuffer_init(&p->rec);
+	msgpack_sbuffer_init(&p->req);
+	if (getrandom(&p->session, sizeof p->session, 0) !=
+	    sizeof p->session)
+		p->session = (uint64_t)timefmt_now_ns() ^ (uint64_t)getpid() << 32;
+	if (p->ring == NULL || p->raw == NULL) {
+		rv = LOGBUS_ENOMEM;
+		goto fail;
+	}
+	if ((rv = reqconn_open(&p->conn, dir, SOCK_INGEST, 64 * 1024, err,
+			       sizeof err)) != 0)
+		goto fail;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->space, NULL);
+	pthread_cond_init(&p->done, NULL);
+	if (pthread_create(&p->sender, NULL, sender_main, p) != 0) {
+		reqconn_close(&p->conn);
+		pthread_mutex_destroy(&p->mu);
+		pthread_cond_destroy(&p->work);
+		pthread_cond_destroy(&p->space);
+		pthread_cond_destroy(&p->done);
+		rv = LOGBUS_ESYS;
+		goto fail;
+	}
+	*out = p;
+	return 0;
+fail:
+	msgpack_sbuffer_destroy(&p->rec);
+	msgpack_sbuffer_destroy(&p->req);
+	free(p->ring);
+	free(p->raw);
+	free(p);
+	return rv;
+}
+
+static void deadline_ts(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+LOGBUS_API int logbus_flush(logbus_publisher *p, int timeout_ms)
+{
+	struct timespec ts;
+	int rv = 0;
+
+	if (p == NULL)
+		return LOGBUS_EINVAL;
+	if (timeout_ms >= 0)
+		deadline_ts(&ts, timeout_ms);
+	pthread_mutex_lock(&p->mu);
+	uint64_t ticket = p->logged;
+	p->flushing++;
+	pthread_cond_signal(&p->work);
+	while (p->answered < ticket && rv == 0) {
+		if (atomic_load(&p->abort)) {
+			rv = LOGBUS_ECLOSED;
+		} else if (timeout_ms < 0) {
+			pthread_cond_wait(&p->done, &p->mu);
+		} else if (pthread_cond_timedwait(&p->done, &p->mu, &ts) ==
+			   ETIMEDOUT) {
+			rv = p->answered < ticket ? LOGBUS_ETIMEDOUT : 0;
+		}
+	}
+	p->flushing--;
+	if (rv == 0 && p->flush_rejected > 0)
+		rv = LOGBUS_EREJECTED;
+	p->flush_rejected = 0;
+	pthread_mutex_unlock(&p->mu);
+	return rv;
+}
+
+LOGBUS_API int logbus_publisher_close(logbus_publisher *p, int timeout_ms)
+{
+	if (p == NULL)
+		return LOGBUS_EINVAL;
+	int rv = logbus_flush(p, timeout_ms);
+	pthread_mutex_lock(&p->mu);
+	p->closing = true;
+	atomic_store(&p->abort, true);
+	pthread_cond_broadcast(&p->work);
+	pthread_cond_broadcast(&p->space);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->sender, NULL);
+	reqconn_close(&p->conn);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->space);
+	pthread_cond_destroy(&p->done);
+	msgpack_sbuffer_destroy(&p->rec);
+	msgpack_sbuffer_destroy(&p->req);
+	free(p->ring);
+	free(p->raw);
+	free(p);
+	return rv;
+}
+
+LOGBUS_API void logbus_publisher_get_stats(logbus_publisher *p,
+					   logbus_publisher_stats *st)
+{
+	pthread_mutex_lock(&p->mu);
+	st->logged = p->logged;
+	st->committed = p->committed;
+	st->rejected = p->rejected;
+	st->dropped = p->dropped;
+	st->batches = p->batches;
+	st->resends = p->resends;
+	st->last_seq = p->last_seq;
+	pthread_mutex_unlock(&p->mu);
+	st->connected = reqconn_connected(&p->conn);
+}
+
+LOGBUS_API const char *logbus_publisher_error(logbus_publisher *p, char *buf,
+					      size_t len)
+{
+	if (len == 0)
+		return buf;
+	pthread_mutex_lock(&p->mu);
+	snprintf(buf, len, "%s", p->error);
+	pthread_mutex_unlock(&p->mu);
+	return buf;
+}

@@ -1,0 +1,206 @@
+/*
+ * reqconn.c: a req0 connection that keeps working across broker restarts
+ * and nng bug #1518 (reqconn.h says why it is built this way).
+ */
+#include "reqconn.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <nng/protocol/reqrep0/req.h>
+
+#include "logbus/logbus.h"
+#include "paths.h"
+
+#define SLICE_MS    100  /* how often a waiting call looks around */
+#define REDIAL_MS   1000 /* no pipe this long with work pending: dial again */
+#define RESEND_MS   5000 /* req0 resends an unanswered request this often */
+#define SENDTIME_MS 100
+
+int64_t reqconn_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct reqconn *c = arg;
+
+	(void)p;
+	if (ev == NNG_PIPE_EV_ADD_POST)
+		atomic_fetch_add(&c->pipes, 1);
+	else if (ev == NNG_PIPE_EV_REM_POST)
+		atomic_fetch_sub(&c->pipes, 1);
+}
+
+static int dial(struct reqconn *c)
+{
+	c->last_dial_ms = reqconn_now_ms();
+	return nng_dial(c->sock, c->url, &c->dialer, NNG_FLAG_NONBLOCK);
+}
+
+int reqconn_open(struct reqconn *c, const char *run_dir, const char *sock,
+		 size_t recv_max, char *err, size_t errlen)
+{
+	int rv;
+
+	memset(c, 0, sizeof *c);
+	atomic_init(&c->pipes, 0);
+	if (paths_socket_url(c->url, sizeof c->url, run_dir, sock) == NULL ||
+	    (size_t)snprintf(c->path, sizeof c->path, "%s/%s", run_dir, sock) >=
+		    sizeof c->path) {
+		snprintf(err, errlen, "run directory path too long: %s",
+			 run_dir);
+		return LOGBUS_EINVAL;
+	}
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		snprintf(err, errlen, "cannot open a socket: %s",
+			 nng_strerror(rv));
+		return LOGBUS_ESYS;
+	}
+	if ((rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, recv_max)) ||
+	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME,
+				    RESEND_MS)) ||
+	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, SENDTIME_MS)) ||
+	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 50)) ||
+	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 500)) ||
+	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, on_pipe, c)) ||
+	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, on_pipe, c)) ||
+	    (rv = nng_socket_get_int(c->sock, NNG_OPT_RECVFD, &c->recvfd)) ||
+	    (rv = dial(c))) {
+		snprintf(err, errlen, "cannot set up a connection to %s: %s",
+			 c->path, nng_strerror(rv));
+		nng_close(c->sock);
+		return LOGBUS_ESYS;
+	}
+	c->last_pipe_ms = reqconn_now_ms();
+	return 0;
+}
+
+void reqconn_close(struct reqconn *c)
+{
+	nng_close(c->sock);
+}
+
+bool reqconn_connected(struct reqconn *c)
+{
+	return atomic_load(&c->pipes) > 0;
+}
+
+/* Called while a call waits: re-dial a dialer that has been without a pipe
+ * too long (after bug #1518 it would wait forever). */
+static void watch_dialer(struct reqconn *c)
+{
+	int64_t now = reqconn_now_ms();
+
+	if (atomic_load(&c->pipes) > 0) {
+		c->last_pipe_ms = now;
+		return;
+	}
+	if (now - c->last_pipe_ms < REDIAL_MS ||
+	    now - c->last_dial_ms < REDIAL_MS)
+		return;
+	nng_dialer_close(c->dialer);
+	if (dial(c) == 0)
+		c->redials++;
+}
+
+static void unreachable(struct reqconn *c, char *err, size_t errlen)
+{
+	struct stat st;
+	const char *why = stat(c->path, &st) < 0 ? "no socket file"
+						  : "no answer";
+	snprintf(err, errlen, "cannot reach logbusd at %s (%s): is logbusd "
+			      "running?",
+		 c->path, why);
+}
+
+static bool stopped(const atomic_bool *stop)
+{
+	return stop != NULL && atomic_load(stop);
+}
+
+int reqconn_call(struct reqconn *c, const void *body, size_t len,
+		 nng_msg **reply, int timeout_ms, const atomic_bool *stop,
+		 char *err, size_t errlen)
+{
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX
+					  : reqconn_now_ms() + timeout_ms;
+	bool sent = false;
+	nng_msg *msg;
+	int rv;
+
+	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, body, len)) {
+		snprintf(err, errlen, "out of memory");
+		return LOGBUS_ENOMEM;
+	}
+	/* Send: waits for a pipe, SENDTIME_MS at a time. */
+	while (!sent) {
+		rv = nng_sendmsg(c->sock, msg, 0);
+		if (rv == 0) {
+			sent = true;
+			break;
+		}
+		watch_dialer(c);
+		if (rv != NNG_ETIMEDOUT && rv != NNG_EAGAIN) {
+			nng_msg_free(msg);
+			snprintf(err, errlen, "send to %s failed: %s", c->path,
+				 nng_strerror(rv));
+			return LOGBUS_ESYS;
+		}
+		if (stopped(stop) || reqconn_now_ms() >= deadline) {
+			nng_msg_free(msg);
+			if (stopped(stop)) {
+				snprintf(err, errlen, "closing");
+				return LOGBUS_ECLOSED;
+			}
+			unreachable(c, err, errlen);
+			return LOGBUS_EUNREACHABLE;
+		}
+	}
+	/* Receive: poll RECVFD, so that giving up does not cancel anything
+	 * nng would otherwise finish (the next send replaces the request). */
+	for (;;) {
+		struct pollfd pfd = {.fd = c->recvfd, .events = POLLIN};
+		int64_t left = deadline - reqconn_now_ms();
+		int wait = left < SLICE_MS ? (int)(left > 0 ? left : 0)
+					   : SLICE_MS;
+		int n = poll(&pfd, 1, wait);
+		if (n > 0) {
+			rv = nng_recvmsg(c->sock, reply, NNG_FLAG_NONBLOCK);
+			if (rv == 0)
+				return 0;
+			if (rv != NNG_EAGAIN) {
+				snprintf(err, errlen, "receive from %s failed: "
+						      "%s",
+					 c->path, nng_strerror(rv));
+				return LOGBUS_ESYS;
+			}
+		} else if (n < 0 && errno != EINTR) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			return LOGBUS_ESYS;
+		}
+		watch_dialer(c);
+		if (stopped(stop)) {
+			snprintf(err, errlen, "closing");
+			return LOGBUS_ECLOSED;
+		}
+		if (reqconn_now_ms() >= deadline) {
+			if (!reqconn_connected(c)) {
+				unreachable(c, err, errlen);
+				return LOGBUS_EUNREACHABLE;
+			}
+			snprintf(err, errlen, "logbusd at %s did not answer in "
+					      "time",
+				 c->path);
+			return LOGBUS_ETIMEDOUT;
+		}
+	}
+}

@@ -1,0 +1,55 @@
+/*
+ * reqconn.h: one request/reply connection to a broker socket that survives
+ * broker restarts and nng 1.5.2's bug #1518.
+ *
+ * A cooked req0 socket: nng resends the request by itself when its pipe
+ * goes away.  The reply is awaited by polling RECVFD, never with
+ * NNG_OPT_RECVTIMEO, because in 1.5.2 a timed-out receive abandons the
+ * request.  While a call waits, a dialer that has had no pipe for a second
+ * is closed and dialled again: after bug #1518 it would never reconnect.
+ *
+ * One call at a time per connection (the caller serialises).
+ */
+#ifndef LOGBUS_REQCONN_H
+#define LOGBUS_REQCONN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+struct reqconn {
+	nng_socket sock;
+	nng_dialer dialer;
+	char url[160];
+	char path[160];
+	int recvfd;
+	atomic_int pipes;         /* written by nng's pipe callbacks */
+	int64_t last_pipe_ms;     /* when a pipe was last seen */
+	int64_t last_dial_ms;
+	uint64_t redials;
+};
+
+int reqconn_open(struct reqconn *c, const char *run_dir, const char *sock,
+		 size_t recv_max, char *err, size_t errlen);
+void reqconn_close(struct reqconn *c);
+
+/*
+ * Send body and wait for the reply, up to timeout_ms (-1: no limit).
+ * stop, if not NULL, is checked while waiting and ends the call with
+ * LOGBUS_ECLOSED when it becomes true.  Returns 0 with *reply (free it with
+ * nng_msg_free), LOGBUS_EUNREACHABLE when no connection came up in time,
+ * LOGBUS_ETIMEDOUT when connected but no reply came, or LOGBUS_ENOMEM.
+ * err gets a sentence for the user.
+ */
+int reqconn_call(struct reqconn *c, const void *body, size_t len,
+		 nng_msg **reply, int timeout_ms, const atomic_bool *stop,
+		 char *err, size_t errlen);
+
+bool reqconn_connected(struct reqconn *c);
+
+int64_t reqconn_now_ms(void);
+
+#endif

@@ -1,0 +1,297 @@
+/*
+ * view.c: record frames to logbus_record, and the public formatting of a
+ * record as a text or JSON line.
+ */
+#include "view.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "record.h"
+#include "timefmt.h"
+
+void view_init(struct view *v)
+{
+	memset(v, 0, sizeof *v);
+	msgpack_zone_init(&v->zone, 4096);
+}
+
+void view_fini(struct view *v)
+{
+	free(v->arena);
+	msgpack_zone_destroy(&v->zone);
+}
+
+static size_t fields_bytes(const msgpack_object_map *m)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; m && i < m->size; i++) {
+		n += m->ptr[i].key.via.str.size + 1;
+		if (m->ptr[i].val.type == MSGPACK_OBJECT_STR)
+			n += m->ptr[i].val.via.str.size + 1;
+	}
+	return n;
+}
+
+static const char *copy(char **w, const char *s, size_t len)
+{
+	char *out = *w;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	*w += len + 1;
+	return out;
+}
+
+static void fill_field(logbus_field *f, const msgpack_object *k,
+		       const msgpack_object *val, char **w)
+{
+	f->key = copy(w, k->via.str.ptr, k->via.str.size);
+	switch (val->type) {
+	case MSGPACK_OBJECT_STR:
+		f->type = LOGBUS_FIELD_STR;
+		f->v.s = copy(w, val->via.str.ptr, val->via.str.size);
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		f->type = LOGBUS_FIELD_INT;
+		f->v.i = (int64_t)val->via.u64;
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		f->type = LOGBUS_FIELD_INT;
+		f->v.i = val->via.i64;
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		f->type = LOGBUS_FIELD_FLOAT;
+		f->v.f = val->via.f64;
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		f->type = LOGBUS_FIELD_BOOL;
+		f->v.b = val->via.boolean;
+		break;
+	default: /* nil */
+		f->type = LOGBUS_FIELD_STR;
+		f->v.s = copy(w, "", 0);
+		break;
+	}
+}
+
+int view_fill(struct view *v, const unsigned char *frame,
+	      const unsigned char jid[CURSOR_ID_LEN])
+{
+	struct frame_record fr;
+	struct record_view rv;
+	struct record_error e;
+
+	frame_record_decode(frame, &fr);
+	msgpack_zone_clear(&v->zone);
+	if (record_decode(fr.data, fr.len, &v->zone, &rv, &e) < 0)
+		return LOGBUS_EPROTO;
+	size_t need = rv.service.len + rv.logger.len + rv.message.len + 3 +
+		      fields_bytes(rv.fields) + 1;
+	if (need > v->arena_cap) {
+		char *a = realloc(v->arena, need);
+		if (a == NULL)
+			return LOGBUS_ENOMEM;
+		v->arena = a;
+		v->arena_cap = need;
+	}
+	char *w = v->arena;
+	logbus_record *r = &v->rec;
+	r->seq = fr.seq;
+	r->time_ns = rv.time_ns;
+	r->recv_ns = fr.recv_ns;
+	r->level = rv.level;
+	r->stream = (enum logbus_stream)rv.stream;
+	r->service = copy(&w, rv.service.p, rv.service.len);
+	r->logger = copy(&w, rv.logger.p, rv.logger.len);
+	r->message = copy(&w, rv.message.p, rv.message.len);
+	r->message_len = rv.message.len;
+	r->nfields = rv.fields ? rv.fields->size : 0;
+	for (size_t i = 0; i < r->nfields; i++)
+		fill_field(&v->fields[i], &rv.fields->ptr[i].key,
+			   &rv.fields->ptr[i].val, &w);
+	r->fields = v->fields;
+	r->pid = fr.pid;
+	r->uid = fr.uid;
+	r->gid = fr.gid;
+	cursor_format(v->cursor, jid, fr.seq);
+	r->cursor = v->cursor;
+	return 0;
+}
+
+/* ---- formatting ------------------------------------------------------------- */
+
+struct out {
+	char **buf;
+	size_t *cap;
+	size_t len;
+	int failed;
+};
+
+static void out_reserve(struct out *o, size_t more)
+{
+	if (o->failed || o->len + more + 1 <= *o->cap)
+		return;
+	size_t cap = *o->cap ? *o->cap : 256;
+	while (cap < o->len + more + 1)
+		cap *= 2;
+	char *b = realloc(*o->buf, cap);
+	if (b == NULL) {
+		o->failed = 1;
+		return;
+	}
+	*o->buf = b;
+	*o->cap = cap;
+}
+
+static void out_put(struct out *o, const char *s, size_t n)
+{
+	out_reserve(o, n);
+	if (o->failed)
+		return;
+	memcpy(*o->buf + o->len, s, n);
+	o->len += n;
+	(*o->buf)[o->len] = '\0';
+}
+
+static void out_str(struct out *o, const char *s)
+{
+	out_put(o, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void out_fmt(struct out *o,
+							  const char *fmt, ...)
+{
+	char tmp[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		out_put(o, tmp, (size_t)n < sizeof tmp ? (size_t)n
+						       : sizeof tmp - 1);
+}
+
+/* A JSON string: quotes, escapes for '"', '\\' and control characters. */
+static void out_json_str(struct out *o, const char *s, size_t n)
+{
+	out_put(o, "\"", 1);
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		out_put(o, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"': out_str(o, "\\\""); break;
+		case '\\': out_str(o, "\\\\"); break;
+		case '\n': out_str(o, "\\n"); break;
+		case '\r': out_str(o, "\\r"); break;
+		case '\t': out_str(o, "\\t"); break;
+		default: out_fmt(o, "\\u%04x", c); break;
+		}
+	}
+	out_put(o, s + run, n - run);
+	out_put(o, "\"", 1);
+}
+
+static void out_json_field(struct out *o, const logbus_field *f)
+{
+	out_json_str(o, f->key, strlen(f->key));
+	out_put(o, ":", 1);
+	switch (f->type) {
+	case LOGBUS_FIELD_STR:
+		out_json_str(o, f->v.s, strlen(f->v.s));
+		break;
+	case LOGBUS_FIELD_INT:
+		out_fmt(o, "%" PRId64, f->v.i);
+		break;
+	case LOGBUS_FIELD_FLOAT:
+		if (f->v.f != f->v.f || f->v.f - f->v.f != 0)
+			out_str(o, "null"); /* NaN, inf: not JSON numbers */
+		else
+			out_fmt(o, "%.17g", f->v.f);
+		break;
+	case LOGBUS_FIELD_BOOL:
+		out_str(o, f->v.b ? "true" : "false");
+		break;
+	}
+}
+
+static const char *stream_name(enum logbus_stream s)
+{
+	return s == LOGBUS_STREAM_STDOUT   ? "stdout"
+	       : s == LOGBUS_STREAM_STDERR ? "stderr"
+					   : "log";
+}
+
+static void format_json(struct out *o, const logbus_record *r)
+{
+	char t[TIMEFMT_MAX], lv[16];
+
+	timefmt_rfc3339(t, sizeof t, r->time_ns);
+	out_fmt(o, "{\"seq\":%" PRIu64 ",\"cursor\":", r->seq);
+	out_json_str(o, r->cursor, strlen(r->cursor));
+	out_fmt(o, ",\"time\":\"%s\",\"time_ns\":%" PRId64, t, r->time_ns);
+	out_str(o, ",\"level\":");
+	const char *name = level_name(r->level, lv, sizeof lv);
+	out_json_str(o, name, strlen(name));
+	out_fmt(o, ",\"level_no\":%d,\"service\":", r->level);
+	out_json_str(o, r->service, strlen(r->service));
+	out_str(o, ",\"logger\":");
+	out_json_str(o, r->logger, strlen(r->logger));
+	out_str(o, ",\"message\":");
+	out_json_str(o, r->message, r->message_len);
+	out_fmt(o, ",\"stream\":\"%s\",\"fields\":{", stream_name(r->stream));
+	for (size_t i = 0; i < r->nfields; i++) {
+		if (i)
+			out_put(o, ",", 1);
+		out_json_field(o, &r->fields[i]);
+	}
+	out_fmt(o, "},\"pid\":%" PRIu32 ",\"uid\":%" PRIu32
+		   ",\"gid\":%" PRIu32 "}\n",
+		r->pid, r->uid, r->gid);
+}
+
+static void format_text(struct out *o, const logbus_record *r)
+{
+	char t[TIMEFMT_MAX], lv[16];
+
+	timefmt_python(t, sizeof t, r->time_ns);
+	out_str(o, t);
+	out_str(o, " [");
+	out_str(o, level_name(r->level, lv, sizeof lv));
+	out_str(o, "] ");
+	out_str(o, r->logger);
+	out_put(o, " ", 1);
+	out_str(o, r->service);
+	out_str(o, ": ");
+	out_put(o, r->message, r->message_len);
+	out_put(o, "\n", 1);
+}
+
+LOGBUS_API long logbus_record_format(const logbus_record *r,
+				     enum logbus_format format, char **buf,
+				     size_t *cap)
+{
+	struct out o = {.buf = buf, .cap = cap};
+
+	if (format == LOGBUS_FORMAT_JSON)
+		format_json(&o, r);
+	else
+		format_text(&o, r);
+	return o.failed ? LOGBUS_ENOMEM : (long)o.len;
+}
+
+LOGBUS_API size_t logbus_format_time(int64_t ns, enum logbus_time_style style,
+				     char *buf, size_t len)
+{
+	return style == LOGBUS_TIME_RFC3339 ? timefmt_rfc3339(buf, len, ns)
+					    : timefmt_python(buf, len, ns);
+}

@@ -1,0 +1,72 @@
+/*
+ * proto.c: small msgpack helpers for the protocol's maps, so that the broker
+ * and the library read and write them the same way.
+ */
+#include "proto.h"
+
+#include <string.h>
+
+void mp_pack_str(msgpack_packer *pk, const char *s, size_t len)
+{
+	msgpack_pack_str(pk, len);
+	msgpack_pack_str_body(pk, s, len);
+}
+
+void mp_pack_key(msgpack_packer *pk, const char *key)
+{
+	mp_pack_str(pk, key, strlen(key));
+}
+
+bool mp_key_is(const msgpack_object *k, const char *name)
+{
+	size_t n = strlen(name);
+	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+	       memcmp(k->via.str.ptr, name, n) == 0;
+}
+
+const msgpack_object *mp_get(const msgpack_object *map, const char *key)
+{
+	if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (uint32_t i = 0; i < map->via.map.size; i++)
+		if (mp_key_is(&map->via.map.ptr[i].key, key))
+			return &map->via.map.ptr[i].val;
+	return NULL;
+}
+
+bool mp_get_u64(const msgpack_object *map, const char *key, uint64_t *out)
+{
+	const msgpack_object *v = mp_get(map, key);
+	if (v == NULL || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return false;
+	*out = v->via.u64;
+	return true;
+}
+
+bool mp_get_bool(const msgpack_object *map, const char *key, bool *out)
+{
+	const msgpack_object *v = mp_get(map, key);
+	if (v == NULL || v->type != MSGPACK_OBJECT_BOOLEAN)
+		return false;
+	*out = v->via.boolean;
+	return true;
+}
+
+bool mp_get_bytes(const msgpack_object *map, const char *key, const char **p,
+		  size_t *len)
+{
+	const msgpack_object *v = mp_get(map, key);
+	if (v == NULL)
+		return false;
+	if (v->type == MSGPACK_OBJECT_STR) {
+		*p = v->via.str.ptr;
+		*len = v->via.str.size;
+		return true;
+	}
+	if (v->type == MSGPACK_OBJECT_BIN) {
+		*p = v->via.bin.ptr;
+		*len = v->via.bin.size;
+		return true;
+	}
+	return false;
+}

@@ -1,0 +1,67 @@
+/*
+ * record.h: the record model, its msgpack encoding and its validation.
+ *
+ * A record on the wire and in the journal is one msgpack map (keys in
+ * proto.h).  The publisher's library encodes it with record_pack; the broker
+ * checks it with record_decode before anything is written and then stores the
+ * client's bytes unchanged; readers decode the same bytes again.
+ */
+#ifndef LOGBUS_RECORD_H
+#define LOGBUS_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "logbus/logbus.h"
+
+struct lb_str {
+	const char *p;
+	uint32_t len;
+};
+
+/* What record_pack encodes.  Strings need not be NUL-terminated. */
+struct record_in {
+	int64_t time_ns;
+	int level;
+	int stream;
+	struct lb_str service, logger, message;
+	const logbus_field *fields;
+	size_t nfields;
+};
+
+void record_pack(msgpack_packer *pk, const struct record_in *r);
+
+/* A decoded record: pointers into the bytes that were decoded. */
+struct record_view {
+	int64_t time_ns;
+	int level;
+	int stream;
+	struct lb_str service, logger, message;
+	const msgpack_object_map *fields; /* NULL when the record has none */
+};
+
+/* Why a record was refused: code is one of proto.h's ERR_* strings. */
+struct record_error {
+	const char *code;
+	char msg[160];
+};
+
+/*
+ * Decode and validate one record.  zone holds the decoded objects (clear it
+ * between records).  Returns 0, or -1 with *e filled.
+ */
+int record_decode(const char *data, size_t len, msgpack_zone *zone,
+		  struct record_view *v, struct record_error *e);
+
+bool service_id_valid(const char *s, size_t len);
+bool logger_valid(const char *s, size_t len);
+bool field_key_valid(const char *s, size_t len);
+
+/* Level names (logbus.h documents the rules). */
+const char *level_name(int level, char *buf, size_t len);
+int level_parse(const char *s);
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * timefmt.h: the two time layouts users see.
+ *   python:  "2026-11-22 10:00:00,123" local time, as Python's logging
+ *   rfc3339: "2026-11-22T10:00:00.123456Z" UTC, microseconds
+ * Both write at most TIMEFMT_MAX bytes including the NUL.
+ */
+#ifndef LOGBUS_TIMEFMT_H
+#define LOGBUS_TIMEFMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TIMEFMT_MAX 40
+
+size_t timefmt_python(char *buf, size_t len, int64_t ns);
+size_t timefmt_rfc3339(char *buf, size_t len, int64_t ns);
+
+/* CLOCK_REALTIME in ns. */
+int64_t timefmt_now_ns(void);
+
+#endif

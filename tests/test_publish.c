@@ -1,0 +1,547 @@
+/*
+ * test_publish.c: publishing through liblogbus to a real logbusd and reading
+ * it back: order, every field, threads and processes, tail and filters,
+ * cursors, expiry, drop accounting, trusted credentials.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "logbus/logbus.h"
+
+extern char **environ;
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+struct got {
+	uint64_t seq;
+	char *service, *logger, *message, *cursor;
+	int level;
+	uint32_t pid, uid;
+	size_t nfields;
+};
+
+struct got_list {
+	struct got *v;
+	size_t n, cap;
+	int rv; /* last logbus_reader_next result */
+	char cursor[128];
+};
+
+static void got_free(struct got_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].service);
+		free(l->v[i].logger);
+		free(l->v[i].message);
+		free(l->v[i].cursor);
+	}
+	free(l->v);
+	memset(l, 0, sizeof *l);
+}
+
+/* Read a snapshot with the given options into l. */
+static void read_all(logbus_reader_options *o, struct got_list *l)
+{
+	logbus_reader *r;
+	const logbus_record *rec;
+
+	memset(l, 0, sizeof *l);
+	assert_int_equal(logbus_reader_open(&r, o), LOGBUS_OK);
+	while ((l->rv = logbus_reader_next(r, &rec)) == 1) {
+		if (l->n == l->cap) {
+			l->cap = l->cap ? l->cap * 2 : 1024;
+			l->v = realloc(l->v, l->cap * sizeof *l->v);
+			assert_non_null(l->v);
+		}
+		struct got *g = &l->v[l->n++];
+		g->seq = rec->seq;
+		g->service = strdup(rec->service);
+		g->logger = strdup(rec->logger);
+		g->message = strdup(rec->message);
+		g->cursor = strdup(rec->cursor);
+		g->level = rec->level;
+		g->pid = rec->pid;
+		g->uid = rec->uid;
+		g->nfields = rec->nfields;
+	}
+	const char *c = logbus_reader_cursor(r);
+	snprintf(l->cursor, sizeof l->cursor, "%s", c ? c : "");
+	logbus_reader_close(r);
+}
+
+static void read_head(const char *run_dir, struct got_list *l)
+{
+	logbus_reader_options o = {.run_dir = run_dir,
+				   .start = LOGBUS_START_HEAD};
+	read_all(&o, l);
+	assert_int_equal(l->rv, 0);
+}
+
+static logbus_publisher *open_pub(const char *run_dir, const char *service)
+{
+	logbus_publisher *p;
+	logbus_publisher_options o = {.run_dir = run_dir, .service = service};
+	assert_int_equal(logbus_publisher_open(&p, &o), LOGBUS_OK);
+	return p;
+}
+
+static int setup(void **state)
+{
+	struct broker_proc *b = calloc(1, sizeof *b);
+	if (harness_start(b) < 0) {
+		harness_cleanup(b);
+		free(b);
+		return -1;
+	}
+	*state = b;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	harness_cleanup(*state);
+	free(*state);
+	return 0;
+}
+
+/* ---- tests -------------------------------------------------------------------- */
+
+static void test_records_read_back_in_order_with_every_field(void **state)
+{
+	struct broker_proc *b = *state;
+	logbus_publisher *p = open_pub(b->run_dir, "service_123");
+	struct got_list l;
+	logbus_field f[] = {LOGBUS_STR("user", "user123"), LOGBUS_INT("n", 5),
+			    LOGBUS_FLOAT("ratio", 0.5), LOGBUS_BOOL("ok", 1)};
+
+	for (int i = 0; i < 5000; i++)
+		assert_int_equal(logbus_log(p, LOGBUS_INFO, "line %d", i), 0);
+	assert_int_equal(logbus_log_fields(p, LOGBUS_WARNING,
+					   "pactown.sandbox", f, 4,
+					   "Creating sandbox for %s",
+					   "service_123"),
+			 0);
+	logbus_entry e = {.level = LOGBUS_ERROR,
+			  .stream = LOGBUS_STREAM_STDERR,
+			  .message = "multi\nline\tmessage",
+			  .message_len = (size_t)-1};
+	assert_int_equal(logbus_write(p, &e), 0);
+	assert_int_equal(logbus_flush(p, 10000), LOGBUS_OK);
+	logbus_publisher_stats st;
+	logbus_publisher_get_stats(p, &st);
+	assert_true(st.committed == 5002 && st.rejected == 0);
+	assert_int_equal(logbus_publisher_close(p, 5000), LOGBUS_OK);
+
+	read_head(b->run_dir, &l);
+	assert_int_equal(l.n, 5002);
+	for (size_t i = 0; i < 5000; i++) {
+		char want[32];
+		snprintf(want, sizeof want, "line %zu", i);
+		assert_string_equal(l.v[i].message, want);
+		assert_true(l.v[i].seq == i + 1);
+		assert_string_equal(l.v[i].logger, "service_123");
+		assert_int_equal(l.v[i].level, LOGBUS_INFO);
+	}
+	assert_string_equal(l.v[5000].message,
+			    "Creating sandbox for service_123");
+	assert_string_equal(l.v[5000].logger, "pactown.sandbox");
+	assert_int_equal(l.v[5000].nfields, 4);
+	assert_string_equal(l.v[5001].message, "multi\nline\tmessage");
+	/* trusted fields come from the socket, not from the client */
+	assert_int_equal(l.v[0].pid, (uint32_t)getpid());
+	assert_int_equal(l.v[0].uid, (uint32_t)getuid());
+	got_free(&l);
+}
+
+struct thread_arg {
+	logbus_publisher *p;
+	int id, count;
+};
+
+static void *publish_thread(void *arg)
+{
+	struct thread_arg *t = arg;
+	for (int i = 0; i < t->count; i++)
+		if (logbus_log(t->p, LOGBUS_INFO, "t%d-%d", t->id, i) != 0)
+			return (void *)1;
+	return NULL;
+}
+
+static pid_t spawn_child(const char *run_dir, const char *tag, int count)
+{
+	char n[16];
+	pid_t pid;
+	snprintf(n, sizeof n, "%d", count);
+	const char *argv[] = {"/proc/self/exe", "child", run_dir, tag, n, NULL};
+	assert_int_equal(posix_spawn(&pid, argv[0], NULL, NULL, (char **)argv,
+				     environ),
+			 0);
+	return pid;
+}
+
+/* The child process: publish count records "<tag>-<i>" and flush. */
+static int child_main(const char *run_dir, const char *tag, int count)
+{
+	logbus_publisher *p;
+	logbus_publisher_options o = {.run_dir = run_dir, .service = tag};
+	if (logbus_publisher_open(&p, &o) != 0)
+		return 1;
+	for (int i = 0; i < count; i++)
+		if (logbus_log(p, LOGBUS_INFO, "%s-%d", tag, i) != 0)
+			return 1;
+	return logbus_publisher_close(p, 30000) == LOGBUS_OK ? 0 : 1;
+}
+
+/* Records "<tag>-<i>" must appear once each, i in increasing order. */
+static void check_sequence(const struct got_list *l, const char *tag,
+			   int count)
+{
+	size_t tl = strlen(tag);
+	int next = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		const char *m = l->v[i].message;
+		if (strncmp(m, tag, tl) != 0 || m[tl] != '-')
+			continue;
+		assert_int_equal(atoi(m + tl + 1), next);
+		next++;
+	}
+	assert_int_equal(next, count);
+}
+
+static void test_threads_and_processes_publish_without_gap_or_duplicate(
+	void **state)
+{
+	struct broker_proc *b = *state;
+	logbus_publisher *shared = open_pub(b->run_dir, "threads");
+	pthread_t th[4];
+	struct thread_arg ta[4];
+	pid_t kids[2];
+	struct got_list l;
+
+	kids[0] = spawn_child(b->run_dir, "procA", 20000);
+	kids[1] = spawn_child(b->run_dir, "procB", 20000);
+	for (int i = 0; i < 4; i++) {
+		ta[i] = (struct thread_arg){.p = shared, .id = i, .count = 10000};
+		pthread_create(&th[i], NULL, publish_thread, &ta[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		void *rv;
+		pthread_join(th[i], &rv);
+		assert_null(rv);
+	}
+	assert_int_equal(logbus_publisher_close(shared, 30000), LOGBUS_OK);
+	for (int i = 0; i < 2; i++) {
+		int status;
+		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	read_head(b->run_dir, &l);
+	assert_int_equal(l.n, 4 * 10000 + 2 * 20000);
+	for (size_t i = 1; i < l.n; i++)
+		assert_true(l.v[i].seq == l.v[i - 1].seq + 1);
+	check_sequence(&l, "t0", 10000);
+	check_sequence(&l, "t3", 10000);
+	check_sequence(&l, "procA", 20000);
+	check_sequence(&l, "procB", 20000);
+	got_free(&l);
+}
+
+static void publish_mix(const char *run_dir)
+{
+	struct {
+		const char *svc, *logger;
+		int level;
+	} mix[] = {
+		{"svc_a", "pactown", LOGBUS_INFO},
+		{"svc_a", "pactown.sandbox", LOGBUS_ERROR},
+		{"svc_b", "pactownx", LOGBUS_ERROR},
+		{"svc_b", "other", LOGBUS_WARNING},
+		{"svc_c", "pactown.sandbox.deep", LOGBUS_CRITICAL},
+	};
+	logbus_publisher *p[3] = {open_pub(run_dir, "svc_a"),
+				  open_pub(run_dir, "svc_b"),
+				  open_pub(run_dir, "svc_c")};
+	for (int round = 0; round < 20; round++)
+		for (size_t i = 0; i < sizeof mix / sizeof *mix; i++) {
+			int k = mix[i].svc[4] - 'a';
+			assert_int_equal(logbus_log_fields(p[k], mix[i].level,
+							   mix[i].logger, NULL,
+							   0, "r%d-%zu", round,
+							   i),
+					 0);
+			/* one flush per record keeps the global order fixed */
+			assert_int_equal(logbus_flush(p[k], 10000), LOGBUS_OK);
+		}
+	for (int k = 0; k < 3; k++)
+		logbus_publisher_close(p[k], 5000);
+}
+
+static void test_tail_returns_last_n_matching_records(void **state)
+{
+	struct broker_proc *b = *state;
+	struct got_list l;
+	const char *svc_b[] = {"svc_b"};
+
+	publish_mix(b->run_dir);
+	logbus_reader_options o = {.run_dir = b->run_dir,
+				   .start = LOGBUS_START_TAIL,
+				   .tail_n = 3};
+	read_all(&o, &l);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.v[0].message, "r19-2");
+	assert_string_equal(l.v[2].message, "r19-4");
+	got_free(&l);
+
+	o.filter = (logbus_filter){.services = svc_b, .nservices = 1};
+	o.tail_n = 4;
+	read_all(&o, &l);
+	assert_int_equal(l.n, 4);
+	assert_string_equal(l.v[0].message, "r18-2");
+	assert_string_equal(l.v[3].message, "r19-3");
+	got_free(&l);
+
+	o.filter = (logbus_filter){.min_level = LOGBUS_ERROR};
+	o.tail_n = 1000;
+	read_all(&o, &l);
+	assert_int_equal(l.n, 60);
+	for (size_t i = 0; i < l.n; i++)
+		assert_true(l.v[i].level >= LOGBUS_ERROR);
+	got_free(&l);
+
+	/* "pactown" matches pactown and pactown.sandbox(.deep), not
+	 * pactownx */
+	o.filter = (logbus_filter){.logger_prefix = "pactown"};
+	read_all(&o, &l);
+	assert_int_equal(l.n, 60);
+	for (size_t i = 0; i < l.n; i++)
+		assert_string_not_equal(l.v[i].logger, "pactownx");
+	got_free(&l);
+
+	o.filter = (logbus_filter){.logger_prefix = "pactown.sandbox",
+				   .min_level = LOGBUS_CRITICAL};
+	read_all(&o, &l);
+	assert_int_equal(l.n, 20);
+	got_free(&l);
+}
+
+static void test_cursor_resumes_exactly_after_the_record(void **state)
+{
+	struct broker_proc *b = *state;
+	logbus_publisher *p = open_pub(b->run_dir, "svc");
+	struct got_list first, rest, none;
+
+	for (int i = 0; i < 100; i++)
+		logbus_log(p, LOGBUS_INFO, "a%d", i);
+	assert_int_equal(logbus_flush(p, 10000), 0);
+	read_head(b->run_dir, &first);
+	assert_int_equal(first.n, 100);
+
+	for (int i = 0; i < 50; i++)
+		logbus_log(p, LOGBUS_INFO, "b%d", i);
+	assert_int_equal(logbus_publisher_close(p, 10000), 0);
+
+	/* resume from the reader's end position */
+	logbus_reader_options o = {.run_dir = b->run_dir,
+				   .start = LOGBUS_START_CURSOR,
+				   .cursor = first.cursor};
+	read_all(&o, &rest);
+	assert_int_equal(rest.rv, 0);
+	assert_int_equal(rest.n, 50);
+	assert_string_equal(rest.v[0].message, "b0");
+	assert_true(rest.v[0].seq == 101);
+
+	/* resume from one record's own cursor */
+	o.cursor = first.v[97].cursor;
+	read_all(&o, &none);
+	assert_int_equal(none.n, 52);
+	assert_string_equal(none.v[0].message, "a98");
+	got_free(&none);
+
+	/* at the end: nothing, and the cursor stays put */
+	o.cursor = rest.cursor;
+	read_all(&o, &none);
+	assert_int_equal(none.rv, 0);
+	assert_int_equal(none.n, 0);
+	assert_string_equal(none.cursor, rest.cursor);
+	got_free(&none);
+	got_free(&first);
+	got_free(&rest);
+}
+
+static void test_expired_cursor_names_the_oldest_kept_record(void **state)
+{
+	struct broker_proc *b = calloc(1, sizeof *b);
+	const char *extra[] = {"--segment-size", "8K", "--max-total", "32K",
+			       NULL};
+	logbus_reader *r;
+	const logbus_record *rec;
+	char pad[200];
+
+	(void)state;
+	memcpy(b->extra, extra, sizeof extra);
+	assert_int_equal(harness_start(b), 0);
+	logbus_publisher *p = open_pub(b->run_dir, "svc");
+	memset(pad, 'x', sizeof pad - 1);
+	pad[sizeof pad - 1] = '\0';
+	for (int i = 0; i < 2000; i++) {
+		logbus_log(p, LOGBUS_INFO, "%d %s", i, pad);
+		if (i % 100 == 99)
+			assert_int_equal(logbus_flush(p, 10000), 0);
+	}
+	assert_int_equal(logbus_publisher_close(p, 10000), 0);
+
+	struct got_list l;
+	read_head(b->run_dir, &l);
+	assert_true(l.n > 0 && l.n < 2000);
+	uint64_t oldest = l.v[0].seq;
+	assert_true(oldest > 1);
+	assert_true(l.v[l.n - 1].seq == 2000);
+
+	/* a cursor at seq 1 of this journal: expired, with the oldest */
+	char cursor[128];
+	snprintf(cursor, sizeof cursor, "%s", l.v[0].cursor);
+	memcpy(cursor + strlen(cursor) - 16, "0000000000000001", 16);
+	logbus_reader_options o = {.run_dir = b->run_dir,
+				   .start = LOGBUS_START_CURSOR,
+				   .cursor = cursor};
+	assert_int_equal(logbus_reader_open(&r, &o), 0);
+	assert_int_equal(logbus_reader_next(r, &rec), LOGBUS_EEXPIRED);
+	assert_true(logbus_reader_oldest_seq(r) == oldest);
+	assert_non_null(strstr(logbus_reader_error(r), "expired"));
+	logbus_reader_close(r);
+
+	/* and the caller can go on from there */
+	memcpy(cursor + strlen(cursor) - 16, "0000000000000000", 16);
+	char hex[17];
+	snprintf(hex, sizeof hex, "%016llx", (unsigned long long)oldest - 1);
+	memcpy(cursor + strlen(cursor) - 16, hex, 16);
+	struct got_list again;
+	read_all(&o, &again);
+	assert_int_equal(again.rv, 0);
+	assert_int_equal(again.n, l.n);
+	got_free(&again);
+	got_free(&l);
+	harness_cleanup(b);
+	free(b);
+}
+
+static void test_drop_mode_counts_and_reports_dropped_records(void **state)
+{
+	struct broker_proc *b = *state;
+	logbus_publisher *p;
+	logbus_publisher_options o = {.run_dir = b->run_dir,
+				      .service = "dropper",
+				      .queue_bytes = 64 * 1024,
+				      .on_full = LOGBUS_ON_FULL_DROP};
+	char big[1000];
+	int dropped = 0;
+
+	/* stop the broker so that the queue fills */
+	harness_stop(b, SIGTERM);
+	assert_int_equal(logbus_publisher_open(&p, &o), 0);
+	memset(big, 'd', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	for (int i = 0; i < 500; i++)
+		if (logbus_log(p, LOGBUS_INFO, "%s", big) == LOGBUS_EFULL)
+			dropped++;
+	assert_true(dropped > 0);
+	assert_int_equal(logbus_flush(p, 100), LOGBUS_ETIMEDOUT);
+	assert_int_equal(harness_restart(b), 0);
+	assert_int_equal(logbus_flush(p, 20000), LOGBUS_OK);
+	logbus_publisher_stats st;
+	logbus_publisher_get_stats(p, &st);
+	assert_int_equal(st.dropped, (uint64_t)dropped);
+	assert_int_equal(logbus_publisher_close(p, 5000), 0);
+
+	struct got_list l;
+	const char *svc[] = {"dropper"};
+	logbus_reader_options ro = {.run_dir = b->run_dir,
+				    .start = LOGBUS_START_HEAD,
+				    .filter = {.services = svc,
+					       .nservices = 1,
+					       .logger_prefix = "logbus"}};
+	read_all(&ro, &l);
+	/* One notice per batch that had new drops: their counts add up. */
+	int reported = 0;
+	assert_true(l.n >= 1);
+	for (size_t i = 0; i < l.n; i++) {
+		int n = -1;
+		assert_int_equal(sscanf(l.v[i].message,
+					"Dropped %d records: the publisher's "
+					"queue was full",
+					&n),
+				 1);
+		assert_int_equal(l.v[i].level, LOGBUS_WARNING);
+		assert_string_equal(l.v[i].logger, "logbus.client");
+		reported += n;
+	}
+	assert_int_equal(reported, dropped);
+	got_free(&l);
+}
+
+static void test_flush_on_unreachable_broker_times_out_with_a_reason(
+	void **state)
+{
+	struct broker_proc *b = *state;
+	logbus_publisher *p;
+	char dir[512], err[512];
+	logbus_reader *r;
+	const logbus_record *rec;
+
+	snprintf(dir, sizeof dir, "%s/nobroker", b->dir);
+	logbus_publisher_options o = {.run_dir = dir, .service = "svc"};
+	assert_int_equal(logbus_publisher_open(&p, &o), 0);
+	assert_int_equal(logbus_log(p, LOGBUS_INFO, "hello"), 0);
+	assert_int_equal(logbus_flush(p, 300), LOGBUS_ETIMEDOUT);
+	logbus_publisher_close(p, 0);
+
+	logbus_reader_options ro = {.run_dir = dir, .timeout_ms = 300};
+	assert_int_equal(logbus_reader_open(&r, &ro), 0);
+	assert_int_equal(logbus_reader_next(r, &rec), LOGBUS_EUNREACHABLE);
+	snprintf(err, sizeof err, "%s", logbus_reader_error(r));
+	assert_non_null(strstr(err, "is logbusd running?"));
+	assert_non_null(strstr(err, "nobroker/query.sock"));
+	logbus_reader_close(r);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && strcmp(argv[1], "child") == 0)
+		return child_main(argv[2], argv[3], atoi(argv[4]));
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			test_records_read_back_in_order_with_every_field, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_threads_and_processes_publish_without_gap_or_duplicate,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_tail_returns_last_n_matching_records, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_cursor_resumes_exactly_after_the_record, setup,
+			teardown),
+		cmocka_unit_test(
+			test_expired_cursor_names_the_oldest_kept_record),
+		cmocka_unit_test_setup_teardown(
+			test_drop_mode_counts_and_reports_dropped_records,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_flush_on_unreachable_broker_times_out_with_a_reason,
+			setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,371 @@
+/*
+ * test_shared.c: the common code both sides depend on: checksum, UTF-8,
+ * cursors, the record codec and its validation, filters, frames.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "crc32c.h"
+#include "cursor.h"
+#include "filter.h"
+#include "frame.h"
+#include "proto.h"
+#include "record.h"
+#include "utf8.h"
+
+static void test_crc32c_matches_standard_vectors(void **state)
+{
+	(void)state;
+	/* RFC 3720 B.4 and the "123456789" check value. */
+	assert_int_equal(crc32c(0, "123456789", 9), 0xe3069283u);
+	unsigned char zeros[32] = {0}, ones[32];
+	memset(ones, 0xff, sizeof ones);
+	assert_int_equal(crc32c(0, zeros, 32), 0x8a9136aau);
+	assert_int_equal(crc32c(0, ones, 32), 0x62a8ab43u);
+	char buf[1000];
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (char)(i * 7 + 3);
+	for (size_t n = 0; n < sizeof buf; n += 37)
+		assert_int_equal(crc32c(0, buf, n), crc32c_sw(0, buf, n));
+	assert_int_equal(crc32c(crc32c(0, buf, 100), buf + 100, 900),
+			 crc32c(0, buf, 1000));
+}
+
+static void test_utf8_accepts_valid_and_rejects_invalid(void **state)
+{
+	(void)state;
+	const char *good[] = {"", "plain ascii text longer than eight",
+			      "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+			      "\xed\x9f\xbf", "\xf4\x8f\xbf\xbf"};
+	const char *bad[] = {"\xff", "\xc0\xaf", "\xe0\x80\xaf",
+			     "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc3",
+			     "abcdefgh\xe2\x82", "\x80"};
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+		assert_true(utf8_valid(good[i], strlen(good[i])));
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		assert_false(utf8_valid(bad[i], strlen(bad[i])));
+}
+
+static void test_utf8_cut_never_splits_a_character(void **state)
+{
+	(void)state;
+	const char *s = "a\xc3\xa9\xe2\x82\xac";
+	assert_int_equal(utf8_cut(s, 1), 1);
+	assert_int_equal(utf8_cut(s, 2), 1);
+	assert_int_equal(utf8_cut(s, 3), 3);
+	assert_int_equal(utf8_cut(s, 4), 3);
+	assert_int_equal(utf8_cut(s, 5), 3);
+	assert_int_equal(utf8_cut(s, 6), 6);
+}
+
+static void test_cursor_round_trips(void **state)
+{
+	(void)state;
+	unsigned char id[CURSOR_ID_LEN], id2[CURSOR_ID_LEN];
+	char s[CURSOR_STR_LEN + 1];
+	uint64_t seq;
+	for (int i = 0; i < CURSOR_ID_LEN; i++)
+		id[i] = (unsigned char)(i * 17);
+	cursor_format(s, id, 0x123456789abcdefull);
+	assert_int_equal(strlen(s), CURSOR_STR_LEN);
+	assert_int_equal(cursor_parse(s, id2, &seq), 0);
+	assert_memory_equal(id, id2, CURSOR_ID_LEN);
+	assert_true(seq == 0x123456789abcdefull);
+}
+
+static void test_cursor_rejects_malformed(void **state)
+{
+	(void)state;
+	unsigned char id[CURSOR_ID_LEN];
+	uint64_t seq;
+	char s[CURSOR_STR_LEN + 1];
+	memset(id, 0xab, sizeof id);
+	cursor_format(s, id, 42);
+	const char *bad[] = {"", "nonsense", "lb2-", NULL};
+	for (int i = 0; bad[i]; i++)
+		assert_int_equal(cursor_parse(bad[i], id, &seq), -1);
+	assert_int_equal(cursor_parse(NULL, id, &seq), -1);
+	char t[CURSOR_STR_LEN + 2];
+	strcpy(t, s);
+	t[10] = 'A'; /* upper case is not ours */
+	assert_int_equal(cursor_parse(t, id, &seq), -1);
+	strcpy(t, s);
+	t[36] = '_';
+	assert_int_equal(cursor_parse(t, id, &seq), -1);
+	strcpy(t, s);
+	strcat(t, "0");
+	assert_int_equal(cursor_parse(t, id, &seq), -1);
+	strcpy(t, s);
+	t[CURSOR_STR_LEN - 1] = 'g';
+	assert_int_equal(cursor_parse(t, id, &seq), -1);
+}
+
+struct packed {
+	msgpack_sbuffer sb;
+	msgpack_zone zone;
+};
+
+static void pack(struct packed *p, const struct record_in *in)
+{
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&p->sb);
+	msgpack_zone_init(&p->zone, 1024);
+	msgpack_packer_init(&pk, &p->sb, msgpack_sbuffer_write);
+	record_pack(&pk, in);
+}
+
+static void unpacked(struct packed *p)
+{
+	msgpack_sbuffer_destroy(&p->sb);
+	msgpack_zone_destroy(&p->zone);
+}
+
+#define S(x) ((struct lb_str){(x), (uint32_t)strlen(x)})
+
+static void test_record_round_trips_every_field(void **state)
+{
+	(void)state;
+	logbus_field f[] = {LOGBUS_STR("user", "user123"),
+			    LOGBUS_INT("n", -5), LOGBUS_FLOAT("r", 0.5),
+			    LOGBUS_BOOL("ok", 1)};
+	struct record_in in = {.time_ns = 1763805600123456789,
+			       .level = 30,
+			       .stream = LOGBUS_STREAM_STDERR,
+			       .service = S("service_123"),
+			       .logger = S("pactown.sandbox"),
+			       .message = S("Creating sandbox"),
+			       .fields = f,
+			       .nfields = 4};
+	struct packed p;
+	struct record_view v;
+	struct record_error e;
+	pack(&p, &in);
+	assert_int_equal(record_decode(p.sb.data, p.sb.size, &p.zone, &v, &e),
+			 0);
+	assert_true(v.time_ns == in.time_ns);
+	assert_int_equal(v.level, 30);
+	assert_int_equal(v.stream, LOGBUS_STREAM_STDERR);
+	assert_memory_equal(v.service.p, "service_123", 11);
+	assert_memory_equal(v.logger.p, "pactown.sandbox", 15);
+	assert_memory_equal(v.message.p, "Creating sandbox", 16);
+	assert_non_null(v.fields);
+	assert_int_equal(v.fields->size, 4);
+	assert_int_equal(v.fields->ptr[1].val.type,
+			 MSGPACK_OBJECT_NEGATIVE_INTEGER);
+	assert_int_equal(v.fields->ptr[2].val.type, MSGPACK_OBJECT_FLOAT64);
+	assert_int_equal(v.fields->ptr[3].val.type, MSGPACK_OBJECT_BOOLEAN);
+	unpacked(&p);
+}
+
+static void expect_refused(struct record_in *in, const char *code)
+{
+	struct packed p;
+	struct record_view v;
+	struct record_error e;
+	pack(&p, in);
+	assert_int_equal(record_decode(p.sb.data, p.sb.size, &p.zone, &v, &e),
+			 -1);
+	assert_string_equal(e.code, code);
+	assert_true(strlen(e.msg) > 0);
+	unpacked(&p);
+}
+
+static void test_record_refuses_bad_service_ids(void **state)
+{
+	(void)state;
+	char longid[200];
+	memset(longid, 'a', sizeof longid - 1);
+	longid[sizeof longid - 1] = '\0';
+	const char *bad[] = {"", "../x", "a/b", ".hidden", longid, "a b",
+			     "caf\xc3\xa9", NULL};
+	for (int i = 0; bad[i]; i++) {
+		struct record_in in = {.level = 20,
+				       .service = S(bad[i]),
+				       .logger = S("l"),
+				       .message = S("m")};
+		expect_refused(&in, ERR_BAD_SERVICE);
+	}
+	struct record_in nul = {.level = 20,
+				.service = {"svc\0x", 5},
+				.logger = S("l"),
+				.message = S("m")};
+	expect_refused(&nul, ERR_BAD_SERVICE);
+	assert_true(service_id_valid("service_123", 11));
+	assert_true(service_id_valid("a.b-c_D9", 8));
+}
+
+static void test_record_refuses_invalid_utf8_and_bad_logger(void **state)
+{
+	(void)state;
+	struct record_in in = {.level = 20,
+			       .service = S("svc"),
+			       .logger = S("l"),
+			       .message = S("bad \xff here")};
+	expect_refused(&in, ERR_BAD_UTF8);
+	in.message = S("ok");
+	in.logger = S("");
+	expect_refused(&in, ERR_BAD_RECORD);
+	in.logger = S("tab\there");
+	expect_refused(&in, ERR_BAD_RECORD);
+}
+
+static void test_record_refuses_missing_keys_and_wrong_types(void **state)
+{
+	(void)state;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_zone zone;
+	struct record_view v;
+	struct record_error e;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_zone_init(&zone, 1024);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	mp_pack_key(&pk, "t");
+	msgpack_pack_int(&pk, 1);
+	mp_pack_key(&pk, "v");
+	msgpack_pack_int(&pk, 300);
+	assert_int_equal(record_decode(sb.data, sb.size, &zone, &v, &e), -1);
+	assert_string_equal(e.code, ERR_BAD_RECORD);
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_array(&pk, 0);
+	assert_int_equal(record_decode(sb.data, sb.size, &zone, &v, &e), -1);
+	assert_int_equal(record_decode("\xc1", 1, &zone, &v, &e), -1);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_zone_destroy(&zone);
+}
+
+static void test_levels_parse_and_name(void **state)
+{
+	(void)state;
+	char buf[16];
+	assert_int_equal(level_parse("error"), 40);
+	assert_int_equal(level_parse("WARNING"), 30);
+	assert_int_equal(level_parse("warn"), 30);
+	assert_int_equal(level_parse("15"), 15);
+	assert_int_equal(level_parse("256"), -1);
+	assert_int_equal(level_parse("loud"), -1);
+	assert_int_equal(level_parse(""), -1);
+	assert_string_equal(level_name(50, buf, sizeof buf), "CRITICAL");
+	assert_string_equal(level_name(15, buf, sizeof buf), "LEVEL15");
+}
+
+static void test_filter_matches_services_level_and_logger_prefix(void **state)
+{
+	(void)state;
+	const char *svcs[] = {"a", "b"};
+	logbus_filter pub = {.services = svcs,
+			     .nservices = 2,
+			     .min_level = 30,
+			     .logger_prefix = "pactown"};
+	struct filter f, g;
+	char err[128];
+	assert_int_equal(filter_from_public(&f, &pub), 0);
+
+	/* through the wire form, as the broker gets it */
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_zone zone;
+	msgpack_object o;
+	size_t off = 0;
+	msgpack_sbuffer_init(&sb);
+	msgpack_zone_init(&zone, 1024);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	filter_pack(&pk, &f);
+	assert_int_equal(msgpack_unpack(sb.data, sb.size, &off, &zone, &o),
+			 MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(filter_unpack(&g, &o, err, sizeof err), 0);
+
+	struct record_view v = {.level = 30,
+				.service = S("a"),
+				.logger = S("pactown.sandbox")};
+	assert_true(filter_match(&g, &v));
+	v.logger = S("pactown");
+	assert_true(filter_match(&g, &v));
+	v.logger = S("pactownx");
+	assert_false(filter_match(&g, &v));
+	v.logger = S("pactown");
+	v.level = 20;
+	assert_false(filter_match(&g, &v));
+	v.level = 40;
+	v.service = S("c");
+	assert_false(filter_match(&g, &v));
+	filter_fini(&f);
+	filter_fini(&g);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_zone_destroy(&zone);
+}
+
+static void test_filter_unpack_refuses_unknown_keys(void **state)
+{
+	(void)state;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_zone zone;
+	msgpack_object o;
+	struct filter f;
+	char err[128];
+	size_t off = 0;
+	msgpack_sbuffer_init(&sb);
+	msgpack_zone_init(&zone, 1024);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	mp_pack_key(&pk, "color");
+	msgpack_pack_int(&pk, 1);
+	msgpack_unpack(sb.data, sb.size, &off, &zone, &o);
+	assert_int_equal(filter_unpack(&f, &o, err, sizeof err), -1);
+	assert_non_null(strstr(err, "color"));
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_zone_destroy(&zone);
+}
+
+static void test_frame_detects_flipped_bytes_and_short_tails(void **state)
+{
+	(void)state;
+	unsigned char buf[FRAME_OVERHEAD + 5];
+	struct frame_record r = {.pid = 1, .uid = 2, .gid = 3, .seq = 99,
+				 .recv_ns = 7, .data = "hello", .len = 5};
+	int type;
+	uint32_t total;
+	frame_record_header(buf, &r);
+	memcpy(buf + FRAME_OVERHEAD, "hello", 5);
+	assert_int_equal(frame_check(buf, sizeof buf, 1024, &type, &total),
+			 FRAME_OK);
+	assert_int_equal(type, FRAME_RECORD);
+	assert_int_equal(total, sizeof buf);
+	struct frame_record back;
+	frame_record_decode(buf, &back);
+	assert_true(back.seq == 99 && back.pid == 1 && back.len == 5);
+	assert_int_equal(frame_check(buf, sizeof buf - 1, 1024, &type, &total),
+			 FRAME_SHORT);
+	buf[FRAME_OVERHEAD + 2] ^= 0x10;
+	assert_int_equal(frame_check(buf, sizeof buf, 1024, &type, &total),
+			 FRAME_CORRUPT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_crc32c_matches_standard_vectors),
+		cmocka_unit_test(test_utf8_accepts_valid_and_rejects_invalid),
+		cmocka_unit_test(test_utf8_cut_never_splits_a_character),
+		cmocka_unit_test(test_cursor_round_trips),
+		cmocka_unit_test(test_cursor_rejects_malformed),
+		cmocka_unit_test(test_record_round_trips_every_field),
+		cmocka_unit_test(test_record_refuses_bad_service_ids),
+		cmocka_unit_test(test_record_refuses_invalid_utf8_and_bad_logger),
+		cmocka_unit_test(test_record_refuses_missing_keys_and_wrong_types),
+		cmocka_unit_test(test_levels_parse_and_name),
+		cmocka_unit_test(test_filter_matches_services_level_and_logger_prefix),
+		cmocka_unit_test(test_filter_unpack_refuses_unknown_keys),
+		cmocka_unit_test(test_frame_detects_flipped_bytes_and_short_tails),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
