@@ -137,7 +137,9 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	endpoint_pause(&b->query);
 	ev_timer_stop(loop, &b->probe_w);
 	ev_timer_stop(loop, &b->probe_check_w);
-	endpoint_drain(&b->ingest);
+	/* What nng already holds was sent before the signal: take it all. */
+	while (endpoint_drain(&b->ingest, 1024) == 1024)
+		;
 	if (journal_sync(b->journal, err, sizeof err) < 0)
 		broker_log(b, "journal: %s", err);
 	ev_timer_init(&b->stop_w, on_stop_grace, REPLY_GRACE_S, 0.);
@@ -188,10 +190,12 @@ static int open_journal(struct broker *b)
 			      "(records never acknowledged)",
 			   (unsigned long long)rec.truncated_bytes);
 	if (rec.corrupt_skipped)
-		broker_log(b, "journal: %llu corrupt frame(s) in the last "
-			      "segment will be skipped; it is sealed and a "
-			      "new segment started",
-			   (unsigned long long)rec.corrupt_skipped);
+		broker_log(b, "journal: %llu corrupt frame(s) in the newest "
+			      "segment will be skipped by every reader%s",
+			   (unsigned long long)rec.corrupt_skipped,
+			   rec.sealed_corrupt ? "; new records go to a new "
+						"segment"
+					      : "");
 	broker_log(b, "journal %s: records %llu..%llu", dir,
 		   (unsigned long long)journal_first_seq(b->journal),
 		   (unsigned long long)journal_last_seq(b->journal));

@@ -62,8 +62,9 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 void endpoint_pause(struct endpoint *ep);
 /* Send a reply (takes msg); parks it if nng has no room right now. */
 void endpoint_reply(struct endpoint *ep, nng_msg *msg);
-/* Receive and handle everything nng already holds. */
-void endpoint_drain(struct endpoint *ep);
+/* Receive and handle up to max messages nng already holds; returns how many
+ * were handled. */
+int endpoint_drain(struct endpoint *ep, int max);
 /* The probe: start a self-dial, then (a few hundred ms later) check that the
  * socket saw the pipe; re-listen when it did not. */
 void endpoint_probe_start(struct endpoint *ep);

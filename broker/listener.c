@@ -64,25 +64,23 @@ static int start_listener(struct endpoint *ep, char *err, size_t errlen)
 	return 0;
 }
 
-static void handle(struct endpoint *ep, nng_msg *msg)
+int endpoint_drain(struct endpoint *ep, int max)
 {
-	ep->on_msg(ep, msg);
-}
+	int i;
 
-void endpoint_drain(struct endpoint *ep)
-{
-	for (int i = 0; i < DRAIN_MAX && ep->open; i++) {
+	for (i = 0; i < max && ep->open; i++) {
 		nng_msg *msg;
 		int rv = nng_recvmsg(ep->sock, &msg, NNG_FLAG_NONBLOCK);
 		if (rv == NNG_EAGAIN)
-			return;
+			break;
 		if (rv != 0) {
 			broker_log(ep->b, "%s: receive failed: %s", ep->name,
 				   nng_strerror(rv));
-			return;
+			break;
 		}
-		handle(ep, msg);
+		ep->on_msg(ep, msg);
 	}
+	return i;
 }
 
 static void on_recv(struct ev_loop *loop, ev_io *w, int revents)
@@ -91,7 +89,7 @@ static void on_recv(struct ev_loop *loop, ev_io *w, int revents)
 				offsetof(struct endpoint, recv_w));
 	(void)loop;
 	(void)revents;
-	endpoint_drain(ep);
+	endpoint_drain(ep, DRAIN_MAX);
 }
 
 static int flush_parked(struct endpoint *ep)

@@ -263,7 +263,8 @@ static void do_read(struct endpoint *ep, nng_msg *msg, const msgpack_object *req
 		    journal_read_reverse(b->journal, UINT64_MAX, on_reverse,
 					 &st, err, sizeof err) < 0)
 			goto io_error;
-		after = st.tail_start - 1;
+		if (st.tail_start - 1 > after)
+			after = st.tail_start - 1;
 	}
 	st.next = after;
 	if (journal_read(b->journal, after, on_forward, &st, err, sizeof err) <

@@ -1,0 +1,978 @@
+/*
+ * test_journal.c: unit tests of broker/journal.c.
+ *
+ * Each test gets its own mkdtemp directory under /tmp (removed by the
+ * teardown) and opens the journal in a subdirectory that journal_open must
+ * create.  Every record's payload starts with "record <seq> ", so a reader
+ * callback can tell a record served under the wrong seq.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "frame.h"
+#include "journal.h"
+
+#define T_PID        4242u
+#define T_UID        1000u
+#define T_GID        1001u
+#define T_MAX_RECORD 65536u
+#define T_SESSION    77u
+#define MAX_BATCHES  4096
+
+struct fixture {
+	char root[64];
+	char dir[128];
+	struct journal_config cfg;
+	struct frame_batch batches[MAX_BATCHES]; /* what on_batch saw */
+	size_t nbatches;
+	uint64_t next_batch; /* batch numbers used by append_records */
+};
+
+/* What a read callback saw. */
+struct seen {
+	uint64_t *seqs;
+	size_t n, cap;
+	size_t stop_at; /* return 1 after this many records; 0 = never */
+	size_t bad;     /* records whose fields or payload were wrong */
+};
+
+static void on_batch(void *arg, const struct frame_batch *b)
+{
+	struct fixture *fx = arg;
+
+	if (fx->nbatches < MAX_BATCHES)
+		fx->batches[fx->nbatches++] = *b;
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	assert_non_null(fx);
+	strcpy(fx->root, "/tmp/test_journal.XXXXXX");
+	assert_non_null(mkdtemp(fx->root));
+	snprintf(fx->dir, sizeof(fx->dir), "%s/log/journal", fx->root);
+	fx->cfg.dir = fx->dir;
+	fx->cfg.segment_bytes = 1u << 20;
+	fx->cfg.max_total_bytes = 0;
+	fx->cfg.max_age_s = 0;
+	fx->cfg.max_record = T_MAX_RECORD;
+	fx->cfg.on_batch = on_batch;
+	fx->cfg.arg = fx;
+	fx->next_batch = 1;
+	*state = fx;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+                  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	nftw(fx->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+static struct journal *jopen(struct fixture *fx, struct journal_recovery *rec)
+{
+	struct journal *j = NULL;
+	char err[512] = "";
+	int rc = journal_open(&j, &fx->cfg, rec, err, sizeof(err));
+
+	if (rc)
+		print_error("journal_open: %s\n", err);
+	assert_int_equal(rc, 0);
+	assert_non_null(j);
+	return j;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* "record <seq> " padded with 'x' to pad bytes (or more). */
+static uint32_t payload(char *buf, size_t cap, uint64_t seq, size_t pad)
+{
+	int n = snprintf(buf, cap, "record %" PRIu64 " ", seq);
+
+	assert_true(n > 0 && (size_t)n < cap && pad < cap);
+	while ((size_t)n < pad)
+		buf[n++] = 'x';
+	return (uint32_t)n;
+}
+
+/* Append one batch of n records of pad bytes; checks the seqs it got. */
+static uint64_t append_batch(struct journal *j, uint64_t session,
+                             uint64_t batch, size_t n, size_t pad,
+                             int64_t recv_ns)
+{
+	struct journal_rec *recs = calloc(n, sizeof(*recs));
+	char *bufs = malloc(n * (pad + 32));
+	uint64_t want = journal_last_seq(j) + 1, first = 0;
+	char err[512] = "";
+	int rc;
+
+	assert_non_null(recs);
+	assert_non_null(bufs);
+	for (size_t i = 0; i < n; i++) {
+		char *b = bufs + i * (pad + 32);
+		recs[i].data = b;
+		recs[i].len = payload(b, pad + 32, want + i, pad);
+	}
+	rc = journal_append_batch(j, session, batch, recs, n, T_PID, T_UID,
+	                          T_GID, recv_ns, &first, err, sizeof(err));
+	if (rc)
+		print_error("journal_append_batch: %s\n", err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(first, want);
+	assert_int_equal(journal_last_seq(j), want + n - 1);
+	free(recs);
+	free(bufs);
+	return first;
+}
+
+/* Append count records in batches of per. */
+static void append_records(struct fixture *fx, struct journal *j, size_t count,
+                           size_t per, size_t pad, int64_t recv_ns)
+{
+	for (size_t done = 0; done < count; done += per) {
+		size_t n = count - done < per ? count - done : per;
+		append_batch(j, T_SESSION, fx->next_batch++, n, pad, recv_ns);
+	}
+}
+
+static int collect(void *arg, const struct frame_record *r,
+                   const unsigned char *frame, uint32_t frame_len)
+{
+	struct seen *s = arg;
+	char want[32];
+	int n = snprintf(want, sizeof(want), "record %" PRIu64 " ", r->seq);
+	int type = 0;
+	uint32_t total = 0;
+
+	if (r->len < (uint32_t)n || memcmp(r->data, want, (size_t)n) != 0 ||
+	    r->pid != T_PID || r->uid != T_UID || r->gid != T_GID ||
+	    frame_len != FRAME_OVERHEAD + r->len ||
+	    frame_check(frame, frame_len, FRAME_BODY_HDR + T_MAX_RECORD, &type,
+	                &total) != FRAME_OK ||
+	    type != FRAME_RECORD || total != frame_len)
+		s->bad++;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 256;
+		s->seqs = realloc(s->seqs, s->cap * sizeof(*s->seqs));
+		assert_non_null(s->seqs);
+	}
+	s->seqs[s->n++] = r->seq;
+	return s->stop_at && s->n >= s->stop_at;
+}
+
+static void seen_free(struct seen *s)
+{
+	free(s->seqs);
+	memset(s, 0, sizeof(*s));
+}
+
+static struct seen read_after(struct journal *j, uint64_t after, size_t stop_at)
+{
+	struct seen s = {.stop_at = stop_at};
+	char err[512] = "";
+	int rc = journal_read(j, after, collect, &s, err, sizeof(err));
+
+	if (rc)
+		print_error("journal_read: %s\n", err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(s.bad, 0);
+	return s;
+}
+
+static struct seen read_before(struct journal *j, uint64_t before,
+                               size_t stop_at)
+{
+	struct seen s = {.stop_at = stop_at};
+	char err[512] = "";
+	int rc = journal_read_reverse(j, before, collect, &s, err, sizeof(err));
+
+	if (rc)
+		print_error("journal_read_reverse: %s\n", err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(s.bad, 0);
+	return s;
+}
+
+/* s saw exactly from, from+1, ..., to (nothing when from > to). */
+static void assert_seqs_up(const struct seen *s, uint64_t from, uint64_t to)
+{
+	assert_int_equal(s->n, from > to ? 0 : to - from + 1);
+	for (size_t i = 0; i < s->n; i++)
+		assert_int_equal(s->seqs[i], from + i);
+}
+
+/* s saw exactly from, from-1, ..., to. */
+static void assert_seqs_down(const struct seen *s, uint64_t from, uint64_t to)
+{
+	assert_int_equal(s->n, from < to ? 0 : from - to + 1);
+	for (size_t i = 0; i < s->n; i++)
+		assert_int_equal(s->seqs[i], from - i);
+}
+
+static void check_read_all(struct journal *j, uint64_t from, uint64_t to)
+{
+	struct seen s = read_after(j, 0, 0);
+
+	assert_seqs_up(&s, from, to);
+	seen_free(&s);
+}
+
+static int is_segment_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n == 24 && strcmp(name + 16, ".journal") == 0;
+}
+
+/* Number of segment files; the newest one's path in newest. */
+static size_t list_segments(const struct fixture *fx, char *newest, size_t cap)
+{
+	DIR *d = opendir(fx->dir);
+	char best[256] = "";
+	size_t n = 0;
+	struct dirent *de;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		if (!is_segment_name(de->d_name))
+			continue;
+		n++;
+		if (strcmp(de->d_name, best) > 0)
+			snprintf(best, sizeof(best), "%s", de->d_name);
+	}
+	closedir(d);
+	if (newest)
+		snprintf(newest, cap, "%s/%s", fx->dir, best);
+	return n;
+}
+
+static uint64_t file_size(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (uint64_t)st.st_size;
+}
+
+static void read_file(const char *path, unsigned char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+
+	assert_non_null(f);
+	*len = (size_t)file_size(path);
+	*buf = malloc(*len + 1);
+	assert_non_null(*buf);
+	assert_int_equal(fread(*buf, 1, *len, f), *len);
+	fclose(f);
+}
+
+/* File offset of the first occurrence of text in path. */
+static uint64_t find_in_file(const char *path, const char *text)
+{
+	unsigned char *buf;
+	size_t len;
+	read_file(path, &buf, &len);
+	unsigned char *p = memmem(buf, len, text, strlen(text));
+	assert_non_null(p);
+	uint64_t off = (uint64_t)(p - buf);
+	free(buf);
+	return off;
+}
+
+static void xor_byte(const char *path, uint64_t off, unsigned char mask)
+{
+	int fd = open(path, O_RDWR);
+	unsigned char c;
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &c, 1, (off_t)off), 1);
+	c ^= mask;
+	assert_int_equal(pwrite(fd, &c, 1, (off_t)off), 1);
+	close(fd);
+}
+
+/* --- tests
+ * ------------------------------------------------------------------------ */
+
+static void test_append_then_read_back_in_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j = jopen(fx, NULL);
+	struct journal_stats st;
+
+	assert_int_equal(journal_last_seq(j), 0);
+	assert_int_equal(journal_first_seq(j), 1);
+	check_read_all(j, 1, 0);
+	append_records(fx, j, 10, 3, 50, now_ns());
+	check_read_all(j, 1, 10);
+	journal_get_stats(j, &st);
+	assert_int_equal(st.segments, 1);
+	assert_int_equal(st.first_seq, 1);
+	assert_int_equal(st.last_seq, 10);
+	assert_int_equal(list_segments(fx, NULL, 0), 1);
+	journal_close(j);
+}
+
+static void test_sequence_survives_reopen(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal_recovery rec;
+	struct journal *j = jopen(fx, NULL);
+
+	append_records(fx, j, 10, 4, 40, now_ns());
+	journal_close(j);
+
+	j = jopen(fx, &rec);
+	assert_int_equal(rec.truncated_bytes, 0);
+	assert_int_equal(rec.corrupt_skipped, 0);
+	assert_int_equal(rec.sealed_corrupt, 0);
+	assert_int_equal(journal_last_seq(j), 10);
+	assert_int_equal(journal_first_seq(j), 1);
+	append_records(fx, j, 5, 2, 40, now_ns());
+	check_read_all(j, 1, 15);
+	journal_close(j);
+}
+
+static void test_rotation_by_size_keeps_every_record(void **state)
+{
+	struct fixture *fx = *state;
+	const size_t per = 7, pad = 100;
+	/* A segment is rotated before the batch that finds it full. */
+	const uint64_t slack = FRAME_OVERHEAD + per * (FRAME_OVERHEAD + pad);
+	struct journal_stats st;
+	char path[256];
+	struct journal *j;
+
+	fx->cfg.segment_bytes = 4096;
+	j = jopen(fx, NULL);
+	append_records(fx, j, 500, per, pad, now_ns());
+	journal_get_stats(j, &st);
+	assert_true(st.segments > 5);
+	assert_int_equal(st.segments, list_segments(fx, path, sizeof(path)));
+	assert_true(file_size(path) < 4096 + slack);
+	check_read_all(j, 1, 500);
+	journal_close(j);
+
+	/* Sealed segments are indexed on first read after a restart. */
+	j = jopen(fx, NULL);
+	assert_int_equal(journal_last_seq(j), 500);
+	check_read_all(j, 1, 500);
+	append_records(fx, j, 20, per, pad, now_ns());
+	check_read_all(j, 1, 520);
+	journal_close(j);
+}
+
+static void test_retention_drops_oldest_segments_never_active(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal_stats st;
+	char newest[256];
+	struct journal *j;
+	uint64_t first;
+
+	fx->cfg.segment_bytes = 4096;
+	fx->cfg.max_total_bytes = 5 * 4096;
+	j = jopen(fx, NULL);
+	append_records(fx, j, 500, 5, 100, now_ns());
+	journal_retain(j);
+	journal_get_stats(j, &st);
+	assert_true(st.segments_removed > 0);
+	assert_true(st.bytes <= fx->cfg.max_total_bytes);
+	assert_int_equal(st.segments, list_segments(fx, NULL, 0));
+	first = journal_first_seq(j);
+	assert_true(first > 1);
+	assert_int_equal(st.first_seq, first);
+	check_read_all(j, first, 500);
+	/* A read from an expired cursor starts at the oldest kept record. */
+	struct seen s = read_after(j, 3, 1);
+	assert_int_equal(s.seqs[0], first);
+	seen_free(&s);
+	journal_close(j);
+
+	/* A limit below one segment leaves the active one alone. */
+	fx->cfg.max_total_bytes = 1;
+	j = jopen(fx, NULL);
+	journal_retain(j);
+	journal_get_stats(j, &st);
+	assert_int_equal(st.segments, 1);
+	assert_int_equal(list_segments(fx, newest, sizeof(newest)), 1);
+	assert_int_equal(st.bytes, file_size(newest));
+	assert_int_equal(journal_last_seq(j), 500);
+	first = journal_first_seq(j);
+	assert_true(first > 1 && first <= 500);
+	append_records(fx, j, 3, 3, 100, now_ns());
+	journal_retain(j);
+	check_read_all(j, first, 503);
+	journal_close(j);
+}
+
+static void test_retention_by_age_drops_segments_with_old_records(void **state)
+{
+	struct fixture *fx = *state;
+	const int64_t hour = 3600LL * 1000000000;
+	struct journal_stats st;
+	struct journal *j;
+	uint64_t first;
+
+	fx->cfg.segment_bytes = 4096;
+	fx->cfg.max_age_s = 3600;
+	j = jopen(fx, NULL);
+	append_records(fx, j, 100, 5, 100, now_ns() - 2 * hour);
+	append_records(fx, j, 100, 5, 100, now_ns());
+	journal_retain(j);
+	journal_get_stats(j, &st);
+	assert_true(st.segments_removed > 0);
+	first = journal_first_seq(j);
+	assert_true(first > 1 && first <= 101);
+	check_read_all(j, first, 200);
+	journal_close(j);
+}
+
+static void test_read_after_seq_starts_mid_segment(void **state)
+{
+	struct fixture *fx = *state;
+	/* 2000 records of ~190 bytes: several 64 KiB checkpoints. */
+	const uint64_t afters[] = {0,   1,    63,   340,  341,
+	                           500, 1234, 1999, 2000, 5000};
+	struct journal *j = jopen(fx, NULL);
+
+	append_records(fx, j, 2000, 10, 150, now_ns());
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < sizeof(afters) / sizeof(afters[0]);
+		     i++) {
+			struct seen s = read_after(j, afters[i], 0);
+			assert_seqs_up(&s, afters[i] + 1, 2000);
+			seen_free(&s);
+		}
+		/* Second round: the index comes from the scan at open. */
+		journal_close(j);
+		j = jopen(fx, NULL);
+	}
+	journal_close(j);
+}
+
+static void test_read_reverse_yields_newest_first_across_segments(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j;
+
+	fx->cfg.segment_bytes = 4096;
+	j = jopen(fx, NULL);
+	append_records(fx, j, 300, 4, 100, now_ns());
+	for (int round = 0; round < 2; round++) {
+		struct seen s = read_before(j, UINT64_MAX, 0);
+		assert_seqs_down(&s, 300, 1);
+		seen_free(&s);
+		s = read_before(j, 150, 0);
+		assert_seqs_down(&s, 149, 1);
+		seen_free(&s);
+		s = read_before(j, 1000, 0);
+		assert_seqs_down(&s, 300, 1);
+		seen_free(&s);
+		s = read_before(j, 1, 0);
+		assert_int_equal(s.n, 0);
+		seen_free(&s);
+		/* Second round: sealed segments are indexed lazily. */
+		journal_close(j);
+		j = jopen(fx, NULL);
+	}
+	journal_close(j);
+}
+
+static void test_torn_tail_is_truncated_on_restart(void **state)
+{
+	struct fixture *fx = *state;
+	const size_t pad = 60;
+	struct journal_recovery rec;
+	char path[256];
+	struct journal *j = jopen(fx, NULL);
+
+	append_records(fx, j, 4, 1, pad, now_ns());
+	journal_close(j);
+	list_segments(fx, path, sizeof(path));
+	assert_int_equal(truncate(path, (off_t)(file_size(path) - 3)), 0);
+
+	j = jopen(fx, &rec);
+	/* The last batch (marker and one record) goes, less the 3 bytes. */
+	assert_int_equal(rec.truncated_bytes, 2 * FRAME_OVERHEAD + pad - 3);
+	assert_int_equal(rec.corrupt_skipped, 0);
+	assert_int_equal(rec.sealed_corrupt, 0);
+	assert_int_equal(journal_last_seq(j), 3);
+	check_read_all(j, 1, 3);
+	append_records(fx, j, 1, 1, pad, now_ns());
+	check_read_all(j, 1, 4);
+	journal_close(j);
+}
+
+static void test_torn_batch_is_truncated_whole(void **state)
+{
+	struct fixture *fx = *state;
+	const size_t pad = 80, rec_bytes = FRAME_OVERHEAD + pad;
+	struct journal_recovery rec;
+	uint64_t size, marker_off, cut;
+	char path[256];
+	struct journal *j = jopen(fx, NULL);
+
+	append_batch(j, 5, 1, 1, pad, now_ns());
+	append_batch(j, 5, 2, 3, pad, now_ns()); /* seqs 2, 3, 4 */
+	journal_close(j);
+	list_segments(fx, path, sizeof(path));
+	size = file_size(path);
+	marker_off = size - 3 * rec_bytes - FRAME_OVERHEAD;
+	cut = marker_off + FRAME_OVERHEAD + rec_bytes + 20; /* in seq 3 */
+	assert_int_equal(truncate(path, (off_t)cut), 0);
+
+	fx->nbatches = 0;
+	j = jopen(fx, &rec);
+	assert_int_equal(rec.truncated_bytes, cut - marker_off);
+	assert_int_equal(file_size(path), marker_off);
+	assert_int_equal(journal_last_seq(j), 1);
+	check_read_all(j, 1, 1);
+	/* The torn batch was never acknowledged: dedup must not know it. */
+	assert_int_equal(fx->nbatches, 1);
+	assert_int_equal(fx->batches[0].batch, 1);
+	append_batch(j, 5, 2, 3, pad, now_ns());
+	check_read_all(j, 1, 4);
+	journal_close(j);
+}
+
+static void test_flipped_byte_in_middle_of_last_segment_is_skipped(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal_recovery rec;
+	struct seen s;
+	char path[256];
+	struct journal *j = jopen(fx, NULL);
+
+	append_records(fx, j, 10, 2, 60, now_ns());
+	journal_close(j);
+	list_segments(fx, path, sizeof(path));
+	xor_byte(path, find_in_file(path, "record 5 ") + 12, 0x20);
+
+	fx->nbatches = 0;
+	j = jopen(fx, &rec);
+	assert_int_equal(rec.sealed_corrupt, 1);
+	assert_int_equal(rec.corrupt_skipped, 1);
+	assert_int_equal(rec.truncated_bytes, 0);
+	assert_int_equal(fx->nbatches, 5);
+	assert_int_equal(journal_last_seq(j), 10);
+	assert_int_equal(list_segments(fx, NULL, 0), 2);
+
+	const uint64_t up[] = {1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13};
+	append_records(fx, j, 3, 3, 60, now_ns());
+	for (int round = 0; round < 2; round++) {
+		s = read_after(j, 0, 0);
+		assert_int_equal(s.n, 12);
+		assert_memory_equal(s.seqs, up, sizeof(up));
+		seen_free(&s);
+		s = read_before(j, UINT64_MAX, 0);
+		assert_int_equal(s.n, 12);
+		for (size_t i = 0; i < s.n; i++)
+			assert_int_equal(s.seqs[i], up[11 - i]);
+		seen_free(&s);
+		s = read_after(j, 4, 1);
+		assert_int_equal(s.seqs[0], 6);
+		seen_free(&s);
+		/* Second round: the sealed segment is the older one now. */
+		journal_close(j);
+		j = jopen(fx, &rec);
+		assert_int_equal(rec.sealed_corrupt, 0);
+		assert_int_equal(list_segments(fx, NULL, 0), 2);
+	}
+	journal_close(j);
+}
+
+static void
+test_corrupt_tail_with_nothing_valid_after_is_truncated(void **state)
+{
+	struct fixture *fx = *state;
+	static const unsigned char zeros[100];
+	struct journal_recovery rec;
+	char path[256];
+	struct journal *j = jopen(fx, NULL);
+	FILE *f;
+
+	append_records(fx, j, 6, 3, 60, now_ns());
+	journal_close(j);
+	list_segments(fx, path, sizeof(path));
+	f = fopen(path, "ab");
+	assert_non_null(f);
+	assert_int_equal(fwrite(zeros, 1, sizeof(zeros), f), sizeof(zeros));
+	fclose(f);
+
+	j = jopen(fx, &rec);
+	assert_int_equal(rec.truncated_bytes, sizeof(zeros));
+	assert_int_equal(rec.corrupt_skipped, 0);
+	assert_int_equal(rec.sealed_corrupt, 0);
+	check_read_all(j, 1, 6);
+	journal_close(j);
+}
+
+static void test_batch_markers_replayed_at_open(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j = jopen(fx, NULL);
+
+	assert_int_equal(fx->nbatches, 0);
+	append_batch(j, 1, 10, 1, 30, now_ns());
+	append_batch(j, 1, 11, 2, 30, now_ns());
+	append_batch(j, 2, 5, 3, 30, now_ns());
+	journal_close(j);
+
+	j = jopen(fx, NULL);
+	assert_int_equal(fx->nbatches, 3);
+	assert_int_equal(fx->batches[0].session, 1);
+	assert_int_equal(fx->batches[0].batch, 10);
+	assert_int_equal(fx->batches[0].count, 1);
+	assert_int_equal(fx->batches[0].first_seq, 1);
+	assert_int_equal(fx->batches[1].session, 1);
+	assert_int_equal(fx->batches[1].batch, 11);
+	assert_int_equal(fx->batches[1].count, 2);
+	assert_int_equal(fx->batches[1].first_seq, 2);
+	assert_int_equal(fx->batches[2].session, 2);
+	assert_int_equal(fx->batches[2].batch, 5);
+	assert_int_equal(fx->batches[2].count, 3);
+	assert_int_equal(fx->batches[2].first_seq, 4);
+	journal_close(j);
+}
+
+static void test_batch_markers_replayed_from_last_two_segments(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j;
+	size_t total;
+
+	fx->cfg.segment_bytes = 4096;
+	j = jopen(fx, NULL);
+	append_records(fx, j, 400, 4, 100, now_ns());
+	total = fx->next_batch - 1;
+	journal_close(j);
+
+	fx->nbatches = 0;
+	j = jopen(fx, NULL);
+	assert_true(fx->nbatches > 0 && fx->nbatches < total);
+	/* Oldest first, contiguous, ending with the last batch. */
+	for (size_t i = 1; i < fx->nbatches; i++) {
+		const struct frame_batch *a = &fx->batches[i - 1];
+		assert_int_equal(fx->batches[i].batch, a->batch + 1);
+		assert_int_equal(fx->batches[i].first_seq,
+		                 a->first_seq + a->count);
+	}
+	const struct frame_batch *last = &fx->batches[fx->nbatches - 1];
+	assert_int_equal(last->batch, total);
+	assert_int_equal(last->first_seq + last->count - 1, 400);
+	journal_close(j);
+}
+
+static void test_journal_id_stable_across_reopen(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned char id[JOURNAL_ID_LEN], zero[JOURNAL_ID_LEN] = {0};
+	unsigned char *hdr;
+	size_t len;
+	char path[256];
+	struct journal *j = jopen(fx, NULL);
+
+	memcpy(id, journal_id(j), sizeof(id));
+	assert_memory_not_equal(id, zero, sizeof(id));
+	append_records(fx, j, 3, 3, 30, now_ns());
+	journal_close(j);
+
+	j = jopen(fx, NULL);
+	assert_memory_equal(journal_id(j), id, sizeof(id));
+	journal_close(j);
+
+	/* The id is in the header, at the offset the format gives. */
+	list_segments(fx, path, sizeof(path));
+	read_file(path, &hdr, &len);
+	assert_true(len >= 64);
+	assert_memory_equal(hdr, "LOGBUSJ1", 8);
+	assert_int_equal(le_get32(hdr + 8), 1);
+	assert_int_equal(le_get32(hdr + 12), 64);
+	assert_memory_equal(hdr + 16, id, sizeof(id));
+	assert_int_equal(le_get64(hdr + 32), 1);
+	assert_int_equal(le_get32(hdr + 60), crc32c(0, hdr, 60));
+	free(hdr);
+
+	/* Another journal gets another id. */
+	snprintf(fx->dir, sizeof(fx->dir), "%s/other", fx->root);
+	j = jopen(fx, NULL);
+	assert_memory_not_equal(journal_id(j), id, sizeof(id));
+	journal_close(j);
+}
+
+static void test_append_failure_leaves_journal_unchanged(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal_rec recs[5];
+	char data[5][400], err[512] = "", path[256];
+	struct rlimit old, lim;
+	uint64_t size, first = 0;
+	void (*oldsig)(int);
+	struct journal *j = jopen(fx, NULL);
+	int rc;
+
+	append_records(fx, j, 10, 5, 100, now_ns());
+	list_segments(fx, path, sizeof(path));
+	size = file_size(path);
+	for (int i = 0; i < 5; i++) {
+		recs[i].data = data[i];
+		recs[i].len = payload(data[i], sizeof(data[i]), 11 + i, 300);
+	}
+
+	/* The batch crosses the file size limit: a short write, then EFBIG. */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	oldsig = signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = (rlim_t)(size + 700);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	rc = journal_append_batch(j, T_SESSION, 99, recs, 5, T_PID, T_UID,
+	                          T_GID, now_ns(), &first, err, sizeof(err));
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, oldsig);
+
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(err, "write "));
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "File too large"));
+	assert_int_equal(file_size(path), size);
+	assert_int_equal(journal_last_seq(j), 10);
+	check_read_all(j, 1, 10);
+
+	append_records(fx, j, 5, 5, 300, now_ns());
+	check_read_all(j, 1, 15);
+	journal_close(j);
+
+	j = jopen(fx, NULL);
+	check_read_all(j, 1, 15);
+	journal_close(j);
+}
+
+static void test_callback_can_stop_read(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j;
+	struct seen s;
+
+	fx->cfg.segment_bytes = 4096;
+	j = jopen(fx, NULL);
+	append_records(fx, j, 100, 3, 100, now_ns());
+	s = read_after(j, 0, 3);
+	assert_seqs_up(&s, 1, 3);
+	seen_free(&s);
+	s = read_after(j, 50, 1);
+	assert_seqs_up(&s, 51, 51);
+	seen_free(&s);
+	s = read_before(j, UINT64_MAX, 2);
+	assert_seqs_down(&s, 100, 99);
+	seen_free(&s);
+	s = read_before(j, 40, 5);
+	assert_seqs_down(&s, 39, 35);
+	seen_free(&s);
+	journal_close(j);
+}
+
+static void test_sync_runs_only_when_dirty(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal_stats st;
+	char err[512] = "";
+	struct journal *j = jopen(fx, NULL);
+
+	assert_int_equal(journal_dirty(j), 0);
+	assert_int_equal(journal_sync(j, err, sizeof(err)), 0);
+	journal_get_stats(j, &st);
+	assert_int_equal(st.fsyncs, 0);
+
+	append_records(fx, j, 2, 2, 30, now_ns());
+	assert_int_equal(journal_dirty(j), 1);
+	assert_int_equal(journal_sync(j, err, sizeof(err)), 0);
+	assert_int_equal(journal_dirty(j), 0);
+	assert_int_equal(journal_sync(j, err, sizeof(err)), 0);
+	journal_get_stats(j, &st);
+	assert_int_equal(st.fsyncs, 1);
+	journal_close(j);
+}
+
+static void test_large_batch_spans_several_writev_calls(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j = jopen(fx, NULL);
+
+	/* 1 + 2 * 1500 iovecs: more than IOV_MAX (1024). */
+	append_batch(j, T_SESSION, 1, 1500, 20, now_ns());
+	check_read_all(j, 1, 1500);
+	journal_close(j);
+	j = jopen(fx, NULL);
+	check_read_all(j, 1, 1500);
+	journal_close(j);
+}
+
+static void test_record_over_max_record_is_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j;
+	char *big, err[512] = "";
+	struct journal_rec r;
+	uint64_t first;
+
+	fx->cfg.max_record = 100;
+	j = jopen(fx, NULL);
+	big = calloc(1, 101);
+	assert_non_null(big);
+	r.data = big;
+	r.len = 101;
+	assert_int_equal(journal_append_batch(j, 1, 1, &r, 1, T_PID, T_UID,
+	                                      T_GID, now_ns(), &first, err,
+	                                      sizeof(err)),
+	                 -1);
+	assert_non_null(strstr(err, "max_record"));
+	assert_int_equal(journal_last_seq(j), 0);
+	free(big);
+	journal_close(j);
+}
+
+static void test_newest_segment_shorter_than_header_is_removed(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal_recovery rec;
+	char path[300];
+	struct journal *j = jopen(fx, NULL);
+	FILE *f;
+
+	append_records(fx, j, 5, 5, 30, now_ns());
+	journal_close(j);
+	/* Broker died while creating the next segment. */
+	snprintf(path, sizeof(path), "%s/%016x.journal", fx->dir, 6u);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite("LOGBUSJ1", 1, 8, f), 8);
+	fclose(f);
+
+	j = jopen(fx, &rec);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(journal_last_seq(j), 5);
+	append_records(fx, j, 2, 2, 30, now_ns());
+	check_read_all(j, 1, 7);
+	journal_close(j);
+}
+
+static void test_bad_segment_header_fails_open_naming_file(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j = jopen(fx, NULL);
+	char err[512] = "", path[256];
+
+	append_records(fx, j, 3, 3, 30, now_ns());
+	journal_close(j);
+	list_segments(fx, path, sizeof(path));
+	xor_byte(path, 40, 0xff); /* created_ns: checksum fails */
+
+	j = NULL;
+	assert_int_equal(journal_open(&j, &fx->cfg, NULL, err, sizeof(err)),
+	                 -1);
+	assert_null(j);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "checksum"));
+}
+
+static void test_segment_from_another_journal_fails_open(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned char h[64];
+	char err[512] = "", path[300];
+	struct journal *j = jopen(fx, NULL);
+	FILE *f;
+
+	append_records(fx, j, 3, 3, 30, now_ns());
+	journal_close(j);
+	/* A newer segment, valid on its own, from another journal. */
+	memset(h, 0, sizeof(h));
+	memcpy(h, "LOGBUSJ1", 8);
+	le_put32(h + 8, 1);
+	le_put32(h + 12, 64);
+	memset(h + 16, 0xcd, JOURNAL_ID_LEN);
+	le_put64(h + 32, 4);
+	le_put32(h + 60, crc32c(0, h, 60));
+	snprintf(path, sizeof(path), "%s/%016x.journal", fx->dir, 4u);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(h, 1, 64, f), 64);
+	fclose(f);
+
+	j = NULL;
+	assert_int_equal(journal_open(&j, &fx->cfg, NULL, err, sizeof(err)),
+	                 -1);
+	assert_null(j);
+	assert_non_null(strstr(err, "0000000000000001.journal"));
+	assert_non_null(strstr(err, "another journal"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	    T(test_append_then_read_back_in_order),
+	    T(test_sequence_survives_reopen),
+	    T(test_rotation_by_size_keeps_every_record),
+	    T(test_retention_drops_oldest_segments_never_active),
+	    T(test_retention_by_age_drops_segments_with_old_records),
+	    T(test_read_after_seq_starts_mid_segment),
+	    T(test_read_reverse_yields_newest_first_across_segments),
+	    T(test_torn_tail_is_truncated_on_restart),
+	    T(test_torn_batch_is_truncated_whole),
+	    T(test_flipped_byte_in_middle_of_last_segment_is_skipped),
+	    T(test_corrupt_tail_with_nothing_valid_after_is_truncated),
+	    T(test_batch_markers_replayed_at_open),
+	    T(test_batch_markers_replayed_from_last_two_segments),
+	    T(test_journal_id_stable_across_reopen),
+	    T(test_append_failure_leaves_journal_unchanged),
+	    T(test_callback_can_stop_read),
+	    T(test_sync_runs_only_when_dirty),
+	    T(test_large_batch_spans_several_writev_calls),
+	    T(test_record_over_max_record_is_refused),
+	    T(test_newest_segment_shorter_than_header_is_removed),
+	    T(test_bad_segment_header_fails_open_naming_file),
+	    T(test_segment_from_another_journal_fails_open),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
