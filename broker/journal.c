@@ -42,6 +42,7 @@
  * agree; every segment carries the same journal id.
  */
 #include "journal.h"
+#include "paths.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -910,33 +911,6 @@ void journal_retain(struct journal *j)
 
 /* --- open ---------------------------------------------------------------- */
 
-static int mkdir_p(const char *dir, char *err, size_t errlen)
-{
-	char *p = strdup(dir);
-	int rc = 0;
-
-	if (!p) {
-		errf(err, errlen, "mkdir %s: out of memory", dir);
-		return -1;
-	}
-	for (char *c = p + 1;; c++) {
-		if (*c && *c != '/')
-			continue;
-		char save = *c;
-		*c = '\0';
-		if (mkdir(p, DIR_MODE) < 0 && errno != EEXIST) {
-			errf(err, errlen, "mkdir %s: %s", p, strerror(errno));
-			rc = -1;
-			break;
-		}
-		*c = save;
-		if (!save)
-			break;
-	}
-	free(p);
-	return rc;
-}
-
 static int config_check(const struct journal_config *cfg, char *err,
                         size_t errlen)
 {
@@ -1252,8 +1226,10 @@ int journal_open(struct journal **out, const struct journal_config *cfg,
 	j = journal_new(cfg, err, errlen);
 	if (!j)
 		return -1;
-	if (mkdir_p(j->dir, err, errlen))
+	if (paths_mkdir_p(j->dir, DIR_MODE) < 0) {
+		errf(err, errlen, "mkdir %s: %s", j->dir, strerror(errno));
 		goto fail;
+	}
 	j->dirfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (j->dirfd < 0) {
 		errf(err, errlen, "open directory %s: %s", j->dir,
