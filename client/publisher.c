@@ -39,7 +39,7 @@
 #include "utf8.h"
 
 #define QUEUE_DEFAULT   (8u * 1024 * 1024)
-#define CALL_SLICE_MS   2000 /* one wait for an ack before sending again */
+#define CALL_SLICE_MS   1000 /* one wait for an ack before sending again */
 #define RETRY_PAUSE_MS  200  /* after the broker said it cannot write */
 #define ENCODE_SLACK    64   /* msgpack keys and headers per record */
 #define FMT_STACK       1024
@@ -268,6 +268,8 @@ static int enqueue(struct logbus_publisher *p, const logbus_entry *e,
 	pthread_mutex_lock(&p->mu);
 	if (total > p->cap) {
 		rv = LOGBUS_ETOOBIG;
+		set_error(p, "record of %zu bytes is larger than the queue",
+			  total);
 	} else if ((rv = make_room(p, total)) == 0) {
 		bool was_empty = p->used == 0;
 		ring_put(p, buf, total);
@@ -281,13 +283,30 @@ static int enqueue(struct logbus_publisher *p, const logbus_entry *e,
 	return rv;
 }
 
+/* Say why a record was refused before it was queued. */
+static int refused(struct logbus_publisher *p, int rv)
+{
+	static const char *const why[] = {
+		[-LOGBUS_EINVAL] = "record refused: bad level, stream, logger "
+				   "or field key",
+		[-LOGBUS_EUTF8] = "record refused: text is not valid UTF-8",
+		[-LOGBUS_ETOOBIG] = "record refused: larger than 256 KiB",
+	};
+	if (rv == LOGBUS_EINVAL || rv == LOGBUS_EUTF8 || rv == LOGBUS_ETOOBIG) {
+		pthread_mutex_lock(&p->mu);
+		set_error(p, "%s", why[-rv]);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return rv;
+}
+
 LOGBUS_API int logbus_write(logbus_publisher *p, const logbus_entry *e)
 {
 	if (p == NULL || e == NULL || e->message == NULL)
 		return LOGBUS_EINVAL;
 	size_t len = e->message_len == (size_t)-1 ? strlen(e->message)
 						  : e->message_len;
-	return enqueue(p, e, e->message, len);
+	return refused(p, enqueue(p, e, e->message, len));
 }
 
 LOGBUS_API int logbus_logv(logbus_publisher *p, int level, const char *logger,
@@ -325,7 +344,7 @@ LOGBUS_API int logbus_logv(logbus_publisher *p, int level, const char *logger,
 		.fields = fields,
 		.nfields = nfields,
 	};
-	int rv = enqueue(p, &e, msg, (size_t)n);
+	int rv = refused(p, enqueue(p, &e, msg, (size_t)n));
 	if (msg != stack)
 		free(msg);
 	return rv;
@@ -755,6 +774,8 @@ LOGBUS_API int logbus_flush(logbus_publisher *p, int timeout_ms)
 		}
 	}
 	p->flushing--;
+	if (rv == LOGBUS_ETIMEDOUT && !reqconn_connected(&p->conn))
+		reqconn_unreachable(&p->conn, p->error, sizeof p->error);
 	if (rv == 0 && p->flush_rejected > 0)
 		rv = LOGBUS_EREJECTED;
 	p->flush_rejected = 0;

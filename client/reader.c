@@ -84,6 +84,7 @@ LOGBUS_API int logbus_reader_open(logbus_reader **out,
 		filter_fini(&r->flt);
 		goto fail;
 	}
+	r->conn.fail_fast = true;
 	*out = r;
 	return 0;
 fail:

@@ -112,7 +112,7 @@ static void watch_dialer(struct reqconn *c)
 		c->redials++;
 }
 
-static void unreachable(struct reqconn *c, char *err, size_t errlen)
+void reqconn_unreachable(struct reqconn *c, char *err, size_t errlen)
 {
 	struct stat st;
 	const char *why = stat(c->path, &st) < 0 ? "no socket file"
@@ -137,6 +137,13 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 	nng_msg *msg;
 	int rv;
 
+	if (c->fail_fast && !reqconn_connected(c)) {
+		struct stat st;
+		if (stat(c->path, &st) < 0) {
+			reqconn_unreachable(c, err, errlen);
+			return LOGBUS_EUNREACHABLE;
+		}
+	}
 	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, body, len)) {
 		snprintf(err, errlen, "out of memory");
 		return LOGBUS_ENOMEM;
@@ -161,7 +168,7 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 				snprintf(err, errlen, "closing");
 				return LOGBUS_ECLOSED;
 			}
-			unreachable(c, err, errlen);
+			reqconn_unreachable(c, err, errlen);
 			return LOGBUS_EUNREACHABLE;
 		}
 	}
@@ -194,7 +201,7 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 		}
 		if (reqconn_now_ms() >= deadline) {
 			if (!reqconn_connected(c)) {
-				unreachable(c, err, errlen);
+				reqconn_unreachable(c, err, errlen);
 				return LOGBUS_EUNREACHABLE;
 			}
 			snprintf(err, errlen, "logbusd at %s did not answer in "

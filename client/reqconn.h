@@ -30,6 +30,9 @@ struct reqconn {
 	int64_t last_pipe_ms;     /* when a pipe was last seen */
 	int64_t last_dial_ms;
 	uint64_t redials;
+	/* A call fails at once when there is no connection and no socket
+	 * file: right for a reader, wrong for a publisher, which waits. */
+	bool fail_fast;
 };
 
 int reqconn_open(struct reqconn *c, const char *run_dir, const char *sock,
@@ -49,6 +52,9 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 		 char *err, size_t errlen);
 
 bool reqconn_connected(struct reqconn *c);
+
+/* "cannot reach logbusd at PATH (why): is logbusd running?" */
+void reqconn_unreachable(struct reqconn *c, char *err, size_t errlen);
 
 int64_t reqconn_now_ms(void);
 

@@ -201,6 +201,27 @@ static void out_json_str(struct out *o, const char *s, size_t n)
 	out_put(o, "\"", 1);
 }
 
+/* The shortest text that reads back as the same double, always with a '.'
+ * or an exponent so that JSON readers keep it a float; NaN and infinities
+ * are not JSON numbers and become null. */
+static void out_json_float(struct out *o, double d)
+{
+	char buf[40];
+
+	if (d != d || d - d != 0) {
+		out_str(o, "null");
+		return;
+	}
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof buf, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	out_str(o, buf);
+	if (!strpbrk(buf, ".e"))
+		out_str(o, ".0");
+}
+
 static void out_json_field(struct out *o, const logbus_field *f)
 {
 	out_json_str(o, f->key, strlen(f->key));
@@ -213,10 +234,7 @@ static void out_json_field(struct out *o, const logbus_field *f)
 		out_fmt(o, "%" PRId64, f->v.i);
 		break;
 	case LOGBUS_FIELD_FLOAT:
-		if (f->v.f != f->v.f || f->v.f - f->v.f != 0)
-			out_str(o, "null"); /* NaN, inf: not JSON numbers */
-		else
-			out_fmt(o, "%.17g", f->v.f);
+		out_json_float(o, f->v.f);
 		break;
 	case LOGBUS_FIELD_BOOL:
 		out_str(o, f->v.b ? "true" : "false");

@@ -1,0 +1,377 @@
+#!/usr/bin/env bash
+#
+# test_logbusctl.sh: logbusctl publish and tail against a real logbusd.
+#
+# Usage: bash tests/test_logbusctl.sh BIN_DIR   (BIN_DIR holds logbusd and
+# logbusctl, e.g. build/bin).  Starts a broker in a temporary directory,
+# runs the checks, prints "ok - NAME" / "not ok - NAME" for each and a last
+# line "N passed, M failed"; exits 1 when any check failed.  The broker and
+# the temporary directory are removed on exit, whatever happens.
+set -eEuo pipefail
+
+if [ $# -ne 1 ] || [ ! -x "$1/logbusd" ] || [ ! -x "$1/logbusctl" ]; then
+	echo "usage: $0 BIN_DIR (with logbusd and logbusctl in it)" >&2
+	exit 2
+fi
+BIN=$(cd "$1" && pwd)
+T=$(mktemp -d "${TMPDIR:-/tmp}/test_logbusctl.XXXXXX")
+BROKER_PID=
+SMALL_PID=
+
+cleanup() {
+	for pid in $BROKER_PID $SMALL_PID; do
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+# A command that fails outside a check stops the test (set -e): say where.
+trap 'echo "error at line $LINENO: $BASH_COMMAND" >&2' ERR
+
+unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR
+
+# wait_sockets PID RUN_DIR: until both sockets exist, every 50 ms, at most
+# 10 s; gives up at once when the broker exited.
+wait_sockets() {
+	local pid=$1 run=$2
+	for _ in $(seq 200); do
+		if [ -S "$run/ingest.sock" ] && [ -S "$run/query.sock" ]; then
+			return 0
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "logbusd for $run exited at start:" >&2
+			cat "$run.err" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "logbusd did not create its sockets in $run within 10 s:" >&2
+	cat "$run.err" >&2
+	return 1
+}
+
+"$BIN/logbusd" --run-dir "$T/run" --log-dir "$T/log" 2>"$T/run.err" &
+BROKER_PID=$!
+wait_sockets "$BROKER_PID" "$T/run"
+
+PASSED=0
+FAILED=0
+
+pass() {
+	PASSED=$((PASSED + 1))
+	echo "ok - $1"
+}
+
+# fail NAME DETAIL...: the detail goes to stderr, indented.
+fail() {
+	local name=$1
+	shift
+	FAILED=$((FAILED + 1))
+	echo "not ok - $name"
+	printf '    %s\n' "$@" >&2
+}
+
+# check NAME COMMAND...: ok when COMMAND exits 0.
+check() {
+	local name=$1
+	shift
+	if "$@" >"$T/check.out" 2>"$T/check.err"; then
+		pass "$name"
+	else
+		fail "$name" "command: $*" "exit: $?" \
+			"stdout: $(cat "$T/check.out")" \
+			"stderr: $(cat "$T/check.err")"
+	fi
+}
+
+# expect_eq NAME EXPECTED ACTUAL
+expect_eq() {
+	if [ "$2" == "$3" ]; then
+		pass "$1"
+	else
+		fail "$1" "expected: $(printf '%q' "$2")" \
+			"actual:   $(printf '%q' "$3")"
+	fi
+}
+
+# expect_exit NAME CODE COMMAND...: COMMAND's exit status is CODE ("nonzero"
+# for any failure); its stderr is kept in $T/err for further checks.
+expect_exit() {
+	local name=$1 want=$2 rc=0
+	shift 2
+	"$@" >"$T/out" 2>"$T/err" || rc=$?
+	if [ "$want" == nonzero ] && [ "$rc" -ne 0 ]; then
+		pass "$name"
+	elif [ "$want" == "$rc" ]; then
+		pass "$name"
+	else
+		fail "$name" "command: $*" "exit: $rc, wanted $want" \
+			"stderr: $(cat "$T/err")"
+	fi
+}
+
+# The stderr of the last expect_exit: one line, matching the regex.
+expect_err_line() {
+	local name=$1 regex=$2
+	if [ "$(wc -l <"$T/err")" -eq 1 ] && grep -Eq -- "$regex" "$T/err"; then
+		pass "$name"
+	else
+		fail "$name" "wanted one line matching: $regex" \
+			"stderr: $(cat "$T/err")"
+	fi
+}
+
+ctl() {
+	"$BIN/logbusctl" --run-dir "$T/run" "$@"
+}
+
+# json_get KEY < one JSON object per line: KEY of each, one per line
+# (fields.X for a field, with its Python type: "int 5").
+json_get() {
+	python3 -c '
+import json, sys
+key = sys.argv[1]
+for line in sys.stdin:
+    if line.startswith("-- cursor: "):
+        continue
+    obj = json.loads(line)
+    if key.startswith("fields."):
+        v = obj["fields"][key[7:]]
+        print(type(v).__name__, v)
+    else:
+        print(obj[key])
+' "$1"
+}
+
+# ---- publish and tail -n 1 -o json -------------------------------------------
+
+check "publish exits 0" ctl publish -s svc_json -l app.main "hello json"
+ctl tail -n 1 -o json >"$T/json1"
+expect_eq "json: one line" 1 "$(wc -l <"$T/json1")"
+expect_eq "json: message" "hello json" "$(json_get message <"$T/json1")"
+expect_eq "json: service" svc_json "$(json_get service <"$T/json1")"
+expect_eq "json: logger" app.main "$(json_get logger <"$T/json1")"
+expect_eq "json: level" INFO "$(json_get level <"$T/json1")"
+check "json: seq is a number" \
+	grep -Eq '^[0-9]+$' <<<"$(json_get seq <"$T/json1")"
+check "json: cursor is lb1-" \
+	grep -Eq '^lb1-[0-9a-f]{32}-[0-9a-f]{16}$' <<<"$(json_get cursor <"$T/json1")"
+check "json: pid is a number" \
+	grep -Eq '^[0-9]+$' <<<"$(json_get pid <"$T/json1")"
+expect_eq "json: uid is ours" "$(id -u)" "$(json_get uid <"$T/json1")"
+
+check "publish: logger defaults to the service id" \
+	ctl publish -s svc_default "default logger"
+expect_eq "json: default logger" svc_default \
+	"$(ctl tail -n 1 -o json -s svc_default | json_get logger)"
+
+# ---- the text layout -----------------------------------------------------------
+
+check "publish with -l and -p warning" \
+	ctl publish -s service_123 -l pactown.sandbox -p warning "Creating sandbox"
+ctl tail -n 1 >"$T/text1"
+check "text: Python logging layout" grep -Eq \
+	'^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3} \[WARNING\] pactown\.sandbox service_123: Creating sandbox$' \
+	"$T/text1"
+expect_eq "text: one line" 1 "$(wc -l <"$T/text1")"
+
+# ---- fields ----------------------------------------------------------------------
+
+check "publish with fields" ctl publish -s svc_fields \
+	-f user=user123 -f n=5 -f ok=true -f ratio=0.5 -f neg=-12 \
+	-f zip=007 -f big=99999999999999999999 -f empty= -f exp=1e3 "fields"
+ctl tail -n 1 -o json -s svc_fields >"$T/fields"
+expect_eq "fields: string" "str user123" "$(json_get fields.user <"$T/fields")"
+expect_eq "fields: int" "int 5" "$(json_get fields.n <"$T/fields")"
+expect_eq "fields: bool" "bool True" "$(json_get fields.ok <"$T/fields")"
+expect_eq "fields: float" "float 0.5" "$(json_get fields.ratio <"$T/fields")"
+expect_eq "fields: negative int" "int -12" "$(json_get fields.neg <"$T/fields")"
+expect_eq "fields: leading zero stays a string" "str 007" \
+	"$(json_get fields.zip <"$T/fields")"
+expect_eq "fields: int beyond 64 bits stays a string" \
+	"str 99999999999999999999" "$(json_get fields.big <"$T/fields")"
+expect_eq "fields: empty value is a string" "str " \
+	"$(json_get fields.empty <"$T/fields")"
+expect_eq "fields: exponent is a float" "float 1000.0" \
+	"$(json_get fields.exp <"$T/fields")"
+expect_exit "fields: KEY without = is exit 2" 2 ctl publish -s svc -f novalue m
+expect_err_line "fields: KEY without = says so" "no '='.*--help"
+expect_exit "fields: bad key is exit 2" 2 ctl publish -s svc -f 'a b=1' m
+
+# ---- stdin ------------------------------------------------------------------------
+
+expect_exit "stdin: publish - exits 0" 0 \
+	bash -c "printf 'a\nb\nc\n' | \"$BIN/logbusctl\" --run-dir '$T/run' publish -s svc -"
+expect_eq "stdin: three records in order" "$(printf 'a\nb\nc')" \
+	"$(ctl tail -n 3 -s svc -o json | json_get message)"
+expect_eq "stdin: text lines end in the messages" "$(printf 'a\nb\nc')" \
+	"$(ctl tail -n 3 -s svc | sed 's/.*svc: //')"
+expect_exit "stdin: last line without newline" 0 \
+	bash -c "printf 'x\n\ny' | \"$BIN/logbusctl\" --run-dir '$T/run' publish -s svc_nl -"
+expect_eq "stdin: empty middle line kept, no empty trailing record" \
+	"$(printf 'x\n\ny')" "$(ctl tail -n all -s svc_nl -o json | json_get message)"
+expect_exit "stdin: invalid UTF-8 is repaired" 0 \
+	bash -c "printf 'bad \\377 byte\n' | \"$BIN/logbusctl\" --run-dir '$T/run' publish -s svc_utf8 -"
+expect_eq "stdin: U+FFFD in place of the bad byte" "bad $(printf '\xef\xbf\xbd') byte" \
+	"$(ctl tail -n 1 -s svc_utf8 -o json | json_get message)"
+seq 1 5000 >"$T/many"
+expect_exit "stdin: 5000 lines" 0 ctl publish -s svc_many - <"$T/many"
+expect_eq "stdin: all 5000 lines, in order" "$(cat "$T/many")" \
+	"$(ctl tail -n all -s svc_many -o json | json_get message)"
+
+# ---- filters ------------------------------------------------------------------------
+
+ctl publish -s svc_lvl -p info "lvl info"
+ctl publish -s svc_lvl -p warning "lvl warning"
+ctl publish -s svc_lvl -p error "lvl error"
+ctl publish -s svc_lvl -p critical "lvl critical"
+expect_eq "-p error: error and above only" "$(printf 'lvl error\nlvl critical')" \
+	"$(ctl tail -n all -s svc_lvl -p error -o json | json_get message)"
+expect_eq "-p 30: numeric level" "$(printf 'lvl warning\nlvl error\nlvl critical')" \
+	"$(ctl tail -n all -s svc_lvl -p 30 -o json | json_get message)"
+
+ctl publish -s svc_lg -l pactown "lg pactown"
+ctl publish -s svc_lg -l pactown.sandbox "lg sandbox"
+ctl publish -s svc_lg -l pactownx "lg pactownx"
+expect_eq "-l pactown: itself and children, not pactownx" \
+	"$(printf 'lg pactown\nlg sandbox')" \
+	"$(ctl tail -n all -s svc_lg -l pactown -o json | json_get message)"
+
+ctl publish -s svc_a "from a"
+ctl publish -s svc_b "from b"
+ctl publish -s svc_c "from c"
+expect_eq "-s twice: both services, not a third" "$(printf 'from a\nfrom b')" \
+	"$(ctl tail -n all -s svc_a -s svc_b -o json | json_get message)"
+expect_eq "-n 1 counts after filtering" "from b" \
+	"$(ctl tail -n 1 -s svc_a -s svc_b -o json | json_get message)"
+
+# ---- cursors ---------------------------------------------------------------------------
+
+ctl tail -n 1 --show-cursor >"$T/cur"
+CURSOR=$(sed -n 's/^-- cursor: //p' "$T/cur")
+check "--show-cursor prints a cursor line last" \
+	grep -Eq '^lb1-[0-9a-f]{32}-[0-9a-f]{16}$' <<<"$CURSOR"
+expect_eq "--show-cursor: record then cursor" 2 "$(wc -l <"$T/cur")"
+expect_eq "--after-cursor: nothing new yet" "" \
+	"$(ctl tail --after-cursor "$CURSOR" -o json | json_get message)"
+ctl publish -s svc_cur "after 1"
+ctl publish -s svc_cur "after 2"
+ctl publish -s svc_cur "after 3"
+expect_eq "--after-cursor: only later records" \
+	"$(printf 'after 1\nafter 2\nafter 3')" \
+	"$(ctl tail --after-cursor "$CURSOR" -o json | json_get message)"
+expect_eq "--after-cursor with -n 2: the last 2 of them" \
+	"$(printf 'after 2\nafter 3')" \
+	"$(ctl tail --after-cursor "$CURSOR" -n 2 -o json | json_get message)"
+expect_eq "--after-cursor with -n 0: none" "" \
+	"$(ctl tail --after-cursor "$CURSOR" -n 0 -o json | json_get message)"
+NEXT=$(ctl tail --after-cursor "$CURSOR" --show-cursor | sed -n 's/^-- cursor: //p')
+expect_eq "--after-cursor from the new cursor: nothing" "" \
+	"$(ctl tail --after-cursor "$NEXT" | sed '/^-- cursor/d')"
+JSON_CURSOR=$(ctl tail -n 2 -s svc_cur -o json | head -n 1 | json_get cursor)
+expect_eq "a JSON record's cursor resumes after it" "after 3" \
+	"$(ctl tail --after-cursor "$JSON_CURSOR" -s svc_cur -o json | json_get message)"
+
+expect_exit "malformed cursor: exit non-zero" nonzero \
+	ctl tail --after-cursor nonsense
+expect_err_line "malformed cursor: one line" "^logbusctl: .*cursor"
+expect_exit "cursor of another journal: exit non-zero" nonzero \
+	ctl tail --after-cursor lb1-00000000000000000000000000000000-0000000000000001
+expect_err_line "cursor of another journal: one line" "^logbusctl: .*cursor"
+
+# ---- bad arguments ---------------------------------------------------------------------
+
+expect_exit "publish without -s: exit 2" 2 ctl publish "no service"
+expect_err_line "publish without -s: says so" "^logbusctl: .*-s.*publish --help"
+expect_exit "bad level: exit 2" 2 ctl publish -s svc -p loud "msg"
+expect_err_line "bad level: one line" "level 'loud'"
+expect_exit "bad service id: non-zero" nonzero ctl publish -s ../x "msg"
+expect_err_line "bad service id: says service id" "service id '\.\./x'"
+expect_exit "publish without MESSAGE: exit 2" 2 ctl publish -s svc
+expect_exit "publish with two MESSAGEs: exit 2" 2 ctl publish -s svc a b
+expect_exit "bad --stream: exit 2" 2 ctl publish -s svc --stream pipe msg
+expect_exit "bad --timeout: exit 2" 2 ctl publish -s svc --timeout 1x msg
+expect_exit "unknown option: exit 2" 2 ctl publish -s svc --bogus msg
+expect_err_line "unknown option: named" "unknown option --bogus"
+expect_exit "option without value: exit 2" 2 ctl tail -n
+expect_err_line "option without value: named" "option -n needs a value"
+expect_exit "bad -n: exit 2" 2 ctl tail -n -3
+expect_exit "bad -o: exit 2" 2 ctl tail -o xml
+expect_exit "unknown command: exit 2" 2 ctl frobnicate
+expect_err_line "unknown command: named" "unknown command 'frobnicate'"
+expect_exit "no command: exit 2" 2 "$BIN/logbusctl"
+expect_exit "--help: exit 0" 0 "$BIN/logbusctl" --help
+check "--help lists the commands" grep -q "publish" "$T/out"
+expect_exit "publish --help: exit 0" 0 "$BIN/logbusctl" publish --help
+check "publish --help shows its usage" grep -q "usage: logbusctl publish" "$T/out"
+expect_exit "--version: exit 0" 0 "$BIN/logbusctl" --version
+check "--version prints the version" grep -Eq '^logbusctl [0-9]+\.[0-9]+' "$T/out"
+
+# ---- --run-dir after the command, and $LOGBUS_RUN_DIR ------------------------------------
+
+expect_exit "--run-dir after the command" 0 \
+	"$BIN/logbusctl" publish -s svc_rd "run dir after" --run-dir "$T/run"
+expect_eq "\$LOGBUS_RUN_DIR is honoured" "run dir after" \
+	"$(LOGBUS_RUN_DIR="$T/run" "$BIN/logbusctl" tail -n 1 -s svc_rd -o json | json_get message)"
+
+# ---- a closed pipe ---------------------------------------------------------------------------
+
+expect_exit "tail | head -n 1: exit 0, quiet" 0 \
+	bash -c "set -o pipefail; \"$BIN/logbusctl\" --run-dir '$T/run' tail -n all | head -n 1 >/dev/null"
+expect_eq "tail | head: nothing on stderr" "" "$(cat "$T/err")"
+
+# ---- -n all ---------------------------------------------------------------------------------
+
+ctl tail -n all -o json >"$T/all"
+SEQS=$(json_get seq <"$T/all")
+expect_eq "-n all: in sequence order" "$(sort -n <<<"$SEQS")" "$SEQS"
+expect_eq "-n all: no gaps from the first" \
+	"$(seq "$(head -n 1 <<<"$SEQS")" "$(tail -n 1 <<<"$SEQS")")" "$SEQS"
+expect_eq "-n all: starts with the first record" "hello json" \
+	"$(head -n 1 "$T/all" | json_get message)"
+
+# ---- an expired cursor (a broker that keeps almost nothing) ---------------------------------
+
+"$BIN/logbusd" --run-dir "$T/small" --log-dir "$T/small-log" \
+	--segment-size 4K --max-total 16K 2>"$T/small.err" &
+SMALL_PID=$!
+wait_sockets "$SMALL_PID" "$T/small"
+"$BIN/logbusctl" --run-dir "$T/small" publish -s svc "soon gone"
+OLD=$("$BIN/logbusctl" --run-dir "$T/small" tail -n 1 --show-cursor |
+	sed -n 's/^-- cursor: //p')
+for _ in $(seq 30); do
+	seq 1 100 | "$BIN/logbusctl" --run-dir "$T/small" publish -s svc -
+done
+expect_exit "expired cursor: exit 1" 1 \
+	"$BIN/logbusctl" --run-dir "$T/small" tail --after-cursor "$OLD"
+expect_err_line "expired cursor: names the oldest kept, suggests -n all" \
+	"expired.*oldest record kept \(number [0-9]+\).*-n all"
+kill -TERM "$SMALL_PID"
+wait "$SMALL_PID" || true
+SMALL_PID=
+
+# ---- no broker ---------------------------------------------------------------------------------
+
+mkdir -p "$T/norun"
+start=$SECONDS
+expect_exit "no broker: publish fails" nonzero \
+	"$BIN/logbusctl" --run-dir "$T/norun" publish -s svc --timeout 1 "lost"
+expect_err_line "no broker: publish names logbusd" "logbusd"
+check "no broker: publish gives up within a few seconds" \
+	test $((SECONDS - start)) -le 4
+start=$SECONDS
+expect_exit "no broker: tail fails" nonzero \
+	"$BIN/logbusctl" --run-dir "$T/norun" tail --timeout 1
+expect_err_line "no broker: tail names logbusd" "logbusd"
+check "no broker: tail gives up within a few seconds" \
+	test $((SECONDS - start)) -le 4
+
+# ---- the broker is still well ------------------------------------------------------------------
+
+check "logbusd still running" kill -0 "$BROKER_PID"
+
+echo "$PASSED passed, $FAILED failed"
+if [ "$FAILED" -ne 0 ]; then
+	exit 1
+fi
