@@ -100,6 +100,7 @@ static void on_probe(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	endpoint_probe_start(&b->ingest);
 	endpoint_probe_start(&b->query);
+	endpoint_probe_start(&b->live);
 	ev_timer_set(&b->probe_check_w, PROBE_CHECK_S, 0.);
 	ev_timer_start(loop, &b->probe_check_w);
 }
@@ -113,6 +114,7 @@ static void on_probe_check(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	endpoint_probe_check(&b->ingest);
 	endpoint_probe_check(&b->query);
+	endpoint_probe_check(&b->live);
 }
 
 static void on_stop_grace(struct ev_loop *loop, ev_timer *w, int revents)
@@ -196,9 +198,12 @@ static int open_journal(struct broker *b)
 			   rec.sealed_corrupt ? "; new records go to a new "
 						"segment"
 					      : "");
-	broker_log(b, "journal %s: records %llu..%llu", dir,
-		   (unsigned long long)journal_first_seq(b->journal),
-		   (unsigned long long)journal_last_seq(b->journal));
+	if (journal_last_seq(b->journal) == 0)
+		broker_log(b, "journal %s: empty", dir);
+	else
+		broker_log(b, "journal %s: records %llu..%llu", dir,
+			   (unsigned long long)journal_first_seq(b->journal),
+			   (unsigned long long)journal_last_seq(b->journal));
 	return 0;
 }
 
@@ -213,6 +218,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	msgpack_zone_init(&b->req_zone, 64 * 1024);
 	msgpack_zone_init(&b->rec_zone, 4096);
 	msgpack_sbuffer_init(&b->out);
+	msgpack_sbuffer_init(&b->live_out);
 	b->loop = ev_default_loop(EVFLAG_AUTO);
 	if (b->loop == NULL) {
 		broker_log(b, "cannot start the event loop");
@@ -239,12 +245,19 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	}
 	if (open_journal(b) < 0)
 		return -1;
+	b->services = services_new(SERVICES_MAX, journal_last_seq(b->journal));
+	if (b->services == NULL) {
+		broker_log(b, "out of memory");
+		return -1;
+	}
 	if (endpoint_open(&b->ingest, b, "ingest", cfg->run_dir, SOCK_INGEST,
 			  cfg->ingest_mode, INGEST_RECV_MAX, ingest_on_msg, err,
 			  sizeof err) < 0 ||
 	    endpoint_open(&b->query, b, "query", cfg->run_dir, SOCK_QUERY,
 			  cfg->query_mode, QUERY_REQ_MAX, query_on_msg, err,
-			  sizeof err) < 0) {
+			  sizeof err) < 0 ||
+	    endpoint_open(&b->live, b, "live", cfg->run_dir, SOCK_LIVE,
+			  cfg->query_mode, 1024, NULL, err, sizeof err) < 0) {
 		broker_log(b, "%s", err);
 		return -1;
 	}
@@ -260,7 +273,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		      cfg->probe_interval_s);
 	ev_timer_start(b->loop, &b->probe_w);
 	ev_init(&b->probe_check_w, on_probe_check);
-	broker_log(b, "serving %s (ingest.sock, query.sock), pid %ld",
+	broker_log(b, "serving %s (ingest.sock, query.sock, live.sock), pid %ld",
 		   cfg->run_dir, (long)getpid());
 	return 0;
 }
@@ -277,16 +290,20 @@ void broker_fini(struct broker *b)
 
 	endpoint_close(&b->ingest);
 	endpoint_close(&b->query);
+	endpoint_close(&b->live);
 	if (b->journal) {
 		if (journal_sync(b->journal, err, sizeof err) < 0)
 			broker_log(b, "journal: %s", err);
 		journal_close(b->journal);
 	}
 	sessions_free(b->sessions);
+	services_free(b->services);
 	msgpack_zone_destroy(&b->req_zone);
 	msgpack_zone_destroy(&b->rec_zone);
 	msgpack_sbuffer_destroy(&b->out);
+	msgpack_sbuffer_destroy(&b->live_out);
 	free(b->recs);
+	free(b->acc);
 	free(b->scratch);
 	/* The lock file stays: unlinking it would let a broker that opened
 	 * the old file and one that creates a new one both hold "the" lock. */

@@ -18,6 +18,8 @@
 #include <nng/nng.h>
 
 #include "journal.h"
+#include "record.h"
+#include "services.h"
 #include "sessions.h"
 
 struct broker;
@@ -71,6 +73,13 @@ void endpoint_probe_start(struct endpoint *ep);
 void endpoint_probe_check(struct endpoint *ep);
 void endpoint_close(struct endpoint *ep);
 
+/* What ingest learned of each accepted record, for live and the counters. */
+struct accepted {
+	struct lb_str service;
+	int level;
+	int64_t time_ns;
+};
+
 /* Configuration: everything main.c parses. */
 struct broker_config {
 	const char *run_dir;
@@ -109,7 +118,8 @@ struct broker {
 	struct ev_loop *loop;
 	struct journal *journal;
 	struct sessions *sessions;
-	struct endpoint ingest, query;
+	struct endpoint ingest, query, live;
+	struct services *services;
 	struct broker_stats stats;
 	ev_signal sigterm_w, sigint_w;
 	ev_timer fsync_w, probe_w, probe_check_w, stop_w;
@@ -119,8 +129,10 @@ struct broker {
 	/* scratch reused by every request: no per-record allocation */
 	msgpack_zone req_zone, rec_zone;
 	msgpack_sbuffer out;
-	struct journal_rec *recs;
+	struct journal_rec *recs; /* the accepted records of a batch */
+	struct accepted *acc;     /* parallel to recs */
 	size_t recs_cap;
+	msgpack_sbuffer live_out;
 	char *scratch;
 	size_t scratch_cap;
 };
@@ -138,6 +150,10 @@ void ingest_on_msg(struct endpoint *ep, nng_msg *msg);
 void query_on_msg(struct endpoint *ep, nng_msg *msg);
 /* The journal's on_batch hook that refills the dedup table at start. */
 void ingest_on_journal_batch(void *arg, const struct frame_batch *fb);
+
+/* live.c: publish n committed records (b->recs, b->acc) from first_seq. */
+void live_publish(struct broker *b, uint64_t first_seq, size_t n,
+		  uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns);
 
 /* Reply helpers shared by ingest and query (ingest.c). */
 nng_msg *reply_new(nng_msg *req, const msgpack_sbuffer *body);

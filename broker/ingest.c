@@ -126,6 +126,10 @@ static bool grow_recs(struct broker *b, size_t n)
 	if (r == NULL)
 		return false;
 	b->recs = r;
+	struct accepted *a = realloc(b->acc, cap * sizeof *a);
+	if (a == NULL)
+		return false;
+	b->acc = a;
 	b->recs_cap = cap;
 	return true;
 }
@@ -171,6 +175,9 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 		} else {
 			b->recs[s->nok].data = o->via.bin.ptr;
 			b->recs[s->nok].len = o->via.bin.size;
+			b->acc[s->nok].service = v.service;
+			b->acc[s->nok].level = v.level;
+			b->acc[s->nok].time_ns = v.time_ns;
 			s->nok++;
 			if (v.level >= LOGBUS_CRITICAL)
 				s->critical = true;
@@ -268,10 +275,11 @@ static void publish(struct endpoint *ep, nng_msg *msg, const msgpack_object *req
 		count_reject(b, s.rej[i].code);
 	if (s.nok > 0) {
 		uint32_t pid, uid, gid;
+		int64_t now = timefmt_now_ns();
 		peer_creds(msg, &pid, &uid, &gid);
 		if (journal_append_batch(b->journal, session, batch, b->recs,
-					 s.nok, pid, uid, gid, timefmt_now_ns(),
-					 &first, err, sizeof err) < 0) {
+					 s.nok, pid, uid, gid, now, &first, err,
+					 sizeof err) < 0) {
 			broker_log(b, "journal: %s", err);
 			free(s.rej);
 			reply_error(ep, msg, ERR_JOURNAL,
@@ -283,6 +291,7 @@ static void publish(struct endpoint *ep, nng_msg *msg, const msgpack_object *req
 		b->stats.records_committed += s.nok;
 		for (size_t i = 0; i < s.nok; i++)
 			b->stats.bytes_committed += b->recs[i].len;
+		live_publish(b, first, s.nok, pid, uid, gid, now);
 	}
 	struct session_batch sb = {
 		.batch = batch, .first_seq = first, .count = (uint32_t)s.nok};

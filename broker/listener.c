@@ -2,11 +2,13 @@
  * listener.c: the broker's listening sockets, driven by libev, and their
  * recovery from nng 1.5.2's bug #1518.
  *
- * Each endpoint is a raw rep0 socket (cooked rep0 loses replies sent with
+ * A request endpoint (ingest, query) is a raw rep0 socket (cooked rep0 loses replies sent with
  * NNG_FLAG_NONBLOCK; ../shared/nng-1.5-facts.md section 2): requests carry
  * nng's header, which the reply copies, so replies may go in any order.
  * RECVFD is level-triggered; the callback drains up to a bound and returns,
- * so one busy client cannot starve the loop.
+ * so one busy client cannot starve the loop.  The live endpoint is a pub0
+ * socket: nothing to receive, and sending never blocks (pub0 drops for a
+ * subscriber whose queue is full; subscribers repair from the journal).
  *
  * Bug #1518: a connection closed during the SP handshake stops an ipc
  * listener for good, silently.  The only reliable sign is that the socket
@@ -27,10 +29,15 @@
 
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/pubsub0/sub.h>
 
 #include "paths.h"
 
 #define DRAIN_MAX 64 /* messages per wake-up, then let other watchers run */
+/* Messages pub0 queues per subscriber before it drops the oldest (1..8192):
+ * deep enough that a subscriber stalled for a moment loses nothing. */
+#define LIVE_SENDBUF 8192
 
 static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
@@ -152,7 +159,7 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 		  size_t recv_max, endpoint_msg_fn on_msg, char *err,
 		  size_t errlen)
 {
-	int rv, rfd, sfd;
+	int rv, rfd = -1, sfd = -1;
 
 	memset(ep, 0, sizeof *ep);
 	ep->b = b;
@@ -169,37 +176,48 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 				      "socket: %s", run_dir);
 		return -1;
 	}
-	if ((rv = nng_rep0_open_raw(&ep->sock)) != 0 ||
+	bool rep = on_msg != NULL;
+	if ((rv = rep ? nng_rep0_open_raw(&ep->sock)
+		      : nng_pub0_open(&ep->sock)) != 0 ||
 	    (rv = nng_socket_set_size(ep->sock, NNG_OPT_RECVMAXSZ, recv_max)) !=
 		    0 ||
-	    (rv = nng_socket_set_int(ep->sock, NNG_OPT_SENDBUF, 1024)) != 0 ||
-	    (rv = nng_socket_set_int(ep->sock, NNG_OPT_RECVBUF, 1024)) != 0 ||
+	    (rv = nng_socket_set_int(ep->sock, NNG_OPT_SENDBUF,
+				     rep ? 1024 : LIVE_SENDBUF)) != 0 ||
+	    (rep && (rv = nng_socket_set_int(ep->sock, NNG_OPT_RECVBUF,
+					     1024)) != 0) ||
 	    (rv = nng_pipe_notify(ep->sock, NNG_PIPE_EV_ADD_POST, on_pipe_added,
 				  ep)) != 0 ||
-	    (rv = nng_socket_get_int(ep->sock, NNG_OPT_RECVFD, &rfd)) != 0 ||
-	    (rv = nng_socket_get_int(ep->sock, NNG_OPT_SENDFD, &sfd)) != 0) {
+	    (rep && (rv = nng_socket_get_int(ep->sock, NNG_OPT_RECVFD,
+					     &rfd)) != 0) ||
+	    (rep && (rv = nng_socket_get_int(ep->sock, NNG_OPT_SENDFD,
+					     &sfd)) != 0)) {
 		snprintf(err, errlen, "%s socket: %s", name, nng_strerror(rv));
 		return -1;
 	}
 	ep->open = true;
 	if (start_listener(ep, err, errlen) < 0)
 		return -1;
-	ev_io_init(&ep->recv_w, on_recv, rfd, EV_READ);
-	ev_io_init(&ep->send_w, on_send, sfd, EV_READ);
-	ev_io_start(b->loop, &ep->recv_w);
+	if (rep) {
+		ev_io_init(&ep->recv_w, on_recv, rfd, EV_READ);
+		ev_io_init(&ep->send_w, on_send, sfd, EV_READ);
+		ev_io_start(b->loop, &ep->recv_w);
+	}
 	return 0;
 }
 
 void endpoint_pause(struct endpoint *ep)
 {
-	ev_io_stop(ep->b->loop, &ep->recv_w);
+	if (ep->on_msg)
+		ev_io_stop(ep->b->loop, &ep->recv_w);
 }
 
 void endpoint_probe_start(struct endpoint *ep)
 {
 	if (!ep->open || ep->probing)
 		return;
-	if (nng_req0_open(&ep->probe) != 0)
+	/* A peer the socket's protocol accepts, or the handshake fails. */
+	if ((ep->on_msg ? nng_req0_open(&ep->probe)
+			: nng_sub0_open(&ep->probe)) != 0)
 		return;
 	ep->probe_base = atomic_load(&ep->pipes_added);
 	if (nng_dial(ep->probe, ep->url, NULL, NNG_FLAG_NONBLOCK) != 0) {
@@ -233,8 +251,10 @@ void endpoint_close(struct endpoint *ep)
 {
 	if (!ep->open)
 		return;
-	ev_io_stop(ep->b->loop, &ep->recv_w);
-	ev_io_stop(ep->b->loop, &ep->send_w);
+	if (ep->on_msg) {
+		ev_io_stop(ep->b->loop, &ep->recv_w);
+		ev_io_stop(ep->b->loop, &ep->send_w);
+	}
 	if (ep->probing) {
 		nng_close(ep->probe);
 		ep->probing = false;

@@ -1,0 +1,102 @@
+/*
+ * live.c: every committed record, published once on the live socket.
+ *
+ * A live message is one run of consecutive records of one service (a batch
+ * from the library is one run).  Its body starts with the topic, the service
+ * id and a NUL, so a subscriber can ask nng for one service; then a msgpack
+ * map:
+ *
+ *   {"jid": bin(16), "first": u64, "last": u64, "prev": u64, "recs": bin}
+ *
+ * "recs" holds the run's record frames exactly as the journal holds them;
+ * "prev" is the sequence number of the previous record of the same service
+ * (or an upper bound of it, services.h).  Since every committed record is in
+ * exactly one message, in order, a subscriber of everything sees a gap as
+ * first != its position + 1, and a subscriber of one service as prev > its
+ * position; either repairs from the journal.  pub0 never blocks: a slow
+ * subscriber loses messages, never slows ingest.
+ */
+#include <string.h>
+
+#include "broker.h"
+#include "frame.h"
+#include "proto.h"
+
+static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
+{
+	mp_pack_key(pk, key);
+	msgpack_pack_uint64(pk, v);
+}
+
+/* Publish records [from, to) of the batch, all of one service. */
+static void publish_run(struct broker *b, size_t from, size_t to,
+			uint64_t first_seq, struct service *svc,
+			const struct frame_record *proto)
+{
+	msgpack_sbuffer *out = &b->live_out;
+	msgpack_packer pk;
+	size_t frames = 0;
+
+	for (size_t i = from; i < to; i++)
+		frames += FRAME_OVERHEAD + b->recs[i].len;
+	msgpack_sbuffer_clear(out);
+	msgpack_sbuffer_write(out, svc->id, svc->len + 1);
+	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 5);
+	mp_pack_key(&pk, "jid");
+	msgpack_pack_bin(&pk, JOURNAL_ID_LEN);
+	msgpack_pack_bin_body(&pk, journal_id(b->journal), JOURNAL_ID_LEN);
+	pack_u64(&pk, "first", first_seq + from);
+	pack_u64(&pk, "last", first_seq + to - 1);
+	pack_u64(&pk, "prev", services_prev(b->services, svc));
+	mp_pack_key(&pk, "recs");
+	msgpack_pack_bin(&pk, frames);
+	for (size_t i = from; i < to; i++) {
+		unsigned char hdr[FRAME_OVERHEAD];
+		struct frame_record fr = *proto;
+		fr.seq = first_seq + i;
+		fr.data = b->recs[i].data;
+		fr.len = b->recs[i].len;
+		frame_record_header(hdr, &fr);
+		msgpack_pack_bin_body(&pk, hdr, sizeof hdr);
+		msgpack_pack_bin_body(&pk, fr.data, fr.len);
+		services_count(svc, fr.seq, b->acc[i].level, b->acc[i].time_ns);
+	}
+	nng_msg *m;
+	if (nng_msg_alloc(&m, 0) != 0 ||
+	    nng_msg_append(m, out->data, out->size) != 0) {
+		broker_log(b, "live: out of memory");
+		return;
+	}
+	if (nng_sendmsg(b->live.sock, m, NNG_FLAG_NONBLOCK) != 0)
+		nng_msg_free(m); /* subscribers repair from the journal */
+}
+
+static bool same_service(const struct lb_str *a, const struct lb_str *b)
+{
+	return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
+}
+
+void live_publish(struct broker *b, uint64_t first_seq, size_t n,
+		  uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns)
+{
+	struct frame_record proto = {
+		.pid = pid, .uid = uid, .gid = gid, .recv_ns = recv_ns};
+	size_t from = 0;
+
+	while (from < n) {
+		size_t to = from + 1;
+		while (to < n &&
+		       same_service(&b->acc[to].service, &b->acc[from].service))
+			to++;
+		struct service *svc = services_get(b->services,
+						   b->acc[from].service.p,
+						   b->acc[from].service.len);
+		if (svc == NULL) {
+			broker_log(b, "live: out of memory");
+			return;
+		}
+		publish_run(b, from, to, first_seq, svc, &proto);
+		from = to;
+	}
+}

@@ -1,0 +1,50 @@
+/*
+ * services.h: what the broker knows about each service it has seen since it
+ * started: the sequence number of its last record (the "prev" every live
+ * record carries, so that a subscriber sees a gap) and its counters.
+ *
+ * Bounded: past SERVICES_MAX entries the least recently active is forgotten.
+ * prev is then reported as the "horizon": the highest sequence number for
+ * which the table may be incomplete (the journal's last at start, or the
+ * last seq of an evicted service), an upper bound of the true previous
+ * record, so a subscriber that is behind the horizon repairs from the
+ * journal: conservative, never wrong.
+ */
+#ifndef LOGBUS_SERVICES_H
+#define LOGBUS_SERVICES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SERVICES_MAX 100000
+
+struct service {
+	char *id;
+	size_t len;
+	uint64_t last_seq;
+	int64_t last_time_ns;
+	uint64_t records;
+	uint64_t by_level[6]; /* <DEBUG.. DEBUG, INFO, WARNING, ERROR, >=CRIT */
+};
+
+struct services;
+
+struct services *services_new(uint32_t max, uint64_t horizon);
+void services_free(struct services *s);
+
+/* Find or add (NULL when out of memory).  Marks it most recently used. */
+struct service *services_get(struct services *s, const char *id, size_t len);
+/* The prev to publish for a service's next record. */
+uint64_t services_prev(const struct services *s, const struct service *svc);
+uint64_t services_horizon(const struct services *s);
+
+/* Count a committed record. */
+void services_count(struct service *svc, uint64_t seq, int level,
+		    int64_t time_ns);
+
+/* Visit every known service (for stats), most recent first. */
+void services_each(const struct services *s,
+		   void (*fn)(void *arg, const struct service *svc), void *arg);
+uint32_t services_size(const struct services *s);
+
+#endif
