@@ -1,18 +1,37 @@
 /*
- * reader.c: reading the journal back through the query socket.
+ * reader.c: reading records back, as a snapshot of the journal or following
+ * it live; every matching record once, in sequence order.
  *
- * A reader is a position (journal id and the sequence number after which to
- * read) and a filter.  Each request asks for records after the position; the
- * reply's frames are handed out one by one, then the position moves to the
- * reply's "next" (the last record the broker examined, matching or not), so
- * a paged read never repeats and never skips.  The first request carries the
- * start (head, tail N, or a cursor); later ones always a position.
+ * A reader is a position (the journal id and `after`, the sequence number
+ * up to which every record has been handed out or was not wanted) and a
+ * filter.  It gets records two ways:
+ *
+ *  - replay: read requests on the query socket for records after the
+ *    position, filtered by the broker; each reply moves the position to the
+ *    last record the broker examined, matching or not;
+ *  - live (follow mode): the broker publishes every committed record once,
+ *    as runs of one service's consecutive records (broker/live.c).  A
+ *    reader of one service subscribes to that service's topic and knows it
+ *    missed nothing when a run's "prev" (the service's previous record) is
+ *    at or before its position; a reader of several services subscribes to
+ *    everything and knows it when a run starts right after its position.
+ *
+ * Whenever live cannot prove that nothing was missed (pub0 dropped a
+ * message because this reader was slow, the broker restarted, the live
+ * socket was not connected yet, or nothing came for a second and the last
+ * message may have been lost), the reader replays from its position until
+ * it has caught up, then goes on with live runs, skipping what the replay
+ * already handed out.  The journal is the truth; live is a shortcut.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <msgpack.h>
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
 
 #include "cursor.h"
 #include "filter.h"
@@ -20,10 +39,17 @@
 #include "logbus/logbus.h"
 #include "paths.h"
 #include "proto.h"
+#include "redial.h"
 #include "reqconn.h"
 #include "view.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
+#define IDLE_POLL_MS       1000 /* no live message this long: replay */
+#define RETRY_MS           250  /* after a passing error */
+#define SLICE_MS           100  /* waits look at stop and the dialer */
+#define LIVE_RECVBUF       8192 /* messages queued in the sub socket */
+
+enum source { NONE, QUERY, LIVE };
 
 struct logbus_reader {
 	struct reqconn conn;
@@ -31,67 +57,163 @@ struct logbus_reader {
 	enum logbus_start start;
 	uint64_t tail_n;
 	int timeout_ms;
+	bool follow;
+
 	bool positioned; /* jid and after are known */
 	unsigned char jid[CURSOR_ID_LEN];
 	uint64_t after;
-	bool eof;
+	bool replaying; /* the next records come from the query socket */
+	bool caught_up; /* a snapshot reached the journal's end */
 	uint64_t oldest;
-	nng_msg *reply;
+
+	/* the message whose frames are being handed out */
+	nng_msg *msg;
+	enum source source;
 	const unsigned char *frames;
 	size_t frames_len, off;
-	uint64_t next; /* position once this reply's frames are handed out */
+	uint64_t msg_next; /* position once all its frames are handed out */
+	bool msg_eof;
+
+	/* follow mode */
+	bool live_open;
+	nng_socket live;
+	struct redial live_rd;
+	int live_fd;
+	bool one_service;
+	int64_t idle_at;  /* replay if no live message until then */
+	int64_t retry_at; /* no request before then after a passing error */
+	atomic_bool stop;
+
 	struct view view;
 	char cursor[CURSOR_STR_LEN + 1];
 	char error[512];
 	msgpack_sbuffer req;
 	msgpack_zone zone;
+	msgpack_zone rec_zone;
 };
+
+static void open_error(const logbus_reader_options *o, const char *msg)
+{
+	if (o->error && o->error_len)
+		snprintf(o->error, o->error_len, "%s", msg);
+}
+
+static int open_live(struct logbus_reader *r, const char *dir)
+{
+	char url[160];
+	int rv;
+
+	if (paths_socket_url(url, sizeof url, dir, SOCK_LIVE) == NULL) {
+		snprintf(r->error, sizeof r->error, "run directory path too "
+						    "long: %s",
+			 dir);
+		return LOGBUS_EINVAL;
+	}
+	/* One service: its topic, "<id>\0".  Several or all: everything,
+	 * filtered here, so that runs of all services arrive in order. */
+	r->one_service = r->flt.nservices == 1;
+	const void *topic = r->one_service ? r->flt.services[0].p : "";
+	size_t topic_len = r->one_service ? r->flt.services[0].len + 1 : 0;
+	if ((rv = nng_sub0_open(&r->live)) != 0) {
+		snprintf(r->error, sizeof r->error, "cannot open a socket: %s",
+			 nng_strerror(rv));
+		return LOGBUS_ESYS;
+	}
+	if ((rv = nng_socket_set(r->live, NNG_OPT_SUB_SUBSCRIBE, topic,
+				 topic_len)) ||
+	    (rv = nng_socket_set_int(r->live, NNG_OPT_RECVBUF, LIVE_RECVBUF)) ||
+	    (rv = nng_socket_set_size(r->live, NNG_OPT_RECVMAXSZ,
+				      INGEST_RECV_MAX + 64 * 1024)) ||
+	    (rv = nng_socket_get_int(r->live, NNG_OPT_RECVFD, &r->live_fd)) ||
+	    (rv = redial_start(&r->live_rd, r->live, url))) {
+		snprintf(r->error, sizeof r->error, "cannot follow %s/%s: %s",
+			 dir, SOCK_LIVE, nng_strerror(rv));
+		nng_close(r->live);
+		return LOGBUS_ESYS;
+	}
+	r->live_open = true;
+	return 0;
+}
+
+static void reader_free(struct logbus_reader *r)
+{
+	if (r->msg)
+		nng_msg_free(r->msg);
+	if (r->live_open)
+		nng_close(r->live);
+	filter_fini(&r->flt);
+	view_fini(&r->view);
+	msgpack_sbuffer_destroy(&r->req);
+	msgpack_zone_destroy(&r->zone);
+	msgpack_zone_destroy(&r->rec_zone);
+	free(r);
+}
 
 LOGBUS_API int logbus_reader_open(logbus_reader **out,
 				  const logbus_reader_options *o)
 {
-	char run_dir[4096];
+	char run_dir[4096], err[256];
 	int rv;
 
 	*out = NULL;
-	if (o == NULL || o->start > LOGBUS_START_CURSOR)
+	if (o == NULL || o->start > LOGBUS_START_SINCE) {
+		if (o)
+			open_error(o, "unknown start position");
 		return LOGBUS_EINVAL;
+	}
 	const char *dir = o->run_dir ? o->run_dir
 				     : paths_default_run_dir(run_dir,
 							     sizeof run_dir);
-	if (dir == NULL)
+	if (dir == NULL) {
+		open_error(o, "run directory path too long");
 		return LOGBUS_EINVAL;
+	}
 	struct logbus_reader *r = calloc(1, sizeof *r);
 	if (r == NULL)
 		return LOGBUS_ENOMEM;
 	r->start = o->start;
-	r->tail_n = o->tail_n;
+	r->tail_n = o->start == LOGBUS_START_NEW ? 0 : o->tail_n;
+	r->follow = o->follow != 0;
 	r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
+	r->replaying = true;
+	atomic_init(&r->stop, false);
 	view_init(&r->view);
 	msgpack_sbuffer_init(&r->req);
 	msgpack_zone_init(&r->zone, 1024);
+	msgpack_zone_init(&r->rec_zone, 4096);
 	if (o->start == LOGBUS_START_CURSOR) {
 		if (cursor_parse(o->cursor, r->jid, &r->after) < 0) {
+			open_error(o, "malformed cursor: expected lb1-<32 "
+				      "hex>-<16 hex>");
 			rv = LOGBUS_ECURSOR;
 			goto fail;
 		}
 		r->positioned = true;
 	}
-	if ((rv = filter_from_public(&r->flt, &o->filter)) != 0)
+	if ((rv = filter_from_public(&r->flt, &o->filter, err, sizeof err)) !=
+	    0) {
+		open_error(o, err);
 		goto fail;
+	}
+	if (o->start == LOGBUS_START_SINCE &&
+	    o->since_ns > r->flt.since_ns)
+		r->flt.since_ns = o->since_ns;
+	/* Live first, so that what is committed during the replay waits in
+	 * the socket instead of being missed. */
+	if (r->follow && (rv = open_live(r, dir)) != 0) {
+		open_error(o, r->error);
+		goto fail;
+	}
 	if ((rv = reqconn_open(&r->conn, dir, SOCK_QUERY, QUERY_RECV_MAX,
 			       r->error, sizeof r->error)) != 0) {
-		filter_fini(&r->flt);
+		open_error(o, r->error);
 		goto fail;
 	}
 	r->conn.fail_fast = true;
 	*out = r;
 	return 0;
 fail:
-	view_fini(&r->view);
-	msgpack_sbuffer_destroy(&r->req);
-	msgpack_zone_destroy(&r->zone);
-	free(r);
+	reader_free(r);
 	return rv;
 }
 
@@ -99,20 +221,31 @@ LOGBUS_API void logbus_reader_close(logbus_reader *r)
 {
 	if (r == NULL)
 		return;
-	if (r->reply)
-		nng_msg_free(r->reply);
 	reqconn_close(&r->conn);
-	filter_fini(&r->flt);
-	view_fini(&r->view);
-	msgpack_sbuffer_destroy(&r->req);
-	msgpack_zone_destroy(&r->zone);
-	free(r);
+	reader_free(r);
 }
+
+LOGBUS_API void logbus_reader_interrupt(logbus_reader *r)
+{
+	atomic_store(&r->stop, true);
+}
+
+static void drop_msg(struct logbus_reader *r)
+{
+	if (r->msg)
+		nng_msg_free(r->msg);
+	r->msg = NULL;
+	r->source = NONE;
+	r->frames_len = r->off = 0;
+}
+
+/* ---- replay ----------------------------------------------------------------- */
 
 static void build_read(struct logbus_reader *r)
 {
 	msgpack_packer pk;
-	bool tail = !r->positioned && r->start == LOGBUS_START_TAIL;
+	bool tail = !r->positioned && (r->start == LOGBUS_START_TAIL ||
+				       r->start == LOGBUS_START_NEW);
 
 	msgpack_sbuffer_clear(&r->req);
 	msgpack_packer_init(&pk, &r->req, msgpack_sbuffer_write);
@@ -151,7 +284,7 @@ static int broker_error(struct logbus_reader *r, const msgpack_object *o)
 	return LOGBUS_EREJECTED;
 }
 
-/* Ask for the next page; on success r->frames holds its record frames. */
+/* Ask for the next page; on success its frames are the current message. */
 static int fetch(struct logbus_reader *r)
 {
 	msgpack_object o;
@@ -160,24 +293,26 @@ static int fetch(struct logbus_reader *r)
 	const char *jid, *recs;
 	size_t jidlen, recslen;
 	uint64_t next;
+	nng_msg *reply = NULL;
 	int rv;
 
-	if (r->reply) {
-		nng_msg_free(r->reply);
-		r->reply = NULL;
-	}
+	drop_msg(r);
 	build_read(r);
-	rv = reqconn_call(&r->conn, r->req.data, r->req.size, &r->reply,
-			  r->timeout_ms, NULL, r->error, sizeof r->error);
+	rv = reqconn_call(&r->conn, r->req.data, r->req.size, &reply,
+			  r->timeout_ms, &r->stop, r->error, sizeof r->error);
 	if (rv != 0)
 		return rv;
+	r->msg = reply;
 	msgpack_zone_clear(&r->zone);
-	if (msgpack_unpack(nng_msg_body(r->reply), nng_msg_len(r->reply), &off,
+	if (msgpack_unpack(nng_msg_body(reply), nng_msg_len(reply), &off,
 			   &r->zone, &o) != MSGPACK_UNPACK_SUCCESS ||
 	    !mp_get_bool(&o, "ok", &ok))
 		goto proto;
-	if (!ok)
-		return broker_error(r, &o);
+	if (!ok) {
+		rv = broker_error(r, &o);
+		drop_msg(r);
+		return rv;
+	}
 	if (!mp_get_bytes(&o, "jid", &jid, &jidlen) ||
 	    jidlen != CURSOR_ID_LEN || !mp_get_u64(&o, "next", &next) ||
 	    !mp_get_bool(&o, "eof", &eof) ||
@@ -185,58 +320,222 @@ static int fetch(struct logbus_reader *r)
 		goto proto;
 	memcpy(r->jid, jid, CURSOR_ID_LEN);
 	r->positioned = true;
+	r->source = QUERY;
 	r->frames = (const unsigned char *)recs;
 	r->frames_len = recslen;
 	r->off = 0;
-	r->next = next;
-	r->eof = eof;
+	r->msg_next = next;
+	r->msg_eof = eof;
 	return 0;
 proto:
+	drop_msg(r);
 	snprintf(r->error, sizeof r->error,
 		 "logbusd sent a read reply this library cannot read");
 	return LOGBUS_EPROTO;
 }
 
-LOGBUS_API int logbus_reader_next(logbus_reader *r, const logbus_record **rec)
+/* ---- live ------------------------------------------------------------------- */
+
+/*
+ * Take a live message: returns true when its frames became the current
+ * message; false when it was dropped (old, or it showed a gap, in which
+ * case the reader replays first).
+ */
+static bool take_live(struct logbus_reader *r, nng_msg *m)
 {
+	const char *body = nng_msg_body(m);
+	size_t len = nng_msg_len(m);
+	const char *nul = memchr(body, '\0', len);
+	msgpack_object o;
+	size_t off;
+	uint64_t first, last, prev;
+	const char *jid, *recs;
+	size_t jidlen, recslen;
+
+	if (nul == NULL)
+		goto drop;
+	off = (size_t)(nul + 1 - body);
+	msgpack_zone_clear(&r->zone);
+	if (msgpack_unpack(body, len, &off, &r->zone, &o) !=
+		    MSGPACK_UNPACK_SUCCESS ||
+	    !mp_get_bytes(&o, "jid", &jid, &jidlen) ||
+	    jidlen != CURSOR_ID_LEN || !mp_get_u64(&o, "first", &first) ||
+	    !mp_get_u64(&o, "last", &last) || !mp_get_u64(&o, "prev", &prev) ||
+	    !mp_get_bytes(&o, "recs", &recs, &recslen))
+		goto drop;
+	if (!r->positioned || memcmp(jid, r->jid, CURSOR_ID_LEN) != 0 ||
+	    last <= r->after)
+		goto drop; /* not placed yet, another journal, or old */
+	if (r->one_service ? prev > r->after : first > r->after + 1) {
+		r->replaying = true; /* something was missed: the journal */
+		goto drop;
+	}
+	drop_msg(r);
+	r->msg = m;
+	r->source = LIVE;
+	r->frames = (const unsigned char *)recs;
+	r->frames_len = recslen;
+	r->off = 0;
+	r->msg_next = last;
+	r->msg_eof = false;
+	return true;
+drop:
+	nng_msg_free(m);
+	return false;
+}
+
+/* Wait for a live message until `until` (ms, monotonic).  Returns 1 when a
+ * message became current, 0 when the time is up, LOGBUS_ECLOSED. */
+static int wait_live(struct logbus_reader *r, int64_t until)
+{
+	for (;;) {
+		nng_msg *m;
+		if (nng_recvmsg(r->live, &m, NNG_FLAG_NONBLOCK) == 0) {
+			r->idle_at = redial_now_ms() + IDLE_POLL_MS;
+			if (take_live(r, m))
+				return 1;
+			if (r->replaying)
+				return 0;
+			continue;
+		}
+		if (atomic_load(&r->stop))
+			return LOGBUS_ECLOSED;
+		int64_t left = until - redial_now_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd pfd = {.fd = r->live_fd, .events = POLLIN};
+		poll(&pfd, 1, left < SLICE_MS ? (int)left : SLICE_MS);
+		redial_watch(&r->live_rd);
+	}
+}
+
+/* ---- handing out ---------------------------------------------------------- */
+
+/* The next wanted record of the current message, or false when it has no
+ * more.  Live records are filtered here, replayed ones by the broker. */
+static bool next_frame(struct logbus_reader *r, int *err)
+{
+	while (r->off < r->frames_len) {
+		int type;
+		uint32_t total;
+		const unsigned char *f = r->frames + r->off;
+		if (frame_check(f, r->frames_len - r->off,
+				FRAME_BODY_HDR + LOGBUS_RECORD_MAX, &type,
+				&total) != FRAME_OK ||
+		    type != FRAME_RECORD) {
+			snprintf(r->error, sizeof r->error,
+				 "a record from logbusd failed its checksum");
+			*err = LOGBUS_EPROTO;
+			return false;
+		}
+		r->off += total;
+		struct frame_record fr;
+		frame_record_decode(f, &fr);
+		if (fr.seq <= r->after)
+			continue;
+		if (r->source == LIVE) {
+			struct record_view v;
+			struct record_error e;
+			msgpack_zone_clear(&r->rec_zone);
+			bool want = record_decode(fr.data, fr.len, &r->rec_zone,
+						  &v, &e) == 0 &&
+				    filter_match(&r->flt, &v);
+			if (!want) {
+				r->after = fr.seq;
+				continue;
+			}
+		}
+		if ((*err = view_fill(&r->view, f, r->jid)) != 0) {
+			snprintf(r->error, sizeof r->error,
+				 "a record from logbusd does not decode");
+			return false;
+		}
+		r->after = fr.seq;
+		return true;
+	}
+	*err = 0;
+	return false;
+}
+
+/* All frames of the current message are handed out: move the position. */
+static void finish_msg(struct logbus_reader *r)
+{
+	if (r->msg_next > r->after)
+		r->after = r->msg_next;
+	if (r->source == QUERY && r->msg_eof) {
+		r->replaying = false;
+		r->caught_up = true;
+		r->idle_at = redial_now_ms() + IDLE_POLL_MS;
+	}
+	drop_msg(r);
+}
+
+static bool passing(int rv)
+{
+	return rv == LOGBUS_EUNREACHABLE || rv == LOGBUS_ETIMEDOUT;
+}
+
+LOGBUS_API int logbus_reader_next(logbus_reader *r, const logbus_record **rec,
+				  int timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX
+					  : redial_now_ms() + timeout_ms;
 	int rv;
 
 	for (;;) {
-		if (r->reply && r->off < r->frames_len) {
-			int type;
-			uint32_t total;
-			const unsigned char *f = r->frames + r->off;
-			if (frame_check(f, r->frames_len - r->off,
-					FRAME_BODY_HDR + LOGBUS_RECORD_MAX,
-					&type, &total) != FRAME_OK ||
-			    type != FRAME_RECORD) {
-				snprintf(r->error, sizeof r->error,
-					 "a record from logbusd failed its "
-					 "checksum");
-				return LOGBUS_EPROTO;
-			}
-			r->off += total;
-			if ((rv = view_fill(&r->view, f, r->jid)) != 0) {
-				snprintf(r->error, sizeof r->error,
-					 "a record from logbusd does not "
-					 "decode");
-				return rv;
-			}
-			r->after = r->view.rec.seq;
+		if (atomic_load(&r->stop))
+			return LOGBUS_ECLOSED;
+		if (next_frame(r, &rv)) {
 			*rec = &r->view.rec;
 			return 1;
 		}
-		if (r->reply) {
-			/* This page is handed out: move past what the broker
-			 * examined, matching or not. */
-			if (r->next > r->after)
-				r->after = r->next;
-			if (r->eof)
-				return 0;
-		}
-		if ((rv = fetch(r)) != 0)
+		if (rv != 0)
 			return rv;
+		if (r->source != NONE)
+			finish_msg(r);
+		if (!r->follow && r->caught_up)
+			return 0;
+		if (r->replaying) {
+			if (redial_now_ms() < r->retry_at) {
+				/* only followers retry: live_open */
+				int64_t until = r->retry_at < deadline
+							? r->retry_at
+							: deadline;
+				if ((rv = wait_live(r, until)) < 0)
+					return rv;
+				if (rv == 0 && redial_now_ms() >= deadline)
+					return 0;
+				continue;
+			}
+			if ((rv = fetch(r)) != 0) {
+				if (r->follow && passing(rv))
+					r->retry_at = redial_now_ms() + RETRY_MS;
+				return rv;
+			}
+			continue;
+		}
+		/* following, caught up: live until idle or the deadline */
+		int64_t until = r->idle_at < deadline ? r->idle_at : deadline;
+		if ((rv = wait_live(r, until)) < 0)
+			return rv;
+		if (rv == 1 || r->replaying)
+			continue;
+		if (redial_now_ms() >= r->idle_at) {
+			r->replaying = true; /* the tail may hold a lost run */
+			continue;
+		}
+		return 0;
 	}
+}
+
+LOGBUS_API int logbus_reader_skip_expired(logbus_reader *r)
+{
+	if (r->oldest == 0 || !r->positioned)
+		return LOGBUS_EINVAL;
+	r->after = r->oldest - 1;
+	r->oldest = 0;
+	r->replaying = true;
+	return 0;
 }
 
 LOGBUS_API const char *logbus_reader_cursor(logbus_reader *r)

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <nng/protocol/reqrep0/req.h>
 
@@ -17,43 +16,17 @@
 #include "paths.h"
 
 #define SLICE_MS    100  /* how often a waiting call looks around */
-#define REDIAL_MS   1000 /* no pipe this long with work pending: dial again */
 #define RESEND_MS   5000 /* req0 resends an unanswered request this often */
 #define SENDTIME_MS 100
-
-int64_t reqconn_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	struct reqconn *c = arg;
-
-	(void)p;
-	if (ev == NNG_PIPE_EV_ADD_POST)
-		atomic_fetch_add(&c->pipes, 1);
-	else if (ev == NNG_PIPE_EV_REM_POST)
-		atomic_fetch_sub(&c->pipes, 1);
-}
-
-static int dial(struct reqconn *c)
-{
-	c->last_dial_ms = reqconn_now_ms();
-	return nng_dial(c->sock, c->url, &c->dialer, NNG_FLAG_NONBLOCK);
-}
 
 int reqconn_open(struct reqconn *c, const char *run_dir, const char *sock,
 		 size_t recv_max, char *err, size_t errlen)
 {
+	char url[160];
 	int rv;
 
 	memset(c, 0, sizeof *c);
-	atomic_init(&c->pipes, 0);
-	if (paths_socket_url(c->url, sizeof c->url, run_dir, sock) == NULL ||
+	if (paths_socket_url(url, sizeof url, run_dir, sock) == NULL ||
 	    (size_t)snprintf(c->path, sizeof c->path, "%s/%s", run_dir, sock) >=
 		    sizeof c->path) {
 		snprintf(err, errlen, "run directory path too long: %s",
@@ -69,18 +42,13 @@ int reqconn_open(struct reqconn *c, const char *run_dir, const char *sock,
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME,
 				    RESEND_MS)) ||
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, SENDTIME_MS)) ||
-	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 50)) ||
-	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 500)) ||
-	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, on_pipe, c)) ||
-	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, on_pipe, c)) ||
 	    (rv = nng_socket_get_int(c->sock, NNG_OPT_RECVFD, &c->recvfd)) ||
-	    (rv = dial(c))) {
+	    (rv = redial_start(&c->rd, c->sock, url))) {
 		snprintf(err, errlen, "cannot set up a connection to %s: %s",
 			 c->path, nng_strerror(rv));
 		nng_close(c->sock);
 		return LOGBUS_ESYS;
 	}
-	c->last_pipe_ms = reqconn_now_ms();
 	return 0;
 }
 
@@ -91,25 +59,7 @@ void reqconn_close(struct reqconn *c)
 
 bool reqconn_connected(struct reqconn *c)
 {
-	return atomic_load(&c->pipes) > 0;
-}
-
-/* Called while a call waits: re-dial a dialer that has been without a pipe
- * too long (after bug #1518 it would wait forever). */
-static void watch_dialer(struct reqconn *c)
-{
-	int64_t now = reqconn_now_ms();
-
-	if (atomic_load(&c->pipes) > 0) {
-		c->last_pipe_ms = now;
-		return;
-	}
-	if (now - c->last_pipe_ms < REDIAL_MS ||
-	    now - c->last_dial_ms < REDIAL_MS)
-		return;
-	nng_dialer_close(c->dialer);
-	if (dial(c) == 0)
-		c->redials++;
+	return redial_connected(&c->rd);
 }
 
 void reqconn_unreachable(struct reqconn *c, char *err, size_t errlen)
@@ -132,7 +82,7 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 		 char *err, size_t errlen)
 {
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX
-					  : reqconn_now_ms() + timeout_ms;
+					  : redial_now_ms() + timeout_ms;
 	bool sent = false;
 	nng_msg *msg;
 	int rv;
@@ -155,14 +105,14 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 			sent = true;
 			break;
 		}
-		watch_dialer(c);
+		redial_watch(&c->rd);
 		if (rv != NNG_ETIMEDOUT && rv != NNG_EAGAIN) {
 			nng_msg_free(msg);
 			snprintf(err, errlen, "send to %s failed: %s", c->path,
 				 nng_strerror(rv));
 			return LOGBUS_ESYS;
 		}
-		if (stopped(stop) || reqconn_now_ms() >= deadline) {
+		if (stopped(stop) || redial_now_ms() >= deadline) {
 			nng_msg_free(msg);
 			if (stopped(stop)) {
 				snprintf(err, errlen, "closing");
@@ -176,7 +126,7 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 	 * nng would otherwise finish (the next send replaces the request). */
 	for (;;) {
 		struct pollfd pfd = {.fd = c->recvfd, .events = POLLIN};
-		int64_t left = deadline - reqconn_now_ms();
+		int64_t left = deadline - redial_now_ms();
 		int wait = left < SLICE_MS ? (int)(left > 0 ? left : 0)
 					   : SLICE_MS;
 		int n = poll(&pfd, 1, wait);
@@ -194,12 +144,12 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 			snprintf(err, errlen, "poll: %s", strerror(errno));
 			return LOGBUS_ESYS;
 		}
-		watch_dialer(c);
+		redial_watch(&c->rd);
 		if (stopped(stop)) {
 			snprintf(err, errlen, "closing");
 			return LOGBUS_ECLOSED;
 		}
-		if (reqconn_now_ms() >= deadline) {
+		if (redial_now_ms() >= deadline) {
 			if (!reqconn_connected(c)) {
 				reqconn_unreachable(c, err, errlen);
 				return LOGBUS_EUNREACHABLE;

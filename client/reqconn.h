@@ -5,8 +5,8 @@
  * A cooked req0 socket: nng resends the request by itself when its pipe
  * goes away.  The reply is awaited by polling RECVFD, never with
  * NNG_OPT_RECVTIMEO, because in 1.5.2 a timed-out receive abandons the
- * request.  While a call waits, a dialer that has had no pipe for a second
- * is closed and dialled again: after bug #1518 it would never reconnect.
+ * request.  While a call waits, the dialer is watched (redial.h): after
+ * bug #1518 it would never reconnect by itself.
  *
  * One call at a time per connection (the caller serialises).
  */
@@ -20,16 +20,13 @@
 
 #include <nng/nng.h>
 
+#include "redial.h"
+
 struct reqconn {
 	nng_socket sock;
-	nng_dialer dialer;
-	char url[160];
+	struct redial rd;
 	char path[160];
 	int recvfd;
-	atomic_int pipes;         /* written by nng's pipe callbacks */
-	int64_t last_pipe_ms;     /* when a pipe was last seen */
-	int64_t last_dial_ms;
-	uint64_t redials;
 	/* A call fails at once when there is no connection and no socket
 	 * file: right for a reader, wrong for a publisher, which waits. */
 	bool fail_fast;
@@ -56,6 +53,5 @@ bool reqconn_connected(struct reqconn *c);
 /* "cannot reach logbusd at PATH (why): is logbusd running?" */
 void reqconn_unreachable(struct reqconn *c, char *err, size_t errlen);
 
-int64_t reqconn_now_ms(void);
 
 #endif

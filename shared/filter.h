@@ -4,9 +4,13 @@
  * it has one definition, one wire encoding and one matching function.
  *
  * Wire form (the "flt" map of a read request, PROTOCOL.md):
- *   "svc": [str...]   service ids, any of them
- *   "lvl": int        minimum level
- *   "lg":  str        logger prefix, hierarchical ("a.b" matches a.b, a.b.c)
+ *   "svc":   [str...]        service ids, any of them
+ *   "lvl":   int             minimum level
+ *   "lg":    str             logger prefix, hierarchical (a.b: a.b, a.b.c)
+ *   "st":    int             stream bit mask (1 << stream)
+ *   "fld":   [[str, str]...] field KEY written as text equals VALUE
+ *   "re":    str             PCRE2 pattern on the message
+ *   "since": int, "until": int   record time range [since, until), ns
  * An unknown key is an error, never ignored: a broker that cannot apply a
  * filter must not hand back records the caller did not ask for.
  */
@@ -21,17 +25,28 @@
 #include "logbus/logbus.h"
 #include "record.h"
 
+struct filter_field {
+	struct lb_str key, value; /* owned copies */
+};
+
 struct filter {
 	struct lb_str *services; /* owned copies */
 	size_t nservices;
 	int min_level;
 	char *logger_prefix; /* owned, NULL for none */
 	size_t prefix_len;
+	unsigned streams; /* 0: all */
+	struct filter_field *fields;
+	size_t nfields;
+	char *regex;          /* the pattern, owned */
+	void *code, *match;   /* pcre2_code_8 *, pcre2_match_data_8 * */
+	int64_t since_ns, until_ns;
 };
 
-/* From the public description (client side).  Returns 0 or LOGBUS_EINVAL /
- * LOGBUS_ENOMEM. */
-int filter_from_public(struct filter *f, const logbus_filter *pub);
+/* From the public description (client side).  Returns 0, or LOGBUS_EINVAL /
+ * LOGBUS_ENOMEM with err saying why. */
+int filter_from_public(struct filter *f, const logbus_filter *pub, char *err,
+		       size_t errlen);
 
 /* Encode as the "flt" map value. */
 void filter_pack(msgpack_packer *pk, const struct filter *f);

@@ -60,7 +60,7 @@ static void read_all(logbus_reader_options *o, struct got_list *l)
 
 	memset(l, 0, sizeof *l);
 	assert_int_equal(logbus_reader_open(&r, o), LOGBUS_OK);
-	while ((l->rv = logbus_reader_next(r, &rec)) == 1) {
+	while ((l->rv = logbus_reader_next(r, &rec, -1)) == 1) {
 		if (l->n == l->cap) {
 			l->cap = l->cap ? l->cap * 2 : 1024;
 			l->v = realloc(l->v, l->cap * sizeof *l->v);
@@ -418,7 +418,7 @@ static void test_expired_cursor_names_the_oldest_kept_record(void **state)
 				   .start = LOGBUS_START_CURSOR,
 				   .cursor = cursor};
 	assert_int_equal(logbus_reader_open(&r, &o), 0);
-	assert_int_equal(logbus_reader_next(r, &rec), LOGBUS_EEXPIRED);
+	assert_int_equal(logbus_reader_next(r, &rec, -1), LOGBUS_EEXPIRED);
 	assert_true(logbus_reader_oldest_seq(r) == oldest);
 	assert_non_null(strstr(logbus_reader_error(r), "expired"));
 	logbus_reader_close(r);
@@ -510,7 +510,7 @@ static void test_flush_on_unreachable_broker_times_out_with_a_reason(
 
 	logbus_reader_options ro = {.run_dir = dir, .timeout_ms = 300};
 	assert_int_equal(logbus_reader_open(&r, &ro), 0);
-	assert_int_equal(logbus_reader_next(r, &rec), LOGBUS_EUNREACHABLE);
+	assert_int_equal(logbus_reader_next(r, &rec, -1), LOGBUS_EUNREACHABLE);
 	snprintf(err, sizeof err, "%s", logbus_reader_error(r));
 	assert_non_null(strstr(err, "is logbusd running?"));
 	assert_non_null(strstr(err, "nobroker/query.sock"));

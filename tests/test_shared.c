@@ -267,7 +267,7 @@ static void test_filter_matches_services_level_and_logger_prefix(void **state)
 			     .logger_prefix = "pactown"};
 	struct filter f, g;
 	char err[128];
-	assert_int_equal(filter_from_public(&f, &pub), 0);
+	assert_int_equal(filter_from_public(&f, &pub, err, sizeof err), 0);
 
 	/* through the wire form, as the broker gets it */
 	msgpack_sbuffer sb;

@@ -974,7 +974,7 @@ static int tail_read(logbus_reader *r, const struct tail_args *a)
 	bool use_ring = a->cursor != NULL && a->n_given && !a->n_all;
 
 	ring.max = use_ring ? (size_t)a->n : 0;
-	while ((rc = logbus_reader_next(r, &rec)) == 1) {
+	while ((rc = logbus_reader_next(r, &rec, -1)) == 1) {
 		long len;
 
 		if (use_ring) {

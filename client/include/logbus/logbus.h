@@ -215,13 +215,27 @@ enum logbus_start {
 	LOGBUS_START_HEAD = 0,   /* the oldest record kept */
 	LOGBUS_START_TAIL = 1,   /* the last tail_n matching records */
 	LOGBUS_START_CURSOR = 2, /* after the record named by cursor */
+	LOGBUS_START_NEW = 3,    /* only records committed from now on */
+	LOGBUS_START_SINCE = 4,  /* records whose time is >= since_ns */
 };
 
+/* Which records a reader wants.  Every part is optional and they combine
+ * with AND.  The broker applies the filter to what it reads from the
+ * journal, the library to live records, with the same code. */
 typedef struct logbus_filter {
 	const char *const *services; /* any of these; NULL/0: all */
 	size_t nservices;
 	int min_level;               /* 0: all */
 	const char *logger_prefix;   /* "a.b" matches a.b and a.b.c, not a.bc */
+	unsigned streams;            /* bits 1 << LOGBUS_STREAM_*; 0: all */
+	const char *const *fields;   /* "KEY=VALUE": the record's field KEY
+					written as text equals VALUE; all must
+					hold */
+	size_t nfields;
+	const char *message_regex;   /* PCRE2 on the message, e.g.
+					"(?i)(error|exception|failed)" */
+	int64_t since_ns;            /* record time >= since_ns (0: any) */
+	int64_t until_ns;            /* record time < until_ns (0: any) */
 } logbus_filter;
 
 typedef struct logbus_reader_options {
@@ -229,19 +243,32 @@ typedef struct logbus_reader_options {
 	enum logbus_start start;
 	uint64_t tail_n;     /* for LOGBUS_START_TAIL */
 	const char *cursor;  /* for LOGBUS_START_CURSOR */
+	int64_t since_ns;    /* for LOGBUS_START_SINCE */
 	logbus_filter filter;
+	/* 0: a snapshot, the reader ends when it has caught up with the
+	 * journal; 1: follow, records keep coming as they are committed. */
+	int follow;
 	int timeout_ms;      /* per request to the broker; 0: 5000 */
+	char *error;         /* if not NULL, why open failed */
+	size_t error_len;
 } logbus_reader_options;
 
 LOGBUS_API int logbus_reader_open(logbus_reader **out,
 				  const logbus_reader_options *opts);
 
 /*
- * Next record, in sequence order: returns 1 and sets *rec (valid until the
- * next call or close), 0 when the reader has caught up with the journal's
- * end as of its last request, or a negative code.
+ * The next matching record, in sequence order, each exactly once.  Returns
+ * 1 and sets *rec (valid until the next call or close); 0 when a snapshot
+ * has caught up with the journal, or when a follower saw nothing for
+ * timeout_ms (-1: wait as long as it takes); or a negative code.  For a
+ * follower, LOGBUS_EUNREACHABLE and LOGBUS_ETIMEDOUT are passing (the
+ * broker is restarting): call again and it carries on from where it was.
+ * LOGBUS_EEXPIRED: the position is older than the journal keeps;
+ * logbus_reader_oldest_seq() says where the journal starts and
+ * logbus_reader_skip_expired() continues from there.
  */
-LOGBUS_API int logbus_reader_next(logbus_reader *r, const logbus_record **rec);
+LOGBUS_API int logbus_reader_next(logbus_reader *r, const logbus_record **rec,
+				  int timeout_ms);
 
 /* Cursor after the last record returned (or the start position): resume
  * there later with LOGBUS_START_CURSOR.  NULL before the first request. */
@@ -250,8 +277,50 @@ LOGBUS_API const char *logbus_reader_cursor(logbus_reader *r);
 /* After LOGBUS_EEXPIRED: the oldest sequence number the journal still has. */
 LOGBUS_API uint64_t logbus_reader_oldest_seq(logbus_reader *r);
 
+/* After LOGBUS_EEXPIRED: go on from the oldest record still kept. */
+LOGBUS_API int logbus_reader_skip_expired(logbus_reader *r);
+
+/* Make a logbus_reader_next blocked in another thread return
+ * LOGBUS_ECLOSED soon (within ~100 ms); the only call that may run
+ * concurrently with next. */
+LOGBUS_API void logbus_reader_interrupt(logbus_reader *r);
+
 LOGBUS_API const char *logbus_reader_error(logbus_reader *r);
 LOGBUS_API void logbus_reader_close(logbus_reader *r);
+
+/* ---- subscriptions: a reader driven by a thread, records to a callback --- */
+
+typedef struct logbus_subscription logbus_subscription;
+
+/* Called for each record on the subscription's thread; return 0 to go on,
+ * anything else to end the subscription. */
+typedef int (*logbus_on_log_fn)(const logbus_record *rec, void *user);
+
+/* Called on the subscription's thread for an error (a code and a sentence).
+ * Return non-zero to go on (after LOGBUS_EEXPIRED: from the oldest record
+ * kept; after a passing error: retry), 0 to end the subscription.  NULL:
+ * passing errors are retried, the others end it. */
+typedef int (*logbus_on_error_fn)(int code, const char *message, void *user);
+
+/* Open a reader with opts and deliver its records to on_log on a thread of
+ * its own.  A snapshot subscription ends by itself when it has caught up. */
+LOGBUS_API int logbus_subscribe(logbus_subscription **out,
+				const logbus_reader_options *opts,
+				logbus_on_log_fn on_log,
+				logbus_on_error_fn on_error, void *user);
+
+/* Wait until the subscription ended (timeout_ms -1: no limit).  Returns 0
+ * when it ended by itself (caught up, or on_log said stop), the error code
+ * that ended it, or LOGBUS_ETIMEDOUT while it still runs. */
+LOGBUS_API int logbus_subscription_wait(logbus_subscription *s,
+					int timeout_ms);
+
+/* Cursor after the last record delivered, copied into buf ("" if none). */
+LOGBUS_API const char *logbus_subscription_cursor(logbus_subscription *s,
+						  char *buf, size_t len);
+
+/* Stop (on_log is not called again once this returns) and free. */
+LOGBUS_API void logbus_subscription_close(logbus_subscription *s);
 
 /* ---- formatting --------------------------------------------------------------- */
 
