@@ -695,7 +695,7 @@ LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
 	p->logger_len = strlen(logger);
 	memcpy(p->logger, logger, p->logger_len + 1);
 	p->on_full = o->on_full;
-	p->linger_ms = o->linger_ms > 0 ? o->linger_ms : 1;
+	p->linger_ms = o->linger_ms > 0 ? o->linger_ms : 0;
 	p->cap = o->queue_bytes ? o->queue_bytes : QUEUE_DEFAULT;
 	if (p->cap < 64 * 1024)
 		p->cap = 64 * 1024;

@@ -120,7 +120,11 @@ typedef struct logbus_publisher_options {
 	const char *logger;   /* default logger name; NULL: the service id */
 	size_t queue_bytes;   /* bound of the in-process queue; 0: 8 MiB */
 	enum logbus_on_full on_full;
-	int linger_ms;        /* how long a partial batch waits; 0: 1 ms */
+	/* How long the sender waits for a partial batch to fill.  0 (the
+	 * default): it sends at once, and batches form by themselves while
+	 * the previous one is in flight, so a quiet publisher has no added
+	 * latency and a busy one still sends large batches. */
+	int linger_ms;
 } logbus_publisher_options;
 
 /* Open a publisher.  Connecting is asynchronous: this does not fail when the
