@@ -251,10 +251,10 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		return -1;
 	}
 	if (endpoint_open(&b->ingest, b, "ingest", cfg->run_dir, SOCK_INGEST,
-			  cfg->ingest_mode, INGEST_RECV_MAX, ingest_on_msg, err,
+			  cfg->ingest_mode, INGEST_RECV_MAX, ingest_ops, err,
 			  sizeof err) < 0 ||
 	    endpoint_open(&b->query, b, "query", cfg->run_dir, SOCK_QUERY,
-			  cfg->query_mode, QUERY_REQ_MAX, query_on_msg, err,
+			  cfg->query_mode, QUERY_REQ_MAX, query_ops, err,
 			  sizeof err) < 0 ||
 	    endpoint_open(&b->live, b, "live", cfg->run_dir, SOCK_LIVE,
 			  cfg->query_mode, 1024, NULL, err, sizeof err) < 0) {

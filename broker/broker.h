@@ -25,7 +25,13 @@
 struct broker;
 struct endpoint;
 
-typedef void (*endpoint_msg_fn)(struct endpoint *ep, nng_msg *msg);
+/* A request handler: replies (reply_begin/reply_send or reply_error); the
+ * dispatcher frees msg. */
+struct request_op {
+	const char *name;
+	void (*fn)(struct endpoint *ep, nng_msg *msg,
+		   const msgpack_object *req);
+};
 
 /*
  * A socket the broker listens on (listener.c): a raw rep0 socket, its
@@ -44,7 +50,7 @@ struct endpoint {
 	nng_listener listener;
 	bool open;
 	ev_io recv_w, send_w;
-	endpoint_msg_fn on_msg;
+	const struct request_op *ops; /* NULL-terminated; NULL for live */
 	/* replies that got NNG_EAGAIN, sent when SENDFD says there is room */
 	nng_msg **parked;
 	size_t nparked, parked_cap;
@@ -58,7 +64,7 @@ struct endpoint {
 
 int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 		  const char *run_dir, const char *sock_name, int mode,
-		  size_t recv_max, endpoint_msg_fn on_msg, char *err,
+		  size_t recv_max, const struct request_op *ops, char *err,
 		  size_t errlen);
 /* Start or stop taking requests (replies still go out). */
 void endpoint_pause(struct endpoint *ep);
@@ -145,9 +151,9 @@ void broker_fini(struct broker *b);
 void broker_log(struct broker *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* ingest.c / query.c: the request handlers */
-void ingest_on_msg(struct endpoint *ep, nng_msg *msg);
-void query_on_msg(struct endpoint *ep, nng_msg *msg);
+/* The ops of each request endpoint (ingest.c, query.c). */
+extern const struct request_op ingest_ops[];
+extern const struct request_op query_ops[];
 /* The journal's on_batch hook that refills the dedup table at start. */
 void ingest_on_journal_batch(void *arg, const struct frame_batch *fb);
 
@@ -155,10 +161,17 @@ void ingest_on_journal_batch(void *arg, const struct frame_batch *fb);
 void live_publish(struct broker *b, uint64_t first_seq, size_t n,
 		  uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns);
 
-/* Reply helpers shared by ingest and query (ingest.c). */
-nng_msg *reply_new(nng_msg *req, const msgpack_sbuffer *body);
+/* request.c: decode a request, run its op's handler, free it. */
+void request_dispatch(struct endpoint *ep, nng_msg *msg);
+/* Start a reply {"ok": true, + nkeys more} in b->out; reply_send sends it. */
+void reply_begin(struct broker *b, msgpack_packer *pk, size_t nkeys);
+void reply_send(struct endpoint *ep, nng_msg *req);
+/* {"ok": false, "code", "error"} (+ one u64 key), counted by code. */
 void reply_error(struct endpoint *ep, nng_msg *req, const char *code,
 		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void reply_error_with(struct endpoint *ep, nng_msg *req, const char *code,
+		      const char *key, uint64_t value, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 void count_reject(struct broker *b, const char *code);
 
 #endif

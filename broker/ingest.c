@@ -12,7 +12,6 @@
  * committed is acknowledged with the same sequence numbers and not written
  * again.  The client's record bytes are stored as they came.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,74 +20,6 @@
 #include "proto.h"
 #include "record.h"
 #include "timefmt.h"
-
-nng_msg *reply_new(nng_msg *req, const msgpack_sbuffer *body)
-{
-	nng_msg *m;
-
-	if (nng_msg_alloc(&m, 0) != 0)
-		return NULL;
-	/* raw rep0: the reply carries the request's routing header */
-	if (nng_msg_header_append(m, nng_msg_header(req),
-				  nng_msg_header_len(req)) != 0 ||
-	    nng_msg_append(m, body->data, body->size) != 0) {
-		nng_msg_free(m);
-		return NULL;
-	}
-	return m;
-}
-
-static void send_reply(struct endpoint *ep, nng_msg *req)
-{
-	nng_msg *m = reply_new(req, &ep->b->out);
-
-	if (m == NULL)
-		broker_log(ep->b, "%s: out of memory for a reply", ep->name);
-	else
-		endpoint_reply(ep, m);
-}
-
-void count_reject(struct broker *b, const char *code)
-{
-	static const char *const names[REJ_COUNT] = {
-		[REJ_BAD_REQUEST] = ERR_BAD_REQUEST,
-		[REJ_BAD_RECORD] = ERR_BAD_RECORD,
-		[REJ_BAD_SERVICE] = ERR_BAD_SERVICE,
-		[REJ_BAD_UTF8] = ERR_BAD_UTF8,
-		[REJ_TOO_BIG] = ERR_TOO_BIG,
-		[REJ_UNKNOWN_OP] = ERR_UNKNOWN_OP,
-		[REJ_JOURNAL] = ERR_JOURNAL,
-	};
-	for (int i = 0; i < REJ_COUNT; i++)
-		if (strcmp(names[i], code) == 0) {
-			b->stats.rejected[i]++;
-			return;
-		}
-}
-
-void reply_error(struct endpoint *ep, nng_msg *req, const char *code,
-		 const char *fmt, ...)
-{
-	struct broker *b = ep->b;
-	msgpack_packer pk;
-	char text[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
-	va_end(ap);
-	count_reject(b, code);
-	msgpack_sbuffer_clear(&b->out);
-	msgpack_packer_init(&pk, &b->out, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 3);
-	mp_pack_key(&pk, "ok");
-	msgpack_pack_false(&pk);
-	mp_pack_key(&pk, "code");
-	mp_pack_key(&pk, code);
-	mp_pack_key(&pk, "error");
-	mp_pack_key(&pk, text);
-	send_reply(ep, req);
-}
 
 void ingest_on_journal_batch(void *arg, const struct frame_batch *fb)
 {
@@ -192,14 +123,9 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 static void ack(struct endpoint *ep, nng_msg *req, uint64_t batch,
 		uint64_t first, uint64_t n, const struct sorted *s, bool dup)
 {
-	struct broker *b = ep->b;
 	msgpack_packer pk;
 
-	msgpack_sbuffer_clear(&b->out);
-	msgpack_packer_init(&pk, &b->out, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 6);
-	mp_pack_key(&pk, "ok");
-	msgpack_pack_true(&pk);
+	reply_begin(ep->b, &pk, 5);
 	mp_pack_key(&pk, "bn");
 	msgpack_pack_uint64(&pk, batch);
 	mp_pack_key(&pk, "first");
@@ -219,7 +145,7 @@ static void ack(struct endpoint *ep, nng_msg *req, uint64_t batch,
 		mp_pack_key(&pk, s->rej[i].code);
 		mp_pack_key(&pk, s->rej[i].msg);
 	}
-	send_reply(ep, req);
+	reply_send(ep, req);
 }
 
 static void peer_creds(nng_msg *msg, uint32_t *pid, uint32_t *uid,
@@ -239,7 +165,8 @@ static void peer_creds(nng_msg *msg, uint32_t *pid, uint32_t *uid,
 		       : UINT32_MAX;
 }
 
-static void publish(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
+static void publish(struct endpoint *ep, nng_msg *msg,
+		    const msgpack_object *req)
 {
 	struct broker *b = ep->b;
 	uint64_t session, batch, first = 0;
@@ -300,29 +227,7 @@ static void publish(struct endpoint *ep, nng_msg *msg, const msgpack_object *req
 	free(s.rej);
 }
 
-void ingest_on_msg(struct endpoint *ep, nng_msg *msg)
-{
-	struct broker *b = ep->b;
-	msgpack_object req;
-	size_t off = 0;
-	const char *op;
-	size_t oplen;
-
-	if (msgpack_unpack(nng_msg_body(msg), nng_msg_len(msg), &off,
-			   &b->req_zone, &req) != MSGPACK_UNPACK_SUCCESS ||
-	    req.type != MSGPACK_OBJECT_MAP) {
-		reply_error(ep, msg, ERR_BAD_REQUEST,
-			    "request is not a msgpack map");
-	} else if (!mp_get_bytes(&req, "op", &op, &oplen)) {
-		reply_error(ep, msg, ERR_BAD_REQUEST, "request has no op");
-	} else if (oplen == strlen(OP_PUBLISH) &&
-		   memcmp(op, OP_PUBLISH, oplen) == 0) {
-		publish(ep, msg, &req);
-	} else {
-		reply_error(ep, msg, ERR_UNKNOWN_OP,
-			    "unknown op '%.*s' on the ingest socket",
-			    (int)(oplen > 32 ? 32 : oplen), op);
-	}
-	msgpack_zone_clear(&b->req_zone);
-	nng_msg_free(msg);
-}
+const struct request_op ingest_ops[] = {
+	{OP_PUBLISH, publish},
+	{NULL, NULL},
+};

@@ -85,7 +85,7 @@ int endpoint_drain(struct endpoint *ep, int max)
 				   nng_strerror(rv));
 			break;
 		}
-		ep->on_msg(ep, msg);
+		request_dispatch(ep, msg);
 	}
 	return i;
 }
@@ -156,7 +156,7 @@ void endpoint_reply(struct endpoint *ep, nng_msg *msg)
 
 int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 		  const char *run_dir, const char *sock_name, int mode,
-		  size_t recv_max, endpoint_msg_fn on_msg, char *err,
+		  size_t recv_max, const struct request_op *ops, char *err,
 		  size_t errlen)
 {
 	int rv, rfd = -1, sfd = -1;
@@ -166,7 +166,7 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 	ep->name = name;
 	ep->mode = mode;
 	ep->recv_max = recv_max;
-	ep->on_msg = on_msg;
+	ep->ops = ops;
 	atomic_init(&ep->pipes_added, 0);
 	if (paths_socket_url(ep->url, sizeof ep->url, run_dir, sock_name) ==
 		    NULL ||
@@ -176,7 +176,7 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 				      "socket: %s", run_dir);
 		return -1;
 	}
-	bool rep = on_msg != NULL;
+	bool rep = ops != NULL;
 	if ((rv = rep ? nng_rep0_open_raw(&ep->sock)
 		      : nng_pub0_open(&ep->sock)) != 0 ||
 	    (rv = nng_socket_set_size(ep->sock, NNG_OPT_RECVMAXSZ, recv_max)) !=
@@ -207,7 +207,7 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 
 void endpoint_pause(struct endpoint *ep)
 {
-	if (ep->on_msg)
+	if (ep->ops)
 		ev_io_stop(ep->b->loop, &ep->recv_w);
 }
 
@@ -216,7 +216,7 @@ void endpoint_probe_start(struct endpoint *ep)
 	if (!ep->open || ep->probing)
 		return;
 	/* A peer the socket's protocol accepts, or the handshake fails. */
-	if ((ep->on_msg ? nng_req0_open(&ep->probe)
+	if ((ep->ops ? nng_req0_open(&ep->probe)
 			: nng_sub0_open(&ep->probe)) != 0)
 		return;
 	ep->probe_base = atomic_load(&ep->pipes_added);
@@ -251,7 +251,7 @@ void endpoint_close(struct endpoint *ep)
 {
 	if (!ep->open)
 		return;
-	if (ep->on_msg) {
+	if (ep->ops) {
 		ev_io_stop(ep->b->loop, &ep->recv_w);
 		ev_io_stop(ep->b->loop, &ep->send_w);
 	}

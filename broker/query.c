@@ -122,24 +122,20 @@ static void pack_jid(msgpack_packer *pk, const struct journal *j)
 	msgpack_pack_bin_body(pk, journal_id(j), JOURNAL_ID_LEN);
 }
 
-static void info(struct endpoint *ep, nng_msg *msg)
+static void info(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
 {
 	struct broker *b = ep->b;
 	msgpack_packer pk;
 
-	msgpack_sbuffer_clear(&b->out);
-	msgpack_packer_init(&pk, &b->out, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 5);
-	mp_pack_key(&pk, "ok");
-	msgpack_pack_true(&pk);
+	(void)req;
+	b->stats.queries++;
+	reply_begin(b, &pk, 4);
 	pack_jid(&pk, b->journal);
 	pack_u64(&pk, "first", journal_first_seq(b->journal));
 	pack_u64(&pk, "last", journal_last_seq(b->journal));
 	mp_pack_key(&pk, "version");
 	mp_pack_key(&pk, LOGBUS_VERSION);
-	nng_msg *m = reply_new(msg, &b->out);
-	if (m)
-		endpoint_reply(ep, m);
+	reply_send(ep, msg);
 }
 
 /* Where a read starts: the seq after which records are returned.  Returns 0,
@@ -172,26 +168,11 @@ static int read_start(struct endpoint *ep, nng_msg *msg,
 		return -1;
 	}
 	if (*after + 1 < first) {
-		msgpack_packer pk;
-		msgpack_sbuffer_clear(&ep->b->out);
-		msgpack_packer_init(&pk, &ep->b->out, msgpack_sbuffer_write);
-		msgpack_pack_map(&pk, 4);
-		mp_pack_key(&pk, "ok");
-		msgpack_pack_false(&pk);
-		mp_pack_key(&pk, "code");
-		mp_pack_key(&pk, ERR_EXPIRED);
-		pack_u64(&pk, "oldest", first);
-		char text[160];
-		snprintf(text, sizeof text,
-			 "cursor expired: records up to seq %llu were "
-			 "removed by retention; the oldest kept is %llu",
-			 (unsigned long long)first - 1,
-			 (unsigned long long)first);
-		mp_pack_key(&pk, "error");
-		mp_pack_key(&pk, text);
-		nng_msg *m = reply_new(msg, &ep->b->out);
-		if (m)
-			endpoint_reply(ep, m);
+		reply_error_with(ep, msg, ERR_EXPIRED, "oldest", first,
+				 "cursor expired: records up to seq %llu were "
+				 "removed by retention; the oldest kept is %llu",
+				 (unsigned long long)first - 1,
+				 (unsigned long long)first);
 		return -1;
 	}
 	return 0;
@@ -203,11 +184,7 @@ static void read_reply(struct endpoint *ep, nng_msg *msg,
 	struct broker *b = ep->b;
 	msgpack_packer pk;
 
-	msgpack_sbuffer_clear(&b->out);
-	msgpack_packer_init(&pk, &b->out, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 7);
-	mp_pack_key(&pk, "ok");
-	msgpack_pack_true(&pk);
+	reply_begin(b, &pk, 6);
 	pack_jid(&pk, b->journal);
 	pack_u64(&pk, "first", journal_first_seq(b->journal));
 	pack_u64(&pk, "last", st->last);
@@ -220,12 +197,11 @@ static void read_reply(struct endpoint *ep, nng_msg *msg,
 	mp_pack_key(&pk, "recs");
 	msgpack_pack_bin(&pk, st->used);
 	msgpack_pack_bin_body(&pk, b->scratch, st->used);
-	nng_msg *m = reply_new(msg, &b->out);
-	if (m)
-		endpoint_reply(ep, m);
+	reply_send(ep, msg);
 }
 
-static void do_read(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
+static void do_read(struct endpoint *ep, nng_msg *msg,
+		    const msgpack_object *req)
 {
 	struct broker *b = ep->b;
 	struct filter flt;
@@ -234,6 +210,7 @@ static void do_read(struct endpoint *ep, nng_msg *msg, const msgpack_object *req
 	char err[256];
 	const msgpack_object *fo = mp_get(req, "flt");
 
+	b->stats.queries++;
 	memset(&flt, 0, sizeof flt);
 	if (fo != NULL && filter_unpack(&flt, fo, err, sizeof err) < 0) {
 		reply_error(ep, msg, ERR_BAD_REQUEST, "%s", err);
@@ -279,31 +256,8 @@ io_error:
 	filter_fini(&flt);
 }
 
-void query_on_msg(struct endpoint *ep, nng_msg *msg)
-{
-	struct broker *b = ep->b;
-	msgpack_object req;
-	size_t off = 0;
-	const char *op;
-	size_t oplen;
-
-	b->stats.queries++;
-	if (msgpack_unpack(nng_msg_body(msg), nng_msg_len(msg), &off,
-			   &b->req_zone, &req) != MSGPACK_UNPACK_SUCCESS ||
-	    req.type != MSGPACK_OBJECT_MAP) {
-		reply_error(ep, msg, ERR_BAD_REQUEST,
-			    "request is not a msgpack map");
-	} else if (!mp_get_bytes(&req, "op", &op, &oplen)) {
-		reply_error(ep, msg, ERR_BAD_REQUEST, "request has no op");
-	} else if (oplen == strlen(OP_READ) && memcmp(op, OP_READ, oplen) == 0) {
-		do_read(ep, msg, &req);
-	} else if (oplen == strlen(OP_INFO) && memcmp(op, OP_INFO, oplen) == 0) {
-		info(ep, msg);
-	} else {
-		reply_error(ep, msg, ERR_UNKNOWN_OP,
-			    "unknown op '%.*s' on the query socket",
-			    (int)(oplen > 32 ? 32 : oplen), op);
-	}
-	msgpack_zone_clear(&b->req_zone);
-	nng_msg_free(msg);
-}
+const struct request_op query_ops[] = {
+	{OP_READ, do_read},
+	{OP_INFO, info},
+	{NULL, NULL},
+};

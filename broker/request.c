@@ -1,0 +1,143 @@
+/*
+ * request.c: what every request endpoint does the same way: decode the
+ * request map, dispatch on its "op", build replies (which in raw rep0 must
+ * carry the request's routing header) and count refusals by reason.
+ *
+ * Handlers build their reply body in b->out (reply_begin) and send it with
+ * reply_send; a handler never frees the request, the dispatcher does.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "broker.h"
+#include "proto.h"
+
+static nng_msg *reply_new(nng_msg *req, const msgpack_sbuffer *body)
+{
+	nng_msg *m;
+
+	if (nng_msg_alloc(&m, 0) != 0)
+		return NULL;
+	if (nng_msg_header_append(m, nng_msg_header(req),
+				  nng_msg_header_len(req)) != 0 ||
+	    nng_msg_append(m, body->data, body->size) != 0) {
+		nng_msg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void reply_begin(struct broker *b, msgpack_packer *pk, size_t nkeys)
+{
+	msgpack_sbuffer_clear(&b->out);
+	msgpack_packer_init(pk, &b->out, msgpack_sbuffer_write);
+	msgpack_pack_map(pk, nkeys + 1);
+	mp_pack_key(pk, "ok");
+	msgpack_pack_true(pk);
+}
+
+void reply_send(struct endpoint *ep, nng_msg *req)
+{
+	nng_msg *m = reply_new(req, &ep->b->out);
+
+	if (m == NULL)
+		broker_log(ep->b, "%s: out of memory for a reply", ep->name);
+	else
+		endpoint_reply(ep, m);
+}
+
+void count_reject(struct broker *b, const char *code)
+{
+	static const char *const names[REJ_COUNT] = {
+		[REJ_BAD_REQUEST] = ERR_BAD_REQUEST,
+		[REJ_BAD_RECORD] = ERR_BAD_RECORD,
+		[REJ_BAD_SERVICE] = ERR_BAD_SERVICE,
+		[REJ_BAD_UTF8] = ERR_BAD_UTF8,
+		[REJ_TOO_BIG] = ERR_TOO_BIG,
+		[REJ_UNKNOWN_OP] = ERR_UNKNOWN_OP,
+		[REJ_JOURNAL] = ERR_JOURNAL,
+	};
+	for (int i = 0; i < REJ_COUNT; i++)
+		if (strcmp(names[i], code) == 0) {
+			b->stats.rejected[i]++;
+			return;
+		}
+}
+
+static void vreply_error(struct endpoint *ep, nng_msg *req, const char *code,
+			 const char *extra_key, uint64_t extra,
+			 const char *fmt, va_list ap)
+{
+	struct broker *b = ep->b;
+	msgpack_packer pk;
+	char text[512];
+
+	vsnprintf(text, sizeof text, fmt, ap);
+	count_reject(b, code);
+	msgpack_sbuffer_clear(&b->out);
+	msgpack_packer_init(&pk, &b->out, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, extra_key ? 4 : 3);
+	mp_pack_key(&pk, "ok");
+	msgpack_pack_false(&pk);
+	mp_pack_key(&pk, "code");
+	mp_pack_key(&pk, code);
+	mp_pack_key(&pk, "error");
+	mp_pack_key(&pk, text);
+	if (extra_key) {
+		mp_pack_key(&pk, extra_key);
+		msgpack_pack_uint64(&pk, extra);
+	}
+	reply_send(ep, req);
+}
+
+void reply_error(struct endpoint *ep, nng_msg *req, const char *code,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreply_error(ep, req, code, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+void reply_error_with(struct endpoint *ep, nng_msg *req, const char *code,
+		      const char *key, uint64_t value, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreply_error(ep, req, code, key, value, fmt, ap);
+	va_end(ap);
+}
+
+void request_dispatch(struct endpoint *ep, nng_msg *msg)
+{
+	struct broker *b = ep->b;
+	msgpack_object req;
+	size_t off = 0, oplen;
+	const char *op;
+
+	if (msgpack_unpack(nng_msg_body(msg), nng_msg_len(msg), &off,
+			   &b->req_zone, &req) != MSGPACK_UNPACK_SUCCESS ||
+	    req.type != MSGPACK_OBJECT_MAP) {
+		reply_error(ep, msg, ERR_BAD_REQUEST,
+			    "request is not a msgpack map");
+	} else if (!mp_get_bytes(&req, "op", &op, &oplen)) {
+		reply_error(ep, msg, ERR_BAD_REQUEST, "request has no op");
+	} else {
+		const struct request_op *o = ep->ops;
+		while (o->name && !(strlen(o->name) == oplen &&
+				    memcmp(o->name, op, oplen) == 0))
+			o++;
+		if (o->name)
+			o->fn(ep, msg, &req);
+		else
+			reply_error(ep, msg, ERR_UNKNOWN_OP,
+				    "unknown op '%.*s' on the %s socket",
+				    (int)(oplen > 32 ? 32 : oplen), op,
+				    ep->name);
+	}
+	msgpack_zone_clear(&b->req_zone);
+	nng_msg_free(msg);
+}
