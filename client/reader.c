@@ -92,6 +92,8 @@ struct logbus_reader {
 	msgpack_zone rec_zone;
 };
 
+static int fetch(struct logbus_reader *r);
+
 static void open_error(const logbus_reader_options *o, const char *msg)
 {
 	if (o->error && o->error_len)
@@ -210,6 +212,18 @@ LOGBUS_API int logbus_reader_open(logbus_reader **out,
 		goto fail;
 	}
 	r->conn.fail_fast = true;
+	/* "From now on" and "the last N" mean as of open, not as of the
+	 * first next(): place the reader now.  A broker not reachable yet
+	 * leaves that to the first next(), which says why if it fails. */
+	if (o->start == LOGBUS_START_NEW || o->start == LOGBUS_START_TAIL) {
+		rv = fetch(r);
+		if (rv != 0 && rv != LOGBUS_EUNREACHABLE &&
+		    rv != LOGBUS_ETIMEDOUT) {
+			open_error(o, r->error);
+			logbus_reader_close(r);
+			return rv;
+		}
+	}
 	*out = r;
 	return 0;
 fail:

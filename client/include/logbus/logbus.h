@@ -217,9 +217,10 @@ typedef struct logbus_reader logbus_reader;
 
 enum logbus_start {
 	LOGBUS_START_HEAD = 0,   /* the oldest record kept */
-	LOGBUS_START_TAIL = 1,   /* the last tail_n matching records */
+	LOGBUS_START_TAIL = 1,   /* the last tail_n matching records as of
+				    open, then what follows */
 	LOGBUS_START_CURSOR = 2, /* after the record named by cursor */
-	LOGBUS_START_NEW = 3,    /* only records committed from now on */
+	LOGBUS_START_NEW = 3,    /* only records committed after open */
 	LOGBUS_START_SINCE = 4,  /* records whose time is >= since_ns */
 };
 
