@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 #
-# test_logbusctl.sh: logbusctl publish and tail against a real logbusd.
+# test_logbusctl.sh: logbusctl publish and tail against a real logbusd
+# (tail -f has its own file, test_tail_follow.sh).
 #
 # Usage: bash tests/test_logbusctl.sh BIN_DIR   (BIN_DIR holds logbusd and
 # logbusctl, e.g. build/bin).  Starts a broker in a temporary directory,
@@ -246,6 +247,108 @@ expect_eq "-s twice: both services, not a third" "$(printf 'from a\nfrom b')" \
 expect_eq "-n 1 counts after filtering" "from b" \
 	"$(ctl tail -n 1 -s svc_a -s svc_b -o json | json_get message)"
 
+# ---- -g, --stream, -F -------------------------------------------------------------------
+
+ctl publish -s svc_g "all good"
+ctl publish -s svc_g "An ERROR happened"
+ctl publish -s svc_g "Exception in thread main"
+ctl publish -s svc_g "job FAILED twice"
+ctl publish -s svc_g "fine again"
+expect_eq "-g: a case-insensitive PCRE2 regex" \
+	"$(printf 'An ERROR happened\nException in thread main\njob FAILED twice')" \
+	"$(ctl tail -n all -s svc_g -g '(?i)(error|exception|failed)' -o cat)"
+expect_eq "-g: case-sensitive without (?i)" "" \
+	"$(ctl tail -n all -s svc_g -g 'exception' -o cat)"
+expect_eq "-g with -n 1: the last match" "job FAILED twice" \
+	"$(ctl tail -n 1 -s svc_g --grep '(?i)(error|exception|failed)' -o cat)"
+expect_exit "-g: a bad regex is exit 2" 2 ctl tail -g '(?i)(error|unclosed'
+expect_err_line "-g: a bad regex is one line with PCRE2's reason" \
+	"^logbusctl: bad -g '\(\?i\)\(error\|unclosed'.*missing closing parenthesis"
+
+ctl publish -s svc_st "to log"
+ctl publish -s svc_st --stream stdout "to stdout"
+ctl publish -s svc_st --stream stderr "to stderr"
+expect_eq "--stream stderr" "to stderr" \
+	"$(ctl tail -n all -s svc_st --stream stderr -o cat)"
+expect_eq "--stream stdout,stderr: a list" "$(printf 'to stdout\nto stderr')" \
+	"$(ctl tail -n all -s svc_st --stream stdout,stderr -o cat)"
+expect_eq "--stream repeated" "$(printf 'to log\nto stderr')" \
+	"$(ctl tail -n all -s svc_st --stream log --stream stderr -o cat)"
+expect_exit "--stream pipe: exit 2" 2 ctl tail --stream stdout,pipe
+expect_err_line "--stream pipe: one line" "bad --stream 'stdout,pipe'"
+
+ctl publish -s svc_fl -f user=user123 -f port=8001 -f ok=true "user123 on 8001"
+ctl publish -s svc_fl -f user=user456 -f port=8001 "user456 on 8001"
+ctl publish -s svc_fl "no user"
+expect_eq "-F user=user123" "user123 on 8001" \
+	"$(ctl tail -n all -s svc_fl -F user=user123 -o cat)"
+expect_eq "-F user=nobody: nothing" "" \
+	"$(ctl tail -n all -s svc_fl -F user=nobody -o cat)"
+expect_eq "-F on an int field, as text" "$(printf 'user123 on 8001\nuser456 on 8001')" \
+	"$(ctl tail -n all -s svc_fl -F port=8001 -o cat)"
+expect_eq "-F twice: both must hold" "user123 on 8001" \
+	"$(ctl tail -n all -s svc_fl -F port=8001 -F ok=true -o cat)"
+expect_eq "-F twice, one does not hold: nothing" "" \
+	"$(ctl tail -n all -s svc_fl -F user=user123 -F port=8002 -o cat)"
+expect_exit "-F without '=': exit 2" 2 ctl tail -F user
+expect_err_line "-F without '=': one line" "bad -F 'user'"
+
+# ---- --since and --until ----------------------------------------------------------------
+
+ctl publish -s svc_time "t1"
+ctl publish -s svc_time "t2"
+ctl publish -s svc_time "t3"
+ctl tail -n all -s svc_time -o json >"$T/times"
+T2=$(sed -n 2p "$T/times" | json_get time)
+T3=$(sed -n 3p "$T/times" | json_get time)
+SEC1=$(($(sed -n 1p "$T/times" | json_get time_ns) / 1000000000))
+# The same instants as RFC 3339 with a +02:00 offset.
+T2_OFF=$(python3 -c '
+import datetime, sys
+t = datetime.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%S.%fZ")
+t = t.replace(tzinfo=datetime.timezone.utc)
+print(t.astimezone(datetime.timezone(datetime.timedelta(hours=2))).isoformat())
+' "$T2")
+expect_eq "--since T2 --until T3 (RFC 3339, Z): only t2" "t2" \
+	"$(ctl tail -s svc_time --since "$T2" --until "$T3" -o cat)"
+expect_eq "--since with a +02:00 offset: t2 and t3" "$(printf 't2\nt3')" \
+	"$(ctl tail -s svc_time --since "$T2_OFF" -o cat)"
+expect_eq "--until T3: t1 and t2" "$(printf 't1\nt2')" \
+	"$(ctl tail -s svc_time --until "$T3" -o cat)"
+expect_eq "-n 1 with --since: the last of the range" "t3" \
+	"$(ctl tail -s svc_time --since "$T2" -n 1 -o cat)"
+expect_eq "-S and -U: the short forms" "t2" \
+	"$(ctl tail -s svc_time -S "$T2" -U "$T3" -o cat)"
+# Local time: in Kolkata (+05:30) a parser that took UTC would be 5.5 h off.
+LOCAL1=$(TZ=Asia/Kolkata date -d "@$SEC1" '+%Y-%m-%d %H:%M:%S')
+DAY1=$(TZ=Asia/Kolkata date -d "@$SEC1" '+%Y-%m-%d')
+expect_eq "--since 'YYYY-MM-DD HH:MM:SS' is local time" "$(printf 't1\nt2\nt3')" \
+	"$(TZ=Asia/Kolkata "$BIN/logbusctl" --run-dir "$T/run" tail -s svc_time --since "$LOCAL1" -o cat)"
+expect_eq "--until 'YYYY-MM-DD HH:MM:SS' is local time" "" \
+	"$(TZ=Asia/Kolkata "$BIN/logbusctl" --run-dir "$T/run" tail -s svc_time --until "$LOCAL1" -o cat)"
+expect_eq "--since YYYY-MM-DD: from local midnight" "$(printf 't1\nt2\nt3')" \
+	"$(TZ=Asia/Kolkata "$BIN/logbusctl" --run-dir "$T/run" tail -s svc_time --since "$DAY1" -o cat)"
+expect_eq "--until YYYY-MM-DD: before local midnight" "" \
+	"$(TZ=Asia/Kolkata "$BIN/logbusctl" --run-dir "$T/run" tail -s svc_time --until "$DAY1" -o cat)"
+expect_eq "--since -1h: all three" "$(printf 't1\nt2\nt3')" \
+	"$(ctl tail -s svc_time --since -1h -o cat)"
+expect_eq "--until -1h: none" "" "$(ctl tail -s svc_time --until -1h -o cat)"
+expect_eq "--since '10min ago': all three" "$(printf 't1\nt2\nt3')" \
+	"$(ctl tail -s svc_time --since '10min ago' -o cat)"
+expect_eq "--since tomorrow: none" "" "$(ctl tail -s svc_time --since tomorrow -o cat)"
+for t in -10min -2h -30s -1d -1w "1h 30min ago" today yesterday now \
+	2026-11-22T10:00:00Z 2026-11-22T10:00:00.123456+02:00 \
+	"2026-11-22 10:00:00" 2026-11-22 @1700000000; do
+	expect_exit "--since '$t' is understood" 0 ctl tail -n 0 --since "$t"
+done
+for t in 10min -10parsecs yesterdayish 2026-13-01 2026-02-30 \
+	"2026-11-22T25:00:00Z" "2026-11-22T10:00:00+02:" ""; do
+	expect_exit "--since '$t': exit 2" 2 ctl tail --since "$t"
+	expect_err_line "--since '$t': one line" "^logbusctl: bad --since"
+done
+expect_exit "--until before --since: exit 2" 2 ctl tail --since -1h --until -2h
+expect_err_line "--until before --since: says so" "is not before --until"
+
 # ---- cursors ---------------------------------------------------------------------------
 
 ctl tail -n 1 --show-cursor >"$T/cur"
@@ -279,6 +382,85 @@ expect_err_line "malformed cursor: one line" "^logbusctl: .*cursor"
 expect_exit "cursor of another journal: exit non-zero" nonzero \
 	ctl tail --after-cursor lb1-00000000000000000000000000000000-0000000000000001
 expect_err_line "cursor of another journal: one line" "^logbusctl: .*cursor"
+
+# ---- --cursor-file ---------------------------------------------------------------------
+
+CF=$T/cursor.state
+for i in 1 2 3; do ctl publish -s svc_cf "cf $i"; done
+expect_eq "--cursor-file, no file yet: like -n" "$(printf 'cf 2\ncf 3')" \
+	"$(ctl tail -s svc_cf --cursor-file "$CF" -n 2 -o cat)"
+check "--cursor-file: the file holds a cursor" \
+	grep -Eqx 'lb1-[0-9a-f]{32}-[0-9a-f]{16}' "$CF"
+check "--cursor-file: no FILE.tmp left behind" test ! -e "$CF.tmp"
+ctl publish -s svc_cf "cf 4"
+ctl publish -s svc_cf "cf 5"
+expect_eq "--cursor-file, second run: only what came since" \
+	"$(printf 'cf 4\ncf 5')" "$(ctl tail -s svc_cf --cursor-file "$CF" -o cat)"
+expect_eq "--cursor-file, third run: nothing new, nothing shown" "" \
+	"$(ctl tail -s svc_cf --cursor-file "$CF" -o cat)"
+ctl publish -s svc_cf "cf 6"
+expect_eq "--cursor-file, fourth run: the one new record" "cf 6" \
+	"$(ctl tail -s svc_cf --cursor-file "$CF" -o cat)"
+seq 1 12 | ctl publish -s svc_cf10 -
+: >"$T/empty.state"
+expect_eq "--cursor-file, empty file: the last 10 like tail" "$(seq 3 12)" \
+	"$(ctl tail -s svc_cf10 --cursor-file "$T/empty.state" -o cat)"
+echo "not a cursor" >"$T/junk.state"
+expect_exit "--cursor-file with junk in it: exit 1" 1 \
+	ctl tail --cursor-file "$T/junk.state"
+expect_err_line "--cursor-file with junk: names the file" "cursor in .*junk\.state"
+expect_exit "--cursor-file and --after-cursor: exit 2" 2 \
+	ctl tail --cursor-file "$CF" --after-cursor "$CURSOR"
+
+# ---- output formats and colour -------------------------------------------------------------
+
+ctl publish -s svc_out -l app.out -p warning -f user=user123 -f n=5 "out one"
+ctl publish -s svc_out -p error "$(printf 'out two\nsecond line')"
+expect_eq "-o cat: the messages only" "$(printf 'out one\nout two\nsecond line')" \
+	"$(ctl tail -n 2 -s svc_out -o cat)"
+ctl tail -n 2 -s svc_out -o verbose >"$T/verbose"
+check "-o verbose: a header with the time and cursor" grep -Eqx \
+	'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z \[lb1-[0-9a-f]{32}-[0-9a-f]{16}\]' \
+	"$T/verbose"
+expect_eq "-o verbose: the first record's lines" \
+	"$(printf '    seq=%s\n    service=svc_out\n    logger=app.out\n    level=WARNING\n    stream=log\n    pid=%s\n    uid=%s\n    gid=%s\n    user=user123\n    n=5\n    message=out one' \
+		"$(ctl tail -n 2 -s svc_out -o json | head -n 1 | json_get seq)" \
+		"$(ctl tail -n 2 -s svc_out -o json | head -n 1 | json_get pid)" \
+		"$(id -u)" "$(id -g)")" \
+	"$(sed -n 2,12p "$T/verbose")"
+expect_eq "-o verbose: a message's second line is indented" \
+	"$(printf '    message=out two\n        second line')" "$(tail -n 2 "$T/verbose")"
+expect_eq "-o verbose: two headers for two records" 2 \
+	"$(grep -c '^[^ ]' "$T/verbose")"
+check "-o json: every line is JSON (all filters)" bash -c "\"$BIN/logbusctl\" --run-dir '$T/run' tail -n all \
+	-o json --stream log,stderr -p info -g '.' --since -1h --no-pager | python3 -c '
+import json, sys
+n = 0
+for line in sys.stdin:
+    json.loads(line)
+    n += 1
+sys.exit(0 if n > 0 else 1)
+'"
+ctl tail -n all >"$T/plain"
+check "not a terminal: no escape codes" bash -c "! grep -q \$'\\033' '$T/plain'"
+if command -v script >/dev/null; then
+	# script(1) runs the command on a pseudo-terminal.
+	script -qec "\"$BIN/logbusctl\" --run-dir '$T/run' tail -n 2 -s svc_out" \
+		/dev/null >"$T/tty" </dev/null
+	check "a terminal: WARNING in bold yellow" \
+		grep -qF $'\033[1;33mout one\033[0m' "$T/tty"
+	check "a terminal: ERROR in bold red" grep -qF $'\033[1;31mout two' "$T/tty"
+	NO_COLOR=1 script -qec "\"$BIN/logbusctl\" --run-dir '$T/run' tail -n 2 -s svc_out" \
+		/dev/null >"$T/tty" </dev/null
+	check "a terminal with NO_COLOR: no escape codes" \
+		bash -c "grep -q 'out one' '$T/tty' && ! grep -q \$'\\033' '$T/tty'"
+	script -qec "\"$BIN/logbusctl\" --run-dir '$T/run' tail -n 2 -s svc_out --no-color" \
+		/dev/null >"$T/tty" </dev/null
+	check "a terminal with --no-color: no escape codes" \
+		bash -c "grep -q 'out one' '$T/tty' && ! grep -q \$'\\033' '$T/tty'"
+else
+	echo "ok - # skip colour on a terminal: no script(1)"
+fi
 
 # ---- bad arguments ---------------------------------------------------------------------
 

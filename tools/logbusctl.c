@@ -9,16 +9,20 @@
  * name.  Every command accepts the shared options (--run-dir, --help); a
  * --run-dir given before the command is handed on by inserting it in front
  * of the command's own arguments, so a command parses one option set and a
- * --run-dir after the command wins.  No global state of our own: only
- * getopt's (optind is reset to 0 before each command, which makes glibc's
- * getopt start afresh, including the "+" of the global option string).
+ * --run-dir after the command wins.  No global state of our own but the
+ * flag SIGINT and SIGTERM set to end `tail -f` cleanly; and getopt's (optind
+ * is reset to 0 before each command, which makes glibc's getopt start
+ * afresh, including the "+" of the global option string).
  *
  * Exit status, for every command: 0 done, 1 the operation failed (logbusd
  * unreachable, a record refused, a read error), 2 the command line is wrong.
  * Every message is one line on stderr starting "logbusctl: ".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -26,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <logbus/logbus.h>
 
@@ -51,6 +57,9 @@ enum {
 	OPT_STREAM,
 	OPT_AFTER_CURSOR,
 	OPT_SHOW_CURSOR,
+	OPT_CURSOR_FILE,
+	OPT_NO_COLOR,
+	OPT_NO_PAGER,
 };
 
 /* The options every command takes, at the end of each command's table. */
@@ -255,6 +264,37 @@ static bool parse_level(const char *s, int *level)
 	return true;
 }
 
+static const struct {
+	const char *name;
+	enum logbus_stream stream;
+} stream_names[] = {
+    {"log", LOGBUS_STREAM_LOG},
+    {"stdout", LOGBUS_STREAM_STDOUT},
+    {"stderr", LOGBUS_STREAM_STDERR},
+};
+
+/* "log", "stdout" or "stderr": the n bytes at s. */
+static bool stream_parse(const char *s, size_t n, enum logbus_stream *out)
+{
+	for (size_t i = 0; i < sizeof stream_names / sizeof stream_names[0];
+	     i++)
+		if (strlen(stream_names[i].name) == n &&
+		    memcmp(stream_names[i].name, s, n) == 0) {
+			*out = stream_names[i].stream;
+			return true;
+		}
+	return false;
+}
+
+static const char *stream_name(enum logbus_stream stream)
+{
+	for (size_t i = 0; i < sizeof stream_names / sizeof stream_names[0];
+	     i++)
+		if (stream_names[i].stream == stream)
+			return stream_names[i].name;
+	return "unknown";
+}
+
 /* ---- output ------------------------------------------------------------ */
 
 enum out_result { OUT_OK = 0, OUT_CLOSED = 1, OUT_ERROR = -1 };
@@ -452,13 +492,7 @@ static int publish_parse(int argc, char **argv, struct publish_args *a)
 				return rc;
 			break;
 		case OPT_STREAM:
-			if (strcmp(optarg, "log") == 0)
-				a->stream = LOGBUS_STREAM_LOG;
-			else if (strcmp(optarg, "stdout") == 0)
-				a->stream = LOGBUS_STREAM_STDOUT;
-			else if (strcmp(optarg, "stderr") == 0)
-				a->stream = LOGBUS_STREAM_STDERR;
-			else
+			if (!stream_parse(optarg, strlen(optarg), &a->stream))
 				return usage_error(argv[0],
 				                   "unknown stream '%s': use "
 				                   "log, stdout or stderr",
@@ -766,22 +800,601 @@ static int cmd_publish(int argc, char **argv)
 	return rc;
 }
 
+/* ---- times ------------------------------------------------------------- */
+
+#define NS_PER_S INT64_C(1000000000)
+
+/* The most seconds that still fit in int64 nanoseconds either way. */
+#define SECONDS_MAX (INT64_MAX / NS_PER_S - 1)
+
+#define BAD_TIME                                                               \
+	"bad %s '%s': use 2026-11-22T10:00:00Z, '2026-11-22 10:00:00', "       \
+	"2026-11-22, -10min, '2h ago', today, yesterday or now"
+
+static int64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Exactly n digits at *p; *p moves past them. */
+static bool take_digits(const char **p, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!is_digit((*p)[i]))
+			return false;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return true;
+}
+
+static bool seconds_to_ns(int64_t sec, long frac_ns, int64_t *out)
+{
+	if (sec > SECONDS_MAX || sec < -SECONDS_MAX)
+		return false;
+	*out = sec * NS_PER_S + frac_ns;
+	return true;
+}
+
+/* systemd's time span units (a month is 30.44 days, a year 365.25). */
+static const struct span_unit {
+	const char *name;
+	int64_t ns;
+} span_units[] = {
+    {"us", 1000},
+    {"usec", 1000},
+    {"ms", 1000000},
+    {"msec", 1000000},
+    {"s", NS_PER_S},
+    {"sec", NS_PER_S},
+    {"secs", NS_PER_S},
+    {"second", NS_PER_S},
+    {"seconds", NS_PER_S},
+    {"m", 60 * NS_PER_S},
+    {"min", 60 * NS_PER_S},
+    {"mins", 60 * NS_PER_S},
+    {"minute", 60 * NS_PER_S},
+    {"minutes", 60 * NS_PER_S},
+    {"h", 3600 * NS_PER_S},
+    {"hr", 3600 * NS_PER_S},
+    {"hrs", 3600 * NS_PER_S},
+    {"hour", 3600 * NS_PER_S},
+    {"hours", 3600 * NS_PER_S},
+    {"d", 86400 * NS_PER_S},
+    {"day", 86400 * NS_PER_S},
+    {"days", 86400 * NS_PER_S},
+    {"w", 604800 * NS_PER_S},
+    {"week", 604800 * NS_PER_S},
+    {"weeks", 604800 * NS_PER_S},
+    {"M", 2629800 * NS_PER_S},
+    {"month", 2629800 * NS_PER_S},
+    {"months", 2629800 * NS_PER_S},
+    {"y", 31557600 * NS_PER_S},
+    {"year", 31557600 * NS_PER_S},
+    {"years", 31557600 * NS_PER_S},
+};
+
+static int64_t span_unit_ns(const char *s, size_t len)
+{
+	for (size_t i = 0; i < sizeof span_units / sizeof span_units[0]; i++)
+		if (strlen(span_units[i].name) == len &&
+		    memcmp(span_units[i].name, s, len) == 0)
+			return span_units[i].ns;
+	return 0;
+}
+
+/*
+ * "10min", "1h 30min", "2.5h", "90" (a bare number is seconds, as in
+ * systemd): the len bytes at s as a span in ns.  Numbers are plain decimals,
+ * never strtod's hex or "inf".
+ */
+static bool parse_span(const char *s, size_t len, int64_t *out)
+{
+	const char *p = s, *end = s + len;
+	double total = 0;
+	bool any = false;
+
+	for (;;) {
+		const char *num, *unit;
+		char text[32];
+		int64_t mult;
+
+		while (p < end && *p == ' ')
+			p++;
+		if (p == end)
+			break;
+		for (num = p; p < end && is_digit(*p); p++)
+			;
+		if (p < end && *p == '.')
+			for (p++; p < end && is_digit(*p); p++)
+				;
+		if (p == num || (p - num == 1 && *num == '.') ||
+		    (size_t)(p - num) >= sizeof text)
+			return false;
+		memcpy(text, num, (size_t)(p - num));
+		text[p - num] = '\0';
+		while (p < end && *p == ' ')
+			p++;
+		for (unit = p; p < end && is_alpha(*p); p++)
+			;
+		mult = p == unit ? NS_PER_S
+		                 : span_unit_ns(unit, (size_t)(p - unit));
+		if (mult == 0)
+			return false;
+		total += strtod(text, NULL) * (double)mult;
+		if (total > 9e18)
+			return false;
+		any = true;
+	}
+	if (!any)
+		return false;
+	*out = (int64_t)total;
+	return true;
+}
+
+/* "-10min", "+1h", "10min ago": now moved by a span. */
+static bool parse_relative(const char *s, int64_t now, int64_t *out)
+{
+	size_t len = strlen(s);
+	int64_t span;
+	int sign = -1;
+
+	if (*s == '-' || *s == '+') {
+		sign = *s == '-' ? -1 : 1;
+		s++;
+		len--;
+	} else if (len > 4 && strcmp(s + len - 4, " ago") == 0) {
+		len -= 4;
+	} else {
+		return false;
+	}
+	if (!parse_span(s, len, &span))
+		return false;
+	if (sign < 0 ? now < INT64_MIN + span : now > INT64_MAX - span)
+		return false;
+	*out = sign < 0 ? now - span : now + span;
+	return true;
+}
+
+/* Local midnight, days after today's (-1: yesterday). */
+static bool local_midnight(int64_t now, int days, int64_t *out)
+{
+	time_t t = (time_t)(now / NS_PER_S);
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL)
+		return false;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_mday += days;
+	tm.tm_isdst = -1;
+	return seconds_to_ns(mktime(&tm), 0, out);
+}
+
+/* "@1700000000" or "@1700000000.25": seconds since the epoch. */
+static bool parse_epoch(const char *s, int64_t *out)
+{
+	int64_t sec = 0;
+	long frac = 0, scale = NS_PER_S / 10;
+
+	if (!is_digit(*s))
+		return false;
+	for (; is_digit(*s); s++) {
+		if (sec > SECONDS_MAX / 10)
+			return false;
+		sec = sec * 10 + (*s - '0');
+	}
+	if (*s == '.')
+		for (s++; is_digit(*s); s++, scale /= 10)
+			frac += (*s - '0') * scale;
+	return *s == '\0' && seconds_to_ns(sec, frac, out);
+}
+
+/* HH:MM[:SS[.fraction]] into tm and *frac_ns. */
+static bool parse_clock(const char **p, struct tm *tm, long *frac_ns)
+{
+	long scale = NS_PER_S / 10;
+
+	*frac_ns = 0;
+	tm->tm_sec = 0;
+	if (!take_digits(p, 2, &tm->tm_hour) || **p != ':')
+		return false;
+	(*p)++;
+	if (!take_digits(p, 2, &tm->tm_min))
+		return false;
+	if (**p == ':') {
+		(*p)++;
+		if (!take_digits(p, 2, &tm->tm_sec))
+			return false;
+		if (**p == '.' || **p == ',') {
+			(*p)++;
+			if (!is_digit(**p))
+				return false;
+			for (; is_digit(**p); (*p)++, scale /= 10)
+				*frac_ns += (**p - '0') * scale;
+		}
+	}
+	return tm->tm_hour <= 23 && tm->tm_min <= 59 && tm->tm_sec <= 60;
+}
+
+/* What follows a time of day: nothing (local time), "Z", " UTC", "+02:00",
+ * "-0530" or "+02"; *off_s is the offset east of UTC. */
+static bool parse_zone(const char *p, bool *utc, long *off_s)
+{
+	int sign, h, m = 0;
+
+	*utc = *p != '\0';
+	*off_s = 0;
+	if (*p == '\0' || strcmp(p, "Z") == 0 || strcmp(p, "z") == 0 ||
+	    strcmp(p, " UTC") == 0 || strcmp(p, "UTC") == 0)
+		return true;
+	if (*p != '+' && *p != '-')
+		return false;
+	sign = *p++ == '-' ? -1 : 1;
+	if (!take_digits(&p, 2, &h))
+		return false;
+	if (*p == ':') {
+		p++;
+		if (!take_digits(&p, 2, &m))
+			return false;
+	} else if (*p != '\0' && !take_digits(&p, 2, &m)) {
+		return false;
+	}
+	if (*p != '\0' || h > 23 || m > 59)
+		return false;
+	*off_s = sign * (h * 3600L + m * 60L);
+	return true;
+}
+
+/*
+ * RFC 3339 (2026-11-22T10:00:00.5+02:00), "2026-11-22 10:00[:00]" and
+ * "2026-11-22" in local time, or "10:00[:00]" today.  A date that does not
+ * exist (02-30) is refused, not rolled over.
+ */
+static bool parse_absolute(const char *s, int64_t now, int64_t *out)
+{
+	struct tm tm = {0}, day;
+	const char *p = s;
+	bool clock = false, utc;
+	long frac = 0, off;
+	time_t t;
+
+	if (is_digit(p[0]) && is_digit(p[1]) && p[2] == ':') {
+		t = (time_t)(now / NS_PER_S);
+		if (localtime_r(&t, &tm) == NULL)
+			return false;
+		clock = true;
+		if (!parse_clock(&p, &tm, &frac))
+			return false;
+	} else {
+		if (!take_digits(&p, 4, &tm.tm_year) || *p != '-')
+			return false;
+		p++;
+		if (!take_digits(&p, 2, &tm.tm_mon) || *p != '-')
+			return false;
+		p++;
+		if (!take_digits(&p, 2, &tm.tm_mday) || tm.tm_mon < 1 ||
+		    tm.tm_mon > 12 || tm.tm_mday < 1)
+			return false;
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		day = tm;
+		if (timegm(&day) == (time_t)-1 || day.tm_mday != tm.tm_mday)
+			return false;
+		if ((*p == 'T' || *p == 't' || *p == ' ') && is_digit(p[1])) {
+			p++;
+			clock = true;
+			if (!parse_clock(&p, &tm, &frac))
+				return false;
+		}
+	}
+	if (!parse_zone(p, &utc, &off) || (utc && !clock))
+		return false;
+	if (utc) {
+		t = timegm(&tm) - off;
+	} else {
+		tm.tm_isdst = -1;
+		t = mktime(&tm);
+	}
+	return seconds_to_ns(t, frac, out);
+}
+
+/* A --since or --until value as ns since the epoch; now is the command's
+ * start, the same for both. */
+static bool parse_time(const char *s, int64_t now, int64_t *out)
+{
+	if (strcmp(s, "now") == 0) {
+		*out = now;
+		return true;
+	}
+	if (strcmp(s, "today") == 0)
+		return local_midnight(now, 0, out);
+	if (strcmp(s, "yesterday") == 0)
+		return local_midnight(now, -1, out);
+	if (strcmp(s, "tomorrow") == 0)
+		return local_midnight(now, 1, out);
+	if (*s == '@')
+		return parse_epoch(s + 1, out);
+	if (*s == '-' || *s == '+' ||
+	    (strlen(s) > 4 && strcmp(s + strlen(s) - 4, " ago") == 0))
+		return parse_relative(s, now, out);
+	return parse_absolute(s, now, out);
+}
+
 /* ---- tail -------------------------------------------------------------- */
+
+enum tail_format { TAIL_TEXT, TAIL_JSON, TAIL_CAT, TAIL_VERBOSE };
+
+/* A cursor as text is 53 bytes; a cursor file holding more is not one. */
+#define CURSOR_TEXT_MAX 128
+
+/* A follower asks for records this often, so that it notices Ctrl-C
+ * soon, and output waits at most this long in stdout's buffer. */
+#define FOLLOW_POLL_MS  200
+#define FOLLOW_FLUSH_MS 200
+
+/* Levels from WARNING up stand out on a terminal (journalctl's habit). */
+#define COLOR_WARNING "\033[1;33m"
+#define COLOR_ERROR   "\033[1;31m"
+#define COLOR_OFF     "\033[0m"
 
 struct tail_args {
 	char *run_dir;
 	const char **services;
 	size_t nservices;
+	const char **fields; /* -F KEY=VALUE, as given */
+	size_t nfields;
 	int min_level;
 	const char *logger_prefix;
-	const char *cursor;
-	bool n_given, n_all, show_cursor;
+	const char *regex;
+	unsigned streams; /* 1 << LOGBUS_STREAM_*; 0: all */
+	const char *since_arg, *until_arg;
+	int64_t since_ns, until_ns;
+	const char *after_cursor; /* --after-cursor */
+	const char *cursor_file;
+	const char *cursor; /* where to start: after_cursor, file_cursor */
+	char file_cursor[CURSOR_TEXT_MAX];
+	bool follow, n_given, n_all, show_cursor, no_color, color;
 	int64_t n;
-	enum logbus_format format;
+	enum tail_format format;
 	int timeout_ms;
 };
 
-/* The last max formatted lines, for -n with --after-cursor.  Slots keep
+/* Set by SIGINT and SIGTERM while following: the follow then ends as if
+ * it had caught up (the only state of ours outside a command's frame). */
+static volatile sig_atomic_t follow_stop;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	follow_stop = 1;
+}
+
+/* The follow loop looks at the flag every FOLLOW_POLL_MS; SA_RESTART, so
+ * that a write to a full pipe is not cut short when the signal comes. */
+static void follow_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ---- tail: formatting ---- */
+
+/* A line being built in a buffer grown with realloc, the same buffers
+ * logbus_record_format grows. */
+struct line {
+	char **buf;
+	size_t *cap;
+	size_t len;
+	bool failed;
+};
+
+static bool line_reserve(struct line *l, size_t more)
+{
+	size_t cap = *l->cap ? *l->cap : 256;
+	char *b;
+
+	if (l->failed)
+		return false;
+	if (l->len + more + 1 <= *l->cap)
+		return true;
+	while (cap < l->len + more + 1)
+		cap *= 2;
+	if ((b = realloc(*l->buf, cap)) == NULL) {
+		l->failed = true;
+		return false;
+	}
+	*l->buf = b;
+	*l->cap = cap;
+	return true;
+}
+
+static void line_put(struct line *l, const char *s, size_t n)
+{
+	if (!line_reserve(l, n))
+		return;
+	memcpy(*l->buf + l->len, s, n);
+	l->len += n;
+	(*l->buf)[l->len] = '\0';
+}
+
+static void line_puts(struct line *l, const char *s)
+{
+	line_put(l, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void
+line_printf(struct line *l, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		line_put(l, tmp,
+		         (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* The shortest text that reads back as the same double (as in JSON). */
+static void line_double(struct line *l, double d)
+{
+	char b[40];
+
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(b, sizeof b, "%.*g", prec, d);
+		if (strtod(b, NULL) == d)
+			break;
+	}
+	line_puts(l, b);
+}
+
+/* Put the colour around the n bytes before the line's final '\n'. */
+static void line_color_tail(struct line *l, size_t n, const char *color)
+{
+	size_t on = strlen(color), off = strlen(COLOR_OFF), start;
+	char *b;
+
+	if (l->len < n + 1 || !line_reserve(l, on + off))
+		return;
+	b = *l->buf;
+	start = l->len - 1 - n;
+	memmove(b + start + on, b + start, n);
+	memcpy(b + start, color, on);
+	memcpy(b + start + on + n, COLOR_OFF "\n", off + 1);
+	l->len += on + off;
+	b[l->len] = '\0';
+}
+
+static const char *level_color(int level)
+{
+	if (level >= LOGBUS_ERROR)
+		return COLOR_ERROR;
+	if (level >= LOGBUS_WARNING)
+		return COLOR_WARNING;
+	return NULL;
+}
+
+/* "    KEY=VALUE\n"; further lines of a value are indented deeper, so that
+ * only a record's first line starts at the margin. */
+static void verbose_value(struct line *l, const char *key, const char *v,
+                          size_t n)
+{
+	const char *nl;
+
+	line_puts(l, "    ");
+	line_puts(l, key);
+	line_put(l, "=", 1);
+	while ((nl = memchr(v, '\n', n)) != NULL) {
+		line_put(l, v, (size_t)(nl - v) + 1);
+		line_puts(l, "        ");
+		n -= (size_t)(nl - v) + 1;
+		v = nl + 1;
+	}
+	line_put(l, v, n);
+	line_put(l, "\n", 1);
+}
+
+/*
+ * journalctl -o verbose's layout: "TIME [CURSOR]", then one indented
+ * KEY=VALUE line per part of the record: the broker's (seq, service, ...,
+ * gid), the structured fields in their order, the message last.
+ */
+static void format_verbose(struct line *l, const logbus_record *r)
+{
+	char t[64], lv[16];
+
+	logbus_format_time(r->time_ns, LOGBUS_TIME_RFC3339, t, sizeof t);
+	line_printf(l, "%s [%s]\n", t, r->cursor);
+	line_printf(l, "    seq=%" PRIu64 "\n", r->seq);
+	verbose_value(l, "service", r->service, strlen(r->service));
+	verbose_value(l, "logger", r->logger, strlen(r->logger));
+	line_printf(l, "    level=%s\n",
+	            logbus_level_name(r->level, lv, sizeof lv));
+	line_printf(l, "    stream=%s\n", stream_name(r->stream));
+	line_printf(l, "    pid=%" PRIu32 "\n    uid=%" PRIu32 "\n", r->pid,
+	            r->uid);
+	line_printf(l, "    gid=%" PRIu32 "\n", r->gid);
+	for (size_t i = 0; i < r->nfields; i++) {
+		const logbus_field *f = &r->fields[i];
+		switch (f->type) {
+		case LOGBUS_FIELD_STR:
+			verbose_value(l, f->key, f->v.s, strlen(f->v.s));
+			break;
+		case LOGBUS_FIELD_INT:
+			line_printf(l, "    %s=%" PRId64 "\n", f->key, f->v.i);
+			break;
+		case LOGBUS_FIELD_FLOAT:
+			line_printf(l, "    %s=", f->key);
+			line_double(l, f->v.f);
+			line_put(l, "\n", 1);
+			break;
+		case LOGBUS_FIELD_BOOL:
+			line_printf(l, "    %s=%s\n", f->key,
+			            f->v.b ? "true" : "false");
+			break;
+		}
+	}
+	verbose_value(l, "message", r->message, r->message_len);
+}
+
+/* A record as a->format's lines in *buf; returns their length or
+ * LOGBUS_ENOMEM. */
+static long tail_format(const logbus_record *rec, const struct tail_args *a,
+                        char **buf, size_t *cap)
+{
+	struct line l = {.buf = buf, .cap = cap};
+	const char *color = a->color ? level_color(rec->level) : NULL;
+	long len;
+
+	switch (a->format) {
+	case TAIL_JSON:
+		return logbus_record_format(rec, LOGBUS_FORMAT_JSON, buf, cap);
+	case TAIL_TEXT:
+		len = logbus_record_format(rec, LOGBUS_FORMAT_TEXT, buf, cap);
+		if (len < 0)
+			return len;
+		l.len = (size_t)len;
+		break;
+	case TAIL_CAT:
+		line_put(&l, rec->message, rec->message_len);
+		line_put(&l, "\n", 1);
+		break;
+	case TAIL_VERBOSE:
+		format_verbose(&l, rec);
+		color = NULL;
+		break;
+	}
+	/* Text ends with the message, like cat: colour just the message. */
+	if (color != NULL)
+		line_color_tail(&l, rec->message_len, color);
+	return l.failed ? LOGBUS_ENOMEM : (long)l.len;
+}
+
+/* The last max formatted records, for -n with a cursor.  Slots keep
  * their buffers, so a record is formatted straight into its slot. */
 struct line_ring {
 	struct line_slot {
@@ -836,25 +1449,139 @@ static enum out_result ring_write(const struct line_ring *ring)
 	return OUT_OK;
 }
 
+/* ---- tail: the cursor file ---- */
+
+/*
+ * The cursor stored in a->cursor_file, into a->file_cursor: "" when there
+ * is none (no file, or only white space in it).  Returns 0, or the exit
+ * status after saying why the file cannot be read.
+ */
+static int cursor_file_read(struct tail_args *a)
+{
+	char *c = a->file_cursor;
+	FILE *f = fopen(a->cursor_file, "r");
+	size_t n;
+	bool more;
+
+	c[0] = '\0';
+	if (f == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		return fail("cannot read the cursor file %s (%s)",
+		            a->cursor_file, strerror(errno));
+	}
+	n = fread(c, 1, sizeof a->file_cursor - 1, f);
+	if (ferror(f)) {
+		int e = errno;
+		fclose(f);
+		return fail("cannot read the cursor file %s (%s)",
+		            a->cursor_file, strerror(e));
+	}
+	more = fgetc(f) != EOF;
+	fclose(f);
+	c[n] = '\0';
+	while (n > 0 && strchr(" \t\r\n", c[n - 1]) != NULL)
+		c[--n] = '\0';
+	if (more || strlen(c) != n)
+		return fail("the cursor file %s does not hold a cursor: remove "
+		            "it to start afresh",
+		            a->cursor_file);
+	return 0;
+}
+
+/* Replace the cursor file's content atomically: FILE.tmp, synced, then
+ * renamed over FILE.  Returns 0 or the exit status after saying why not. */
+static int cursor_file_write(const char *path, const char *cursor)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(cursor), off = 0;
+	int fd, e;
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+		return fail("cursor file path too long: %s", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return fail("cannot write the cursor file %s (%s)", tmp,
+		            strerror(errno));
+	while (off <= len) {
+		/* the cursor, then its newline */
+		const char *p = off < len ? cursor + off : "\n";
+		size_t n = off < len ? len - off : 1;
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			goto fail;
+		off += (size_t)w;
+	}
+	if (fdatasync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	if (rename(tmp, path) < 0) {
+		e = errno;
+		unlink(tmp);
+		return fail("cannot replace the cursor file %s (%s)", path,
+		            strerror(e));
+	}
+	return 0;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return fail("cannot write the cursor file %s (%s)", tmp, strerror(e));
+}
+
+/* ---- tail: command line ---- */
+
+static bool parse_streams(const char *s, unsigned *mask)
+{
+	for (;;) {
+		size_t n = strcspn(s, ",");
+		enum logbus_stream st;
+
+		if (!stream_parse(s, n, &st))
+			return false;
+		*mask |= 1u << st;
+		if (s[n] == '\0')
+			return true;
+		s += n + 1;
+	}
+}
+
 /* Returns PARSE_OK or an exit status. */
 static int tail_parse(int argc, char **argv, struct tail_args *a)
 {
 	static const struct option longopts[] = {
+	    {"follow", no_argument, NULL, 'f'},
 	    {"lines", required_argument, NULL, 'n'},
 	    {"service", required_argument, NULL, 's'},
 	    {"level", required_argument, NULL, 'p'},
 	    {"logger", required_argument, NULL, 'l'},
+	    {"grep", required_argument, NULL, 'g'},
+	    {"field", required_argument, NULL, 'F'},
+	    {"stream", required_argument, NULL, OPT_STREAM},
+	    {"since", required_argument, NULL, 'S'},
+	    {"until", required_argument, NULL, 'U'},
 	    {"output", required_argument, NULL, 'o'},
 	    {"after-cursor", required_argument, NULL, OPT_AFTER_CURSOR},
 	    {"show-cursor", no_argument, NULL, OPT_SHOW_CURSOR},
+	    {"cursor-file", required_argument, NULL, OPT_CURSOR_FILE},
+	    {"no-color", no_argument, NULL, OPT_NO_COLOR},
+	    {"no-pager", no_argument, NULL, OPT_NO_PAGER},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    COMMON_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
+	int64_t now = realtime_ns();
+	const char *eq;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, ":n:s:p:l:o:h", longopts, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, ":fn:s:p:l:g:F:S:U:o:h", longopts,
+	                        NULL)) != -1) {
 		if ((rc = common_option(c, argv, &a->run_dir, longopts)) !=
 		    NOT_COMMON) {
 			if (rc != PARSE_OK)
@@ -862,6 +1589,9 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 			continue;
 		}
 		switch (c) {
+		case 'f':
+			a->follow = true;
+			break;
 		case 'n':
 			a->n_given = true;
 			a->n_all = strcmp(optarg, "all") == 0;
@@ -890,26 +1620,78 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 				                   "empty");
 			a->logger_prefix = optarg;
 			break;
+		case 'g':
+			a->regex = optarg;
+			break;
+		case 'F':
+			if ((eq = strchr(optarg, '=')) == NULL)
+				return usage_error(argv[0],
+				                   "bad -F '%s': write "
+				                   "KEY=VALUE",
+				                   optarg);
+			if (!field_key_ok(optarg, (size_t)(eq - optarg)))
+				return usage_error(argv[0],
+				                   "bad -F '%s': the key is "
+				                   "not 1 to %d of A-Z a-z "
+				                   "0-9 . _ -",
+				                   optarg, LOGBUS_KEY_MAX);
+			a->fields[a->nfields++] = optarg;
+			break;
+		case OPT_STREAM:
+			if (!parse_streams(optarg, &a->streams))
+				return usage_error(argv[0],
+				                   "bad --stream '%s': use "
+				                   "log, stdout or stderr, or "
+				                   "a list like stdout,stderr",
+				                   optarg);
+			break;
+		case 'S':
+		case 'U':
+			if (!parse_time(optarg, now,
+			                c == 'S' ? &a->since_ns : &a->until_ns))
+				return usage_error(
+				    argv[0], BAD_TIME,
+				    c == 'S' ? "--since" : "--until", optarg);
+			if (c == 'S')
+				a->since_arg = optarg;
+			else
+				a->until_arg = optarg;
+			break;
 		case 'o':
 			if (strcmp(optarg, "text") == 0)
-				a->format = LOGBUS_FORMAT_TEXT;
+				a->format = TAIL_TEXT;
 			else if (strcmp(optarg, "json") == 0)
-				a->format = LOGBUS_FORMAT_JSON;
+				a->format = TAIL_JSON;
+			else if (strcmp(optarg, "cat") == 0)
+				a->format = TAIL_CAT;
+			else if (strcmp(optarg, "verbose") == 0)
+				a->format = TAIL_VERBOSE;
 			else
 				return usage_error(argv[0],
 				                   "unknown output '%s': use "
-				                   "text or json",
+				                   "text, json, cat or verbose",
 				                   optarg);
 			break;
 		case OPT_AFTER_CURSOR:
 			if (*optarg == '\0')
 				return usage_error(argv[0],
 				                   "--after-cursor is empty");
-			a->cursor = optarg;
+			a->after_cursor = optarg;
 			break;
 		case OPT_SHOW_CURSOR:
 			a->show_cursor = true;
 			break;
+		case OPT_CURSOR_FILE:
+			if (*optarg == '\0')
+				return usage_error(argv[0],
+				                   "--cursor-file is empty");
+			a->cursor_file = optarg;
+			break;
+		case OPT_NO_COLOR:
+			a->no_color = true;
+			break;
+		case OPT_NO_PAGER:
+			break; /* we never page */
 		case OPT_TIMEOUT:
 			if (!parse_timeout(optarg, &a->timeout_ms))
 				return usage_error(argv[0], BAD_TIMEOUT, optarg,
@@ -922,15 +1704,62 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 	if (optind < argc)
 		return usage_error(argv[0], "unexpected argument '%s'",
 		                   argv[optind]);
+	if (a->after_cursor != NULL && a->cursor_file != NULL)
+		return usage_error(argv[0], "--after-cursor and --cursor-file "
+		                            "both say where to start: give "
+		                            "one");
+	if (a->since_arg != NULL && a->until_arg != NULL &&
+	    a->since_ns >= a->until_ns)
+		return usage_error(argv[0],
+		                   "--since '%s' is not before --until '%s'",
+		                   a->since_arg, a->until_arg);
 	return PARSE_OK;
 }
 
-/* A reader's failure as one line; exit 1.  r is NULL when opening it
- * failed (the library then has no detail to give). */
-static int tail_failed(logbus_reader *r, const struct tail_args *a, int rc)
+/*
+ * Where to start and what to read.  A cursor wins, then -n all, then
+ * --since without -n (all records since); else the last N.  --since and
+ * --until are filters too, so -n N with --since is the last N of that range.
+ */
+static void tail_options(const struct tail_args *a, logbus_reader_options *ro)
+{
+	ro->run_dir = a->run_dir;
+	ro->filter.services = a->nservices ? a->services : NULL;
+	ro->filter.nservices = a->nservices;
+	ro->filter.min_level = a->min_level;
+	ro->filter.logger_prefix = a->logger_prefix;
+	ro->filter.streams = a->streams;
+	ro->filter.fields = a->nfields ? a->fields : NULL;
+	ro->filter.nfields = a->nfields;
+	ro->filter.message_regex = a->regex;
+	ro->filter.since_ns = a->since_arg ? a->since_ns : 0;
+	ro->filter.until_ns = a->until_arg ? a->until_ns : 0;
+	ro->timeout_ms = a->timeout_ms;
+	ro->follow = a->follow;
+	if (a->cursor != NULL) {
+		ro->start = LOGBUS_START_CURSOR;
+		ro->cursor = a->cursor;
+	} else if (a->n_all) {
+		ro->start = LOGBUS_START_HEAD;
+	} else if (a->since_arg != NULL && !a->n_given) {
+		ro->start = LOGBUS_START_SINCE;
+		ro->since_ns = a->since_ns;
+	} else {
+		ro->start = LOGBUS_START_TAIL;
+		ro->tail_n = (uint64_t)a->n;
+	}
+}
+
+/* ---- tail: reading ---- */
+
+/* A reader's failure as one line; exit 1, or 2 when the command line is
+ * to blame.  r is NULL when opening failed; open_err then says why. */
+static int tail_failed(logbus_reader *r, const struct tail_args *a, int rc,
+                       const char *open_err)
 {
 	char dir[4096];
-	const char *detail = detail_or(r ? logbus_reader_error(r) : NULL, rc);
+	const char *detail =
+	    detail_or(r ? logbus_reader_error(r) : open_err, rc);
 
 	switch (rc) {
 	case LOGBUS_EUNREACHABLE:
@@ -943,31 +1772,87 @@ static int tail_failed(logbus_reader *r, const struct tail_args *a, int rc)
 	case LOGBUS_ETIMEDOUT:
 		return fail("%s: try a longer --timeout", detail);
 	case LOGBUS_EEXPIRED:
-		return fail("%s; to read from the oldest record kept (number "
-		            "%llu), use -n all instead of --after-cursor",
-		            detail,
-		            r ? (unsigned long long)logbus_reader_oldest_seq(r)
-		              : 0ull);
+		if (a->after_cursor != NULL)
+			return fail(
+			    "%s; to read from the oldest record kept "
+			    "(number %llu), use -n all instead of "
+			    "--after-cursor",
+			    detail,
+			    r ? (unsigned long long)logbus_reader_oldest_seq(r)
+			      : 0ull);
+		if (a->cursor != NULL)
+			return fail("%s; the cursor in %s is older than the "
+			            "journal keeps: remove the file to start "
+			            "afresh",
+			            detail, a->cursor_file);
+		return fail("%s: retention removed records while they were "
+		            "read; run the command again",
+		            detail);
 	case LOGBUS_ECURSOR:
-		return fail("bad --after-cursor '%s': %s (a cursor comes from "
-		            "--show-cursor or a JSON record of this journal)",
-		            a->cursor, detail);
+		if (a->after_cursor != NULL)
+			return fail(
+			    "bad --after-cursor '%s': %s (a cursor comes "
+			    "from --show-cursor or a JSON record of this "
+			    "journal)",
+			    a->cursor, detail);
+		if (a->cursor != NULL)
+			return fail("the cursor in %s ('%s') is not one of "
+			            "this journal: %s; remove the file to "
+			            "start afresh",
+			            a->cursor_file, a->cursor, detail);
+		return fail("logbusd's journal changed while it was read: %s",
+		            detail);
 	case LOGBUS_EINVAL:
-		return fail("cannot read: %s (check -s, -p and -l)", detail);
+		if (r == NULL && a->regex != NULL &&
+		    strstr(detail, "regular expression") != NULL)
+			return usage_error("tail", "bad -g '%s': %s", a->regex,
+			                   detail);
+		if (r == NULL)
+			return usage_error("tail", "%s", detail);
+		return fail("cannot read: %s (check the filters)", detail);
 	default:
 		return fail("%s", detail);
 	}
 }
 
-static int tail_read(logbus_reader *r, const struct tail_args *a)
+/*
+ * The end of a read whose records all went to stdout: --show-cursor's line
+ * (unless more is to follow), flush, then the cursor file, which is not
+ * moved past records that may not have reached the reader of our output.
+ * Returns an exit status.
+ */
+static int tail_end(logbus_reader *r, const struct tail_args *a,
+                    bool show_cursor)
+{
+	const char *cursor = logbus_reader_cursor(r);
+	enum out_result o = OUT_OK;
+
+	if (show_cursor && a->show_cursor && cursor != NULL) {
+		o = out_write("-- cursor: ", strlen("-- cursor: "));
+		if (o == OUT_OK)
+			o = out_write(cursor, strlen(cursor));
+		if (o == OUT_OK)
+			o = out_write("\n", 1);
+	}
+	if (o == OUT_OK)
+		o = out_flush();
+	if (o != OUT_OK)
+		return o == OUT_ERROR ? EXIT_FAIL : 0;
+	if (a->cursor_file != NULL && cursor != NULL)
+		return cursor_file_write(a->cursor_file, cursor);
+	return 0;
+}
+
+/* Read a snapshot to its end; with a cursor and -n N print only the last
+ * N.  last: nothing follows (the cursor line is printed). */
+static int tail_snapshot(logbus_reader *r, const struct tail_args *a, bool last)
 {
 	struct line_ring ring = {0};
 	char *buf = NULL;
 	size_t cap = 0;
 	const logbus_record *rec;
-	const char *cursor;
 	enum out_result o = OUT_OK;
-	int rc;
+	int rc, st;
 
 	/* journalctl --after-cursor -n N: read all after the cursor, keep
 	 * the last N. */
@@ -985,8 +1870,7 @@ static int tail_read(logbus_reader *r, const struct tail_args *a)
 				rc = LOGBUS_ENOMEM;
 				break;
 			}
-			len = logbus_record_format(rec, a->format, &s->buf,
-			                           &s->cap);
+			len = tail_format(rec, a, &s->buf, &s->cap);
 			if (len < 0) {
 				rc = (int)len;
 				break;
@@ -994,7 +1878,7 @@ static int tail_read(logbus_reader *r, const struct tail_args *a)
 			s->len = (size_t)len;
 			continue;
 		}
-		len = logbus_record_format(rec, a->format, &buf, &cap);
+		len = tail_format(rec, a, &buf, &cap);
 		if (len < 0) {
 			rc = (int)len;
 			break;
@@ -1012,61 +1896,222 @@ static int tail_read(logbus_reader *r, const struct tail_args *a)
 		return EXIT_FAIL;
 	if (rc == LOGBUS_ENOMEM)
 		return fail("out of memory after reading records");
-	if (rc < 0)
-		return tail_failed(r, a, rc);
-
-	if (a->show_cursor && (cursor = logbus_reader_cursor(r)) != NULL) {
-		o = out_write("-- cursor: ", strlen("-- cursor: "));
-		if (o == OUT_OK)
-			o = out_write(cursor, strlen(cursor));
-		if (o == OUT_OK)
-			o = out_write("\n", 1);
+	if (rc < 0) {
+		/* What was printed is printed: the cursor file says so. */
+		if (!use_ring && (st = tail_end(r, a, false)) != 0)
+			return st;
+		return tail_failed(r, a, rc, NULL);
 	}
-	if (o == OUT_OK)
-		o = out_flush();
-	return o == OUT_ERROR ? EXIT_FAIL : 0;
+	return tail_end(r, a, last);
+}
+
+/* A follower that saw no error for this long after saying it waits for
+ * logbusd takes it as back (an idle reader asks logbusd every second), so
+ * that the next outage is said again. */
+#define FOLLOW_BACK_MS 3000
+
+struct follow {
+	char saved[CURSOR_TEXT_MAX]; /* in the cursor file */
+	bool dirty;                  /* output not flushed yet */
+	bool waiting;                /* said that logbusd is away */
+	bool started;                /* a record went out, or none came */
+	int64_t flush_at;            /* ms, monotonic: flush a burst then */
+	int64_t error_at;            /* ms, monotonic: the last passing error */
+};
+
+/* What the follow loop's steps return while it goes on. */
+#define FOLLOW_ON -1
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The end of a burst of output: flush it, then save the cursor.  Returns
+ * FOLLOW_ON or the exit status. */
+static int follow_flush(logbus_reader *r, const struct tail_args *a,
+                        struct follow *f)
+{
+	const char *cursor;
+	enum out_result o;
+	int st;
+
+	if (!f->dirty)
+		return FOLLOW_ON;
+	f->dirty = false;
+	if ((o = out_flush()) != OUT_OK)
+		return o == OUT_ERROR ? EXIT_FAIL : 0;
+	cursor = logbus_reader_cursor(r);
+	if (a->cursor_file == NULL || cursor == NULL ||
+	    strcmp(cursor, f->saved) == 0)
+		return FOLLOW_ON;
+	if ((st = cursor_file_write(a->cursor_file, cursor)) != 0)
+		return st;
+	snprintf(f->saved, sizeof f->saved, "%s", cursor);
+	return FOLLOW_ON;
+}
+
+static int follow_print(logbus_reader *r, const struct tail_args *a,
+                        struct follow *f, const logbus_record *rec, char **buf,
+                        size_t *cap)
+{
+	long len = tail_format(rec, a, buf, cap);
+	enum out_result o;
+
+	if (len < 0)
+		return fail("out of memory after reading records");
+	if ((o = out_write(*buf, (size_t)len)) != OUT_OK)
+		return o == OUT_ERROR ? EXIT_FAIL : 0;
+	f->started = true;
+	f->waiting = false;
+	if (!f->dirty) {
+		f->dirty = true;
+		f->flush_at = monotonic_ms() + FOLLOW_FLUSH_MS;
+	}
+	return monotonic_ms() >= f->flush_at ? follow_flush(r, a, f)
+	                                     : FOLLOW_ON;
+}
+
+/* "cannot reach logbusd at X (no socket file): ..." says "no socket
+ * file"; any other text is the reason as it stands. */
+static const char *waiting_reason(logbus_reader *r, int rc, char *buf,
+                                  size_t len)
+{
+	const char *detail = detail_or(logbus_reader_error(r), rc);
+	const char *open = strchr(detail, '(');
+	const char *close = open ? strchr(open, ')') : NULL;
+
+	if (rc == LOGBUS_ETIMEDOUT)
+		return "it does not answer";
+	if (open == NULL || close == NULL)
+		return detail;
+	snprintf(buf, len, "%.*s", (int)(close - open - 1), open + 1);
+	return buf;
+}
+
+/*
+ * Print records as they are committed until SIGINT or SIGTERM.  A broker
+ * that goes away is said once and waited for: the reader carries on from
+ * its position when it is back, so nothing is lost or repeated.
+ */
+static int tail_follow(logbus_reader *r, const struct tail_args *a)
+{
+	struct follow f;
+	char *buf = NULL, dir[4096], why[256];
+	size_t cap = 0;
+	const logbus_record *rec;
+	int rc, st = FOLLOW_ON;
+
+	memset(&f, 0, sizeof f);
+	if (a->cursor != NULL)
+		snprintf(f.saved, sizeof f.saved, "%s", a->cursor);
+	while (st == FOLLOW_ON && !follow_stop) {
+		rc = logbus_reader_next(r, &rec, FOLLOW_POLL_MS);
+		if (rc == 1) {
+			st = follow_print(r, a, &f, rec, &buf, &cap);
+		} else if (rc == 0) {
+			f.started = true;
+			st = follow_flush(r, a, &f);
+			if (monotonic_ms() - f.error_at >= FOLLOW_BACK_MS)
+				f.waiting = false;
+		} else if (rc == LOGBUS_EUNREACHABLE ||
+		           rc == LOGBUS_ETIMEDOUT) {
+			st = follow_flush(r, a, &f);
+			if (!f.waiting)
+				fail("waiting for logbusd at %s/%s: %s",
+				     run_dir_name(a->run_dir, dir, sizeof dir),
+				     QUERY_SOCK,
+				     waiting_reason(r, rc, why, sizeof why));
+			f.waiting = true;
+			f.error_at = monotonic_ms();
+		} else if (rc == LOGBUS_EEXPIRED && f.started) {
+			/* Fell behind retention while following (not at the
+			 * start: that is a bad cursor): say what was lost
+			 * rather than end the follow. */
+			fail("records before number %llu were removed by "
+			     "retention before they could be read; going on "
+			     "from there",
+			     (unsigned long long)logbus_reader_oldest_seq(r));
+			if ((rc = logbus_reader_skip_expired(r)) != 0)
+				st = tail_failed(r, a, rc, NULL);
+		} else {
+			if ((st = follow_flush(r, a, &f)) == FOLLOW_ON)
+				st = tail_failed(r, a, rc, NULL);
+		}
+	}
+	free(buf);
+	if (st != FOLLOW_ON)
+		return st;
+	return tail_end(r, a, true);
 }
 
 static int cmd_tail(int argc, char **argv)
 {
 	struct tail_args a = {
 	    .n = 10,
-	    .format = LOGBUS_FORMAT_TEXT,
+	    .format = TAIL_TEXT,
 	    .timeout_ms = DEFAULT_TIMEOUT_MS,
 	};
 	logbus_reader_options ro = {0};
 	logbus_reader *r = NULL;
+	char err[512] = "", cursor[CURSOR_TEXT_MAX];
 	int rc;
 
-	/* At most one service per argument. */
-	if ((a.services = calloc((size_t)argc, sizeof *a.services)) == NULL)
-		return fail("out of memory");
+	/* At most one service or field per argument. */
+	a.services = calloc((size_t)argc, sizeof *a.services);
+	a.fields = calloc((size_t)argc, sizeof *a.fields);
+	if (a.services == NULL || a.fields == NULL) {
+		rc = fail("out of memory");
+		goto out;
+	}
 	if ((rc = tail_parse(argc, argv, &a)) != PARSE_OK)
 		goto out;
+	a.color = (a.format == TAIL_TEXT || a.format == TAIL_CAT) &&
+	          !a.no_color && getenv("NO_COLOR") == NULL &&
+	          isatty(STDOUT_FILENO);
+	a.cursor = a.after_cursor;
+	if (a.cursor_file != NULL) {
+		if ((rc = cursor_file_read(&a)) != 0)
+			goto out;
+		if (a.file_cursor[0] != '\0')
+			a.cursor = a.file_cursor;
+	}
+	if (a.follow)
+		follow_signals();
 
-	ro.run_dir = a.run_dir;
-	ro.filter.services = a.nservices ? a.services : NULL;
-	ro.filter.nservices = a.nservices;
-	ro.filter.min_level = a.min_level;
-	ro.filter.logger_prefix = a.logger_prefix;
-	ro.timeout_ms = a.timeout_ms;
-	if (a.cursor != NULL) {
-		ro.start = LOGBUS_START_CURSOR;
-		ro.cursor = a.cursor;
-	} else if (a.n_all) {
-		ro.start = LOGBUS_START_HEAD;
-	} else {
-		ro.start = LOGBUS_START_TAIL;
-		ro.tail_n = (uint64_t)a.n;
+	tail_options(&a, &ro);
+	ro.error = err;
+	ro.error_len = sizeof err;
+	/* -f, a cursor and -n N: the last N after the cursor from a
+	 * snapshot, then follow from where it ended. */
+	if (a.follow && a.cursor != NULL && a.n_given && !a.n_all) {
+		ro.follow = 0;
+		if ((rc = logbus_reader_open(&r, &ro)) != LOGBUS_OK) {
+			rc = tail_failed(NULL, &a, rc, err);
+			goto out;
+		}
+		rc = tail_snapshot(r, &a, false);
+		snprintf(cursor, sizeof cursor, "%s",
+		         logbus_reader_cursor(r) ? logbus_reader_cursor(r)
+		                                 : a.cursor);
+		logbus_reader_close(r);
+		if (rc != 0)
+			goto out;
+		ro.follow = 1;
+		ro.cursor = cursor;
 	}
 	if ((rc = logbus_reader_open(&r, &ro)) != LOGBUS_OK) {
-		rc = tail_failed(NULL, &a, rc);
+		rc = tail_failed(NULL, &a, rc, err);
 		goto out;
 	}
-	rc = tail_read(r, &a);
+	rc = a.follow ? tail_follow(r, &a) : tail_snapshot(r, &a, true);
 	logbus_reader_close(r);
 out:
 	free(a.services);
+	free(a.fields);
 	return rc;
 }
 
@@ -1110,6 +2155,89 @@ static int cmd_help(int argc, char **argv)
 	"$XDG_RUNTIME_DIR/logbus,\n"                                           \
 	"                         /tmp/logbus-$UID)\n"
 
+#define TAIL_HELP                                                              \
+	"usage: logbusctl tail [options]\n"                                    \
+	"\n"                                                                   \
+	"Print records from logbusd's journal, oldest first: by default the "  \
+	"last 10,\n"                                                           \
+	"then exit; with -f, go on printing records as they are committed.  "  \
+	"Filters\n"                                                            \
+	"apply before counting.\n"                                             \
+	"\n"                                                                   \
+	"  -f, --follow           after the last N records (default 10), "     \
+	"print new\n"                                                          \
+	"                         ones as they come until Ctrl-C or SIGTERM "  \
+	"(exit 0);\n"                                                          \
+	"                         while logbusd is away, say so once and "     \
+	"wait for it\n"                                                        \
+	"  -n, --lines N|all      the last N records (default 10; 0: none, "   \
+	"which with\n"                                                         \
+	"                         --show-cursor gives the end's cursor); "     \
+	"all: from\n"                                                          \
+	"                         the oldest record kept\n"                    \
+	"  -s, --service ID       only this service; repeat for more\n"        \
+	"  -p, --level LEVEL      only this level and above (error: error "    \
+	"and critical)\n"                                                      \
+	"  -l, --logger PREFIX    only this logger and its children (pactown " \
+	"matches\n"                                                            \
+	"                         pactown.sandbox, not pactownx)\n"            \
+	"  -g, --grep REGEX       only messages REGEX matches (PCRE2; (?i) "   \
+	"ignores\n"                                                            \
+	"                         case, as in "                                \
+	"'(?i)(error|exception|failed)')\n"                                    \
+	"      --stream STREAM    only records of log, stdout or stderr; "     \
+	"repeat, or\n"                                                         \
+	"                         give a list like stdout,stderr, for more\n"  \
+	"  -F, --field KEY=VALUE  only records whose field KEY, written as "   \
+	"text, is\n"                                                           \
+	"                         VALUE (user=user123, port=8001); repeat: "   \
+	"all hold\n"                                                           \
+	"  -S, --since TIME       only records from TIME on; without -n, all " \
+	"of them\n"                                                            \
+	"  -U, --until TIME       only records before TIME\n"                  \
+	"      --after-cursor CUR only records after CUR (from --show-cursor " \
+	"or a\n"                                                               \
+	"                         JSON record's cursor); with -n N, the last " \
+	"N of them\n"                                                          \
+	"      --cursor-file FILE start after the cursor stored in FILE "      \
+	"(without one,\n"                                                      \
+	"                         as -n says), and store the cursor there at " \
+	"the end\n"                                                            \
+	"                         and, with -f, after each burst of output\n"  \
+	"      --show-cursor      end with a line \"-- cursor: CUR\" for "     \
+	"--after-cursor,\n"                                                    \
+	"                         in json output too (skip it when parsing)\n" \
+	"  -o, --output FORMAT    text (the Python logging layout), json (an " \
+	"object\n"                                                             \
+	"                         per line), cat (the message only) or "       \
+	"verbose (a\n"                                                         \
+	"                         line \"TIME [CURSOR]\", then \"    "         \
+	"KEY=VALUE\" lines:\n"                                                 \
+	"                         seq ... gid, the fields, the message)\n"     \
+	"      --no-color         no colour; on a terminal, text and cat "     \
+	"show\n"                                                               \
+	"                         WARNING in yellow and ERROR and above in "   \
+	"red, unless\n"                                                        \
+	"                         NO_COLOR is set\n"                           \
+	"      --no-pager         accepted (journalctl's habit); we never "    \
+	"page\n"                                                               \
+	"      --timeout SEC      wait this long for each answer of logbusd "  \
+	"(default 5)\n" RUN_DIR_HELP "  -h, --help             this text\n"    \
+	"\n"                                                                   \
+	"TIME: RFC 3339 (2026-11-22T10:00:00Z, 2026-11-22T10:00:00.5+02:00); " \
+	"local\n"                                                              \
+	"time as '2026-11-22 10:00:00', 2026-11-22 or 10:00; relative to now " \
+	"as\n"                                                                 \
+	"-10min, -2h, -30s, -1d, -1w or '1h 30min ago'; today, yesterday, "    \
+	"tomorrow,\n"                                                          \
+	"now; or @SECONDS since the epoch.\n"                                  \
+	"\n"                                                                   \
+	"Exit status: 0 done (also when the reader of the output went away, "  \
+	"and\n"                                                                \
+	"after Ctrl-C or SIGTERM while following); 1 logbusd not reachable, "  \
+	"a bad\n"                                                              \
+	"or expired cursor, or a read error; 2 bad arguments.\n"
+
 static const struct command commands[] = {
     {"publish", cmd_publish, "publish a record, or one per line of stdin",
      "usage: logbusctl publish -s SERVICE [options] MESSAGE\n"
@@ -1152,43 +2280,8 @@ static const struct command commands[] = {
      "Exit status: 0 all acknowledged; 1 logbusd not reachable in time, "
      "or it\n"
      "refused a record (the reason is printed); 2 bad arguments.\n"},
-    {"tail", cmd_tail, "print the last records of the journal",
-     "usage: logbusctl tail [options]\n"
-     "\n"
-     "Print records from logbusd's journal, oldest first, and exit: by "
-     "default the\n"
-     "last 10.  Filters apply before counting.\n"
-     "\n"
-     "  -n, --lines N|all      the last N records (default 10; 0: none, "
-     "which with\n"
-     "                         --show-cursor gives the end's cursor); "
-     "all: from\n"
-     "                         the oldest record kept\n"
-     "  -s, --service ID       only this service; repeat for more\n"
-     "  -p, --level LEVEL      only this level and above (error: error "
-     "and critical)\n"
-     "  -l, --logger PREFIX    only this logger and its children "
-     "(pactown matches\n"
-     "                         pactown.sandbox, not pactownx)\n"
-     "      --after-cursor CUR only records after CUR (from "
-     "--show-cursor or a\n"
-     "                         JSON record's cursor); with -n N, the "
-     "last N of them\n"
-     "      --show-cursor      end with a line \"-- cursor: CUR\" for "
-     "--after-cursor,\n"
-     "                         in json output too (skip it when "
-     "parsing)\n"
-     "  -o, --output FORMAT    text (the Python logging layout) or json "
-     "(an object\n"
-     "                         per line)\n"
-     "      --timeout SEC      wait this long for each answer of "
-     "logbusd (default 5)\n" RUN_DIR_HELP "  -h, --help             this text\n"
-     "\n"
-     "Exit status: 0 done (also when the reader of the output went away); "
-     "1\n"
-     "logbusd not reachable, a bad or expired cursor, or a read error; 2 "
-     "bad\n"
-     "arguments.\n"},
+    {"tail", cmd_tail, "print the last records of the journal, or follow it",
+     TAIL_HELP},
     {"help", cmd_help, "help on a command",
      "usage: logbusctl help [COMMAND]\n"
      "\n"
