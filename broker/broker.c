@@ -84,13 +84,14 @@ static void on_fsync(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct broker *b = (struct broker *)((char *)w -
 					     offsetof(struct broker, fsync_w));
-	char err[256];
-
 	(void)loop;
 	(void)revents;
-	if (journal_dirty(b->journal) &&
-	    journal_sync(b->journal, err, sizeof err) < 0)
-		broker_log(b, "journal: %s", err);
+	journal_sync_later(b->journal);
+}
+
+static void on_sync_error(void *arg, const char *msg)
+{
+	broker_log(arg, "journal: %s", msg);
 }
 
 static void on_probe(struct ev_loop *loop, ev_timer *w, int revents)
@@ -182,6 +183,8 @@ static int open_journal(struct broker *b)
 		.max_record = LOGBUS_RECORD_MAX,
 		.on_batch = ingest_on_journal_batch,
 		.arg = b,
+		.sync_async = syncer_submit,
+		.sync_arg = b->syncer,
 	};
 	if (journal_open(&b->journal, &jc, &rec, err, sizeof err) < 0) {
 		broker_log(b, "cannot open the journal: %s", err);
@@ -243,6 +246,11 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		broker_log(b, "out of memory");
 		return -1;
 	}
+	b->syncer = syncer_new(b->loop, on_sync_error, b);
+	if (b->syncer == NULL) {
+		broker_log(b, "cannot start the sync thread");
+		return -1;
+	}
 	if (open_journal(b) < 0)
 		return -1;
 	b->services = services_new(SERVICES_MAX, journal_last_seq(b->journal));
@@ -291,6 +299,7 @@ void broker_fini(struct broker *b)
 	endpoint_close(&b->ingest);
 	endpoint_close(&b->query);
 	endpoint_close(&b->live);
+	syncer_free(b->syncer); /* finishes the syncs it holds */
 	if (b->journal) {
 		if (journal_sync(b->journal, err, sizeof err) < 0)
 			broker_log(b, "journal: %s", err);

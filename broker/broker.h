@@ -21,6 +21,7 @@
 #include "record.h"
 #include "services.h"
 #include "sessions.h"
+#include "syncer.h"
 
 struct broker;
 struct endpoint;
@@ -123,6 +124,7 @@ struct broker {
 	struct broker_config cfg;
 	struct ev_loop *loop;
 	struct journal *journal;
+	struct syncer *syncer;
 	struct sessions *sessions;
 	struct endpoint ingest, query, live;
 	struct services *services;

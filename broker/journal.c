@@ -850,7 +850,9 @@ static int active_sync(struct journal *j, char *err, size_t errlen)
 /* Seal the active segment and start the next one. */
 static int journal_rotate(struct journal *j, char *err, size_t errlen)
 {
-	if (j->dirty && active_sync(j, err, errlen))
+	if (j->dirty && j->cfg.sync_async)
+		journal_sync_later(j);
+	else if (j->dirty && active_sync(j, err, errlen))
 		return -1;
 	if (seg_create(j, j->last_seq + 1, err, errlen))
 		return -1;
@@ -1458,6 +1460,25 @@ int journal_sync(struct journal *j, char *err, size_t errlen)
 	if (!j->dirty)
 		return 0;
 	return active_sync(j, err, errlen);
+}
+
+void journal_sync_later(struct journal *j)
+{
+	char err[256];
+
+	if (!j->dirty || j->afd < 0)
+		return;
+	if (j->cfg.sync_async == NULL) {
+		(void)active_sync(j, err, sizeof err);
+		return;
+	}
+	int fd = dup(j->afd);
+	if (fd < 0) {
+		(void)active_sync(j, err, sizeof err);
+		return;
+	}
+	j->dirty = 0;
+	j->cfg.sync_async(j->cfg.sync_arg, fd, j->segs[j->nsegs - 1].path);
 }
 
 int journal_dirty(const struct journal *j)

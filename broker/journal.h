@@ -39,6 +39,12 @@ struct journal_config {
 	 * first, so that the ingest dedup table survives a restart. */
 	void (*on_batch)(void *arg, const struct frame_batch *b);
 	void *arg;
+	/* If set, the periodic sync (journal_sync_later) and the sync of a
+	 * segment sealed by rotation are handed over as a dup()ed descriptor
+	 * that sync_async fdatasyncs and closes elsewhere (broker/syncer.c),
+	 * so that appends never wait for the disk. */
+	void (*sync_async)(void *sync_arg, int fd, const char *path);
+	void *sync_arg;
 };
 
 /* What open found and did, for the broker's start-up log line. */
@@ -77,6 +83,9 @@ int journal_append_batch(struct journal *j, uint64_t session, uint64_t batch,
  * Returns 0, or -1 with err set. */
 int journal_sync(struct journal *j, char *err, size_t errlen);
 int journal_dirty(const struct journal *j);
+/* Hand the active segment's sync to cfg->sync_async if anything was written
+ * since the last sync (inline when there is no sync_async). */
+void journal_sync_later(struct journal *j);
 
 /* Apply retention now (also done after each rotation). */
 void journal_retain(struct journal *j);

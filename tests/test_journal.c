@@ -831,6 +831,61 @@ static void test_sync_runs_only_when_dirty(void **state)
 	journal_close(j);
 }
 
+/* What sync_async was handed. */
+struct handed {
+	int fds[64];
+	char paths[64][256];
+	size_t n;
+};
+
+static void on_sync_async(void *arg, int fd, const char *path)
+{
+	struct handed *h = arg;
+
+	assert_true(h->n < 64);
+	h->fds[h->n] = fd;
+	snprintf(h->paths[h->n], sizeof(h->paths[0]), "%s", path);
+	h->n++;
+}
+
+static void test_sync_later_hands_a_descriptor_and_never_waits(void **state)
+{
+	struct fixture *fx = *state;
+	struct handed h = {.n = 0};
+	struct stat a, b;
+	char newest[256];
+
+	fx->cfg.sync_async = on_sync_async;
+	fx->cfg.sync_arg = &h;
+	fx->cfg.segment_bytes = 4096;
+	struct journal *j = jopen(fx, NULL);
+
+	journal_sync_later(j); /* clean: nothing handed over */
+	assert_int_equal(h.n, 0);
+	append_records(fx, j, 2, 2, 30, now_ns());
+	journal_sync_later(j);
+	assert_int_equal(h.n, 1);
+	assert_int_equal(journal_dirty(j), 0);
+	/* a dup of the active segment, for the callee to sync and close */
+	list_segments(fx, newest, sizeof(newest));
+	assert_int_equal(fstat(h.fds[0], &a), 0);
+	assert_int_equal(stat(newest, &b), 0);
+	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	assert_string_equal(h.paths[0], newest);
+
+	/* rotation hands the sealed segment over instead of syncing it */
+	size_t before = h.n;
+	append_records(fx, j, 200, 10, 100, now_ns());
+	assert_true(list_segments(fx, NULL, 0) > 1);
+	assert_true(h.n > before);
+	for (size_t i = 0; i < h.n; i++) {
+		assert_int_equal(fdatasync(h.fds[i]), 0);
+		close(h.fds[i]);
+	}
+	check_read_all(j, 1, 202);
+	journal_close(j);
+}
+
 static void test_large_batch_spans_several_writev_calls(void **state)
 {
 	struct fixture *fx = *state;
@@ -966,6 +1021,7 @@ int main(void)
 	    T(test_append_failure_leaves_journal_unchanged),
 	    T(test_callback_can_stop_read),
 	    T(test_sync_runs_only_when_dirty),
+	    T(test_sync_later_hands_a_descriptor_and_never_waits),
 	    T(test_large_batch_spans_several_writev_calls),
 	    T(test_record_over_max_record_is_refused),
 	    T(test_newest_segment_shorter_than_header_is_removed),
