@@ -580,7 +580,7 @@ static bool is_segment_name(const char *n)
 /* The newest segment file: the lexicographically largest name. */
 static void newest_segment(const struct broker_proc *b, char *out, size_t len)
 {
-	char dir[400], best[64] = "";
+	char dir[400], best[256] = "";
 	DIR *d;
 	struct dirent *de;
 
