@@ -127,10 +127,16 @@ static void info(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
 	struct broker *b = ep->b;
 	msgpack_packer pk;
 
+	struct journal_stats js;
+	struct syncer_stats ss;
+
 	(void)req;
 	b->stats.queries++;
-	reply_begin(b, &pk, 4);
+	journal_get_stats(b->journal, &js);
+	syncer_get_stats(b->syncer, &ss);
+	reply_begin(b, &pk, 5);
 	pack_jid(&pk, b->journal);
+	pack_u64(&pk, "fsyncs", js.fsyncs + ss.syncs);
 	pack_u64(&pk, "first", journal_first_seq(b->journal));
 	pack_u64(&pk, "last", journal_last_seq(b->journal));
 	mp_pack_key(&pk, "version");

@@ -31,6 +31,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <msgpack.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <poll.h>
 
 #include "harness.h"
 #include "logbus/logbus.h"
@@ -176,6 +180,18 @@ static void assert_exactly_once(const struct broker_proc *b, const char *svc,
 		if (i > 0)
 			assert_true(l.v[i].seq > l.v[i - 1].seq);
 	}
+	rec_list_free(&l);
+}
+
+/* svc has exactly one record, and its message is text. */
+static void assert_exactly_once_text(const struct broker_proc *b,
+				     const char *svc, const char *text)
+{
+	struct rec_list l;
+
+	read_all(b, svc, &l);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].message, text);
 	rec_list_free(&l);
 }
 
@@ -709,6 +725,146 @@ test_publisher_survives_broker_restart_with_unsent_records(void **state)
 		         err_at_timeout);
 }
 
+/* ---- the library's side of bug #1518 ---- */
+
+/* A server that accepts on a socket path and closes each connection at once,
+ * as a broker killed during the SP handshake does: after that, nng 1.5.2's
+ * dialer never reconnects by itself. */
+struct closer {
+	int fd;
+	atomic_int accepted;
+	atomic_bool stop;
+	pthread_t thread;
+};
+
+static void *closer_main(void *arg)
+{
+	struct closer *c = arg;
+
+	while (!atomic_load(&c->stop)) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		if (poll(&pfd, 1, 20) <= 0)
+			continue;
+		int s = accept(c->fd, NULL, NULL);
+		if (s >= 0) {
+			close(s);
+			atomic_fetch_add(&c->accepted, 1);
+		}
+	}
+	return NULL;
+}
+
+static bool closer_accepted(void *arg)
+{
+	return atomic_load(&((struct closer *)arg)->accepted) > 0;
+}
+
+static void test_library_redials_after_a_peer_closed_during_handshake(
+	void **state)
+{
+	struct broker_proc *b = *state;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct closer c;
+	char err[256];
+
+	assert_int_equal(WEXITSTATUS(harness_stop(b, SIGTERM)), 0);
+	int n = snprintf(sun.sun_path, sizeof sun.sun_path, "%.80s/%s",
+			 b->run_dir, SOCK_INGEST);
+	assert_true(n > 0 && (size_t)n < sizeof sun.sun_path);
+	c.fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(c.fd >= 0);
+	assert_int_equal(bind(c.fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	assert_int_equal(listen(c.fd, 16), 0);
+	atomic_init(&c.accepted, 0);
+	atomic_init(&c.stop, false);
+	assert_int_equal(pthread_create(&c.thread, NULL, closer_main, &c), 0);
+
+	logbus_publisher *p = open_publisher(b, "redial");
+	assert_int_equal(logbus_log(p, LOGBUS_INFO, "after a dead handshake"),
+			 LOGBUS_OK);
+	assert_true(harness_wait(closer_accepted, &c, HARNESS_WAIT_MS));
+	atomic_store(&c.stop, true);
+	pthread_join(c.thread, NULL);
+	close(c.fd);
+	unlink(sun.sun_path);
+
+	/* The real broker comes back on the same path: the library must
+	 * notice its dialer is dead and dial again (about a second). */
+	assert_int_equal(harness_restart(b), 0);
+	int rv = logbus_flush(p, 10000);
+	if (rv != LOGBUS_OK)
+		fail_msg("flush: %s: %s", logbus_strerror(rv),
+			 logbus_publisher_error(p, err, sizeof err));
+	assert_int_equal(logbus_publisher_close(p, 5000), LOGBUS_OK);
+	assert_exactly_once_text(b, "redial", "after a dead handshake");
+}
+
+/* ---- CRITICAL records are synced before they are acknowledged ---- */
+
+/* The broker's count of journal fdatasync calls (query "info"). */
+static uint64_t broker_fsyncs(const struct broker_proc *b)
+{
+	char url[400];
+	nng_socket s;
+	nng_msg *m;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_zone z;
+	msgpack_object o;
+	size_t off = 0;
+	uint64_t n = UINT64_MAX;
+
+	snprintf(url, sizeof url, "ipc://%s/%s", b->run_dir, SOCK_QUERY);
+	assert_int_equal(nng_req0_open(&s), 0);
+	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000), 0);
+	assert_int_equal(nng_dial(s, url, NULL, 0), 0);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	mp_pack_key(&pk, "op");
+	mp_pack_key(&pk, OP_INFO);
+	assert_int_equal(nng_send(s, sb.data, sb.size, 0), 0);
+	assert_int_equal(nng_recvmsg(s, &m, 0), 0);
+	msgpack_zone_init(&z, 1024);
+	assert_int_equal(msgpack_unpack(nng_msg_body(m), nng_msg_len(m), &off,
+					&z, &o),
+			 MSGPACK_UNPACK_SUCCESS);
+	assert_true(mp_get_u64(&o, "fsyncs", &n));
+	msgpack_zone_destroy(&z);
+	msgpack_sbuffer_destroy(&sb);
+	nng_msg_free(m);
+	nng_close(s);
+	return n;
+}
+
+static int setup_no_periodic_sync(void **state)
+{
+	struct broker_proc *b = calloc(1, sizeof *b);
+
+	if (b == NULL)
+		return -1;
+	*state = b;
+	b->extra[0] = "--fsync-interval";
+	b->extra[1] = "3600";
+	return harness_start(b) == 0 ? 0 : -1;
+}
+
+static void test_critical_record_is_synced_before_its_ack(void **state)
+{
+	struct broker_proc *b = *state;
+	logbus_publisher *p = open_publisher(b, "durable");
+
+	/* The periodic sync is an hour away: only CRITICAL syncs now. */
+	uint64_t before = broker_fsyncs(b);
+	assert_int_equal(logbus_log(p, LOGBUS_ERROR, "not critical"), 0);
+	assert_int_equal(logbus_flush(p, 10000), LOGBUS_OK);
+	assert_true(broker_fsyncs(b) == before);
+	assert_int_equal(logbus_log(p, LOGBUS_CRITICAL, "disk on fire"), 0);
+	assert_int_equal(logbus_flush(p, 10000), LOGBUS_OK);
+	assert_true(broker_fsyncs(b) == before + 1);
+	assert_int_equal(logbus_publisher_close(p, 5000), LOGBUS_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -729,6 +885,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_publisher_survives_broker_restart_with_unsent_records,
 	        setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_library_redials_after_a_peer_closed_during_handshake,
+	        setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_critical_record_is_synced_before_its_ack,
+	        setup_no_periodic_sync, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
