@@ -6,19 +6,21 @@
 #include "services.h"
 
 #include <stdlib.h>
+
+#include "lru.h"
 #include <string.h>
 
 struct entry {
 	struct service svc;
 	uint64_t hash;
 	struct entry *next;
-	struct entry *lru_prev, *lru_next;
+	struct lru_node lru;
 };
 
 struct services {
 	struct entry **buckets;
 	uint32_t nbuckets, count, max;
-	struct entry *lru_head, *lru_tail;
+	struct lru lru;
 	uint64_t horizon;
 };
 
@@ -58,46 +60,24 @@ void services_free(struct services *s)
 {
 	if (s == NULL)
 		return;
-	for (struct entry *e = s->lru_head, *n; e; e = n) {
-		n = e->lru_next;
+	for (struct lru_node *n = s->lru.head, *next; n; n = next) {
+		struct entry *e = lru_entry(n, struct entry, lru);
+		next = n->next;
 		entry_free(e);
 	}
 	free(s->buckets);
 	free(s);
 }
 
-static void lru_unlink(struct services *s, struct entry *e)
-{
-	if (e->lru_prev)
-		e->lru_prev->lru_next = e->lru_next;
-	else
-		s->lru_head = e->lru_next;
-	if (e->lru_next)
-		e->lru_next->lru_prev = e->lru_prev;
-	else
-		s->lru_tail = e->lru_prev;
-	e->lru_prev = e->lru_next = NULL;
-}
-
-static void lru_push(struct services *s, struct entry *e)
-{
-	e->lru_next = s->lru_head;
-	if (s->lru_head)
-		s->lru_head->lru_prev = e;
-	s->lru_head = e;
-	if (s->lru_tail == NULL)
-		s->lru_tail = e;
-}
-
 static void evict_oldest(struct services *s)
 {
-	struct entry *v = s->lru_tail;
+	struct entry *v = lru_entry(s->lru.tail, struct entry, lru);
 	struct entry **pp = &s->buckets[v->hash & (s->nbuckets - 1)];
 
 	while (*pp != v)
 		pp = &(*pp)->next;
 	*pp = v->next;
-	lru_unlink(s, v);
+	lru_unlink(&s->lru, &v->lru);
 	if (v->svc.last_seq > s->horizon)
 		s->horizon = v->svc.last_seq;
 	entry_free(v);
@@ -112,10 +92,7 @@ struct service *services_get(struct services *s, const char *id, size_t len)
 	for (struct entry *e = *head; e; e = e->next)
 		if (e->hash == h && e->svc.len == len &&
 		    memcmp(e->svc.id, id, len) == 0) {
-			if (s->lru_head != e) {
-				lru_unlink(s, e);
-				lru_push(s, e);
-			}
+			lru_touch(&s->lru, &e->lru);
 			return &e->svc;
 		}
 	if (s->count >= s->max)
@@ -131,7 +108,7 @@ struct service *services_get(struct services *s, const char *id, size_t len)
 	e->hash = h;
 	e->next = *head;
 	*head = e;
-	lru_push(s, e);
+	lru_push(&s->lru, &e->lru);
 	s->count++;
 	return &e->svc;
 }
@@ -147,7 +124,7 @@ uint64_t services_horizon(const struct services *s)
 }
 
 void services_count(struct service *svc, uint64_t seq, int level,
-		    int64_t time_ns)
+                    int64_t time_ns)
 {
 	int slot = level < 10 ? 0 : level >= 50 ? 5 : level / 10;
 	svc->last_seq = seq;
@@ -157,10 +134,10 @@ void services_count(struct service *svc, uint64_t seq, int level,
 }
 
 void services_each(const struct services *s,
-		   void (*fn)(void *arg, const struct service *svc), void *arg)
+                   void (*fn)(void *arg, const struct service *svc), void *arg)
 {
-	for (const struct entry *e = s->lru_head; e; e = e->lru_next)
-		fn(arg, &e->svc);
+	for (const struct lru_node *n = s->lru.head; n; n = n->next)
+		fn(arg, &lru_entry(n, const struct entry, lru)->svc);
 }
 
 uint32_t services_size(const struct services *s)

@@ -7,18 +7,20 @@
 
 #include <stdlib.h>
 
+#include "lru.h"
+
 struct entry {
 	uint64_t session;
 	struct session_batch b;
-	struct entry *next;              /* hash chain */
-	struct entry *lru_prev, *lru_next; /* most recent at head */
+	struct entry *next; /* hash chain */
+	struct lru_node lru;
 };
 
 struct sessions {
 	struct entry **buckets;
 	uint32_t nbuckets; /* power of two */
 	uint32_t count, max;
-	struct entry *lru_head, *lru_tail;
+	struct lru lru;
 };
 
 static uint32_t bucket_of(const struct sessions *s, uint64_t session)
@@ -49,41 +51,19 @@ void sessions_free(struct sessions *s)
 {
 	if (s == NULL)
 		return;
-	for (struct entry *e = s->lru_head, *n; e; e = n) {
-		n = e->lru_next;
+	for (struct lru_node *n = s->lru.head, *next; n; n = next) {
+		struct entry *e = lru_entry(n, struct entry, lru);
+		next = n->next;
 		free(e);
 	}
 	free(s->buckets);
 	free(s);
 }
 
-static void lru_unlink(struct sessions *s, struct entry *e)
-{
-	if (e->lru_prev)
-		e->lru_prev->lru_next = e->lru_next;
-	else
-		s->lru_head = e->lru_next;
-	if (e->lru_next)
-		e->lru_next->lru_prev = e->lru_prev;
-	else
-		s->lru_tail = e->lru_prev;
-	e->lru_prev = e->lru_next = NULL;
-}
-
-static void lru_push(struct sessions *s, struct entry *e)
-{
-	e->lru_prev = NULL;
-	e->lru_next = s->lru_head;
-	if (s->lru_head)
-		s->lru_head->lru_prev = e;
-	s->lru_head = e;
-	if (s->lru_tail == NULL)
-		s->lru_tail = e;
-}
-
 static struct entry *lookup(struct sessions *s, uint64_t session)
 {
-	for (struct entry *e = s->buckets[bucket_of(s, session)]; e; e = e->next)
+	for (struct entry *e = s->buckets[bucket_of(s, session)]; e;
+	     e = e->next)
 		if (e->session == session)
 			return e;
 	return NULL;
@@ -91,13 +71,13 @@ static struct entry *lookup(struct sessions *s, uint64_t session)
 
 static void evict_oldest(struct sessions *s)
 {
-	struct entry *victim = s->lru_tail;
+	struct entry *victim = lru_entry(s->lru.tail, struct entry, lru);
 	struct entry **pp = &s->buckets[bucket_of(s, victim->session)];
 
 	while (*pp != victim)
 		pp = &(*pp)->next;
 	*pp = victim->next;
-	lru_unlink(s, victim);
+	lru_unlink(&s->lru, &victim->lru);
 	free(victim);
 	s->count--;
 }
@@ -107,21 +87,19 @@ const struct session_batch *sessions_find(struct sessions *s, uint64_t session)
 	struct entry *e = lookup(s, session);
 	if (e == NULL)
 		return NULL;
-	lru_unlink(s, e);
-	lru_push(s, e);
+	lru_touch(&s->lru, &e->lru);
 	return &e->b;
 }
 
 int sessions_commit(struct sessions *s, uint64_t session,
-		    const struct session_batch *b)
+                    const struct session_batch *b)
 {
 	struct entry *e = lookup(s, session);
 
 	if (e != NULL) {
 		if (b->batch >= e->b.batch)
 			e->b = *b;
-		lru_unlink(s, e);
-		lru_push(s, e);
+		lru_touch(&s->lru, &e->lru);
 		return 0;
 	}
 	if (s->count >= s->max)
@@ -134,7 +112,7 @@ int sessions_commit(struct sessions *s, uint64_t session,
 	uint32_t i = bucket_of(s, session);
 	e->next = s->buckets[i];
 	s->buckets[i] = e;
-	lru_push(s, e);
+	lru_push(&s->lru, &e->lru);
 	s->count++;
 	return 0;
 }

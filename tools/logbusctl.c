@@ -35,6 +35,8 @@
 
 #include <logbus/logbus.h>
 
+#include "args.h"
+
 #define EXIT_FAIL  1
 #define EXIT_USAGE 2
 
@@ -210,43 +212,12 @@ static int common_option(int c, char **argv, char **run_dir,
 	"'-', not starting with '.'"
 #define BAD_TIMEOUT "bad --timeout '%s': seconds, more than 0 and at most %d"
 
-/* A whole decimal int64 in [min, max], nothing else (no space, no '+'). */
-static bool parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (!((*s >= '0' && *s <= '9') ||
-	      (*s == '-' && s[1] >= '0' && s[1] <= '9')))
-		return false;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 /* "5", "0.5", "1.25": seconds, more than 0 and at most a day, in ms. */
 static bool parse_timeout(const char *s, int *ms)
 {
-	size_t dots = 0, digits = 0;
-	char *end;
 	double v;
 
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p == '.')
-			dots++;
-		else if (*p >= '0' && *p <= '9')
-			digits++;
-		else
-			return false;
-	}
-	if (digits == 0 || dots > 1)
-		return false;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || *end != '\0' || !(v > 0) || v > MAX_TIMEOUT_S)
+	if (!args_seconds(s, MAX_TIMEOUT_S, &v))
 		return false;
 	*ms = (int)(v * 1000 + 0.5);
 	if (*ms < 1)
@@ -397,7 +368,7 @@ static void field_set_value(logbus_field *f, const char *v)
 	char *end;
 	double x;
 
-	if (int_text(v) && parse_int64(v, INT64_MIN, INT64_MAX, &i)) {
+	if (int_text(v) && args_int64(v, INT64_MIN, INT64_MAX, &i)) {
 		f->type = LOGBUS_FIELD_INT;
 		f->v.i = i;
 		return;
@@ -1596,7 +1567,7 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 			a->n_given = true;
 			a->n_all = strcmp(optarg, "all") == 0;
 			if (!a->n_all &&
-			    !parse_int64(optarg, 0, INT64_MAX, &a->n))
+			    !args_int64(optarg, 0, INT64_MAX, &a->n))
 				return usage_error(argv[0],
 				                   "bad -n '%s': a number of "
 				                   "records, 0 or more, or "

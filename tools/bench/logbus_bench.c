@@ -43,6 +43,8 @@
 
 #include <logbus/logbus.h>
 
+#include "args.h"
+
 extern char **environ;
 
 #define EXIT_FAIL  1
@@ -983,42 +985,11 @@ static void usage(FILE *f)
 /* A whole decimal integer in [min, max], nothing else. */
 static bool parse_long(const char *s, long min, long max, long *out)
 {
-	char *end;
-	long v;
+	int64_t v;
 
-	if (!((*s >= '0' && *s <= '9') ||
-	      (*s == '-' && s[1] >= '0' && s[1] <= '9')))
+	if (!args_int64(s, min, max, &v))
 		return false;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* "3", "0.5": seconds, more than 0 and at most MAX_SECONDS. */
-static bool parse_seconds(const char *s, double *out)
-{
-	size_t dots = 0, digits = 0;
-	char *end;
-	double v;
-
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p == '.')
-			dots++;
-		else if (*p >= '0' && *p <= '9')
-			digits++;
-		else
-			return false;
-	}
-	if (digits == 0 || dots > 1)
-		return false;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || *end != '\0' || !(v > 0) || v > MAX_SECONDS)
-		return false;
-	*out = v;
+	*out = (long)v;
 	return true;
 }
 
@@ -1107,7 +1078,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 				return rv;
 			break;
 		case OPT_SECONDS:
-			if (!parse_seconds(optarg, &o->seconds))
+			if (!args_seconds(optarg, MAX_SECONDS, &o->seconds))
 				return usage_error(
 				    "bad --seconds '%s': "
 				    "seconds, more than 0 and at "

@@ -1,0 +1,55 @@
+/*
+ * lru.h: an intrusive list kept in order of use, most recent first, for the
+ * broker's bounded tables (sessions.c, services.c): touch on use, evict
+ * from the tail.  Entries embed a struct lru_node.
+ */
+#ifndef LOGBUS_LRU_H
+#define LOGBUS_LRU_H
+
+#include <stddef.h>
+
+struct lru_node {
+	struct lru_node *prev, *next;
+};
+
+struct lru {
+	struct lru_node *head, *tail;
+};
+
+#define lru_entry(node, type, member)                                          \
+	((type *)((char *)(node)-offsetof(type, member)))
+
+static inline void lru_unlink(struct lru *l, struct lru_node *n)
+{
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		l->head = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	else
+		l->tail = n->prev;
+	n->prev = n->next = NULL;
+}
+
+static inline void lru_push(struct lru *l, struct lru_node *n)
+{
+	n->prev = NULL;
+	n->next = l->head;
+	if (l->head)
+		l->head->prev = n;
+	l->head = n;
+	if (l->tail == NULL)
+		l->tail = n;
+}
+
+/* Mark n as the most recently used. */
+static inline void lru_touch(struct lru *l, struct lru_node *n)
+{
+	if (l->head != n) {
+		lru_unlink(l, n);
+		lru_push(l, n);
+	}
+}
+
+#endif
