@@ -33,30 +33,17 @@
 #define REPLY_GRACE_S 0.2 /* time for last replies to leave before close */
 #define PROBE_CHECK_S 0.5 /* a self-dial that saw no pipe by then failed */
 
-void broker_log(struct broker *b, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (b->cfg.quiet)
-		return;
-	fputs("logbusd: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static int lock_run_dir(struct broker *b)
 {
 	if ((size_t)snprintf(b->lock_path, sizeof b->lock_path, "%s/%s",
 			     b->cfg.run_dir, RUN_LOCK) >= sizeof b->lock_path) {
-		broker_log(b, "run directory path too long: %s",
+		broker_log(b, LOGBUS_ERROR, "run directory path too long: %s",
 			   b->cfg.run_dir);
 		return -1;
 	}
 	b->lock_fd = open(b->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (b->lock_fd < 0) {
-		broker_log(b, "cannot open %s: %s", b->lock_path,
+		broker_log(b, LOGBUS_ERROR, "cannot open %s: %s", b->lock_path,
 			   strerror(errno));
 		return -1;
 	}
@@ -65,7 +52,7 @@ static int lock_run_dir(struct broker *b)
 		ssize_t n = pread(b->lock_fd, pid, sizeof pid - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
-		broker_log(b, "another logbusd (pid %s) already serves %s; "
+		broker_log(b, LOGBUS_ERROR, "another logbusd (pid %s) already serves %s; "
 			      "stop it or use another --run-dir",
 			   *pid ? pid : "?", b->cfg.run_dir);
 		close(b->lock_fd);
@@ -75,7 +62,7 @@ static int lock_run_dir(struct broker *b)
 	char pid[32];
 	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
 	if (ftruncate(b->lock_fd, 0) < 0 || pwrite(b->lock_fd, pid, n, 0) != n)
-		broker_log(b, "warning: cannot write pid to %s: %s",
+		broker_log(b, LOGBUS_WARNING, "cannot write pid to %s: %s",
 			   b->lock_path, strerror(errno));
 	return 0;
 }
@@ -91,7 +78,7 @@ static void on_fsync(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void on_sync_error(void *arg, const char *msg)
 {
-	broker_log(arg, "journal: %s", msg);
+	broker_log(arg, LOGBUS_ERROR, "journal: %s", msg);
 }
 
 static void on_probe(struct ev_loop *loop, ev_timer *w, int revents)
@@ -134,7 +121,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	if (b->stopping)
 		return;
 	b->stopping = true;
-	broker_log(b, "signal %d: finishing what is in hand, then exiting",
+	broker_log(b, LOGBUS_INFO, "signal %d: finishing what is in hand, then exiting",
 		   w->signum);
 	endpoint_pause(&b->ingest);
 	endpoint_pause(&b->query);
@@ -144,7 +131,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	while (endpoint_drain(&b->ingest, 1024) == 1024)
 		;
 	if (journal_sync(b->journal, err, sizeof err) < 0)
-		broker_log(b, "journal: %s", err);
+		broker_log(b, LOGBUS_ERROR, "journal: %s", err);
 	ev_timer_init(&b->stop_w, on_stop_grace, REPLY_GRACE_S, 0.);
 	ev_timer_start(loop, &b->stop_w);
 }
@@ -171,7 +158,7 @@ static int open_journal(struct broker *b)
 
 	if ((size_t)snprintf(dir, sizeof dir, "%s/journal", b->cfg.log_dir) >=
 	    sizeof dir) {
-		broker_log(b, "log directory path too long: %s",
+		broker_log(b, LOGBUS_ERROR, "log directory path too long: %s",
 			   b->cfg.log_dir);
 		return -1;
 	}
@@ -187,24 +174,24 @@ static int open_journal(struct broker *b)
 		.sync_arg = b->syncer,
 	};
 	if (journal_open(&b->journal, &jc, &rec, err, sizeof err) < 0) {
-		broker_log(b, "cannot open the journal: %s", err);
+		broker_log(b, LOGBUS_ERROR, "cannot open the journal: %s", err);
 		return -1;
 	}
 	if (rec.truncated_bytes)
-		broker_log(b, "journal: truncated a torn tail of %llu bytes "
+		broker_log(b, LOGBUS_WARNING, "journal: truncated a torn tail of %llu bytes "
 			      "(records never acknowledged)",
 			   (unsigned long long)rec.truncated_bytes);
 	if (rec.corrupt_skipped)
-		broker_log(b, "journal: %llu corrupt frame(s) in the newest "
+		broker_log(b, LOGBUS_WARNING, "journal: %llu corrupt frame(s) in the newest "
 			      "segment will be skipped by every reader%s",
 			   (unsigned long long)rec.corrupt_skipped,
 			   rec.sealed_corrupt ? "; new records go to a new "
 						"segment"
 					      : "");
 	if (journal_last_seq(b->journal) == 0)
-		broker_log(b, "journal %s: empty", dir);
+		broker_log(b, LOGBUS_INFO, "journal %s: empty", dir);
 	else
-		broker_log(b, "journal %s: records %llu..%llu", dir,
+		broker_log(b, LOGBUS_INFO, "journal %s: records %llu..%llu", dir,
 			   (unsigned long long)journal_first_seq(b->journal),
 			   (unsigned long long)journal_last_seq(b->journal));
 	return 0;
@@ -224,16 +211,16 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	msgpack_sbuffer_init(&b->live_out);
 	b->loop = ev_default_loop(EVFLAG_AUTO);
 	if (b->loop == NULL) {
-		broker_log(b, "cannot start the event loop");
+		broker_log(b, LOGBUS_ERROR, "cannot start the event loop");
 		return -1;
 	}
 	if (paths_mkdir_p(cfg->run_dir, 0755) < 0) {
-		broker_log(b, "cannot create run directory %s: %s",
+		broker_log(b, LOGBUS_ERROR, "cannot create run directory %s: %s",
 			   cfg->run_dir, strerror(errno));
 		return -1;
 	}
 	if (paths_mkdir_p(cfg->log_dir, 0750) < 0) {
-		broker_log(b, "cannot create log directory %s: %s",
+		broker_log(b, LOGBUS_ERROR, "cannot create log directory %s: %s",
 			   cfg->log_dir, strerror(errno));
 		return -1;
 	}
@@ -243,19 +230,20 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		b->cfg.max_total_bytes = default_max_total(cfg->log_dir);
 	b->sessions = sessions_new(SESSIONS_MAX);
 	if (b->sessions == NULL) {
-		broker_log(b, "out of memory");
+		broker_log(b, LOGBUS_ERROR, "out of memory");
 		return -1;
 	}
 	b->syncer = syncer_new(b->loop, on_sync_error, b);
 	if (b->syncer == NULL) {
-		broker_log(b, "cannot start the sync thread");
+		broker_log(b, LOGBUS_ERROR, "cannot start the sync thread");
 		return -1;
 	}
 	if (open_journal(b) < 0)
 		return -1;
+	selflog_init(b);
 	b->services = services_new(SERVICES_MAX, journal_last_seq(b->journal));
 	if (b->services == NULL) {
-		broker_log(b, "out of memory");
+		broker_log(b, LOGBUS_ERROR, "out of memory");
 		return -1;
 	}
 	if (endpoint_open(&b->ingest, b, "ingest", cfg->run_dir, SOCK_INGEST,
@@ -266,7 +254,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 			  sizeof err) < 0 ||
 	    endpoint_open(&b->live, b, "live", cfg->run_dir, SOCK_LIVE,
 			  cfg->query_mode, 1024, NULL, err, sizeof err) < 0) {
-		broker_log(b, "%s", err);
+		broker_log(b, LOGBUS_ERROR, "%s", err);
 		return -1;
 	}
 	ev_signal_init(&b->sigterm_w, on_signal, SIGTERM);
@@ -281,7 +269,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		      cfg->probe_interval_s);
 	ev_timer_start(b->loop, &b->probe_w);
 	ev_init(&b->probe_check_w, on_probe_check);
-	broker_log(b, "serving %s (ingest.sock, query.sock, live.sock), pid %ld",
+	broker_log(b, LOGBUS_INFO, "serving %s (ingest.sock, query.sock, live.sock), pid %ld",
 		   cfg->run_dir, (long)getpid());
 	return 0;
 }
@@ -299,10 +287,11 @@ void broker_fini(struct broker *b)
 	endpoint_close(&b->ingest);
 	endpoint_close(&b->query);
 	endpoint_close(&b->live);
+	selflog_fini(b);
 	syncer_free(b->syncer); /* finishes the syncs it holds */
 	if (b->journal) {
 		if (journal_sync(b->journal, err, sizeof err) < 0)
-			broker_log(b, "journal: %s", err);
+			broker_log(b, LOGBUS_ERROR, "journal: %s", err);
 		journal_close(b->journal);
 	}
 	sessions_free(b->sessions);

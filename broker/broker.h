@@ -85,6 +85,7 @@ struct accepted {
 	struct lb_str service;
 	int level;
 	int64_t time_ns;
+	bool exit; /* a process exit report: write its error report */
 };
 
 /* Configuration: everything main.c parses. */
@@ -117,6 +118,7 @@ struct broker_stats {
 	uint64_t records_received, records_committed, bytes_committed;
 	uint64_t rejected[REJ_COUNT];
 	uint64_t queries;
+	uint64_t error_reports;
 	int64_t started_ns;
 };
 
@@ -131,6 +133,11 @@ struct broker {
 	struct broker_stats stats;
 	ev_signal sigterm_w, sigint_w;
 	ev_timer fsync_w, probe_w, probe_check_w, stop_w;
+	/* selflog.c: events waiting to become records */
+	struct self_event *events;
+	size_t nevents;
+	uint64_t self_session, self_batch;
+	ev_check selflog_w;
 	int lock_fd;
 	char lock_path[128];
 	bool stopping;
@@ -149,13 +156,21 @@ struct broker {
 int broker_init(struct broker *b, const struct broker_config *cfg);
 int broker_run(struct broker *b);
 void broker_fini(struct broker *b);
-/* Log a line of the broker's own to stderr (systemd's journal keeps it). */
-void broker_log(struct broker *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* selflog.c: an event of the broker's own, at a level (LOGBUS_*): a line on
+ * stderr, and once the journal is open a record of the service "logbusd",
+ * logger "logbus", committed after the current request is done. */
+void broker_log(struct broker *b, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void selflog_init(struct broker *b);
+/* Commit queued events now (the loop does it after each iteration). */
+void selflog_flush(struct broker *b);
+void selflog_fini(struct broker *b);
 
 /* The ops of each request endpoint (ingest.c, query.c). */
 extern const struct request_op ingest_ops[];
 extern const struct request_op query_ops[];
+/* Room for n records in b->recs and b->acc. */
+bool ingest_reserve(struct broker *b, size_t n);
 /* The journal's on_batch hook that refills the dedup table at start. */
 void ingest_on_journal_batch(void *arg, const struct frame_batch *fb);
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "error_report.h"
 #include "proto.h"
 #include "record.h"
 #include "timefmt.h"
@@ -46,7 +47,7 @@ struct sorted {
 	bool critical;
 };
 
-static bool grow_recs(struct broker *b, size_t n)
+bool ingest_reserve(struct broker *b, size_t n)
 {
 	if (n <= b->recs_cap)
 		return true;
@@ -86,7 +87,7 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 	struct record_error e;
 
 	memset(s, 0, sizeof *s);
-	if (!grow_recs(b, arr->size))
+	if (!ingest_reserve(b, arr->size))
 		return -1;
 	for (uint32_t i = 0; i < arr->size; i++) {
 		const msgpack_object *o = &arr->ptr[i];
@@ -109,6 +110,7 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 			b->acc[s->nok].service = v.service;
 			b->acc[s->nok].level = v.level;
 			b->acc[s->nok].time_ns = v.time_ns;
+			b->acc[s->nok].exit = v.exit != NULL;
 			s->nok++;
 			if (v.level >= LOGBUS_CRITICAL)
 				s->critical = true;
@@ -207,18 +209,22 @@ static void publish(struct endpoint *ep, nng_msg *msg,
 		if (journal_append_batch(b->journal, session, batch, b->recs,
 					 s.nok, pid, uid, gid, now, &first, err,
 					 sizeof err) < 0) {
-			broker_log(b, "journal: %s", err);
+			broker_log(b, LOGBUS_ERROR, "journal: %s", err);
 			free(s.rej);
 			reply_error(ep, msg, ERR_JOURNAL,
 				    "journal write failed: %s", err);
 			return;
 		}
 		if (s.critical && journal_sync(b->journal, err, sizeof err) < 0)
-			broker_log(b, "journal: %s", err);
+			broker_log(b, LOGBUS_ERROR, "journal: %s", err);
 		b->stats.records_committed += s.nok;
 		for (size_t i = 0; i < s.nok; i++)
 			b->stats.bytes_committed += b->recs[i].len;
 		live_publish(b, first, s.nok, pid, uid, gid, now);
+		for (size_t i = 0; i < s.nok; i++)
+			if (b->acc[i].exit)
+				error_report_write(b, b->recs[i].data,
+						   b->recs[i].len);
 	}
 	struct session_batch sb = {
 		.batch = batch, .first_seq = first, .count = (uint32_t)s.nok};

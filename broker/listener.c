@@ -81,7 +81,7 @@ int endpoint_drain(struct endpoint *ep, int max)
 		if (rv == NNG_EAGAIN)
 			break;
 		if (rv != 0) {
-			broker_log(ep->b, "%s: receive failed: %s", ep->name,
+			broker_log(ep->b, LOGBUS_ERROR, "%s: receive failed: %s", ep->name,
 				   nng_strerror(rv));
 			break;
 		}
@@ -142,7 +142,7 @@ void endpoint_reply(struct endpoint *ep, nng_msg *msg)
 		size_t cap = ep->parked_cap ? ep->parked_cap * 2 : 16;
 		nng_msg **p = realloc(ep->parked, cap * sizeof *p);
 		if (p == NULL) {
-			broker_log(ep->b, "%s: out of memory parking a reply",
+			broker_log(ep->b, LOGBUS_ERROR, "%s: out of memory parking a reply",
 				   ep->name);
 			nng_msg_free(msg);
 			return;
@@ -238,12 +238,12 @@ void endpoint_probe_check(struct endpoint *ep)
 	if (atomic_load(&ep->pipes_added) != ep->probe_base)
 		return;
 	/* No pipe reached the socket: the listener is dead (bug #1518). */
-	broker_log(ep->b, "%s: listener on %s stopped accepting (nng bug "
+	broker_log(ep->b, LOGBUS_WARNING, "%s: listener on %s stopped accepting (nng bug "
 			  "#1518); listening again",
 		   ep->name, ep->path);
 	nng_listener_close(ep->listener);
 	if (start_listener(ep, err, sizeof err) < 0)
-		broker_log(ep->b, "%s: %s (will retry)", ep->name, err);
+		broker_log(ep->b, LOGBUS_WARNING, "%s: %s (will retry)", ep->name, err);
 	ep->relistens++;
 }
 

@@ -65,7 +65,7 @@ static void publish_run(struct broker *b, size_t from, size_t to,
 	nng_msg *m;
 	if (nng_msg_alloc(&m, 0) != 0 ||
 	    nng_msg_append(m, out->data, out->size) != 0) {
-		broker_log(b, "live: out of memory");
+		broker_log(b, LOGBUS_ERROR, "live: out of memory");
 		return;
 	}
 	if (nng_sendmsg(b->live.sock, m, NNG_FLAG_NONBLOCK) != 0)
@@ -93,7 +93,7 @@ void live_publish(struct broker *b, uint64_t first_seq, size_t n,
 						   b->acc[from].service.p,
 						   b->acc[from].service.len);
 		if (svc == NULL) {
-			broker_log(b, "live: out of memory");
+			broker_log(b, LOGBUS_ERROR, "live: out of memory");
 			return;
 		}
 		publish_run(b, from, to, first_seq, svc, &proto);

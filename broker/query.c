@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "error_report.h"
 #include "filter.h"
 #include "proto.h"
 #include "record.h"
@@ -257,7 +258,7 @@ static void do_read(struct endpoint *ep, nng_msg *msg,
 	filter_fini(&flt);
 	return;
 io_error:
-	broker_log(b, "query: %s", err);
+	broker_log(b, LOGBUS_ERROR, "query: %s", err);
 	reply_error(ep, msg, ERR_JOURNAL, "journal read failed: %s", err);
 	filter_fini(&flt);
 }
@@ -265,5 +266,7 @@ io_error:
 const struct request_op query_ops[] = {
 	{OP_READ, do_read},
 	{OP_INFO, info},
+	{OP_ERRORS, error_report_list_op},
+	{OP_REPORT, error_report_get_op},
 	{NULL, NULL},
 };

@@ -42,7 +42,7 @@ void reply_send(struct endpoint *ep, nng_msg *req)
 	nng_msg *m = reply_new(req, &ep->b->out);
 
 	if (m == NULL)
-		broker_log(ep->b, "%s: out of memory for a reply", ep->name);
+		broker_log(ep->b, LOGBUS_ERROR, "%s: out of memory for a reply", ep->name);
 	else
 		endpoint_reply(ep, m);
 }

@@ -39,6 +39,8 @@ LOGBUS_API const char *logbus_strerror(int code)
 		return "protocol error";
 	case LOGBUS_ESYS:
 		return "system error";
+	case LOGBUS_ENOTFOUND:
+		return "not found";
 	default:
 		return "unknown error";
 	}

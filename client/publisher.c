@@ -33,6 +33,7 @@
 #include "logbus/logbus.h"
 #include "paths.h"
 #include "proto.h"
+#include "publisher.h"
 #include "record.h"
 #include "reqconn.h"
 #include "timefmt.h"
@@ -58,9 +59,11 @@ struct entry_hdr {
 	uint8_t level, stream;
 	uint16_t nfields;
 	uint16_t logger_len;
-	uint16_t pad;
+	uint16_t flags;   /* ENTRY_ENCODED: the message is a whole record */
 	uint32_t msg_len;
 };
+
+#define ENTRY_ENCODED 1
 
 struct logbus_publisher {
 	char service[LOGBUS_SERVICE_MAX + 1];
@@ -213,6 +216,28 @@ static int make_room(struct logbus_publisher *p, size_t need)
 	return 0;
 }
 
+/* Copy an entry into the ring, waiting for room or dropping as the
+ * publisher was told. */
+static int queue_put(struct logbus_publisher *p, const char *buf, size_t total)
+{
+	int rv;
+
+	pthread_mutex_lock(&p->mu);
+	if (total > p->cap) {
+		rv = LOGBUS_ETOOBIG;
+		set_error(p, "record of %zu bytes is larger than the queue",
+			  total);
+	} else if ((rv = make_room(p, total)) == 0) {
+		bool was_empty = p->used == 0;
+		ring_put(p, buf, total);
+		p->logged++;
+		if (was_empty)
+			pthread_cond_signal(&p->work);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rv;
+}
+
 static int enqueue(struct logbus_publisher *p, const logbus_entry *e,
 		   const char *msg, size_t msg_len)
 {
@@ -265,21 +290,36 @@ static int enqueue(struct logbus_publisher *p, const logbus_entry *e,
 	for (size_t i = 0; i < e->nfields; i++)
 		w = put_field(w, &e->fields[i]);
 
-	pthread_mutex_lock(&p->mu);
-	if (total > p->cap) {
-		rv = LOGBUS_ETOOBIG;
-		set_error(p, "record of %zu bytes is larger than the queue",
-			  total);
-	} else if ((rv = make_room(p, total)) == 0) {
-		bool was_empty = p->used == 0;
-		ring_put(p, buf, total);
-		p->logged++;
-		if (was_empty)
-			pthread_cond_signal(&p->work);
-	}
-	pthread_mutex_unlock(&p->mu);
+	rv = queue_put(p, buf, total);
 	if (buf != stack)
 		free(buf);
+	return rv;
+}
+
+void publisher_names(struct logbus_publisher *p, struct lb_str *service,
+		     struct lb_str *logger)
+{
+	*service = (struct lb_str){p->service, (uint32_t)p->service_len};
+	*logger = (struct lb_str){p->logger, (uint32_t)p->logger_len};
+}
+
+int publisher_put_encoded(struct logbus_publisher *p, const char *rec,
+			  size_t len)
+{
+	struct entry_hdr h = {.flags = ENTRY_ENCODED,
+			      .msg_len = (uint32_t)len};
+	size_t total = sizeof h + len;
+
+	if (len > LOGBUS_RECORD_MAX)
+		return LOGBUS_ETOOBIG;
+	char *buf = malloc(total);
+	if (buf == NULL)
+		return LOGBUS_ENOMEM;
+	h.total = (uint32_t)total;
+	memcpy(buf, &h, sizeof h);
+	memcpy(buf + sizeof h, rec, len);
+	int rv = queue_put(p, buf, total);
+	free(buf);
 	return rv;
 }
 
@@ -384,6 +424,11 @@ static const char *encode_entry(struct logbus_publisher *p, const char *r,
 
 	memcpy(&h, r, sizeof(struct entry_hdr));
 	const char *c = r + sizeof(struct entry_hdr);
+	if (h.flags & ENTRY_ENCODED) {
+		msgpack_pack_bin(reqpk, h.msg_len);
+		msgpack_pack_bin_body(reqpk, c, h.msg_len);
+		return r + h.total;
+	}
 	struct record_in in = {
 		.time_ns = h.time_ns,
 		.level = h.level,

@@ -36,11 +36,15 @@
 #define RK_MESSAGE "m"  /* str: UTF-8 message */
 #define RK_STREAM  "o"  /* int: 0 log, 1 stdout, 2 stderr (optional) */
 #define RK_FIELDS  "f"  /* map: str -> str|int|float|bool (optional) */
+#define RK_EXIT    "x"  /* map: a process exit (exitinfo.h, optional) */
 
 /* Request ops. */
 #define OP_PUBLISH "pub"   /* ingest */
 #define OP_READ    "read"  /* query */
 #define OP_INFO    "info"  /* query */
+#define OP_ERRORS  "errors"       /* query: list error reports */
+#define OP_REPORT  "error_report" /* query: one error report */
+#define OP_ROTATE  "rotate"       /* query: reopen every routed file */
 
 /* Error codes in replies ("code"). */
 #define ERR_BAD_REQUEST    "bad_request"
@@ -53,6 +57,7 @@
 #define ERR_CURSOR         "bad_cursor"
 #define ERR_EXPIRED        "cursor_expired"
 #define ERR_SHUTTING_DOWN  "shutting_down"
+#define ERR_NOT_FOUND      "not_found"
 
 /* ---- msgpack helpers for protocol maps (proto.c) ---- */
 

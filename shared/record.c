@@ -16,12 +16,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "exitinfo.h"
 #include "proto.h"
 #include "utf8.h"
 
 void record_pack(msgpack_packer *pk, const struct record_in *r)
 {
-	size_t n = 5 + (r->stream != LOGBUS_STREAM_LOG) + (r->nfields > 0);
+	size_t n = 5 + (r->stream != LOGBUS_STREAM_LOG) + (r->nfields > 0) +
+		   (r->exit != NULL);
 
 	msgpack_pack_map(pk, n);
 	mp_pack_key(pk, RK_TIME);
@@ -37,6 +39,10 @@ void record_pack(msgpack_packer *pk, const struct record_in *r)
 	if (r->stream != LOGBUS_STREAM_LOG) {
 		mp_pack_key(pk, RK_STREAM);
 		msgpack_pack_int(pk, r->stream);
+	}
+	if (r->exit != NULL) {
+		mp_pack_key(pk, RK_EXIT);
+		exit_pack(pk, r->exit);
 	}
 	if (r->nfields == 0)
 		return;
@@ -190,6 +196,11 @@ static int decode_key(const msgpack_object *k, const msgpack_object *val,
 			return fail(e, ERR_BAD_RECORD,
 				    "stream is not 0, 1 or 2");
 		v->stream = (int)n;
+	} else if (mp_key_is(k, RK_EXIT)) {
+		struct exit_view xv;
+		if (exit_decode(val, &xv, e) < 0)
+			return -1;
+		v->exit = val;
 	} else if (mp_key_is(k, RK_FIELDS)) {
 		if (check_fields(val, e) < 0)
 			return -1;

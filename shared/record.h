@@ -22,6 +22,8 @@ struct lb_str {
 	uint32_t len;
 };
 
+struct exit_in;
+
 /* What record_pack encodes.  Strings need not be NUL-terminated. */
 struct record_in {
 	int64_t time_ns;
@@ -30,6 +32,7 @@ struct record_in {
 	struct lb_str service, logger, message;
 	const logbus_field *fields;
 	size_t nfields;
+	const struct exit_in *exit; /* NULL: not an exit report */
 };
 
 void record_pack(msgpack_packer *pk, const struct record_in *r);
@@ -41,6 +44,7 @@ struct record_view {
 	int stream;
 	struct lb_str service, logger, message;
 	const msgpack_object_map *fields; /* NULL when the record has none */
+	const msgpack_object *exit;       /* NULL, or a valid exit map */
 };
 
 /* Why a record was refused: code is one of proto.h's ERR_* strings. */

@@ -73,3 +73,29 @@ size_t utf8_cut(const char *str, size_t len)
 	size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
 	return (len - (i - 1) >= need) ? len : i - 1;
 }
+
+size_t utf8_sanitize(const char *str, size_t len, char *out)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, o = 0;
+
+	while (i < len) {
+		/* The longest valid sequence starting here: 1 to 4 bytes. */
+		size_t n = 1;
+		if (s[i] >= 0x80) {
+			n = s[i] >= 0xf0 ? 4 : s[i] >= 0xe0 ? 3 : 2;
+			if (i + n > len || !utf8_valid(str + i, n))
+				n = 0;
+		}
+		if (n == 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+			continue;
+		}
+		memcpy(out + o, s + i, n);
+		o += n;
+		i += n;
+	}
+	return o;
+}

@@ -12,4 +12,8 @@ bool utf8_valid(const char *s, size_t len);
  * character. */
 size_t utf8_cut(const char *s, size_t len);
 
+/* Copy s into out (room for 3 * len bytes) with every byte that is not part
+ * of a valid sequence replaced by U+FFFD; returns the length written. */
+size_t utf8_sanitize(const char *s, size_t len, char *out);
+
 #endif

@@ -51,6 +51,7 @@ enum {
 	LOGBUS_ECLOSED = -11,    /* handle is closing */
 	LOGBUS_EPROTO = -12,     /* the broker's reply made no sense */
 	LOGBUS_ESYS = -13,       /* a system call failed (see *_error()) */
+	LOGBUS_ENOTFOUND = -14,  /* no such thing (an error report) */
 };
 
 /* Python's level numbers; other values in 0..255 are allowed. */
@@ -192,6 +193,54 @@ LOGBUS_API void logbus_publisher_get_stats(logbus_publisher *pub,
 LOGBUS_API const char *logbus_publisher_error(logbus_publisher *pub,
 					      char *buf, size_t len);
 
+/* ---- process deaths ------------------------------------------------------------ */
+
+/*
+ * The last bytes of a stream (a child's stderr or stdout), kept as they
+ * come: a supervisor adds everything it reads and the buffer keeps the
+ * newest max bytes, counting what it cut.
+ */
+typedef struct logbus_tail logbus_tail;
+
+/* max 0: 64 KiB. */
+LOGBUS_API logbus_tail *logbus_tail_new(size_t max);
+LOGBUS_API void logbus_tail_add(logbus_tail *t, const void *data, size_t len);
+/* The kept bytes, in order (valid until the next add), and how many were
+ * cut before them. */
+LOGBUS_API const char *logbus_tail_data(logbus_tail *t, size_t *len,
+					uint64_t *cut);
+LOGBUS_API void logbus_tail_free(logbus_tail *t);
+
+typedef struct logbus_exit {
+	int pid;
+	/* Either the raw status from waitpid() (has_wait_status = 1), or
+	 * exit_code: >= 0 a normal exit, -N killed by signal N. */
+	int has_wait_status;
+	int wait_status;
+	int exit_code;
+	const char *const *argv; /* the command line, argc strings */
+	size_t argc;
+	const char *cwd;         /* NULL: none */
+	const char *venv;        /* NULL: none */
+	logbus_tail *stderr_tail; /* NULL: none captured */
+	logbus_tail *stdout_tail;
+	/* Names in the working directory; NULL with nfiles 0: the library
+	 * lists cwd itself (sorted, at most 1000). */
+	const char *const *files;
+	size_t nfiles;
+	const char *logger;      /* NULL: the publisher's default */
+} logbus_exit;
+
+/*
+ * Publish a process exit: one ERROR record (INFO for exit code 0) whose
+ * message says how it ended ("Process killed by SIGTERM (exit code: -15)")
+ * followed by the last lines of stderr, carrying the whole report, from
+ * which logbusd writes service_<id>_error.log.  Flushes before it returns:
+ * LOGBUS_OK once the broker has it, else as logbus_flush.
+ */
+LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
+				  int timeout_ms);
+
 /* ---- records read back ------------------------------------------------------ */
 
 typedef struct logbus_record {
@@ -326,6 +375,36 @@ LOGBUS_API const char *logbus_subscription_cursor(logbus_subscription *s,
 
 /* Stop (on_log is not called again once this returns) and free. */
 LOGBUS_API void logbus_subscription_close(logbus_subscription *s);
+
+/* ---- administration: one request each ------------------------------------ */
+
+/* Each takes the run directory (NULL: $LOGBUS_RUN_DIR or the default) and
+ * a buffer for a sentence saying what went wrong. */
+
+typedef struct logbus_report_info {
+	char service[LOGBUS_SERVICE_MAX + 1];
+	int64_t written_ns; /* when the latest report was written */
+	uint64_t size;      /* its size in bytes */
+	int kept;           /* reports kept: 1, or 2 with the previous one */
+} logbus_report_info;
+
+/* The services that have an error report.  *out is malloc'd (free it). */
+LOGBUS_API int logbus_error_reports(const char *run_dir,
+				    logbus_report_info **out, size_t *n,
+				    char *err, size_t errlen);
+
+/* The text of a service's error report: generation 0 the latest, 1 the one
+ * before.  *text is malloc'd and NUL-terminated (free it).  No report:
+ * LOGBUS_ENOTFOUND. */
+LOGBUS_API int logbus_error_report(const char *run_dir, const char *service,
+				   int generation, char **text, size_t *len,
+				   int64_t *written_ns, char *err,
+				   size_t errlen);
+
+/* Make logbusd reopen every file it writes (after logrotate moved them);
+ * *files says how many. */
+LOGBUS_API int logbus_rotate(const char *run_dir, unsigned *files, char *err,
+			     size_t errlen);
 
 /* ---- formatting --------------------------------------------------------------- */
 

@@ -1,0 +1,397 @@
+/*
+ * error_report.c: per-service error reports, in the layout users of the
+ * sandbox manager already know:
+ *
+ *   Exit code: -15
+ *   Signal: SIGTERM                    (when killed by a signal)
+ *   Command: uvicorn main:app --host 0.0.0.0 --port 8001
+ *   CWD: /tmp/pactown-sandboxes/service_123
+ *   Venv: /tmp/pactown-sandboxes/service_123/.venv
+ *
+ *   --- STDERR ---
+ *   ...
+ *   --- STDOUT ---
+ *   ...
+ *   --- FILES ---
+ *   ['main.py', 'requirements.txt', '.venv']
+ *
+ * Invariants: the file name comes from a service id that record_decode
+ * accepted ([A-Za-z0-9._-], not starting with '.'), so it never leaves the
+ * log directory; a reader never sees half a report (written to a temporary
+ * file, then renamed over the old one, which is kept as .1 by a hard link
+ * made first); a report is opened, written and closed, so ten thousand
+ * services cost no descriptors.  A failure is logged and nothing else
+ * stops: the record is in the journal whatever happens here.
+ */
+#include "error_report.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "exitinfo.h"
+#include "proto.h"
+#include "record.h"
+
+#define REPORT_MODE 0640
+
+struct text {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void put(struct text *t, const char *s, size_t n)
+{
+	if (t->failed)
+		return;
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+		while (cap < t->len + n + 1)
+			cap *= 2;
+		char *p = realloc(t->p, cap);
+		if (p == NULL) {
+			t->failed = true;
+			return;
+		}
+		t->p = p;
+		t->cap = cap;
+	}
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+	t->p[t->len] = '\0';
+}
+
+static void puts_(struct text *t, const char *s)
+{
+	put(t, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void putf(struct text *t,
+						       const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		put(t, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+/* A section's body, ending in a newline. */
+static void section(struct text *t, const char *name, struct lb_str s,
+		    uint64_t cut)
+{
+	putf(t, "--- %s ---\n", name);
+	if (cut)
+		putf(t, "[... %" PRIu64 " earlier bytes not kept ...]\n", cut);
+	put(t, s.p, s.len);
+	if (s.len > 0 && s.p[s.len - 1] != '\n')
+		put(t, "\n", 1);
+}
+
+/* Python's repr() of a str, as the layout's file list prints it. */
+static void py_repr(struct text *t, const char *s, size_t n)
+{
+	bool dq = memchr(s, '\'', n) && !memchr(s, '"', n);
+	char q = dq ? '"' : '\'';
+
+	put(t, &q, 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\\' || c == (unsigned char)q) {
+			put(t, "\\", 1);
+			put(t, s + i, 1);
+		} else if (c == '\n') {
+			puts_(t, "\\n");
+		} else if (c == '\t') {
+			puts_(t, "\\t");
+		} else if (c < 0x20 || c == 0x7f) {
+			putf(t, "\\x%02x", c);
+		} else {
+			put(t, s + i, 1);
+		}
+	}
+	put(t, &q, 1);
+}
+
+static void str_list(struct text *t, const msgpack_object_array *a,
+		     const char *sep, bool repr)
+{
+	for (uint32_t i = 0; a && i < a->size; i++) {
+		const msgpack_object_str *s = &a->ptr[i].via.str;
+		if (i)
+			puts_(t, sep);
+		if (repr)
+			py_repr(t, s->ptr, s->size);
+		else
+			put(t, s->ptr, s->size);
+	}
+}
+
+int error_report_render(const char *rec, size_t len, char **out,
+			size_t *outlen)
+{
+	msgpack_zone zone;
+	struct record_view v;
+	struct record_error e;
+	struct exit_view x;
+	struct text t = {0};
+	char sig[32];
+
+	msgpack_zone_init(&zone, 4096);
+	if (record_decode(rec, len, &zone, &v, &e) < 0 || v.exit == NULL ||
+	    exit_decode(v.exit, &x, &e) < 0) {
+		msgpack_zone_destroy(&zone);
+		return -1;
+	}
+	putf(&t, "Exit code: %" PRId64 "\n", x.code);
+	if (x.code < 0)
+		putf(&t, "Signal: %s%s\n",
+		     exit_signal_name((int)-x.code, sig, sizeof sig),
+		     x.core ? " (core dumped)" : "");
+	puts_(&t, "Command: ");
+	str_list(&t, x.argv, " ", false);
+	puts_(&t, "\nCWD: ");
+	put(&t, x.cwd.p, x.cwd.len);
+	puts_(&t, "\nVenv: ");
+	if (x.venv.len)
+		put(&t, x.venv.p, x.venv.len);
+	else
+		puts_(&t, "None");
+	puts_(&t, "\n\n");
+	section(&t, "STDERR", x.err, x.err_cut);
+	section(&t, "STDOUT", x.out, x.out_cut);
+	puts_(&t, "--- FILES ---\n[");
+	str_list(&t, x.files, ", ", true);
+	puts_(&t, "]\n");
+	msgpack_zone_destroy(&zone);
+	if (t.failed) {
+		free(t.p);
+		return -1;
+	}
+	*out = t.p;
+	*outlen = t.len;
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Put text in place of path atomically, keeping the old one as path.1. */
+static int replace_file(const char *path, const char *text, size_t len,
+			char *err, size_t errlen)
+{
+	char tmp[4200], old[4200];
+
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	snprintf(old, sizeof old, "%s.1", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		      REPORT_MODE);
+	if (fd < 0) {
+		snprintf(err, errlen, "create %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (write_all(fd, text, len) < 0 || fdatasync(fd) < 0) {
+		snprintf(err, errlen, "write %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	/* The previous report becomes .1 without ever being absent. */
+	if (unlink(old) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "remove %s: %s", old, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (link(path, old) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "keep %s as .1: %s", path,
+			 strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) < 0) {
+		snprintf(err, errlen, "rename %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+void error_report_write(struct broker *b, const char *rec, size_t len)
+{
+	msgpack_zone zone;
+	struct record_view v;
+	struct record_error e;
+	char path[4096], err[4400];
+	char *text;
+	size_t tlen;
+
+	msgpack_zone_init(&zone, 1024);
+	if (record_decode(rec, len, &zone, &v, &e) < 0 || v.exit == NULL) {
+		msgpack_zone_destroy(&zone);
+		return;
+	}
+	int n = snprintf(path, sizeof path, "%s/service_%.*s_error.log",
+			 b->cfg.log_dir, (int)v.service.len, v.service.p);
+	msgpack_zone_destroy(&zone);
+	if (n < 0 || (size_t)n >= sizeof path) {
+		broker_log(b, LOGBUS_WARNING, "error report: path too long");
+		return;
+	}
+	if (error_report_render(rec, len, &text, &tlen) < 0) {
+		broker_log(b, LOGBUS_WARNING,
+			   "error report %s: cannot render it", path);
+		return;
+	}
+	if (replace_file(path, text, tlen, err, sizeof err) < 0)
+		broker_log(b, LOGBUS_WARNING, "error report: %s", err);
+	else
+		b->stats.error_reports++;
+	free(text);
+}
+
+/* ---- the query ops that read reports back ---- */
+
+static bool report_name(const char *name, const char **svc, size_t *len)
+{
+	static const char pre[] = "service_", suf[] = "_error.log";
+	size_t n = strlen(name);
+
+	if (n <= sizeof pre - 1 + sizeof suf - 1 ||
+	    strncmp(name, pre, sizeof pre - 1) != 0 ||
+	    strcmp(name + n - (sizeof suf - 1), suf) != 0)
+		return false;
+	*svc = name + sizeof pre - 1;
+	*len = n - (sizeof pre - 1) - (sizeof suf - 1);
+	return service_id_valid(*svc, *len);
+}
+
+static int64_t mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* {"op": "errors"} -> {"reports": [[service, written_ns, size, kept]...]} */
+void error_report_list_op(struct endpoint *ep, nng_msg *msg,
+			  const msgpack_object *req)
+{
+	struct broker *b = ep->b;
+	DIR *d = opendir(b->cfg.log_dir);
+	struct dirent *de;
+	msgpack_sbuffer rows;
+	msgpack_packer rp, pk;
+	size_t n = 0;
+
+	(void)req;
+	if (d == NULL) {
+		reply_error(ep, msg, ERR_JOURNAL, "cannot read %s: %s",
+			    b->cfg.log_dir, strerror(errno));
+		return;
+	}
+	msgpack_sbuffer_init(&rows);
+	msgpack_packer_init(&rp, &rows, msgpack_sbuffer_write);
+	while ((de = readdir(d)) != NULL) {
+		const char *svc;
+		size_t len;
+		struct stat st, st1;
+		char path[4200];
+		if (!report_name(de->d_name, &svc, &len))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", b->cfg.log_dir,
+			 de->d_name);
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		strncat(path, ".1", sizeof path - strlen(path) - 1);
+		msgpack_pack_array(&rp, 4);
+		mp_pack_str(&rp, svc, len);
+		msgpack_pack_int64(&rp, mtime_ns(&st));
+		msgpack_pack_uint64(&rp, (uint64_t)st.st_size);
+		msgpack_pack_int(&rp, stat(path, &st1) == 0 ? 2 : 1);
+		n++;
+	}
+	closedir(d);
+	reply_begin(b, &pk, 1);
+	mp_pack_key(&pk, "reports");
+	msgpack_pack_array(&pk, n);
+	msgpack_sbuffer_write(&b->out, rows.data, rows.size);
+	msgpack_sbuffer_destroy(&rows);
+	reply_send(ep, msg);
+}
+
+#define REPORT_READ_MAX (1024 * 1024)
+
+/* {"op": "error_report", "svc": str, "gen": 0|1} -> {"text", "time"} */
+void error_report_get_op(struct endpoint *ep, nng_msg *msg,
+			 const msgpack_object *req)
+{
+	struct broker *b = ep->b;
+	const char *svc;
+	size_t len;
+	uint64_t gen = 0;
+	char path[4200];
+	struct stat st;
+	msgpack_packer pk;
+
+	if (!mp_get_bytes(req, "svc", &svc, &len) ||
+	    !service_id_valid(svc, len)) {
+		reply_error(ep, msg, ERR_BAD_SERVICE,
+			    "error_report needs a valid service id");
+		return;
+	}
+	mp_get_u64(req, "gen", &gen);
+	if (gen > 1) {
+		reply_error(ep, msg, ERR_BAD_REQUEST,
+			    "gen is 0 (latest) or 1 (the one before)");
+		return;
+	}
+	snprintf(path, sizeof path, "%s/service_%.*s_error.log%s",
+		 b->cfg.log_dir, (int)len, svc, gen ? ".1" : "");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		reply_error(ep, msg, ERR_NOT_FOUND,
+			    "no %serror report for service %.*s",
+			    gen ? "earlier " : "", (int)len, svc);
+		return;
+	}
+	size_t size = st.st_size > REPORT_READ_MAX ? REPORT_READ_MAX
+						   : (size_t)st.st_size;
+	char *text = malloc(size ? size : 1);
+	ssize_t got = text ? pread(fd, text, size, 0) : -1;
+	close(fd);
+	if (got < 0) {
+		free(text);
+		reply_error(ep, msg, ERR_JOURNAL, "cannot read %s", path);
+		return;
+	}
+	reply_begin(b, &pk, 2);
+	mp_pack_key(&pk, "text");
+	mp_pack_str(&pk, text, (size_t)got);
+	mp_pack_key(&pk, "time");
+	msgpack_pack_int64(&pk, mtime_ns(&st));
+	free(text);
+	reply_send(ep, msg);
+}

@@ -1,0 +1,30 @@
+/*
+ * error_report.h: service_<id>_error.log, the file a user opens to learn
+ * why a service's process died, written from exit records.
+ */
+#ifndef LOGBUS_ERROR_REPORT_H
+#define LOGBUS_ERROR_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+#include <nng/nng.h>
+
+struct broker;
+
+/* Write the report of a committed exit record (the record's msgpack). */
+void error_report_write(struct broker *b, const char *rec, size_t len);
+
+/* Render a report's text into *out (malloc'd); 0 or -1. */
+int error_report_render(const char *rec, size_t len, char **out,
+			size_t *outlen);
+
+/* Query ops: "errors" lists the reports, "error_report" returns one. */
+struct endpoint;
+void error_report_list_op(struct endpoint *ep, nng_msg *msg,
+			  const msgpack_object *req);
+void error_report_get_op(struct endpoint *ep, nng_msg *msg,
+			 const msgpack_object *req);
+
+#endif

@@ -1,0 +1,165 @@
+/*
+ * selflog.c: the broker's own events, followed like any other record.
+ *
+ * An event is written to stderr at once (systemd's journal keeps it, and it
+ * is all there is before the journal opens) and queued; an ev_check watcher
+ * commits the queue as one batch of records of the service "logbusd", the
+ * logger "logbus", after the loop has finished what it was doing, so that an
+ * event raised in the middle of an ingest batch never re-enters it.  The
+ * queue is bounded: past SELFLOG_MAX waiting events the rest are counted and
+ * summarised in one more record.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "logbus/logbus.h"
+#include "timefmt.h"
+
+#define SELFLOG_MAX     1000
+#define SELFLOG_SERVICE "logbusd"
+#define SELFLOG_LOGGER  "logbus"
+#define SELFLOG_TEXT    512
+
+struct self_event {
+	int64_t time_ns;
+	int level;
+	char text[SELFLOG_TEXT];
+};
+
+static uint64_t dropped_events;
+
+void broker_log(struct broker *b, int level, const char *fmt, ...)
+{
+	struct self_event ev = {.time_ns = timefmt_now_ns(), .level = level};
+	char lv[16];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ev.text, sizeof ev.text, fmt, ap);
+	va_end(ap);
+	if (!b->cfg.quiet)
+		fprintf(stderr, "logbusd: %s%s%s\n",
+			level >= LOGBUS_WARNING ? level_name(level, lv, sizeof lv)
+						: "",
+			level >= LOGBUS_WARNING ? ": " : "", ev.text);
+	if (b->journal == NULL)
+		return;
+	if (b->nevents >= SELFLOG_MAX) {
+		dropped_events++;
+		return;
+	}
+	if (b->events == NULL &&
+	    (b->events = calloc(SELFLOG_MAX, sizeof *b->events)) == NULL)
+		return;
+	b->events[b->nevents++] = ev;
+}
+
+/* Point b->recs and b->acc at the packed events, as ingest does. */
+static bool selflog_stage(struct broker *b, const char *data,
+			  const size_t *offs, size_t n)
+{
+	if (!ingest_reserve(b, n))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		b->recs[i].data = data + offs[i];
+		b->recs[i].len = (uint32_t)(offs[i + 1] - offs[i]);
+		b->acc[i].service =
+			(struct lb_str){SELFLOG_SERVICE, sizeof SELFLOG_SERVICE - 1};
+		b->acc[i].level = b->events[i].level;
+		b->acc[i].time_ns = b->events[i].time_ns;
+		b->acc[i].exit = false;
+	}
+	return true;
+}
+
+static void pack_event(struct broker *b, msgpack_sbuffer *sb,
+		       const struct self_event *ev)
+{
+	msgpack_packer pk;
+	struct record_in in = {
+		.time_ns = ev->time_ns,
+		.level = ev->level,
+		.service = {SELFLOG_SERVICE, sizeof SELFLOG_SERVICE - 1},
+		.logger = {SELFLOG_LOGGER, sizeof SELFLOG_LOGGER - 1},
+		.message = {ev->text, (uint32_t)strlen(ev->text)},
+	};
+	(void)b;
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	record_pack(&pk, &in);
+}
+
+void selflog_flush(struct broker *b)
+{
+	msgpack_sbuffer sb;
+	uint64_t first;
+	char err[256];
+	size_t n = b->nevents;
+	size_t offs[SELFLOG_MAX + 1];
+
+	if (n == 0)
+		return;
+	if (dropped_events) {
+		snprintf(b->events[n - 1].text, SELFLOG_TEXT,
+			 "%llu more events of logbusd were not recorded",
+			 (unsigned long long)dropped_events);
+		b->events[n - 1].level = LOGBUS_WARNING;
+		dropped_events = 0;
+	}
+	b->nevents = 0;
+	msgpack_sbuffer_init(&sb);
+	for (size_t i = 0; i < n; i++) {
+		offs[i] = sb.size;
+		pack_event(b, &sb, &b->events[i]);
+	}
+	offs[n] = sb.size;
+	/* The batch reuses the ingest arrays: nothing else runs now. */
+	if (!selflog_stage(b, sb.data, offs, n)) {
+		msgpack_sbuffer_destroy(&sb);
+		return;
+	}
+	if (journal_append_batch(b->journal, b->self_session, ++b->self_batch,
+				 b->recs, n, (uint32_t)getpid(),
+				 (uint32_t)getuid(), (uint32_t)getgid(),
+				 timefmt_now_ns(), &first, err,
+				 sizeof err) == 0) {
+		b->stats.records_committed += n;
+		live_publish(b, first, n, (uint32_t)getpid(),
+			     (uint32_t)getuid(), (uint32_t)getgid(),
+			     timefmt_now_ns());
+	} else if (!b->cfg.quiet) {
+		fprintf(stderr, "logbusd: ERROR: journal: %s\n", err);
+	}
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void on_check(struct ev_loop *loop, ev_check *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	selflog_flush(w->data);
+}
+
+void selflog_init(struct broker *b)
+{
+	if (getrandom(&b->self_session, sizeof b->self_session, 0) !=
+	    sizeof b->self_session)
+		b->self_session = (uint64_t)timefmt_now_ns();
+	ev_check_init(&b->selflog_w, on_check);
+	b->selflog_w.data = b;
+	ev_check_start(b->loop, &b->selflog_w);
+}
+
+void selflog_fini(struct broker *b)
+{
+	if (b->journal)
+		selflog_flush(b);
+	if (b->loop)
+		ev_check_stop(b->loop, &b->selflog_w);
+	free(b->events);
+	b->events = NULL;
+}

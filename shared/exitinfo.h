@@ -1,0 +1,68 @@
+/*
+ * exitinfo.h: the process-exit part of a record (key "x"), which a
+ * supervisor publishes when a service's process ends and from which the
+ * broker writes service_<id>_error.log.
+ *
+ *   "x": {"code": int,        exit status >= 0, or -N when killed by signal N
+ *         "core": bool,       a core was dumped
+ *         "pid": int,
+ *         "argv": [str],      the command line
+ *         "cwd": str, "venv": str,
+ *         "err": str, "out": str,           the last bytes of stderr, stdout
+ *         "err_cut": int, "out_cut": int,   bytes dropped before them
+ *         "files": [str]}     names in the working directory
+ * Every key is optional but "code"; strings are UTF-8.
+ */
+#ifndef LOGBUS_EXITINFO_H
+#define LOGBUS_EXITINFO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "record.h"
+
+#define EXIT_FILES_MAX 1000
+
+/* What a supervisor knows, for exit_pack.  Strings NUL-terminated except
+ * err/out (with lengths). */
+struct exit_in {
+	int64_t code;
+	bool core;
+	int64_t pid;
+	const char *const *argv;
+	size_t argc;
+	const char *cwd, *venv;
+	const char *err, *out;
+	size_t err_len, out_len;
+	uint64_t err_cut, out_cut;
+	const char *const *files;
+	size_t nfiles;
+};
+
+void exit_pack(msgpack_packer *pk, const struct exit_in *x);
+
+/* A decoded, validated "x" map: pointers into the record. */
+struct exit_view {
+	int64_t code;
+	bool core;
+	int64_t pid;
+	const msgpack_object_array *argv, *files; /* of str; may be NULL */
+	struct lb_str cwd, venv, err, out;
+	uint64_t err_cut, out_cut;
+};
+
+/* 0, or -1 with e filled (ERR_BAD_RECORD / ERR_BAD_UTF8). */
+int exit_decode(const msgpack_object *x, struct exit_view *v,
+		struct record_error *e);
+
+/* "SIGTERM", "SIGSEGV", ... for any signal; "SIG<n>" when unnamed. */
+const char *exit_signal_name(int sig, char *buf, size_t len);
+
+/* "Process exited with code 3", "Process killed by SIGTERM (exit code:
+ * -15)", "... (exit code: -11, core dumped)". */
+size_t exit_summary(char *buf, size_t len, int64_t code, bool core);
+
+#endif
