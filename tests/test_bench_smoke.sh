@@ -12,40 +12,16 @@
 # last line "N passed, M failed"; exits 1 when any check failed.
 set -eEuo pipefail
 
-if [ $# -ne 1 ] || [ ! -x "$1/logbusd" ] || [ ! -x "$1/logbus-bench" ]; then
-	echo "usage: $0 BIN_DIR (with logbusd and logbus-bench in it)" >&2
-	exit 2
-fi
-BIN=$(cd "$1" && pwd)
-T=$(mktemp -d "${TMPDIR:-/tmp}/test_bench_smoke.XXXXXX")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-cleanup() {
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'echo "error at line $LINENO: $BASH_COMMAND" >&2' ERR
+need_bin_dir logbusd logbus-bench -- "$@"
+test_init
 
 unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR
 # logbus-bench makes its temporary directory here, so that we can see it go.
 mkdir "$T/tmp"
 export TMPDIR="$T/tmp"
-
-PASSED=0
-FAILED=0
-
-pass() {
-	PASSED=$((PASSED + 1))
-	echo "ok - $1"
-}
-
-# fail NAME DETAIL...: the detail goes to stderr, indented.
-fail() {
-	local name=$1
-	shift
-	FAILED=$((FAILED + 1))
-	echo "not ok - $name"
-	printf '    %s\n' "$@" >&2
-}
 
 # --- a short live run ---------------------------------------------------------
 
@@ -131,5 +107,4 @@ else
 	fail "help_exits_0" "exit $rc: $(head -3 "$T/h.out")"
 fi
 
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish

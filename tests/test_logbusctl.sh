@@ -10,118 +10,16 @@
 # the temporary directory are removed on exit, whatever happens.
 set -eEuo pipefail
 
-if [ $# -ne 1 ] || [ ! -x "$1/logbusd" ] || [ ! -x "$1/logbusctl" ]; then
-	echo "usage: $0 BIN_DIR (with logbusd and logbusctl in it)" >&2
-	exit 2
-fi
-BIN=$(cd "$1" && pwd)
-T=$(mktemp -d "${TMPDIR:-/tmp}/test_logbusctl.XXXXXX")
-BROKER_PID=
-SMALL_PID=
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-cleanup() {
-	for pid in $BROKER_PID $SMALL_PID; do
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-# A command that fails outside a check stops the test (set -e): say where.
-trap 'echo "error at line $LINENO: $BASH_COMMAND" >&2' ERR
+need_bin_dir logbusd logbusctl -- "$@"
+test_init
 
 unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR
 
-# wait_sockets PID RUN_DIR: until both sockets exist, every 50 ms, at most
-# 10 s; gives up at once when the broker exited.
-wait_sockets() {
-	local pid=$1 run=$2
-	for _ in $(seq 200); do
-		if [ -S "$run/ingest.sock" ] && [ -S "$run/query.sock" ]; then
-			return 0
-		fi
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "logbusd for $run exited at start:" >&2
-			cat "$run.err" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
-	echo "logbusd did not create its sockets in $run within 10 s:" >&2
-	cat "$run.err" >&2
-	return 1
-}
-
-"$BIN/logbusd" --run-dir "$T/run" --log-dir "$T/log" 2>"$T/run.err" &
-BROKER_PID=$!
-wait_sockets "$BROKER_PID" "$T/run"
-
-PASSED=0
-FAILED=0
-
-pass() {
-	PASSED=$((PASSED + 1))
-	echo "ok - $1"
-}
-
-# fail NAME DETAIL...: the detail goes to stderr, indented.
-fail() {
-	local name=$1
-	shift
-	FAILED=$((FAILED + 1))
-	echo "not ok - $name"
-	printf '    %s\n' "$@" >&2
-}
-
-# check NAME COMMAND...: ok when COMMAND exits 0.
-check() {
-	local name=$1
-	shift
-	if "$@" >"$T/check.out" 2>"$T/check.err"; then
-		pass "$name"
-	else
-		fail "$name" "command: $*" "exit: $?" \
-			"stdout: $(cat "$T/check.out")" \
-			"stderr: $(cat "$T/check.err")"
-	fi
-}
-
-# expect_eq NAME EXPECTED ACTUAL
-expect_eq() {
-	if [ "$2" == "$3" ]; then
-		pass "$1"
-	else
-		fail "$1" "expected: $(printf '%q' "$2")" \
-			"actual:   $(printf '%q' "$3")"
-	fi
-}
-
-# expect_exit NAME CODE COMMAND...: COMMAND's exit status is CODE ("nonzero"
-# for any failure); its stderr is kept in $T/err for further checks.
-expect_exit() {
-	local name=$1 want=$2 rc=0
-	shift 2
-	"$@" >"$T/out" 2>"$T/err" || rc=$?
-	if [ "$want" == nonzero ] && [ "$rc" -ne 0 ]; then
-		pass "$name"
-	elif [ "$want" == "$rc" ]; then
-		pass "$name"
-	else
-		fail "$name" "command: $*" "exit: $rc, wanted $want" \
-			"stderr: $(cat "$T/err")"
-	fi
-}
-
-# The stderr of the last expect_exit: one line, matching the regex.
-expect_err_line() {
-	local name=$1 regex=$2
-	if [ "$(wc -l <"$T/err")" -eq 1 ] && grep -Eq -- "$regex" "$T/err"; then
-		pass "$name"
-	else
-		fail "$name" "wanted one line matching: $regex" \
-			"stderr: $(cat "$T/err")"
-	fi
-}
+start_logbusd "$T/run.err" "$T/run" --log-dir "$T/log"
+BROKER_PID=$LOGBUSD_PID
 
 ctl() {
 	"$BIN/logbusctl" --run-dir "$T/run" "$@"
@@ -515,10 +413,9 @@ expect_eq "-n all: starts with the first record" "hello json" \
 
 # ---- an expired cursor (a broker that keeps almost nothing) ---------------------------------
 
-"$BIN/logbusd" --run-dir "$T/small" --log-dir "$T/small-log" \
-	--segment-size 4K --max-total 16K 2>"$T/small.err" &
-SMALL_PID=$!
-wait_sockets "$SMALL_PID" "$T/small"
+start_logbusd "$T/small.err" "$T/small" --log-dir "$T/small-log" \
+	--segment-size 4K --max-total 16K
+SMALL_PID=$LOGBUSD_PID
 "$BIN/logbusctl" --run-dir "$T/small" publish -s svc "soon gone"
 OLD=$("$BIN/logbusctl" --run-dir "$T/small" tail -n 1 --show-cursor |
 	sed -n 's/^-- cursor: //p')
@@ -529,9 +426,7 @@ expect_exit "expired cursor: exit 1" 1 \
 	"$BIN/logbusctl" --run-dir "$T/small" tail --after-cursor "$OLD"
 expect_err_line "expired cursor: names the oldest kept, suggests -n all" \
 	"expired.*oldest record kept \(number [0-9]+\).*-n all"
-kill -TERM "$SMALL_PID"
-wait "$SMALL_PID" || true
-SMALL_PID=
+stop_pid "$SMALL_PID"
 
 # ---- no broker ---------------------------------------------------------------------------------
 
@@ -553,7 +448,4 @@ check "no broker: tail gives up within a few seconds" \
 
 check "logbusd still running" kill -0 "$BROKER_PID"
 
-echo "$PASSED passed, $FAILED failed"
-if [ "$FAILED" -ne 0 ]; then
-	exit 1
-fi
+finish

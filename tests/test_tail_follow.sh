@@ -12,54 +12,13 @@
 # removed on exit, whatever happens.
 set -eEuo pipefail
 
-if [ $# -ne 1 ] || [ ! -x "$1/logbusd" ] || [ ! -x "$1/logbusctl" ]; then
-	echo "usage: $0 BIN_DIR (with logbusd and logbusctl in it)" >&2
-	exit 2
-fi
-BIN=$(cd "$1" && pwd)
-T=$(mktemp -d "${TMPDIR:-/tmp}/test_tail_follow.XXXXXX")
-BROKER_PID=
-FOLLOWERS=
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-cleanup() {
-	for pid in $FOLLOWERS $BROKER_PID; do
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-# A command that fails outside a check stops the test (set -e): say where.
-trap 'echo "error at line $LINENO: $BASH_COMMAND" >&2' ERR
+need_bin_dir logbusd logbusctl -- "$@"
+test_init
 
 unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR NO_COLOR
-
-PASSED=0
-FAILED=0
-
-pass() {
-	PASSED=$((PASSED + 1))
-	echo "ok - $1"
-}
-
-# fail NAME DETAIL...: the detail goes to stderr, indented.
-fail() {
-	local name=$1
-	shift
-	FAILED=$((FAILED + 1))
-	echo "not ok - $name"
-	printf '    %s\n' "$@" >&2
-}
-
-# expect_eq NAME EXPECTED ACTUAL
-expect_eq() {
-	if [ "$2" == "$3" ]; then
-		pass "$1"
-	else
-		fail "$1" "expected: $(printf '%q' "$2")" \
-			"actual:   $(printf '%q' "$3")"
-	fi
-}
 
 # poll COMMAND...: until COMMAND succeeds, every 50 ms, at most 10 s.
 poll() {
@@ -88,35 +47,13 @@ has_line() {
 	grep -qxF -- "$2" "$1" 2>/dev/null
 }
 
-# wait_sockets PID RUN_DIR: until both sockets exist; gives up at once when
-# the broker exited.
-wait_sockets() {
-	local pid=$1 run=$2
-	for _ in $(seq 200); do
-		if [ -S "$run/ingest.sock" ] && [ -S "$run/query.sock" ]; then
-			return 0
-		fi
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "logbusd for $run exited at start:" >&2
-			cat "$T/broker.err" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
-	echo "logbusd did not create its sockets in $run within 10 s:" >&2
-	cat "$T/broker.err" >&2
-	return 1
-}
-
 broker_start() {
-	"$BIN/logbusd" --run-dir "$T/run" --log-dir "$T/log" 2>>"$T/broker.err" &
-	BROKER_PID=$!
-	wait_sockets "$BROKER_PID" "$T/run"
+	start_logbusd "$T/broker.err" "$T/run" --log-dir "$T/log"
+	BROKER_PID=$LOGBUSD_PID
 }
 
 broker_stop() {
-	kill -TERM "$BROKER_PID"
-	wait "$BROKER_PID" || true
+	stop_pid "$BROKER_PID"
 	BROKER_PID=
 }
 
@@ -125,14 +62,15 @@ ctl() {
 }
 
 # follow NAME ARGS...: start `logbusctl tail -f ARGS` in the background,
-# output in $T/NAME.out and $T/NAME.err; its pid is in $FOLLOW_PID.
+# output in $T/NAME.out and $T/NAME.err; its pid is in $FOLLOW_PID, and
+# registered for cleanup.
 follow() {
 	local name=$1
 	shift
 	"$BIN/logbusctl" --run-dir "$T/run" tail -f "$@" \
 		>"$T/$name.out" 2>"$T/$name.err" &
 	FOLLOW_PID=$!
-	FOLLOWERS="$FOLLOWERS $FOLLOW_PID"
+	track_pid "$FOLLOW_PID"
 }
 
 # stop_follower NAME SIGNAL PID: send SIGNAL and expect exit 0, quietly.
@@ -140,6 +78,7 @@ stop_follower() {
 	local name=$1 sig=$2 pid=$3 rc=0
 	kill "-$sig" "$pid"
 	wait "$pid" || rc=$?
+	untrack_pid "$pid"
 	expect_eq "$name: SIG$sig ends it with exit 0" 0 "$rc"
 }
 
@@ -314,7 +253,4 @@ else
 	fail "logbusd still running" "$(cat "$T/broker.err")"
 fi
 
-echo "$PASSED passed, $FAILED failed"
-if [ "$FAILED" -ne 0 ]; then
-	exit 1
-fi
+finish

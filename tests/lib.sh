@@ -1,0 +1,236 @@
+# shellcheck shell=bash
+#
+# lib.sh: the scaffolding the shell integration tests share
+# (test_logbusctl.sh, test_tail_follow.sh, test_bench_smoke.sh,
+# test_install.sh).  Not run on its own: a test sources it first thing after
+# its `set -eEuo pipefail` (-E so that the ERR trap also reports failures
+# inside functions):
+#
+#	. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#
+# Sourcing only defines the functions below and sets PASSED=0, FAILED=0 and
+# TEST_PIDS=(); the temporary directory and the traps come with test_init.
+#
+# Variables
+#   BIN          absolute path of the programs' directory (need_bin_dir).
+#   T            the test's temporary directory (test_init); removed on exit.
+#   PASSED       checks passed so far.
+#   FAILED       checks failed so far.
+#   TEST_PIDS    array of the background processes cleanup stops on exit
+#                (track_pid, untrack_pid, stop_pid, start_logbusd).
+#   LOGBUSD_PID  pid of the broker start_logbusd started last.
+#
+# Setup
+#   need_bin_dir PROGRAM... -- ARG...
+#       ARG... (the script's "$@") must be one directory holding every
+#       PROGRAM as an executable; otherwise prints
+#       "usage: $0 BIN_DIR (with P1 and P2 in it)" on stderr and exits 2.
+#       Sets BIN.
+#   test_init
+#       Makes T in $TMPDIR (or /tmp), named after the script
+#       (test_foo.sh: test_foo.XXXXXX), and sets two traps: EXIT runs
+#       cleanup; ERR prints "error at line N of FILE: COMMAND" on stderr,
+#       since under set -e a command failing outside a check stops the test.
+#   cleanup
+#       The EXIT trap: sends SIGTERM to every pid in TEST_PIDS, the last
+#       registered first, waits for each (its status ignored), then removes
+#       T.  Whatever ends the script, nothing it registered outlives it.
+#
+# Processes: a script registers every background process it starts, and
+# unregisters it once it has stopped it and waited for it itself (so that
+# cleanup never signals a pid the system may have reused).
+#   track_pid PID     registers PID.
+#   untrack_pid PID   unregisters PID.
+#   stop_pid PID      SIGTERM to PID (fails, so stops the test, when PID is
+#                     gone already), waits for it (its status ignored) and
+#                     unregisters it.
+#   wait_sockets PID RUN_DIR ERR_FILE
+#       Until RUN_DIR/ingest.sock and RUN_DIR/query.sock exist, every 50 ms,
+#       at most 10 s; returns 1 at once when PID (the broker) exited, or
+#       after 10 s, with a line saying so and ERR_FILE on stderr.
+#   start_logbusd ERR_FILE RUN_DIR [OPTION...]
+#       Starts "$BIN/logbusd --run-dir RUN_DIR OPTION..." in the background,
+#       its stderr appended to ERR_FILE; registers it, sets LOGBUSD_PID and
+#       waits for its sockets (wait_sockets; returns 1 when that fails).
+#
+# Checks: each prints "ok - NAME" or "not ok - NAME" on stdout and counts
+# it in PASSED or FAILED; why a check failed goes to stderr, indented.
+#   pass NAME
+#   fail NAME DETAIL...       (one stderr line per DETAIL)
+#   check NAME COMMAND...     ok when COMMAND exits 0; its stdout and stderr
+#                             go to $T/check.out and $T/check.err and are
+#                             shown when it failed.
+#   expect_eq NAME EXPECTED ACTUAL
+#                             ok when the two strings are equal.
+#   expect_exit NAME CODE COMMAND...
+#                             ok when COMMAND exits with CODE ("nonzero" for
+#                             any failure); its stdout is kept in $T/out and
+#                             its stderr in $T/err for further checks.
+#   expect_err_line NAME REGEX
+#                             ok when $T/err (the last expect_exit's stderr)
+#                             is one line and matches the extended REGEX.
+#   finish
+#       The script's last command: prints the last line "N passed,
+#       M failed" and exits 1 when any check failed; else returns 0, so
+#       that the script ends with status 0.
+
+PASSED=0
+FAILED=0
+TEST_PIDS=()
+
+need_bin_dir() {
+	local progs=() p names ok=1
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		progs+=("$1")
+		shift
+	done
+	shift # the --
+	if [ $# -ne 1 ]; then
+		ok=0
+	else
+		for p in "${progs[@]}"; do
+			[ -x "$1/$p" ] || ok=0
+		done
+	fi
+	if [ "$ok" -eq 0 ]; then
+		names=${progs[0]}
+		for p in "${progs[@]:1}"; do
+			names+=" and $p"
+		done
+		echo "usage: $0 BIN_DIR (with $names in it)" >&2
+		exit 2
+	fi
+	BIN=$(cd "$1" && pwd)
+}
+
+test_init() {
+	T=$(mktemp -d "${TMPDIR:-/tmp}/$(basename "$0" .sh).XXXXXX")
+	trap cleanup EXIT
+	trap 'echo "error at line $LINENO of ${BASH_SOURCE[0]##*/}: $BASH_COMMAND" >&2' ERR
+}
+
+cleanup() {
+	local i pid
+	for ((i = ${#TEST_PIDS[@]} - 1; i >= 0; i--)); do
+		pid=${TEST_PIDS[i]}
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$T"
+}
+
+# ---- processes ---------------------------------------------------------------
+
+track_pid() {
+	TEST_PIDS+=("$1")
+}
+
+untrack_pid() {
+	local keep=() pid
+	for pid in "${TEST_PIDS[@]}"; do
+		if [ "$pid" != "$1" ]; then
+			keep+=("$pid")
+		fi
+	done
+	TEST_PIDS=("${keep[@]}")
+}
+
+stop_pid() {
+	kill -TERM "$1"
+	wait "$1" || true
+	untrack_pid "$1"
+}
+
+wait_sockets() {
+	local pid=$1 run=$2 err=$3
+	for _ in $(seq 200); do
+		if [ -S "$run/ingest.sock" ] && [ -S "$run/query.sock" ]; then
+			return 0
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "logbusd for $run exited at start:" >&2
+			cat "$err" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "logbusd did not create its sockets in $run within 10 s:" >&2
+	cat "$err" >&2
+	return 1
+}
+
+start_logbusd() {
+	local err=$1 run=$2
+	shift 2
+	"$BIN/logbusd" --run-dir "$run" "$@" 2>>"$err" &
+	LOGBUSD_PID=$!
+	track_pid "$LOGBUSD_PID"
+	wait_sockets "$LOGBUSD_PID" "$run" "$err"
+}
+
+# ---- checks ------------------------------------------------------------------
+
+pass() {
+	PASSED=$((PASSED + 1))
+	echo "ok - $1"
+}
+
+fail() {
+	local name=$1
+	shift
+	FAILED=$((FAILED + 1))
+	echo "not ok - $name"
+	printf '    %s\n' "$@" >&2
+}
+
+check() {
+	local name=$1
+	shift
+	if "$@" >"$T/check.out" 2>"$T/check.err"; then
+		pass "$name"
+	else
+		fail "$name" "command: $*" "exit: $?" \
+			"stdout: $(cat "$T/check.out")" \
+			"stderr: $(cat "$T/check.err")"
+	fi
+}
+
+expect_eq() {
+	if [ "$2" == "$3" ]; then
+		pass "$1"
+	else
+		fail "$1" "expected: $(printf '%q' "$2")" \
+			"actual:   $(printf '%q' "$3")"
+	fi
+}
+
+expect_exit() {
+	local name=$1 want=$2 rc=0
+	shift 2
+	"$@" >"$T/out" 2>"$T/err" || rc=$?
+	if [ "$want" == nonzero ] && [ "$rc" -ne 0 ]; then
+		pass "$name"
+	elif [ "$want" == "$rc" ]; then
+		pass "$name"
+	else
+		fail "$name" "command: $*" "exit: $rc, wanted $want" \
+			"stderr: $(cat "$T/err")"
+	fi
+}
+
+expect_err_line() {
+	local name=$1 regex=$2
+	if [ "$(wc -l <"$T/err")" -eq 1 ] && grep -Eq -- "$regex" "$T/err"; then
+		pass "$name"
+	else
+		fail "$name" "wanted one line matching: $regex" \
+			"stderr: $(cat "$T/err")"
+	fi
+}
+
+finish() {
+	echo "$PASSED passed, $FAILED failed"
+	if [ "$FAILED" -ne 0 ]; then
+		exit 1
+	fi
+}
