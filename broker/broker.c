@@ -32,6 +32,7 @@
 
 #define REPLY_GRACE_S 0.2 /* time for last replies to leave before close */
 #define PROBE_CHECK_S 0.5 /* a self-dial that saw no pipe by then failed */
+#define ROUTES_RETRY_S 5.0 /* a routed file that failed is tried again */
 
 static int lock_run_dir(struct broker *b)
 {
@@ -110,6 +111,25 @@ static void on_stop_grace(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)w;
 	(void)revents;
 	ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct broker *b = w->data;
+
+	(void)loop;
+	(void)revents;
+	unsigned n = routes_reopen(b->routes);
+	broker_log(b, LOGBUS_INFO, "SIGHUP: reopened %u routed files", n);
+}
+
+static void on_routes_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct broker *b = (struct broker *)((char *)w -
+					     offsetof(struct broker, routes_w));
+	(void)loop;
+	(void)revents;
+	routes_tick(b->routes);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -246,6 +266,13 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		broker_log(b, LOGBUS_ERROR, "out of memory");
 		return -1;
 	}
+	struct routes_config rc = {.specs = cfg->routes,
+				   .nspecs = cfg->nroutes,
+				   .defaults = cfg->default_routes};
+	if ((b->routes = routes_new(b, &rc, err, sizeof err)) == NULL) {
+		broker_log(b, LOGBUS_ERROR, "routes: %s", err);
+		return -1;
+	}
 	if (endpoint_open(&b->ingest, b, "ingest", cfg->run_dir, SOCK_INGEST,
 			  cfg->ingest_mode, INGEST_RECV_MAX, ingest_ops, err,
 			  sizeof err) < 0 ||
@@ -262,6 +289,12 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	b->sigterm_w.data = b->sigint_w.data = b;
 	ev_signal_start(b->loop, &b->sigterm_w);
 	ev_signal_start(b->loop, &b->sigint_w);
+	ev_signal_init(&b->sighup_w, on_sighup, SIGHUP);
+	b->sighup_w.data = b;
+	ev_signal_start(b->loop, &b->sighup_w);
+	ev_timer_init(&b->routes_w, on_routes_tick, ROUTES_RETRY_S,
+		      ROUTES_RETRY_S);
+	ev_timer_start(b->loop, &b->routes_w);
 	ev_timer_init(&b->fsync_w, on_fsync, cfg->fsync_interval_s,
 		      cfg->fsync_interval_s);
 	ev_timer_start(b->loop, &b->fsync_w);
@@ -288,6 +321,7 @@ void broker_fini(struct broker *b)
 	endpoint_close(&b->query);
 	endpoint_close(&b->live);
 	selflog_fini(b);
+	routes_free(b->routes);
 	syncer_free(b->syncer); /* finishes the syncs it holds */
 	if (b->journal) {
 		if (journal_sync(b->journal, err, sizeof err) < 0)

@@ -19,6 +19,7 @@
 
 #include "journal.h"
 #include "record.h"
+#include "routes.h"
 #include "services.h"
 #include "sessions.h"
 #include "syncer.h"
@@ -99,6 +100,9 @@ struct broker_config {
 	double probe_interval_s;
 	int ingest_mode, query_mode;
 	bool quiet;
+	struct route_spec *routes; /* --route; the broker takes them over */
+	size_t nroutes;
+	bool default_routes;
 };
 
 /* Why records and requests were refused, for stats and the tests. */
@@ -130,9 +134,10 @@ struct broker {
 	struct sessions *sessions;
 	struct endpoint ingest, query, live;
 	struct services *services;
+	struct routes *routes;
 	struct broker_stats stats;
-	ev_signal sigterm_w, sigint_w;
-	ev_timer fsync_w, probe_w, probe_check_w, stop_w;
+	ev_signal sigterm_w, sigint_w, sighup_w;
+	ev_timer fsync_w, probe_w, probe_check_w, stop_w, routes_w;
 	/* selflog.c: events waiting to become records */
 	struct self_event *events;
 	size_t nevents;
@@ -173,6 +178,11 @@ extern const struct request_op query_ops[];
 bool ingest_reserve(struct broker *b, size_t n);
 /* The journal's on_batch hook that refills the dedup table at start. */
 void ingest_on_journal_batch(void *arg, const struct frame_batch *fb);
+
+/* Everything that follows a commit of b->recs[0..n): live, the routed
+ * files, error reports (ingest.c). */
+void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
+		      uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns);
 
 /* live.c: publish n committed records (b->recs, b->acc) from first_seq. */
 void live_publish(struct broker *b, uint64_t first_seq, size_t n,

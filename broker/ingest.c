@@ -220,17 +220,23 @@ static void publish(struct endpoint *ep, nng_msg *msg,
 		b->stats.records_committed += s.nok;
 		for (size_t i = 0; i < s.nok; i++)
 			b->stats.bytes_committed += b->recs[i].len;
-		live_publish(b, first, s.nok, pid, uid, gid, now);
-		for (size_t i = 0; i < s.nok; i++)
-			if (b->acc[i].exit)
-				error_report_write(b, b->recs[i].data,
-						   b->recs[i].len);
+		ingest_committed(b, first, s.nok, pid, uid, gid, now);
 	}
 	struct session_batch sb = {
 		.batch = batch, .first_seq = first, .count = (uint32_t)s.nok};
 	sessions_commit(b->sessions, session, &sb);
 	ack(ep, msg, batch, first, s.nok, &s, false);
 	free(s.rej);
+}
+
+void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
+		      uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns)
+{
+	live_publish(b, first_seq, n, pid, uid, gid, recv_ns);
+	routes_write(b->routes, first_seq, n, pid, uid, gid, recv_ns);
+	for (size_t i = 0; i < n; i++)
+		if (b->acc[i].exit)
+			error_report_write(b, b->recs[i].data, b->recs[i].len);
 }
 
 const struct request_op ingest_ops[] = {

@@ -12,6 +12,8 @@
 #include "broker.h"
 #include "paths.h"
 
+#define MAX_ROUTES 64
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -39,6 +41,15 @@ static void usage(FILE *f)
 		"  --fsync-interval SEC  fsync the journal this often (default "
 		"1; CRITICAL\n"
 		"                        records are synced at once)\n"
+		"  --route SPEC          write the records SPEC selects to a "
+		"file (repeatable):\n"
+		"                        FILE[:key=value,...], keys service, "
+		"level, logger,\n"
+		"                        stream, format (text|json), "
+		"max-size, backups, mode;\n"
+		"                        e.g. sandbox.log:logger=pactown."
+		"sandbox,level=info\n"
+		"  --no-default-routes   no all.log and by-logger/*.log\n"
 		"  --quiet               no log lines on stderr\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         the version\n");
@@ -83,6 +94,8 @@ int main(int argc, char **argv)
 		{"fsync-interval", required_argument, NULL, 'f'},
 		{"probe-interval", required_argument, NULL, 'p'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"route", required_argument, NULL, 'R'},
+		{"no-default-routes", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -94,7 +107,10 @@ int main(int argc, char **argv)
 		.probe_interval_s = 1.0,
 		.ingest_mode = 0666,
 		.query_mode = 0660,
+		.default_routes = true,
 	};
+	static struct route_spec routes[MAX_ROUTES];
+	char err[512];
 	char *end;
 	int c;
 
@@ -137,6 +153,19 @@ int main(int argc, char **argv)
 		}
 		case 'q':
 			cfg.quiet = true;
+			break;
+		case 'R':
+			if (cfg.nroutes == MAX_ROUTES)
+				return bad("--route", optarg,
+					   "at most 64 routes");
+			if (route_spec_parse(&routes[cfg.nroutes], optarg, err,
+					     sizeof err) < 0)
+				return bad("--route", optarg, err);
+			cfg.routes = routes;
+			cfg.nroutes++;
+			break;
+		case 'N':
+			cfg.default_routes = false;
 			break;
 		case 'h':
 			usage(stdout);

@@ -263,10 +263,25 @@ io_error:
 	filter_fini(&flt);
 }
 
+/* Reopen every routed file (after logrotate moved them). */
+static void rotate(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
+{
+	struct broker *b = ep->b;
+	msgpack_packer pk;
+
+	(void)req;
+	unsigned n = routes_reopen(b->routes);
+	broker_log(b, LOGBUS_INFO, "rotate: reopened %u routed files", n);
+	reply_begin(b, &pk, 1);
+	pack_u64(&pk, "files", n);
+	reply_send(ep, msg);
+}
+
 const struct request_op query_ops[] = {
 	{OP_READ, do_read},
 	{OP_INFO, info},
 	{OP_ERRORS, error_report_list_op},
 	{OP_REPORT, error_report_get_op},
+	{OP_ROTATE, rotate},
 	{NULL, NULL},
 };

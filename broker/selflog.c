@@ -128,9 +128,9 @@ void selflog_flush(struct broker *b)
 				 timefmt_now_ns(), &first, err,
 				 sizeof err) == 0) {
 		b->stats.records_committed += n;
-		live_publish(b, first, n, (uint32_t)getpid(),
-			     (uint32_t)getuid(), (uint32_t)getgid(),
-			     timefmt_now_ns());
+		ingest_committed(b, first, n, (uint32_t)getpid(),
+				 (uint32_t)getuid(), (uint32_t)getgid(),
+				 timefmt_now_ns());
 	} else if (!b->cfg.quiet) {
 		fprintf(stderr, "logbusd: ERROR: journal: %s\n", err);
 	}

@@ -12,6 +12,7 @@
 
 #include "frame.h"
 #include "record.h"
+#include "strbuf.h"
 #include "timefmt.h"
 
 void view_init(struct view *v)
@@ -125,185 +126,83 @@ int view_fill(struct view *v, const unsigned char *frame,
 
 /* ---- formatting ------------------------------------------------------------- */
 
-struct out {
-	char **buf;
-	size_t *cap;
-	size_t len;
-	int failed;
-};
-
-static void out_reserve(struct out *o, size_t more)
+static void out_json_field(struct strbuf *o, const logbus_field *f)
 {
-	if (o->failed || o->len + more + 1 <= *o->cap)
-		return;
-	size_t cap = *o->cap ? *o->cap : 256;
-	while (cap < o->len + more + 1)
-		cap *= 2;
-	char *b = realloc(*o->buf, cap);
-	if (b == NULL) {
-		o->failed = 1;
-		return;
-	}
-	*o->buf = b;
-	*o->cap = cap;
-}
-
-static void out_put(struct out *o, const char *s, size_t n)
-{
-	out_reserve(o, n);
-	if (o->failed)
-		return;
-	memcpy(*o->buf + o->len, s, n);
-	o->len += n;
-	(*o->buf)[o->len] = '\0';
-}
-
-static void out_str(struct out *o, const char *s)
-{
-	out_put(o, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void out_fmt(struct out *o,
-							  const char *fmt, ...)
-{
-	char tmp[128];
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		out_put(o, tmp, (size_t)n < sizeof tmp ? (size_t)n
-						       : sizeof tmp - 1);
-}
-
-/* A JSON string: quotes, escapes for '"', '\\' and control characters. */
-static void out_json_str(struct out *o, const char *s, size_t n)
-{
-	out_put(o, "\"", 1);
-	size_t run = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		out_put(o, s + run, i - run);
-		run = i + 1;
-		switch (c) {
-		case '"': out_str(o, "\\\""); break;
-		case '\\': out_str(o, "\\\\"); break;
-		case '\n': out_str(o, "\\n"); break;
-		case '\r': out_str(o, "\\r"); break;
-		case '\t': out_str(o, "\\t"); break;
-		default: out_fmt(o, "\\u%04x", c); break;
-		}
-	}
-	out_put(o, s + run, n - run);
-	out_put(o, "\"", 1);
-}
-
-/* The shortest text that reads back as the same double, always with a '.'
- * or an exponent so that JSON readers keep it a float; NaN and infinities
- * are not JSON numbers and become null. */
-static void out_json_float(struct out *o, double d)
-{
-	char buf[40];
-
-	if (d != d || d - d != 0) {
-		out_str(o, "null");
-		return;
-	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, sizeof buf, "%.*g", prec, d);
-		if (strtod(buf, NULL) == d)
-			break;
-	}
-	out_str(o, buf);
-	if (!strpbrk(buf, ".e"))
-		out_str(o, ".0");
-}
-
-static void out_json_field(struct out *o, const logbus_field *f)
-{
-	out_json_str(o, f->key, strlen(f->key));
-	out_put(o, ":", 1);
+	sb_json_str(o, f->key, strlen(f->key));
+	sb_put(o, ":", 1);
 	switch (f->type) {
 	case LOGBUS_FIELD_STR:
-		out_json_str(o, f->v.s, strlen(f->v.s));
+		sb_json_str(o, f->v.s, strlen(f->v.s));
 		break;
 	case LOGBUS_FIELD_INT:
-		out_fmt(o, "%" PRId64, f->v.i);
+		sb_printf(o, "%" PRId64, f->v.i);
 		break;
 	case LOGBUS_FIELD_FLOAT:
-		out_json_float(o, f->v.f);
+		sb_json_float(o, f->v.f);
 		break;
 	case LOGBUS_FIELD_BOOL:
-		out_str(o, f->v.b ? "true" : "false");
+		sb_puts(o, f->v.b ? "true" : "false");
 		break;
 	}
 }
 
-static const char *stream_name(enum logbus_stream s)
-{
-	return s == LOGBUS_STREAM_STDOUT   ? "stdout"
-	       : s == LOGBUS_STREAM_STDERR ? "stderr"
-					   : "log";
-}
-
-static void format_json(struct out *o, const logbus_record *r)
+static void format_json(struct strbuf *o, const logbus_record *r)
 {
 	char t[TIMEFMT_MAX], lv[16];
 
 	timefmt_rfc3339(t, sizeof t, r->time_ns);
-	out_fmt(o, "{\"seq\":%" PRIu64 ",\"cursor\":", r->seq);
-	out_json_str(o, r->cursor, strlen(r->cursor));
-	out_fmt(o, ",\"time\":\"%s\",\"time_ns\":%" PRId64, t, r->time_ns);
-	out_str(o, ",\"level\":");
+	sb_printf(o, "{\"seq\":%" PRIu64 ",\"cursor\":", r->seq);
+	sb_json_str(o, r->cursor, strlen(r->cursor));
+	sb_printf(o, ",\"time\":\"%s\",\"time_ns\":%" PRId64, t, r->time_ns);
+	sb_puts(o, ",\"level\":");
 	const char *name = level_name(r->level, lv, sizeof lv);
-	out_json_str(o, name, strlen(name));
-	out_fmt(o, ",\"level_no\":%d,\"service\":", r->level);
-	out_json_str(o, r->service, strlen(r->service));
-	out_str(o, ",\"logger\":");
-	out_json_str(o, r->logger, strlen(r->logger));
-	out_str(o, ",\"message\":");
-	out_json_str(o, r->message, r->message_len);
-	out_fmt(o, ",\"stream\":\"%s\",\"fields\":{", stream_name(r->stream));
+	sb_json_str(o, name, strlen(name));
+	sb_printf(o, ",\"level_no\":%d,\"service\":", r->level);
+	sb_json_str(o, r->service, strlen(r->service));
+	sb_puts(o, ",\"logger\":");
+	sb_json_str(o, r->logger, strlen(r->logger));
+	sb_puts(o, ",\"message\":");
+	sb_json_str(o, r->message, r->message_len);
+	sb_printf(o, ",\"stream\":\"%s\",\"fields\":{", stream_name(r->stream));
 	for (size_t i = 0; i < r->nfields; i++) {
 		if (i)
-			out_put(o, ",", 1);
+			sb_put(o, ",", 1);
 		out_json_field(o, &r->fields[i]);
 	}
-	out_fmt(o, "},\"pid\":%" PRIu32 ",\"uid\":%" PRIu32
+	sb_printf(o, "},\"pid\":%" PRIu32 ",\"uid\":%" PRIu32
 		   ",\"gid\":%" PRIu32 "}\n",
 		r->pid, r->uid, r->gid);
 }
 
-static void format_text(struct out *o, const logbus_record *r)
+static void format_text(struct strbuf *o, const logbus_record *r)
 {
 	char t[TIMEFMT_MAX], lv[16];
 
 	timefmt_python(t, sizeof t, r->time_ns);
-	out_str(o, t);
-	out_str(o, " [");
-	out_str(o, level_name(r->level, lv, sizeof lv));
-	out_str(o, "] ");
-	out_str(o, r->logger);
-	out_put(o, " ", 1);
-	out_str(o, r->service);
-	out_str(o, ": ");
-	out_put(o, r->message, r->message_len);
-	out_put(o, "\n", 1);
+	sb_puts(o, t);
+	sb_puts(o, " [");
+	sb_puts(o, level_name(r->level, lv, sizeof lv));
+	sb_puts(o, "] ");
+	sb_puts(o, r->logger);
+	sb_put(o, " ", 1);
+	sb_puts(o, r->service);
+	sb_puts(o, ": ");
+	sb_put(o, r->message, r->message_len);
+	sb_put(o, "\n", 1);
 }
 
 LOGBUS_API long logbus_record_format(const logbus_record *r,
 				     enum logbus_format format, char **buf,
 				     size_t *cap)
 {
-	struct out o = {.buf = buf, .cap = cap};
+	struct strbuf o = {.p = *buf, .cap = *cap};
 
 	if (format == LOGBUS_FORMAT_JSON)
 		format_json(&o, r);
 	else
 		format_text(&o, r);
+	*buf = o.p;
+	*cap = o.cap;
 	return o.failed ? LOGBUS_ENOMEM : (long)o.len;
 }
 

@@ -267,6 +267,13 @@ int record_decode(const char *data, size_t len, msgpack_zone *zone,
 	return 0;
 }
 
+const char *stream_name(int stream)
+{
+	return stream == LOGBUS_STREAM_STDOUT   ? "stdout"
+	       : stream == LOGBUS_STREAM_STDERR ? "stderr"
+						: "log";
+}
+
 static const struct {
 	const char *name;
 	int level;

@@ -64,6 +64,9 @@ bool service_id_valid(const char *s, size_t len);
 bool logger_valid(const char *s, size_t len);
 bool field_key_valid(const char *s, size_t len);
 
+/* "log", "stdout", "stderr". */
+const char *stream_name(int stream);
+
 /* Level names (logbus.h documents the rules). */
 const char *level_name(int level, char *buf, size_t len);
 int level_parse(const char *s);

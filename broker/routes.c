@@ -1,0 +1,814 @@
+/*
+ * routes.c: routed files (routes.h says what they are and promise).
+ *
+ * Invariants:
+ *  - a route's `done` is the last sequence number it has written or had no
+ *    use for; it only moves forward, and only after write(2) succeeded;
+ *  - a failing route is skipped by new batches and catches up from the
+ *    journal from `done`, so its file ends up with every record it should
+ *    have, once; a partial write is truncated back before that;
+ *  - at most OPEN_MAX files are open (least recently written closed first)
+ *    and at most AUTO_MAX by-logger files exist: ten thousand services
+ *    cannot exhaust descriptors;
+ *  - a file name comes from configuration checked at start, or from a
+ *    logger component reduced to [A-Za-z0-9._-] under by-logger/: never
+ *    outside the log directory, never the journal or an error report.
+ */
+#include "routes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "lru.h"
+#include "paths.h"
+#include "record.h"
+#include "strbuf.h"
+#include "timefmt.h"
+
+#define OPEN_MAX     64
+#define AUTO_MAX     1000
+#define AUTO_DIR     "by-logger"
+#define AUTO_BUCKETS 256
+#define CATCHUP_MAX  50000 /* records a recovering route writes per tick */
+#define COMPONENT_MAX 100
+
+struct route {
+	struct route_spec spec;
+	char path[4400];
+	bool automatic;
+	int fd; /* -1: closed */
+	uint64_t size;
+	uint64_t done;
+	bool failing;
+	char problem[600]; /* the last problem reported */
+	struct strbuf out; /* lines of the batch not written yet */
+	bool touched;      /* in r->touched this batch */
+	struct lru_node lru;
+	struct route *hnext; /* automatic: hash chain by component */
+};
+
+struct routes {
+	struct broker *b;
+	struct route **v; /* every route, configured first */
+	size_t n, cap;
+	bool defaults;
+	size_t nauto;
+	bool auto_full_reported;
+	struct route *buckets[AUTO_BUCKETS];
+	struct lru open; /* open files, most recently written first */
+	size_t nopen;
+	struct route **touched;
+	size_t ntouched;
+	msgpack_zone zone;
+	int64_t tsec; /* the second tbuf holds */
+	char tbuf[TIMEFMT_MAX];
+	struct routes_stats st;
+};
+
+/* ---- specs --------------------------------------------------------------- */
+
+static bool safe_relative_path(const char *p)
+{
+	if (*p == '\0' || *p == '/' || strlen(p) > 200)
+		return false;
+	for (const char *c = p; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' ||
+		      *c == '-' || *c == '/'))
+			return false;
+	/* no "..", no hidden or empty components */
+	for (const char *c = p; *c;) {
+		if (*c == '.' || *c == '/')
+			return false;
+		c = strchr(c, '/');
+		if (c == NULL)
+			break;
+		c++;
+	}
+	if (strncmp(p, "journal/", 8) == 0 || strcmp(p, "journal") == 0 ||
+	    strncmp(p, "service_", 8) == 0 || strncmp(p, AUTO_DIR "/", 10) == 0)
+		return false;
+	return true;
+}
+
+static int parse_list(const char *v, struct filter *f, bool services,
+		      char *err, size_t errlen)
+{
+	char buf[1024];
+	snprintf(buf, sizeof buf, "%s", v);
+	for (char *save = NULL, *t = strtok_r(buf, "|", &save); t;
+	     t = strtok_r(NULL, "|", &save)) {
+		if (!services) {
+			int s = strcmp(t, "log") == 0      ? 0
+				: strcmp(t, "stdout") == 0 ? 1
+				: strcmp(t, "stderr") == 0 ? 2
+							   : -1;
+			if (s < 0) {
+				snprintf(err, errlen, "unknown stream '%s'", t);
+				return -1;
+			}
+			f->streams |= 1u << s;
+			continue;
+		}
+		if (!service_id_valid(t, strlen(t))) {
+			snprintf(err, errlen, "invalid service id '%s'", t);
+			return -1;
+		}
+		struct lb_str *n = realloc(f->services,
+					   (f->nservices + 1) * sizeof *n);
+		char *copy = strdup(t);
+		if (n == NULL || copy == NULL) {
+			free(copy);
+			if (n)
+				f->services = n;
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		f->services = n;
+		n[f->nservices].p = copy;
+		n[f->nservices].len = (uint32_t)strlen(copy);
+		f->nservices++;
+	}
+	return 0;
+}
+
+static uint64_t parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	int shift = *end == 'K' || *end == 'k'   ? 10
+		    : *end == 'M' || *end == 'm' ? 20
+		    : *end == 'G' || *end == 'g' ? 30
+						 : 0;
+	if (shift)
+		end++;
+	if (end == s || *end != '\0' || *s == '-')
+		return UINT64_MAX;
+	return (uint64_t)v << shift;
+}
+
+static int spec_option(struct route_spec *s, const char *k, const char *v,
+		       char *err, size_t errlen)
+{
+	char *end;
+
+	if (strcmp(k, "service") == 0)
+		return parse_list(v, &s->flt, true, err, errlen);
+	if (strcmp(k, "stream") == 0)
+		return parse_list(v, &s->flt, false, err, errlen);
+	if (strcmp(k, "level") == 0) {
+		if ((s->flt.min_level = level_parse(v)) < 0) {
+			snprintf(err, errlen, "unknown level '%s'", v);
+			return -1;
+		}
+	} else if (strcmp(k, "logger") == 0) {
+		if (!logger_valid(v, strlen(v)) ||
+		    (s->flt.logger_prefix = strdup(v)) == NULL) {
+			snprintf(err, errlen, "bad logger prefix '%s'", v);
+			return -1;
+		}
+		s->flt.prefix_len = strlen(v);
+	} else if (strcmp(k, "format") == 0) {
+		if (strcmp(v, "text") == 0)
+			s->format = ROUTE_TEXT;
+		else if (strcmp(v, "json") == 0)
+			s->format = ROUTE_JSON;
+		else {
+			snprintf(err, errlen, "format is text or json");
+			return -1;
+		}
+	} else if (strcmp(k, "max-size") == 0) {
+		if ((s->max_bytes = parse_size(v)) == UINT64_MAX) {
+			snprintf(err, errlen, "bad max-size '%s'", v);
+			return -1;
+		}
+	} else if (strcmp(k, "backups") == 0) {
+		long n = strtol(v, &end, 10);
+		if (*v == '\0' || *end || n < 0 || n > 100) {
+			snprintf(err, errlen, "backups is 0..100");
+			return -1;
+		}
+		s->backups = (int)n;
+	} else if (strcmp(k, "mode") == 0) {
+		long m = strtol(v, &end, 8);
+		if (*v == '\0' || *end || m < 0 || m > 0777) {
+			snprintf(err, errlen, "mode is octal, like 0640");
+			return -1;
+		}
+		s->mode = (int)m;
+	} else {
+		snprintf(err, errlen, "unknown route option '%s'", k);
+		return -1;
+	}
+	return 0;
+}
+
+static void spec_defaults(struct route_spec *s)
+{
+	memset(s, 0, sizeof *s);
+	s->format = ROUTE_TEXT;
+	s->max_bytes = 10ull << 20; /* Python's RotatingFileHandler habit */
+	s->backups = 5;
+	s->mode = 0640;
+}
+
+int route_spec_parse(struct route_spec *s, const char *text, char *err,
+		     size_t errlen)
+{
+	char buf[2048];
+
+	spec_defaults(s);
+	snprintf(buf, sizeof buf, "%s", text);
+	char *opts = strchr(buf, ':');
+	if (opts)
+		*opts++ = '\0';
+	if (!safe_relative_path(buf)) {
+		snprintf(err, errlen, "route file '%s' must be a relative path "
+				      "of [A-Za-z0-9._-/] under the log "
+				      "directory, outside journal/, %s/ and "
+				      "service_*",
+			 buf, AUTO_DIR);
+		return -1;
+	}
+	snprintf(s->file, sizeof s->file, "%s", buf);
+	for (char *save = NULL, *kv = opts ? strtok_r(opts, ",", &save) : NULL;
+	     kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		if (eq == NULL) {
+			snprintf(err, errlen, "route option '%s' is not "
+					      "key=value",
+				 kv);
+			route_spec_fini(s);
+			return -1;
+		}
+		*eq = '\0';
+		if (spec_option(s, kv, eq + 1, err, errlen) < 0) {
+			route_spec_fini(s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void route_spec_fini(struct route_spec *s)
+{
+	filter_fini(&s->flt);
+}
+
+/* ---- routes ---------------------------------------------------------------- */
+
+static struct route *route_add(struct routes *r, const struct route_spec *spec,
+			       bool automatic, uint64_t done)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct route **v = realloc(r->v, cap * sizeof *v);
+		struct route **t = realloc(r->touched, cap * sizeof *t);
+		if (v)
+			r->v = v;
+		if (t)
+			r->touched = t;
+		if (v == NULL || t == NULL)
+			return NULL;
+		r->cap = cap;
+	}
+	struct route *rt = calloc(1, sizeof *rt);
+	if (rt == NULL)
+		return NULL;
+	rt->spec = *spec;
+	rt->automatic = automatic;
+	rt->fd = -1;
+	rt->done = done;
+	snprintf(rt->path, sizeof rt->path, "%s/%s", r->b->cfg.log_dir,
+		 spec->file);
+	r->v[r->n++] = rt;
+	return rt;
+}
+
+struct routes *routes_new(struct broker *b, const struct routes_config *cfg,
+			  char *err, size_t errlen)
+{
+	struct routes *r = calloc(1, sizeof *r);
+	uint64_t last = journal_last_seq(b->journal);
+
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->b = b;
+	r->defaults = cfg->defaults;
+	r->tsec = -1;
+	msgpack_zone_init(&r->zone, 4096);
+	if (cfg->defaults) {
+		struct route_spec all;
+		spec_defaults(&all);
+		snprintf(all.file, sizeof all.file, "all.log");
+		if (route_add(r, &all, false, last) == NULL)
+			goto oom;
+	}
+	for (size_t i = 0; i < cfg->nspecs; i++) {
+		if (route_add(r, &cfg->specs[i], false, last) == NULL)
+			goto oom;
+	}
+	return r;
+oom:
+	snprintf(err, errlen, "out of memory");
+	routes_free(r);
+	return NULL;
+}
+
+static void route_close(struct routes *r, struct route *rt)
+{
+	if (rt->fd < 0)
+		return;
+	close(rt->fd);
+	rt->fd = -1;
+	lru_unlink(&r->open, &rt->lru);
+	r->nopen--;
+}
+
+void routes_free(struct routes *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		route_close(r, r->v[i]);
+		route_spec_fini(&r->v[i]->spec);
+		sb_free(&r->v[i]->out);
+		free(r->v[i]);
+	}
+	free(r->v);
+	free(r->touched);
+	msgpack_zone_destroy(&r->zone);
+	free(r);
+}
+
+/* A failure: remembered, reported once per distinct problem. */
+static void route_failed(struct routes *r, struct route *rt, const char *what)
+{
+	char problem[sizeof rt->problem];
+
+	snprintf(problem, sizeof problem, "%s %.400s: %s", what, rt->path,
+		 strerror(errno));
+	rt->failing = true;
+	r->st.errors++;
+	if (strcmp(problem, rt->problem) != 0) {
+		snprintf(rt->problem, sizeof rt->problem, "%s", problem);
+		broker_log(r->b, LOGBUS_WARNING,
+			   "route %s: cannot %s; its records stay in the "
+			   "journal and are written when it works again",
+			   rt->spec.file, problem);
+	}
+	route_close(r, rt);
+}
+
+static int route_open(struct routes *r, struct route *rt)
+{
+	struct stat st;
+	char dir[sizeof rt->path];
+
+	if (rt->fd >= 0) {
+		lru_touch(&r->open, &rt->lru);
+		return 0;
+	}
+	snprintf(dir, sizeof dir, "%s", rt->path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	if (paths_mkdir_p(dir, 0750) < 0) {
+		route_failed(r, rt, "create the directory of");
+		return -1;
+	}
+	while (r->nopen >= OPEN_MAX)
+		route_close(r, lru_entry(r->open.tail, struct route, lru));
+	rt->fd = open(rt->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		      rt->spec.mode);
+	if (rt->fd < 0 || fstat(rt->fd, &st) < 0) {
+		if (rt->fd >= 0)
+			close(rt->fd);
+		rt->fd = -1;
+		route_failed(r, rt, "open");
+		return -1;
+	}
+	rt->size = (uint64_t)st.st_size;
+	lru_push(&r->open, &rt->lru);
+	r->nopen++;
+	return 0;
+}
+
+/* Python's RotatingFileHandler: file.N-1 -> file.N ... file -> file.1. */
+static void route_rotate(struct routes *r, struct route *rt)
+{
+	char from[sizeof rt->path + 16], to[sizeof rt->path + 16];
+
+	route_close(r, rt);
+	if (rt->spec.backups == 0) {
+		if (truncate(rt->path, 0) < 0 && errno != ENOENT)
+			route_failed(r, rt, "truncate");
+	} else {
+		for (int i = rt->spec.backups - 1; i >= 1; i--) {
+			snprintf(from, sizeof from, "%s.%d", rt->path, i);
+			snprintf(to, sizeof to, "%s.%d", rt->path, i + 1);
+			if (rename(from, to) < 0 && errno != ENOENT)
+				route_failed(r, rt, "rotate");
+		}
+		snprintf(to, sizeof to, "%s.1", rt->path);
+		if (rename(rt->path, to) < 0 && errno != ENOENT)
+			route_failed(r, rt, "rotate");
+	}
+	r->st.rotations++;
+	rt->size = 0;
+}
+
+/* Write the route's pending lines; on failure the file is cut back to
+ * where it was and the lines are dropped (the journal has them). */
+static int route_flush(struct routes *r, struct route *rt)
+{
+	const char *p = rt->out.p;
+	size_t left = rt->out.len;
+
+	if (left == 0)
+		return 0;
+	if (route_open(r, rt) < 0) {
+		sb_reset(&rt->out);
+		return -1;
+	}
+	while (left > 0) {
+		ssize_t w = write(rt->fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : ENOSPC;
+			if (ftruncate(rt->fd, (off_t)rt->size) < 0) {
+				/* cannot undo: the catch-up may repeat a
+				 * partial line; said in the warning */
+			}
+			errno = e;
+			route_failed(r, rt, "write");
+			sb_reset(&rt->out);
+			return -1;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	rt->size += rt->out.len;
+	r->st.bytes += rt->out.len;
+	sb_reset(&rt->out);
+	return 0;
+}
+
+/* ---- formatting ------------------------------------------------------------ */
+
+static void time_python(struct routes *r, int64_t ns, struct strbuf *out)
+{
+	int64_t sec = ns / 1000000000, ms = (ns % 1000000000) / 1000000;
+
+	if (ns < 0) {
+		char t[TIMEFMT_MAX];
+		sb_put(out, t, timefmt_python(t, sizeof t, ns));
+		return;
+	}
+	if (sec != r->tsec) { /* once a second, not once a record */
+		timefmt_python(r->tbuf, sizeof r->tbuf, sec * 1000000000);
+		r->tbuf[19] = '\0'; /* drop ",000" */
+		r->tsec = sec;
+	}
+	sb_puts(out, r->tbuf);
+	sb_printf(out, ",%03d", (int)ms);
+}
+
+/* Strip trailing newlines: the line adds its own. */
+static struct lb_str trimmed(struct lb_str m)
+{
+	while (m.len > 0 && (m.p[m.len - 1] == '\n' || m.p[m.len - 1] == '\r'))
+		m.len--;
+	return m;
+}
+
+/* %(asctime)s [%(levelname)s] %(name)s: %(message)s */
+static void format_text(struct routes *r, struct strbuf *out,
+			const struct record_view *v)
+{
+	char lv[16];
+	struct lb_str m = trimmed(v->message);
+
+	time_python(r, v->time_ns, out);
+	sb_puts(out, " [");
+	sb_puts(out, level_name(v->level, lv, sizeof lv));
+	sb_puts(out, "] ");
+	sb_put(out, v->logger.p, v->logger.len);
+	sb_puts(out, ": ");
+	sb_put(out, m.p, m.len);
+	sb_put(out, "\n", 1);
+}
+
+static bool reserved_key(const msgpack_object_str *k)
+{
+	static const char *const names[] = {
+		"timestamp", "level", "logger", "message", "service", "seq",
+		"stream",    "pid",   "uid",    "gid",     NULL};
+	for (int i = 0; names[i]; i++)
+		if (strlen(names[i]) == k->size &&
+		    memcmp(names[i], k->ptr, k->size) == 0)
+			return true;
+	return false;
+}
+
+/* One object: the keys of a common Python JSON formatter, then ours, then
+ * the structured fields ("field." in front of one that would collide). */
+static void format_json(struct strbuf *out, const struct record_view *v,
+			uint64_t seq, const struct frame_record *fr)
+{
+	char t[TIMEFMT_MAX], lv[16];
+	struct lb_str m = trimmed(v->message);
+
+	timefmt_rfc3339(t, sizeof t, v->time_ns);
+	sb_printf(out, "{\"timestamp\":\"%s\",\"level\":", t);
+	const char *name = level_name(v->level, lv, sizeof lv);
+	sb_json_str(out, name, strlen(name));
+	sb_puts(out, ",\"logger\":");
+	sb_json_str(out, v->logger.p, v->logger.len);
+	sb_puts(out, ",\"message\":");
+	sb_json_str(out, m.p, m.len);
+	sb_puts(out, ",\"service\":");
+	sb_json_str(out, v->service.p, v->service.len);
+	sb_printf(out,
+		  ",\"seq\":%" PRIu64 ",\"stream\":\"%s\",\"pid\":%" PRIu32
+		  ",\"uid\":%" PRIu32 ",\"gid\":%" PRIu32,
+		  seq, stream_name(v->stream), fr->pid, fr->uid, fr->gid);
+	for (uint32_t i = 0; v->fields && i < v->fields->size; i++) {
+		const msgpack_object_str *k = &v->fields->ptr[i].key.via.str;
+		sb_put(out, ",", 1);
+		if (reserved_key(k)) {
+			char key[LOGBUS_KEY_MAX + 8];
+			int n = snprintf(key, sizeof key, "field.%.*s",
+					 (int)k->size, k->ptr);
+			sb_json_str(out, key, (size_t)n);
+		} else {
+			sb_json_str(out, k->ptr, k->size);
+		}
+		sb_put(out, ":", 1);
+		sb_json_scalar(out, &v->fields->ptr[i].val);
+	}
+	sb_puts(out, "}\n");
+}
+
+/* Append one record's line to the route, rotating first when the line
+ * would take the file past its size. */
+static void route_line(struct routes *r, struct route *rt,
+		       const struct record_view *v, uint64_t seq,
+		       const struct frame_record *fr)
+{
+	size_t before = rt->out.len;
+
+	if (rt->spec.format == ROUTE_JSON)
+		format_json(&rt->out, v, seq, fr);
+	else
+		format_text(r, &rt->out, v);
+	size_t line = rt->out.len - before;
+	r->st.lines++;
+	if (rt->spec.max_bytes && rt->size + before > 0 &&
+	    rt->size + rt->out.len > rt->spec.max_bytes) {
+		/* write what came before this line, rotate, keep the line */
+		size_t keep = line;
+		char *tail = malloc(keep);
+		if (tail == NULL)
+			return;
+		memcpy(tail, rt->out.p + before, keep);
+		rt->out.len = before;
+		if (route_flush(r, rt) == 0)
+			route_rotate(r, rt);
+		sb_put(&rt->out, tail, keep);
+		free(tail);
+	}
+}
+
+/* ---- automatic routes: by-logger/<component>.log ---------------------------- */
+
+static size_t component_of(const struct lb_str *logger, char *out)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < logger->len && logger->p[i] != '.' &&
+			     n < COMPONENT_MAX;
+	     i++) {
+		unsigned char c = (unsigned char)logger->p[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '_' || c == '-';
+		out[n++] = ok ? (char)c : '_';
+	}
+	out[n] = '\0';
+	return n;
+}
+
+static unsigned bucket(const char *s)
+{
+	unsigned h = 5381;
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h % AUTO_BUCKETS;
+}
+
+/* The by-logger route of v's top-level component, made when first seen. */
+static struct route *auto_route(struct routes *r, const struct record_view *v,
+				uint64_t seq)
+{
+	char comp[COMPONENT_MAX + 1], file[COMPONENT_MAX + 32];
+
+	if (component_of(&v->logger, comp) == 0)
+		return NULL;
+	snprintf(file, sizeof file, "%s/%s.log", AUTO_DIR, comp);
+	unsigned h = bucket(comp);
+	for (struct route *rt = r->buckets[h]; rt; rt = rt->hnext)
+		if (strcmp(rt->spec.file, file) == 0)
+			return rt;
+	if (r->nauto >= AUTO_MAX) {
+		if (!r->auto_full_reported) {
+			r->auto_full_reported = true;
+			broker_log(r->b, LOGBUS_WARNING,
+				   "routes: %d by-logger files already; "
+				   "records of logger '%s' and later new "
+				   "ones go to all.log only",
+				   AUTO_MAX, comp);
+		}
+		return NULL;
+	}
+	struct route_spec s;
+	spec_defaults(&s);
+	snprintf(s.file, sizeof s.file, "%s", file);
+	s.flt.logger_prefix = strndup(v->logger.p, v->logger.len);
+	if (s.flt.logger_prefix == NULL)
+		return NULL;
+	/* the component as it really is, for the catch-up's filter */
+	s.flt.prefix_len = strcspn(s.flt.logger_prefix, ".");
+	s.flt.logger_prefix[s.flt.prefix_len] = '\0';
+	struct route *rt = route_add(r, &s, true, seq - 1);
+	if (rt == NULL) {
+		route_spec_fini(&s);
+		return NULL;
+	}
+	rt->hnext = r->buckets[h];
+	r->buckets[h] = rt;
+	r->nauto++;
+	return rt;
+}
+
+/* ---- the data path -------------------------------------------------------- */
+
+static void touch(struct routes *r, struct route *rt)
+{
+	if (!rt->touched) {
+		rt->touched = true;
+		r->touched[r->ntouched++] = rt;
+	}
+}
+
+static void feed(struct routes *r, const struct record_view *v, uint64_t seq,
+		 const struct frame_record *fr)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct route *rt = r->v[i];
+		if (rt->automatic)
+			break; /* configured routes come first */
+		if (rt->failing || rt->done >= seq ||
+		    !filter_match(&rt->spec.flt, v))
+			continue;
+		route_line(r, rt, v, seq, fr);
+		touch(r, rt);
+	}
+	if (!r->defaults)
+		return;
+	struct route *rt = auto_route(r, v, seq);
+	if (rt && !rt->failing && rt->done < seq) {
+		route_line(r, rt, v, seq, fr);
+		touch(r, rt);
+	}
+}
+
+void routes_write(struct routes *r, uint64_t first_seq, size_t n,
+		  uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns)
+{
+	struct broker *b = r->b;
+	struct frame_record fr = {
+		.pid = pid, .uid = uid, .gid = gid, .recv_ns = recv_ns};
+	struct record_view v;
+	struct record_error e;
+
+	for (size_t i = 0; i < n; i++) {
+		msgpack_zone_clear(&r->zone);
+		if (record_decode(b->recs[i].data, b->recs[i].len, &r->zone, &v,
+				  &e) < 0)
+			continue;
+		feed(r, &v, first_seq + i, &fr);
+	}
+	uint64_t last = first_seq + n - 1;
+	for (size_t i = 0; i < r->ntouched; i++) {
+		struct route *rt = r->touched[i];
+		rt->touched = false;
+		if (route_flush(r, rt) == 0)
+			rt->done = last;
+	}
+	r->ntouched = 0;
+	/* untouched healthy routes had no use for these records */
+	for (size_t i = 0; i < r->n; i++)
+		if (!r->v[i]->failing && r->v[i]->done < last)
+			r->v[i]->done = last;
+}
+
+unsigned routes_reopen(struct routes *r)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i]->fd >= 0) {
+			route_close(r, r->v[i]);
+			n++;
+		}
+	return n;
+}
+
+struct catchup {
+	struct routes *r;
+	struct route *rt;
+	size_t written;
+	uint64_t upto; /* the last record examined */
+	bool failed;
+};
+
+static int catchup_one(void *arg, const struct frame_record *fr,
+		       const unsigned char *frame, uint32_t frame_len)
+{
+	struct catchup *c = arg;
+	struct record_view v;
+	struct record_error e;
+
+	(void)frame;
+	(void)frame_len;
+	msgpack_zone_clear(&c->r->zone);
+	if (record_decode(fr->data, fr->len, &c->r->zone, &v, &e) == 0 &&
+	    filter_match(&c->rt->spec.flt, &v)) {
+		route_line(c->r, c->rt, &v, fr->seq, fr);
+		c->written++;
+	}
+	c->upto = fr->seq;
+	if (c->rt->out.len >= 1u << 20) {
+		if (route_flush(c->r, c->rt) < 0) {
+			c->failed = true;
+			return 1;
+		}
+		c->rt->done = c->upto;
+	}
+	return c->written >= CATCHUP_MAX;
+}
+
+/* A failing route: open again and write what the journal has since done. */
+static void recover(struct routes *r, struct route *rt)
+{
+	struct catchup c = {.r = r, .rt = rt, .upto = rt->done};
+	uint64_t from = rt->done;
+	char err[256];
+
+	rt->failing = false; /* so that opening and writing are tried */
+	if (route_open(r, rt) < 0)
+		return;
+	if (journal_read(r->b->journal, rt->done, catchup_one, &c, err,
+			 sizeof err) < 0 ||
+	    c.failed || route_flush(r, rt) < 0) {
+		sb_reset(&rt->out);
+		rt->failing = true;
+		return;
+	}
+	rt->done = c.upto;
+	if (rt->done < journal_last_seq(r->b->journal)) {
+		rt->failing = true; /* more next tick; new batches skip it */
+		return;
+	}
+	broker_log(r->b, LOGBUS_INFO,
+		   "route %s: writing again (caught up from seq %" PRIu64 ")",
+		   rt->spec.file, from + 1);
+	rt->problem[0] = '\0';
+}
+
+void routes_tick(struct routes *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i]->failing)
+			recover(r, r->v[i]);
+}
+
+void routes_get_stats(const struct routes *r, struct routes_stats *st)
+{
+	*st = r->st;
+	st->routes = r->n;
+	st->open_files = r->nopen;
+	st->failing = 0;
+	for (size_t i = 0; i < r->n; i++)
+		st->failing += r->v[i]->failing;
+}

@@ -1,0 +1,73 @@
+/*
+ * routes.h: the human-readable files the broker writes from the journal.
+ *
+ * A route says which records (services, minimum level, logger prefix,
+ * streams) go to which file under the log directory, in which format (text:
+ * Python logging's layout; json: one object per line), rotated by size like
+ * Python's RotatingFileHandler.  Without configuration the broker writes
+ * all.log (every record) and by-logger/<component>.log for each top-level
+ * logger component seen (pactown.sandbox.* goes to by-logger/pactown.log).
+ *
+ * The journal is the truth and the files follow it: every route knows the
+ * last sequence number it has written.  A route that cannot write (disk
+ * full, permission, directory removed) is reported once per problem as a
+ * WARNING record of logbusd, retried every few seconds and, once it can
+ * write again, catches up from the journal; nothing else waits for it.
+ */
+#ifndef LOGBUS_ROUTES_H
+#define LOGBUS_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "filter.h"
+
+struct broker;
+struct routes;
+
+enum route_format { ROUTE_TEXT, ROUTE_JSON };
+
+struct route_spec {
+	char file[256];        /* relative to the log directory */
+	struct filter flt;     /* services, level, logger prefix, streams */
+	enum route_format format;
+	uint64_t max_bytes;    /* rotate above this; 0: never */
+	int backups;           /* file.1 .. file.N */
+	int mode;              /* of new files */
+};
+
+/* Parse "FILE[:key=value,...]" (keys: service, level, logger, stream,
+ * format, max-size, backups, mode; '|' separates several services or
+ * streams).  Returns 0, or -1 with err. */
+int route_spec_parse(struct route_spec *s, const char *text, char *err,
+		     size_t errlen);
+void route_spec_fini(struct route_spec *s);
+
+struct routes_config {
+	struct route_spec *specs; /* routes_new takes their filters over */
+	size_t nspecs;
+	bool defaults; /* all.log and by-logger/<component>.log */
+};
+
+struct routes *routes_new(struct broker *b, const struct routes_config *cfg,
+			  char *err, size_t errlen);
+void routes_free(struct routes *r);
+
+/* Write committed records b->recs[0..n) with seqs first_seq.. . */
+void routes_write(struct routes *r, uint64_t first_seq, size_t n,
+		  uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns);
+
+/* Close every file; the next write opens it again (SIGHUP, rotate op). */
+unsigned routes_reopen(struct routes *r);
+
+/* Retry failed routes and catch them up from the journal (a timer). */
+void routes_tick(struct routes *r);
+
+struct routes_stats {
+	uint64_t routes, open_files, lines, bytes, errors, rotations;
+	uint64_t failing; /* routes that cannot write now */
+};
+void routes_get_stats(const struct routes *r, struct routes_stats *st);
+
+#endif
