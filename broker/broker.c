@@ -90,6 +90,9 @@ static void on_probe(struct ev_loop *loop, ev_timer *w, int revents)
 	endpoint_probe_start(&b->ingest);
 	endpoint_probe_start(&b->query);
 	endpoint_probe_start(&b->live);
+	/* A probe interval shorter than the check delay restarts the check:
+	 * libev forbids setting a running timer. */
+	ev_timer_stop(loop, &b->probe_check_w);
 	ev_timer_set(&b->probe_check_w, PROBE_CHECK_S, 0.);
 	ev_timer_start(loop, &b->probe_check_w);
 }
