@@ -200,5 +200,6 @@ void reply_error_with(struct endpoint *ep, nng_msg *req, const char *code,
 		      const char *key, uint64_t value, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 void count_reject(struct broker *b, const char *code);
+extern const char *const reject_names[REJ_COUNT]; /* the ERR_* codes */
 
 #endif

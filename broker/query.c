@@ -135,9 +135,14 @@ static void info(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
 	b->stats.queries++;
 	journal_get_stats(b->journal, &js);
 	syncer_get_stats(b->syncer, &ss);
-	reply_begin(b, &pk, 5);
+	reply_begin(b, &pk, 7);
 	pack_jid(&pk, b->journal);
 	pack_u64(&pk, "fsyncs", js.fsyncs + ss.syncs);
+	pack_u64(&pk, "committed", b->stats.records_committed);
+	mp_pack_key(&pk, "rejected");
+	msgpack_pack_map(&pk, REJ_COUNT);
+	for (int i = 0; i < REJ_COUNT; i++)
+		pack_u64(&pk, reject_names[i], b->stats.rejected[i]);
 	pack_u64(&pk, "first", journal_first_seq(b->journal));
 	pack_u64(&pk, "last", journal_last_seq(b->journal));
 	mp_pack_key(&pk, "version");

@@ -47,19 +47,20 @@ void reply_send(struct endpoint *ep, nng_msg *req)
 		endpoint_reply(ep, m);
 }
 
-void count_reject(struct broker *b, const char *code)
-{
-	static const char *const names[REJ_COUNT] = {
+const char *const reject_names[REJ_COUNT] = {
 		[REJ_BAD_REQUEST] = ERR_BAD_REQUEST,
 		[REJ_BAD_RECORD] = ERR_BAD_RECORD,
 		[REJ_BAD_SERVICE] = ERR_BAD_SERVICE,
 		[REJ_BAD_UTF8] = ERR_BAD_UTF8,
 		[REJ_TOO_BIG] = ERR_TOO_BIG,
 		[REJ_UNKNOWN_OP] = ERR_UNKNOWN_OP,
-		[REJ_JOURNAL] = ERR_JOURNAL,
-	};
+	[REJ_JOURNAL] = ERR_JOURNAL,
+};
+
+void count_reject(struct broker *b, const char *code)
+{
 	for (int i = 0; i < REJ_COUNT; i++)
-		if (strcmp(names[i], code) == 0) {
+		if (strcmp(reject_names[i], code) == 0) {
 			b->stats.rejected[i]++;
 			return;
 		}
