@@ -141,6 +141,7 @@ struct broker {
 	/* selflog.c: events waiting to become records */
 	struct self_event *events;
 	size_t nevents;
+	uint64_t events_dropped; /* past the queue's bound */
 	uint64_t self_session, self_batch;
 	ev_check selflog_w;
 	int lock_fd;

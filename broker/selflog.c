@@ -31,8 +31,6 @@ struct self_event {
 	char text[SELFLOG_TEXT];
 };
 
-static uint64_t dropped_events;
-
 void broker_log(struct broker *b, int level, const char *fmt, ...)
 {
 	struct self_event ev = {.time_ns = timefmt_now_ns(), .level = level};
@@ -49,8 +47,8 @@ void broker_log(struct broker *b, int level, const char *fmt, ...)
 			level >= LOGBUS_WARNING ? ": " : "", ev.text);
 	if (b->journal == NULL)
 		return;
-	if (b->nevents >= SELFLOG_MAX) {
-		dropped_events++;
+	if (b->nevents >= SELFLOG_MAX - 1) { /* one slot for the summary */
+		b->events_dropped++;
 		return;
 	}
 	if (b->events == NULL &&
@@ -103,12 +101,14 @@ void selflog_flush(struct broker *b)
 
 	if (n == 0)
 		return;
-	if (dropped_events) {
-		snprintf(b->events[n - 1].text, SELFLOG_TEXT,
+	if (b->events_dropped) {
+		struct self_event *ev = &b->events[n++];
+		ev->time_ns = timefmt_now_ns();
+		ev->level = LOGBUS_WARNING;
+		snprintf(ev->text, SELFLOG_TEXT,
 			 "%llu more events of logbusd were not recorded",
-			 (unsigned long long)dropped_events);
-		b->events[n - 1].level = LOGBUS_WARNING;
-		dropped_events = 0;
+			 (unsigned long long)b->events_dropped);
+		b->events_dropped = 0;
 	}
 	b->nevents = 0;
 	msgpack_sbuffer_init(&sb);
