@@ -438,6 +438,39 @@ struct rec_spec {
 	int bad_field;      /* 1: key "bad key", 2: value not UTF-8, 3: array */
 };
 
+/* The broker's count of refusals by code (info's "rejected"), for the
+ * record codes. */
+static const char *const record_codes[] = {ERR_BAD_RECORD, ERR_BAD_SERVICE,
+                                           ERR_BAD_UTF8, ERR_TOO_BIG};
+#define NCODES (sizeof record_codes / sizeof record_codes[0])
+
+static void rejected_counts(struct fixture *f, uint64_t out[NCODES])
+{
+	struct mp m;
+	struct reply r;
+
+	mp_begin(&m);
+	msgpack_pack_map(&m.pk, 1);
+	mp_pack_key(&m.pk, "op");
+	mp_pack_key(&m.pk, OP_INFO);
+	raw_call(f->query_url, m.sb.data, m.sb.size, &r);
+	mp_end(&m);
+	const msgpack_object *rej = mp_get(&r.o, "rejected");
+	assert_non_null(rej);
+	for (size_t i = 0; i < NCODES; i++)
+		assert_true(mp_get_u64(rej, record_codes[i], &out[i]));
+	reply_free(&r);
+}
+
+static size_t code_index(const char *code)
+{
+	for (size_t i = 0; i < NCODES; i++)
+		if (strcmp(record_codes[i], code) == 0)
+			return i;
+	fail_msg("unexpected code %s", code);
+	return 0;
+}
+
 static void pack_record(msgpack_sbuffer *out, const struct rec_spec *s)
 {
 	msgpack_packer pk;
@@ -697,6 +730,13 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 	int good = 0;
 
 	publish_acknowledged(f);
+	uint64_t before[NCODES], after[NCODES], want[NCODES] = {0};
+	rejected_counts(f, before);
+	for (size_t i = 0; i < ncases; i++)
+		if (cases[i].code != NULL)
+			want[code_index(cases[i].code)]++;
+	want[code_index(ERR_BAD_SERVICE)]++; /* the all-bad batch below */
+	want[code_index(ERR_BAD_UTF8)]++;
 	begin_publish(&m, sid, bn, ncases);
 	for (size_t i = 0; i < ncases; i++) {
 		struct rec_spec s = {.service = SERVICE,
@@ -862,6 +902,12 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 	assert_int_equal(rej->via.array.size, 2);
 	reply_free(&r);
 	mp_end(&m);
+
+	/* Each refusal was counted once under its code (not again for the
+	 * resent batch). */
+	rejected_counts(f, after);
+	for (size_t i = 0; i < NCODES; i++)
+		assert_int_equal(after[i] - before[i], want[i]);
 
 	assert_journal_and_broker_intact(f, good_msgs, (size_t)good);
 	/* The good records kept their seq: first .. first + n - 1. */
