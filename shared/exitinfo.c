@@ -30,7 +30,7 @@ void exit_pack(msgpack_packer *pk, const struct exit_in *x)
 {
 	size_t nfiles = x->nfiles > EXIT_FILES_MAX ? EXIT_FILES_MAX : x->nfiles;
 
-	msgpack_pack_map(pk, 12);
+	msgpack_pack_map(pk, 11);
 	pack_int(pk, "code", x->code);
 	mp_pack_key(pk, "core");
 	if (x->core)

@@ -13,6 +13,7 @@
 
 #include "crc32c.h"
 #include "cursor.h"
+#include "exitinfo.h"
 #include "filter.h"
 #include "frame.h"
 #include "proto.h"
@@ -242,6 +243,59 @@ static void test_record_refuses_missing_keys_and_wrong_types(void **state)
 	msgpack_zone_destroy(&zone);
 }
 
+static void test_exit_report_round_trips(void **state)
+{
+	(void)state;
+	const char *argv[] = {"uvicorn", "main:app", "--port", "8001"};
+	const char *files[] = {"main.py", ".venv"};
+	struct exit_in x = {.code = -11, .core = true, .pid = 4242,
+			    .argv = argv, .argc = 4, .cwd = "/srv/s",
+			    .venv = "/srv/s/.venv", .err = "boom\n",
+			    .err_len = 5, .out = "", .out_len = 0,
+			    .err_cut = 7, .files = files, .nfiles = 2};
+	struct record_in in = {.level = 40,
+			       .service = S("service_123"),
+			       .logger = S("sup"),
+			       .message = S("Process killed by SIGSEGV"),
+			       .exit = &x};
+	struct packed p;
+	struct record_view v;
+	struct record_error e;
+	struct exit_view xv;
+	pack(&p, &in);
+	assert_int_equal(record_decode(p.sb.data, p.sb.size, &p.zone, &v, &e),
+			 0);
+	assert_non_null(v.exit);
+	assert_int_equal(exit_decode(v.exit, &xv, &e), 0);
+	assert_true(xv.code == -11 && xv.core && xv.pid == 4242);
+	assert_int_equal(xv.argv->size, 4);
+	assert_int_equal(xv.files->size, 2);
+	assert_true(xv.err.len == 5 && xv.err_cut == 7);
+	assert_memory_equal(xv.cwd.p, "/srv/s", 6);
+	unpacked(&p);
+}
+
+static void test_exit_summary_names_every_signal(void **state)
+{
+	(void)state;
+	char buf[128];
+	exit_summary(buf, sizeof buf, -15, false);
+	assert_string_equal(buf, "Process killed by SIGTERM (exit code: -15)");
+	exit_summary(buf, sizeof buf, -11, true);
+	assert_string_equal(buf, "Process killed by SIGSEGV (exit code: -11, "
+				 "core dumped)");
+	exit_summary(buf, sizeof buf, 3, false);
+	assert_string_equal(buf, "Process exited with code 3");
+	const int sigs[] = {1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+	const char *names[] = {"SIGHUP",  "SIGINT",  "SIGQUIT", "SIGILL",
+			       "SIGABRT", "SIGBUS",  "SIGFPE",  "SIGKILL",
+			       "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE",
+			       "SIGALRM", "SIGTERM"};
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		assert_string_equal(exit_signal_name(sigs[i], buf, sizeof buf),
+				    names[i]);
+}
+
 static void test_levels_parse_and_name(void **state)
 {
 	(void)state;
@@ -362,6 +416,8 @@ int main(void)
 		cmocka_unit_test(test_record_refuses_bad_service_ids),
 		cmocka_unit_test(test_record_refuses_invalid_utf8_and_bad_logger),
 		cmocka_unit_test(test_record_refuses_missing_keys_and_wrong_types),
+		cmocka_unit_test(test_exit_report_round_trips),
+		cmocka_unit_test(test_exit_summary_names_every_signal),
 		cmocka_unit_test(test_levels_parse_and_name),
 		cmocka_unit_test(test_filter_matches_services_level_and_logger_prefix),
 		cmocka_unit_test(test_filter_unpack_refuses_unknown_keys),

@@ -1,5 +1,6 @@
 /*
- * logbusctl.c: the admin command line of logbus (publish, tail, ...).
+ * logbusctl.c: the admin command line of logbus (publish, tail, errors,
+ * rotate; run lives in ctl_run.c).
  *
  * Built only on liblogbus's public API (logbus/logbus.h): if this tool needs
  * something the library does not offer, the library is what grows.
@@ -36,40 +37,12 @@
 #include <logbus/logbus.h>
 
 #include "args.h"
-
-#define EXIT_FAIL  1
-#define EXIT_USAGE 2
-
-/* The broker's socket names in its run directory, for error messages. */
-#define INGEST_SOCK "ingest.sock"
-#define QUERY_SOCK  "query.sock"
-
-#define DEFAULT_TIMEOUT_MS 5000
-#define MAX_TIMEOUT_S      86400
+#include "logbusctl.h"
 
 /* Queue of a publishing logbusctl; stdin mode waits for acknowledgements
  * whenever about half of it may be in flight, so that a logging call never
  * blocks for longer than --timeout on a broker that does not answer. */
 #define PUBLISH_QUEUE_BYTES (8u << 20)
-
-/* Long-only options get values above any character. */
-enum {
-	OPT_RUN_DIR = 0x100,
-	OPT_TIMEOUT,
-	OPT_STREAM,
-	OPT_AFTER_CURSOR,
-	OPT_SHOW_CURSOR,
-	OPT_CURSOR_FILE,
-	OPT_NO_COLOR,
-	OPT_NO_PAGER,
-};
-
-/* The options every command takes, at the end of each command's table. */
-/* clang-format off */
-#define COMMON_LONG_OPTIONS \
-	{"run-dir", required_argument, NULL, OPT_RUN_DIR}, \
-	{"help", no_argument, NULL, 'h'}
-/* clang-format on */
 
 struct command {
 	const char *name;
@@ -93,8 +66,7 @@ vsay(const char *fmt, va_list ap, const char *tail)
 }
 
 /* A wrong command line: one line with a pointer to the help, exit 2. */
-__attribute__((format(printf, 2, 3))) static int
-usage_error(const char *cmd, const char *fmt, ...)
+int usage_error(const char *cmd, const char *fmt, ...)
 {
 	char hint[128];
 	va_list ap;
@@ -108,7 +80,7 @@ usage_error(const char *cmd, const char *fmt, ...)
 }
 
 /* A failed operation: one line, exit 1. */
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
+int fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -118,8 +90,17 @@ __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
 	return EXIT_FAIL;
 }
 
+void warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(fmt, ap, "");
+	va_end(ap);
+}
+
 /* The run directory the library will use, for messages. */
-static const char *run_dir_name(const char *run_dir, char *buf, size_t len)
+const char *run_dir_name(const char *run_dir, char *buf, size_t len)
 {
 	if (run_dir != NULL)
 		return run_dir;
@@ -129,7 +110,7 @@ static const char *run_dir_name(const char *run_dir, char *buf, size_t len)
 }
 
 /* A handle's error text, or the code's name when the handle has none. */
-static const char *detail_or(const char *detail, int rc)
+const char *detail_or(const char *detail, int rc)
 {
 	return (detail != NULL && *detail != '\0') ? detail
 	                                           : logbus_strerror(rc);
@@ -144,8 +125,8 @@ static const char *detail_or(const char *detail, int rc)
  * (optopt is 0 for an unknown one, else its val), "-c" for a short one, as
  * argv[optind - 1] may then be a cluster like "-xv" or an earlier argument.
  */
-static int option_error(const char *cmd, int c, char **argv,
-                        const struct option *longopts)
+int option_error(const char *cmd, int c, char **argv,
+                 const struct option *longopts)
 {
 	const char *arg = argv[optind - 1];
 	char what[64];
@@ -174,18 +155,13 @@ static void command_help(const struct command *cmd, FILE *f)
 	fputs(cmd->help, f);
 }
 
-/* What a parse function returns when the command is to run; any other
- * value is the exit status to return at once. */
-#define PARSE_OK   -1
-#define NOT_COMMON -2
-
 /*
  * An option every command shares, or a getopt error.  Returns NOT_COMMON
  * when c is none of those (the command handles it), PARSE_OK when it was
  * handled and parsing goes on, or the exit status to return now.
  */
-static int common_option(int c, char **argv, char **run_dir,
-                         const struct option *longopts)
+int common_option(int c, char **argv, char **run_dir,
+                  const struct option *longopts)
 {
 	switch (c) {
 	case OPT_RUN_DIR:
@@ -204,16 +180,8 @@ static int common_option(int c, char **argv, char **run_dir,
 	}
 }
 
-#define BAD_LEVEL                                                              \
-	"unknown level '%s': use debug, info, warning, error, critical or "    \
-	"0..255"
-#define BAD_SERVICE                                                            \
-	"invalid service id '%s': use 1 to %d letters, digits, '.', '_' or "   \
-	"'-', not starting with '.'"
-#define BAD_TIMEOUT "bad --timeout '%s': seconds, more than 0 and at most %d"
-
 /* "5", "0.5", "1.25": seconds, more than 0 and at most a day, in ms. */
-static bool parse_timeout(const char *s, int *ms)
+bool parse_timeout(const char *s, int *ms)
 {
 	double v;
 
@@ -225,7 +193,7 @@ static bool parse_timeout(const char *s, int *ms)
 	return true;
 }
 
-static bool parse_level(const char *s, int *level)
+bool parse_level(const char *s, int *level)
 {
 	int v = logbus_level_parse(s);
 
@@ -2086,6 +2054,223 @@ out:
 	return rc;
 }
 
+/* ---- errors ------------------------------------------------------------ */
+
+/* "2026-11-22 10:00:00", local time. */
+static void local_time_text(int64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / NS_PER_S);
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "@%lld", (long long)t);
+}
+
+/* An administration call's failure as one line; exit 1.  The library's
+ * sentence names the socket when logbusd cannot be reached. */
+static int admin_failed(const char *what, const char *run_dir, int rc,
+                        const char *err)
+{
+	char dir[4096];
+
+	if (rc == LOGBUS_EUNREACHABLE && *err == '\0')
+		return fail("cannot reach logbusd at %s/%s: is logbusd "
+		            "running?",
+		            run_dir_name(run_dir, dir, sizeof dir), QUERY_SOCK);
+	if (rc == LOGBUS_EUNREACHABLE || rc == LOGBUS_ETIMEDOUT)
+		return fail("%s", detail_or(err, rc));
+	return fail("%s: %s", what, detail_or(err, rc));
+}
+
+struct errors_args {
+	char *run_dir;
+	const char *service; /* NULL: list the services with a report */
+	bool all, json;
+};
+
+static int errors_parse(int argc, char **argv, struct errors_args *a)
+{
+	static const struct option longopts[] = {
+	    {"all", no_argument, NULL, 'a'},
+	    {"output", required_argument, NULL, 'o'},
+	    COMMON_LONG_OPTIONS,
+	    {NULL, 0, NULL, 0},
+	};
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, ":ao:h", longopts, NULL)) != -1) {
+		if ((rc = common_option(c, argv, &a->run_dir, longopts)) !=
+		    NOT_COMMON) {
+			if (rc != PARSE_OK)
+				return rc;
+			continue;
+		}
+		switch (c) {
+		case 'a':
+			a->all = true;
+			break;
+		case 'o':
+			if (strcmp(optarg, "text") == 0)
+				a->json = false;
+			else if (strcmp(optarg, "json") == 0)
+				a->json = true;
+			else
+				return usage_error(argv[0],
+				                   "unknown output '%s': use "
+				                   "text or json",
+				                   optarg);
+			break;
+		default:
+			return option_error(argv[0], c, argv, longopts);
+		}
+	}
+	if (argc - optind > 1)
+		return usage_error(argv[0], "one SERVICE only, got %d",
+		                   argc - optind);
+	if (optind < argc) {
+		a->service = argv[optind];
+		if (logbus_service_valid(a->service) != LOGBUS_OK)
+			return usage_error(argv[0], BAD_SERVICE, a->service,
+			                   LOGBUS_SERVICE_MAX);
+	}
+	if (a->all && a->service == NULL)
+		return usage_error(argv[0], "--all needs a SERVICE");
+	if (a->json && a->service != NULL)
+		return usage_error(argv[0], "-o json is for the list of "
+		                            "reports: give no SERVICE");
+	return PARSE_OK;
+}
+
+static int report_info_cmp(const void *x, const void *y)
+{
+	const logbus_report_info *a = x, *b = y;
+
+	if (a->written_ns != b->written_ns)
+		return a->written_ns < b->written_ns ? -1 : 1;
+	return strcmp(a->service, b->service);
+}
+
+/* One line per service with a report, the newest last. */
+static int errors_list(const struct errors_args *a)
+{
+	logbus_report_info *v;
+	char err[512] = "", when[64];
+	size_t n, wsvc = 0, wsize = 0;
+	int rc;
+
+	rc = logbus_error_reports(a->run_dir, &v, &n, err, sizeof err);
+	if (rc != LOGBUS_OK)
+		return admin_failed("cannot list error reports", a->run_dir, rc,
+		                    err);
+	qsort(v, n, sizeof *v, report_info_cmp);
+	for (size_t i = 0; i < n; i++) {
+		char size[32];
+		size_t l = strlen(v[i].service);
+		if (l > wsvc)
+			wsvc = l;
+		l = (size_t)snprintf(size, sizeof size, "%" PRIu64, v[i].size);
+		if (l > wsize)
+			wsize = l;
+	}
+	if (n == 0 && !a->json)
+		printf("no error reports\n");
+	for (size_t i = 0; i < n; i++) {
+		if (a->json) {
+			logbus_format_time(v[i].written_ns, LOGBUS_TIME_RFC3339,
+			                   when, sizeof when);
+			/* service ids need no escaping: [A-Za-z0-9._-] */
+			printf("{\"service\":\"%s\",\"written\":\"%s\","
+			       "\"size\":%" PRIu64 ",\"kept\":%d}\n",
+			       v[i].service, when, v[i].size, v[i].kept);
+		} else {
+			local_time_text(v[i].written_ns, when, sizeof when);
+			printf("%-*s  %s  %*" PRIu64 "  (%d kept)\n", (int)wsvc,
+			       v[i].service, when, (int)wsize, v[i].size,
+			       v[i].kept);
+		}
+	}
+	free(v);
+	return out_flush() == OUT_ERROR ? EXIT_FAIL : 0;
+}
+
+/* A service's report as stored; with --all the one before it too. */
+static int errors_show(const struct errors_args *a)
+{
+	char err[512] = "", when[64], *text;
+	size_t len;
+	int64_t written;
+	enum out_result o;
+	int rc;
+
+	rc = logbus_error_report(a->run_dir, a->service, 0, &text, &len,
+	                         &written, err, sizeof err);
+	if (rc == LOGBUS_ENOTFOUND)
+		return fail("no error report for service %s", a->service);
+	if (rc != LOGBUS_OK)
+		return admin_failed("cannot read the error report", a->run_dir,
+		                    rc, err);
+	o = out_write(text, len);
+	free(text);
+	if (o == OUT_OK && a->all) {
+		err[0] = '\0';
+		rc = logbus_error_report(a->run_dir, a->service, 1, &text, &len,
+		                         &written, err, sizeof err);
+		if (rc == LOGBUS_ENOTFOUND)
+			return out_flush() == OUT_ERROR ? EXIT_FAIL : 0;
+		if (rc != LOGBUS_OK) {
+			out_flush();
+			return admin_failed("cannot read the previous error "
+			                    "report",
+			                    a->run_dir, rc, err);
+		}
+		local_time_text(written, when, sizeof when);
+		printf("==== previous report (written %s) ====\n", when);
+		o = out_write(text, len);
+		free(text);
+	}
+	if (o == OUT_OK)
+		o = out_flush();
+	return o == OUT_ERROR ? EXIT_FAIL : 0;
+}
+
+static int cmd_errors(int argc, char **argv)
+{
+	struct errors_args a = {0};
+	int rc;
+
+	if ((rc = errors_parse(argc, argv, &a)) != PARSE_OK)
+		return rc;
+	return a.service ? errors_show(&a) : errors_list(&a);
+}
+
+/* ---- rotate ------------------------------------------------------------ */
+
+static int cmd_rotate(int argc, char **argv)
+{
+	static const struct option longopts[] = {COMMON_LONG_OPTIONS,
+	                                         {NULL, 0, NULL, 0}};
+	char *run_dir = NULL, err[512] = "";
+	unsigned files = 0;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1)
+		if ((rc = common_option(c, argv, &run_dir, longopts)) !=
+		    PARSE_OK)
+			return rc == NOT_COMMON
+			           ? option_error(argv[0], c, argv, longopts)
+			           : rc;
+	if (optind < argc)
+		return usage_error(argv[0], "unexpected argument '%s'",
+		                   argv[optind]);
+	rc = logbus_rotate(run_dir, &files, err, sizeof err);
+	if (rc != LOGBUS_OK)
+		return admin_failed("cannot make logbusd reopen its files",
+		                    run_dir, rc, err);
+	printf("reopened %u file%s\n", files, files == 1 ? "" : "s");
+	return 0;
+}
+
 /* ---- help -------------------------------------------------------------- */
 
 static void usage(FILE *f);
@@ -2118,13 +2303,6 @@ static int cmd_help(int argc, char **argv)
 }
 
 /* ---- the table --------------------------------------------------------- */
-
-#define RUN_DIR_HELP                                                           \
-	"      --run-dir DIR      logbusd's run directory (default: "          \
-	"$LOGBUS_RUN_DIR,\n"                                                   \
-	"                         /run/logbus as root, "                       \
-	"$XDG_RUNTIME_DIR/logbus,\n"                                           \
-	"                         /tmp/logbus-$UID)\n"
 
 #define TAIL_HELP                                                              \
 	"usage: logbusctl tail [options]\n"                                    \
@@ -2253,6 +2431,43 @@ static const struct command commands[] = {
      "refused a record (the reason is printed); 2 bad arguments.\n"},
     {"tail", cmd_tail, "print the last records of the journal, or follow it",
      TAIL_HELP},
+    {"run", cmd_run, "run a command, recording its output and its exit",
+     ctl_run_help},
+    {"errors", cmd_errors, "list error reports, or print a service's",
+     "usage: logbusctl errors [options]\n"
+     "       logbusctl errors [options] SERVICE\n"
+     "\n"
+     "Without SERVICE, one line per service with an error report, the "
+     "newest\n"
+     "last: SERVICE  WRITTEN (local time)  SIZE (bytes)  (N kept), or "
+     "\"no error\n"
+     "reports\".  With SERVICE, its latest report "
+     "(service_SERVICE_error.log in\n"
+     "logbusd's log directory) exactly as stored.\n"
+     "\n"
+     "  -a, --all              with SERVICE: the latest report, then the "
+     "previous\n"
+     "                         one after a line \"==== previous report "
+     "(written\n"
+     "                         TIME) ====\"\n"
+     "  -o, --output FORMAT    text (default) or json for the list: an "
+     "object per\n"
+     "                         line with service, written (RFC 3339), "
+     "size, kept\n" RUN_DIR_HELP "  -h, --help             this text\n"
+     "\n"
+     "Exit status: 0 done; 1 no report for SERVICE, or logbusd not "
+     "reachable; 2\n"
+     "bad arguments.\n"},
+    {"rotate", cmd_rotate, "make logbusd reopen the files it writes",
+     "usage: logbusctl rotate [options]\n"
+     "\n"
+     "Make logbusd close and reopen every file it writes (after logrotate "
+     "moved\n"
+     "them; the same as SIGHUP) and print \"reopened N files\".\n"
+     "\n" RUN_DIR_HELP "  -h, --help             this text\n"
+     "\n"
+     "Exit status: 0 done; 1 logbusd not reachable or it failed; 2 bad "
+     "arguments.\n"},
     {"help", cmd_help, "help on a command",
      "usage: logbusctl help [COMMAND]\n"
      "\n"
