@@ -132,7 +132,8 @@ static void on_routes_tick(struct ev_loop *loop, ev_timer *w, int revents)
 					     offsetof(struct broker, routes_w));
 	(void)loop;
 	(void)revents;
-	routes_tick(b->routes);
+	if (b->routes)
+		routes_tick(b->routes);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -325,6 +326,7 @@ void broker_fini(struct broker *b)
 	endpoint_close(&b->live);
 	selflog_fini(b);
 	routes_free(b->routes);
+	b->routes = NULL;
 	syncer_free(b->syncer); /* finishes the syncs it holds */
 	if (b->journal) {
 		if (journal_sync(b->journal, err, sizeof err) < 0)

@@ -233,7 +233,8 @@ void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
 		      uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns)
 {
 	live_publish(b, first_seq, n, pid, uid, gid, recv_ns);
-	routes_write(b->routes, first_seq, n, pid, uid, gid, recv_ns);
+	if (b->routes) /* NULL while the broker starts or stops */
+		routes_write(b->routes, first_seq, n, pid, uid, gid, recv_ns);
 	for (size_t i = 0; i < n; i++)
 		if (b->acc[i].exit)
 			error_report_write(b, b->recs[i].data, b->recs[i].len);

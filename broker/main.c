@@ -16,43 +16,43 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: logbusd [options]\n"
-		"\n"
-		"The logbus broker: takes records from liblogbus publishers, "
-		"keeps them in its\njournal and serves them to readers. "
-		"Runs in the foreground.\n"
-		"\n"
-		"  --run-dir DIR         sockets and lock (default "
-		"$LOGBUS_RUN_DIR, /run/logbus\n"
-		"                        as root, $XDG_RUNTIME_DIR/logbus, "
-		"/tmp/logbus-$UID)\n"
-		"  --log-dir DIR         journal and files (default "
-		"$LOGBUS_LOG_DIR, /var/log/logbus\n"
-		"                        as root, $XDG_STATE_HOME/logbus, "
-		"~/.local/state/logbus)\n"
-		"  --segment-size SIZE   rotate journal segments at SIZE "
-		"(default 64M)\n"
-		"  --max-total SIZE      keep at most SIZE of journal (default "
-		"10%% of the file\n"
-		"                        system, at most 4G)\n"
-		"  --max-age SECONDS     drop segments older than this (default "
-		"0: no limit)\n"
-		"  --fsync-interval SEC  fsync the journal this often (default "
-		"1; CRITICAL\n"
-		"                        records are synced at once)\n"
-		"  --route SPEC          write the records SPEC selects to a "
-		"file (repeatable):\n"
-		"                        FILE[:key=value,...], keys service, "
-		"level, logger,\n"
-		"                        stream, format (text|json), "
-		"max-size, backups, mode;\n"
-		"                        e.g. sandbox.log:logger=pactown."
-		"sandbox,level=info\n"
-		"  --no-default-routes   no all.log and by-logger/*.log\n"
-		"  --quiet               no log lines on stderr\n"
-		"  -h, --help            this text\n"
-		"  -V, --version         the version\n");
+	fprintf(
+	    f, "usage: logbusd [options]\n"
+	       "\n"
+	       "The logbus broker: takes records from liblogbus publishers, "
+	       "keeps them in its\njournal and serves them to readers. "
+	       "Runs in the foreground.\n"
+	       "\n"
+	       "  --run-dir DIR         sockets and lock (default "
+	       "$LOGBUS_RUN_DIR, /run/logbus\n"
+	       "                        as root, $XDG_RUNTIME_DIR/logbus, "
+	       "/tmp/logbus-$UID)\n"
+	       "  --log-dir DIR         journal and files (default "
+	       "$LOGBUS_LOG_DIR, /var/log/logbus\n"
+	       "                        as root, $XDG_STATE_HOME/logbus, "
+	       "~/.local/state/logbus)\n"
+	       "  --segment-size SIZE   rotate journal segments at SIZE "
+	       "(default 64M)\n"
+	       "  --max-total SIZE      keep at most SIZE of journal (default "
+	       "10%% of the file\n"
+	       "                        system, at most 4G)\n"
+	       "  --max-age SECONDS     drop segments older than this (default "
+	       "0: no limit)\n"
+	       "  --fsync-interval SEC  fsync the journal this often (default "
+	       "1; CRITICAL\n"
+	       "                        records are synced at once)\n"
+	       "  --route SPEC          write the records SPEC selects to a "
+	       "file (repeatable):\n"
+	       "                        FILE[:key=value,...], keys service, "
+	       "level, logger,\n"
+	       "                        stream, format (text|json), "
+	       "max-size, backups, mode;\n"
+	       "                        e.g. sandbox.log:logger=pactown."
+	       "sandbox,level=info\n"
+	       "  --no-default-routes   no all.log and by-logger/*.log\n"
+	       "  --quiet               no log lines on stderr\n"
+	       "  -h, --help            this text\n"
+	       "  -V, --version         the version\n");
 }
 
 /* "64M", "4G", "1024": bytes, or 0 when malformed. */
@@ -65,10 +65,26 @@ static uint64_t parse_size(const char *s)
 		return 0;
 	int shift = 0;
 	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
 	}
 	if (*end == 'i' || *end == 'B')
 		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
@@ -86,28 +102,28 @@ static int bad(const char *opt, const char *val, const char *why)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"run-dir", required_argument, NULL, 'r'},
-		{"log-dir", required_argument, NULL, 'l'},
-		{"segment-size", required_argument, NULL, 's'},
-		{"max-total", required_argument, NULL, 't'},
-		{"max-age", required_argument, NULL, 'a'},
-		{"fsync-interval", required_argument, NULL, 'f'},
-		{"probe-interval", required_argument, NULL, 'p'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"route", required_argument, NULL, 'R'},
-		{"no-default-routes", no_argument, NULL, 'N'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"run-dir", required_argument, NULL, 'r'},
+	    {"log-dir", required_argument, NULL, 'l'},
+	    {"segment-size", required_argument, NULL, 's'},
+	    {"max-total", required_argument, NULL, 't'},
+	    {"max-age", required_argument, NULL, 'a'},
+	    {"fsync-interval", required_argument, NULL, 'f'},
+	    {"probe-interval", required_argument, NULL, 'p'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"route", required_argument, NULL, 'R'},
+	    {"no-default-routes", no_argument, NULL, 'N'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	char run_dir[4096], log_dir[4096];
 	struct broker_config cfg = {
-		.segment_bytes = 64ull << 20,
-		.fsync_interval_s = 1.0,
-		.probe_interval_s = 1.0,
-		.ingest_mode = 0666,
-		.query_mode = 0660,
-		.default_routes = true,
+	    .segment_bytes = 64ull << 20,
+	    .fsync_interval_s = 1.0,
+	    .probe_interval_s = 1.0,
+	    .ingest_mode = 0666,
+	    .query_mode = 0660,
+	    .default_routes = true,
 	};
 	static struct route_spec routes[MAX_ROUTES];
 	char err[512];
@@ -125,12 +141,12 @@ int main(int argc, char **argv)
 		case 's':
 			if ((cfg.segment_bytes = parse_size(optarg)) < 4096)
 				return bad("--segment-size", optarg,
-					   "a size of at least 4K, like 64M");
+				           "a size of at least 4K, like 64M");
 			break;
 		case 't':
 			if ((cfg.max_total_bytes = parse_size(optarg)) == 0)
 				return bad("--max-total", optarg,
-					   "a size like 4G");
+				           "a size like 4G");
 			break;
 		case 'a':
 			errno = 0;
@@ -143,8 +159,8 @@ int main(int argc, char **argv)
 			double v = strtod(optarg, &end);
 			if (*end || !(v >= 0.01 && v <= 3600))
 				return bad(c == 'f' ? "--fsync-interval"
-						    : "--probe-interval",
-					   optarg, "seconds, 0.01 to 3600");
+				                    : "--probe-interval",
+				           optarg, "seconds, 0.01 to 3600");
 			if (c == 'f')
 				cfg.fsync_interval_s = v;
 			else
@@ -157,9 +173,9 @@ int main(int argc, char **argv)
 		case 'R':
 			if (cfg.nroutes == MAX_ROUTES)
 				return bad("--route", optarg,
-					   "at most 64 routes");
+				           "at most 64 routes");
 			if (route_spec_parse(&routes[cfg.nroutes], optarg, err,
-					     sizeof err) < 0)
+			                     sizeof err) < 0)
 				return bad("--route", optarg, err);
 			cfg.routes = routes;
 			cfg.nroutes++;
@@ -180,8 +196,15 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "logbusd: unexpected argument '%s'\n",
-			argv[optind]);
+		        argv[optind]);
 		usage(stderr);
+		return 2;
+	}
+	struct routes_config routes_cfg = {.specs = cfg.routes,
+	                                   .nspecs = cfg.nroutes,
+	                                   .defaults = cfg.default_routes};
+	if (routes_check(&routes_cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "logbusd: bad --route: %s\n", err);
 		return 2;
 	}
 	if (cfg.run_dir == NULL &&

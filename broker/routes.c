@@ -32,18 +32,19 @@
 #include "strbuf.h"
 #include "timefmt.h"
 
-#define OPEN_MAX     64
-#define AUTO_MAX     1000
-#define AUTO_DIR     "by-logger"
-#define AUTO_BUCKETS 256
-#define CATCHUP_MAX  50000 /* records a recovering route writes per tick */
+#define OPEN_MAX      64
+#define AUTO_MAX      1000
+#define AUTO_DIR      "by-logger"
+#define AUTO_BUCKETS  256
+#define CATCHUP_MAX   50000 /* records a recovering route writes per tick */
 #define COMPONENT_MAX 100
 
 struct route {
 	struct route_spec spec;
 	char path[4400];
 	bool automatic;
-	int fd; /* -1: closed */
+	char component[COMPONENT_MAX + 1]; /* automatic: whose records */
+	int fd;                            /* -1: closed */
 	uint64_t size;
 	uint64_t done;
 	bool failing;
@@ -76,7 +77,10 @@ struct routes {
 
 static bool safe_relative_path(const char *p)
 {
-	if (*p == '\0' || *p == '/' || strlen(p) > 200)
+	size_t n = strlen(p);
+
+	if (n == 0 || *p == '/' || p[n - 1] == '/' || strstr(p, "//") ||
+	    n > 200)
 		return false;
 	for (const char *c = p; *c; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
@@ -98,18 +102,25 @@ static bool safe_relative_path(const char *p)
 	return true;
 }
 
-static int parse_list(const char *v, struct filter *f, bool services,
-		      char *err, size_t errlen)
+static int parse_list(const char *v, struct filter *f, bool services, char *err,
+                      size_t errlen)
 {
 	char buf[1024];
+
+	if (*v == '\0' || strstr(v, "||") || *v == '|' ||
+	    v[strlen(v) - 1] == '|') {
+		snprintf(err, errlen, "empty %s list",
+		         services ? "service" : "stream");
+		return -1;
+	}
 	snprintf(buf, sizeof buf, "%s", v);
 	for (char *save = NULL, *t = strtok_r(buf, "|", &save); t;
 	     t = strtok_r(NULL, "|", &save)) {
 		if (!services) {
 			int s = strcmp(t, "log") == 0      ? 0
-				: strcmp(t, "stdout") == 0 ? 1
-				: strcmp(t, "stderr") == 0 ? 2
-							   : -1;
+			        : strcmp(t, "stdout") == 0 ? 1
+			        : strcmp(t, "stderr") == 0 ? 2
+			                                   : -1;
 			if (s < 0) {
 				snprintf(err, errlen, "unknown stream '%s'", t);
 				return -1;
@@ -121,8 +132,8 @@ static int parse_list(const char *v, struct filter *f, bool services,
 			snprintf(err, errlen, "invalid service id '%s'", t);
 			return -1;
 		}
-		struct lb_str *n = realloc(f->services,
-					   (f->nservices + 1) * sizeof *n);
+		struct lb_str *n =
+		    realloc(f->services, (f->nservices + 1) * sizeof *n);
 		char *copy = strdup(t);
 		if (n == NULL || copy == NULL) {
 			free(copy);
@@ -144,18 +155,19 @@ static uint64_t parse_size(const char *s)
 	char *end;
 	unsigned long long v = strtoull(s, &end, 10);
 	int shift = *end == 'K' || *end == 'k'   ? 10
-		    : *end == 'M' || *end == 'm' ? 20
-		    : *end == 'G' || *end == 'g' ? 30
-						 : 0;
+	            : *end == 'M' || *end == 'm' ? 20
+	            : *end == 'G' || *end == 'g' ? 30
+	                                         : 0;
 	if (shift)
 		end++;
-	if (end == s || *end != '\0' || *s == '-')
+	if (end == s || *end != '\0' || *s == '-' ||
+	    v > (UINT64_MAX >> shift) / 2)
 		return UINT64_MAX;
 	return (uint64_t)v << shift;
 }
 
 static int spec_option(struct route_spec *s, const char *k, const char *v,
-		       char *err, size_t errlen)
+                       char *err, size_t errlen)
 {
 	char *end;
 
@@ -169,6 +181,8 @@ static int spec_option(struct route_spec *s, const char *k, const char *v,
 			return -1;
 		}
 	} else if (strcmp(k, "logger") == 0) {
+		free(s->flt.logger_prefix);
+		s->flt.logger_prefix = NULL;
 		if (!logger_valid(v, strlen(v)) ||
 		    (s->flt.logger_prefix = strdup(v)) == NULL) {
 			snprintf(err, errlen, "bad logger prefix '%s'", v);
@@ -220,7 +234,7 @@ static void spec_defaults(struct route_spec *s)
 }
 
 int route_spec_parse(struct route_spec *s, const char *text, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	char buf[2048];
 
@@ -230,11 +244,12 @@ int route_spec_parse(struct route_spec *s, const char *text, char *err,
 	if (opts)
 		*opts++ = '\0';
 	if (!safe_relative_path(buf)) {
-		snprintf(err, errlen, "route file '%s' must be a relative path "
-				      "of [A-Za-z0-9._-/] under the log "
-				      "directory, outside journal/, %s/ and "
-				      "service_*",
-			 buf, AUTO_DIR);
+		snprintf(err, errlen,
+		         "route file '%s' must be a relative path "
+		         "of [A-Za-z0-9._-/] under the log "
+		         "directory, outside journal/, %s/ and "
+		         "service_*",
+		         buf, AUTO_DIR);
 		return -1;
 	}
 	snprintf(s->file, sizeof s->file, "%s", buf);
@@ -242,9 +257,10 @@ int route_spec_parse(struct route_spec *s, const char *text, char *err,
 	     kv; kv = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(kv, '=');
 		if (eq == NULL) {
-			snprintf(err, errlen, "route option '%s' is not "
-					      "key=value",
-				 kv);
+			snprintf(err, errlen,
+			         "route option '%s' is not "
+			         "key=value",
+			         kv);
 			route_spec_fini(s);
 			return -1;
 		}
@@ -262,10 +278,11 @@ void route_spec_fini(struct route_spec *s)
 	filter_fini(&s->flt);
 }
 
-/* ---- routes ---------------------------------------------------------------- */
+/* ---- routes ----------------------------------------------------------------
+ */
 
 static struct route *route_add(struct routes *r, const struct route_spec *spec,
-			       bool automatic, uint64_t done)
+                               bool automatic, uint64_t done)
 {
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 16;
@@ -287,13 +304,53 @@ static struct route *route_add(struct routes *r, const struct route_spec *spec,
 	rt->fd = -1;
 	rt->done = done;
 	snprintf(rt->path, sizeof rt->path, "%s/%s", r->b->cfg.log_dir,
-		 spec->file);
+	         spec->file);
 	r->v[r->n++] = rt;
 	return rt;
 }
 
+/* Two routes writing one file (or one's backups) would double lines and
+ * rotate each other's files. */
+static bool files_clash(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > lb)
+		return files_clash(b, a);
+	if (strncmp(a, b, la) != 0)
+		return false;
+	if (la == lb)
+		return true;
+	if (b[la] != '.' || b[la + 1] == '\0')
+		return false;
+	return strspn(b + la + 1, "0123456789") == lb - la - 1;
+}
+
+int routes_check(const struct routes_config *cfg, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < cfg->nspecs; i++) {
+		const char *f = cfg->specs[i].file;
+		if (cfg->defaults && files_clash(f, "all.log")) {
+			snprintf(err, errlen,
+			         "route file %s clashes with the "
+			         "default all.log (see "
+			         "--no-default-routes)",
+			         f);
+			return -1;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (files_clash(f, cfg->specs[k].file)) {
+				snprintf(err, errlen,
+				         "route file %s clashes with %s", f,
+				         cfg->specs[k].file);
+				return -1;
+			}
+	}
+	return 0;
+}
+
 struct routes *routes_new(struct broker *b, const struct routes_config *cfg,
-			  char *err, size_t errlen)
+                          char *err, size_t errlen)
 {
 	struct routes *r = calloc(1, sizeof *r);
 	uint64_t last = journal_last_seq(b->journal);
@@ -312,6 +369,10 @@ struct routes *routes_new(struct broker *b, const struct routes_config *cfg,
 		snprintf(all.file, sizeof all.file, "all.log");
 		if (route_add(r, &all, false, last) == NULL)
 			goto oom;
+	}
+	if (routes_check(cfg, err, errlen) < 0) {
+		routes_free(r);
+		return NULL;
 	}
 	for (size_t i = 0; i < cfg->nspecs; i++) {
 		if (route_add(r, &cfg->specs[i], false, last) == NULL)
@@ -356,15 +417,15 @@ static void route_failed(struct routes *r, struct route *rt, const char *what)
 	char problem[sizeof rt->problem];
 
 	snprintf(problem, sizeof problem, "%s %.400s: %s", what, rt->path,
-		 strerror(errno));
+	         strerror(errno));
 	rt->failing = true;
 	r->st.errors++;
 	if (strcmp(problem, rt->problem) != 0) {
 		snprintf(rt->problem, sizeof rt->problem, "%s", problem);
 		broker_log(r->b, LOGBUS_WARNING,
-			   "route %s: cannot %s; its records stay in the "
-			   "journal and are written when it works again",
-			   rt->spec.file, problem);
+		           "route %s: cannot %s; its records stay in the "
+		           "journal and are written when it works again",
+		           rt->spec.file, problem);
 	}
 	route_close(r, rt);
 }
@@ -389,7 +450,7 @@ static int route_open(struct routes *r, struct route *rt)
 	while (r->nopen >= OPEN_MAX)
 		route_close(r, lru_entry(r->open.tail, struct route, lru));
 	rt->fd = open(rt->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		      rt->spec.mode);
+	              rt->spec.mode);
 	if (rt->fd < 0 || fstat(rt->fd, &st) < 0) {
 		if (rt->fd >= 0)
 			close(rt->fd);
@@ -409,20 +470,15 @@ static void route_rotate(struct routes *r, struct route *rt)
 	char from[sizeof rt->path + 16], to[sizeof rt->path + 16];
 
 	route_close(r, rt);
-	if (rt->spec.backups == 0) {
-		if (truncate(rt->path, 0) < 0 && errno != ENOENT)
-			route_failed(r, rt, "truncate");
-	} else {
-		for (int i = rt->spec.backups - 1; i >= 1; i--) {
-			snprintf(from, sizeof from, "%s.%d", rt->path, i);
-			snprintf(to, sizeof to, "%s.%d", rt->path, i + 1);
-			if (rename(from, to) < 0 && errno != ENOENT)
-				route_failed(r, rt, "rotate");
-		}
-		snprintf(to, sizeof to, "%s.1", rt->path);
-		if (rename(rt->path, to) < 0 && errno != ENOENT)
+	for (int i = rt->spec.backups - 1; i >= 1; i--) {
+		snprintf(from, sizeof from, "%s.%d", rt->path, i);
+		snprintf(to, sizeof to, "%s.%d", rt->path, i + 1);
+		if (rename(from, to) < 0 && errno != ENOENT)
 			route_failed(r, rt, "rotate");
 	}
+	snprintf(to, sizeof to, "%s.1", rt->path);
+	if (rename(rt->path, to) < 0 && errno != ENOENT)
+		route_failed(r, rt, "rotate");
 	r->st.rotations++;
 	rt->size = 0;
 }
@@ -434,6 +490,10 @@ static int route_flush(struct routes *r, struct route *rt)
 	const char *p = rt->out.p;
 	size_t left = rt->out.len;
 
+	if (rt->failing) {
+		sb_reset(&rt->out);
+		return -1;
+	}
 	if (left == 0)
 		return 0;
 	if (route_open(r, rt) < 0) {
@@ -464,7 +524,8 @@ static int route_flush(struct routes *r, struct route *rt)
 	return 0;
 }
 
-/* ---- formatting ------------------------------------------------------------ */
+/* ---- formatting ------------------------------------------------------------
+ */
 
 static void time_python(struct routes *r, int64_t ns, struct strbuf *out)
 {
@@ -494,7 +555,7 @@ static struct lb_str trimmed(struct lb_str m)
 
 /* %(asctime)s [%(levelname)s] %(name)s: %(message)s */
 static void format_text(struct routes *r, struct strbuf *out,
-			const struct record_view *v)
+                        const struct record_view *v)
 {
 	char lv[16];
 	struct lb_str m = trimmed(v->message);
@@ -512,8 +573,8 @@ static void format_text(struct routes *r, struct strbuf *out,
 static bool reserved_key(const msgpack_object_str *k)
 {
 	static const char *const names[] = {
-		"timestamp", "level", "logger", "message", "service", "seq",
-		"stream",    "pid",   "uid",    "gid",     NULL};
+	    "timestamp", "level", "logger", "message", "service", "seq",
+	    "stream",    "pid",   "uid",    "gid",     NULL};
 	for (int i = 0; names[i]; i++)
 		if (strlen(names[i]) == k->size &&
 		    memcmp(names[i], k->ptr, k->size) == 0)
@@ -524,7 +585,7 @@ static bool reserved_key(const msgpack_object_str *k)
 /* One object: the keys of a common Python JSON formatter, then ours, then
  * the structured fields ("field." in front of one that would collide). */
 static void format_json(struct strbuf *out, const struct record_view *v,
-			uint64_t seq, const struct frame_record *fr)
+                        uint64_t seq, const struct frame_record *fr)
 {
 	char t[TIMEFMT_MAX], lv[16];
 	struct lb_str m = trimmed(v->message);
@@ -540,16 +601,16 @@ static void format_json(struct strbuf *out, const struct record_view *v,
 	sb_puts(out, ",\"service\":");
 	sb_json_str(out, v->service.p, v->service.len);
 	sb_printf(out,
-		  ",\"seq\":%" PRIu64 ",\"stream\":\"%s\",\"pid\":%" PRIu32
-		  ",\"uid\":%" PRIu32 ",\"gid\":%" PRIu32,
-		  seq, stream_name(v->stream), fr->pid, fr->uid, fr->gid);
+	          ",\"seq\":%" PRIu64 ",\"stream\":\"%s\",\"pid\":%" PRIu32
+	          ",\"uid\":%" PRIu32 ",\"gid\":%" PRIu32,
+	          seq, stream_name(v->stream), fr->pid, fr->uid, fr->gid);
 	for (uint32_t i = 0; v->fields && i < v->fields->size; i++) {
 		const msgpack_object_str *k = &v->fields->ptr[i].key.via.str;
 		sb_put(out, ",", 1);
 		if (reserved_key(k)) {
 			char key[LOGBUS_KEY_MAX + 8];
 			int n = snprintf(key, sizeof key, "field.%.*s",
-					 (int)k->size, k->ptr);
+			                 (int)k->size, k->ptr);
 			sb_json_str(out, key, (size_t)n);
 		} else {
 			sb_json_str(out, k->ptr, k->size);
@@ -563,18 +624,23 @@ static void format_json(struct strbuf *out, const struct record_view *v,
 /* Append one record's line to the route, rotating first when the line
  * would take the file past its size. */
 static void route_line(struct routes *r, struct route *rt,
-		       const struct record_view *v, uint64_t seq,
-		       const struct frame_record *fr)
+                       const struct record_view *v, uint64_t seq,
+                       const struct frame_record *fr)
 {
 	size_t before = rt->out.len;
 
+	/* The size rotation goes by is the file's own: a file closed by a
+	 * reopen may have been moved away or replaced. */
+	if (rt->fd < 0 && route_open(r, rt) < 0)
+		return;
 	if (rt->spec.format == ROUTE_JSON)
 		format_json(&rt->out, v, seq, fr);
 	else
 		format_text(r, &rt->out, v);
 	size_t line = rt->out.len - before;
 	r->st.lines++;
-	if (rt->spec.max_bytes && rt->size + before > 0 &&
+	if (rt->spec.max_bytes && rt->spec.backups > 0 &&
+	    rt->size + before > 0 &&
 	    rt->size + rt->out.len > rt->spec.max_bytes) {
 		/* write what came before this line, rotate, keep the line */
 		size_t keep = line;
@@ -583,25 +649,27 @@ static void route_line(struct routes *r, struct route *rt,
 			return;
 		memcpy(tail, rt->out.p + before, keep);
 		rt->out.len = before;
-		if (route_flush(r, rt) == 0)
+		if (route_flush(r, rt) == 0) {
+			rt->done = seq - 1; /* those lines are in the file */
 			route_rotate(r, rt);
+		}
 		sb_put(&rt->out, tail, keep);
 		free(tail);
 	}
 }
 
-/* ---- automatic routes: by-logger/<component>.log ---------------------------- */
+/* ---- automatic routes: by-logger/<component>.log ----------------------------
+ */
 
 static size_t component_of(const struct lb_str *logger, char *out)
 {
 	size_t n = 0;
 
-	for (uint32_t i = 0; i < logger->len && logger->p[i] != '.' &&
-			     n < COMPONENT_MAX;
-	     i++) {
+	for (uint32_t i = 0;
+	     i < logger->len && logger->p[i] != '.' && n < COMPONENT_MAX; i++) {
 		unsigned char c = (unsigned char)logger->p[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '_' || c == '-';
+		          (c >= '0' && c <= '9') || c == '_' || c == '-';
 		out[n++] = ok ? (char)c : '_';
 	}
 	out[n] = '\0';
@@ -618,7 +686,7 @@ static unsigned bucket(const char *s)
 
 /* The by-logger route of v's top-level component, made when first seen. */
 static struct route *auto_route(struct routes *r, const struct record_view *v,
-				uint64_t seq)
+                                uint64_t seq)
 {
 	char comp[COMPONENT_MAX + 1], file[COMPONENT_MAX + 32];
 
@@ -633,34 +701,42 @@ static struct route *auto_route(struct routes *r, const struct record_view *v,
 		if (!r->auto_full_reported) {
 			r->auto_full_reported = true;
 			broker_log(r->b, LOGBUS_WARNING,
-				   "routes: %d by-logger files already; "
-				   "records of logger '%s' and later new "
-				   "ones go to all.log only",
-				   AUTO_MAX, comp);
+			           "routes: %d by-logger files already; "
+			           "records of logger '%s' and later new "
+			           "ones go to all.log only",
+			           AUTO_MAX, comp);
 		}
 		return NULL;
 	}
 	struct route_spec s;
 	spec_defaults(&s);
 	snprintf(s.file, sizeof s.file, "%s", file);
-	s.flt.logger_prefix = strndup(v->logger.p, v->logger.len);
-	if (s.flt.logger_prefix == NULL)
-		return NULL;
-	/* the component as it really is, for the catch-up's filter */
-	s.flt.prefix_len = strcspn(s.flt.logger_prefix, ".");
-	s.flt.logger_prefix[s.flt.prefix_len] = '\0';
 	struct route *rt = route_add(r, &s, true, seq - 1);
 	if (rt == NULL) {
 		route_spec_fini(&s);
 		return NULL;
 	}
+	snprintf(rt->component, sizeof rt->component, "%s", comp);
 	rt->hnext = r->buckets[h];
 	r->buckets[h] = rt;
 	r->nauto++;
 	return rt;
 }
 
-/* ---- the data path -------------------------------------------------------- */
+/* ---- the data path --------------------------------------------------------
+ */
+
+/* Whether a route wants a record: its filter, or for a by-logger file the
+ * reduced component (several loggers can share one file). */
+static bool route_wants(const struct route *rt, const struct record_view *v)
+{
+	char comp[COMPONENT_MAX + 1];
+
+	if (!rt->automatic)
+		return filter_match(&rt->spec.flt, v);
+	component_of(&v->logger, comp);
+	return strcmp(comp, rt->component) == 0;
+}
 
 static void touch(struct routes *r, struct route *rt)
 {
@@ -671,7 +747,7 @@ static void touch(struct routes *r, struct route *rt)
 }
 
 static void feed(struct routes *r, const struct record_view *v, uint64_t seq,
-		 const struct frame_record *fr)
+                 const struct frame_record *fr)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		struct route *rt = r->v[i];
@@ -692,19 +768,19 @@ static void feed(struct routes *r, const struct record_view *v, uint64_t seq,
 	}
 }
 
-void routes_write(struct routes *r, uint64_t first_seq, size_t n,
-		  uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns)
+void routes_write(struct routes *r, uint64_t first_seq, size_t n, uint32_t pid,
+                  uint32_t uid, uint32_t gid, int64_t recv_ns)
 {
 	struct broker *b = r->b;
 	struct frame_record fr = {
-		.pid = pid, .uid = uid, .gid = gid, .recv_ns = recv_ns};
+	    .pid = pid, .uid = uid, .gid = gid, .recv_ns = recv_ns};
 	struct record_view v;
 	struct record_error e;
 
 	for (size_t i = 0; i < n; i++) {
 		msgpack_zone_clear(&r->zone);
 		if (record_decode(b->recs[i].data, b->recs[i].len, &r->zone, &v,
-				  &e) < 0)
+		                  &e) < 0)
 			continue;
 		feed(r, &v, first_seq + i, &fr);
 	}
@@ -743,7 +819,7 @@ struct catchup {
 };
 
 static int catchup_one(void *arg, const struct frame_record *fr,
-		       const unsigned char *frame, uint32_t frame_len)
+                       const unsigned char *frame, uint32_t frame_len)
 {
 	struct catchup *c = arg;
 	struct record_view v;
@@ -753,7 +829,7 @@ static int catchup_one(void *arg, const struct frame_record *fr,
 	(void)frame_len;
 	msgpack_zone_clear(&c->r->zone);
 	if (record_decode(fr->data, fr->len, &c->r->zone, &v, &e) == 0 &&
-	    filter_match(&c->rt->spec.flt, &v)) {
+	    route_wants(c->rt, &v)) {
 		route_line(c->r, c->rt, &v, fr->seq, fr);
 		c->written++;
 	}
@@ -779,7 +855,7 @@ static void recover(struct routes *r, struct route *rt)
 	if (route_open(r, rt) < 0)
 		return;
 	if (journal_read(r->b->journal, rt->done, catchup_one, &c, err,
-			 sizeof err) < 0 ||
+	                 sizeof err) < 0 ||
 	    c.failed || route_flush(r, rt) < 0) {
 		sb_reset(&rt->out);
 		rt->failing = true;
@@ -791,8 +867,8 @@ static void recover(struct routes *r, struct route *rt)
 		return;
 	}
 	broker_log(r->b, LOGBUS_INFO,
-		   "route %s: writing again (caught up from seq %" PRIu64 ")",
-		   rt->spec.file, from + 1);
+	           "route %s: writing again (caught up from seq %" PRIu64 ")",
+	           rt->spec.file, from + 1);
 	rt->problem[0] = '\0';
 }
 

@@ -29,19 +29,19 @@ struct routes;
 enum route_format { ROUTE_TEXT, ROUTE_JSON };
 
 struct route_spec {
-	char file[256];        /* relative to the log directory */
-	struct filter flt;     /* services, level, logger prefix, streams */
+	char file[256];    /* relative to the log directory */
+	struct filter flt; /* services, level, logger prefix, streams */
 	enum route_format format;
-	uint64_t max_bytes;    /* rotate above this; 0: never */
-	int backups;           /* file.1 .. file.N */
-	int mode;              /* of new files */
+	uint64_t max_bytes; /* rotate above this; 0: never */
+	int backups;        /* file.1 .. file.N */
+	int mode;           /* of new files */
 };
 
 /* Parse "FILE[:key=value,...]" (keys: service, level, logger, stream,
  * format, max-size, backups, mode; '|' separates several services or
  * streams).  Returns 0, or -1 with err. */
 int route_spec_parse(struct route_spec *s, const char *text, char *err,
-		     size_t errlen);
+                     size_t errlen);
 void route_spec_fini(struct route_spec *s);
 
 struct routes_config {
@@ -50,13 +50,16 @@ struct routes_config {
 	bool defaults; /* all.log and by-logger/<component>.log */
 };
 
+/* No two routes may write one file or its backups: 0, or -1 with err. */
+int routes_check(const struct routes_config *cfg, char *err, size_t errlen);
+
 struct routes *routes_new(struct broker *b, const struct routes_config *cfg,
-			  char *err, size_t errlen);
+                          char *err, size_t errlen);
 void routes_free(struct routes *r);
 
 /* Write committed records b->recs[0..n) with seqs first_seq.. . */
-void routes_write(struct routes *r, uint64_t first_seq, size_t n,
-		  uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns);
+void routes_write(struct routes *r, uint64_t first_seq, size_t n, uint32_t pid,
+                  uint32_t uid, uint32_t gid, int64_t recv_ns);
 
 /* Close every file; the next write opens it again (SIGHUP, rotate op). */
 unsigned routes_reopen(struct routes *r);
