@@ -252,7 +252,7 @@ int route_spec_parse(struct route_spec *s, const char *text, char *err,
 		         buf, AUTO_DIR);
 		return -1;
 	}
-	snprintf(s->file, sizeof s->file, "%s", buf);
+	snprintf(s->file, sizeof s->file, "%.200s", buf);
 	for (char *save = NULL, *kv = opts ? strtok_r(opts, ",", &save) : NULL;
 	     kv; kv = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(kv, '=');
