@@ -30,22 +30,22 @@
 #include "proto.h"
 #include "timefmt.h"
 
-#define REPLY_GRACE_S 0.2 /* time for last replies to leave before close */
-#define PROBE_CHECK_S 0.5 /* a self-dial that saw no pipe by then failed */
+#define REPLY_GRACE_S  0.2 /* time for last replies to leave before close */
+#define PROBE_CHECK_S  0.5 /* a self-dial that saw no pipe by then failed */
 #define ROUTES_RETRY_S 5.0 /* a routed file that failed is tried again */
 
 static int lock_run_dir(struct broker *b)
 {
 	if ((size_t)snprintf(b->lock_path, sizeof b->lock_path, "%s/%s",
-			     b->cfg.run_dir, RUN_LOCK) >= sizeof b->lock_path) {
+	                     b->cfg.run_dir, RUN_LOCK) >= sizeof b->lock_path) {
 		broker_log(b, LOGBUS_ERROR, "run directory path too long: %s",
-			   b->cfg.run_dir);
+		           b->cfg.run_dir);
 		return -1;
 	}
 	b->lock_fd = open(b->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (b->lock_fd < 0) {
 		broker_log(b, LOGBUS_ERROR, "cannot open %s: %s", b->lock_path,
-			   strerror(errno));
+		           strerror(errno));
 		return -1;
 	}
 	if (flock(b->lock_fd, LOCK_EX | LOCK_NB) < 0) {
@@ -53,9 +53,10 @@ static int lock_run_dir(struct broker *b)
 		ssize_t n = pread(b->lock_fd, pid, sizeof pid - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
-		broker_log(b, LOGBUS_ERROR, "another logbusd (pid %s) already serves %s; "
-			      "stop it or use another --run-dir",
-			   *pid ? pid : "?", b->cfg.run_dir);
+		broker_log(b, LOGBUS_ERROR,
+		           "another logbusd (pid %s) already serves %s; "
+		           "stop it or use another --run-dir",
+		           *pid ? pid : "?", b->cfg.run_dir);
 		close(b->lock_fd);
 		b->lock_fd = -1;
 		return -1;
@@ -64,14 +65,14 @@ static int lock_run_dir(struct broker *b)
 	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
 	if (ftruncate(b->lock_fd, 0) < 0 || pwrite(b->lock_fd, pid, n, 0) != n)
 		broker_log(b, LOGBUS_WARNING, "cannot write pid to %s: %s",
-			   b->lock_path, strerror(errno));
+		           b->lock_path, strerror(errno));
 	return 0;
 }
 
 static void on_fsync(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct broker *b = (struct broker *)((char *)w -
-					     offsetof(struct broker, fsync_w));
+	struct broker *b =
+	    (struct broker *)((char *)w - offsetof(struct broker, fsync_w));
 	(void)loop;
 	(void)revents;
 	journal_sync_later(b->journal);
@@ -84,8 +85,8 @@ static void on_sync_error(void *arg, const char *msg)
 
 static void on_probe(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct broker *b = (struct broker *)((char *)w -
-					     offsetof(struct broker, probe_w));
+	struct broker *b =
+	    (struct broker *)((char *)w - offsetof(struct broker, probe_w));
 	(void)revents;
 	endpoint_probe_start(&b->ingest);
 	endpoint_probe_start(&b->query);
@@ -99,9 +100,9 @@ static void on_probe(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void on_probe_check(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct broker *b = (struct broker *)((char *)w -
-					     offsetof(struct broker,
-						      probe_check_w));
+	struct broker *b =
+	    (struct broker *)((char *)w -
+	                      offsetof(struct broker, probe_check_w));
 	(void)loop;
 	(void)revents;
 	endpoint_probe_check(&b->ingest);
@@ -128,8 +129,8 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 
 static void on_routes_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct broker *b = (struct broker *)((char *)w -
-					     offsetof(struct broker, routes_w));
+	struct broker *b =
+	    (struct broker *)((char *)w - offsetof(struct broker, routes_w));
 	(void)loop;
 	(void)revents;
 	if (b->routes)
@@ -145,8 +146,9 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	if (b->stopping)
 		return;
 	b->stopping = true;
-	broker_log(b, LOGBUS_INFO, "signal %d: finishing what is in hand, then exiting",
-		   w->signum);
+	broker_log(b, LOGBUS_INFO,
+	           "signal %d: finishing what is in hand, then exiting",
+	           w->signum);
 	endpoint_pause(&b->ingest);
 	endpoint_pause(&b->query);
 	ev_timer_stop(loop, &b->probe_w);
@@ -183,41 +185,44 @@ static int open_journal(struct broker *b)
 	if ((size_t)snprintf(dir, sizeof dir, "%s/journal", b->cfg.log_dir) >=
 	    sizeof dir) {
 		broker_log(b, LOGBUS_ERROR, "log directory path too long: %s",
-			   b->cfg.log_dir);
+		           b->cfg.log_dir);
 		return -1;
 	}
 	struct journal_config jc = {
-		.dir = dir,
-		.segment_bytes = b->cfg.segment_bytes,
-		.max_total_bytes = b->cfg.max_total_bytes,
-		.max_age_s = b->cfg.max_age_s,
-		.max_record = LOGBUS_RECORD_MAX,
-		.on_batch = ingest_on_journal_batch,
-		.arg = b,
-		.sync_async = syncer_submit,
-		.sync_arg = b->syncer,
+	    .dir = dir,
+	    .segment_bytes = b->cfg.segment_bytes,
+	    .max_total_bytes = b->cfg.max_total_bytes,
+	    .max_age_s = b->cfg.max_age_s,
+	    .max_record = LOGBUS_RECORD_MAX,
+	    .on_batch = ingest_on_journal_batch,
+	    .arg = b,
+	    .sync_async = syncer_submit,
+	    .sync_arg = b->syncer,
 	};
 	if (journal_open(&b->journal, &jc, &rec, err, sizeof err) < 0) {
 		broker_log(b, LOGBUS_ERROR, "cannot open the journal: %s", err);
 		return -1;
 	}
 	if (rec.truncated_bytes)
-		broker_log(b, LOGBUS_WARNING, "journal: truncated a torn tail of %llu bytes "
-			      "(records never acknowledged)",
-			   (unsigned long long)rec.truncated_bytes);
+		broker_log(b, LOGBUS_WARNING,
+		           "journal: truncated a torn tail of %llu bytes "
+		           "(records never acknowledged)",
+		           (unsigned long long)rec.truncated_bytes);
 	if (rec.corrupt_skipped)
-		broker_log(b, LOGBUS_WARNING, "journal: %llu corrupt frame(s) in the newest "
-			      "segment will be skipped by every reader%s",
-			   (unsigned long long)rec.corrupt_skipped,
-			   rec.sealed_corrupt ? "; new records go to a new "
-						"segment"
-					      : "");
+		broker_log(b, LOGBUS_WARNING,
+		           "journal: %llu corrupt frame(s) in the newest "
+		           "segment will be skipped by every reader%s",
+		           (unsigned long long)rec.corrupt_skipped,
+		           rec.sealed_corrupt ? "; new records go to a new "
+		                                "segment"
+		                              : "");
 	if (journal_last_seq(b->journal) == 0)
 		broker_log(b, LOGBUS_INFO, "journal %s: empty", dir);
 	else
-		broker_log(b, LOGBUS_INFO, "journal %s: records %llu..%llu", dir,
-			   (unsigned long long)journal_first_seq(b->journal),
-			   (unsigned long long)journal_last_seq(b->journal));
+		broker_log(b, LOGBUS_INFO, "journal %s: records %llu..%llu",
+		           dir,
+		           (unsigned long long)journal_first_seq(b->journal),
+		           (unsigned long long)journal_last_seq(b->journal));
 	return 0;
 }
 
@@ -239,13 +244,15 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		return -1;
 	}
 	if (paths_mkdir_p(cfg->run_dir, 0755) < 0) {
-		broker_log(b, LOGBUS_ERROR, "cannot create run directory %s: %s",
-			   cfg->run_dir, strerror(errno));
+		broker_log(b, LOGBUS_ERROR,
+		           "cannot create run directory %s: %s", cfg->run_dir,
+		           strerror(errno));
 		return -1;
 	}
 	if (paths_mkdir_p(cfg->log_dir, 0750) < 0) {
-		broker_log(b, LOGBUS_ERROR, "cannot create log directory %s: %s",
-			   cfg->log_dir, strerror(errno));
+		broker_log(b, LOGBUS_ERROR,
+		           "cannot create log directory %s: %s", cfg->log_dir,
+		           strerror(errno));
 		return -1;
 	}
 	if (lock_run_dir(b) < 0)
@@ -271,20 +278,20 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		return -1;
 	}
 	struct routes_config rc = {.specs = cfg->routes,
-				   .nspecs = cfg->nroutes,
-				   .defaults = cfg->default_routes};
+	                           .nspecs = cfg->nroutes,
+	                           .defaults = cfg->default_routes};
 	if ((b->routes = routes_new(b, &rc, err, sizeof err)) == NULL) {
 		broker_log(b, LOGBUS_ERROR, "routes: %s", err);
 		return -1;
 	}
 	if (endpoint_open(&b->ingest, b, "ingest", cfg->run_dir, SOCK_INGEST,
-			  cfg->ingest_mode, INGEST_RECV_MAX, ingest_ops, err,
-			  sizeof err) < 0 ||
+	                  cfg->ingest_mode, INGEST_RECV_MAX, ingest_ops, err,
+	                  sizeof err) < 0 ||
 	    endpoint_open(&b->query, b, "query", cfg->run_dir, SOCK_QUERY,
-			  cfg->query_mode, QUERY_REQ_MAX, query_ops, err,
-			  sizeof err) < 0 ||
+	                  cfg->query_mode, QUERY_REQ_MAX, query_ops, err,
+	                  sizeof err) < 0 ||
 	    endpoint_open(&b->live, b, "live", cfg->run_dir, SOCK_LIVE,
-			  cfg->query_mode, 1024, NULL, err, sizeof err) < 0) {
+	                  cfg->query_mode, 1024, NULL, err, sizeof err) < 0) {
 		broker_log(b, LOGBUS_ERROR, "%s", err);
 		return -1;
 	}
@@ -297,17 +304,18 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	b->sighup_w.data = b;
 	ev_signal_start(b->loop, &b->sighup_w);
 	ev_timer_init(&b->routes_w, on_routes_tick, ROUTES_RETRY_S,
-		      ROUTES_RETRY_S);
+	              ROUTES_RETRY_S);
 	ev_timer_start(b->loop, &b->routes_w);
 	ev_timer_init(&b->fsync_w, on_fsync, cfg->fsync_interval_s,
-		      cfg->fsync_interval_s);
+	              cfg->fsync_interval_s);
 	ev_timer_start(b->loop, &b->fsync_w);
 	ev_timer_init(&b->probe_w, on_probe, cfg->probe_interval_s,
-		      cfg->probe_interval_s);
+	              cfg->probe_interval_s);
 	ev_timer_start(b->loop, &b->probe_w);
 	ev_init(&b->probe_check_w, on_probe_check);
-	broker_log(b, LOGBUS_INFO, "serving %s (ingest.sock, query.sock, live.sock), pid %ld",
-		   cfg->run_dir, (long)getpid());
+	broker_log(b, LOGBUS_INFO,
+	           "serving %s (ingest.sock, query.sock, live.sock), pid %ld",
+	           cfg->run_dir, (long)getpid());
 	return 0;
 }
 

@@ -32,7 +32,7 @@ struct endpoint;
 struct request_op {
 	const char *name;
 	void (*fn)(struct endpoint *ep, nng_msg *msg,
-		   const msgpack_object *req);
+	           const msgpack_object *req);
 };
 
 /*
@@ -65,9 +65,9 @@ struct endpoint {
 };
 
 int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
-		  const char *run_dir, const char *sock_name, int mode,
-		  size_t recv_max, const struct request_op *ops, char *err,
-		  size_t errlen);
+                  const char *run_dir, const char *sock_name, int mode,
+                  size_t recv_max, const struct request_op *ops, char *err,
+                  size_t errlen);
 /* Start or stop taking requests (replies still go out). */
 void endpoint_pause(struct endpoint *ep);
 /* Send a reply (takes msg); parks it if nng has no room right now. */
@@ -166,7 +166,7 @@ void broker_fini(struct broker *b);
  * stderr, and once the journal is open a record of the service "logbusd",
  * logger "logbus", committed after the current request is done. */
 void broker_log(struct broker *b, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void selflog_init(struct broker *b);
 /* Commit queued events now (the loop does it after each iteration). */
 void selflog_flush(struct broker *b);
@@ -183,11 +183,12 @@ void ingest_on_journal_batch(void *arg, const struct frame_batch *fb);
 /* Everything that follows a commit of b->recs[0..n): live, the routed
  * files, error reports (ingest.c). */
 void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
-		      uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns);
+                      uint32_t pid, uint32_t uid, uint32_t gid,
+                      int64_t recv_ns);
 
 /* live.c: publish n committed records (b->recs, b->acc) from first_seq. */
-void live_publish(struct broker *b, uint64_t first_seq, size_t n,
-		  uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns);
+void live_publish(struct broker *b, uint64_t first_seq, size_t n, uint32_t pid,
+                  uint32_t uid, uint32_t gid, int64_t recv_ns);
 
 /* request.c: decode a request, run its op's handler, free it. */
 void request_dispatch(struct endpoint *ep, nng_msg *msg);
@@ -196,10 +197,10 @@ void reply_begin(struct broker *b, msgpack_packer *pk, size_t nkeys);
 void reply_send(struct endpoint *ep, nng_msg *req);
 /* {"ok": false, "code", "error"} (+ one u64 key), counted by code. */
 void reply_error(struct endpoint *ep, nng_msg *req, const char *code,
-		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void reply_error_with(struct endpoint *ep, nng_msg *req, const char *code,
-		      const char *key, uint64_t value, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+                      const char *key, uint64_t value, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 void count_reject(struct broker *b, const char *code);
 extern const char *const reject_names[REJ_COUNT]; /* the ERR_* codes */
 

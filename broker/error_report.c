@@ -75,7 +75,7 @@ static void puts_(struct text *t, const char *s)
 }
 
 __attribute__((format(printf, 2, 3))) static void putf(struct text *t,
-						       const char *fmt, ...)
+                                                       const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
@@ -84,12 +84,13 @@ __attribute__((format(printf, 2, 3))) static void putf(struct text *t,
 	int n = vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		put(t, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+		put(t, buf,
+		    (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
 /* A section's body, ending in a newline. */
 static void section(struct text *t, const char *name, struct lb_str s,
-		    uint64_t cut)
+                    uint64_t cut)
 {
 	putf(t, "--- %s ---\n", name);
 	if (cut)
@@ -125,7 +126,7 @@ static void py_repr(struct text *t, const char *s, size_t n)
 }
 
 static void str_list(struct text *t, const msgpack_object_array *a,
-		     const char *sep, bool repr)
+                     const char *sep, bool repr)
 {
 	for (uint32_t i = 0; a && i < a->size; i++) {
 		const msgpack_object_str *s = &a->ptr[i].via.str;
@@ -138,8 +139,7 @@ static void str_list(struct text *t, const msgpack_object_array *a,
 	}
 }
 
-int error_report_render(const char *rec, size_t len, char **out,
-			size_t *outlen)
+int error_report_render(const char *rec, size_t len, char **out, size_t *outlen)
 {
 	msgpack_zone zone;
 	struct record_view v;
@@ -200,14 +200,14 @@ static int write_all(int fd, const char *p, size_t n)
 
 /* Put text in place of path atomically, keeping the old one as path.1. */
 static int replace_file(const char *path, const char *text, size_t len,
-			char *err, size_t errlen)
+                        char *err, size_t errlen)
 {
 	char tmp[4200], old[4200];
 
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	snprintf(old, sizeof old, "%s.1", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		      REPORT_MODE);
+	int fd =
+	    open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, REPORT_MODE);
 	if (fd < 0) {
 		snprintf(err, errlen, "create %s: %s", tmp, strerror(errno));
 		return -1;
@@ -227,7 +227,7 @@ static int replace_file(const char *path, const char *text, size_t len,
 	}
 	if (link(path, old) < 0 && errno != ENOENT) {
 		snprintf(err, errlen, "keep %s as .1: %s", path,
-			 strerror(errno));
+		         strerror(errno));
 		unlink(tmp);
 		return -1;
 	}
@@ -254,7 +254,7 @@ void error_report_write(struct broker *b, const char *rec, size_t len)
 		return;
 	}
 	int n = snprintf(path, sizeof path, "%s/service_%.*s_error.log",
-			 b->cfg.log_dir, (int)v.service.len, v.service.p);
+	                 b->cfg.log_dir, (int)v.service.len, v.service.p);
 	msgpack_zone_destroy(&zone);
 	if (n < 0 || (size_t)n >= sizeof path) {
 		broker_log(b, LOGBUS_WARNING, "error report: path too long");
@@ -262,7 +262,7 @@ void error_report_write(struct broker *b, const char *rec, size_t len)
 	}
 	if (error_report_render(rec, len, &text, &tlen) < 0) {
 		broker_log(b, LOGBUS_WARNING,
-			   "error report %s: cannot render it", path);
+		           "error report %s: cannot render it", path);
 		return;
 	}
 	if (replace_file(path, text, tlen, err, sizeof err) < 0)
@@ -295,7 +295,7 @@ static int64_t mtime_ns(const struct stat *st)
 
 /* {"op": "errors"} -> {"reports": [[service, written_ns, size, kept]...]} */
 void error_report_list_op(struct endpoint *ep, nng_msg *msg,
-			  const msgpack_object *req)
+                          const msgpack_object *req)
 {
 	struct broker *b = ep->b;
 	DIR *d = opendir(b->cfg.log_dir);
@@ -307,7 +307,7 @@ void error_report_list_op(struct endpoint *ep, nng_msg *msg,
 	(void)req;
 	if (d == NULL) {
 		reply_error(ep, msg, ERR_JOURNAL, "cannot read %s: %s",
-			    b->cfg.log_dir, strerror(errno));
+		            b->cfg.log_dir, strerror(errno));
 		return;
 	}
 	msgpack_sbuffer_init(&rows);
@@ -320,7 +320,7 @@ void error_report_list_op(struct endpoint *ep, nng_msg *msg,
 		if (!report_name(de->d_name, &svc, &len))
 			continue;
 		snprintf(path, sizeof path, "%s/%s", b->cfg.log_dir,
-			 de->d_name);
+		         de->d_name);
 		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		strncat(path, ".1", sizeof path - strlen(path) - 1);
@@ -344,7 +344,7 @@ void error_report_list_op(struct endpoint *ep, nng_msg *msg,
 
 /* {"op": "error_report", "svc": str, "gen": 0|1} -> {"text", "time"} */
 void error_report_get_op(struct endpoint *ep, nng_msg *msg,
-			 const msgpack_object *req)
+                         const msgpack_object *req)
 {
 	struct broker *b = ep->b;
 	const char *svc;
@@ -357,28 +357,28 @@ void error_report_get_op(struct endpoint *ep, nng_msg *msg,
 	if (!mp_get_bytes(req, "svc", &svc, &len) ||
 	    !service_id_valid(svc, len)) {
 		reply_error(ep, msg, ERR_BAD_SERVICE,
-			    "error_report needs a valid service id");
+		            "error_report needs a valid service id");
 		return;
 	}
 	mp_get_u64(req, "gen", &gen);
 	if (gen > 1) {
 		reply_error(ep, msg, ERR_BAD_REQUEST,
-			    "gen is 0 (latest) or 1 (the one before)");
+		            "gen is 0 (latest) or 1 (the one before)");
 		return;
 	}
 	snprintf(path, sizeof path, "%s/service_%.*s_error.log%s",
-		 b->cfg.log_dir, (int)len, svc, gen ? ".1" : "");
+	         b->cfg.log_dir, (int)len, svc, gen ? ".1" : "");
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);
 		reply_error(ep, msg, ERR_NOT_FOUND,
-			    "no %serror report for service %.*s",
-			    gen ? "earlier " : "", (int)len, svc);
+		            "no %serror report for service %.*s",
+		            gen ? "earlier " : "", (int)len, svc);
 		return;
 	}
-	size_t size = st.st_size > REPORT_READ_MAX ? REPORT_READ_MAX
-						   : (size_t)st.st_size;
+	size_t size =
+	    st.st_size > REPORT_READ_MAX ? REPORT_READ_MAX : (size_t)st.st_size;
 	char *text = malloc(size ? size : 1);
 	ssize_t got = text ? pread(fd, text, size, 0) : -1;
 	close(fd);

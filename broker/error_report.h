@@ -18,13 +18,13 @@ void error_report_write(struct broker *b, const char *rec, size_t len);
 
 /* Render a report's text into *out (malloc'd); 0 or -1. */
 int error_report_render(const char *rec, size_t len, char **out,
-			size_t *outlen);
+                        size_t *outlen);
 
 /* Query ops: "errors" lists the reports, "error_report" returns one. */
 struct endpoint;
 void error_report_list_op(struct endpoint *ep, nng_msg *msg,
-			  const msgpack_object *req);
+                          const msgpack_object *req);
 void error_report_get_op(struct endpoint *ep, nng_msg *msg,
-			 const msgpack_object *req);
+                         const msgpack_object *req);
 
 #endif

@@ -26,9 +26,9 @@ void ingest_on_journal_batch(void *arg, const struct frame_batch *fb)
 {
 	struct broker *b = arg;
 	struct session_batch sb = {
-		.batch = fb->batch,
-		.first_seq = fb->first_seq,
-		.count = fb->count,
+	    .batch = fb->batch,
+	    .first_seq = fb->first_seq,
+	    .count = fb->count,
 	};
 	sessions_commit(b->sessions, fb->session, &sb);
 }
@@ -67,7 +67,7 @@ bool ingest_reserve(struct broker *b, size_t n)
 }
 
 static int add_reject(struct sorted *s, uint32_t index, const char *code,
-		      const char *msg)
+                      const char *msg)
 {
 	struct reject *r = realloc(s->rej, (s->nrej + 1) * sizeof *r);
 	if (r == NULL)
@@ -81,7 +81,7 @@ static int add_reject(struct sorted *s, uint32_t index, const char *code,
 }
 
 static int sort_records(struct broker *b, const msgpack_object_array *arr,
-			struct sorted *s)
+                        struct sorted *s)
 {
 	struct record_view v;
 	struct record_error e;
@@ -94,15 +94,15 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 		int rv = 0;
 		if (o->type != MSGPACK_OBJECT_BIN) {
 			rv = add_reject(s, i, ERR_BAD_RECORD,
-					"record is not a msgpack bin");
+			                "record is not a msgpack bin");
 		} else if (o->via.bin.size > LOGBUS_RECORD_MAX) {
 			char msg[96];
 			snprintf(msg, sizeof msg,
-				 "record of %u bytes is over the limit of %d",
-				 o->via.bin.size, LOGBUS_RECORD_MAX);
+			         "record of %u bytes is over the limit of %d",
+			         o->via.bin.size, LOGBUS_RECORD_MAX);
 			rv = add_reject(s, i, ERR_TOO_BIG, msg);
 		} else if (record_decode(o->via.bin.ptr, o->via.bin.size,
-					 &b->rec_zone, &v, &e) < 0) {
+		                         &b->rec_zone, &v, &e) < 0) {
 			rv = add_reject(s, i, e.code, e.msg);
 		} else {
 			b->recs[s->nok].data = o->via.bin.ptr;
@@ -123,7 +123,7 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 }
 
 static void ack(struct endpoint *ep, nng_msg *req, uint64_t batch,
-		uint64_t first, uint64_t n, const struct sorted *s, bool dup)
+                uint64_t first, uint64_t n, const struct sorted *s, bool dup)
 {
 	msgpack_packer pk;
 
@@ -151,24 +151,24 @@ static void ack(struct endpoint *ep, nng_msg *req, uint64_t batch,
 }
 
 static void peer_creds(nng_msg *msg, uint32_t *pid, uint32_t *uid,
-		       uint32_t *gid)
+                       uint32_t *gid)
 {
 	nng_pipe p = nng_msg_get_pipe(msg);
 	uint64_t v;
 
 	*pid = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &v) == 0
-		       ? (uint32_t)v
-		       : 0;
+	           ? (uint32_t)v
+	           : 0;
 	*uid = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &v) == 0
-		       ? (uint32_t)v
-		       : UINT32_MAX;
+	           ? (uint32_t)v
+	           : UINT32_MAX;
 	*gid = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &v) == 0
-		       ? (uint32_t)v
-		       : UINT32_MAX;
+	           ? (uint32_t)v
+	           : UINT32_MAX;
 }
 
 static void publish(struct endpoint *ep, nng_msg *msg,
-		    const msgpack_object *req)
+                    const msgpack_object *req)
 {
 	struct broker *b = ep->b;
 	uint64_t session, batch, first = 0;
@@ -180,7 +180,7 @@ static void publish(struct endpoint *ep, nng_msg *msg,
 	    !mp_get_u64(req, "bn", &batch) || recs == NULL ||
 	    recs->type != MSGPACK_OBJECT_ARRAY) {
 		reply_error(ep, msg, ERR_BAD_REQUEST,
-			    "publish needs sid, bn and an array r");
+		            "publish needs sid, bn and an array r");
 		return;
 	}
 	b->stats.batches++;
@@ -207,12 +207,12 @@ static void publish(struct endpoint *ep, nng_msg *msg,
 		int64_t now = timefmt_now_ns();
 		peer_creds(msg, &pid, &uid, &gid);
 		if (journal_append_batch(b->journal, session, batch, b->recs,
-					 s.nok, pid, uid, gid, now, &first, err,
-					 sizeof err) < 0) {
+		                         s.nok, pid, uid, gid, now, &first, err,
+		                         sizeof err) < 0) {
 			broker_log(b, LOGBUS_ERROR, "journal: %s", err);
 			free(s.rej);
 			reply_error(ep, msg, ERR_JOURNAL,
-				    "journal write failed: %s", err);
+			            "journal write failed: %s", err);
 			return;
 		}
 		if (s.critical && journal_sync(b->journal, err, sizeof err) < 0)
@@ -223,14 +223,14 @@ static void publish(struct endpoint *ep, nng_msg *msg,
 		ingest_committed(b, first, s.nok, pid, uid, gid, now);
 	}
 	struct session_batch sb = {
-		.batch = batch, .first_seq = first, .count = (uint32_t)s.nok};
+	    .batch = batch, .first_seq = first, .count = (uint32_t)s.nok};
 	sessions_commit(b->sessions, session, &sb);
 	ack(ep, msg, batch, first, s.nok, &s, false);
 	free(s.rej);
 }
 
 void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
-		      uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns)
+                      uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns)
 {
 	live_publish(b, first_seq, n, pid, uid, gid, recv_ns);
 	if (b->routes) /* NULL while the broker starts or stops */
@@ -241,6 +241,6 @@ void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
 }
 
 const struct request_op ingest_ops[] = {
-	{OP_PUBLISH, publish},
-	{NULL, NULL},
+    {OP_PUBLISH, publish},
+    {NULL, NULL},
 };

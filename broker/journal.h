@@ -49,19 +49,19 @@ struct journal_config {
 
 /* What open found and did, for the broker's start-up log line. */
 struct journal_recovery {
-	uint64_t truncated_bytes;  /* torn tail removed */
-	uint64_t corrupt_skipped;  /* corrupt frames that readers will skip */
-	int sealed_corrupt;        /* the last segment had corruption: sealed */
+	uint64_t truncated_bytes; /* torn tail removed */
+	uint64_t corrupt_skipped; /* corrupt frames that readers will skip */
+	int sealed_corrupt;       /* the last segment had corruption: sealed */
 };
 
 int journal_open(struct journal **out, const struct journal_config *cfg,
-		 struct journal_recovery *rec, char *err, size_t errlen);
+                 struct journal_recovery *rec, char *err, size_t errlen);
 void journal_close(struct journal *j);
 
 const unsigned char *journal_id(const struct journal *j);
 uint64_t journal_last_seq(const struct journal *j);  /* 0 when empty */
 uint64_t journal_first_seq(const struct journal *j); /* oldest kept; last+1
-							 when empty */
+                                                         when empty */
 
 struct journal_rec {
 	const char *data; /* client's msgpack record */
@@ -75,9 +75,9 @@ struct journal_rec {
  * short write is truncated back) and err says why (disk full, ...).
  */
 int journal_append_batch(struct journal *j, uint64_t session, uint64_t batch,
-			 const struct journal_rec *recs, size_t n, uint32_t pid,
-			 uint32_t uid, uint32_t gid, int64_t recv_ns,
-			 uint64_t *first_seq, char *err, size_t errlen);
+                         const struct journal_rec *recs, size_t n, uint32_t pid,
+                         uint32_t uid, uint32_t gid, int64_t recv_ns,
+                         uint64_t *first_seq, char *err, size_t errlen);
 
 /* fdatasync the active segment if anything was written since the last one.
  * Returns 0, or -1 with err set. */
@@ -97,17 +97,17 @@ void journal_retain(struct journal *j);
  * pointers are valid during the call only.  Return 0 to go on, 1 to stop.
  */
 typedef int (*journal_read_cb)(void *arg, const struct frame_record *rec,
-			       const unsigned char *frame, uint32_t frame_len);
+                               const unsigned char *frame, uint32_t frame_len);
 
 /* Records with seq > after, in increasing order.  Returns 0 at the end or
  * when cb stopped, -1 with err set on an I/O error. */
 int journal_read(struct journal *j, uint64_t after, journal_read_cb cb,
-		 void *arg, char *err, size_t errlen);
+                 void *arg, char *err, size_t errlen);
 
 /* Records with seq < before, in decreasing order (before = UINT64_MAX: from
  * the newest).  Same return values. */
 int journal_read_reverse(struct journal *j, uint64_t before, journal_read_cb cb,
-			 void *arg, char *err, size_t errlen);
+                         void *arg, char *err, size_t errlen);
 
 struct journal_stats {
 	uint64_t segments, bytes, first_seq, last_seq, fsyncs;

@@ -2,12 +2,12 @@
  * listener.c: the broker's listening sockets, driven by libev, and their
  * recovery from nng 1.5.2's bug #1518.
  *
- * A request endpoint (ingest, query) is a raw rep0 socket (cooked rep0 loses replies sent with
- * NNG_FLAG_NONBLOCK; ../shared/nng-1.5-facts.md section 2): requests carry
- * nng's header, which the reply copies, so replies may go in any order.
- * RECVFD is level-triggered; the callback drains up to a bound and returns,
- * so one busy client cannot starve the loop.  The live endpoint is a pub0
- * socket: nothing to receive, and sending never blocks (pub0 drops for a
+ * A request endpoint (ingest, query) is a raw rep0 socket (cooked rep0 loses
+ * replies sent with NNG_FLAG_NONBLOCK; ../shared/nng-1.5-facts.md section 2):
+ * requests carry nng's header, which the reply copies, so replies may go in any
+ * order. RECVFD is level-triggered; the callback drains up to a bound and
+ * returns, so one busy client cannot starve the loop.  The live endpoint is a
+ * pub0 socket: nothing to receive, and sending never blocks (pub0 drops for a
  * subscriber whose queue is full; subscribers repair from the journal).
  *
  * Bug #1518: a connection closed during the SP handshake stops an ipc
@@ -54,18 +54,18 @@ static int start_listener(struct endpoint *ep, char *err, size_t errlen)
 
 	if ((rv = nng_listener_create(&ep->listener, ep->sock, ep->url)) != 0 ||
 	    (rv = nng_listener_set_size(ep->listener, NNG_OPT_RECVMAXSZ,
-					ep->recv_max)) != 0 ||
+	                                ep->recv_max)) != 0 ||
 	    (rv = nng_listener_set_int(ep->listener, NNG_OPT_IPC_PERMISSIONS,
-				       ep->mode)) != 0 ||
+	                               ep->mode)) != 0 ||
 	    (rv = nng_listener_start(ep->listener, 0)) != 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", ep->path,
-			 nng_strerror(rv));
+		         nng_strerror(rv));
 		return -1;
 	}
 	/* nng creates the file with the umask's mode; make it what we said. */
 	if (chmod(ep->path, (mode_t)ep->mode) < 0) {
 		snprintf(err, errlen, "cannot chmod %s: %s", ep->path,
-			 strerror(errno));
+		         strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -81,8 +81,9 @@ int endpoint_drain(struct endpoint *ep, int max)
 		if (rv == NNG_EAGAIN)
 			break;
 		if (rv != 0) {
-			broker_log(ep->b, LOGBUS_ERROR, "%s: receive failed: %s", ep->name,
-				   nng_strerror(rv));
+			broker_log(ep->b, LOGBUS_ERROR,
+			           "%s: receive failed: %s", ep->name,
+			           nng_strerror(rv));
 			break;
 		}
 		request_dispatch(ep, msg);
@@ -92,8 +93,8 @@ int endpoint_drain(struct endpoint *ep, int max)
 
 static void on_recv(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct endpoint *ep = (struct endpoint *)((char *)w -
-				offsetof(struct endpoint, recv_w));
+	struct endpoint *ep =
+	    (struct endpoint *)((char *)w - offsetof(struct endpoint, recv_w));
 	(void)loop;
 	(void)revents;
 	endpoint_drain(ep, DRAIN_MAX);
@@ -104,7 +105,8 @@ static int flush_parked(struct endpoint *ep)
 	size_t i = 0;
 
 	while (i < ep->nparked) {
-		int rv = nng_sendmsg(ep->sock, ep->parked[i], NNG_FLAG_NONBLOCK);
+		int rv =
+		    nng_sendmsg(ep->sock, ep->parked[i], NNG_FLAG_NONBLOCK);
 		if (rv == NNG_EAGAIN)
 			break;
 		if (rv != 0)
@@ -112,15 +114,15 @@ static int flush_parked(struct endpoint *ep)
 		i++;
 	}
 	memmove(ep->parked, ep->parked + i,
-		(ep->nparked - i) * sizeof *ep->parked);
+	        (ep->nparked - i) * sizeof *ep->parked);
 	ep->nparked -= i;
 	return ep->nparked == 0;
 }
 
 static void on_send(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct endpoint *ep = (struct endpoint *)((char *)w -
-				offsetof(struct endpoint, send_w));
+	struct endpoint *ep =
+	    (struct endpoint *)((char *)w - offsetof(struct endpoint, send_w));
 	(void)revents;
 	if (flush_parked(ep))
 		ev_io_stop(loop, w);
@@ -142,8 +144,9 @@ void endpoint_reply(struct endpoint *ep, nng_msg *msg)
 		size_t cap = ep->parked_cap ? ep->parked_cap * 2 : 16;
 		nng_msg **p = realloc(ep->parked, cap * sizeof *p);
 		if (p == NULL) {
-			broker_log(ep->b, LOGBUS_ERROR, "%s: out of memory parking a reply",
-				   ep->name);
+			broker_log(ep->b, LOGBUS_ERROR,
+			           "%s: out of memory parking a reply",
+			           ep->name);
 			nng_msg_free(msg);
 			return;
 		}
@@ -155,9 +158,9 @@ void endpoint_reply(struct endpoint *ep, nng_msg *msg)
 }
 
 int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
-		  const char *run_dir, const char *sock_name, int mode,
-		  size_t recv_max, const struct request_op *ops, char *err,
-		  size_t errlen)
+                  const char *run_dir, const char *sock_name, int mode,
+                  size_t recv_max, const struct request_op *ops, char *err,
+                  size_t errlen)
 {
 	int rv, rfd = -1, sfd = -1;
 
@@ -169,28 +172,30 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 	ep->ops = ops;
 	atomic_init(&ep->pipes_added, 0);
 	if (paths_socket_url(ep->url, sizeof ep->url, run_dir, sock_name) ==
-		    NULL ||
+	        NULL ||
 	    (size_t)snprintf(ep->path, sizeof ep->path, "%s/%s", run_dir,
-			     sock_name) >= sizeof ep->path) {
-		snprintf(err, errlen, "run directory path too long for a "
-				      "socket: %s", run_dir);
+	                     sock_name) >= sizeof ep->path) {
+		snprintf(err, errlen,
+		         "run directory path too long for a "
+		         "socket: %s",
+		         run_dir);
 		return -1;
 	}
 	bool rep = ops != NULL;
 	if ((rv = rep ? nng_rep0_open_raw(&ep->sock)
-		      : nng_pub0_open(&ep->sock)) != 0 ||
+	              : nng_pub0_open(&ep->sock)) != 0 ||
 	    (rv = nng_socket_set_size(ep->sock, NNG_OPT_RECVMAXSZ, recv_max)) !=
-		    0 ||
+	        0 ||
 	    (rv = nng_socket_set_int(ep->sock, NNG_OPT_SENDBUF,
-				     rep ? 1024 : LIVE_SENDBUF)) != 0 ||
-	    (rep && (rv = nng_socket_set_int(ep->sock, NNG_OPT_RECVBUF,
-					     1024)) != 0) ||
+	                             rep ? 1024 : LIVE_SENDBUF)) != 0 ||
+	    (rep &&
+	     (rv = nng_socket_set_int(ep->sock, NNG_OPT_RECVBUF, 1024)) != 0) ||
 	    (rv = nng_pipe_notify(ep->sock, NNG_PIPE_EV_ADD_POST, on_pipe_added,
-				  ep)) != 0 ||
-	    (rep && (rv = nng_socket_get_int(ep->sock, NNG_OPT_RECVFD,
-					     &rfd)) != 0) ||
-	    (rep && (rv = nng_socket_get_int(ep->sock, NNG_OPT_SENDFD,
-					     &sfd)) != 0)) {
+	                          ep)) != 0 ||
+	    (rep &&
+	     (rv = nng_socket_get_int(ep->sock, NNG_OPT_RECVFD, &rfd)) != 0) ||
+	    (rep &&
+	     (rv = nng_socket_get_int(ep->sock, NNG_OPT_SENDFD, &sfd)) != 0)) {
 		snprintf(err, errlen, "%s socket: %s", name, nng_strerror(rv));
 		return -1;
 	}
@@ -216,8 +221,8 @@ void endpoint_probe_start(struct endpoint *ep)
 	if (!ep->open || ep->probing)
 		return;
 	/* A peer the socket's protocol accepts, or the handshake fails. */
-	if ((ep->ops ? nng_req0_open(&ep->probe)
-			: nng_sub0_open(&ep->probe)) != 0)
+	if ((ep->ops ? nng_req0_open(&ep->probe) : nng_sub0_open(&ep->probe)) !=
+	    0)
 		return;
 	ep->probe_base = atomic_load(&ep->pipes_added);
 	if (nng_dial(ep->probe, ep->url, NULL, NNG_FLAG_NONBLOCK) != 0) {
@@ -238,12 +243,14 @@ void endpoint_probe_check(struct endpoint *ep)
 	if (atomic_load(&ep->pipes_added) != ep->probe_base)
 		return;
 	/* No pipe reached the socket: the listener is dead (bug #1518). */
-	broker_log(ep->b, LOGBUS_WARNING, "%s: listener on %s stopped accepting (nng bug "
-			  "#1518); listening again",
-		   ep->name, ep->path);
+	broker_log(ep->b, LOGBUS_WARNING,
+	           "%s: listener on %s stopped accepting (nng bug "
+	           "#1518); listening again",
+	           ep->name, ep->path);
 	nng_listener_close(ep->listener);
 	if (start_listener(ep, err, sizeof err) < 0)
-		broker_log(ep->b, LOGBUS_WARNING, "%s: %s (will retry)", ep->name, err);
+		broker_log(ep->b, LOGBUS_WARNING, "%s: %s (will retry)",
+		           ep->name, err);
 	ep->relistens++;
 }
 

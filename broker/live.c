@@ -30,8 +30,8 @@ static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
 
 /* Publish records [from, to) of the batch, all of one service. */
 static void publish_run(struct broker *b, size_t from, size_t to,
-			uint64_t first_seq, struct service *svc,
-			const struct frame_record *proto)
+                        uint64_t first_seq, struct service *svc,
+                        const struct frame_record *proto)
 {
 	msgpack_sbuffer *out = &b->live_out;
 	msgpack_packer pk;
@@ -77,11 +77,11 @@ static bool same_service(const struct lb_str *a, const struct lb_str *b)
 	return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
 }
 
-void live_publish(struct broker *b, uint64_t first_seq, size_t n,
-		  uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns)
+void live_publish(struct broker *b, uint64_t first_seq, size_t n, uint32_t pid,
+                  uint32_t uid, uint32_t gid, int64_t recv_ns)
 {
 	struct frame_record proto = {
-		.pid = pid, .uid = uid, .gid = gid, .recv_ns = recv_ns};
+	    .pid = pid, .uid = uid, .gid = gid, .recv_ns = recv_ns};
 	size_t from = 0;
 
 	while (from < n) {
@@ -89,9 +89,9 @@ void live_publish(struct broker *b, uint64_t first_seq, size_t n,
 		while (to < n &&
 		       same_service(&b->acc[to].service, &b->acc[from].service))
 			to++;
-		struct service *svc = services_get(b->services,
-						   b->acc[from].service.p,
-						   b->acc[from].service.len);
+		struct service *svc =
+		    services_get(b->services, b->acc[from].service.p,
+		                 b->acc[from].service.len);
 		if (svc == NULL) {
 			broker_log(b, LOGBUS_ERROR, "live: out of memory");
 			return;

@@ -30,21 +30,21 @@ struct read_state {
 	const struct filter *flt;
 	uint64_t max, maxb, last;
 	uint64_t count, bytes, scanned, next;
-	size_t used; /* bytes of frames in b->scratch */
-	bool full;   /* stopped by a limit, not by the end */
+	size_t used;        /* bytes of frames in b->scratch */
+	bool full;          /* stopped by a limit, not by the end */
 	uint64_t tail_left; /* reverse scan: matches still wanted */
 	uint64_t floor;     /* reverse scan: stop at or below this seq */
 	uint64_t tail_start;
 };
 
 static bool matches(struct broker *b, const struct filter *flt,
-		    const struct frame_record *rec)
+                    const struct frame_record *rec)
 {
 	struct record_view v;
 	struct record_error e;
-	bool ok = record_decode(rec->data, rec->len, &b->rec_zone, &v, &e) ==
-			  0 &&
-		  filter_match(flt, &v);
+	bool ok =
+	    record_decode(rec->data, rec->len, &b->rec_zone, &v, &e) == 0 &&
+	    filter_match(flt, &v);
 	msgpack_zone_clear(&b->rec_zone);
 	return ok;
 }
@@ -65,7 +65,7 @@ static bool reserve_scratch(struct broker *b, size_t need)
 }
 
 static int on_forward(void *arg, const struct frame_record *rec,
-		      const unsigned char *frame, uint32_t frame_len)
+                      const unsigned char *frame, uint32_t frame_len)
 {
 	struct read_state *st = arg;
 
@@ -94,7 +94,7 @@ static int on_forward(void *arg, const struct frame_record *rec,
 }
 
 static int on_reverse(void *arg, const struct frame_record *rec,
-		      const unsigned char *frame, uint32_t frame_len)
+                      const unsigned char *frame, uint32_t frame_len)
 {
 	struct read_state *st = arg;
 
@@ -162,7 +162,7 @@ static void info(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
 /* Where a read starts: the seq after which records are returned.  Returns 0,
  * or -1 after replying with an error. */
 static int read_start(struct endpoint *ep, nng_msg *msg,
-		      const msgpack_object *req, uint64_t *after)
+                      const msgpack_object *req, uint64_t *after)
 {
 	struct journal *j = ep->b->journal;
 	uint64_t first = journal_first_seq(j), last = journal_last_seq(j);
@@ -173,7 +173,7 @@ static int read_start(struct endpoint *ep, nng_msg *msg,
 	    (jidlen != JOURNAL_ID_LEN ||
 	     memcmp(jid, journal_id(j), JOURNAL_ID_LEN) != 0)) {
 		reply_error(ep, msg, ERR_CURSOR,
-			    "cursor is from another journal");
+		            "cursor is from another journal");
 		return -1;
 	}
 	if (!mp_get_u64(req, "after", after)) {
@@ -182,25 +182,25 @@ static int read_start(struct endpoint *ep, nng_msg *msg,
 	}
 	if (*after > last) {
 		reply_error(ep, msg, ERR_CURSOR,
-			    "cursor at seq %llu is beyond the journal's last "
-			    "record %llu (the journal lost its tail?)",
-			    (unsigned long long)*after,
-			    (unsigned long long)last);
+		            "cursor at seq %llu is beyond the journal's last "
+		            "record %llu (the journal lost its tail?)",
+		            (unsigned long long)*after,
+		            (unsigned long long)last);
 		return -1;
 	}
 	if (*after + 1 < first) {
-		reply_error_with(ep, msg, ERR_EXPIRED, "oldest", first,
-				 "cursor expired: records up to seq %llu were "
-				 "removed by retention; the oldest kept is %llu",
-				 (unsigned long long)first - 1,
-				 (unsigned long long)first);
+		reply_error_with(
+		    ep, msg, ERR_EXPIRED, "oldest", first,
+		    "cursor expired: records up to seq %llu were "
+		    "removed by retention; the oldest kept is %llu",
+		    (unsigned long long)first - 1, (unsigned long long)first);
 		return -1;
 	}
 	return 0;
 }
 
 static void read_reply(struct endpoint *ep, nng_msg *msg,
-		       const struct read_state *st)
+                       const struct read_state *st)
 {
 	struct broker *b = ep->b;
 	msgpack_packer pk;
@@ -222,7 +222,7 @@ static void read_reply(struct endpoint *ep, nng_msg *msg,
 }
 
 static void do_read(struct endpoint *ep, nng_msg *msg,
-		    const msgpack_object *req)
+                    const msgpack_object *req)
 {
 	struct broker *b = ep->b;
 	struct filter flt;
@@ -259,7 +259,7 @@ static void do_read(struct endpoint *ep, nng_msg *msg,
 		st.tail_start = st.last + 1;
 		if (tail > 0 &&
 		    journal_read_reverse(b->journal, UINT64_MAX, on_reverse,
-					 &st, err, sizeof err) < 0)
+		                         &st, err, sizeof err) < 0)
 			goto io_error;
 		if (st.tail_start - 1 > after)
 			after = st.tail_start - 1;
@@ -292,10 +292,10 @@ static void rotate(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
 }
 
 const struct request_op query_ops[] = {
-	{OP_READ, do_read},
-	{OP_INFO, info},
-	{OP_ERRORS, error_report_list_op},
-	{OP_REPORT, error_report_get_op},
-	{OP_ROTATE, rotate},
-	{NULL, NULL},
+    {OP_READ, do_read},
+    {OP_INFO, info},
+    {OP_ERRORS, error_report_list_op},
+    {OP_REPORT, error_report_get_op},
+    {OP_ROTATE, rotate},
+    {NULL, NULL},
 };

@@ -20,7 +20,7 @@ static nng_msg *reply_new(nng_msg *req, const msgpack_sbuffer *body)
 	if (nng_msg_alloc(&m, 0) != 0)
 		return NULL;
 	if (nng_msg_header_append(m, nng_msg_header(req),
-				  nng_msg_header_len(req)) != 0 ||
+	                          nng_msg_header_len(req)) != 0 ||
 	    nng_msg_append(m, body->data, body->size) != 0) {
 		nng_msg_free(m);
 		return NULL;
@@ -42,19 +42,17 @@ void reply_send(struct endpoint *ep, nng_msg *req)
 	nng_msg *m = reply_new(req, &ep->b->out);
 
 	if (m == NULL)
-		broker_log(ep->b, LOGBUS_ERROR, "%s: out of memory for a reply", ep->name);
+		broker_log(ep->b, LOGBUS_ERROR, "%s: out of memory for a reply",
+		           ep->name);
 	else
 		endpoint_reply(ep, m);
 }
 
 const char *const reject_names[REJ_COUNT] = {
-		[REJ_BAD_REQUEST] = ERR_BAD_REQUEST,
-		[REJ_BAD_RECORD] = ERR_BAD_RECORD,
-		[REJ_BAD_SERVICE] = ERR_BAD_SERVICE,
-		[REJ_BAD_UTF8] = ERR_BAD_UTF8,
-		[REJ_TOO_BIG] = ERR_TOO_BIG,
-		[REJ_UNKNOWN_OP] = ERR_UNKNOWN_OP,
-	[REJ_JOURNAL] = ERR_JOURNAL,
+    [REJ_BAD_REQUEST] = ERR_BAD_REQUEST, [REJ_BAD_RECORD] = ERR_BAD_RECORD,
+    [REJ_BAD_SERVICE] = ERR_BAD_SERVICE, [REJ_BAD_UTF8] = ERR_BAD_UTF8,
+    [REJ_TOO_BIG] = ERR_TOO_BIG,         [REJ_UNKNOWN_OP] = ERR_UNKNOWN_OP,
+    [REJ_JOURNAL] = ERR_JOURNAL,
 };
 
 void count_reject(struct broker *b, const char *code)
@@ -67,8 +65,8 @@ void count_reject(struct broker *b, const char *code)
 }
 
 static void vreply_error(struct endpoint *ep, nng_msg *req, const char *code,
-			 const char *extra_key, uint64_t extra,
-			 const char *fmt, va_list ap)
+                         const char *extra_key, uint64_t extra, const char *fmt,
+                         va_list ap)
 {
 	struct broker *b = ep->b;
 	msgpack_packer pk;
@@ -93,7 +91,7 @@ static void vreply_error(struct endpoint *ep, nng_msg *req, const char *code,
 }
 
 void reply_error(struct endpoint *ep, nng_msg *req, const char *code,
-		 const char *fmt, ...)
+                 const char *fmt, ...)
 {
 	va_list ap;
 
@@ -103,7 +101,7 @@ void reply_error(struct endpoint *ep, nng_msg *req, const char *code,
 }
 
 void reply_error_with(struct endpoint *ep, nng_msg *req, const char *code,
-		      const char *key, uint64_t value, const char *fmt, ...)
+                      const char *key, uint64_t value, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -120,24 +118,24 @@ void request_dispatch(struct endpoint *ep, nng_msg *msg)
 	const char *op;
 
 	if (msgpack_unpack(nng_msg_body(msg), nng_msg_len(msg), &off,
-			   &b->req_zone, &req) != MSGPACK_UNPACK_SUCCESS ||
+	                   &b->req_zone, &req) != MSGPACK_UNPACK_SUCCESS ||
 	    req.type != MSGPACK_OBJECT_MAP) {
 		reply_error(ep, msg, ERR_BAD_REQUEST,
-			    "request is not a msgpack map");
+		            "request is not a msgpack map");
 	} else if (!mp_get_bytes(&req, "op", &op, &oplen)) {
 		reply_error(ep, msg, ERR_BAD_REQUEST, "request has no op");
 	} else {
 		const struct request_op *o = ep->ops;
 		while (o->name && !(strlen(o->name) == oplen &&
-				    memcmp(o->name, op, oplen) == 0))
+		                    memcmp(o->name, op, oplen) == 0))
 			o++;
 		if (o->name)
 			o->fn(ep, msg, &req);
 		else
 			reply_error(ep, msg, ERR_UNKNOWN_OP,
-				    "unknown op '%.*s' on the %s socket",
-				    (int)(oplen > 32 ? 32 : oplen), op,
-				    ep->name);
+			            "unknown op '%.*s' on the %s socket",
+			            (int)(oplen > 32 ? 32 : oplen), op,
+			            ep->name);
 	}
 	msgpack_zone_clear(&b->req_zone);
 	nng_msg_free(msg);

@@ -278,8 +278,7 @@ void route_spec_fini(struct route_spec *s)
 	filter_fini(&s->flt);
 }
 
-/* ---- routes ----------------------------------------------------------------
- */
+/* ---- routes -------------------------------------------------------------- */
 
 static struct route *route_add(struct routes *r, const struct route_spec *spec,
                                bool automatic, uint64_t done)
@@ -524,8 +523,7 @@ static int route_flush(struct routes *r, struct route *rt)
 	return 0;
 }
 
-/* ---- formatting ------------------------------------------------------------
- */
+/* ---- formatting ---------------------------------------------------------- */
 
 static void time_python(struct routes *r, int64_t ns, struct strbuf *out)
 {
@@ -658,8 +656,7 @@ static void route_line(struct routes *r, struct route *rt,
 	}
 }
 
-/* ---- automatic routes: by-logger/<component>.log ----------------------------
- */
+/* ---- automatic routes: by-logger/<component>.log ------------------------- */
 
 static size_t component_of(const struct lb_str *logger, char *out)
 {
@@ -723,8 +720,7 @@ static struct route *auto_route(struct routes *r, const struct record_view *v,
 	return rt;
 }
 
-/* ---- the data path --------------------------------------------------------
- */
+/* ---- the data path ------------------------------------------------------- */
 
 /* Whether a route wants a record: its filter, or for a by-logger file the
  * reduced component (several loggers can share one file). */

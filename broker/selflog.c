@@ -42,9 +42,10 @@ void broker_log(struct broker *b, int level, const char *fmt, ...)
 	va_end(ap);
 	if (!b->cfg.quiet)
 		fprintf(stderr, "logbusd: %s%s%s\n",
-			level >= LOGBUS_WARNING ? level_name(level, lv, sizeof lv)
-						: "",
-			level >= LOGBUS_WARNING ? ": " : "", ev.text);
+		        level >= LOGBUS_WARNING
+		            ? level_name(level, lv, sizeof lv)
+		            : "",
+		        level >= LOGBUS_WARNING ? ": " : "", ev.text);
 	if (b->journal == NULL)
 		return;
 	if (b->nevents >= SELFLOG_MAX - 1) { /* one slot for the summary */
@@ -59,15 +60,15 @@ void broker_log(struct broker *b, int level, const char *fmt, ...)
 
 /* Point b->recs and b->acc at the packed events, as ingest does. */
 static bool selflog_stage(struct broker *b, const char *data,
-			  const size_t *offs, size_t n)
+                          const size_t *offs, size_t n)
 {
 	if (!ingest_reserve(b, n))
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		b->recs[i].data = data + offs[i];
 		b->recs[i].len = (uint32_t)(offs[i + 1] - offs[i]);
-		b->acc[i].service =
-			(struct lb_str){SELFLOG_SERVICE, sizeof SELFLOG_SERVICE - 1};
+		b->acc[i].service = (struct lb_str){SELFLOG_SERVICE,
+		                                    sizeof SELFLOG_SERVICE - 1};
 		b->acc[i].level = b->events[i].level;
 		b->acc[i].time_ns = b->events[i].time_ns;
 		b->acc[i].exit = false;
@@ -76,15 +77,15 @@ static bool selflog_stage(struct broker *b, const char *data,
 }
 
 static void pack_event(struct broker *b, msgpack_sbuffer *sb,
-		       const struct self_event *ev)
+                       const struct self_event *ev)
 {
 	msgpack_packer pk;
 	struct record_in in = {
-		.time_ns = ev->time_ns,
-		.level = ev->level,
-		.service = {SELFLOG_SERVICE, sizeof SELFLOG_SERVICE - 1},
-		.logger = {SELFLOG_LOGGER, sizeof SELFLOG_LOGGER - 1},
-		.message = {ev->text, (uint32_t)strlen(ev->text)},
+	    .time_ns = ev->time_ns,
+	    .level = ev->level,
+	    .service = {SELFLOG_SERVICE, sizeof SELFLOG_SERVICE - 1},
+	    .logger = {SELFLOG_LOGGER, sizeof SELFLOG_LOGGER - 1},
+	    .message = {ev->text, (uint32_t)strlen(ev->text)},
 	};
 	(void)b;
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
@@ -106,8 +107,8 @@ void selflog_flush(struct broker *b)
 		ev->time_ns = timefmt_now_ns();
 		ev->level = LOGBUS_WARNING;
 		snprintf(ev->text, SELFLOG_TEXT,
-			 "%llu more events of logbusd were not recorded",
-			 (unsigned long long)b->events_dropped);
+		         "%llu more events of logbusd were not recorded",
+		         (unsigned long long)b->events_dropped);
 		b->events_dropped = 0;
 	}
 	b->nevents = 0;
@@ -122,15 +123,14 @@ void selflog_flush(struct broker *b)
 		msgpack_sbuffer_destroy(&sb);
 		return;
 	}
-	if (journal_append_batch(b->journal, b->self_session, ++b->self_batch,
-				 b->recs, n, (uint32_t)getpid(),
-				 (uint32_t)getuid(), (uint32_t)getgid(),
-				 timefmt_now_ns(), &first, err,
-				 sizeof err) == 0) {
+	if (journal_append_batch(
+	        b->journal, b->self_session, ++b->self_batch, b->recs, n,
+	        (uint32_t)getpid(), (uint32_t)getuid(), (uint32_t)getgid(),
+	        timefmt_now_ns(), &first, err, sizeof err) == 0) {
 		b->stats.records_committed += n;
 		ingest_committed(b, first, n, (uint32_t)getpid(),
-				 (uint32_t)getuid(), (uint32_t)getgid(),
-				 timefmt_now_ns());
+		                 (uint32_t)getuid(), (uint32_t)getgid(),
+		                 timefmt_now_ns());
 	} else if (!b->cfg.quiet) {
 		fprintf(stderr, "logbusd: ERROR: journal: %s\n", err);
 	}

@@ -40,11 +40,11 @@ uint64_t services_horizon(const struct services *s);
 
 /* Count a committed record. */
 void services_count(struct service *svc, uint64_t seq, int level,
-		    int64_t time_ns);
+                    int64_t time_ns);
 
 /* Visit every known service (for stats), most recent first. */
 void services_each(const struct services *s,
-		   void (*fn)(void *arg, const struct service *svc), void *arg);
+                   void (*fn)(void *arg, const struct service *svc), void *arg);
 uint32_t services_size(const struct services *s);
 
 #endif

@@ -32,7 +32,7 @@ const struct session_batch *sessions_find(struct sessions *s, uint64_t session);
 /* Remember a committed batch (keeps the highest batch number).  Returns 0, or
  * -1 when out of memory (dedup is then best effort for that session). */
 int sessions_commit(struct sessions *s, uint64_t session,
-		    const struct session_batch *b);
+                    const struct session_batch *b);
 
 uint32_t sessions_count(const struct sessions *s);
 

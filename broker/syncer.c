@@ -58,8 +58,8 @@ static void run_job(struct syncer *s, struct job *j)
 	if (rv < 0) {
 		s->st.errors++;
 		if (!s->error[0])
-			snprintf(s->error, sizeof s->error,
-				 "fdatasync %s: %s", j->path, strerror(err));
+			snprintf(s->error, sizeof s->error, "fdatasync %s: %s",
+			         j->path, strerror(err));
 	}
 	pthread_mutex_unlock(&s->mu);
 	if (rv < 0)
@@ -103,8 +103,8 @@ static void on_async(struct ev_loop *loop, ev_async *w, int revents)
 }
 
 struct syncer *syncer_new(struct ev_loop *loop,
-			  void (*on_error)(void *arg, const char *msg),
-			  void *arg)
+                          void (*on_error)(void *arg, const char *msg),
+                          void *arg)
 {
 	struct syncer *s = calloc(1, sizeof *s);
 	if (s == NULL)

@@ -25,8 +25,8 @@ struct syncer_stats {
 
 /* on_error runs in the loop (through an ev_async) with the failure's text. */
 struct syncer *syncer_new(struct ev_loop *loop,
-			  void (*on_error)(void *arg, const char *msg),
-			  void *arg);
+                          void (*on_error)(void *arg, const char *msg),
+                          void *arg);
 /* Queue a sync of fd (which the syncer closes); path names it in errors. */
 void syncer_submit(void *syncer, int fd, const char *path);
 void syncer_get_stats(struct syncer *s, struct syncer_stats *st);

@@ -24,9 +24,8 @@ struct call {
 
 /* Send {op, + the pairs packed by add} and decode an ok reply into c. */
 static int call(const char *run_dir, const char *op,
-		void (*add)(msgpack_packer *pk, const void *arg),
-		size_t nadd, const void *arg, struct call *c, char *err,
-		size_t errlen)
+                void (*add)(msgpack_packer *pk, const void *arg), size_t nadd,
+                const void *arg, struct call *c, char *err, size_t errlen)
 {
 	char buf[4096];
 	struct reqconn conn;
@@ -36,14 +35,14 @@ static int call(const char *run_dir, const char *op,
 	bool ok = false;
 	int rv;
 
-	const char *dir = run_dir ? run_dir
-				  : paths_default_run_dir(buf, sizeof buf);
+	const char *dir =
+	    run_dir ? run_dir : paths_default_run_dir(buf, sizeof buf);
 	if (dir == NULL) {
 		snprintf(err, errlen, "run directory path too long");
 		return LOGBUS_EINVAL;
 	}
 	if ((rv = reqconn_open(&conn, dir, SOCK_QUERY, QUERY_RECV_MAX, err,
-			       errlen)) != 0)
+	                       errlen)) != 0)
 		return rv;
 	conn.fail_fast = true;
 	msgpack_sbuffer_init(&sb);
@@ -54,17 +53,18 @@ static int call(const char *run_dir, const char *op,
 	if (add)
 		add(&pk, arg);
 	rv = reqconn_call(&conn, sb.data, sb.size, &c->reply, ADMIN_TIMEOUT_MS,
-			  NULL, err, errlen);
+	                  NULL, err, errlen);
 	msgpack_sbuffer_destroy(&sb);
 	reqconn_close(&conn);
 	if (rv != 0)
 		return rv;
 	msgpack_zone_init(&c->zone, 4096);
 	if (msgpack_unpack(nng_msg_body(c->reply), nng_msg_len(c->reply), &off,
-			   &c->zone, &c->o) != MSGPACK_UNPACK_SUCCESS ||
+	                   &c->zone, &c->o) != MSGPACK_UNPACK_SUCCESS ||
 	    !mp_get_bool(&c->o, "ok", &ok)) {
-		snprintf(err, errlen, "logbusd sent a reply this library "
-				      "cannot read");
+		snprintf(err, errlen,
+		         "logbusd sent a reply this library "
+		         "cannot read");
 		rv = LOGBUS_EPROTO;
 	} else if (!ok) {
 		const char *code = "", *text = "";
@@ -73,9 +73,9 @@ static int call(const char *run_dir, const char *op,
 		mp_get_bytes(&c->o, "error", &text, &tlen);
 		snprintf(err, errlen, "%.*s", (int)tlen, text);
 		rv = clen == strlen(ERR_NOT_FOUND) &&
-				     memcmp(code, ERR_NOT_FOUND, clen) == 0
-			     ? LOGBUS_ENOTFOUND
-			     : LOGBUS_EREJECTED;
+		             memcmp(code, ERR_NOT_FOUND, clen) == 0
+		         ? LOGBUS_ENOTFOUND
+		         : LOGBUS_EREJECTED;
 	}
 	if (rv != 0) {
 		msgpack_zone_destroy(&c->zone);
@@ -91,8 +91,8 @@ static void call_done(struct call *c)
 }
 
 LOGBUS_API int logbus_error_reports(const char *run_dir,
-				    logbus_report_info **out, size_t *n,
-				    char *err, size_t errlen)
+                                    logbus_report_info **out, size_t *n,
+                                    char *err, size_t errlen)
 {
 	struct call c;
 	int rv = call(run_dir, OP_ERRORS, NULL, 0, NULL, &c, err, errlen);
@@ -120,7 +120,7 @@ LOGBUS_API int logbus_error_reports(const char *run_dir,
 		const msgpack_object *f = r->via.array.ptr;
 		logbus_report_info *ri = &(*out)[*n];
 		snprintf(ri->service, sizeof ri->service, "%.*s",
-			 (int)f[0].via.str.size, f[0].via.str.ptr);
+		         (int)f[0].via.str.size, f[0].via.str.ptr);
 		ri->written_ns = f[1].via.i64;
 		ri->size = f[2].via.u64;
 		ri->kept = (int)f[3].via.i64;
@@ -146,9 +146,9 @@ static void add_report(msgpack_packer *pk, const void *arg)
 }
 
 LOGBUS_API int logbus_error_report(const char *run_dir, const char *service,
-				   int generation, char **text, size_t *len,
-				   int64_t *written_ns, char *err,
-				   size_t errlen)
+                                   int generation, char **text, size_t *len,
+                                   int64_t *written_ns, char *err,
+                                   size_t errlen)
 {
 	struct report_args a = {service, generation};
 	struct call c;
@@ -172,7 +172,7 @@ LOGBUS_API int logbus_error_report(const char *run_dir, const char *service,
 	}
 	const msgpack_object *tm = mp_get(&c.o, "time");
 	if (tm && (tm->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		   tm->type == MSGPACK_OBJECT_NEGATIVE_INTEGER))
+	           tm->type == MSGPACK_OBJECT_NEGATIVE_INTEGER))
 		when = (uint64_t)tm->via.i64;
 	*text = malloc(tl + 1);
 	if (*text != NULL) {
@@ -188,7 +188,7 @@ LOGBUS_API int logbus_error_report(const char *run_dir, const char *service,
 }
 
 LOGBUS_API int logbus_rotate(const char *run_dir, unsigned *files, char *err,
-			     size_t errlen)
+                             size_t errlen)
 {
 	struct call c;
 	uint64_t n = 0;

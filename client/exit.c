@@ -22,20 +22,20 @@
 #include "timefmt.h"
 #include "utf8.h"
 
-#define TAIL_DEFAULT   (64 * 1024)
-#define MESSAGE_TAIL   4096 /* bytes of stderr in the record's message */
-#define MESSAGE_LINES  20
+#define TAIL_DEFAULT  (64 * 1024)
+#define MESSAGE_TAIL  4096 /* bytes of stderr in the record's message */
+#define MESSAGE_LINES 20
 /* A record must stay under LOGBUS_RECORD_MAX whatever the output was. */
-#define TAIL_SENT_MAX  (96 * 1024)
-#define FILES_BYTES    (32 * 1024)
+#define TAIL_SENT_MAX (96 * 1024)
+#define FILES_BYTES   (32 * 1024)
 
-/* ---- tails ------------------------------------------------------------------- */
+/* ---- tails --------------------------------------------------------------- */
 
 struct logbus_tail {
-	char *buf;    /* a ring of max bytes */
+	char *buf; /* a ring of max bytes */
 	size_t max, start, len;
 	uint64_t cut;
-	char *flat;   /* the ring in order, for logbus_tail_data */
+	char *flat; /* the ring in order, for logbus_tail_data */
 };
 
 LOGBUS_API logbus_tail *logbus_tail_new(size_t max)
@@ -76,7 +76,7 @@ LOGBUS_API void logbus_tail_add(logbus_tail *t, const void *data, size_t len)
 }
 
 LOGBUS_API const char *logbus_tail_data(logbus_tail *t, size_t *len,
-					uint64_t *cut)
+                                        uint64_t *cut)
 {
 	size_t first = t->len < t->max - t->start ? t->len : t->max - t->start;
 
@@ -97,7 +97,7 @@ LOGBUS_API void logbus_tail_free(logbus_tail *t)
 	free(t);
 }
 
-/* ---- the report --------------------------------------------------------------- */
+/* ---- the report ---------------------------------------------------------- */
 
 /* A tail as valid UTF-8 (malloc'd; *len set), or NULL when there is none. */
 static char *clean_tail(logbus_tail *t, size_t *len, uint64_t *cut)
@@ -143,7 +143,8 @@ static char **list_dir(const char *dir, size_t *n)
 	v = calloc(EXIT_FILES_MAX, sizeof *v);
 	while (v && *n < EXIT_FILES_MAX && bytes < FILES_BYTES &&
 	       (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		size_t l = strlen(de->d_name);
 		if ((v[*n] = malloc(3 * l + 1)) == NULL)
@@ -160,7 +161,7 @@ static char **list_dir(const char *dir, size_t *n)
 
 /* "<summary>\n<the last lines of stderr>", bounded. */
 static size_t compose_message(char *buf, size_t cap, int64_t code, bool core,
-			      const char *err, size_t err_len)
+                              const char *err, size_t err_len)
 {
 	size_t n = exit_summary(buf, cap, code, core);
 	if (err == NULL || err_len == 0)
@@ -184,11 +185,15 @@ static size_t compose_message(char *buf, size_t cap, int64_t code, bool core,
 }
 
 LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
-				  int timeout_ms)
+                                  int timeout_ms)
 {
-	struct exit_in x = {.pid = e->pid, .argv = e->argv, .argc = e->argc,
-			    .cwd = e->cwd, .venv = e->venv,
-			    .files = e->files, .nfiles = e->nfiles};
+	struct exit_in x = {.pid = e->pid,
+	                    .argv = e->argv,
+	                    .argc = e->argc,
+	                    .cwd = e->cwd,
+	                    .venv = e->venv,
+	                    .files = e->files,
+	                    .nfiles = e->nfiles};
 	struct lb_str service, logger;
 	char **listed = NULL;
 	size_t nlisted = 0;
@@ -201,7 +206,7 @@ LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
 		x.core = WCOREDUMP(e->wait_status) != 0;
 	} else {
 		x.code = e->has_wait_status ? WEXITSTATUS(e->wait_status)
-					    : e->exit_code;
+		                            : e->exit_code;
 	}
 	if (x.code < -128 || x.code > 255)
 		return LOGBUS_EINVAL;
@@ -218,17 +223,17 @@ LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
 	}
 	char message[MESSAGE_TAIL + 256];
 	size_t mlen = compose_message(message, sizeof message, x.code, x.core,
-				      err, x.err_len);
+	                              err, x.err_len);
 	publisher_names(pub, &service, &logger);
 	struct record_in in = {
-		.time_ns = timefmt_now_ns(),
-		.level = x.code == 0 ? LOGBUS_INFO : LOGBUS_ERROR,
-		.service = service,
-		.logger = e->logger ? (struct lb_str){e->logger,
-						      (uint32_t)strlen(e->logger)}
-				    : logger,
-		.message = {message, (uint32_t)mlen},
-		.exit = &x,
+	    .time_ns = timefmt_now_ns(),
+	    .level = x.code == 0 ? LOGBUS_INFO : LOGBUS_ERROR,
+	    .service = service,
+	    .logger = e->logger ? (struct lb_str){e->logger,
+	                                          (uint32_t)strlen(e->logger)}
+	                        : logger,
+	    .message = {message, (uint32_t)mlen},
+	    .exit = &x,
 	};
 	msgpack_sbuffer sb;
 	msgpack_packer pk;

@@ -39,11 +39,11 @@
 #include "timefmt.h"
 #include "utf8.h"
 
-#define QUEUE_DEFAULT   (8u * 1024 * 1024)
-#define CALL_SLICE_MS   1000 /* one wait for an ack before sending again */
-#define RETRY_PAUSE_MS  200  /* after the broker said it cannot write */
-#define ENCODE_SLACK    64   /* msgpack keys and headers per record */
-#define FMT_STACK       1024
+#define QUEUE_DEFAULT  (8u * 1024 * 1024)
+#define CALL_SLICE_MS  1000 /* one wait for an ack before sending again */
+#define RETRY_PAUSE_MS 200  /* after the broker said it cannot write */
+#define ENCODE_SLACK   64   /* msgpack keys and headers per record */
+#define FMT_STACK      1024
 
 /*
  * A queued entry, as laid out in the ring:
@@ -59,7 +59,7 @@ struct entry_hdr {
 	uint8_t level, stream;
 	uint16_t nfields;
 	uint16_t logger_len;
-	uint16_t flags;   /* ENTRY_ENCODED: the message is a whole record */
+	uint16_t flags; /* ENTRY_ENCODED: the message is a whole record */
 	uint32_t msg_len;
 };
 
@@ -81,21 +81,21 @@ struct logbus_publisher {
 	size_t cap, head, used; /* bytes; head is where the oldest starts */
 	uint64_t logged, answered, dropped, dropped_reported, committed;
 	uint64_t rejected, batches, resends, last_seq, flush_rejected;
-	int flushing;           /* callers in flush: send without lingering */
+	int flushing; /* callers in flush: send without lingering */
 	bool closing;
-	atomic_bool abort;      /* close timed out: stop retrying */
+	atomic_bool abort; /* close timed out: stop retrying */
 	char error[256];
 	pthread_t sender;
 
 	/* sender-only state */
 	uint64_t session, batch;
-	char *raw;              /* entries taken from the ring */
+	char *raw; /* entries taken from the ring */
 	size_t raw_cap;
 	msgpack_sbuffer rec, req;
 };
 
 static void set_error(struct logbus_publisher *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Called with p->mu held. */
 static void set_error(struct logbus_publisher *p, const char *fmt, ...)
@@ -107,7 +107,7 @@ static void set_error(struct logbus_publisher *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- the ring ------------------------------------------------------------- */
+/* ---- the ring ------------------------------------------------------------ */
 
 static void ring_put(struct logbus_publisher *p, const void *src, size_t n)
 {
@@ -139,7 +139,7 @@ static uint32_t ring_peek_total(struct logbus_publisher *p)
 	return v;
 }
 
-/* ---- building an entry on the caller's thread ----------------------------- */
+/* ---- building an entry on the caller's thread ---------------------------- */
 
 static size_t field_size(const logbus_field *f)
 {
@@ -226,7 +226,7 @@ static int queue_put(struct logbus_publisher *p, const char *buf, size_t total)
 	if (total > p->cap) {
 		rv = LOGBUS_ETOOBIG;
 		set_error(p, "record of %zu bytes is larger than the queue",
-			  total);
+		          total);
 	} else if ((rv = make_room(p, total)) == 0) {
 		bool was_empty = p->used == 0;
 		ring_put(p, buf, total);
@@ -239,14 +239,13 @@ static int queue_put(struct logbus_publisher *p, const char *buf, size_t total)
 }
 
 static int enqueue(struct logbus_publisher *p, const logbus_entry *e,
-		   const char *msg, size_t msg_len)
+                   const char *msg, size_t msg_len)
 {
 	const char *logger = e->logger;
 	size_t logger_len = 0;
 	int rv;
 
-	if (e->level < 0 || e->level > 255 ||
-	    e->stream > LOGBUS_STREAM_STDERR)
+	if (e->level < 0 || e->level > 255 || e->stream > LOGBUS_STREAM_STDERR)
 		return LOGBUS_EINVAL;
 	if (logger != NULL) {
 		logger_len = strlen(logger);
@@ -261,8 +260,8 @@ static int enqueue(struct logbus_publisher *p, const logbus_entry *e,
 	for (size_t i = 0; i < e->nfields; i++)
 		total += field_size(&e->fields[i]);
 	size_t encoded = total + p->service_len +
-			 (logger_len ? 0 : p->logger_len) + ENCODE_SLACK +
-			 e->nfields * 8;
+	                 (logger_len ? 0 : p->logger_len) + ENCODE_SLACK +
+	                 e->nfields * 8;
 	if (encoded > LOGBUS_RECORD_MAX)
 		return LOGBUS_ETOOBIG;
 
@@ -271,13 +270,13 @@ static int enqueue(struct logbus_publisher *p, const logbus_entry *e,
 	if (buf == NULL)
 		return LOGBUS_ENOMEM;
 	struct entry_hdr h = {
-		.total = (uint32_t)total,
-		.time_ns = e->time_ns ? e->time_ns : timefmt_now_ns(),
-		.level = (uint8_t)e->level,
-		.stream = (uint8_t)e->stream,
-		.nfields = (uint16_t)e->nfields,
-		.logger_len = (uint16_t)logger_len,
-		.msg_len = (uint32_t)msg_len,
+	    .total = (uint32_t)total,
+	    .time_ns = e->time_ns ? e->time_ns : timefmt_now_ns(),
+	    .level = (uint8_t)e->level,
+	    .stream = (uint8_t)e->stream,
+	    .nfields = (uint16_t)e->nfields,
+	    .logger_len = (uint16_t)logger_len,
+	    .msg_len = (uint32_t)msg_len,
 	};
 	memcpy(buf, &h, sizeof(struct entry_hdr));
 	char *w = buf + sizeof(struct entry_hdr);
@@ -297,17 +296,16 @@ static int enqueue(struct logbus_publisher *p, const logbus_entry *e,
 }
 
 void publisher_names(struct logbus_publisher *p, struct lb_str *service,
-		     struct lb_str *logger)
+                     struct lb_str *logger)
 {
 	*service = (struct lb_str){p->service, (uint32_t)p->service_len};
 	*logger = (struct lb_str){p->logger, (uint32_t)p->logger_len};
 }
 
 int publisher_put_encoded(struct logbus_publisher *p, const char *rec,
-			  size_t len)
+                          size_t len)
 {
-	struct entry_hdr h = {.flags = ENTRY_ENCODED,
-			      .msg_len = (uint32_t)len};
+	struct entry_hdr h = {.flags = ENTRY_ENCODED, .msg_len = (uint32_t)len};
 	size_t total = sizeof h + len;
 
 	if (len > LOGBUS_RECORD_MAX)
@@ -327,10 +325,10 @@ int publisher_put_encoded(struct logbus_publisher *p, const char *rec,
 static int refused(struct logbus_publisher *p, int rv)
 {
 	static const char *const why[] = {
-		[-LOGBUS_EINVAL] = "record refused: bad level, stream, logger "
-				   "or field key",
-		[-LOGBUS_EUTF8] = "record refused: text is not valid UTF-8",
-		[-LOGBUS_ETOOBIG] = "record refused: larger than 256 KiB",
+	    [-LOGBUS_EINVAL] = "record refused: bad level, stream, logger "
+	                       "or field key",
+	    [-LOGBUS_EUTF8] = "record refused: text is not valid UTF-8",
+	    [-LOGBUS_ETOOBIG] = "record refused: larger than 256 KiB",
 	};
 	if (rv == LOGBUS_EINVAL || rv == LOGBUS_EUTF8 || rv == LOGBUS_ETOOBIG) {
 		pthread_mutex_lock(&p->mu);
@@ -344,14 +342,14 @@ LOGBUS_API int logbus_write(logbus_publisher *p, const logbus_entry *e)
 {
 	if (p == NULL || e == NULL || e->message == NULL)
 		return LOGBUS_EINVAL;
-	size_t len = e->message_len == (size_t)-1 ? strlen(e->message)
-						  : e->message_len;
+	size_t len =
+	    e->message_len == (size_t)-1 ? strlen(e->message) : e->message_len;
 	return refused(p, enqueue(p, e, e->message, len));
 }
 
 LOGBUS_API int logbus_logv(logbus_publisher *p, int level, const char *logger,
-			   const logbus_field *fields, size_t nfields,
-			   const char *fmt, va_list ap)
+                           const logbus_field *fields, size_t nfields,
+                           const char *fmt, va_list ap)
 {
 	char stack[FMT_STACK];
 	char *msg = stack;
@@ -379,10 +377,10 @@ LOGBUS_API int logbus_logv(logbus_publisher *p, int level, const char *logger,
 	}
 	va_end(ap2);
 	logbus_entry e = {
-		.level = level,
-		.logger = logger,
-		.fields = fields,
-		.nfields = nfields,
+	    .level = level,
+	    .logger = logger,
+	    .fields = fields,
+	    .nfields = nfields,
 	};
 	int rv = refused(p, enqueue(p, &e, msg, (size_t)n));
 	if (msg != stack)
@@ -401,8 +399,8 @@ LOGBUS_API int logbus_log(logbus_publisher *p, int level, const char *fmt, ...)
 }
 
 LOGBUS_API int logbus_log_fields(logbus_publisher *p, int level,
-				 const char *logger, const logbus_field *fields,
-				 size_t nfields, const char *fmt, ...)
+                                 const char *logger, const logbus_field *fields,
+                                 size_t nfields, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -412,11 +410,11 @@ LOGBUS_API int logbus_log_fields(logbus_publisher *p, int level,
 	return rv;
 }
 
-/* ---- the sender ------------------------------------------------------------- */
+/* ---- the sender ---------------------------------------------------------- */
 
 /* Decode one entry of p->raw and append it to the request as a bin. */
 static const char *encode_entry(struct logbus_publisher *p, const char *r,
-				msgpack_packer *reqpk)
+                                msgpack_packer *reqpk)
 {
 	struct entry_hdr h;
 	logbus_field fields[LOGBUS_FIELDS_MAX];
@@ -430,16 +428,15 @@ static const char *encode_entry(struct logbus_publisher *p, const char *r,
 		return r + h.total;
 	}
 	struct record_in in = {
-		.time_ns = h.time_ns,
-		.level = h.level,
-		.stream = h.stream,
-		.service = {p->service, (uint32_t)p->service_len},
-		.logger = {h.logger_len ? c : p->logger,
-			   h.logger_len ? h.logger_len
-					: (uint32_t)p->logger_len},
-		.message = {c + h.logger_len, h.msg_len},
-		.fields = fields,
-		.nfields = h.nfields,
+	    .time_ns = h.time_ns,
+	    .level = h.level,
+	    .stream = h.stream,
+	    .service = {p->service, (uint32_t)p->service_len},
+	    .logger = {h.logger_len ? c : p->logger,
+	               h.logger_len ? h.logger_len : (uint32_t)p->logger_len},
+	    .message = {c + h.logger_len, h.msg_len},
+	    .fields = fields,
+	    .nfields = h.nfields,
 	};
 	c += h.logger_len + h.msg_len;
 	for (size_t i = 0; i < h.nfields; i++) {
@@ -478,23 +475,23 @@ static const char *encode_entry(struct logbus_publisher *p, const char *r,
 }
 
 static void encode_drop_notice(struct logbus_publisher *p, uint64_t n,
-			       msgpack_packer *reqpk)
+                               msgpack_packer *reqpk)
 {
 	char msg[128];
 	logbus_field f = LOGBUS_INT("dropped", (int64_t)n);
 	msgpack_packer pk;
 	int len = snprintf(msg, sizeof msg,
-			   "Dropped %llu records: the publisher's queue was "
-			   "full",
-			   (unsigned long long)n);
+	                   "Dropped %llu records: the publisher's queue was "
+	                   "full",
+	                   (unsigned long long)n);
 	struct record_in in = {
-		.time_ns = timefmt_now_ns(),
-		.level = LOGBUS_WARNING,
-		.service = {p->service, (uint32_t)p->service_len},
-		.logger = {"logbus.client", 13},
-		.message = {msg, (uint32_t)len},
-		.fields = &f,
-		.nfields = 1,
+	    .time_ns = timefmt_now_ns(),
+	    .level = LOGBUS_WARNING,
+	    .service = {p->service, (uint32_t)p->service_len},
+	    .logger = {"logbus.client", 13},
+	    .message = {msg, (uint32_t)len},
+	    .fields = &f,
+	    .nfields = 1,
 	};
 	msgpack_sbuffer_clear(&p->rec);
 	msgpack_packer_init(&pk, &p->rec, msgpack_sbuffer_write);
@@ -508,7 +505,7 @@ static void encode_drop_notice(struct logbus_publisher *p, uint64_t n,
  * the number of entries taken and the drop count to report with them.
  */
 static size_t take_batch(struct logbus_publisher *p, size_t *raw_len,
-			 uint64_t *drops)
+                         uint64_t *drops)
 {
 	size_t n = 0, len = 0, budget = BATCH_MAX - 4096;
 
@@ -518,7 +515,7 @@ static size_t take_batch(struct logbus_publisher *p, size_t *raw_len,
 	while (p->used > 0) {
 		uint32_t total = ring_peek_total(p);
 		size_t cost = total + p->service_len + p->logger_len +
-			      ENCODE_SLACK + 2 * LOGBUS_FIELDS_MAX;
+		              ENCODE_SLACK + 2 * LOGBUS_FIELDS_MAX;
 		if (n > 0 && cost > budget)
 			break;
 		budget = cost > budget ? 0 : budget - cost;
@@ -568,7 +565,7 @@ enum outcome { SENT, RETRY, GIVE_UP };
 
 /* Read an ack.  Called with p->mu held.  n: records in the batch. */
 static enum outcome take_reply(struct logbus_publisher *p, nng_msg *reply,
-			       size_t n)
+                               size_t n)
 {
 	msgpack_zone zone;
 	msgpack_object o;
@@ -578,8 +575,8 @@ static enum outcome take_reply(struct logbus_publisher *p, nng_msg *reply,
 	enum outcome out = SENT;
 
 	msgpack_zone_init(&zone, 1024);
-	if (msgpack_unpack(nng_msg_body(reply), nng_msg_len(reply), &off,
-			   &zone, &o) != MSGPACK_UNPACK_SUCCESS ||
+	if (msgpack_unpack(nng_msg_body(reply), nng_msg_len(reply), &off, &zone,
+	                   &o) != MSGPACK_UNPACK_SUCCESS ||
 	    !mp_get_bool(&o, "ok", &ok)) {
 		set_error(p, "logbusd sent a reply this library cannot read");
 		out = RETRY;
@@ -589,13 +586,13 @@ static enum outcome take_reply(struct logbus_publisher *p, nng_msg *reply,
 		mp_get_bytes(&o, "code", &code, &clen);
 		mp_get_bytes(&o, "error", &text, &tlen);
 		set_error(p, "logbusd refused a batch (%.*s): %.*s", (int)clen,
-			  code, (int)tlen, text);
+		          code, (int)tlen, text);
 		/* The journal could not write (disk full...): keep the batch
 		 * and try again; anything else would fail the same way. */
 		bool transient = (clen == strlen(ERR_JOURNAL) &&
-				  memcmp(code, ERR_JOURNAL, clen) == 0) ||
-				 (clen == strlen(ERR_SHUTTING_DOWN) &&
-				  memcmp(code, ERR_SHUTTING_DOWN, clen) == 0);
+		                  memcmp(code, ERR_JOURNAL, clen) == 0) ||
+		                 (clen == strlen(ERR_SHUTTING_DOWN) &&
+		                  memcmp(code, ERR_SHUTTING_DOWN, clen) == 0);
 		if (transient) {
 			out = RETRY;
 		} else {
@@ -608,20 +605,21 @@ static enum outcome take_reply(struct logbus_publisher *p, nng_msg *reply,
 		mp_get_u64(&o, "n", &committed);
 		const msgpack_object *rej = mp_get(&o, "rej");
 		size_t nrej = rej && rej->type == MSGPACK_OBJECT_ARRAY
-				      ? rej->via.array.size
-				      : 0;
+		                  ? rej->via.array.size
+		                  : 0;
 		for (size_t i = 0; i < nrej; i++) {
 			const msgpack_object *r = &rej->via.array.ptr[i];
 			if (r->type == MSGPACK_OBJECT_ARRAY &&
 			    r->via.array.size == 3 &&
 			    r->via.array.ptr[1].type == MSGPACK_OBJECT_STR &&
 			    r->via.array.ptr[2].type == MSGPACK_OBJECT_STR)
-				set_error(p, "logbusd refused a record (%.*s): "
-					     "%.*s",
-					  (int)r->via.array.ptr[1].via.str.size,
-					  r->via.array.ptr[1].via.str.ptr,
-					  (int)r->via.array.ptr[2].via.str.size,
-					  r->via.array.ptr[2].via.str.ptr);
+				set_error(p,
+				          "logbusd refused a record (%.*s): "
+				          "%.*s",
+				          (int)r->via.array.ptr[1].via.str.size,
+				          r->via.array.ptr[1].via.str.ptr,
+				          (int)r->via.array.ptr[2].via.str.size,
+				          r->via.array.ptr[2].via.str.ptr);
 		}
 		p->committed += committed;
 		p->rejected += nrej;
@@ -642,9 +640,9 @@ static void deliver(struct logbus_publisher *p, size_t n)
 
 	for (;;) {
 		nng_msg *reply = NULL;
-		int rv = reqconn_call(&p->conn, p->req.data, p->req.size,
-				      &reply, CALL_SLICE_MS, &p->abort, err,
-				      sizeof err);
+		int rv =
+		    reqconn_call(&p->conn, p->req.data, p->req.size, &reply,
+		                 CALL_SLICE_MS, &p->abort, err, sizeof err);
 		pthread_mutex_lock(&p->mu);
 		enum outcome out = RETRY;
 		if (rv == 0) {
@@ -712,10 +710,10 @@ static void *sender_main(void *arg)
 	return NULL;
 }
 
-/* ---- open, flush, close ------------------------------------------------------ */
+/* ---- open, flush, close -------------------------------------------------- */
 
 LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
-				     const logbus_publisher_options *o)
+                                     const logbus_publisher_options *o)
 {
 	char run_dir[4096], err[256];
 	const char *dir;
@@ -729,7 +727,7 @@ LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
 	if (!logger_valid(logger, strlen(logger)))
 		return LOGBUS_EINVAL;
 	dir = o->run_dir ? o->run_dir
-			 : paths_default_run_dir(run_dir, sizeof run_dir);
+	                 : paths_default_run_dir(run_dir, sizeof run_dir);
 	if (dir == NULL)
 		return LOGBUS_EINVAL;
 	struct logbus_publisher *p = calloc(1, sizeof *p);
@@ -750,15 +748,15 @@ LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
 	atomic_init(&p->abort, false);
 	msgpack_sbuffer_init(&p->rec);
 	msgpack_sbuffer_init(&p->req);
-	if (getrandom(&p->session, sizeof p->session, 0) !=
-	    sizeof p->session)
-		p->session = (uint64_t)timefmt_now_ns() ^ (uint64_t)getpid() << 32;
+	if (getrandom(&p->session, sizeof p->session, 0) != sizeof p->session)
+		p->session = (uint64_t)timefmt_now_ns() ^ (uint64_t)getpid()
+		                                              << 32;
 	if (p->ring == NULL || p->raw == NULL) {
 		rv = LOGBUS_ENOMEM;
 		goto fail;
 	}
 	if ((rv = reqconn_open(&p->conn, dir, SOCK_INGEST, 64 * 1024, err,
-			       sizeof err)) != 0)
+	                       sizeof err)) != 0)
 		goto fail;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
@@ -814,7 +812,7 @@ LOGBUS_API int logbus_flush(logbus_publisher *p, int timeout_ms)
 		} else if (timeout_ms < 0) {
 			pthread_cond_wait(&p->done, &p->mu);
 		} else if (pthread_cond_timedwait(&p->done, &p->mu, &ts) ==
-			   ETIMEDOUT) {
+		           ETIMEDOUT) {
 			rv = p->answered < ticket ? LOGBUS_ETIMEDOUT : 0;
 		}
 	}
@@ -854,7 +852,7 @@ LOGBUS_API int logbus_publisher_close(logbus_publisher *p, int timeout_ms)
 }
 
 LOGBUS_API void logbus_publisher_get_stats(logbus_publisher *p,
-					   logbus_publisher_stats *st)
+                                           logbus_publisher_stats *st)
 {
 	pthread_mutex_lock(&p->mu);
 	st->logged = p->logged;
@@ -869,7 +867,7 @@ LOGBUS_API void logbus_publisher_get_stats(logbus_publisher *p,
 }
 
 LOGBUS_API const char *logbus_publisher_error(logbus_publisher *p, char *buf,
-					      size_t len)
+                                              size_t len)
 {
 	if (len == 0)
 		return buf;

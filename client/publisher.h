@@ -13,10 +13,10 @@
 /* Queue a record that is already encoded (record_pack), as logging calls
  * queue theirs. */
 int publisher_put_encoded(struct logbus_publisher *p, const char *rec,
-			  size_t len);
+                          size_t len);
 
 /* The publisher's service id and default logger. */
 void publisher_names(struct logbus_publisher *p, struct lb_str *service,
-		     struct lb_str *logger);
+                     struct lb_str *logger);
 
 #endif

@@ -106,9 +106,10 @@ static int open_live(struct logbus_reader *r, const char *dir)
 	int rv;
 
 	if (paths_socket_url(url, sizeof url, dir, SOCK_LIVE) == NULL) {
-		snprintf(r->error, sizeof r->error, "run directory path too "
-						    "long: %s",
-			 dir);
+		snprintf(r->error, sizeof r->error,
+		         "run directory path too "
+		         "long: %s",
+		         dir);
 		return LOGBUS_EINVAL;
 	}
 	/* One service: its topic, "<id>\0".  Several or all: everything,
@@ -118,18 +119,18 @@ static int open_live(struct logbus_reader *r, const char *dir)
 	size_t topic_len = r->one_service ? r->flt.services[0].len + 1 : 0;
 	if ((rv = nng_sub0_open(&r->live)) != 0) {
 		snprintf(r->error, sizeof r->error, "cannot open a socket: %s",
-			 nng_strerror(rv));
+		         nng_strerror(rv));
 		return LOGBUS_ESYS;
 	}
 	if ((rv = nng_socket_set(r->live, NNG_OPT_SUB_SUBSCRIBE, topic,
-				 topic_len)) ||
+	                         topic_len)) ||
 	    (rv = nng_socket_set_int(r->live, NNG_OPT_RECVBUF, LIVE_RECVBUF)) ||
 	    (rv = nng_socket_set_size(r->live, NNG_OPT_RECVMAXSZ,
-				      INGEST_RECV_MAX + 64 * 1024)) ||
+	                              INGEST_RECV_MAX + 64 * 1024)) ||
 	    (rv = nng_socket_get_int(r->live, NNG_OPT_RECVFD, &r->live_fd)) ||
 	    (rv = redial_start(&r->live_rd, r->live, url))) {
 		snprintf(r->error, sizeof r->error, "cannot follow %s/%s: %s",
-			 dir, SOCK_LIVE, nng_strerror(rv));
+		         dir, SOCK_LIVE, nng_strerror(rv));
 		nng_close(r->live);
 		return LOGBUS_ESYS;
 	}
@@ -152,7 +153,7 @@ static void reader_free(struct logbus_reader *r)
 }
 
 LOGBUS_API int logbus_reader_open(logbus_reader **out,
-				  const logbus_reader_options *o)
+                                  const logbus_reader_options *o)
 {
 	char run_dir[4096], err[256];
 	int rv;
@@ -163,9 +164,9 @@ LOGBUS_API int logbus_reader_open(logbus_reader **out,
 			open_error(o, "unknown start position");
 		return LOGBUS_EINVAL;
 	}
-	const char *dir = o->run_dir ? o->run_dir
-				     : paths_default_run_dir(run_dir,
-							     sizeof run_dir);
+	const char *dir = o->run_dir
+	                      ? o->run_dir
+	                      : paths_default_run_dir(run_dir, sizeof run_dir);
 	if (dir == NULL) {
 		open_error(o, "run directory path too long");
 		return LOGBUS_EINVAL;
@@ -186,7 +187,7 @@ LOGBUS_API int logbus_reader_open(logbus_reader **out,
 	if (o->start == LOGBUS_START_CURSOR) {
 		if (cursor_parse(o->cursor, r->jid, &r->after) < 0) {
 			open_error(o, "malformed cursor: expected lb1-<32 "
-				      "hex>-<16 hex>");
+			              "hex>-<16 hex>");
 			rv = LOGBUS_ECURSOR;
 			goto fail;
 		}
@@ -197,8 +198,7 @@ LOGBUS_API int logbus_reader_open(logbus_reader **out,
 		open_error(o, err);
 		goto fail;
 	}
-	if (o->start == LOGBUS_START_SINCE &&
-	    o->since_ns > r->flt.since_ns)
+	if (o->start == LOGBUS_START_SINCE && o->since_ns > r->flt.since_ns)
 		r->flt.since_ns = o->since_ns;
 	/* Live first, so that what is committed during the replay waits in
 	 * the socket instead of being missed. */
@@ -207,7 +207,7 @@ LOGBUS_API int logbus_reader_open(logbus_reader **out,
 		goto fail;
 	}
 	if ((rv = reqconn_open(&r->conn, dir, SOCK_QUERY, QUERY_RECV_MAX,
-			       r->error, sizeof r->error)) != 0) {
+	                       r->error, sizeof r->error)) != 0) {
 		open_error(o, r->error);
 		goto fail;
 	}
@@ -253,13 +253,13 @@ static void drop_msg(struct logbus_reader *r)
 	r->frames_len = r->off = 0;
 }
 
-/* ---- replay ----------------------------------------------------------------- */
+/* ---- replay -------------------------------------------------------------- */
 
 static void build_read(struct logbus_reader *r)
 {
 	msgpack_packer pk;
 	bool tail = !r->positioned && (r->start == LOGBUS_START_TAIL ||
-				       r->start == LOGBUS_START_NEW);
+	                               r->start == LOGBUS_START_NEW);
 
 	msgpack_sbuffer_clear(&r->req);
 	msgpack_packer_init(&pk, &r->req, msgpack_sbuffer_write);
@@ -313,13 +313,13 @@ static int fetch(struct logbus_reader *r)
 	drop_msg(r);
 	build_read(r);
 	rv = reqconn_call(&r->conn, r->req.data, r->req.size, &reply,
-			  r->timeout_ms, &r->stop, r->error, sizeof r->error);
+	                  r->timeout_ms, &r->stop, r->error, sizeof r->error);
 	if (rv != 0)
 		return rv;
 	r->msg = reply;
 	msgpack_zone_clear(&r->zone);
 	if (msgpack_unpack(nng_msg_body(reply), nng_msg_len(reply), &off,
-			   &r->zone, &o) != MSGPACK_UNPACK_SUCCESS ||
+	                   &r->zone, &o) != MSGPACK_UNPACK_SUCCESS ||
 	    !mp_get_bool(&o, "ok", &ok))
 		goto proto;
 	if (!ok) {
@@ -344,11 +344,11 @@ static int fetch(struct logbus_reader *r)
 proto:
 	drop_msg(r);
 	snprintf(r->error, sizeof r->error,
-		 "logbusd sent a read reply this library cannot read");
+	         "logbusd sent a read reply this library cannot read");
 	return LOGBUS_EPROTO;
 }
 
-/* ---- live ------------------------------------------------------------------- */
+/* ---- live ---------------------------------------------------------------- */
 
 /*
  * Take a live message: returns true when its frames became the current
@@ -371,7 +371,7 @@ static bool take_live(struct logbus_reader *r, nng_msg *m)
 	off = (size_t)(nul + 1 - body);
 	msgpack_zone_clear(&r->zone);
 	if (msgpack_unpack(body, len, &off, &r->zone, &o) !=
-		    MSGPACK_UNPACK_SUCCESS ||
+	        MSGPACK_UNPACK_SUCCESS ||
 	    !mp_get_bytes(&o, "jid", &jid, &jidlen) ||
 	    jidlen != CURSOR_ID_LEN || !mp_get_u64(&o, "first", &first) ||
 	    !mp_get_u64(&o, "last", &last) || !mp_get_u64(&o, "prev", &prev) ||
@@ -423,7 +423,7 @@ static int wait_live(struct logbus_reader *r, int64_t until)
 	}
 }
 
-/* ---- handing out ---------------------------------------------------------- */
+/* ---- handing out --------------------------------------------------------- */
 
 /* The next wanted record of the current message, or false when it has no
  * more.  Live records are filtered here, replayed ones by the broker. */
@@ -434,11 +434,11 @@ static bool next_frame(struct logbus_reader *r, int *err)
 		uint32_t total;
 		const unsigned char *f = r->frames + r->off;
 		if (frame_check(f, r->frames_len - r->off,
-				FRAME_BODY_HDR + LOGBUS_RECORD_MAX, &type,
-				&total) != FRAME_OK ||
+		                FRAME_BODY_HDR + LOGBUS_RECORD_MAX, &type,
+		                &total) != FRAME_OK ||
 		    type != FRAME_RECORD) {
 			snprintf(r->error, sizeof r->error,
-				 "a record from logbusd failed its checksum");
+			         "a record from logbusd failed its checksum");
 			*err = LOGBUS_EPROTO;
 			return false;
 		}
@@ -452,8 +452,8 @@ static bool next_frame(struct logbus_reader *r, int *err)
 			struct record_error e;
 			msgpack_zone_clear(&r->rec_zone);
 			bool want = record_decode(fr.data, fr.len, &r->rec_zone,
-						  &v, &e) == 0 &&
-				    filter_match(&r->flt, &v);
+			                          &v, &e) == 0 &&
+			            filter_match(&r->flt, &v);
 			if (!want) {
 				r->after = fr.seq;
 				continue;
@@ -461,7 +461,7 @@ static bool next_frame(struct logbus_reader *r, int *err)
 		}
 		if ((*err = view_fill(&r->view, f, r->jid)) != 0) {
 			snprintf(r->error, sizeof r->error,
-				 "a record from logbusd does not decode");
+			         "a record from logbusd does not decode");
 			return false;
 		}
 		r->after = fr.seq;
@@ -490,10 +490,10 @@ static bool passing(int rv)
 }
 
 LOGBUS_API int logbus_reader_next(logbus_reader *r, const logbus_record **rec,
-				  int timeout_ms)
+                                  int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX
-					  : redial_now_ms() + timeout_ms;
+	int64_t deadline =
+	    timeout_ms < 0 ? INT64_MAX : redial_now_ms() + timeout_ms;
 	int rv;
 
 	for (;;) {
@@ -513,8 +513,8 @@ LOGBUS_API int logbus_reader_next(logbus_reader *r, const logbus_record **rec,
 			if (redial_now_ms() < r->retry_at) {
 				/* only followers retry: live_open */
 				int64_t until = r->retry_at < deadline
-							? r->retry_at
-							: deadline;
+				                    ? r->retry_at
+				                    : deadline;
 				if ((rv = wait_live(r, until)) < 0)
 					return rv;
 				if (rv == 0 && redial_now_ms() >= deadline)
@@ -523,7 +523,8 @@ LOGBUS_API int logbus_reader_next(logbus_reader *r, const logbus_record **rec,
 			}
 			if ((rv = fetch(r)) != 0) {
 				if (r->follow && passing(rv))
-					r->retry_at = redial_now_ms() + RETRY_MS;
+					r->retry_at =
+					    redial_now_ms() + RETRY_MS;
 				return rv;
 			}
 			continue;

@@ -20,7 +20,7 @@
 #define SENDTIME_MS 100
 
 int reqconn_open(struct reqconn *c, const char *run_dir, const char *sock,
-		 size_t recv_max, char *err, size_t errlen)
+                 size_t recv_max, char *err, size_t errlen)
 {
 	char url[160];
 	int rv;
@@ -28,24 +28,24 @@ int reqconn_open(struct reqconn *c, const char *run_dir, const char *sock,
 	memset(c, 0, sizeof *c);
 	if (paths_socket_url(url, sizeof url, run_dir, sock) == NULL ||
 	    (size_t)snprintf(c->path, sizeof c->path, "%s/%s", run_dir, sock) >=
-		    sizeof c->path) {
+	        sizeof c->path) {
 		snprintf(err, errlen, "run directory path too long: %s",
-			 run_dir);
+		         run_dir);
 		return LOGBUS_EINVAL;
 	}
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
 		snprintf(err, errlen, "cannot open a socket: %s",
-			 nng_strerror(rv));
+		         nng_strerror(rv));
 		return LOGBUS_ESYS;
 	}
 	if ((rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, recv_max)) ||
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME,
-				    RESEND_MS)) ||
+	                            RESEND_MS)) ||
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, SENDTIME_MS)) ||
 	    (rv = nng_socket_get_int(c->sock, NNG_OPT_RECVFD, &c->recvfd)) ||
 	    (rv = redial_start(&c->rd, c->sock, url))) {
 		snprintf(err, errlen, "cannot set up a connection to %s: %s",
-			 c->path, nng_strerror(rv));
+		         c->path, nng_strerror(rv));
 		nng_close(c->sock);
 		return LOGBUS_ESYS;
 	}
@@ -65,11 +65,12 @@ bool reqconn_connected(struct reqconn *c)
 void reqconn_unreachable(struct reqconn *c, char *err, size_t errlen)
 {
 	struct stat st;
-	const char *why = stat(c->path, &st) < 0 ? "no socket file"
-						  : "no answer";
-	snprintf(err, errlen, "cannot reach logbusd at %s (%s): is logbusd "
-			      "running?",
-		 c->path, why);
+	const char *why =
+	    stat(c->path, &st) < 0 ? "no socket file" : "no answer";
+	snprintf(err, errlen,
+	         "cannot reach logbusd at %s (%s): is logbusd "
+	         "running?",
+	         c->path, why);
 }
 
 static bool stopped(const atomic_bool *stop)
@@ -78,11 +79,11 @@ static bool stopped(const atomic_bool *stop)
 }
 
 int reqconn_call(struct reqconn *c, const void *body, size_t len,
-		 nng_msg **reply, int timeout_ms, const atomic_bool *stop,
-		 char *err, size_t errlen)
+                 nng_msg **reply, int timeout_ms, const atomic_bool *stop,
+                 char *err, size_t errlen)
 {
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX
-					  : redial_now_ms() + timeout_ms;
+	int64_t deadline =
+	    timeout_ms < 0 ? INT64_MAX : redial_now_ms() + timeout_ms;
 	bool sent = false;
 	nng_msg *msg;
 	int rv;
@@ -109,7 +110,7 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 		if (rv != NNG_ETIMEDOUT && rv != NNG_EAGAIN) {
 			nng_msg_free(msg);
 			snprintf(err, errlen, "send to %s failed: %s", c->path,
-				 nng_strerror(rv));
+			         nng_strerror(rv));
 			return LOGBUS_ESYS;
 		}
 		if (stopped(stop) || redial_now_ms() >= deadline) {
@@ -127,17 +128,18 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 	for (;;) {
 		struct pollfd pfd = {.fd = c->recvfd, .events = POLLIN};
 		int64_t left = deadline - redial_now_ms();
-		int wait = left < SLICE_MS ? (int)(left > 0 ? left : 0)
-					   : SLICE_MS;
+		int wait =
+		    left < SLICE_MS ? (int)(left > 0 ? left : 0) : SLICE_MS;
 		int n = poll(&pfd, 1, wait);
 		if (n > 0) {
 			rv = nng_recvmsg(c->sock, reply, NNG_FLAG_NONBLOCK);
 			if (rv == 0)
 				return 0;
 			if (rv != NNG_EAGAIN) {
-				snprintf(err, errlen, "receive from %s failed: "
-						      "%s",
-					 c->path, nng_strerror(rv));
+				snprintf(err, errlen,
+				         "receive from %s failed: "
+				         "%s",
+				         c->path, nng_strerror(rv));
 				return LOGBUS_ESYS;
 			}
 		} else if (n < 0 && errno != EINTR) {
@@ -154,9 +156,10 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 				reqconn_unreachable(c, err, errlen);
 				return LOGBUS_EUNREACHABLE;
 			}
-			snprintf(err, errlen, "logbusd at %s did not answer in "
-					      "time",
-				 c->path);
+			snprintf(err, errlen,
+			         "logbusd at %s did not answer in "
+			         "time",
+			         c->path);
 			return LOGBUS_ETIMEDOUT;
 		}
 	}

@@ -33,7 +33,7 @@ struct reqconn {
 };
 
 int reqconn_open(struct reqconn *c, const char *run_dir, const char *sock,
-		 size_t recv_max, char *err, size_t errlen);
+                 size_t recv_max, char *err, size_t errlen);
 void reqconn_close(struct reqconn *c);
 
 /*
@@ -45,13 +45,12 @@ void reqconn_close(struct reqconn *c);
  * err gets a sentence for the user.
  */
 int reqconn_call(struct reqconn *c, const void *body, size_t len,
-		 nng_msg **reply, int timeout_ms, const atomic_bool *stop,
-		 char *err, size_t errlen);
+                 nng_msg **reply, int timeout_ms, const atomic_bool *stop,
+                 char *err, size_t errlen);
 
 bool reqconn_connected(struct reqconn *c);
 
 /* "cannot reach logbusd at PATH (why): is logbusd running?" */
 void reqconn_unreachable(struct reqconn *c, char *err, size_t errlen);
-
 
 #endif

@@ -55,7 +55,7 @@ static bool go_on_after(struct logbus_subscription *s, int rv)
 
 	if (s->on_error != NULL)
 		again = s->on_error(rv, logbus_reader_error(s->reader),
-				    s->user) != 0;
+		                    s->user) != 0;
 	else
 		again = passing(rv);
 	if (!again || atomic_load(&s->closing))
@@ -100,9 +100,9 @@ static void *run(void *arg)
 }
 
 LOGBUS_API int logbus_subscribe(logbus_subscription **out,
-				const logbus_reader_options *opts,
-				logbus_on_log_fn on_log,
-				logbus_on_error_fn on_error, void *user)
+                                const logbus_reader_options *opts,
+                                logbus_on_log_fn on_log,
+                                logbus_on_error_fn on_error, void *user)
 {
 	*out = NULL;
 	if (opts == NULL || on_log == NULL)
@@ -152,7 +152,7 @@ LOGBUS_API int logbus_subscription_wait(logbus_subscription *s, int timeout_ms)
 		if (timeout_ms < 0)
 			pthread_cond_wait(&s->ended_cv, &s->mu);
 		else if (pthread_cond_timedwait(&s->ended_cv, &s->mu, &ts) ==
-			 ETIMEDOUT)
+		         ETIMEDOUT)
 			rv = LOGBUS_ETIMEDOUT;
 	}
 	if (s->ended)
@@ -162,7 +162,7 @@ LOGBUS_API int logbus_subscription_wait(logbus_subscription *s, int timeout_ms)
 }
 
 LOGBUS_API const char *logbus_subscription_cursor(logbus_subscription *s,
-						  char *buf, size_t len)
+                                                  char *buf, size_t len)
 {
 	pthread_mutex_lock(&s->mu);
 	snprintf(buf, len, "%s", s->cursor);

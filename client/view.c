@@ -48,7 +48,7 @@ static const char *copy(char **w, const char *s, size_t len)
 }
 
 static void fill_field(logbus_field *f, const msgpack_object *k,
-		       const msgpack_object *val, char **w)
+                       const msgpack_object *val, char **w)
 {
 	f->key = copy(w, k->via.str.ptr, k->via.str.size);
 	switch (val->type) {
@@ -81,7 +81,7 @@ static void fill_field(logbus_field *f, const msgpack_object *k,
 }
 
 int view_fill(struct view *v, const unsigned char *frame,
-	      const unsigned char jid[CURSOR_ID_LEN])
+              const unsigned char jid[CURSOR_ID_LEN])
 {
 	struct frame_record fr;
 	struct record_view rv;
@@ -92,7 +92,7 @@ int view_fill(struct view *v, const unsigned char *frame,
 	if (record_decode(fr.data, fr.len, &v->zone, &rv, &e) < 0)
 		return LOGBUS_EPROTO;
 	size_t need = rv.service.len + rv.logger.len + rv.message.len + 3 +
-		      fields_bytes(rv.fields) + 1;
+	              fields_bytes(rv.fields) + 1;
 	if (need > v->arena_cap) {
 		char *a = realloc(v->arena, need);
 		if (a == NULL)
@@ -114,7 +114,7 @@ int view_fill(struct view *v, const unsigned char *frame,
 	r->nfields = rv.fields ? rv.fields->size : 0;
 	for (size_t i = 0; i < r->nfields; i++)
 		fill_field(&v->fields[i], &rv.fields->ptr[i].key,
-			   &rv.fields->ptr[i].val, &w);
+		           &rv.fields->ptr[i].val, &w);
 	r->fields = v->fields;
 	r->pid = fr.pid;
 	r->uid = fr.uid;
@@ -124,7 +124,7 @@ int view_fill(struct view *v, const unsigned char *frame,
 	return 0;
 }
 
-/* ---- formatting ------------------------------------------------------------- */
+/* ---- formatting ---------------------------------------------------------- */
 
 static void out_json_field(struct strbuf *o, const logbus_field *f)
 {
@@ -169,9 +169,10 @@ static void format_json(struct strbuf *o, const logbus_record *r)
 			sb_put(o, ",", 1);
 		out_json_field(o, &r->fields[i]);
 	}
-	sb_printf(o, "},\"pid\":%" PRIu32 ",\"uid\":%" PRIu32
-		   ",\"gid\":%" PRIu32 "}\n",
-		r->pid, r->uid, r->gid);
+	sb_printf(o,
+	          "},\"pid\":%" PRIu32 ",\"uid\":%" PRIu32 ",\"gid\":%" PRIu32
+	          "}\n",
+	          r->pid, r->uid, r->gid);
 }
 
 static void format_text(struct strbuf *o, const logbus_record *r)
@@ -192,8 +193,8 @@ static void format_text(struct strbuf *o, const logbus_record *r)
 }
 
 LOGBUS_API long logbus_record_format(const logbus_record *r,
-				     enum logbus_format format, char **buf,
-				     size_t *cap)
+                                     enum logbus_format format, char **buf,
+                                     size_t *cap)
 {
 	struct strbuf o = {.p = *buf, .cap = *cap};
 
@@ -207,8 +208,8 @@ LOGBUS_API long logbus_record_format(const logbus_record *r,
 }
 
 LOGBUS_API size_t logbus_format_time(int64_t ns, enum logbus_time_style style,
-				     char *buf, size_t len)
+                                     char *buf, size_t len)
 {
 	return style == LOGBUS_TIME_RFC3339 ? timefmt_rfc3339(buf, len, ns)
-					    : timefmt_python(buf, len, ns);
+	                                    : timefmt_python(buf, len, ns);
 }

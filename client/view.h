@@ -26,6 +26,6 @@ void view_fini(struct view *v);
 /* Fill v->rec from a checked record frame.  Returns 0, LOGBUS_EPROTO for a
  * record that does not decode, LOGBUS_ENOMEM. */
 int view_fill(struct view *v, const unsigned char *frame,
-	      const unsigned char jid[CURSOR_ID_LEN]);
+              const unsigned char jid[CURSOR_ID_LEN]);
 
 #endif

@@ -11,7 +11,7 @@
 static const char hexdig[] = "0123456789abcdef";
 
 void cursor_format(char out[CURSOR_STR_LEN + 1],
-		   const unsigned char id[CURSOR_ID_LEN], uint64_t seq)
+                   const unsigned char id[CURSOR_ID_LEN], uint64_t seq)
 {
 	char *p = out;
 
@@ -36,8 +36,7 @@ static int hexval(char c)
 	return -1;
 }
 
-int cursor_parse(const char *s, unsigned char id[CURSOR_ID_LEN],
-		 uint64_t *seq)
+int cursor_parse(const char *s, unsigned char id[CURSOR_ID_LEN], uint64_t *seq)
 {
 	if (s == NULL || strlen(s) != CURSOR_STR_LEN ||
 	    memcmp(s, "lb1-", 4) != 0 || s[4 + 2 * CURSOR_ID_LEN] != '-')

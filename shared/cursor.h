@@ -16,10 +16,9 @@
 #define CURSOR_STR_LEN 53 /* without the NUL */
 
 void cursor_format(char out[CURSOR_STR_LEN + 1],
-		   const unsigned char id[CURSOR_ID_LEN], uint64_t seq);
+                   const unsigned char id[CURSOR_ID_LEN], uint64_t seq);
 
 /* 0 on success, -1 when s is not a cursor. */
-int cursor_parse(const char *s, unsigned char id[CURSOR_ID_LEN],
-		 uint64_t *seq);
+int cursor_parse(const char *s, unsigned char id[CURSOR_ID_LEN], uint64_t *seq);
 
 #endif

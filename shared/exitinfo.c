@@ -17,8 +17,8 @@ static void pack_int(msgpack_packer *pk, const char *k, int64_t v)
 	msgpack_pack_int64(pk, v);
 }
 
-static void pack_strs(msgpack_packer *pk, const char *k,
-		      const char *const *v, size_t n)
+static void pack_strs(msgpack_packer *pk, const char *k, const char *const *v,
+                      size_t n)
 {
 	mp_pack_key(pk, k);
 	msgpack_pack_array(pk, n);
@@ -61,7 +61,8 @@ static int bad(struct record_error *e, const char *code, const char *what)
 
 static bool get_int(const msgpack_object *o, int64_t *out)
 {
-	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    o->via.u64 <= INT64_MAX)
 		*out = (int64_t)o->via.u64;
 	else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
 		*out = o->via.i64;
@@ -71,7 +72,7 @@ static bool get_int(const msgpack_object *o, int64_t *out)
 }
 
 static int str_array(const msgpack_object *o, const msgpack_object_array **out,
-		     size_t max, struct record_error *e, const char *what)
+                     size_t max, struct record_error *e, const char *what)
 {
 	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > max)
 		return bad(e, ERR_BAD_RECORD, what);
@@ -87,16 +88,17 @@ static int str_array(const msgpack_object *o, const msgpack_object_array **out,
 }
 
 static int one(const msgpack_object *k, const msgpack_object *val,
-	       struct exit_view *v, bool *have_code, struct record_error *e)
+               struct exit_view *v, bool *have_code, struct record_error *e)
 {
 	struct lb_str *s = mp_key_is(k, "cwd")    ? &v->cwd
-			   : mp_key_is(k, "venv") ? &v->venv
-			   : mp_key_is(k, "err")  ? &v->err
-			   : mp_key_is(k, "out")  ? &v->out
-						  : NULL;
+	                   : mp_key_is(k, "venv") ? &v->venv
+	                   : mp_key_is(k, "err")  ? &v->err
+	                   : mp_key_is(k, "out")  ? &v->out
+	                                          : NULL;
 	if (s != NULL) {
 		if (val->type != MSGPACK_OBJECT_STR)
-			return bad(e, ERR_BAD_RECORD, "text field is not a string");
+			return bad(e, ERR_BAD_RECORD,
+			           "text field is not a string");
 		if (!utf8_valid(val->via.str.ptr, val->via.str.size))
 			return bad(e, ERR_BAD_UTF8, "text is not UTF-8");
 		s->p = val->via.str.ptr;
@@ -126,16 +128,16 @@ static int one(const msgpack_object *k, const msgpack_object *val,
 		v->core = val->via.boolean;
 	} else if (mp_key_is(k, "argv")) {
 		return str_array(val, &v->argv, 4096, e,
-				 "argv is not a list of strings");
+		                 "argv is not a list of strings");
 	} else if (mp_key_is(k, "files")) {
 		return str_array(val, &v->files, EXIT_FILES_MAX, e,
-				 "files is not a list of strings");
+		                 "files is not a list of strings");
 	}
 	return 0; /* unknown keys: kept, ignored */
 }
 
 int exit_decode(const msgpack_object *x, struct exit_view *v,
-		struct record_error *e)
+                struct record_error *e)
 {
 	bool have_code = false;
 
@@ -172,11 +174,11 @@ size_t exit_summary(char *buf, size_t len, int64_t code, bool core)
 
 	if (code >= 0)
 		n = snprintf(buf, len, "Process exited with code %" PRId64,
-			     code);
+		             code);
 	else
 		n = snprintf(buf, len,
-			     "Process killed by %s (exit code: %" PRId64 "%s)",
-			     exit_signal_name((int)-code, name, sizeof name),
-			     code, core ? ", core dumped" : "");
+		             "Process killed by %s (exit code: %" PRId64 "%s)",
+		             exit_signal_name((int)-code, name, sizeof name),
+		             code, core ? ", core dumped" : "");
 	return n < 0 ? 0 : (size_t)n;
 }

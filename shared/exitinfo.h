@@ -56,7 +56,7 @@ struct exit_view {
 
 /* 0, or -1 with e filled (ERR_BAD_RECORD / ERR_BAD_UTF8). */
 int exit_decode(const msgpack_object *x, struct exit_view *v,
-		struct record_error *e);
+                struct record_error *e);
 
 /* "SIGTERM", "SIGSEGV", ... for any signal; "SIG<n>" when unnamed. */
 const char *exit_signal_name(int sig, char *buf, size_t len);

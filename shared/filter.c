@@ -45,23 +45,24 @@ static int set_prefix(struct filter *f, const char *s, size_t len)
 }
 
 static int compile_regex(struct filter *f, const char *re, size_t len,
-			 char *err, size_t errlen)
+                         char *err, size_t errlen)
 {
 	int code;
 	PCRE2_SIZE at;
 
 	if (len > FILTER_REGEX_MAX) {
 		snprintf(err, errlen, "regular expression longer than %d bytes",
-			 FILTER_REGEX_MAX);
+		         FILTER_REGEX_MAX);
 		return -1;
 	}
-	f->code = pcre2_compile((PCRE2_SPTR)re, len, PCRE2_UTF, &code, &at,
-				NULL);
+	f->code =
+	    pcre2_compile((PCRE2_SPTR)re, len, PCRE2_UTF, &code, &at, NULL);
 	if (f->code == NULL) {
 		PCRE2_UCHAR msg[160];
 		pcre2_get_error_message(code, msg, sizeof msg);
-		snprintf(err, errlen, "bad regular expression at offset %zu: %s",
-			 (size_t)at, (const char *)msg);
+		snprintf(err, errlen,
+		         "bad regular expression at offset %zu: %s", (size_t)at,
+		         (const char *)msg);
 		return -1;
 	}
 	pcre2_jit_compile(f->code, PCRE2_JIT_COMPLETE); /* best effort */
@@ -76,12 +77,13 @@ static int compile_regex(struct filter *f, const char *re, size_t len,
 }
 
 static int add_field(struct filter *f, const char *k, size_t klen,
-		     const char *v, size_t vlen, char *err, size_t errlen)
+                     const char *v, size_t vlen, char *err, size_t errlen)
 {
 	if (!field_key_valid(k, klen)) {
-		snprintf(err, errlen, "field filter key '%.*s' is not "
-				      "[A-Za-z0-9._-]{1,64}",
-			 (int)(klen > 64 ? 64 : klen), k);
+		snprintf(err, errlen,
+		         "field filter key '%.*s' is not "
+		         "[A-Za-z0-9._-]{1,64}",
+		         (int)(klen > 64 ? 64 : klen), k);
 		return -1;
 	}
 	if (!utf8_valid(v, vlen)) {
@@ -103,11 +105,11 @@ static int add_field(struct filter *f, const char *k, size_t klen,
 }
 
 static int public_services(struct filter *f, const logbus_filter *pub,
-			   char *err, size_t errlen)
+                           char *err, size_t errlen)
 {
 	if (pub->nservices > FILTER_SERVICES_MAX) {
 		snprintf(err, errlen, "more than %d services",
-			 FILTER_SERVICES_MAX);
+		         FILTER_SERVICES_MAX);
 		return LOGBUS_EINVAL;
 	}
 	f->services = calloc(pub->nservices, sizeof *f->services);
@@ -117,7 +119,7 @@ static int public_services(struct filter *f, const logbus_filter *pub,
 		const char *s = pub->services[i];
 		if (s == NULL || !service_id_valid(s, strlen(s))) {
 			snprintf(err, errlen, "invalid service id '%s'",
-				 s ? s : "(null)");
+			         s ? s : "(null)");
 			return LOGBUS_EINVAL;
 		}
 		if (copy_str(&f->services[f->nservices], s, strlen(s)) < 0)
@@ -127,12 +129,12 @@ static int public_services(struct filter *f, const logbus_filter *pub,
 	return 0;
 }
 
-static int public_fields(struct filter *f, const logbus_filter *pub,
-			 char *err, size_t errlen)
+static int public_fields(struct filter *f, const logbus_filter *pub, char *err,
+                         size_t errlen)
 {
 	if (pub->nfields > FILTER_FIELDS_MAX) {
 		snprintf(err, errlen, "more than %d field filters",
-			 FILTER_FIELDS_MAX);
+		         FILTER_FIELDS_MAX);
 		return LOGBUS_EINVAL;
 	}
 	f->fields = calloc(pub->nfields, sizeof *f->fields);
@@ -142,20 +144,21 @@ static int public_fields(struct filter *f, const logbus_filter *pub,
 		const char *kv = pub->fields[i];
 		const char *eq = kv ? strchr(kv, '=') : NULL;
 		if (eq == NULL) {
-			snprintf(err, errlen, "field filter '%s' is not "
-					      "KEY=VALUE",
-				 kv ? kv : "(null)");
+			snprintf(err, errlen,
+			         "field filter '%s' is not "
+			         "KEY=VALUE",
+			         kv ? kv : "(null)");
 			return LOGBUS_EINVAL;
 		}
 		if (add_field(f, kv, (size_t)(eq - kv), eq + 1, strlen(eq + 1),
-			      err, errlen) < 0)
+		              err, errlen) < 0)
 			return LOGBUS_EINVAL;
 	}
 	return 0;
 }
 
 int filter_from_public(struct filter *f, const logbus_filter *pub, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	int rv = 0;
 
@@ -168,8 +171,7 @@ int filter_from_public(struct filter *f, const logbus_filter *pub, char *err,
 		return LOGBUS_EINVAL;
 	}
 	if (pub->streams & ~7u) {
-		snprintf(err, errlen, "unknown stream bits 0x%x",
-			 pub->streams);
+		snprintf(err, errlen, "unknown stream bits 0x%x", pub->streams);
 		return LOGBUS_EINVAL;
 	}
 	f->min_level = pub->min_level;
@@ -178,7 +180,8 @@ int filter_from_public(struct filter *f, const logbus_filter *pub, char *err,
 	f->until_ns = pub->until_ns;
 	if ((pub->nservices > 0 &&
 	     (rv = public_services(f, pub, err, errlen)) != 0) ||
-	    (pub->nfields > 0 && (rv = public_fields(f, pub, err, errlen)) != 0))
+	    (pub->nfields > 0 &&
+	     (rv = public_fields(f, pub, err, errlen)) != 0))
 		goto fail;
 	if (pub->logger_prefix && *pub->logger_prefix &&
 	    set_prefix(f, pub->logger_prefix, strlen(pub->logger_prefix)) < 0) {
@@ -187,7 +190,7 @@ int filter_from_public(struct filter *f, const logbus_filter *pub, char *err,
 	}
 	if (pub->message_regex &&
 	    compile_regex(f, pub->message_regex, strlen(pub->message_regex),
-			  err, errlen) < 0) {
+	                  err, errlen) < 0) {
 		rv = LOGBUS_EINVAL;
 		goto fail;
 	}
@@ -206,9 +209,9 @@ static void pack_i64(msgpack_packer *pk, const char *key, int64_t v)
 void filter_pack(msgpack_packer *pk, const struct filter *f)
 {
 	size_t n = (f->nservices > 0) + (f->min_level > 0) +
-		   (f->logger_prefix != NULL) + (f->streams != 0) +
-		   (f->nfields > 0) + (f->regex != NULL) +
-		   (f->since_ns != 0) + (f->until_ns != 0);
+	           (f->logger_prefix != NULL) + (f->streams != 0) +
+	           (f->nfields > 0) + (f->regex != NULL) + (f->since_ns != 0) +
+	           (f->until_ns != 0);
 
 	msgpack_pack_map(pk, n);
 	if (f->nservices > 0) {
@@ -231,9 +234,9 @@ void filter_pack(msgpack_packer *pk, const struct filter *f)
 		for (size_t i = 0; i < f->nfields; i++) {
 			msgpack_pack_array(pk, 2);
 			mp_pack_str(pk, f->fields[i].key.p,
-				    f->fields[i].key.len);
+			            f->fields[i].key.len);
 			mp_pack_str(pk, f->fields[i].value.p,
-				    f->fields[i].value.len);
+			            f->fields[i].value.len);
 		}
 	}
 	if (f->regex != NULL) {
@@ -246,14 +249,15 @@ void filter_pack(msgpack_packer *pk, const struct filter *f)
 		pack_i64(pk, "until", f->until_ns);
 }
 
-static int unpack_services(struct filter *f, const msgpack_object *v,
-			   char *err, size_t errlen)
+static int unpack_services(struct filter *f, const msgpack_object *v, char *err,
+                           size_t errlen)
 {
 	if (v->type != MSGPACK_OBJECT_ARRAY ||
 	    v->via.array.size > FILTER_SERVICES_MAX) {
-		snprintf(err, errlen, "filter svc is not an array of at most "
-				      "%d services",
-			 FILTER_SERVICES_MAX);
+		snprintf(err, errlen,
+		         "filter svc is not an array of at most "
+		         "%d services",
+		         FILTER_SERVICES_MAX);
 		return -1;
 	}
 	f->services = calloc(v->via.array.size + 1, sizeof *f->services);
@@ -265,12 +269,13 @@ static int unpack_services(struct filter *f, const msgpack_object *v,
 		const msgpack_object *s = &v->via.array.ptr[i];
 		if (s->type != MSGPACK_OBJECT_STR ||
 		    !service_id_valid(s->via.str.ptr, s->via.str.size)) {
-			snprintf(err, errlen, "filter svc holds an invalid "
-					      "service id");
+			snprintf(err, errlen,
+			         "filter svc holds an invalid "
+			         "service id");
 			return -1;
 		}
 		if (copy_str(&f->services[f->nservices], s->via.str.ptr,
-			     s->via.str.size) < 0) {
+		             s->via.str.size) < 0) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
@@ -280,13 +285,14 @@ static int unpack_services(struct filter *f, const msgpack_object *v,
 }
 
 static int unpack_fields(struct filter *f, const msgpack_object *v, char *err,
-			 size_t errlen)
+                         size_t errlen)
 {
 	if (v->type != MSGPACK_OBJECT_ARRAY ||
 	    v->via.array.size > FILTER_FIELDS_MAX) {
-		snprintf(err, errlen, "filter fld is not an array of at most "
-				      "%d [key, value] pairs",
-			 FILTER_FIELDS_MAX);
+		snprintf(err, errlen,
+		         "filter fld is not an array of at most "
+		         "%d [key, value] pairs",
+		         FILTER_FIELDS_MAX);
 		return -1;
 	}
 	f->fields = calloc(v->via.array.size + 1, sizeof *f->fields);
@@ -299,14 +305,15 @@ static int unpack_fields(struct filter *f, const msgpack_object *v, char *err,
 		if (p->type != MSGPACK_OBJECT_ARRAY || p->via.array.size != 2 ||
 		    p->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
 		    p->via.array.ptr[1].type != MSGPACK_OBJECT_STR) {
-			snprintf(err, errlen, "filter fld entry is not a "
-					      "[key, value] pair of strings");
+			snprintf(err, errlen,
+			         "filter fld entry is not a "
+			         "[key, value] pair of strings");
 			return -1;
 		}
 		const msgpack_object_str *k = &p->via.array.ptr[0].via.str;
 		const msgpack_object_str *val = &p->via.array.ptr[1].via.str;
 		if (add_field(f, k->ptr, k->size, val->ptr, val->size, err,
-			      errlen) < 0)
+		              errlen) < 0)
 			return -1;
 	}
 	return 0;
@@ -314,7 +321,8 @@ static int unpack_fields(struct filter *f, const msgpack_object *v, char *err,
 
 static bool get_i64(const msgpack_object *v, int64_t *out)
 {
-	if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= INT64_MAX)
+	if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    v->via.u64 <= INT64_MAX)
 		*out = (int64_t)v->via.u64;
 	else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
 		*out = v->via.i64;
@@ -324,7 +332,7 @@ static bool get_i64(const msgpack_object *v, int64_t *out)
 }
 
 static int unpack_entry(struct filter *f, const msgpack_object *k,
-			const msgpack_object *v, char *err, size_t errlen)
+                        const msgpack_object *v, char *err, size_t errlen)
 {
 	int64_t n;
 
@@ -336,7 +344,7 @@ static int unpack_entry(struct filter *f, const msgpack_object *k,
 		bool lvl = mp_key_is(k, "lvl");
 		if (!get_i64(v, &n) || n < 0 || n > (lvl ? 255 : 7)) {
 			snprintf(err, errlen, "filter %s is not 0..%d",
-				 lvl ? "lvl" : "st", lvl ? 255 : 7);
+			         lvl ? "lvl" : "st", lvl ? 255 : 7);
 			return -1;
 		}
 		if (lvl)
@@ -361,12 +369,12 @@ static int unpack_entry(struct filter *f, const msgpack_object *k,
 		if (v->type != MSGPACK_OBJECT_STR ||
 		    (lg && v->via.str.size > LOGBUS_LOGGER_MAX)) {
 			snprintf(err, errlen, "filter %s is not a string",
-				 lg ? "lg" : "re");
+			         lg ? "lg" : "re");
 			return -1;
 		}
 		if (!lg)
 			return compile_regex(f, v->via.str.ptr, v->via.str.size,
-					     err, errlen);
+			                     err, errlen);
 		if (v->via.str.size > 0 &&
 		    set_prefix(f, v->via.str.ptr, v->via.str.size) < 0) {
 			snprintf(err, errlen, "out of memory");
@@ -376,15 +384,15 @@ static int unpack_entry(struct filter *f, const msgpack_object *k,
 	}
 	if (k->type == MSGPACK_OBJECT_STR)
 		snprintf(err, errlen, "unknown filter key '%.*s'",
-			 (int)(k->via.str.size > 32 ? 32 : k->via.str.size),
-			 k->via.str.ptr);
+		         (int)(k->via.str.size > 32 ? 32 : k->via.str.size),
+		         k->via.str.ptr);
 	else
 		snprintf(err, errlen, "filter key is not a string");
 	return -1;
 }
 
 int filter_unpack(struct filter *f, const msgpack_object *o, char *err,
-		  size_t errlen)
+                  size_t errlen)
 {
 	memset(f, 0, sizeof *f);
 	if (o->type != MSGPACK_OBJECT_MAP) {
@@ -393,7 +401,7 @@ int filter_unpack(struct filter *f, const msgpack_object *o, char *err,
 	}
 	for (uint32_t i = 0; i < o->via.map.size; i++) {
 		if (unpack_entry(f, &o->via.map.ptr[i].key,
-				 &o->via.map.ptr[i].val, err, errlen) < 0) {
+		                 &o->via.map.ptr[i].val, err, errlen) < 0) {
 			filter_fini(f);
 			return -1;
 		}
@@ -402,7 +410,7 @@ int filter_unpack(struct filter *f, const msgpack_object *o, char *err,
 }
 
 bool logger_under(const char *logger, size_t len, const char *prefix,
-		  size_t plen)
+                  size_t plen)
 {
 	if (plen == 0)
 		return true;
@@ -429,7 +437,7 @@ static bool value_equals(const msgpack_object *v, const struct lb_str *want)
 		break;
 	case MSGPACK_OBJECT_BOOLEAN:
 		n = snprintf(buf, sizeof buf, "%s",
-			     v->via.boolean ? "true" : "false");
+		             v->via.boolean ? "true" : "false");
 		break;
 	case MSGPACK_OBJECT_FLOAT32:
 	case MSGPACK_OBJECT_FLOAT64: {
@@ -453,9 +461,10 @@ static bool fields_match(const struct filter *f, const struct record_view *v)
 		for (uint32_t j = 0; v->fields && j < v->fields->size; j++) {
 			const msgpack_object *k = &v->fields->ptr[j].key;
 			if (k->via.str.size == ff->key.len &&
-			    memcmp(k->via.str.ptr, ff->key.p, ff->key.len) == 0) {
+			    memcmp(k->via.str.ptr, ff->key.p, ff->key.len) ==
+			        0) {
 				found = value_equals(&v->fields->ptr[j].val,
-						     &ff->value);
+				                     &ff->value);
 				break;
 			}
 		}
@@ -479,20 +488,20 @@ bool filter_match(const struct filter *f, const struct record_view *v)
 		for (i = 0; i < f->nservices; i++)
 			if (f->services[i].len == v->service.len &&
 			    memcmp(f->services[i].p, v->service.p,
-				   v->service.len) == 0)
+			           v->service.len) == 0)
 				break;
 		if (i == f->nservices)
 			return false;
 	}
 	if (f->logger_prefix != NULL &&
 	    !logger_under(v->logger.p, v->logger.len, f->logger_prefix,
-			  f->prefix_len))
+	                  f->prefix_len))
 		return false;
 	if (f->nfields > 0 && !fields_match(f, v))
 		return false;
 	if (f->code != NULL &&
 	    pcre2_match(f->code, (PCRE2_SPTR)v->message.p, v->message.len, 0,
-			PCRE2_NO_UTF_CHECK, f->match, NULL) < 0)
+	                PCRE2_NO_UTF_CHECK, f->match, NULL) < 0)
 		return false;
 	return true;
 }

@@ -38,28 +38,28 @@ struct filter {
 	unsigned streams; /* 0: all */
 	struct filter_field *fields;
 	size_t nfields;
-	char *regex;          /* the pattern, owned */
-	void *code, *match;   /* pcre2_code_8 *, pcre2_match_data_8 * */
+	char *regex;        /* the pattern, owned */
+	void *code, *match; /* pcre2_code_8 *, pcre2_match_data_8 * */
 	int64_t since_ns, until_ns;
 };
 
 /* From the public description (client side).  Returns 0, or LOGBUS_EINVAL /
  * LOGBUS_ENOMEM with err saying why. */
 int filter_from_public(struct filter *f, const logbus_filter *pub, char *err,
-		       size_t errlen);
+                       size_t errlen);
 
 /* Encode as the "flt" map value. */
 void filter_pack(msgpack_packer *pk, const struct filter *f);
 
 /* Decode a "flt" map (broker side).  Returns 0, or -1 with err set. */
 int filter_unpack(struct filter *f, const msgpack_object *o, char *err,
-		  size_t errlen);
+                  size_t errlen);
 
 bool filter_match(const struct filter *f, const struct record_view *v);
 
 /* True when a record of this logger is under the prefix. */
 bool logger_under(const char *logger, size_t len, const char *prefix,
-		  size_t plen);
+                  size_t plen);
 
 void filter_fini(struct filter *f);
 

@@ -16,7 +16,7 @@ static void body_header(unsigned char *b, int type)
 }
 
 void frame_record_header(unsigned char hdr[FRAME_OVERHEAD],
-			 const struct frame_record *r)
+                         const struct frame_record *r)
 {
 	unsigned char *b = hdr + FRAME_HDR;
 
@@ -33,7 +33,7 @@ void frame_record_header(unsigned char hdr[FRAME_OVERHEAD],
 }
 
 void frame_batch_encode(unsigned char out[FRAME_OVERHEAD],
-			const struct frame_batch *bt)
+                        const struct frame_batch *bt)
 {
 	unsigned char *b = out + FRAME_HDR;
 
@@ -47,7 +47,7 @@ void frame_batch_encode(unsigned char out[FRAME_OVERHEAD],
 }
 
 enum frame_status frame_check(const unsigned char *buf, size_t avail,
-			      uint32_t max_body, int *type, uint32_t *total)
+                              uint32_t max_body, int *type, uint32_t *total)
 {
 	if (avail < FRAME_HDR)
 		return FRAME_SHORT;

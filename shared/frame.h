@@ -90,11 +90,11 @@ static inline uint64_t le_get64(const void *p)
  * over the body header and the data, which may live elsewhere (writev).
  */
 void frame_record_header(unsigned char hdr[FRAME_OVERHEAD],
-			 const struct frame_record *r);
+                         const struct frame_record *r);
 
 /* Write a whole batch marker frame (FRAME_OVERHEAD bytes). */
 void frame_batch_encode(unsigned char out[FRAME_OVERHEAD],
-			const struct frame_batch *b);
+                        const struct frame_batch *b);
 
 enum frame_status {
 	FRAME_OK = 0,
@@ -107,7 +107,7 @@ enum frame_status {
  * max_body bounds the length field so that garbage is CORRUPT, not SHORT.
  */
 enum frame_status frame_check(const unsigned char *buf, size_t avail,
-			      uint32_t max_body, int *type, uint32_t *total);
+                              uint32_t max_body, int *type, uint32_t *total);
 
 /* Read a checked frame's fields (no checksum work). */
 void frame_record_decode(const unsigned char *frame, struct frame_record *r);

@@ -33,7 +33,7 @@ const char *paths_default_run_dir(char *buf, size_t len)
 	if ((v = nonempty(getenv("XDG_RUNTIME_DIR"))))
 		return fit(buf, len, snprintf(buf, len, "%s/logbus", v));
 	return fit(buf, len,
-		   snprintf(buf, len, "/tmp/logbus-%u", (unsigned)getuid()));
+	           snprintf(buf, len, "/tmp/logbus-%u", (unsigned)getuid()));
 }
 
 const char *paths_default_log_dir(char *buf, size_t len)
@@ -50,12 +50,11 @@ const char *paths_default_log_dir(char *buf, size_t len)
 		struct passwd *pw = getpwuid(getuid());
 		v = pw ? pw->pw_dir : "/";
 	}
-	return fit(buf, len,
-		   snprintf(buf, len, "%s/.local/state/logbus", v));
+	return fit(buf, len, snprintf(buf, len, "%s/.local/state/logbus", v));
 }
 
 const char *paths_socket_url(char *buf, size_t len, const char *run_dir,
-			     const char *sock)
+                             const char *sock)
 {
 	struct sockaddr_un sun;
 	int n = snprintf(buf, len, "ipc://%s/%s", run_dir, sock);

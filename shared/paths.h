@@ -18,7 +18,7 @@ const char *paths_default_log_dir(char *buf, size_t len);
 /* "ipc://<run_dir>/<sock>" into buf; NULL when it does not fit in a
  * sockaddr_un path. */
 const char *paths_socket_url(char *buf, size_t len, const char *run_dir,
-			     const char *sock);
+                             const char *sock);
 
 /* mkdir -p with mode for the missing components; 0 or -1 with errno. */
 int paths_mkdir_p(const char *path, unsigned mode);

@@ -53,7 +53,7 @@ bool mp_get_bool(const msgpack_object *map, const char *key, bool *out)
 }
 
 bool mp_get_bytes(const msgpack_object *map, const char *key, const char **p,
-		  size_t *len)
+                  size_t *len)
 {
 	const msgpack_object *v = mp_get(map, key);
 	if (v == NULL)

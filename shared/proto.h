@@ -21,43 +21,43 @@
 
 /* Sizes.  The library never builds an ingest batch over BATCH_MAX; the
  * broker refuses (closes) messages over the receive limits. */
-#define BATCH_MAX          (1024 * 1024)
-#define INGEST_RECV_MAX    (BATCH_MAX + 64 * 1024)
-#define QUERY_REQ_MAX      (64 * 1024)
-#define QUERY_REPLY_MAX    (4 * 1024 * 1024)
-#define QUERY_RECV_MAX     (QUERY_REPLY_MAX + 64 * 1024)
-#define READ_RECORDS_MAX   10000 /* records in one read reply */
+#define BATCH_MAX        (1024 * 1024)
+#define INGEST_RECV_MAX  (BATCH_MAX + 64 * 1024)
+#define QUERY_REQ_MAX    (64 * 1024)
+#define QUERY_REPLY_MAX  (4 * 1024 * 1024)
+#define QUERY_RECV_MAX   (QUERY_REPLY_MAX + 64 * 1024)
+#define READ_RECORDS_MAX 10000 /* records in one read reply */
 
 /* Record map keys (client-set). */
-#define RK_TIME    "t"  /* int: ns since the epoch, publisher's clock */
-#define RK_LEVEL   "v"  /* int 0..255 */
-#define RK_SERVICE "s"  /* str: service id */
-#define RK_LOGGER  "n"  /* str: logger name */
-#define RK_MESSAGE "m"  /* str: UTF-8 message */
-#define RK_STREAM  "o"  /* int: 0 log, 1 stdout, 2 stderr (optional) */
-#define RK_FIELDS  "f"  /* map: str -> str|int|float|bool (optional) */
-#define RK_EXIT    "x"  /* map: a process exit (exitinfo.h, optional) */
+#define RK_TIME    "t" /* int: ns since the epoch, publisher's clock */
+#define RK_LEVEL   "v" /* int 0..255 */
+#define RK_SERVICE "s" /* str: service id */
+#define RK_LOGGER  "n" /* str: logger name */
+#define RK_MESSAGE "m" /* str: UTF-8 message */
+#define RK_STREAM  "o" /* int: 0 log, 1 stdout, 2 stderr (optional) */
+#define RK_FIELDS  "f" /* map: str -> str|int|float|bool (optional) */
+#define RK_EXIT    "x" /* map: a process exit (exitinfo.h, optional) */
 
 /* Request ops. */
-#define OP_PUBLISH "pub"   /* ingest */
-#define OP_READ    "read"  /* query */
-#define OP_INFO    "info"  /* query */
+#define OP_PUBLISH "pub"          /* ingest */
+#define OP_READ    "read"         /* query */
+#define OP_INFO    "info"         /* query */
 #define OP_ERRORS  "errors"       /* query: list error reports */
 #define OP_REPORT  "error_report" /* query: one error report */
 #define OP_ROTATE  "rotate"       /* query: reopen every routed file */
 
 /* Error codes in replies ("code"). */
-#define ERR_BAD_REQUEST    "bad_request"
-#define ERR_UNKNOWN_OP     "unknown_op"
-#define ERR_BAD_RECORD     "bad_record"
-#define ERR_BAD_SERVICE    "bad_service"
-#define ERR_BAD_UTF8       "bad_utf8"
-#define ERR_TOO_BIG        "too_big"
-#define ERR_JOURNAL        "journal_error"
-#define ERR_CURSOR         "bad_cursor"
-#define ERR_EXPIRED        "cursor_expired"
-#define ERR_SHUTTING_DOWN  "shutting_down"
-#define ERR_NOT_FOUND      "not_found"
+#define ERR_BAD_REQUEST   "bad_request"
+#define ERR_UNKNOWN_OP    "unknown_op"
+#define ERR_BAD_RECORD    "bad_record"
+#define ERR_BAD_SERVICE   "bad_service"
+#define ERR_BAD_UTF8      "bad_utf8"
+#define ERR_TOO_BIG       "too_big"
+#define ERR_JOURNAL       "journal_error"
+#define ERR_CURSOR        "bad_cursor"
+#define ERR_EXPIRED       "cursor_expired"
+#define ERR_SHUTTING_DOWN "shutting_down"
+#define ERR_NOT_FOUND     "not_found"
 
 /* ---- msgpack helpers for protocol maps (proto.c) ---- */
 
@@ -74,6 +74,6 @@ bool mp_get_u64(const msgpack_object *map, const char *key, uint64_t *out);
 bool mp_get_bool(const msgpack_object *map, const char *key, bool *out);
 /* A str or bin value: pointer into the message and length. */
 bool mp_get_bytes(const msgpack_object *map, const char *key, const char **p,
-		  size_t *len);
+                  size_t *len);
 
 #endif

@@ -23,7 +23,7 @@
 void record_pack(msgpack_packer *pk, const struct record_in *r)
 {
 	size_t n = 5 + (r->stream != LOGBUS_STREAM_LOG) + (r->nfields > 0) +
-		   (r->exit != NULL);
+	           (r->exit != NULL);
 
 	msgpack_pack_map(pk, n);
 	mp_pack_key(pk, RK_TIME);
@@ -143,19 +143,20 @@ static int check_fields(const msgpack_object *o, struct record_error *e)
 	if (o->type != MSGPACK_OBJECT_MAP)
 		return fail(e, ERR_BAD_RECORD, "fields are not a map");
 	if (o->via.map.size > LOGBUS_FIELDS_MAX)
-		return fail(e, ERR_TOO_BIG, "more than %d fields", LOGBUS_FIELDS_MAX);
+		return fail(e, ERR_TOO_BIG, "more than %d fields",
+		            LOGBUS_FIELDS_MAX);
 	for (uint32_t i = 0; i < o->via.map.size; i++) {
 		const msgpack_object *k = &o->via.map.ptr[i].key;
 		const msgpack_object *v = &o->via.map.ptr[i].val;
 		if (k->type != MSGPACK_OBJECT_STR ||
 		    !field_key_valid(k->via.str.ptr, k->via.str.size))
 			return fail(e, ERR_BAD_RECORD,
-				    "field key is not [A-Za-z0-9._-]{1,64}");
+			            "field key is not [A-Za-z0-9._-]{1,64}");
 		switch (v->type) {
 		case MSGPACK_OBJECT_STR:
 			if (!utf8_valid(v->via.str.ptr, v->via.str.size))
 				return fail(e, ERR_BAD_UTF8,
-					    "field value is not UTF-8");
+				            "field value is not UTF-8");
 			break;
 		case MSGPACK_OBJECT_POSITIVE_INTEGER:
 		case MSGPACK_OBJECT_NEGATIVE_INTEGER:
@@ -166,7 +167,7 @@ static int check_fields(const msgpack_object *o, struct record_error *e)
 			break;
 		default:
 			return fail(e, ERR_BAD_RECORD,
-				    "field value is not a scalar");
+			            "field value is not a scalar");
 		}
 	}
 	return 0;
@@ -175,26 +176,27 @@ static int check_fields(const msgpack_object *o, struct record_error *e)
 enum { HAVE_T = 1, HAVE_V = 2, HAVE_S = 4, HAVE_N = 8, HAVE_M = 16 };
 
 static int decode_key(const msgpack_object *k, const msgpack_object *val,
-		      struct record_view *v, unsigned *have,
-		      struct record_error *e)
+                      struct record_view *v, unsigned *have,
+                      struct record_error *e)
 {
 	int64_t n;
 
 	if (mp_key_is(k, RK_TIME)) {
 		if (!get_int(val, &n))
-			return fail(e, ERR_BAD_RECORD, "time is not an integer");
+			return fail(e, ERR_BAD_RECORD,
+			            "time is not an integer");
 		v->time_ns = n;
 		*have |= HAVE_T;
 	} else if (mp_key_is(k, RK_LEVEL)) {
 		if (!get_int(val, &n) || n < 0 || n > 255)
 			return fail(e, ERR_BAD_RECORD,
-				    "level is not an integer 0..255");
+			            "level is not an integer 0..255");
 		v->level = (int)n;
 		*have |= HAVE_V;
 	} else if (mp_key_is(k, RK_STREAM)) {
 		if (!get_int(val, &n) || n < 0 || n > 2)
 			return fail(e, ERR_BAD_RECORD,
-				    "stream is not 0, 1 or 2");
+			            "stream is not 0, 1 or 2");
 		v->stream = (int)n;
 	} else if (mp_key_is(k, RK_EXIT)) {
 		struct exit_view xv;
@@ -207,61 +209,61 @@ static int decode_key(const msgpack_object *k, const msgpack_object *val,
 		v->fields = val->via.map.size ? &val->via.map : NULL;
 	} else {
 		struct lb_str *dst = mp_key_is(k, RK_SERVICE)   ? &v->service
-				     : mp_key_is(k, RK_LOGGER)  ? &v->logger
-				     : mp_key_is(k, RK_MESSAGE) ? &v->message
-							     : NULL;
+		                     : mp_key_is(k, RK_LOGGER)  ? &v->logger
+		                     : mp_key_is(k, RK_MESSAGE) ? &v->message
+		                                                : NULL;
 		if (dst == NULL)
 			return 0; /* unknown key: kept, ignored */
 		if (val->type != MSGPACK_OBJECT_STR)
 			return fail(e, ERR_BAD_RECORD, "%s is not a string",
-				    dst == &v->service  ? "service"
-				    : dst == &v->logger ? "logger"
-							: "message");
+			            dst == &v->service  ? "service"
+			            : dst == &v->logger ? "logger"
+			                                : "message");
 		dst->p = val->via.str.ptr;
 		dst->len = val->via.str.size;
 		*have |= dst == &v->service  ? HAVE_S
-			 : dst == &v->logger ? HAVE_N
-					     : HAVE_M;
+		         : dst == &v->logger ? HAVE_N
+		                             : HAVE_M;
 	}
 	return 0;
 }
 
 int record_decode(const char *data, size_t len, msgpack_zone *zone,
-		  struct record_view *v, struct record_error *e)
+                  struct record_view *v, struct record_error *e)
 {
 	msgpack_object obj;
 	size_t off = 0;
 	unsigned have = 0;
 
 	memset(v, 0, sizeof *v);
-	if (msgpack_unpack(data, len, &off, zone, &obj) != MSGPACK_UNPACK_SUCCESS)
+	if (msgpack_unpack(data, len, &off, zone, &obj) !=
+	    MSGPACK_UNPACK_SUCCESS)
 		return fail(e, ERR_BAD_RECORD, "record is not msgpack");
 	if (off != len)
-		return fail(e, ERR_BAD_RECORD,
-			    "bytes after the record's map");
+		return fail(e, ERR_BAD_RECORD, "bytes after the record's map");
 	if (obj.type != MSGPACK_OBJECT_MAP)
 		return fail(e, ERR_BAD_RECORD, "record is not a map");
 	for (uint32_t i = 0; i < obj.via.map.size; i++) {
 		const msgpack_object *k = &obj.via.map.ptr[i].key;
 		if (k->type != MSGPACK_OBJECT_STR)
 			return fail(e, ERR_BAD_RECORD,
-				    "record key is not a string");
+			            "record key is not a string");
 		if (decode_key(k, &obj.via.map.ptr[i].val, v, &have, e) < 0)
 			return -1;
 	}
 	if ((have & (HAVE_T | HAVE_V | HAVE_S | HAVE_N | HAVE_M)) !=
 	    (HAVE_T | HAVE_V | HAVE_S | HAVE_N | HAVE_M))
 		return fail(e, ERR_BAD_RECORD,
-			    "record lacks one of time, level, service, logger, "
-			    "message");
+		            "record lacks one of time, level, service, logger, "
+		            "message");
 	if (!service_id_valid(v->service.p, v->service.len))
 		return fail(e, ERR_BAD_SERVICE,
-			    "service id must be 1..128 of [A-Za-z0-9._-], not "
-			    "starting with '.'");
+		            "service id must be 1..128 of [A-Za-z0-9._-], not "
+		            "starting with '.'");
 	if (!logger_valid(v->logger.p, v->logger.len))
 		return fail(e, ERR_BAD_RECORD,
-			    "logger must be 1..256 bytes of UTF-8 without "
-			    "control characters");
+		            "logger must be 1..256 bytes of UTF-8 without "
+		            "control characters");
 	if (!utf8_valid(v->message.p, v->message.len))
 		return fail(e, ERR_BAD_UTF8, "message is not valid UTF-8");
 	return 0;
@@ -271,16 +273,16 @@ const char *stream_name(int stream)
 {
 	return stream == LOGBUS_STREAM_STDOUT   ? "stdout"
 	       : stream == LOGBUS_STREAM_STDERR ? "stderr"
-						: "log";
+	                                        : "log";
 }
 
 static const struct {
 	const char *name;
 	int level;
 } level_names[] = {
-	{"DEBUG", LOGBUS_DEBUG},     {"INFO", LOGBUS_INFO},
-	{"WARNING", LOGBUS_WARNING}, {"ERROR", LOGBUS_ERROR},
-	{"CRITICAL", LOGBUS_CRITICAL},
+    {"DEBUG", LOGBUS_DEBUG},       {"INFO", LOGBUS_INFO},
+    {"WARNING", LOGBUS_WARNING},   {"ERROR", LOGBUS_ERROR},
+    {"CRITICAL", LOGBUS_CRITICAL},
 };
 
 const char *level_name(int level, char *buf, size_t len)

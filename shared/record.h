@@ -58,7 +58,7 @@ struct record_error {
  * between records).  Returns 0, or -1 with *e filled.
  */
 int record_decode(const char *data, size_t len, msgpack_zone *zone,
-		  struct record_view *v, struct record_error *e);
+                  struct record_view *v, struct record_error *e);
 
 bool service_id_valid(const char *s, size_t len);
 bool logger_valid(const char *s, size_t len);

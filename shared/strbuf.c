@@ -51,8 +51,8 @@ void sb_printf(struct strbuf *b, const char *fmt, ...)
 	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n
-						      : sizeof tmp - 1);
+		sb_put(b, tmp,
+		       (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
 void sb_reset(struct strbuf *b)

@@ -21,7 +21,7 @@ struct strbuf {
 void sb_put(struct strbuf *b, const char *s, size_t n);
 void sb_puts(struct strbuf *b, const char *s);
 void sb_printf(struct strbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void sb_reset(struct strbuf *b); /* empty, keeps the memory */
 void sb_free(struct strbuf *b);
 

@@ -70,7 +70,10 @@ size_t utf8_cut(const char *str, size_t len)
 	if (i == 0 || s[i - 1] < 0x80)
 		return len;
 	unsigned char lead = s[i - 1];
-	size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+	size_t need = lead >= 0xf0   ? 4
+	              : lead >= 0xe0 ? 3
+	              : lead >= 0xc0 ? 2
+	                             : 1;
 	return (len - (i - 1) >= need) ? len : i - 1;
 }
 

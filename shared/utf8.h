@@ -1,4 +1,5 @@
-/* utf8.h: strict UTF-8 validation (no overlongs, no surrogates, <= U+10FFFF). */
+/* utf8.h: strict UTF-8 validation (no overlongs, no surrogates, <= U+10FFFF).
+ */
 #ifndef LOGBUS_UTF8_H
 #define LOGBUS_UTF8_H
 

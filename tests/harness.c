@@ -117,21 +117,22 @@ static int spawn_broker(struct broker_proc *b)
 	argv[n] = NULL;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 2, b->stderr_path,
-					 O_WRONLY | O_CREAT | O_APPEND, 0644);
+	                                 O_WRONLY | O_CREAT | O_APPEND, 0644);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	int rv = posix_spawn(&b->pid, argv[0], &fa, NULL, (char **)argv,
-			     environ);
+	int rv =
+	    posix_spawn(&b->pid, argv[0], &fa, NULL, (char **)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rv != 0) {
 		fprintf(stderr, "harness: cannot start %s: %s\n", argv[0],
-			strerror(rv));
+		        strerror(rv));
 		b->pid = -1;
 		return -1;
 	}
 	if (!harness_wait(is_serving, b, HARNESS_WAIT_MS) || b->pid < 0) {
 		char *log = harness_slurp(b->stderr_path, NULL);
-		fprintf(stderr, "harness: logbusd did not start; its stderr:\n%s",
-			log ? log : "(none)\n");
+		fprintf(stderr,
+		        "harness: logbusd did not start; its stderr:\n%s",
+		        log ? log : "(none)\n");
 		free(log);
 		if (b->pid > 0)
 			harness_stop(b, SIGKILL);
@@ -150,7 +151,7 @@ int harness_start(struct broker_proc *b)
 	snprintf(b->run_dir, sizeof b->run_dir, "%s/run", b->dir);
 	snprintf(b->log_dir, sizeof b->log_dir, "%s/log", b->dir);
 	snprintf(b->stderr_path, sizeof b->stderr_path, "%s/logbusd.stderr",
-		 b->dir);
+	         b->dir);
 	return spawn_broker(b);
 }
 
@@ -173,7 +174,7 @@ int harness_stop(struct broker_proc *b, int sig)
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
+                    struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
@@ -197,7 +198,7 @@ static void read_both(int fo, int fe, char **out, char **err)
 	size_t cap[2] = {4096, 4096}, len[2] = {0, 0};
 	char *buf[2] = {malloc(cap[0]), malloc(cap[1])};
 	struct pollfd pfd[2] = {{.fd = fo, .events = POLLIN},
-				{.fd = fe, .events = POLLIN}};
+	                        {.fd = fe, .events = POLLIN}};
 	int open_fds = 2;
 
 	while (open_fds > 0 && poll(pfd, 2, -1) >= 0) {
@@ -225,7 +226,7 @@ static void read_both(int fo, int fe, char **out, char **err)
 }
 
 int harness_run(const char *const argv[], const char *stdin_text, char **out,
-		char **err)
+                char **err)
 {
 	int po[2], pe[2], pi[2];
 	posix_spawn_file_actions_t fa;

@@ -14,7 +14,7 @@
 
 struct broker_proc {
 	pid_t pid;
-	char dir[256];     /* the temporary directory, removed at cleanup */
+	char dir[256]; /* the temporary directory, removed at cleanup */
 	char run_dir[320];
 	char log_dir[320];
 	char stderr_path[320];
@@ -37,7 +37,7 @@ bool harness_wait(bool (*cond)(void *), void *arg, int timeout_ms);
  * NUL-terminated; free them) and return its wait status.  stdin_text, if
  * not NULL, is written to its standard input. */
 int harness_run(const char *const argv[], const char *stdin_text, char **out,
-		char **err);
+                char **err);
 
 /* A whole file, malloc'd and NUL-terminated, or NULL. */
 char *harness_slurp(const char *path, size_t *len);

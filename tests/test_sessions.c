@@ -20,7 +20,7 @@ static void test_resent_batch_is_found_with_its_sequence(void **state)
 	const struct session_batch *got = sessions_find(s, 42);
 	assert_non_null(got);
 	assert_true(got->batch == 7 && got->first_seq == 100 &&
-		    got->count == 3);
+	            got->count == 3);
 	sessions_free(s);
 }
 
@@ -36,8 +36,8 @@ static void test_older_batch_never_replaces_newer(void **state)
 	sessions_free(s);
 }
 
-static void test_least_recently_used_session_is_evicted_at_the_bound(
-	void **state)
+static void
+test_least_recently_used_session_is_evicted_at_the_bound(void **state)
 {
 	(void)state;
 	struct sessions *s = sessions_new(4);
@@ -60,10 +60,10 @@ static void test_least_recently_used_session_is_evicted_at_the_bound(
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_resent_batch_is_found_with_its_sequence),
-		cmocka_unit_test(test_older_batch_never_replaces_newer),
-		cmocka_unit_test(
-			test_least_recently_used_session_is_evicted_at_the_bound),
+	    cmocka_unit_test(test_resent_batch_is_found_with_its_sequence),
+	    cmocka_unit_test(test_older_batch_never_replaces_newer),
+	    cmocka_unit_test(
+	        test_least_recently_used_session_is_evicted_at_the_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,18 +35,27 @@ static void test_crc32c_matches_standard_vectors(void **state)
 	for (size_t n = 0; n < sizeof buf; n += 37)
 		assert_int_equal(crc32c(0, buf, n), crc32c_sw(0, buf, n));
 	assert_int_equal(crc32c(crc32c(0, buf, 100), buf + 100, 900),
-			 crc32c(0, buf, 1000));
+	                 crc32c(0, buf, 1000));
 }
 
 static void test_utf8_accepts_valid_and_rejects_invalid(void **state)
 {
 	(void)state;
-	const char *good[] = {"", "plain ascii text longer than eight",
-			      "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
-			      "\xed\x9f\xbf", "\xf4\x8f\xbf\xbf"};
-	const char *bad[] = {"\xff", "\xc0\xaf", "\xe0\x80\xaf",
-			     "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc3",
-			     "abcdefgh\xe2\x82", "\x80"};
+	const char *good[] = {"",
+	                      "plain ascii text longer than eight",
+	                      "caf\xc3\xa9",
+	                      "\xe2\x82\xac",
+	                      "\xf0\x9f\x98\x80",
+	                      "\xed\x9f\xbf",
+	                      "\xf4\x8f\xbf\xbf"};
+	const char *bad[] = {"\xff",
+	                     "\xc0\xaf",
+	                     "\xe0\x80\xaf",
+	                     "\xed\xa0\x80",
+	                     "\xf4\x90\x80\x80",
+	                     "\xc3",
+	                     "abcdefgh\xe2\x82",
+	                     "\x80"};
 	for (size_t i = 0; i < sizeof good / sizeof *good; i++)
 		assert_true(utf8_valid(good[i], strlen(good[i])));
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -132,23 +141,22 @@ static void unpacked(struct packed *p)
 static void test_record_round_trips_every_field(void **state)
 {
 	(void)state;
-	logbus_field f[] = {LOGBUS_STR("user", "user123"),
-			    LOGBUS_INT("n", -5), LOGBUS_FLOAT("r", 0.5),
-			    LOGBUS_BOOL("ok", 1)};
+	logbus_field f[] = {LOGBUS_STR("user", "user123"), LOGBUS_INT("n", -5),
+	                    LOGBUS_FLOAT("r", 0.5), LOGBUS_BOOL("ok", 1)};
 	struct record_in in = {.time_ns = 1763805600123456789,
-			       .level = 30,
-			       .stream = LOGBUS_STREAM_STDERR,
-			       .service = S("service_123"),
-			       .logger = S("pactown.sandbox"),
-			       .message = S("Creating sandbox"),
-			       .fields = f,
-			       .nfields = 4};
+	                       .level = 30,
+	                       .stream = LOGBUS_STREAM_STDERR,
+	                       .service = S("service_123"),
+	                       .logger = S("pactown.sandbox"),
+	                       .message = S("Creating sandbox"),
+	                       .fields = f,
+	                       .nfields = 4};
 	struct packed p;
 	struct record_view v;
 	struct record_error e;
 	pack(&p, &in);
 	assert_int_equal(record_decode(p.sb.data, p.sb.size, &p.zone, &v, &e),
-			 0);
+	                 0);
 	assert_true(v.time_ns == in.time_ns);
 	assert_int_equal(v.level, 30);
 	assert_int_equal(v.stream, LOGBUS_STREAM_STDERR);
@@ -158,7 +166,7 @@ static void test_record_round_trips_every_field(void **state)
 	assert_non_null(v.fields);
 	assert_int_equal(v.fields->size, 4);
 	assert_int_equal(v.fields->ptr[1].val.type,
-			 MSGPACK_OBJECT_NEGATIVE_INTEGER);
+	                 MSGPACK_OBJECT_NEGATIVE_INTEGER);
 	assert_int_equal(v.fields->ptr[2].val.type, MSGPACK_OBJECT_FLOAT64);
 	assert_int_equal(v.fields->ptr[3].val.type, MSGPACK_OBJECT_BOOLEAN);
 	unpacked(&p);
@@ -171,7 +179,7 @@ static void expect_refused(struct record_in *in, const char *code)
 	struct record_error e;
 	pack(&p, in);
 	assert_int_equal(record_decode(p.sb.data, p.sb.size, &p.zone, &v, &e),
-			 -1);
+	                 -1);
 	assert_string_equal(e.code, code);
 	assert_true(strlen(e.msg) > 0);
 	unpacked(&p);
@@ -183,19 +191,19 @@ static void test_record_refuses_bad_service_ids(void **state)
 	char longid[200];
 	memset(longid, 'a', sizeof longid - 1);
 	longid[sizeof longid - 1] = '\0';
-	const char *bad[] = {"", "../x", "a/b", ".hidden", longid, "a b",
-			     "caf\xc3\xa9", NULL};
+	const char *bad[] = {"",     "../x", "a/b",         ".hidden",
+	                     longid, "a b",  "caf\xc3\xa9", NULL};
 	for (int i = 0; bad[i]; i++) {
 		struct record_in in = {.level = 20,
-				       .service = S(bad[i]),
-				       .logger = S("l"),
-				       .message = S("m")};
+		                       .service = S(bad[i]),
+		                       .logger = S("l"),
+		                       .message = S("m")};
 		expect_refused(&in, ERR_BAD_SERVICE);
 	}
 	struct record_in nul = {.level = 20,
-				.service = {"svc\0x", 5},
-				.logger = S("l"),
-				.message = S("m")};
+	                        .service = {"svc\0x", 5},
+	                        .logger = S("l"),
+	                        .message = S("m")};
 	expect_refused(&nul, ERR_BAD_SERVICE);
 	assert_true(service_id_valid("service_123", 11));
 	assert_true(service_id_valid("a.b-c_D9", 8));
@@ -205,9 +213,9 @@ static void test_record_refuses_invalid_utf8_and_bad_logger(void **state)
 {
 	(void)state;
 	struct record_in in = {.level = 20,
-			       .service = S("svc"),
-			       .logger = S("l"),
-			       .message = S("bad \xff here")};
+	                       .service = S("svc"),
+	                       .logger = S("l"),
+	                       .message = S("bad \xff here")};
 	expect_refused(&in, ERR_BAD_UTF8);
 	in.message = S("ok");
 	in.logger = S("");
@@ -248,23 +256,32 @@ static void test_exit_report_round_trips(void **state)
 	(void)state;
 	const char *argv[] = {"uvicorn", "main:app", "--port", "8001"};
 	const char *files[] = {"main.py", ".venv"};
-	struct exit_in x = {.code = -11, .core = true, .pid = 4242,
-			    .argv = argv, .argc = 4, .cwd = "/srv/s",
-			    .venv = "/srv/s/.venv", .err = "boom\n",
-			    .err_len = 5, .out = "", .out_len = 0,
-			    .err_cut = 7, .files = files, .nfiles = 2};
+	struct exit_in x = {.code = -11,
+	                    .core = true,
+	                    .pid = 4242,
+	                    .argv = argv,
+	                    .argc = 4,
+	                    .cwd = "/srv/s",
+	                    .venv = "/srv/s/.venv",
+	                    .err = "boom\n",
+	                    .err_len = 5,
+	                    .out = "",
+	                    .out_len = 0,
+	                    .err_cut = 7,
+	                    .files = files,
+	                    .nfiles = 2};
 	struct record_in in = {.level = 40,
-			       .service = S("service_123"),
-			       .logger = S("sup"),
-			       .message = S("Process killed by SIGSEGV"),
-			       .exit = &x};
+	                       .service = S("service_123"),
+	                       .logger = S("sup"),
+	                       .message = S("Process killed by SIGSEGV"),
+	                       .exit = &x};
 	struct packed p;
 	struct record_view v;
 	struct record_error e;
 	struct exit_view xv;
 	pack(&p, &in);
 	assert_int_equal(record_decode(p.sb.data, p.sb.size, &p.zone, &v, &e),
-			 0);
+	                 0);
 	assert_non_null(v.exit);
 	assert_int_equal(exit_decode(v.exit, &xv, &e), 0);
 	assert_true(xv.code == -11 && xv.core && xv.pid == 4242);
@@ -283,17 +300,17 @@ static void test_exit_summary_names_every_signal(void **state)
 	assert_string_equal(buf, "Process killed by SIGTERM (exit code: -15)");
 	exit_summary(buf, sizeof buf, -11, true);
 	assert_string_equal(buf, "Process killed by SIGSEGV (exit code: -11, "
-				 "core dumped)");
+	                         "core dumped)");
 	exit_summary(buf, sizeof buf, 3, false);
 	assert_string_equal(buf, "Process exited with code 3");
 	const int sigs[] = {1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 	const char *names[] = {"SIGHUP",  "SIGINT",  "SIGQUIT", "SIGILL",
-			       "SIGABRT", "SIGBUS",  "SIGFPE",  "SIGKILL",
-			       "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE",
-			       "SIGALRM", "SIGTERM"};
+	                       "SIGABRT", "SIGBUS",  "SIGFPE",  "SIGKILL",
+	                       "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE",
+	                       "SIGALRM", "SIGTERM"};
 	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
 		assert_string_equal(exit_signal_name(sigs[i], buf, sizeof buf),
-				    names[i]);
+		                    names[i]);
 }
 
 static void test_levels_parse_and_name(void **state)
@@ -316,9 +333,9 @@ static void test_filter_matches_services_level_and_logger_prefix(void **state)
 	(void)state;
 	const char *svcs[] = {"a", "b"};
 	logbus_filter pub = {.services = svcs,
-			     .nservices = 2,
-			     .min_level = 30,
-			     .logger_prefix = "pactown"};
+	                     .nservices = 2,
+	                     .min_level = 30,
+	                     .logger_prefix = "pactown"};
 	struct filter f, g;
 	char err[128];
 	assert_int_equal(filter_from_public(&f, &pub, err, sizeof err), 0);
@@ -334,12 +351,11 @@ static void test_filter_matches_services_level_and_logger_prefix(void **state)
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	filter_pack(&pk, &f);
 	assert_int_equal(msgpack_unpack(sb.data, sb.size, &off, &zone, &o),
-			 MSGPACK_UNPACK_SUCCESS);
+	                 MSGPACK_UNPACK_SUCCESS);
 	assert_int_equal(filter_unpack(&g, &o, err, sizeof err), 0);
 
-	struct record_view v = {.level = 30,
-				.service = S("a"),
-				.logger = S("pactown.sandbox")};
+	struct record_view v = {
+	    .level = 30, .service = S("a"), .logger = S("pactown.sandbox")};
 	assert_true(filter_match(&g, &v));
 	v.logger = S("pactown");
 	assert_true(filter_match(&g, &v));
@@ -384,44 +400,50 @@ static void test_frame_detects_flipped_bytes_and_short_tails(void **state)
 {
 	(void)state;
 	unsigned char buf[FRAME_OVERHEAD + 5];
-	struct frame_record r = {.pid = 1, .uid = 2, .gid = 3, .seq = 99,
-				 .recv_ns = 7, .data = "hello", .len = 5};
+	struct frame_record r = {.pid = 1,
+	                         .uid = 2,
+	                         .gid = 3,
+	                         .seq = 99,
+	                         .recv_ns = 7,
+	                         .data = "hello",
+	                         .len = 5};
 	int type;
 	uint32_t total;
 	frame_record_header(buf, &r);
 	memcpy(buf + FRAME_OVERHEAD, "hello", 5);
 	assert_int_equal(frame_check(buf, sizeof buf, 1024, &type, &total),
-			 FRAME_OK);
+	                 FRAME_OK);
 	assert_int_equal(type, FRAME_RECORD);
 	assert_int_equal(total, sizeof buf);
 	struct frame_record back;
 	frame_record_decode(buf, &back);
 	assert_true(back.seq == 99 && back.pid == 1 && back.len == 5);
 	assert_int_equal(frame_check(buf, sizeof buf - 1, 1024, &type, &total),
-			 FRAME_SHORT);
+	                 FRAME_SHORT);
 	buf[FRAME_OVERHEAD + 2] ^= 0x10;
 	assert_int_equal(frame_check(buf, sizeof buf, 1024, &type, &total),
-			 FRAME_CORRUPT);
+	                 FRAME_CORRUPT);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crc32c_matches_standard_vectors),
-		cmocka_unit_test(test_utf8_accepts_valid_and_rejects_invalid),
-		cmocka_unit_test(test_utf8_cut_never_splits_a_character),
-		cmocka_unit_test(test_cursor_round_trips),
-		cmocka_unit_test(test_cursor_rejects_malformed),
-		cmocka_unit_test(test_record_round_trips_every_field),
-		cmocka_unit_test(test_record_refuses_bad_service_ids),
-		cmocka_unit_test(test_record_refuses_invalid_utf8_and_bad_logger),
-		cmocka_unit_test(test_record_refuses_missing_keys_and_wrong_types),
-		cmocka_unit_test(test_exit_report_round_trips),
-		cmocka_unit_test(test_exit_summary_names_every_signal),
-		cmocka_unit_test(test_levels_parse_and_name),
-		cmocka_unit_test(test_filter_matches_services_level_and_logger_prefix),
-		cmocka_unit_test(test_filter_unpack_refuses_unknown_keys),
-		cmocka_unit_test(test_frame_detects_flipped_bytes_and_short_tails),
+	    cmocka_unit_test(test_crc32c_matches_standard_vectors),
+	    cmocka_unit_test(test_utf8_accepts_valid_and_rejects_invalid),
+	    cmocka_unit_test(test_utf8_cut_never_splits_a_character),
+	    cmocka_unit_test(test_cursor_round_trips),
+	    cmocka_unit_test(test_cursor_rejects_malformed),
+	    cmocka_unit_test(test_record_round_trips_every_field),
+	    cmocka_unit_test(test_record_refuses_bad_service_ids),
+	    cmocka_unit_test(test_record_refuses_invalid_utf8_and_bad_logger),
+	    cmocka_unit_test(test_record_refuses_missing_keys_and_wrong_types),
+	    cmocka_unit_test(test_exit_report_round_trips),
+	    cmocka_unit_test(test_exit_summary_names_every_signal),
+	    cmocka_unit_test(test_levels_parse_and_name),
+	    cmocka_unit_test(
+	        test_filter_matches_services_level_and_logger_prefix),
+	    cmocka_unit_test(test_filter_unpack_refuses_unknown_keys),
+	    cmocka_unit_test(test_frame_detects_flipped_bytes_and_short_tails),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

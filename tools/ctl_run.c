@@ -133,8 +133,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- UTF-8 -----------------------------------------------------------------
- */
+/* ---- UTF-8 --------------------------------------------------------------- */
 
 /*
  * The length of the valid UTF-8 character at s[0..len): 1 to 4; 0 when it
@@ -235,8 +234,7 @@ static bool logger_ok(const char *s)
 	return true;
 }
 
-/* ---- the command line -----------------------------------------------------
- */
+/* ---- the command line ---------------------------------------------------- */
 
 /* Why path is not a directory we can use, or NULL. */
 static const char *dir_problem(const char *path)
@@ -652,8 +650,7 @@ static void stream_lines(struct run *r, struct stream *st, bool eof)
 	st->len -= off;
 }
 
-/* ---- the loop --------------------------------------------------------------
- */
+/* ---- the loop ------------------------------------------------------------ */
 
 /* Copy to our stdout or stderr; a reader that went away ends the copy,
  * not the recording. */
@@ -796,8 +793,7 @@ static int run_loop(struct run *r)
 	return 0;
 }
 
-/* ---- the end
- * ------------------------------------------------------------------ */
+/* ---- the end ------------------------------------------------------------- */
 
 /* "a b c", made UTF-8, at most CMD_TEXT_MAX bytes (malloc'd). */
 static char *command_text(char **argv, int argc)

@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
-#define LOGBUS_API        __attribute__((visibility("default")))
+#define LOGBUS_API          __attribute__((visibility("default")))
 #define LOGBUS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define LOGBUS_API
@@ -38,20 +38,20 @@ extern "C" {
 /* Error codes. */
 enum {
 	LOGBUS_OK = 0,
-	LOGBUS_EINVAL = -1,      /* bad argument (service id, level, ...) */
-	LOGBUS_ENOMEM = -2,      /* out of memory */
-	LOGBUS_ETIMEDOUT = -3,   /* the broker did not answer in time */
+	LOGBUS_EINVAL = -1,       /* bad argument (service id, level, ...) */
+	LOGBUS_ENOMEM = -2,       /* out of memory */
+	LOGBUS_ETIMEDOUT = -3,    /* the broker did not answer in time */
 	LOGBUS_EUNREACHABLE = -4, /* no broker at the run directory */
-	LOGBUS_EFULL = -5,       /* queue full, record dropped (drop mode) */
-	LOGBUS_ETOOBIG = -6,     /* record larger than LOGBUS_RECORD_MAX */
-	LOGBUS_EUTF8 = -7,       /* text that is not valid UTF-8 */
-	LOGBUS_EREJECTED = -8,   /* the broker refused a record or request */
-	LOGBUS_ECURSOR = -9,     /* malformed cursor, or another journal's */
-	LOGBUS_EEXPIRED = -10,   /* cursor older than what the journal kept */
-	LOGBUS_ECLOSED = -11,    /* handle is closing */
-	LOGBUS_EPROTO = -12,     /* the broker's reply made no sense */
-	LOGBUS_ESYS = -13,       /* a system call failed (see *_error()) */
-	LOGBUS_ENOTFOUND = -14,  /* no such thing (an error report) */
+	LOGBUS_EFULL = -5,        /* queue full, record dropped (drop mode) */
+	LOGBUS_ETOOBIG = -6,      /* record larger than LOGBUS_RECORD_MAX */
+	LOGBUS_EUTF8 = -7,        /* text that is not valid UTF-8 */
+	LOGBUS_EREJECTED = -8,    /* the broker refused a record or request */
+	LOGBUS_ECURSOR = -9,      /* malformed cursor, or another journal's */
+	LOGBUS_EEXPIRED = -10,    /* cursor older than what the journal kept */
+	LOGBUS_ECLOSED = -11,     /* handle is closing */
+	LOGBUS_EPROTO = -12,      /* the broker's reply made no sense */
+	LOGBUS_ESYS = -13,        /* a system call failed (see *_error()) */
+	LOGBUS_ENOTFOUND = -14,   /* no such thing (an error report) */
 };
 
 /* Python's level numbers; other values in 0..255 are allowed. */
@@ -105,21 +105,21 @@ typedef struct logbus_field {
 #define LOGBUS_BOOL(k, val)                                                    \
 	((logbus_field){.key = (k), .type = LOGBUS_FIELD_BOOL, .v.b = !!(val)})
 
-/* ---- publishing ------------------------------------------------------------ */
+/* ---- publishing ---------------------------------------------------------- */
 
 typedef struct logbus_publisher logbus_publisher;
 
 enum logbus_on_full {
 	LOGBUS_ON_FULL_BLOCK = 0, /* the logging call waits for room */
 	LOGBUS_ON_FULL_DROP = 1,  /* the record is dropped and counted; the
-				     count reaches the broker as a record */
+	                             count reaches the broker as a record */
 };
 
 typedef struct logbus_publisher_options {
-	const char *run_dir;  /* NULL: $LOGBUS_RUN_DIR or the default */
-	const char *service;  /* required: [A-Za-z0-9._-], not starting '.' */
-	const char *logger;   /* default logger name; NULL: the service id */
-	size_t queue_bytes;   /* bound of the in-process queue; 0: 8 MiB */
+	const char *run_dir; /* NULL: $LOGBUS_RUN_DIR or the default */
+	const char *service; /* required: [A-Za-z0-9._-], not starting '.' */
+	const char *logger;  /* default logger name; NULL: the service id */
+	size_t queue_bytes;  /* bound of the in-process queue; 0: 8 MiB */
 	enum logbus_on_full on_full;
 	/* How long the sender waits for a partial batch to fill.  0 (the
 	 * default): it sends at once, and batches form by themselves while
@@ -131,7 +131,7 @@ typedef struct logbus_publisher_options {
 /* Open a publisher.  Connecting is asynchronous: this does not fail when the
  * broker is down; records wait in the queue until it is up. */
 LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
-				     const logbus_publisher_options *opts);
+                                     const logbus_publisher_options *opts);
 
 /* Flush (up to timeout_ms, -1 = forever), stop the sender, free.  Returns
  * the flush's result. */
@@ -139,26 +139,26 @@ LOGBUS_API int logbus_publisher_close(logbus_publisher *pub, int timeout_ms);
 
 /* Log with the default logger. */
 LOGBUS_API int logbus_log(logbus_publisher *pub, int level, const char *fmt,
-			  ...) LOGBUS_PRINTF(3, 4);
+                          ...) LOGBUS_PRINTF(3, 4);
 
 /* Log with a logger (NULL: default) and structured fields. */
 LOGBUS_API int logbus_log_fields(logbus_publisher *pub, int level,
-				 const char *logger, const logbus_field *fields,
-				 size_t nfields, const char *fmt, ...)
-	LOGBUS_PRINTF(6, 7);
+                                 const char *logger, const logbus_field *fields,
+                                 size_t nfields, const char *fmt, ...)
+    LOGBUS_PRINTF(6, 7);
 
-LOGBUS_API int logbus_logv(logbus_publisher *pub, int level,
-			   const char *logger, const logbus_field *fields,
-			   size_t nfields, const char *fmt, va_list ap);
+LOGBUS_API int logbus_logv(logbus_publisher *pub, int level, const char *logger,
+                           const logbus_field *fields, size_t nfields,
+                           const char *fmt, va_list ap);
 
 /* Everything explicit, message not formatted (may hold any UTF-8). */
 typedef struct logbus_entry {
-	int64_t time_ns;      /* 0: now (CLOCK_REALTIME) */
+	int64_t time_ns; /* 0: now (CLOCK_REALTIME) */
 	int level;
 	enum logbus_stream stream;
-	const char *logger;   /* NULL: the publisher's default */
+	const char *logger; /* NULL: the publisher's default */
 	const char *message;
-	size_t message_len;   /* (size_t)-1: strlen(message) */
+	size_t message_len; /* (size_t)-1: strlen(message) */
 	const logbus_field *fields;
 	size_t nfields;
 } logbus_entry;
@@ -180,20 +180,20 @@ typedef struct logbus_publisher_stats {
 	uint64_t rejected;  /* refused by the broker */
 	uint64_t dropped;   /* dropped because the queue was full */
 	uint64_t batches;   /* batches acknowledged */
-	uint64_t resends;   /* batches sent again after a timeout or reconnect */
-	uint64_t last_seq;  /* sequence number of the last committed record */
-	int connected;      /* a connection to the broker is up now */
+	uint64_t resends;  /* batches sent again after a timeout or reconnect */
+	uint64_t last_seq; /* sequence number of the last committed record */
+	int connected;     /* a connection to the broker is up now */
 } logbus_publisher_stats;
 
 LOGBUS_API void logbus_publisher_get_stats(logbus_publisher *pub,
-					   logbus_publisher_stats *st);
+                                           logbus_publisher_stats *st);
 
 /* The message of the last error on this publisher (a rejected record, the
  * broker unreachable, ...), or "" if none.  Copied into buf. */
-LOGBUS_API const char *logbus_publisher_error(logbus_publisher *pub,
-					      char *buf, size_t len);
+LOGBUS_API const char *logbus_publisher_error(logbus_publisher *pub, char *buf,
+                                              size_t len);
 
-/* ---- process deaths ------------------------------------------------------------ */
+/* ---- process deaths ------------------------------------------------------ */
 
 /*
  * The last bytes of a stream (a child's stderr or stdout), kept as they
@@ -208,7 +208,7 @@ LOGBUS_API void logbus_tail_add(logbus_tail *t, const void *data, size_t len);
 /* The kept bytes, in order (valid until the next add), and how many were
  * cut before them. */
 LOGBUS_API const char *logbus_tail_data(logbus_tail *t, size_t *len,
-					uint64_t *cut);
+                                        uint64_t *cut);
 LOGBUS_API void logbus_tail_free(logbus_tail *t);
 
 typedef struct logbus_exit {
@@ -220,15 +220,15 @@ typedef struct logbus_exit {
 	int exit_code;
 	const char *const *argv; /* the command line, argc strings */
 	size_t argc;
-	const char *cwd;         /* NULL: none */
-	const char *venv;        /* NULL: none */
+	const char *cwd;          /* NULL: none */
+	const char *venv;         /* NULL: none */
 	logbus_tail *stderr_tail; /* NULL: none captured */
 	logbus_tail *stdout_tail;
 	/* Names in the working directory; NULL with nfiles 0: the library
 	 * lists cwd itself (sorted, at most 1000). */
 	const char *const *files;
 	size_t nfiles;
-	const char *logger;      /* NULL: the publisher's default */
+	const char *logger; /* NULL: the publisher's default */
 } logbus_exit;
 
 /*
@@ -239,15 +239,15 @@ typedef struct logbus_exit {
  * LOGBUS_OK once the broker has it, else as logbus_flush.
  */
 LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
-				  int timeout_ms);
+                                  int timeout_ms);
 
-/* ---- records read back ------------------------------------------------------ */
+/* ---- records read back --------------------------------------------------- */
 
 typedef struct logbus_record {
 	uint64_t seq;
-	const char *cursor;   /* opaque; pass to a reader to resume after */
-	int64_t time_ns;      /* publisher's clock */
-	int64_t recv_ns;      /* broker's clock when committed */
+	const char *cursor; /* opaque; pass to a reader to resume after */
+	int64_t time_ns;    /* publisher's clock */
+	int64_t recv_ns;    /* broker's clock when committed */
 	int level;
 	enum logbus_stream stream;
 	const char *service;
@@ -260,14 +260,14 @@ typedef struct logbus_record {
 	uint32_t pid, uid, gid;
 } logbus_record;
 
-/* ---- reading ---------------------------------------------------------------- */
+/* ---- reading ------------------------------------------------------------- */
 
 typedef struct logbus_reader logbus_reader;
 
 enum logbus_start {
 	LOGBUS_START_HEAD = 0,   /* the oldest record kept */
 	LOGBUS_START_TAIL = 1,   /* the last tail_n matching records as of
-				    open, then what follows */
+	                            open, then what follows */
 	LOGBUS_START_CURSOR = 2, /* after the record named by cursor */
 	LOGBUS_START_NEW = 3,    /* only records committed after open */
 	LOGBUS_START_SINCE = 4,  /* records whose time is >= since_ns */
@@ -279,36 +279,36 @@ enum logbus_start {
 typedef struct logbus_filter {
 	const char *const *services; /* any of these; NULL/0: all */
 	size_t nservices;
-	int min_level;               /* 0: all */
-	const char *logger_prefix;   /* "a.b" matches a.b and a.b.c, not a.bc */
-	unsigned streams;            /* bits 1 << LOGBUS_STREAM_*; 0: all */
-	const char *const *fields;   /* "KEY=VALUE": the record's field KEY
-					written as text equals VALUE; all must
-					hold */
+	int min_level;             /* 0: all */
+	const char *logger_prefix; /* "a.b" matches a.b and a.b.c, not a.bc */
+	unsigned streams;          /* bits 1 << LOGBUS_STREAM_*; 0: all */
+	const char *const *fields; /* "KEY=VALUE": the record's field KEY
+	                              written as text equals VALUE; all must
+	                              hold */
 	size_t nfields;
-	const char *message_regex;   /* PCRE2 on the message, e.g.
-					"(?i)(error|exception|failed)" */
-	int64_t since_ns;            /* record time >= since_ns (0: any) */
-	int64_t until_ns;            /* record time < until_ns (0: any) */
+	const char *message_regex; /* PCRE2 on the message, e.g.
+	                              "(?i)(error|exception|failed)" */
+	int64_t since_ns;          /* record time >= since_ns (0: any) */
+	int64_t until_ns;          /* record time < until_ns (0: any) */
 } logbus_filter;
 
 typedef struct logbus_reader_options {
 	const char *run_dir; /* NULL: $LOGBUS_RUN_DIR or the default */
 	enum logbus_start start;
-	uint64_t tail_n;     /* for LOGBUS_START_TAIL */
-	const char *cursor;  /* for LOGBUS_START_CURSOR */
-	int64_t since_ns;    /* for LOGBUS_START_SINCE */
+	uint64_t tail_n;    /* for LOGBUS_START_TAIL */
+	const char *cursor; /* for LOGBUS_START_CURSOR */
+	int64_t since_ns;   /* for LOGBUS_START_SINCE */
 	logbus_filter filter;
 	/* 0: a snapshot, the reader ends when it has caught up with the
 	 * journal; 1: follow, records keep coming as they are committed. */
 	int follow;
-	int timeout_ms;      /* per request to the broker; 0: 5000 */
-	char *error;         /* if not NULL, why open failed */
+	int timeout_ms; /* per request to the broker; 0: 5000 */
+	char *error;    /* if not NULL, why open failed */
 	size_t error_len;
 } logbus_reader_options;
 
 LOGBUS_API int logbus_reader_open(logbus_reader **out,
-				  const logbus_reader_options *opts);
+                                  const logbus_reader_options *opts);
 
 /*
  * The next matching record, in sequence order, each exactly once.  Returns
@@ -322,7 +322,7 @@ LOGBUS_API int logbus_reader_open(logbus_reader **out,
  * logbus_reader_skip_expired() continues from there.
  */
 LOGBUS_API int logbus_reader_next(logbus_reader *r, const logbus_record **rec,
-				  int timeout_ms);
+                                  int timeout_ms);
 
 /* Cursor after the last record returned (or the start position): resume
  * there later with LOGBUS_START_CURSOR.  NULL before the first request. */
@@ -359,19 +359,18 @@ typedef int (*logbus_on_error_fn)(int code, const char *message, void *user);
 /* Open a reader with opts and deliver its records to on_log on a thread of
  * its own.  A snapshot subscription ends by itself when it has caught up. */
 LOGBUS_API int logbus_subscribe(logbus_subscription **out,
-				const logbus_reader_options *opts,
-				logbus_on_log_fn on_log,
-				logbus_on_error_fn on_error, void *user);
+                                const logbus_reader_options *opts,
+                                logbus_on_log_fn on_log,
+                                logbus_on_error_fn on_error, void *user);
 
 /* Wait until the subscription ended (timeout_ms -1: no limit).  Returns 0
  * when it ended by itself (caught up, or on_log said stop), the error code
  * that ended it, or LOGBUS_ETIMEDOUT while it still runs. */
-LOGBUS_API int logbus_subscription_wait(logbus_subscription *s,
-					int timeout_ms);
+LOGBUS_API int logbus_subscription_wait(logbus_subscription *s, int timeout_ms);
 
 /* Cursor after the last record delivered, copied into buf ("" if none). */
 LOGBUS_API const char *logbus_subscription_cursor(logbus_subscription *s,
-						  char *buf, size_t len);
+                                                  char *buf, size_t len);
 
 /* Stop (on_log is not called again once this returns) and free. */
 LOGBUS_API void logbus_subscription_close(logbus_subscription *s);
@@ -390,23 +389,23 @@ typedef struct logbus_report_info {
 
 /* The services that have an error report.  *out is malloc'd (free it). */
 LOGBUS_API int logbus_error_reports(const char *run_dir,
-				    logbus_report_info **out, size_t *n,
-				    char *err, size_t errlen);
+                                    logbus_report_info **out, size_t *n,
+                                    char *err, size_t errlen);
 
 /* The text of a service's error report: generation 0 the latest, 1 the one
  * before.  *text is malloc'd and NUL-terminated (free it).  No report:
  * LOGBUS_ENOTFOUND. */
 LOGBUS_API int logbus_error_report(const char *run_dir, const char *service,
-				   int generation, char **text, size_t *len,
-				   int64_t *written_ns, char *err,
-				   size_t errlen);
+                                   int generation, char **text, size_t *len,
+                                   int64_t *written_ns, char *err,
+                                   size_t errlen);
 
 /* Make logbusd reopen every file it writes (after logrotate moved them);
  * *files says how many. */
 LOGBUS_API int logbus_rotate(const char *run_dir, unsigned *files, char *err,
-			     size_t errlen);
+                             size_t errlen);
 
-/* ---- formatting --------------------------------------------------------------- */
+/* ---- formatting ---------------------------------------------------------- */
 
 enum logbus_time_style {
 	LOGBUS_TIME_PYTHON = 0,  /* "2026-11-22 10:00:00,123", local time */
@@ -415,7 +414,7 @@ enum logbus_time_style {
 
 /* Returns the length written (buf holds at least 40 bytes to be safe). */
 LOGBUS_API size_t logbus_format_time(int64_t ns, enum logbus_time_style style,
-				     char *buf, size_t len);
+                                     char *buf, size_t len);
 
 enum logbus_format {
 	/* "2026-11-22 10:00:00,123 [INFO] pactown.sandbox service_123: msg" */
@@ -431,10 +430,10 @@ enum logbus_format {
  * end).  Returns the line's length, or LOGBUS_ENOMEM.
  */
 LOGBUS_API long logbus_record_format(const logbus_record *r,
-				     enum logbus_format format, char **buf,
-				     size_t *cap);
+                                     enum logbus_format format, char **buf,
+                                     size_t *cap);
 
-/* ---- helpers ---------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 LOGBUS_API const char *logbus_strerror(int code);
 
