@@ -39,103 +39,59 @@
 #include "exitinfo.h"
 #include "proto.h"
 #include "record.h"
+#include "strbuf.h"
 
 #define REPORT_MODE 0640
 
-struct text {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void put(struct text *t, const char *s, size_t n)
-{
-	if (t->failed)
-		return;
-	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 4096;
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		char *p = realloc(t->p, cap);
-		if (p == NULL) {
-			t->failed = true;
-			return;
-		}
-		t->p = p;
-		t->cap = cap;
-	}
-	memcpy(t->p + t->len, s, n);
-	t->len += n;
-	t->p[t->len] = '\0';
-}
-
-static void puts_(struct text *t, const char *s)
-{
-	put(t, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void putf(struct text *t,
-                                                       const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		put(t, buf,
-		    (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
-
 /* A section's body, ending in a newline. */
-static void section(struct text *t, const char *name, struct lb_str s,
+static void section(struct strbuf *t, const char *name, struct lb_str s,
                     uint64_t cut)
 {
-	putf(t, "--- %s ---\n", name);
+	sb_printf(t, "--- %s ---\n", name);
 	if (cut)
-		putf(t, "[... %" PRIu64 " earlier bytes not kept ...]\n", cut);
-	put(t, s.p, s.len);
+		sb_printf(t, "[... %" PRIu64 " earlier bytes not kept ...]\n",
+		          cut);
+	sb_put(t, s.p, s.len);
 	if (s.len > 0 && s.p[s.len - 1] != '\n')
-		put(t, "\n", 1);
+		sb_put(t, "\n", 1);
 }
 
 /* Python's repr() of a str, as the layout's file list prints it. */
-static void py_repr(struct text *t, const char *s, size_t n)
+static void py_repr(struct strbuf *t, const char *s, size_t n)
 {
 	bool dq = memchr(s, '\'', n) && !memchr(s, '"', n);
 	char q = dq ? '"' : '\'';
 
-	put(t, &q, 1);
+	sb_put(t, &q, 1);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '\\' || c == (unsigned char)q) {
-			put(t, "\\", 1);
-			put(t, s + i, 1);
+			sb_put(t, "\\", 1);
+			sb_put(t, s + i, 1);
 		} else if (c == '\n') {
-			puts_(t, "\\n");
+			sb_puts(t, "\\n");
 		} else if (c == '\t') {
-			puts_(t, "\\t");
+			sb_puts(t, "\\t");
 		} else if (c < 0x20 || c == 0x7f) {
-			putf(t, "\\x%02x", c);
+			sb_printf(t, "\\x%02x", c);
 		} else {
-			put(t, s + i, 1);
+			sb_put(t, s + i, 1);
 		}
 	}
-	put(t, &q, 1);
+	sb_put(t, &q, 1);
 }
 
-static void str_list(struct text *t, const msgpack_object_array *a,
+static void str_list(struct strbuf *t, const msgpack_object_array *a,
                      const char *sep, bool repr)
 {
 	for (uint32_t i = 0; a && i < a->size; i++) {
 		const msgpack_object_str *s = &a->ptr[i].via.str;
 		if (i)
-			puts_(t, sep);
+			sb_puts(t, sep);
 		if (repr)
 			py_repr(t, s->ptr, s->size);
 		else
-			put(t, s->ptr, s->size);
+			sb_put(t, s->ptr, s->size);
 	}
 }
 
@@ -145,7 +101,7 @@ int error_report_render(const char *rec, size_t len, char **out, size_t *outlen)
 	struct record_view v;
 	struct record_error e;
 	struct exit_view x;
-	struct text t = {0};
+	struct strbuf t = {0};
 	char sig[32];
 
 	msgpack_zone_init(&zone, 4096);
@@ -154,26 +110,26 @@ int error_report_render(const char *rec, size_t len, char **out, size_t *outlen)
 		msgpack_zone_destroy(&zone);
 		return -1;
 	}
-	putf(&t, "Exit code: %" PRId64 "\n", x.code);
+	sb_printf(&t, "Exit code: %" PRId64 "\n", x.code);
 	if (x.code < 0)
-		putf(&t, "Signal: %s%s\n",
-		     exit_signal_name((int)-x.code, sig, sizeof sig),
-		     x.core ? " (core dumped)" : "");
-	puts_(&t, "Command: ");
+		sb_printf(&t, "Signal: %s%s\n",
+		          exit_signal_name((int)-x.code, sig, sizeof sig),
+		          x.core ? " (core dumped)" : "");
+	sb_puts(&t, "Command: ");
 	str_list(&t, x.argv, " ", false);
-	puts_(&t, "\nCWD: ");
-	put(&t, x.cwd.p, x.cwd.len);
-	puts_(&t, "\nVenv: ");
+	sb_puts(&t, "\nCWD: ");
+	sb_put(&t, x.cwd.p, x.cwd.len);
+	sb_puts(&t, "\nVenv: ");
 	if (x.venv.len)
-		put(&t, x.venv.p, x.venv.len);
+		sb_put(&t, x.venv.p, x.venv.len);
 	else
-		puts_(&t, "None");
-	puts_(&t, "\n\n");
+		sb_puts(&t, "None");
+	sb_puts(&t, "\n\n");
 	section(&t, "STDERR", x.err, x.err_cut);
 	section(&t, "STDOUT", x.out, x.out_cut);
-	puts_(&t, "--- FILES ---\n[");
+	sb_puts(&t, "--- FILES ---\n[");
 	str_list(&t, x.files, ", ", true);
-	puts_(&t, "]\n");
+	sb_puts(&t, "]\n");
 	msgpack_zone_destroy(&zone);
 	if (t.failed) {
 		free(t.p);
