@@ -62,6 +62,30 @@ check_json "live_latencies_are_positive_and_ordered" \
 check_json "live_top_level_p99_matches_result" \
 	'j["live_latency_us_p99_at_1000"] == r["live_latency_us_p99"]'
 
+# --- a short ingest run -------------------------------------------------------
+
+rc=0
+"$BIN/logbus-bench" --mode ingest --records 2000 --json \
+	>"$T/ingest.json" 2>"$T/ingest.err" || rc=$?
+if [ "$rc" -eq 0 ]; then
+	pass "ingest_run_exits_0"
+else
+	fail "ingest_run_exits_0" "exit status $rc" "$(cat "$T/ingest.err")"
+fi
+if python3 - "$T/ingest.json" >"$T/py.out" 2>&1 <<'EOF'; then
+import json, sys
+with open(sys.argv[1]) as f:
+    j = json.load(f)
+assert j["mode"] == "ingest" and j["records"] == 2000 and j["size"] == 200
+assert j["seconds"] > 0 and j["ingest_records_per_s"] > 0
+assert abs(j["ingest_records_per_s"] * j["seconds"] - 2000) < 20
+EOF
+	pass "ingest_json_is_sane"
+else
+	fail "ingest_json_is_sane" "$(cat "$T/py.out")" \
+		"output: $(cat "$T/ingest.json")"
+fi
+
 if [ -z "$(ls -A "$TMPDIR")" ]; then
 	pass "temporary_directory_is_removed"
 else

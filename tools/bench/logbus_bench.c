@@ -76,6 +76,7 @@ enum {
 	OPT_SIZE,
 	OPT_LINGER_MS,
 	OPT_JSON,
+	OPT_RECORDS,
 };
 
 struct bench_opts {
@@ -87,6 +88,7 @@ struct bench_opts {
 	int size;
 	int linger_ms; /* 0: the library's default */
 	bool json;
+	long records; /* ingest */
 };
 
 struct mode {
@@ -915,7 +917,82 @@ static int mode_live(const struct bench_opts *o, const char *run_dir)
 
 /* ---- the table of modes ------------------------------------------------ */
 
+/* ---- ingest -------------------------------------------------------------- */
+
+/*
+ * One producer logs o->records records (o->size bytes of message, three
+ * fields) as fast as the queue takes them; the clock runs from the first
+ * logging call to the return of the flush that saw the last acknowledged.
+ */
+static int mode_ingest(const struct bench_opts *o, const char *run_dir)
+{
+	logbus_publisher *p;
+	logbus_publisher_options po = {.run_dir = run_dir,
+	                               .service = "bench_ingest",
+	                               .on_full = LOGBUS_ON_FULL_BLOCK,
+	                               .linger_ms = o->linger_ms};
+	char *msg = malloc((size_t)o->size + 1);
+	char why[512];
+	int rv;
+
+	if (msg == NULL)
+		return fail("out of memory");
+	memset(msg, 'x', (size_t)o->size);
+	msg[o->size] = '\0';
+	if ((rv = logbus_publisher_open(&p, &po)) != LOGBUS_OK) {
+		free(msg);
+		return fail("cannot open a publisher: %s", logbus_strerror(rv));
+	}
+	int64_t t0 = clock_ns(CLOCK_MONOTONIC);
+	for (long i = 0; i < o->records && !interrupted; i++) {
+		logbus_field f[3] = {LOGBUS_INT("n", i),
+		                     LOGBUS_STR("user", "user123"),
+		                     LOGBUS_BOOL("ok", 1)};
+		logbus_entry e = {.level = LOGBUS_INFO,
+		                  .message = msg,
+		                  .message_len = (size_t)o->size,
+		                  .fields = f,
+		                  .nfields = 3};
+		if ((rv = logbus_write(p, &e)) != LOGBUS_OK)
+			break;
+	}
+	if (rv == LOGBUS_OK)
+		rv = logbus_flush(p, -1);
+	int64_t dt = clock_ns(CLOCK_MONOTONIC) - t0;
+	logbus_publisher_error(p, why, sizeof why);
+	logbus_publisher_close(p, 5000);
+	free(msg);
+	if (interrupted)
+		return fail("interrupted");
+	if (rv != LOGBUS_OK)
+		return fail("ingest failed: %s: %s", logbus_strerror(rv), why);
+	double secs = (double)dt / 1e9;
+	double rps = (double)o->records / secs;
+	double mbps = rps * o->size / 1e6;
+	if (o->json) {
+		struct json j;
+		json_begin(&j, stdout);
+		json_str(&j, "mode", "ingest");
+		json_int(&j, "producers", 1);
+		json_int(&j, "records", o->records);
+		json_int(&j, "size", o->size);
+		json_num(&j, "seconds", secs, 3);
+		json_num(&j, "ingest_records_per_s", rps, 0);
+		json_num(&j, "ingest_mb_per_s", mbps, 1);
+		json_end(&j);
+	} else {
+		printf("ingest: 1 producer, %ld records of %d bytes + 3 "
+		       "fields, acknowledged\n",
+		       o->records, o->size);
+		printf("  %.3f s  %.0f records/s  %.1f MB/s of messages\n",
+		       secs, rps, mbps);
+	}
+	return 0;
+}
+
 static const struct mode modes[] = {
+    {"ingest", mode_ingest,
+     "records/s from the first logging call to the last acknowledgement"},
     {"live", mode_live,
      "latency from the logging call to a follower, at fixed rates"},
 };
@@ -960,6 +1037,8 @@ static void usage(FILE *f)
 	      "      --linger-ms MS     the publisher's linger_ms (default 0: "
 	      "the library's\n"
 	      "                         default)\n"
+	      "      --records N        ingest: records to publish (default "
+	      "1000000)\n"
 	      "      --json             one JSON object on stdout instead of a "
 	      "table; each\n"
 	      "                         figure's key names its unit, e.g.\n"
@@ -1056,6 +1135,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 	    {"size", required_argument, NULL, OPT_SIZE},
 	    {"linger-ms", required_argument, NULL, OPT_LINGER_MS},
 	    {"json", no_argument, NULL, OPT_JSON},
+	    {"records", required_argument, NULL, OPT_RECORDS},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1100,6 +1180,12 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 				                   optarg, MAX_LINGER_MS);
 			o->linger_ms = (int)v;
 			break;
+		case OPT_RECORDS:
+			if (!parse_long(optarg, 1, 1000000000L, &o->records))
+				return usage_error("bad --records '%s': 1 to "
+				                   "1000000000",
+				                   optarg);
+			break;
 		case OPT_JSON:
 			o->json = true;
 			break;
@@ -1138,6 +1224,7 @@ int main(int argc, char **argv)
 	struct bench_opts o = {
 	    .seconds = DEFAULT_SECONDS,
 	    .size = DEFAULT_SIZE,
+	    .records = 1000000,
 	};
 	struct bench_broker broker = {.pid = -1};
 	struct sigaction sa = {.sa_handler = on_signal};
