@@ -976,7 +976,7 @@ static int mode_ingest(const struct bench_opts *o, const char *run_dir)
 		json_int(&j, "producers", 1);
 		json_int(&j, "records", o->records);
 		json_int(&j, "size", o->size);
-		json_num(&j, "seconds", secs, 3);
+		json_num(&j, "seconds", secs, 6);
 		json_num(&j, "ingest_records_per_s", rps, 0);
 		json_num(&j, "ingest_mb_per_s", mbps, 1);
 		json_end(&j);
