@@ -312,11 +312,8 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 			return option_error(argv[0], c, argv, longopts);
 		}
 	}
-	if (a->service == NULL)
-		return usage_error(argv[0], "-s SERVICE is required");
-	if (logbus_service_valid(a->service) != LOGBUS_OK)
-		return usage_error(argv[0], BAD_SERVICE, a->service,
-		                   LOGBUS_SERVICE_MAX);
+	if ((rc = require_service(argv[0], a->service)) != PARSE_OK)
+		return rc;
 	if (a->logger != NULL && !logger_ok(a->logger))
 		return usage_error(argv[0],
 		                   "invalid logger name '%s': use 1 to %d "

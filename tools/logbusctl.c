@@ -359,6 +359,16 @@ static void field_set_value(logbus_field *f, const char *v)
 	f->v.s = v;
 }
 
+int require_service(const char *cmd, const char *service)
+{
+	if (service == NULL)
+		return usage_error(cmd, "-s SERVICE is required");
+	if (logbus_service_valid(service) != LOGBUS_OK)
+		return usage_error(cmd, BAD_SERVICE, service,
+		                   LOGBUS_SERVICE_MAX);
+	return PARSE_OK;
+}
+
 /* -f KEY=VALUE; returns PARSE_OK or the exit status of a usage error. */
 static int field_add(struct publish_args *a, const char *arg)
 {
@@ -446,11 +456,8 @@ static int publish_parse(int argc, char **argv, struct publish_args *a)
 			return option_error(argv[0], c, argv, longopts);
 		}
 	}
-	if (a->service == NULL)
-		return usage_error(argv[0], "-s SERVICE is required");
-	if (logbus_service_valid(a->service) != LOGBUS_OK)
-		return usage_error(argv[0], BAD_SERVICE, a->service,
-		                   LOGBUS_SERVICE_MAX);
+	if ((rc = require_service(argv[0], a->service)) != PARSE_OK)
+		return rc;
 	if (a->logger != NULL && *a->logger == '\0')
 		return usage_error(argv[0], "the logger name (-l) is empty");
 	if (optind >= argc)

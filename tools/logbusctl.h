@@ -59,6 +59,9 @@ enum {
 	"'-', not starting with '.'"
 #define BAD_TIMEOUT "bad --timeout '%s': seconds, more than 0 and at most %d"
 
+/* -s SERVICE given and valid: PARSE_OK, else the usage error's status. */
+int require_service(const char *cmd, const char *service);
+
 /* What a parse function returns when the command is to run; any other
  * value is the exit status to return at once. */
 #define PARSE_OK   -1
