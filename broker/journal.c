@@ -53,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -1236,6 +1237,13 @@ int journal_open(struct journal **out, const struct journal_config *cfg,
 	if (j->dirfd < 0) {
 		errf(err, errlen, "open directory %s: %s", j->dir,
 		     strerror(errno));
+		goto fail;
+	}
+	/* One writer per journal, whatever run directory it serves: held
+	 * until the directory is closed. */
+	if (flock(j->dirfd, LOCK_EX | LOCK_NB) < 0) {
+		errf(err, errlen, "%s is in use by another logbusd%s", j->dir,
+		     errno == EWOULDBLOCK ? "" : " (cannot lock it)");
 		goto fail;
 	}
 	if (journal_list(j, err, errlen) ||

@@ -12,7 +12,9 @@
  *    frames after it is skipped by every reader, and appends go to a new
  *    segment;
  *  - the journal id (16 random bytes, made when the journal is created) is in
- *    every segment's header; cursors name it.
+ *    every segment's header; cursors name it;
+ *  - one journal has one writer: journal_open takes an exclusive flock(2) on
+ *    the directory and fails while another process holds it.
  *
  * On disk, under cfg->dir: one file per segment, "<first seq, 16 hex>.journal",
  * each a 64-byte header then frames (shared/frame.h).

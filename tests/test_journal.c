@@ -886,6 +886,21 @@ static void test_sync_later_hands_a_descriptor_and_never_waits(void **state)
 	journal_close(j);
 }
 
+static void test_second_open_of_one_journal_fails_until_closed(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j = jopen(fx, NULL), *j2 = NULL;
+	char err[512] = "";
+
+	assert_int_equal(journal_open(&j2, &fx->cfg, NULL, err, sizeof(err)),
+	                 -1);
+	assert_null(j2);
+	assert_non_null(strstr(err, "in use by another logbusd"));
+	journal_close(j);
+	j = jopen(fx, NULL);
+	journal_close(j);
+}
+
 static void test_large_batch_spans_several_writev_calls(void **state)
 {
 	struct fixture *fx = *state;
@@ -1022,6 +1037,7 @@ int main(void)
 	    T(test_callback_can_stop_read),
 	    T(test_sync_runs_only_when_dirty),
 	    T(test_sync_later_hands_a_descriptor_and_never_waits),
+	    T(test_second_open_of_one_journal_fails_until_closed),
 	    T(test_large_batch_spans_several_writev_calls),
 	    T(test_record_over_max_record_is_refused),
 	    T(test_newest_segment_shorter_than_header_is_removed),

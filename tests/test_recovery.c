@@ -504,20 +504,22 @@ static bool child_exited(void *arg)
 	return waitpid(c->pid, &c->status, WNOHANG) == c->pid;
 }
 
-static void test_second_broker_on_same_run_dir_refuses_to_start(void **state)
+/* Start a second logbusd on run_dir and log_dir; it must exit non-zero,
+ * saying `why` on stderr, and the first broker must go on serving. */
+static void assert_second_broker_refused(struct broker_proc *b,
+                                         const char *run_dir,
+                                         const char *log_dir, const char *why)
 {
-	struct broker_proc *b = *state;
-	char bin[512], log2[400], err_path[400];
+	char bin[512], err_path[400];
 	posix_spawn_file_actions_t fa;
 	struct child c = {0};
 
-	snprintf(log2, sizeof log2, "%s/log2", b->dir);
 	snprintf(err_path, sizeof err_path, "%s/second.stderr", b->dir);
 	const char *argv[] = {harness_bin("logbusd", bin, sizeof bin),
 	                      "--run-dir",
-	                      b->run_dir,
+	                      run_dir,
 	                      "--log-dir",
-	                      log2,
+	                      log_dir,
 	                      NULL};
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 2, err_path,
@@ -531,15 +533,14 @@ static void test_second_broker_on_same_run_dir_refuses_to_start(void **state)
 		kill(c.pid, SIGKILL);
 		waitpid(c.pid, &c.status, 0);
 		print_file("second logbusd stderr", err_path);
-		fail_msg("a second logbusd on the same run directory kept "
-		         "running");
+		fail_msg("a second logbusd kept running");
 	}
 	print_file("second logbusd stderr", err_path);
 	assert_true(WIFEXITED(c.status));
 	assert_int_not_equal(WEXITSTATUS(c.status), 0);
 	char *text = harness_slurp(err_path, NULL);
 	assert_non_null(text);
-	bool says = strstr(text, "already serves") != NULL;
+	bool says = strstr(text, why) != NULL;
 	free(text);
 	assert_true(says);
 
@@ -557,6 +558,25 @@ static void test_second_broker_on_same_run_dir_refuses_to_start(void **state)
 		print_file("logbusd stderr", b->stderr_path);
 	free(text);
 	assert_false(relistened);
+}
+
+static void test_second_broker_on_same_run_dir_refuses_to_start(void **state)
+{
+	struct broker_proc *b = *state;
+	char log2[400];
+
+	snprintf(log2, sizeof log2, "%s/log2", b->dir);
+	assert_second_broker_refused(b, b->run_dir, log2, "already serves");
+}
+
+/* Two brokers must never write one journal, whatever their run dirs. */
+static void test_second_broker_on_same_journal_refuses_to_start(void **state)
+{
+	struct broker_proc *b = *state;
+	char run2[400];
+
+	snprintf(run2, sizeof run2, "%s/run2", b->dir);
+	assert_second_broker_refused(b, run2, b->log_dir, "in use by another");
 }
 
 /* ---- SIGTERM ---- */
@@ -882,6 +902,9 @@ int main(void)
 	        teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_second_broker_on_same_run_dir_refuses_to_start, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_second_broker_on_same_journal_refuses_to_start, setup,
 	        teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_sigterm_drains_and_removes_sockets, setup, teardown),
