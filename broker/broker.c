@@ -236,6 +236,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	b->stats.started_ns = timefmt_now_ns();
 	msgpack_zone_init(&b->req_zone, 64 * 1024);
 	msgpack_zone_init(&b->rec_zone, 4096);
+	msgpack_zone_init(&b->batch_zone, 64 * 1024);
 	msgpack_sbuffer_init(&b->out);
 	msgpack_sbuffer_init(&b->live_out);
 	b->loop = ev_default_loop(EVFLAG_AUTO);
@@ -345,10 +346,11 @@ void broker_fini(struct broker *b)
 	services_free(b->services);
 	msgpack_zone_destroy(&b->req_zone);
 	msgpack_zone_destroy(&b->rec_zone);
+	msgpack_zone_destroy(&b->batch_zone);
 	msgpack_sbuffer_destroy(&b->out);
 	msgpack_sbuffer_destroy(&b->live_out);
 	free(b->recs);
-	free(b->acc);
+	free(b->views);
 	free(b->scratch);
 	/* The lock file stays: unlinking it would let a broker that opened
 	 * the old file and one that creates a new one both hold "the" lock. */

@@ -81,14 +81,6 @@ void endpoint_probe_start(struct endpoint *ep);
 void endpoint_probe_check(struct endpoint *ep);
 void endpoint_close(struct endpoint *ep);
 
-/* What ingest learned of each accepted record, for live and the counters. */
-struct accepted {
-	struct lb_str service;
-	int level;
-	int64_t time_ns;
-	bool exit; /* a process exit report: write its error report */
-};
-
 /* Configuration: everything main.c parses. */
 struct broker_config {
 	const char *run_dir;
@@ -150,8 +142,10 @@ struct broker {
 	/* scratch reused by every request: no per-record allocation */
 	msgpack_zone req_zone, rec_zone;
 	msgpack_sbuffer out;
-	struct journal_rec *recs; /* the accepted records of a batch */
-	struct accepted *acc;     /* parallel to recs */
+	struct journal_rec *recs;  /* the accepted records of a batch */
+	struct record_view *views; /* parallel to recs: decoded once, by
+	                              ingest, for live, routes and reports */
+	msgpack_zone batch_zone;   /* the views' objects; cleared per batch */
 	size_t recs_cap;
 	msgpack_sbuffer live_out;
 	char *scratch;
@@ -175,7 +169,7 @@ void selflog_fini(struct broker *b);
 /* The ops of each request endpoint (ingest.c, query.c). */
 extern const struct request_op ingest_ops[];
 extern const struct request_op query_ops[];
-/* Room for n records in b->recs and b->acc. */
+/* Room for n records in b->recs and b->views. */
 bool ingest_reserve(struct broker *b, size_t n);
 /* The journal's on_batch hook that refills the dedup table at start. */
 void ingest_on_journal_batch(void *arg, const struct frame_batch *fb);
@@ -186,7 +180,7 @@ void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
                       uint32_t pid, uint32_t uid, uint32_t gid,
                       int64_t recv_ns);
 
-/* live.c: publish n committed records (b->recs, b->acc) from first_seq. */
+/* live.c: publish n committed records (b->recs, b->views) from first_seq. */
 void live_publish(struct broker *b, uint64_t first_seq, size_t n, uint32_t pid,
                   uint32_t uid, uint32_t gid, int64_t recv_ns);
 

@@ -58,10 +58,10 @@ bool ingest_reserve(struct broker *b, size_t n)
 	if (r == NULL)
 		return false;
 	b->recs = r;
-	struct accepted *a = realloc(b->acc, cap * sizeof *a);
-	if (a == NULL)
+	struct record_view *v = realloc(b->views, cap * sizeof *v);
+	if (v == NULL)
 		return false;
-	b->acc = a;
+	b->views = v;
 	b->recs_cap = cap;
 	return true;
 }
@@ -83,7 +83,6 @@ static int add_reject(struct sorted *s, uint32_t index, const char *code,
 static int sort_records(struct broker *b, const msgpack_object_array *arr,
                         struct sorted *s)
 {
-	struct record_view v;
 	struct record_error e;
 
 	memset(s, 0, sizeof *s);
@@ -102,20 +101,16 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 			         o->via.bin.size, LOGBUS_RECORD_MAX);
 			rv = add_reject(s, i, ERR_TOO_BIG, msg);
 		} else if (record_decode(o->via.bin.ptr, o->via.bin.size,
-		                         &b->rec_zone, &v, &e) < 0) {
+		                         &b->batch_zone, &b->views[s->nok],
+		                         &e) < 0) {
 			rv = add_reject(s, i, e.code, e.msg);
 		} else {
 			b->recs[s->nok].data = o->via.bin.ptr;
 			b->recs[s->nok].len = o->via.bin.size;
-			b->acc[s->nok].service = v.service;
-			b->acc[s->nok].level = v.level;
-			b->acc[s->nok].time_ns = v.time_ns;
-			b->acc[s->nok].exit = v.exit != NULL;
-			s->nok++;
-			if (v.level >= LOGBUS_CRITICAL)
+			if (b->views[s->nok].level >= LOGBUS_CRITICAL)
 				s->critical = true;
+			s->nok++;
 		}
-		msgpack_zone_clear(&b->rec_zone);
 		if (rv < 0)
 			return -1;
 	}
@@ -167,8 +162,8 @@ static void peer_creds(nng_msg *msg, uint32_t *pid, uint32_t *uid,
 	           : UINT32_MAX;
 }
 
-static void publish(struct endpoint *ep, nng_msg *msg,
-                    const msgpack_object *req)
+static void publish_batch(struct endpoint *ep, nng_msg *msg,
+                          const msgpack_object *req)
 {
 	struct broker *b = ep->b;
 	uint64_t session, batch, first = 0;
@@ -236,8 +231,15 @@ void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
 	if (b->routes) /* NULL while the broker starts or stops */
 		routes_write(b->routes, first_seq, n, pid, uid, gid, recv_ns);
 	for (size_t i = 0; i < n; i++)
-		if (b->acc[i].exit)
+		if (b->views[i].exit)
 			error_report_write(b, b->recs[i].data, b->recs[i].len);
+}
+
+static void publish(struct endpoint *ep, nng_msg *msg,
+                    const msgpack_object *req)
+{
+	publish_batch(ep, msg, req);
+	msgpack_zone_clear(&ep->b->batch_zone); /* the batch's views */
 }
 
 const struct request_op ingest_ops[] = {

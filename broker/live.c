@@ -60,7 +60,8 @@ static void publish_run(struct broker *b, size_t from, size_t to,
 		frame_record_header(hdr, &fr);
 		msgpack_pack_bin_body(&pk, hdr, sizeof hdr);
 		msgpack_pack_bin_body(&pk, fr.data, fr.len);
-		services_count(svc, fr.seq, b->acc[i].level, b->acc[i].time_ns);
+		services_count(svc, fr.seq, b->views[i].level,
+		               b->views[i].time_ns);
 	}
 	nng_msg *m;
 	if (nng_msg_alloc(&m, 0) != 0 ||
@@ -86,12 +87,12 @@ void live_publish(struct broker *b, uint64_t first_seq, size_t n, uint32_t pid,
 
 	while (from < n) {
 		size_t to = from + 1;
-		while (to < n &&
-		       same_service(&b->acc[to].service, &b->acc[from].service))
+		while (to < n && same_service(&b->views[to].service,
+		                              &b->views[from].service))
 			to++;
 		struct service *svc =
-		    services_get(b->services, b->acc[from].service.p,
-		                 b->acc[from].service.len);
+		    services_get(b->services, b->views[from].service.p,
+		                 b->views[from].service.len);
 		if (svc == NULL) {
 			broker_log(b, LOGBUS_ERROR, "live: out of memory");
 			return;

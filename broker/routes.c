@@ -770,16 +770,9 @@ void routes_write(struct routes *r, uint64_t first_seq, size_t n, uint32_t pid,
 	struct broker *b = r->b;
 	struct frame_record fr = {
 	    .pid = pid, .uid = uid, .gid = gid, .recv_ns = recv_ns};
-	struct record_view v;
-	struct record_error e;
 
-	for (size_t i = 0; i < n; i++) {
-		msgpack_zone_clear(&r->zone);
-		if (record_decode(b->recs[i].data, b->recs[i].len, &r->zone, &v,
-		                  &e) < 0)
-			continue;
-		feed(r, &v, first_seq + i, &fr);
-	}
+	for (size_t i = 0; i < n; i++)
+		feed(r, &b->views[i], first_seq + i, &fr);
 	uint64_t last = first_seq + n - 1;
 	for (size_t i = 0; i < r->ntouched; i++) {
 		struct route *rt = r->touched[i];

@@ -58,20 +58,20 @@ void broker_log(struct broker *b, int level, const char *fmt, ...)
 	b->events[b->nevents++] = ev;
 }
 
-/* Point b->recs and b->acc at the packed events, as ingest does. */
+/* Point b->recs and b->views at the packed events, as ingest does. */
 static bool selflog_stage(struct broker *b, const char *data,
                           const size_t *offs, size_t n)
 {
+	struct record_error e;
+
 	if (!ingest_reserve(b, n))
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		b->recs[i].data = data + offs[i];
 		b->recs[i].len = (uint32_t)(offs[i + 1] - offs[i]);
-		b->acc[i].service = (struct lb_str){SELFLOG_SERVICE,
-		                                    sizeof SELFLOG_SERVICE - 1};
-		b->acc[i].level = b->events[i].level;
-		b->acc[i].time_ns = b->events[i].time_ns;
-		b->acc[i].exit = false;
+		if (record_decode(b->recs[i].data, b->recs[i].len,
+		                  &b->batch_zone, &b->views[i], &e) < 0)
+			return false; /* our own encoding: cannot happen */
 	}
 	return true;
 }
@@ -120,6 +120,7 @@ void selflog_flush(struct broker *b)
 	offs[n] = sb.size;
 	/* The batch reuses the ingest arrays: nothing else runs now. */
 	if (!selflog_stage(b, sb.data, offs, n)) {
+		msgpack_zone_clear(&b->batch_zone);
 		msgpack_sbuffer_destroy(&sb);
 		return;
 	}
@@ -134,6 +135,7 @@ void selflog_flush(struct broker *b)
 	} else if (!b->cfg.quiet) {
 		fprintf(stderr, "logbusd: ERROR: journal: %s\n", err);
 	}
+	msgpack_zone_clear(&b->batch_zone);
 	msgpack_sbuffer_destroy(&sb);
 }
 
