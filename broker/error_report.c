@@ -95,21 +95,16 @@ static void str_list(struct strbuf *t, const msgpack_object_array *a,
 	}
 }
 
-int error_report_render(const char *rec, size_t len, char **out, size_t *outlen)
+/* The report of an exit record as text (malloc'd); 0 or -1. */
+static int render(const struct record_view *v, char **out, size_t *outlen)
 {
-	msgpack_zone zone;
-	struct record_view v;
 	struct record_error e;
 	struct exit_view x;
 	struct strbuf t = {0};
 	char sig[32];
 
-	msgpack_zone_init(&zone, 4096);
-	if (record_decode(rec, len, &zone, &v, &e) < 0 || v.exit == NULL ||
-	    exit_decode(v.exit, &x, &e) < 0) {
-		msgpack_zone_destroy(&zone);
+	if (v->exit == NULL || exit_decode(v->exit, &x, &e) < 0)
 		return -1;
-	}
 	sb_printf(&t, "Exit code: %" PRId64 "\n", x.code);
 	if (x.code < 0)
 		sb_printf(&t, "Signal: %s%s\n",
@@ -130,7 +125,6 @@ int error_report_render(const char *rec, size_t len, char **out, size_t *outlen)
 	sb_puts(&t, "--- FILES ---\n[");
 	str_list(&t, x.files, ", ", true);
 	sb_puts(&t, "]\n");
-	msgpack_zone_destroy(&zone);
 	if (t.failed) {
 		free(t.p);
 		return -1;
@@ -195,28 +189,19 @@ static int replace_file(const char *path, const char *text, size_t len,
 	return 0;
 }
 
-void error_report_write(struct broker *b, const char *rec, size_t len)
+void error_report_write(struct broker *b, const struct record_view *v)
 {
-	msgpack_zone zone;
-	struct record_view v;
-	struct record_error e;
 	char path[4096], err[4400];
 	char *text;
 	size_t tlen;
 
-	msgpack_zone_init(&zone, 1024);
-	if (record_decode(rec, len, &zone, &v, &e) < 0 || v.exit == NULL) {
-		msgpack_zone_destroy(&zone);
-		return;
-	}
 	int n = snprintf(path, sizeof path, "%s/service_%.*s_error.log",
-	                 b->cfg.log_dir, (int)v.service.len, v.service.p);
-	msgpack_zone_destroy(&zone);
+	                 b->cfg.log_dir, (int)v->service.len, v->service.p);
 	if (n < 0 || (size_t)n >= sizeof path) {
 		broker_log(b, LOGBUS_WARNING, "error report: path too long");
 		return;
 	}
-	if (error_report_render(rec, len, &text, &tlen) < 0) {
+	if (render(v, &text, &tlen) < 0) {
 		broker_log(b, LOGBUS_WARNING,
 		           "error report %s: cannot render it", path);
 		return;

@@ -13,12 +13,9 @@
 
 struct broker;
 
-/* Write the report of a committed exit record (the record's msgpack). */
-void error_report_write(struct broker *b, const char *rec, size_t len);
-
-/* Render a report's text into *out (malloc'd); 0 or -1. */
-int error_report_render(const char *rec, size_t len, char **out,
-                        size_t *outlen);
+/* Write the report of a committed exit record (its decoded view). */
+struct record_view;
+void error_report_write(struct broker *b, const struct record_view *v);
 
 /* Query ops: "errors" lists the reports, "error_report" returns one. */
 struct endpoint;

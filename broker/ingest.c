@@ -232,7 +232,7 @@ void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
 		routes_write(b->routes, first_seq, n, pid, uid, gid, recv_ns);
 	for (size_t i = 0; i < n; i++)
 		if (b->views[i].exit)
-			error_report_write(b, b->recs[i].data, b->recs[i].len);
+			error_report_write(b, &b->views[i]);
 }
 
 static void publish(struct endpoint *ep, nng_msg *msg,
