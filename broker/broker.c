@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "config.h"
 #include "logbus/logbus.h"
 #include "paths.h"
 #include "proto.h"
@@ -117,14 +118,91 @@ static void on_stop_grace(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/* Like journald's SystemMaxUse: 10% of the file system, at most 4 GiB, at
+ * least four segments. */
+static uint64_t default_max_total(const char *dir)
+{
+	struct statvfs sv;
+	uint64_t cap = 4ull << 30;
+
+	if (statvfs(dir, &sv) == 0) {
+		uint64_t tenth = (uint64_t)sv.f_blocks * sv.f_frsize / 10;
+		if (tenth < cap)
+			cap = tenth;
+	}
+	return cap < (256ull << 20) ? (256ull << 20) : cap;
+}
+
+/* The journal's size limit: as configured, or journald's habit. */
+static uint64_t max_total(const struct broker_config *cfg)
+{
+	return cfg->max_total_bytes ? cfg->max_total_bytes
+	                            : default_max_total(cfg->log_dir);
+}
+
+/*
+ * SIGHUP: reopen the routed files (logrotate's postrotate), then read the
+ * configuration again and apply what can change in a running broker:
+ * routes, journal limits, fsync interval (and whatever else config.c's
+ * table marks reloadable).  A configuration that does not build changes
+ * nothing.  Settings that need a restart are named and left as they are.
+ */
+static void reload(struct broker *b)
+{
+	struct broker_config next;
+	char err[1024], note[512];
+
+	unsigned reopened = routes_reopen(b->routes);
+	broker_log(b, LOGBUS_INFO, "SIGHUP: reopened %u routed files",
+	           reopened);
+	if (config_build(&next, b->cfg.src, err, sizeof err) < 0) {
+		broker_log(b, LOGBUS_ERROR,
+		           "reload: %s; the running configuration is unchanged",
+		           err);
+		config_fini(&next);
+		return;
+	}
+	struct routes_config rc = {.specs = next.routes,
+	                           .nspecs = next.nroutes,
+	                           .defaults = next.default_routes};
+	if (!routes_config_same(b->routes, &rc)) {
+		struct routes *routes = routes_new(b, &rc, err, sizeof err);
+		if (routes == NULL) {
+			broker_log(b, LOGBUS_ERROR,
+			           "reload: routes: %s; the running "
+			           "configuration is unchanged",
+			           err);
+			config_fini(&next);
+			return;
+		}
+		routes_inherit(routes, b->routes);
+		routes_free(b->routes);
+		b->routes = routes;
+	}
+	double fsync_s = b->cfg.fsync_interval_s;
+	int kept = config_apply_reloadable(&b->cfg, &next, note, sizeof note);
+	journal_set_limits(b->journal, b->cfg.segment_bytes, max_total(&b->cfg),
+	                   b->cfg.max_age_s);
+	if (fsync_s != b->cfg.fsync_interval_s) {
+		ev_timer_set(&b->fsync_w, b->cfg.fsync_interval_s,
+		             b->cfg.fsync_interval_s);
+		ev_timer_again(b->loop, &b->fsync_w);
+	}
+	config_fini(&next);
+	if (kept)
+		broker_log(b, LOGBUS_WARNING,
+		           "reload: changed but kept until a restart: %s",
+		           note);
+	broker_log(b, LOGBUS_INFO,
+	           "reload: configuration from %s applied; %zu routes",
+	           b->cfg.src->path, rc.nspecs);
+}
+
 static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	struct broker *b = w->data;
-
 	(void)loop;
 	(void)revents;
-	unsigned n = routes_reopen(b->routes);
-	broker_log(b, LOGBUS_INFO, "SIGHUP: reopened %u routed files", n);
+	reload(w->data);
 }
 
 static void on_routes_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -162,21 +240,6 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_timer_start(loop, &b->stop_w);
 }
 
-/* Like journald's SystemMaxUse: 10% of the file system, at most 4 GiB, at
- * least four segments. */
-static uint64_t default_max_total(const char *dir)
-{
-	struct statvfs sv;
-	uint64_t cap = 4ull << 30;
-
-	if (statvfs(dir, &sv) == 0) {
-		uint64_t tenth = (uint64_t)sv.f_blocks * sv.f_frsize / 10;
-		if (tenth < cap)
-			cap = tenth;
-	}
-	return cap < (256ull << 20) ? (256ull << 20) : cap;
-}
-
 static int open_journal(struct broker *b)
 {
 	char dir[4096], err[512];
@@ -191,7 +254,7 @@ static int open_journal(struct broker *b)
 	struct journal_config jc = {
 	    .dir = dir,
 	    .segment_bytes = b->cfg.segment_bytes,
-	    .max_total_bytes = b->cfg.max_total_bytes,
+	    .max_total_bytes = max_total(&b->cfg),
 	    .max_age_s = b->cfg.max_age_s,
 	    .max_record = LOGBUS_RECORD_MAX,
 	    .on_batch = ingest_on_journal_batch,
@@ -258,8 +321,6 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	}
 	if (lock_run_dir(b) < 0)
 		return -1;
-	if (b->cfg.max_total_bytes == 0)
-		b->cfg.max_total_bytes = default_max_total(cfg->log_dir);
 	b->sessions = sessions_new(SESSIONS_MAX);
 	if (b->sessions == NULL) {
 		broker_log(b, LOGBUS_ERROR, "out of memory");

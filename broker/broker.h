@@ -81,20 +81,25 @@ void endpoint_probe_start(struct endpoint *ep);
 void endpoint_probe_check(struct endpoint *ep);
 void endpoint_close(struct endpoint *ep);
 
-/* Configuration: everything main.c parses. */
+/* Settings (config.c builds them from the file and the command line). */
 struct broker_config {
 	const char *run_dir;
 	const char *log_dir;
 	uint64_t segment_bytes;
-	uint64_t max_total_bytes;
+	uint64_t max_total_bytes; /* 0: 10% of the file system, at most 4G */
 	uint64_t max_age_s;
 	double fsync_interval_s;
 	double probe_interval_s;
 	int ingest_mode, query_mode;
 	bool quiet;
-	struct route_spec *routes; /* --route; the broker takes them over */
+	const char **routes; /* --route text, FILE[:key=value,...] */
 	size_t nroutes;
 	bool default_routes;
+	/* config.c: where it came from (reloads read it again), and the
+	 * strings it allocated */
+	const struct config_source *src;
+	char **owned;
+	size_t nowned;
 };
 
 /* Why records and requests were refused, for stats and the tests. */

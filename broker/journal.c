@@ -886,6 +886,15 @@ static void seg_drop_oldest(struct journal *j)
 	j->segments_removed++;
 }
 
+void journal_set_limits(struct journal *j, uint64_t segment_bytes,
+                        uint64_t max_total_bytes, uint64_t max_age_s)
+{
+	j->cfg.segment_bytes = segment_bytes;
+	j->cfg.max_total_bytes = max_total_bytes;
+	j->cfg.max_age_s = max_age_s;
+	journal_retain(j);
+}
+
 /* max_total_bytes == 0 means no size limit, max_age_s == 0 no age limit. */
 void journal_retain(struct journal *j)
 {

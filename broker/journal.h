@@ -91,6 +91,9 @@ void journal_sync_later(struct journal *j);
 
 /* Apply retention now (also done after each rotation). */
 void journal_retain(struct journal *j);
+/* New size and age limits (a reload); retention applies them at once. */
+void journal_set_limits(struct journal *j, uint64_t segment_bytes,
+                        uint64_t max_total_bytes, uint64_t max_age_s);
 
 /*
  * Read callbacks get each record frame in turn: the decoded header fields

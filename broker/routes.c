@@ -67,6 +67,7 @@ struct routes {
 	size_t nopen;
 	struct route **touched;
 	size_t ntouched;
+	char *config; /* the specs, one per line: is a reload a change? */
 	msgpack_zone zone;
 	int64_t tsec; /* the second tbuf holds */
 	char tbuf[TIMEFMT_MAX];
@@ -325,36 +326,84 @@ static bool files_clash(const char *a, const char *b)
 	return strspn(b + la + 1, "0123456789") == lb - la - 1;
 }
 
-int routes_check(const struct routes_config *cfg, char *err, size_t errlen)
+/* "defaults\nspec\nspec...": a configuration as one comparable string. */
+static char *config_text(const struct routes_config *cfg)
 {
+	struct strbuf sb = {0};
+
+	sb_puts(&sb, cfg->defaults ? "defaults" : "none");
 	for (size_t i = 0; i < cfg->nspecs; i++) {
-		const char *f = cfg->specs[i].file;
+		sb_puts(&sb, "\n");
+		sb_puts(&sb, cfg->specs[i]);
+	}
+	if (sb.failed || sb.p == NULL) {
+		sb_free(&sb);
+		return NULL;
+	}
+	return sb.p;
+}
+
+/* Parse every spec of cfg into specs[] (cfg->nspecs of them) and check that
+ * no two write one file.  0, or -1 with err and nothing left to free. */
+static int parse_specs(const struct routes_config *cfg,
+                       struct route_spec *specs, char *err, size_t errlen)
+{
+	size_t n = 0;
+
+	for (; n < cfg->nspecs; n++)
+		if (route_spec_parse(&specs[n], cfg->specs[n], err, errlen) < 0)
+			goto fail;
+	for (size_t i = 0; i < n; i++) {
+		const char *f = specs[i].file;
 		if (cfg->defaults && files_clash(f, "all.log")) {
 			snprintf(err, errlen,
 			         "route file %s clashes with the "
 			         "default all.log (see "
 			         "--no-default-routes)",
 			         f);
-			return -1;
+			goto fail;
 		}
 		for (size_t k = 0; k < i; k++)
-			if (files_clash(f, cfg->specs[k].file)) {
+			if (files_clash(f, specs[k].file)) {
 				snprintf(err, errlen,
 				         "route file %s clashes with %s", f,
-				         cfg->specs[k].file);
-				return -1;
+				         specs[k].file);
+				goto fail;
 			}
 	}
 	return 0;
+fail:
+	while (n--)
+		route_spec_fini(&specs[n]);
+	return -1;
+}
+
+int routes_check(const struct routes_config *cfg, char *err, size_t errlen)
+{
+	struct route_spec *specs = calloc(cfg->nspecs + 1, sizeof *specs);
+
+	if (specs == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int rc = parse_specs(cfg, specs, err, errlen);
+	for (size_t i = 0; rc == 0 && i < cfg->nspecs; i++)
+		route_spec_fini(&specs[i]);
+	free(specs);
+	return rc;
 }
 
 struct routes *routes_new(struct broker *b, const struct routes_config *cfg,
                           char *err, size_t errlen)
 {
 	struct routes *r = calloc(1, sizeof *r);
+	struct route_spec *specs = calloc(cfg->nspecs + 1, sizeof *specs);
 	uint64_t last = journal_last_seq(b->journal);
+	size_t i = 0;
 
-	if (r == NULL) {
+	if (r == NULL || specs == NULL) {
+		free(r);
+		free(specs);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -362,6 +411,17 @@ struct routes *routes_new(struct broker *b, const struct routes_config *cfg,
 	r->defaults = cfg->defaults;
 	r->tsec = -1;
 	msgpack_zone_init(&r->zone, 4096);
+	if ((r->config = config_text(cfg)) == NULL) {
+		free(specs);
+		routes_free(r);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (parse_specs(cfg, specs, err, errlen) < 0) {
+		free(specs);
+		routes_free(r);
+		return NULL;
+	}
 	if (cfg->defaults) {
 		struct route_spec all;
 		spec_defaults(&all);
@@ -369,19 +429,41 @@ struct routes *routes_new(struct broker *b, const struct routes_config *cfg,
 		if (route_add(r, &all, false, last) == NULL)
 			goto oom;
 	}
-	if (routes_check(cfg, err, errlen) < 0) {
-		routes_free(r);
-		return NULL;
-	}
-	for (size_t i = 0; i < cfg->nspecs; i++) {
-		if (route_add(r, &cfg->specs[i], false, last) == NULL)
+	/* Each route takes its spec (and the filter's memory) over. */
+	for (; i < cfg->nspecs; i++)
+		if (route_add(r, &specs[i], false, last) == NULL)
 			goto oom;
-	}
+	free(specs);
 	return r;
 oom:
+	for (; i < cfg->nspecs; i++)
+		route_spec_fini(&specs[i]);
+	free(specs);
 	snprintf(err, errlen, "out of memory");
 	routes_free(r);
 	return NULL;
+}
+
+bool routes_config_same(const struct routes *r, const struct routes_config *cfg)
+{
+	char *text = config_text(cfg);
+	bool same = text && strcmp(text, r->config) == 0;
+	free(text);
+	return same;
+}
+
+void routes_inherit(struct routes *r, const struct routes *old)
+{
+	for (size_t i = 0; i < r->n; i++)
+		for (size_t k = 0; k < old->n; k++) {
+			struct route *to = r->v[i];
+			const struct route *from = old->v[k];
+			if (strcmp(to->spec.file, from->spec.file) != 0)
+				continue;
+			to->done = from->done;
+			to->failing = from->failing;
+			memcpy(to->problem, from->problem, sizeof to->problem);
+		}
 }
 
 static void route_close(struct routes *r, struct route *rt)
@@ -406,6 +488,7 @@ void routes_free(struct routes *r)
 	}
 	free(r->v);
 	free(r->touched);
+	free(r->config);
 	msgpack_zone_destroy(&r->zone);
 	free(r);
 }

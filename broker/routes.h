@@ -45,17 +45,24 @@ int route_spec_parse(struct route_spec *s, const char *text, char *err,
 void route_spec_fini(struct route_spec *s);
 
 struct routes_config {
-	struct route_spec *specs; /* routes_new takes their filters over */
+	const char *const *specs; /* --route text: FILE[:key=value,...] */
 	size_t nspecs;
 	bool defaults; /* all.log and by-logger/<component>.log */
 };
 
-/* No two routes may write one file or its backups: 0, or -1 with err. */
+/* Every spec parses and no two routes write one file or its backups: 0, or
+ * -1 with err. */
 int routes_check(const struct routes_config *cfg, char *err, size_t errlen);
 
 struct routes *routes_new(struct broker *b, const struct routes_config *cfg,
                           char *err, size_t errlen);
 void routes_free(struct routes *r);
+/* Whether cfg describes the routes r was made from. */
+bool routes_config_same(const struct routes *r,
+                        const struct routes_config *cfg);
+/* A reload: each route of r whose file old also wrote goes on from where old
+ * was (a route that was catching up still catches up). */
+void routes_inherit(struct routes *r, const struct routes *old);
 
 /* Write committed records b->recs[0..n) with seqs first_seq.. . */
 void routes_write(struct routes *r, uint64_t first_seq, size_t n, uint32_t pid,

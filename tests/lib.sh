@@ -48,6 +48,9 @@
 #       Until RUN_DIR/ingest.sock and RUN_DIR/query.sock exist, every 50 ms,
 #       at most 10 s; returns 1 at once when PID (the broker) exited, or
 #       after 10 s, with a line saying so and ERR_FILE on stderr.
+#   wait_for SECONDS COMMAND...
+#       Runs COMMAND (output discarded) every 50 ms until it succeeds;
+#       returns 1 when it still fails after SECONDS.
 #   start_logbusd ERR_FILE RUN_DIR [OPTION...]
 #       Starts "$BIN/logbusd --run-dir RUN_DIR OPTION..." in the background,
 #       its stderr appended to ERR_FILE; registers it, sets LOGBUSD_PID and
@@ -157,6 +160,17 @@ wait_sockets() {
 	echo "logbusd did not create its sockets in $run within 10 s:" >&2
 	cat "$err" >&2
 	return 1
+}
+
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		if [ "$SECONDS" -gt "$end" ]; then
+			return 1
+		fi
+		sleep 0.05
+	done
 }
 
 start_logbusd() {

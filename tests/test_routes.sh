@@ -47,19 +47,6 @@ ctl() {
 	"$BIN/logbusctl" --run-dir "$T/run" "$@"
 }
 
-# wait_for SECONDS COMMAND...: runs COMMAND every 50 ms until it succeeds;
-# returns 1 when it still fails after SECONDS.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		if [ "$SECONDS" -gt "$end" ]; then
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-
 # expected_text LEVELNAME LOGGER MESSAGE < one JSON record (tail -o json):
 # what Python's logging writes for it with the format
 # "%(asctime)s [%(levelname)s] %(name)s: %(message)s": the record's time in
