@@ -68,6 +68,8 @@ struct routes {
 	struct route **touched;
 	size_t ntouched;
 	char *config; /* the specs, one per line: is a reload a change? */
+	struct strbuf text; /* the text line of record text_seq */
+	uint64_t text_seq;
 	msgpack_zone zone;
 	int64_t tsec; /* the second tbuf holds */
 	char tbuf[TIMEFMT_MAX];
@@ -489,6 +491,7 @@ void routes_free(struct routes *r)
 	free(r->v);
 	free(r->touched);
 	free(r->config);
+	sb_free(&r->text);
 	msgpack_zone_destroy(&r->zone);
 	free(r);
 }
@@ -610,7 +613,8 @@ static int route_flush(struct routes *r, struct route *rt)
 
 static void time_python(struct routes *r, int64_t ns, struct strbuf *out)
 {
-	int64_t sec = ns / 1000000000, ms = (ns % 1000000000) / 1000000;
+	int64_t sec = ns / 1000000000;
+	int ms = (int)((ns % 1000000000) / 1000000);
 
 	if (ns < 0) {
 		char t[TIMEFMT_MAX];
@@ -619,11 +623,15 @@ static void time_python(struct routes *r, int64_t ns, struct strbuf *out)
 	}
 	if (sec != r->tsec) { /* once a second, not once a record */
 		timefmt_python(r->tbuf, sizeof r->tbuf, sec * 1000000000);
-		r->tbuf[19] = '\0'; /* drop ",000" */
+		r->tbuf[20] = '\0'; /* "YYYY-MM-DD HH:MM:SS," */
 		r->tsec = sec;
 	}
-	sb_puts(out, r->tbuf);
-	sb_printf(out, ",%03d", (int)ms);
+	char t[24];
+	memcpy(t, r->tbuf, 20);
+	t[20] = (char)('0' + ms / 100);
+	t[21] = (char)('0' + ms / 10 % 10);
+	t[22] = (char)('0' + ms % 10);
+	sb_put(out, t, 23);
 }
 
 /* Strip trailing newlines: the line adds its own. */
@@ -640,13 +648,14 @@ static void format_text(struct routes *r, struct strbuf *out,
 {
 	char lv[16];
 	struct lb_str m = trimmed(v->message);
+	const char *name = level_name(v->level, lv, sizeof lv);
 
 	time_python(r, v->time_ns, out);
-	sb_puts(out, " [");
-	sb_puts(out, level_name(v->level, lv, sizeof lv));
-	sb_puts(out, "] ");
+	sb_put(out, " [", 2);
+	sb_puts(out, name);
+	sb_put(out, "] ", 2);
 	sb_put(out, v->logger.p, v->logger.len);
-	sb_puts(out, ": ");
+	sb_put(out, ": ", 2);
 	sb_put(out, m.p, m.len);
 	sb_put(out, "\n", 1);
 }
@@ -714,10 +723,17 @@ static void route_line(struct routes *r, struct route *rt,
 	 * reopen may have been moved away or replaced. */
 	if (rt->fd < 0 && route_open(r, rt) < 0)
 		return;
-	if (rt->spec.format == ROUTE_JSON)
+	if (rt->spec.format == ROUTE_JSON) {
 		format_json(&rt->out, v, seq, fr);
-	else
-		format_text(r, &rt->out, v);
+	} else {
+		/* every text route of a record writes the same line */
+		if (r->text_seq != seq) {
+			sb_reset(&r->text);
+			format_text(r, &r->text, v);
+			r->text_seq = seq;
+		}
+		sb_put(&rt->out, r->text.p, r->text.len);
+	}
 	size_t line = rt->out.len - before;
 	r->st.lines++;
 	if (rt->spec.max_bytes && rt->spec.backups > 0 &&

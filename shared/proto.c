@@ -17,20 +17,17 @@ void mp_pack_key(msgpack_packer *pk, const char *key)
 	mp_pack_str(pk, key, strlen(key));
 }
 
-bool mp_key_is(const msgpack_object *k, const char *name)
-{
-	size_t n = strlen(name);
-	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-	       memcmp(k->via.str.ptr, name, n) == 0;
-}
-
 const msgpack_object *mp_get(const msgpack_object *map, const char *key)
 {
 	if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
 		return NULL;
-	for (uint32_t i = 0; i < map->via.map.size; i++)
-		if (mp_key_is(&map->via.map.ptr[i].key, key))
+	size_t n = strlen(key);
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key;
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+		    memcmp(k->via.str.ptr, key, n) == 0)
 			return &map->via.map.ptr[i].val;
+	}
 	return NULL;
 }
 

@@ -62,6 +62,8 @@
 /* ---- msgpack helpers for protocol maps (proto.c) ---- */
 
 #include <stdbool.h>
+#include <string.h>
+
 #include <msgpack.h>
 
 void mp_pack_str(msgpack_packer *pk, const char *s, size_t len);
@@ -69,7 +71,14 @@ void mp_pack_key(msgpack_packer *pk, const char *key); /* NUL-terminated */
 
 /* The value under key in a map object, or NULL. */
 const msgpack_object *mp_get(const msgpack_object *map, const char *key);
-bool mp_key_is(const msgpack_object *k, const char *name);
+/* Inline so that a literal name's strlen folds away: it is called for
+ * every key of every record on the ingest path. */
+static inline bool mp_key_is(const msgpack_object *k, const char *name)
+{
+	size_t n = strlen(name);
+	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+	       memcmp(k->via.str.ptr, name, n) == 0;
+}
 bool mp_get_u64(const msgpack_object *map, const char *key, uint64_t *out);
 bool mp_get_bool(const msgpack_object *map, const char *key, bool *out);
 /* A str or bin value: pointer into the message and length. */
