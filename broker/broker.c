@@ -12,6 +12,11 @@
  * moment to leave before it closes the sockets (nng_close has no linger);
  * a reply lost anyway is harmless: the client resends and the dedup table,
  * rebuilt from the journal at the next start, acknowledges without writing.
+ *
+ * Under systemd (notify.c) the broker says READY=1 only when the loop is
+ * about to run, the journal recovered and every socket listening; the
+ * watchdog is fed by a timer of that loop, so a loop that hangs gets the
+ * broker restarted; STOPPING=1 goes out as the signal is taken.
  */
 #include <errno.h>
 #include <fcntl.h>
