@@ -3,7 +3,9 @@
  * AF_UNIX datagram socket, as systemd's would be: READY=1 once it serves,
  * the watchdog from its loop, a status line, STOPPING=1 at SIGTERM; an
  * abstract address; another process's watchdog left alone; a malformed or
- * vanished NOTIFY_SOCKET reported and otherwise ignored.
+ * vanished NOTIFY_SOCKET reported and otherwise ignored.  The messages a
+ * reload sends, and the no-op without NOTIFY_SOCKET, are tested on
+ * broker/notify.c directly.
  */
 #include <errno.h>
 #include <poll.h>
@@ -26,6 +28,7 @@
 
 #include "harness.h"
 #include "logbus/logbus.h"
+#include "notify.h"
 
 /* What the broker is told: a ping every 100 ms. */
 #define WATCHDOG_USEC "200000"
@@ -395,6 +398,90 @@ static void test_vanished_notify_socket_is_reported_once(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* ---- notify.c directly ------------------------------------------------ */
+
+static uint64_t monotonic_usec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* A reload: RELOADING=1 with the time it began (systemd tells reloads
+ * apart by it), then READY=1. */
+static void test_reload_sends_reloading_with_its_time_then_ready(void **state)
+{
+	struct fixture *f = *state;
+	struct notify n;
+	char err[256];
+
+	listener_bind(&f->l, false);
+	setenv("NOTIFY_SOCKET", f->l.address, 1);
+	int rv = notify_init(&n, err, sizeof err);
+	unsetenv("NOTIFY_SOCKET");
+	assert_int_equal(rv, 0);
+	assert_true(notify_enabled(&n));
+	uint64_t before = monotonic_usec();
+	assert_int_equal(notify_reloading(&n, "reloading"), 0);
+	uint64_t after = monotonic_usec();
+	assert_int_equal(notify_ready(&n, "serving"), 0);
+	notify_fini(&n);
+	assert_true(wait_count(&f->l, "READY=1", 1));
+
+	assert_int_equal(f->l.n, 2);
+	unsigned long long usec;
+	char status[64];
+	assert_int_equal(sscanf(f->l.msgs[0],
+	                        "RELOADING=1\nMONOTONIC_USEC=%llu\n"
+	                        "STATUS=%63s",
+	                        &usec, status),
+	                 2);
+	assert_true(usec >= before && usec <= after);
+	assert_string_equal(status, "reloading");
+	assert_string_equal(f->l.msgs[1], "READY=1\nSTATUS=serving");
+}
+
+static void test_without_notify_socket_every_call_is_a_no_op(void **state)
+{
+	struct notify n;
+	char err[256] = "";
+
+	(void)state;
+	unsetenv("NOTIFY_SOCKET");
+	setenv("WATCHDOG_USEC", WATCHDOG_USEC, 1);
+	int rv = notify_init(&n, err, sizeof err);
+	unsetenv("WATCHDOG_USEC");
+	assert_int_equal(rv, 0);
+	assert_string_equal(err, "");
+	assert_false(notify_enabled(&n));
+	assert_true(n.watchdog_usec == 0); /* nobody to ping */
+	assert_int_equal(notify_ready(&n, "x"), 0);
+	assert_int_equal(notify_reloading(&n, NULL), 0);
+	assert_int_equal(notify_watchdog(&n), 0);
+	assert_int_equal(notify_stopping(&n, NULL), 0);
+	notify_fini(&n);
+}
+
+/* sun_path holds 108 bytes: a longer NOTIFY_SOCKET cannot be reached. */
+static void test_too_long_notify_socket_is_refused(void **state)
+{
+	struct notify n;
+	char err[512], path[160];
+
+	(void)state;
+	memset(path, 'x', sizeof path - 1);
+	path[0] = '/';
+	path[sizeof path - 1] = '\0';
+	setenv("NOTIFY_SOCKET", path, 1);
+	int rv = notify_init(&n, err, sizeof err);
+	unsetenv("NOTIFY_SOCKET");
+	assert_int_equal(rv, -1);
+	assert_non_null(strstr(err, "too short or too long"));
+	assert_false(notify_enabled(&n));
+	assert_int_equal(notify_ready(&n, NULL), 0);
+	notify_fini(&n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +500,11 @@ int main(void)
 	        teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_vanished_notify_socket_is_reported_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_reload_sends_reloading_with_its_time_then_ready, setup,
+	        teardown),
+	    cmocka_unit_test(test_without_notify_socket_every_call_is_a_no_op),
+	    cmocka_unit_test(test_too_long_notify_socket_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
