@@ -12,6 +12,11 @@
  * moment to leave before it closes the sockets (nng_close has no linger);
  * a reply lost anyway is harmless: the client resends and the dedup table,
  * rebuilt from the journal at the next start, acknowledges without writing.
+ *
+ * Under systemd (notify.c) the broker says READY=1 only when the loop is
+ * about to run, the journal recovered and every socket listening; the
+ * watchdog is fed by a timer of that loop, so a loop that hangs gets the
+ * broker restarted; STOPPING=1 goes out as the signal is taken.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +39,7 @@
 #define REPLY_GRACE_S  0.2 /* time for last replies to leave before close */
 #define PROBE_CHECK_S  0.5 /* a self-dial that saw no pipe by then failed */
 #define ROUTES_RETRY_S 5.0 /* a routed file that failed is tried again */
+#define STATUS_EVERY_S 5.0 /* the service manager's status line */
 
 static int lock_run_dir(struct broker *b)
 {
@@ -68,6 +74,101 @@ static int lock_run_dir(struct broker *b)
 		broker_log(b, LOGBUS_WARNING, "cannot write pid to %s: %s",
 		           b->lock_path, strerror(errno));
 	return 0;
+}
+
+/* A send to the service manager failed or worked again: say so once per
+ * change, not at every watchdog ping. */
+static void notified(struct broker *b, int rv)
+{
+	if (rv < 0 && !b->notify.failed)
+		broker_log(b, LOGBUS_WARNING,
+		           "cannot notify the service manager at "
+		           "NOTIFY_SOCKET=%s: %s; systemd may think logbusd "
+		           "hangs",
+		           getenv("NOTIFY_SOCKET"), strerror(errno));
+	else if (rv == 0 && b->notify.failed)
+		broker_log(b, LOGBUS_INFO,
+		           "notifying the service manager works again");
+	b->notify.failed = rv < 0;
+}
+
+/* 1234, 12.3k, 1.2M, 3.4G */
+static const char *human(uint64_t v, char *buf, size_t len)
+{
+	static const char unit[] = "kMGTPE";
+	double d = (double)v;
+	int u = -1;
+
+	if (v < 10000) {
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+		return buf;
+	}
+	while (d >= 1000 && u < 5) {
+		d /= 1000;
+		u++;
+	}
+	snprintf(buf, len, "%.1f%c", d, unit[u]);
+	return buf;
+}
+
+/* "serving: 1234 records/s (56.7k bytes/s), 1.2M committed": the rate
+ * since the previous line.  Cheap: counters the broker keeps anyway. */
+static void status_line(struct broker *b, char *buf, size_t len)
+{
+	ev_tstamp now = ev_now(b->loop);
+	double dt = now - b->status_at;
+	uint64_t dn = b->stats.records_committed - b->status_committed;
+	uint64_t db = b->stats.bytes_committed - b->status_bytes;
+	char rate[16], bytes[16], total[16];
+
+	if (dt <= 0)
+		dt = 1;
+	snprintf(buf, len, "serving: %s records/s (%s bytes/s), %s committed",
+	         human((uint64_t)(dn / dt + 0.5), rate, sizeof rate),
+	         human((uint64_t)(db / dt + 0.5), bytes, sizeof bytes),
+	         human(b->stats.records_committed, total, sizeof total));
+	b->status_at = now;
+	b->status_committed = b->stats.records_committed;
+	b->status_bytes = b->stats.bytes_committed;
+}
+
+void broker_notify_ready(struct broker *b)
+{
+	char status[256];
+
+	if (!notify_enabled(&b->notify))
+		return;
+	status_line(b, status, sizeof status);
+	notified(b, notify_ready(&b->notify, status));
+}
+
+void broker_notify_reloading(struct broker *b)
+{
+	notified(b, notify_reloading(&b->notify, "reloading"));
+}
+
+static void on_status(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct broker *b =
+	    (struct broker *)((char *)w - offsetof(struct broker, status_w));
+	char status[256];
+
+	(void)loop;
+	(void)revents;
+	status_line(b, status, sizeof status);
+	notified(b, notify_status(&b->notify, status));
+}
+
+/* From the loop itself: a loop that hangs stops feeding the watchdog, and
+ * systemd restarts the broker. */
+static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct broker *b =
+	    (struct broker *)((char *)w - offsetof(struct broker, watchdog_w));
+
+	(void)loop;
+	(void)revents;
+	notified(b, notify_watchdog(&b->notify));
 }
 
 static void on_fsync(struct ev_loop *loop, ev_timer *w, int revents)
@@ -147,14 +248,11 @@ static uint64_t max_total(const struct broker_config *cfg)
  * table marks reloadable).  A configuration that does not build changes
  * nothing.  Settings that need a restart are named and left as they are.
  */
-static void reload(struct broker *b)
+static void reload_config(struct broker *b)
 {
 	struct broker_config next;
 	char err[1024], note[512];
 
-	unsigned reopened = routes_reopen(b->routes);
-	broker_log(b, LOGBUS_INFO, "SIGHUP: reopened %u routed files",
-	           reopened);
 	if (config_build(&next, b->cfg.src, err, sizeof err) < 0) {
 		broker_log(b, LOGBUS_ERROR,
 		           "reload: %s; the running configuration is unchanged",
@@ -198,6 +296,16 @@ static void reload(struct broker *b)
 	           b->cfg.src->path, rc.nspecs);
 }
 
+static void reload(struct broker *b)
+{
+	unsigned reopened = routes_reopen(b->routes);
+	broker_log(b, LOGBUS_INFO, "SIGHUP: reopened %u routed files",
+	           reopened);
+	broker_notify_reloading(b);
+	reload_config(b);
+	broker_notify_ready(b);
+}
+
 static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)loop;
@@ -224,6 +332,8 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	if (b->stopping)
 		return;
 	b->stopping = true;
+	notified(b, notify_stopping(&b->notify,
+	                            "stopping: finishing what is in hand"));
 	broker_log(b, LOGBUS_INFO,
 	           "signal %d: finishing what is in hand, then exiting",
 	           w->signum);
@@ -231,6 +341,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	endpoint_pause(&b->query);
 	ev_timer_stop(loop, &b->probe_w);
 	ev_timer_stop(loop, &b->probe_check_w);
+	ev_timer_stop(loop, &b->status_w); /* keep the "stopping" status */
 	/* What nng already holds was sent before the signal: take it all. */
 	while (endpoint_drain(&b->ingest, 1024) == 1024)
 		;
@@ -297,6 +408,8 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	b->cfg = *cfg;
 	b->lock_fd = -1;
 	b->stats.started_ns = timefmt_now_ns();
+	if (notify_init(&b->notify, err, sizeof err) < 0)
+		broker_log(b, LOGBUS_WARNING, "%s", err);
 	msgpack_zone_init(&b->req_zone, 64 * 1024);
 	msgpack_zone_init(&b->rec_zone, 4096);
 	msgpack_zone_init(&b->batch_zone, 64 * 1024);
@@ -331,6 +444,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		broker_log(b, LOGBUS_ERROR, "cannot start the sync thread");
 		return -1;
 	}
+	notified(b, notify_status(&b->notify, "recovering the journal"));
 	if (open_journal(b) < 0)
 		return -1;
 	selflog_init(b);
@@ -383,6 +497,22 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 
 int broker_run(struct broker *b)
 {
+	/* Every socket listens and the journal is recovered: ready.  The
+	 * clock moved during recovery; the timers start from now. */
+	ev_now_update(b->loop);
+	b->status_at = ev_now(b->loop);
+	broker_notify_ready(b);
+	if (notify_enabled(&b->notify)) {
+		ev_timer_init(&b->status_w, on_status, STATUS_EVERY_S,
+		              STATUS_EVERY_S);
+		ev_timer_start(b->loop, &b->status_w);
+	}
+	if (b->notify.watchdog_usec) {
+		/* Half the timeout, as sd_watchdog_enabled(3) advises. */
+		double every = (double)b->notify.watchdog_usec / 2e6;
+		ev_timer_init(&b->watchdog_w, on_watchdog, every, every);
+		ev_timer_start(b->loop, &b->watchdog_w);
+	}
 	ev_run(b->loop, 0);
 	return 0;
 }
@@ -419,4 +549,5 @@ void broker_fini(struct broker *b)
 		close(b->lock_fd);
 	if (b->loop)
 		ev_loop_destroy(b->loop);
+	notify_fini(&b->notify);
 }

@@ -18,6 +18,7 @@
 #include <nng/nng.h>
 
 #include "journal.h"
+#include "notify.h"
 #include "record.h"
 #include "routes.h"
 #include "services.h"
@@ -155,12 +156,23 @@ struct broker {
 	msgpack_sbuffer live_out;
 	char *scratch;
 	size_t scratch_cap;
+	/* the service manager (notify.h): READY, STOPPING, the watchdog, and
+	 * a status line whose rate counts from the previous one */
+	struct notify notify;
+	ev_timer watchdog_w, status_w;
+	ev_tstamp status_at;
+	uint64_t status_committed, status_bytes;
 };
 
 /* broker.c */
 int broker_init(struct broker *b, const struct broker_config *cfg);
 int broker_run(struct broker *b);
 void broker_fini(struct broker *b);
+/* broker.c: tell the service manager (notify.h) what the broker is doing:
+ * a reload brackets its work with broker_notify_reloading() and
+ * broker_notify_ready(); a failure to send is logged once. */
+void broker_notify_ready(struct broker *b);
+void broker_notify_reloading(struct broker *b);
 /* selflog.c: an event of the broker's own, at a level (LOGBUS_*): a line on
  * stderr, and once the journal is open a record of the service "logbusd",
  * logger "logbus", committed after the current request is done. */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_install.sh BUILD_DIR SOURCE_DIR: `cmake --install` puts programs,
-# library, header, pkg-config file, CMake package and unit where they
-# belong, and an outside program builds against them both ways.  Prints
-# "ok - NAME" / "not ok - NAME" for each check and a last line
+# library, header, pkg-config file, CMake package, unit, sysusers and
+# tmpfiles snippets where they belong, and an outside program builds
+# against them both ways.  Prints "ok - NAME" / "not ok - NAME" for each
+# check and a last line
 # "N passed, M failed"; exits 1 when any check failed.
 set -eEuo pipefail
 
@@ -28,6 +29,10 @@ check "pkg-config file installed" test -f "$p/$libdir/pkgconfig/logbus.pc"
 check "cmake package installed" \
 	test -f "$p/$libdir/cmake/logbus/logbus-config.cmake"
 check "systemd unit installed" test -f "$p/lib/systemd/system/logbusd.service"
+check "sysusers snippet installed" test -f "$p/lib/sysusers.d/logbus.conf"
+check "tmpfiles snippet installed" test -f "$p/lib/tmpfiles.d/logbus.conf"
+check "README installed for the unit's Documentation=" \
+	test -f "$p/share/doc/logbus/README.md"
 check "find_package(logbus) consumer builds" \
 	cmake -S "$src/tests/consumer" -B "$T/consumer" \
 	-DCMAKE_PREFIX_PATH="$p" -DCMAKE_C_FLAGS="${CONSUMER_CFLAGS:-}"
