@@ -489,6 +489,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	              cfg->probe_interval_s);
 	ev_timer_start(b->loop, &b->probe_w);
 	ev_init(&b->probe_check_w, on_probe_check);
+	stats_init(b);
 	broker_log(b, LOGBUS_INFO,
 	           "serving %s (ingest.sock, query.sock, live.sock), pid %ld",
 	           cfg->run_dir, (long)getpid());
@@ -524,6 +525,7 @@ void broker_fini(struct broker *b)
 	endpoint_close(&b->ingest);
 	endpoint_close(&b->query);
 	endpoint_close(&b->live);
+	stats_fini(b);
 	selflog_fini(b);
 	routes_free(b->routes);
 	b->routes = NULL;

@@ -23,6 +23,7 @@
 #include "routes.h"
 #include "services.h"
 #include "sessions.h"
+#include "stats.h"
 #include "syncer.h"
 
 struct broker;
@@ -63,6 +64,9 @@ struct endpoint {
 	bool probing;
 	uint64_t probe_base;
 	uint64_t relistens;
+	/* connected pipes, for stats (the probe's own pipe not counted) */
+	atomic_int_fast64_t pipes;
+	atomic_uint_fast32_t self_pipe; /* id of the probe's pipe, or 0 */
 };
 
 int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
@@ -118,6 +122,9 @@ enum reject_reason {
 struct broker_stats {
 	uint64_t batches, batches_dup;
 	uint64_t records_received, records_committed, bytes_committed;
+	uint64_t bytes_received; /* record bins of batches not seen before */
+	uint64_t rate_limited;   /* records dropped by per-service limits */
+	uint64_t client_dropped; /* records publishers dropped (queue full) */
 	uint64_t rejected[REJ_COUNT];
 	uint64_t queries;
 	uint64_t error_reports;
@@ -134,6 +141,7 @@ struct broker {
 	struct services *services;
 	struct routes *routes;
 	struct broker_stats stats;
+	struct stats_rate rate; /* stats.c: the ingest rate's ticker */
 	ev_signal sigterm_w, sigint_w, sighup_w;
 	ev_timer fsync_w, probe_w, probe_check_w, stop_w, routes_w;
 	/* selflog.c: events waiting to become records */
@@ -186,6 +194,9 @@ void selflog_fini(struct broker *b);
 /* The ops of each request endpoint (ingest.c, query.c). */
 extern const struct request_op ingest_ops[];
 extern const struct request_op query_ops[];
+/* stats.c: the query ops "stats" and "services". */
+void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req);
+void services_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req);
 /* Room for n records in b->recs and b->views. */
 bool ingest_reserve(struct broker *b, size_t n);
 /* The journal's on_batch hook that refills the dedup table at start. */

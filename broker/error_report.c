@@ -40,6 +40,7 @@
 #include "proto.h"
 #include "record.h"
 #include "strbuf.h"
+#include "timefmt.h"
 
 #define REPORT_MODE 0640
 
@@ -95,8 +96,10 @@ static void str_list(struct strbuf *t, const msgpack_object_array *a,
 	}
 }
 
-/* The report of an exit record as text (malloc'd); 0 or -1. */
-static int render(const struct record_view *v, char **out, size_t *outlen)
+/* The report of an exit record as text (malloc'd) and its exit code; 0 or
+ * -1. */
+static int render(const struct record_view *v, char **out, size_t *outlen,
+                  int64_t *code)
 {
 	struct record_error e;
 	struct exit_view x;
@@ -131,6 +134,7 @@ static int render(const struct record_view *v, char **out, size_t *outlen)
 	}
 	*out = t.p;
 	*outlen = t.len;
+	*code = x.code;
 	return 0;
 }
 
@@ -189,11 +193,26 @@ static int replace_file(const char *path, const char *text, size_t len,
 	return 0;
 }
 
+/* For `logbusctl services`: the service's last report and how it ended. */
+static void report_seen(struct broker *b, const struct record_view *v,
+                        int64_t code)
+{
+	struct service *svc =
+	    services_get(b->services, v->service.p, v->service.len);
+	const char *nl =
+	    v->message.len ? memchr(v->message.p, '\n', v->message.len) : NULL;
+	size_t len = nl ? (size_t)(nl - v->message.p) : v->message.len;
+
+	if (svc != NULL)
+		services_report(svc, timefmt_now_ns(), code, v->message.p, len);
+}
+
 void error_report_write(struct broker *b, const struct record_view *v)
 {
 	char path[4096], err[4400];
 	char *text;
 	size_t tlen;
+	int64_t code;
 
 	int n = snprintf(path, sizeof path, "%s/service_%.*s_error.log",
 	                 b->cfg.log_dir, (int)v->service.len, v->service.p);
@@ -201,15 +220,17 @@ void error_report_write(struct broker *b, const struct record_view *v)
 		broker_log(b, LOGBUS_WARNING, "error report: path too long");
 		return;
 	}
-	if (render(v, &text, &tlen) < 0) {
+	if (render(v, &text, &tlen, &code) < 0) {
 		broker_log(b, LOGBUS_WARNING,
 		           "error report %s: cannot render it", path);
 		return;
 	}
-	if (replace_file(path, text, tlen, err, sizeof err) < 0)
+	if (replace_file(path, text, tlen, err, sizeof err) < 0) {
 		broker_log(b, LOGBUS_WARNING, "error report: %s", err);
-	else
+	} else {
 		b->stats.error_reports++;
+		report_seen(b, v, code);
+	}
 	free(text);
 }
 

@@ -179,7 +179,6 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 		return;
 	}
 	b->stats.batches++;
-	b->stats.records_received += recs->via.array.size;
 	if (sort_records(b, &recs->via.array, &s) < 0) {
 		free(s.rej);
 		reply_error(ep, msg, ERR_JOURNAL, "out of memory");
@@ -195,6 +194,7 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 		free(s.rej);
 		return;
 	}
+	stats_count_batch(b, &recs->via.array, req);
 	for (size_t i = 0; i < s.nrej; i++)
 		count_reject(b, s.rej[i].code);
 	if (s.nok > 0) {

@@ -135,6 +135,7 @@ struct journal {
 	size_t offcap;
 
 	uint64_t fsyncs, last_fsync_ns, segments_removed;
+	int64_t last_fsync_at_ns;
 };
 
 /* Batch markers seen by a scan, for cfg->on_batch. */
@@ -842,7 +843,8 @@ static int active_sync(struct journal *j, char *err, size_t errlen)
 		     j->segs[j->nsegs - 1].path, strerror(errno));
 		return -1;
 	}
-	j->last_fsync_ns = (uint64_t)(clock_ns(CLOCK_MONOTONIC) - t0);
+	j->last_fsync_at_ns = clock_ns(CLOCK_MONOTONIC);
+	j->last_fsync_ns = (uint64_t)(j->last_fsync_at_ns - t0);
 	j->fsyncs++;
 	j->dirty = 0;
 	return 0;
@@ -1664,5 +1666,6 @@ void journal_get_stats(const struct journal *j, struct journal_stats *st)
 	st->last_seq = j->last_seq;
 	st->fsyncs = j->fsyncs;
 	st->last_fsync_ns = j->last_fsync_ns;
+	st->last_fsync_at_ns = j->last_fsync_at_ns;
 	st->segments_removed = j->segments_removed;
 }

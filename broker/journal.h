@@ -116,7 +116,8 @@ int journal_read_reverse(struct journal *j, uint64_t before, journal_read_cb cb,
 
 struct journal_stats {
 	uint64_t segments, bytes, first_seq, last_seq, fsyncs;
-	uint64_t last_fsync_ns; /* duration of the last fdatasync */
+	uint64_t last_fsync_ns;   /* duration of the last fdatasync */
+	int64_t last_fsync_at_ns; /* when it ended, CLOCK_MONOTONIC */
 	uint64_t segments_removed;
 };
 void journal_get_stats(const struct journal *j, struct journal_stats *st);

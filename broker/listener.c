@@ -48,6 +48,27 @@ static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 	atomic_fetch_add(&ep->pipes_added, 1);
 }
 
+/* Connected pipes for stats: ADD_PRE and REM_POST come in pairs for every
+ * pipe (nng runs REM_POST only for a pipe that saw ADD_PRE).  The probe's
+ * pipe, whose peer is this very process, is not counted. */
+static void on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct endpoint *ep = arg;
+	uint64_t pid;
+
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0 &&
+		    pid == (uint64_t)getpid())
+			atomic_store(&ep->self_pipe, nng_pipe_id(p));
+		else
+			atomic_fetch_add(&ep->pipes, 1);
+	} else {
+		uint_fast32_t id = (uint_fast32_t)nng_pipe_id(p);
+		if (!atomic_compare_exchange_strong(&ep->self_pipe, &id, 0))
+			atomic_fetch_sub(&ep->pipes, 1);
+	}
+}
+
 static int start_listener(struct endpoint *ep, char *err, size_t errlen)
 {
 	int rv;
@@ -171,6 +192,8 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 	ep->recv_max = recv_max;
 	ep->ops = ops;
 	atomic_init(&ep->pipes_added, 0);
+	atomic_init(&ep->pipes, 0);
+	atomic_init(&ep->self_pipe, 0);
 	if (paths_socket_url(ep->url, sizeof ep->url, run_dir, sock_name) ==
 	        NULL ||
 	    (size_t)snprintf(ep->path, sizeof ep->path, "%s/%s", run_dir,
@@ -191,6 +214,10 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 	    (rep &&
 	     (rv = nng_socket_set_int(ep->sock, NNG_OPT_RECVBUF, 1024)) != 0) ||
 	    (rv = nng_pipe_notify(ep->sock, NNG_PIPE_EV_ADD_POST, on_pipe_added,
+	                          ep)) != 0 ||
+	    (rv = nng_pipe_notify(ep->sock, NNG_PIPE_EV_ADD_PRE, on_pipe_event,
+	                          ep)) != 0 ||
+	    (rv = nng_pipe_notify(ep->sock, NNG_PIPE_EV_REM_POST, on_pipe_event,
 	                          ep)) != 0 ||
 	    (rep &&
 	     (rv = nng_socket_get_int(ep->sock, NNG_OPT_RECVFD, &rfd)) != 0) ||

@@ -61,7 +61,7 @@ static void publish_run(struct broker *b, size_t from, size_t to,
 		msgpack_pack_bin_body(&pk, hdr, sizeof hdr);
 		msgpack_pack_bin_body(&pk, fr.data, fr.len);
 		services_count(svc, fr.seq, b->views[i].level,
-		               b->views[i].time_ns);
+		               b->views[i].time_ns, fr.len);
 	}
 	nng_msg *m;
 	if (nng_msg_alloc(&m, 0) != 0 ||

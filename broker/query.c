@@ -297,5 +297,7 @@ const struct request_op query_ops[] = {
     {OP_ERRORS, error_report_list_op},
     {OP_REPORT, error_report_get_op},
     {OP_ROTATE, rotate},
+    {OP_STATS, stats_op},
+    {OP_SERVICES, services_op},
     {NULL, NULL},
 };

@@ -129,6 +129,7 @@ void selflog_flush(struct broker *b)
 	        (uint32_t)getpid(), (uint32_t)getuid(), (uint32_t)getgid(),
 	        timefmt_now_ns(), &first, err, sizeof err) == 0) {
 		b->stats.records_committed += n;
+		b->stats.bytes_committed += sb.size;
 		ingest_committed(b, first, n, (uint32_t)getpid(),
 		                 (uint32_t)getuid(), (uint32_t)getgid(),
 		                 timefmt_now_ns());

@@ -53,6 +53,7 @@ struct services *services_new(uint32_t max, uint64_t horizon)
 static void entry_free(struct entry *e)
 {
 	free(e->svc.id);
+	free(e->svc.exit_summary);
 	free(e);
 }
 
@@ -84,20 +85,37 @@ static void evict_oldest(struct services *s)
 	s->count--;
 }
 
+static struct entry *lookup(const struct services *s, const char *id,
+                            size_t len, uint64_t h)
+{
+	for (struct entry *e = s->buckets[h & (s->nbuckets - 1)]; e;
+	     e = e->next)
+		if (e->hash == h && e->svc.len == len &&
+		    memcmp(e->svc.id, id, len) == 0)
+			return e;
+	return NULL;
+}
+
+const struct service *services_find(const struct services *s, const char *id,
+                                    size_t len)
+{
+	struct entry *e = lookup(s, id, len, hash_id(id, len));
+	return e ? &e->svc : NULL;
+}
+
 struct service *services_get(struct services *s, const char *id, size_t len)
 {
 	uint64_t h = hash_id(id, len);
 	struct entry **head = &s->buckets[h & (s->nbuckets - 1)];
+	struct entry *e = lookup(s, id, len, h);
 
-	for (struct entry *e = *head; e; e = e->next)
-		if (e->hash == h && e->svc.len == len &&
-		    memcmp(e->svc.id, id, len) == 0) {
-			lru_touch(&s->lru, &e->lru);
-			return &e->svc;
-		}
+	if (e != NULL) {
+		lru_touch(&s->lru, &e->lru);
+		return &e->svc;
+	}
 	if (s->count >= s->max)
 		evict_oldest(s);
-	struct entry *e = calloc(1, sizeof *e);
+	e = calloc(1, sizeof *e);
 	if (e == NULL || (e->svc.id = malloc(len + 1)) == NULL) {
 		free(e);
 		return NULL;
@@ -124,13 +142,35 @@ uint64_t services_horizon(const struct services *s)
 }
 
 void services_count(struct service *svc, uint64_t seq, int level,
-                    int64_t time_ns)
+                    int64_t time_ns, uint32_t len)
 {
 	int slot = level < 10 ? 0 : level >= 50 ? 5 : level / 10;
+	if (svc->records == 0)
+		svc->first_time_ns = time_ns;
 	svc->last_seq = seq;
 	svc->last_time_ns = time_ns;
 	svc->records++;
+	svc->bytes += len;
 	svc->by_level[slot]++;
+}
+
+void services_report(struct service *svc, int64_t when_ns, int64_t exit_code,
+                     const char *summary, size_t len)
+{
+	if (len > SERVICE_SUMMARY_MAX) { /* cut at a character's start */
+		len = SERVICE_SUMMARY_MAX;
+		while (len > 0 && ((unsigned char)summary[len] & 0xc0) == 0x80)
+			len--;
+	}
+	char *p = realloc(svc->exit_summary, len + 1);
+	if (p != NULL) { /* out of memory: the old summary stays */
+		if (len > 0)
+			memcpy(p, summary, len);
+		p[len] = '\0';
+		svc->exit_summary = p;
+	}
+	svc->report_ns = when_ns;
+	svc->exit_code = exit_code;
 }
 
 void services_each(const struct services *s,

@@ -22,9 +22,13 @@ struct service {
 	char *id;
 	size_t len;
 	uint64_t last_seq;
-	int64_t last_time_ns;
-	uint64_t records;
+	int64_t first_time_ns, last_time_ns; /* the records' own times */
+	uint64_t records, bytes;
 	uint64_t by_level[6]; /* <DEBUG.. DEBUG, INFO, WARNING, ERROR, >=CRIT */
+	/* The last error report written for it (0: none since start). */
+	int64_t report_ns;  /* when, broker's clock */
+	int64_t exit_code;  /* >= 0 exit status, -N killed by signal N */
+	char *exit_summary; /* first line of the exit record's message */
 };
 
 struct services;
@@ -38,9 +42,19 @@ struct service *services_get(struct services *s, const char *id, size_t len);
 uint64_t services_prev(const struct services *s, const struct service *svc);
 uint64_t services_horizon(const struct services *s);
 
-/* Count a committed record. */
+/* The entry of a service, or NULL; does not change the LRU order. */
+const struct service *services_find(const struct services *s, const char *id,
+                                    size_t len);
+
+/* Count a committed record of len bytes. */
 void services_count(struct service *svc, uint64_t seq, int level,
-                    int64_t time_ns);
+                    int64_t time_ns, uint32_t len);
+
+/* Remember the error report just written for svc; summary is copied (at
+ * most SERVICE_SUMMARY_MAX bytes). */
+#define SERVICE_SUMMARY_MAX 200
+void services_report(struct service *svc, int64_t when_ns, int64_t exit_code,
+                     const char *summary, size_t len);
 
 /* Visit every known service (for stats), most recent first. */
 void services_each(const struct services *s,

@@ -49,12 +49,13 @@ static void run_job(struct syncer *s, struct job *j)
 	int64_t t0 = mono_ns();
 	int rv = fdatasync(j->fd);
 	int err = errno;
-	int64_t dt = mono_ns() - t0;
+	int64_t t1 = mono_ns(), dt = t1 - t0;
 
 	close(j->fd);
 	pthread_mutex_lock(&s->mu);
 	s->st.syncs++;
 	s->st.last_ns = (uint64_t)dt;
+	s->st.last_at_ns = t1;
 	if (rv < 0) {
 		s->st.errors++;
 		if (!s->error[0])

@@ -20,7 +20,8 @@ struct syncer;
 
 struct syncer_stats {
 	uint64_t syncs, errors;
-	uint64_t last_ns; /* duration of the last sync */
+	uint64_t last_ns;   /* duration of the last sync */
+	int64_t last_at_ns; /* when it ended, CLOCK_MONOTONIC */
 };
 
 /* on_error runs in the loop (through an ev_async) with the failure's text. */

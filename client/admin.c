@@ -1,7 +1,7 @@
 /*
  * admin.c: one-request calls on the query socket for administration
- * (error reports, rotate), each opening its own connection: they are rare,
- * and a handle would only be something more to close.
+ * (error reports, rotate, statistics), each opening its own connection: they
+ * are rare, and a handle would only be something more to close.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,4 +201,204 @@ LOGBUS_API int logbus_rotate(const char *run_dir, unsigned *files, char *err,
 		*files = (unsigned)n;
 	call_done(&c);
 	return 0;
+}
+
+/* ---- statistics ---- */
+
+static uint64_t get_u64(const msgpack_object *m, const char *key)
+{
+	uint64_t v = 0;
+	mp_get_u64(m, key, &v);
+	return v;
+}
+
+static int64_t get_i64(const msgpack_object *m, const char *key)
+{
+	const msgpack_object *v = mp_get(m, key);
+	if (v != NULL && (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	                  v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER))
+		return v->via.i64;
+	return 0;
+}
+
+static double get_double(const msgpack_object *m, const char *key)
+{
+	const msgpack_object *v = mp_get(m, key);
+	if (v != NULL && (v->type == MSGPACK_OBJECT_FLOAT64 ||
+	                  v->type == MSGPACK_OBJECT_FLOAT32))
+		return v->via.f64;
+	if (v != NULL && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return (double)v->via.u64;
+	return 0;
+}
+
+/* A str value copied into buf (cut to fit), "" when absent. */
+static void get_str(const msgpack_object *m, const char *key, char *buf,
+                    size_t len)
+{
+	const char *p;
+	size_t n;
+
+	if (!mp_get_bytes(m, key, &p, &n))
+		n = 0;
+	if (n >= len)
+		n = len - 1;
+	if (n > 0)
+		memcpy(buf, p, n);
+	buf[n] = '\0';
+}
+
+static void take_rejected(const msgpack_object *o, logbus_stats *st)
+{
+	const msgpack_object *rej = mp_get(o, "rejected");
+
+	if (rej == NULL || rej->type != MSGPACK_OBJECT_MAP)
+		return;
+	for (uint32_t i = 0; i < rej->via.map.size; i++) {
+		const msgpack_object_kv *kv = &rej->via.map.ptr[i];
+		if (kv->key.type != MSGPACK_OBJECT_STR ||
+		    kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			continue;
+		st->rejected += kv->val.via.u64;
+		if (st->nrejected_by == LOGBUS_STATS_CODES_MAX)
+			continue;
+		size_t n = kv->key.via.str.size;
+		char *code = st->rejected_by[st->nrejected_by].code;
+		if (n >= sizeof st->rejected_by[0].code)
+			n = sizeof st->rejected_by[0].code - 1;
+		memcpy(code, kv->key.via.str.ptr, n);
+		code[n] = '\0';
+		st->rejected_by[st->nrejected_by++].count = kv->val.via.u64;
+	}
+}
+
+LOGBUS_API int logbus_broker_stats(const char *run_dir, logbus_stats *st,
+                                   char *err, size_t errlen)
+{
+	struct call c;
+	int rv = call(run_dir, OP_STATS, NULL, 0, NULL, &c, err, errlen);
+
+	memset(st, 0, sizeof *st);
+	if (rv != 0)
+		return rv;
+	const msgpack_object *o = &c.o, *routes = mp_get(o, "routes");
+	if (!mp_get_u64(o, "committed", &st->committed) || routes == NULL ||
+	    routes->type != MSGPACK_OBJECT_MAP) {
+		call_done(&c);
+		snprintf(err, errlen,
+		         "logbusd sent no statistics (is it older than this "
+		         "library?)");
+		return LOGBUS_EPROTO;
+	}
+	get_str(o, "version", st->version, sizeof st->version);
+	st->pid = get_u64(o, "pid");
+	st->started_ns = get_i64(o, "started");
+	st->uptime_ns = get_u64(o, "uptime_ns");
+	st->rss_bytes = get_u64(o, "rss");
+	st->rss_peak_bytes = get_u64(o, "rss_peak");
+	st->received = get_u64(o, "received");
+	st->received_bytes = get_u64(o, "received_bytes");
+	st->committed_bytes = get_u64(o, "committed_bytes");
+	take_rejected(o, st);
+	st->rate_limited = get_u64(o, "rate_limited");
+	st->client_dropped = get_u64(o, "client_dropped");
+	st->batches = get_u64(o, "batches");
+	st->batches_resent = get_u64(o, "batches_dup");
+	st->rate_1s = get_double(o, "rate_1s");
+	st->rate_60s = get_double(o, "rate_60s");
+	st->bytes_rate_1s = get_double(o, "rate_bytes_1s");
+	st->bytes_rate_60s = get_double(o, "rate_bytes_60s");
+	st->publishers = get_u64(o, "publishers");
+	st->readers = get_u64(o, "readers");
+	st->subscribers = get_u64(o, "subscribers");
+	st->journal_segments = get_u64(o, "segments");
+	st->journal_bytes = get_u64(o, "journal_bytes");
+	st->first_seq = get_u64(o, "first");
+	st->last_seq = get_u64(o, "last");
+	st->fsyncs = get_u64(o, "fsyncs");
+	st->fsync_errors = get_u64(o, "fsync_errors");
+	st->last_fsync_ns = get_u64(o, "fsync_last_ns");
+	st->route_files = get_u64(routes, "files");
+	st->route_open = get_u64(routes, "open");
+	st->route_errors = get_u64(routes, "errors");
+	st->route_failing = get_u64(routes, "failing");
+	st->route_rotations = get_u64(routes, "rotations");
+	st->services = get_u64(o, "services");
+	st->services_max = get_u64(o, "services_max");
+	st->error_reports = get_u64(o, "error_reports");
+	st->queries = get_u64(o, "queries");
+	call_done(&c);
+	return 0;
+}
+
+static void add_service(msgpack_packer *pk, const void *arg)
+{
+	mp_pack_key(pk, "svc");
+	mp_pack_key(pk, arg);
+}
+
+static void take_service(const msgpack_object *m, logbus_service_info *s)
+{
+	memset(s, 0, sizeof *s);
+	get_str(m, "svc", s->service, sizeof s->service);
+	s->records = get_u64(m, "records");
+	s->bytes = get_u64(m, "bytes");
+	s->debug = get_u64(m, "debug");
+	s->info = get_u64(m, "info");
+	s->warning = get_u64(m, "warning");
+	s->error = get_u64(m, "error");
+	s->critical = get_u64(m, "critical");
+	s->first_ns = get_i64(m, "first");
+	s->last_ns = get_i64(m, "last");
+	s->last_seq = get_u64(m, "last_seq");
+	s->report_ns = get_i64(m, "report");
+	s->exit_code = get_i64(m, "exit_code");
+	get_str(m, "exit", s->exit_summary, sizeof s->exit_summary);
+}
+
+LOGBUS_API int logbus_services(const char *run_dir, const char *service,
+                               logbus_service_info **out, size_t *n,
+                               size_t *total, char *err, size_t errlen)
+{
+	struct call c;
+	int rv;
+
+	*out = NULL;
+	*n = 0;
+	if (total)
+		*total = 0;
+	if (service != NULL && logbus_service_valid(service) != 0) {
+		snprintf(err, errlen, "invalid service id '%.*s'",
+		         LOGBUS_SERVICE_MAX, service);
+		return LOGBUS_EINVAL;
+	}
+	rv = call(run_dir, OP_SERVICES, service ? add_service : NULL,
+	          service ? 1 : 0, service, &c, err, errlen);
+	if (rv != 0)
+		return rv;
+	const msgpack_object *rows = mp_get(&c.o, "services");
+	if (rows == NULL || rows->type != MSGPACK_OBJECT_ARRAY) {
+		call_done(&c);
+		snprintf(err, errlen,
+		         "logbusd sent no list of services (is it older than "
+		         "this library?)");
+		return LOGBUS_EPROTO;
+	}
+	*out = calloc(rows->via.array.size + 1, sizeof **out);
+	if (*out == NULL) {
+		call_done(&c);
+		return LOGBUS_ENOMEM;
+	}
+	for (uint32_t i = 0; i < rows->via.array.size; i++)
+		if (rows->via.array.ptr[i].type == MSGPACK_OBJECT_MAP)
+			take_service(&rows->via.array.ptr[i], &(*out)[(*n)++]);
+	if (total)
+		*total = (size_t)get_u64(&c.o, "total");
+	call_done(&c);
+	return 0;
+}
+
+LOGBUS_API void logbus_services_free(logbus_service_info *v)
+{
+	free(v);
 }

@@ -545,13 +545,17 @@ static void build_request(struct logbus_publisher *p, size_t n, uint64_t drops)
 
 	msgpack_sbuffer_clear(&p->req);
 	msgpack_packer_init(&pk, &p->req, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 4);
+	msgpack_pack_map(&pk, 4 + (drops > 0));
 	mp_pack_key(&pk, "op");
 	mp_pack_key(&pk, OP_PUBLISH);
 	mp_pack_key(&pk, "sid");
 	msgpack_pack_uint64(&pk, p->session);
 	mp_pack_key(&pk, "bn");
 	msgpack_pack_uint64(&pk, p->batch);
+	if (drops > 0) { /* the broker's "dropped by clients" */
+		mp_pack_key(&pk, "dr");
+		msgpack_pack_uint64(&pk, drops);
+	}
 	mp_pack_key(&pk, "r");
 	msgpack_pack_array(&pk, n + (drops > 0));
 	const char *r = p->raw;

@@ -46,6 +46,10 @@
 #define OP_REPORT  "error_report" /* query: one error report */
 #define OP_ROTATE  "rotate"       /* query: reopen every routed file */
 
+/* Query ops for logbusctl stats and services (broker/stats.c). */
+#define OP_STATS    "stats"
+#define OP_SERVICES "services"
+
 /* Error codes in replies ("code"). */
 #define ERR_BAD_REQUEST   "bad_request"
 #define ERR_UNKNOWN_OP    "unknown_op"

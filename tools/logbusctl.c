@@ -2064,7 +2064,7 @@ out:
 /* ---- errors ------------------------------------------------------------ */
 
 /* "2026-11-22 10:00:00", local time. */
-static void local_time_text(int64_t ns, char *buf, size_t len)
+void local_time_text(int64_t ns, char *buf, size_t len)
 {
 	time_t t = (time_t)(ns / NS_PER_S);
 	struct tm tm;
@@ -2076,8 +2076,7 @@ static void local_time_text(int64_t ns, char *buf, size_t len)
 
 /* An administration call's failure as one line; exit 1.  The library's
  * sentence names the socket when logbusd cannot be reached. */
-static int admin_failed(const char *what, const char *run_dir, int rc,
-                        const char *err)
+int admin_failed(const char *what, const char *run_dir, int rc, const char *err)
 {
 	char dir[4096];
 
@@ -2465,6 +2464,11 @@ static const struct command commands[] = {
      "Exit status: 0 done; 1 no report for SERVICE, or logbusd not "
      "reachable; 2\n"
      "bad arguments.\n"},
+    {"stats", cmd_stats, "logbusd's figures: records, rates, journal, fsync",
+     ctl_stats_help},
+    {"services", cmd_services,
+     "each service seen: records by level, last record, last error report",
+     ctl_services_help},
     {"rotate", cmd_rotate, "make logbusd reopen the files it writes",
      "usage: logbusctl rotate [options]\n"
      "\n"

@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define EXIT_FAIL  1
 #define EXIT_USAGE 2
@@ -97,6 +98,19 @@ const char *run_dir_name(const char *run_dir, char *buf, size_t len);
 
 /* A handle's error text, or the code's name when the handle has none. */
 const char *detail_or(const char *detail, int rc);
+
+/* "2026-11-22 10:00:00", local time. */
+void local_time_text(int64_t ns, char *buf, size_t len);
+
+/* An administration call's failure (what: "cannot ..."), as one line;
+ * returns 1. */
+int admin_failed(const char *what, const char *run_dir, int rc,
+                 const char *err);
+
+/* logbusctl stats and services (ctl_stats.c). */
+int cmd_stats(int argc, char **argv);
+int cmd_services(int argc, char **argv);
+extern const char ctl_stats_help[], ctl_services_help[];
 
 /* logbusctl run (ctl_run.c). */
 int cmd_run(int argc, char **argv);

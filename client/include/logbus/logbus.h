@@ -405,6 +405,86 @@ LOGBUS_API int logbus_error_report(const char *run_dir, const char *service,
 LOGBUS_API int logbus_rotate(const char *run_dir, unsigned *files, char *err,
                              size_t errlen);
 
+/* ---- statistics: one request each ---------------------------------------- */
+
+/*
+ * logbusd's figures, all since it started.  Records "received" are those of
+ * publish batches seen for the first time (a resent batch counts in
+ * batches_resent only), accepted or refused; "committed" ones are in the
+ * journal, logbusd's own records (service "logbusd") included.  Bytes are
+ * those of the encoded records.
+ */
+#define LOGBUS_STATS_CODES_MAX 16
+
+typedef struct logbus_stats {
+	char version[32];
+	uint64_t pid;
+	int64_t started_ns; /* when logbusd started, wall clock */
+	uint64_t uptime_ns;
+	uint64_t rss_bytes, rss_peak_bytes; /* VmRSS, VmHWM; 0: unknown */
+	uint64_t received, received_bytes;
+	uint64_t committed, committed_bytes;
+	uint64_t rejected; /* records and requests refused, all codes */
+	struct {
+		char code[32]; /* "bad_utf8", "too_big", ... */
+		uint64_t count;
+	} rejected_by[LOGBUS_STATS_CODES_MAX];
+	size_t nrejected_by;
+	uint64_t rate_limited;   /* records dropped by per-service limits */
+	uint64_t client_dropped; /* records publishers dropped, queue full */
+	uint64_t batches, batches_resent;
+	/* Committed records (bytes) per second over the last second and the
+	 * last minute (or since start when shorter). */
+	double rate_1s, rate_60s, bytes_rate_1s, bytes_rate_60s;
+	/* Connections now: publishers (ingest), readers (query) and
+	 * subscribers (live: following readers). */
+	uint64_t publishers, readers, subscribers;
+	uint64_t journal_segments, journal_bytes;
+	uint64_t first_seq, last_seq; /* oldest and newest kept */
+	uint64_t fsyncs, fsync_errors;
+	uint64_t last_fsync_ns; /* how long the last fdatasync took */
+	uint64_t route_files, route_open, route_errors, route_failing,
+	    route_rotations;
+	uint64_t services;      /* services known now */
+	uint64_t services_max;  /* how many logbusd keeps (the least recently
+	                           active are forgotten first) */
+	uint64_t error_reports; /* error report files written */
+	uint64_t queries;
+} logbus_stats;
+
+LOGBUS_API int logbus_broker_stats(const char *run_dir, logbus_stats *st,
+                                   char *err, size_t errlen);
+
+/* What logbusd counted for one service since it started. */
+#define LOGBUS_SUMMARY_MAX 255
+
+typedef struct logbus_service_info {
+	char service[LOGBUS_SERVICE_MAX + 1];
+	uint64_t records, bytes;
+	/* by level: debug (and below), info, warning, error, critical (and
+	 * above); a level between two counts with the lower one */
+	uint64_t debug, info, warning, error, critical;
+	int64_t first_ns, last_ns; /* first and last record's time */
+	uint64_t last_seq;
+	/* The last error report written for it: 0 when none since logbusd
+	 * started (logbus_error_reports() lists the files kept on disk). */
+	int64_t report_ns;
+	int64_t exit_code; /* >= 0 exit status, -N killed by signal N */
+	char exit_summary[LOGBUS_SUMMARY_MAX + 1]; /* first line of the
+	                                              exit record's message */
+} logbus_service_info;
+
+/*
+ * The services logbusd has seen, the most recently active first (at most
+ * 5,000 in one call; *total says how many it knows), or with service not
+ * NULL just that one (LOGBUS_ENOTFOUND when it has no record of it).  Free
+ * *out with logbus_services_free.
+ */
+LOGBUS_API int logbus_services(const char *run_dir, const char *service,
+                               logbus_service_info **out, size_t *n,
+                               size_t *total, char *err, size_t errlen);
+LOGBUS_API void logbus_services_free(logbus_service_info *v);
+
 /* ---- formatting ---------------------------------------------------------- */
 
 enum logbus_time_style {

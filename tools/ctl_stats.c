@@ -1,0 +1,489 @@
+/*
+ * ctl_stats.c: `logbusctl stats` and `logbusctl services`, logbusd's
+ * figures as readable text (a label or header column, human units) or as
+ * JSON with stable keys (stats: one object; services: an array of objects,
+ * one per line), from logbus_broker_stats() and logbus_services().
+ *
+ * Both only read: every figure is what logbusd counted since it started.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <logbus/logbus.h>
+
+#include "logbusctl.h"
+
+struct view_args {
+	char *run_dir;
+	const char *service; /* services -s */
+	bool json;
+};
+
+/* [-o text|json] [-s SERVICE] (with_service) and the common options. */
+static int view_parse(int argc, char **argv, struct view_args *a,
+                      bool with_service)
+{
+	/* stats takes the table without its first entry */
+	static const struct option with_s[] = {
+	    {"service", required_argument, NULL, 's'},
+	    {"output", required_argument, NULL, 'o'},
+	    COMMON_LONG_OPTIONS,
+	    {NULL, 0, NULL, 0},
+	};
+	const struct option *longopts = with_service ? with_s : with_s + 1;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, with_service ? ":o:s:h" : ":o:h",
+	                        longopts, NULL)) != -1) {
+		if ((rc = common_option(c, argv, &a->run_dir, longopts)) !=
+		    NOT_COMMON) {
+			if (rc != PARSE_OK)
+				return rc;
+			continue;
+		}
+		switch (c) {
+		case 'o':
+			if (strcmp(optarg, "text") == 0)
+				a->json = false;
+			else if (strcmp(optarg, "json") == 0)
+				a->json = true;
+			else
+				return usage_error(argv[0],
+				                   "unknown output '%s': use "
+				                   "text or json",
+				                   optarg);
+			break;
+		case 's':
+			if (logbus_service_valid(optarg) != LOGBUS_OK)
+				return usage_error(argv[0], BAD_SERVICE, optarg,
+				                   LOGBUS_SERVICE_MAX);
+			a->service = optarg;
+			break;
+		default:
+			return option_error(argv[0], c, argv, longopts);
+		}
+	}
+	if (optind < argc)
+		return usage_error(argv[0], "unexpected argument '%s'",
+		                   argv[optind]);
+	return PARSE_OK;
+}
+
+/* ---- human units ------------------------------------------------------- */
+
+/* "512 B", "1.5 KiB", "12.0 MiB". */
+static const char *bytes_text(double n, char *buf, size_t len)
+{
+	static const char *const units[] = {"B",   "KiB", "MiB",
+	                                    "GiB", "TiB", "PiB"};
+	size_t u = 0;
+
+	while (n >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
+		n /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%.0f B", n);
+	else
+		snprintf(buf, len, "%.1f %s", n, units[u]);
+	return buf;
+}
+
+/* "45s", "12min 5s", "3h 04min", "2d 5h". */
+static const char *span_text(uint64_t ns, char *buf, size_t len)
+{
+	uint64_t s = ns / 1000000000u;
+
+	if (s < 60)
+		snprintf(buf, len, "%" PRIu64 "s", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%" PRIu64 "min %" PRIu64 "s", s / 60,
+		         s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%" PRIu64 "h %02" PRIu64 "min", s / 3600,
+		         s / 60 % 60);
+	else
+		snprintf(buf, len, "%" PRIu64 "d %" PRIu64 "h", s / 86400,
+		         s / 3600 % 24);
+	return buf;
+}
+
+/* "850 us", "3.2 ms", "1.25 s". */
+static const char *latency_text(uint64_t ns, char *buf, size_t len)
+{
+	if (ns < 1000000)
+		snprintf(buf, len, "%.0f us", (double)ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, len, "%.1f ms", (double)ns / 1e6);
+	else
+		snprintf(buf, len, "%.2f s", (double)ns / 1e9);
+	return buf;
+}
+
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* A JSON string: the text is UTF-8 (the broker checked it); quotes,
+ * backslashes and control characters are escaped. */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", stdout);
+		else if (c == '\t')
+			fputs("\\t", stdout);
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void json_time(int64_t ns)
+{
+	char buf[64];
+
+	logbus_format_time(ns, LOGBUS_TIME_RFC3339, buf, sizeof buf);
+	json_str(buf);
+}
+
+/* ---- stats ------------------------------------------------------------- */
+
+#define LABEL "%-15s "
+
+static void stats_text(const logbus_stats *st)
+{
+	char a[64], b[64], c[64];
+
+	local_time_text(st->started_ns, a, sizeof a);
+	printf(LABEL "%s, pid %" PRIu64 ", up %s (since %s)\n", "logbusd",
+	       st->version, st->pid, span_text(st->uptime_ns, b, sizeof b), a);
+	if (st->rss_bytes)
+		printf(LABEL "%s resident, peak %s\n", "memory",
+		       bytes_text((double)st->rss_bytes, a, sizeof a),
+		       bytes_text((double)st->rss_peak_bytes, b, sizeof b));
+	printf(LABEL "%" PRIu64 " %s, %s\n", "received", st->received,
+	       plural(st->received, "record", "records"),
+	       bytes_text((double)st->received_bytes, a, sizeof a));
+	printf(LABEL "%" PRIu64 " %s, %s\n", "committed", st->committed,
+	       plural(st->committed, "record", "records"),
+	       bytes_text((double)st->committed_bytes, a, sizeof a));
+	printf(LABEL "%" PRIu64, "rejected", st->rejected);
+	for (size_t i = 0, shown = 0; i < st->nrejected_by; i++)
+		if (st->rejected_by[i].count)
+			printf("%s%s %" PRIu64, shown++ ? ", " : ": ",
+			       st->rejected_by[i].code,
+			       st->rejected_by[i].count);
+	putchar('\n');
+	printf(LABEL "%" PRIu64 " records\n", "rate-limited", st->rate_limited);
+	printf(LABEL "%" PRIu64 " records (dropped by publishers, queue "
+	             "full)\n",
+	       "client drops", st->client_dropped);
+	printf(LABEL "%" PRIu64 " (%" PRIu64 " resent)\n", "batches",
+	       st->batches, st->batches_resent);
+	printf(LABEL "%.1f records/s (%s/s) last second, %.1f records/s "
+	             "(%s/s) last minute\n",
+	       "ingest rate", st->rate_1s,
+	       bytes_text(st->bytes_rate_1s, a, sizeof a), st->rate_60s,
+	       bytes_text(st->bytes_rate_60s, b, sizeof b));
+	printf(LABEL "%" PRIu64 " %s, %" PRIu64 " %s, %" PRIu64 " %s\n",
+	       "connections", st->publishers,
+	       plural(st->publishers, "publisher", "publishers"), st->readers,
+	       plural(st->readers, "reader", "readers"), st->subscribers,
+	       plural(st->subscribers, "subscriber", "subscribers"));
+	printf(LABEL "%" PRIu64 " %s, %s, ", "journal", st->journal_segments,
+	       plural(st->journal_segments, "segment", "segments"),
+	       bytes_text((double)st->journal_bytes, a, sizeof a));
+	if (st->last_seq >= st->first_seq && st->last_seq > 0)
+		printf("seq %" PRIu64 "..%" PRIu64 "\n", st->first_seq,
+		       st->last_seq);
+	else
+		printf("empty\n");
+	printf(LABEL "%" PRIu64 " %s, last took %s, %" PRIu64 " %s\n", "fsync",
+	       st->fsyncs, plural(st->fsyncs, "call", "calls"),
+	       st->fsyncs ? latency_text(st->last_fsync_ns, c, sizeof c) : "-",
+	       st->fsync_errors, plural(st->fsync_errors, "error", "errors"));
+	printf(LABEL "%" PRIu64 " (%" PRIu64 " open), %" PRIu64
+	             " write %s, %" PRIu64 " failing now, %" PRIu64 " %s\n",
+	       "routed files", st->route_files, st->route_open,
+	       st->route_errors, plural(st->route_errors, "error", "errors"),
+	       st->route_failing, st->route_rotations,
+	       plural(st->route_rotations, "rotation", "rotations"));
+	printf(LABEL "%" PRIu64 " known (at most %" PRIu64 " kept), %" PRIu64
+	             " error %s written\n",
+	       "services", st->services, st->services_max, st->error_reports,
+	       plural(st->error_reports, "report", "reports"));
+}
+
+#define JU64(key, v) printf("\"%s\":%" PRIu64, key, (uint64_t)(v))
+
+static void stats_json(const logbus_stats *st)
+{
+	fputs("{\"version\":", stdout);
+	json_str(st->version);
+	printf(",\"pid\":%" PRIu64 ",\"started\":", st->pid);
+	json_time(st->started_ns);
+	printf(",\"started_ns\":%" PRId64 ",\"uptime_s\":%.3f", st->started_ns,
+	       (double)st->uptime_ns / 1e9);
+	printf(",\"memory\":{\"rss_bytes\":%" PRIu64 ",\"peak_bytes\":%" PRIu64
+	       "}",
+	       st->rss_bytes, st->rss_peak_bytes);
+	printf(",\"received\":{\"records\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
+	       st->received, st->received_bytes);
+	printf(",\"committed\":{\"records\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
+	       st->committed, st->committed_bytes);
+	printf(",\"rejected\":{\"total\":%" PRIu64, st->rejected);
+	for (size_t i = 0; i < st->nrejected_by; i++) {
+		putchar(',');
+		json_str(st->rejected_by[i].code);
+		printf(":%" PRIu64, st->rejected_by[i].count);
+	}
+	printf("},\"rate_limited\":%" PRIu64 ",\"client_dropped\":%" PRIu64,
+	       st->rate_limited, st->client_dropped);
+	printf(",\"batches\":{\"received\":%" PRIu64 ",\"resent\":%" PRIu64 "}",
+	       st->batches, st->batches_resent);
+	printf(",\"rate\":{\"records_1s\":%.3f,\"bytes_1s\":%.3f,"
+	       "\"records_60s\":%.3f,\"bytes_60s\":%.3f}",
+	       st->rate_1s, st->bytes_rate_1s, st->rate_60s,
+	       st->bytes_rate_60s);
+	printf(",\"connections\":{\"publishers\":%" PRIu64
+	       ",\"readers\":%" PRIu64 ",\"subscribers\":%" PRIu64 "}",
+	       st->publishers, st->readers, st->subscribers);
+	printf(",\"journal\":{\"segments\":%" PRIu64 ",\"bytes\":%" PRIu64
+	       ",\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64 "}",
+	       st->journal_segments, st->journal_bytes, st->first_seq,
+	       st->last_seq);
+	printf(",\"fsync\":{\"count\":%" PRIu64 ",\"errors\":%" PRIu64
+	       ",\"last_ms\":%.3f}",
+	       st->fsyncs, st->fsync_errors, (double)st->last_fsync_ns / 1e6);
+	printf(",\"routes\":{\"files\":%" PRIu64 ",\"open\":%" PRIu64
+	       ",\"errors\":%" PRIu64 ",\"failing\":%" PRIu64
+	       ",\"rotations\":%" PRIu64 "}",
+	       st->route_files, st->route_open, st->route_errors,
+	       st->route_failing, st->route_rotations);
+	printf(",\"services\":{\"known\":%" PRIu64 ",\"kept_max\":%" PRIu64 "}",
+	       st->services, st->services_max);
+	printf(",\"error_reports\":%" PRIu64 ",\"queries\":%" PRIu64 "}\n",
+	       st->error_reports, st->queries);
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	struct view_args a = {0};
+	logbus_stats st;
+	char err[512] = "";
+	int rc;
+
+	if ((rc = view_parse(argc, argv, &a, false)) != PARSE_OK)
+		return rc;
+	rc = logbus_broker_stats(a.run_dir, &st, err, sizeof err);
+	if (rc != LOGBUS_OK)
+		return admin_failed("cannot get logbusd's statistics",
+		                    a.run_dir, rc, err);
+	if (a.json)
+		stats_json(&st);
+	else
+		stats_text(&st);
+	return 0;
+}
+
+/* ---- services ---------------------------------------------------------- */
+
+static int service_cmp(const void *x, const void *y)
+{
+	const logbus_service_info *a = x, *b = y;
+	return strcmp(a->service, b->service);
+}
+
+static int num_width(uint64_t v)
+{
+	char buf[32];
+	return snprintf(buf, sizeof buf, "%" PRIu64, v);
+}
+
+static void services_text(const logbus_service_info *v, size_t n)
+{
+	int w[8] = {7, 7, 5, 4, 7, 5, 8, 5}; /* the headers' widths */
+	char a[64], b[64];
+
+	for (size_t i = 0; i < n; i++) {
+		const uint64_t col[] = {v[i].records, v[i].debug,
+		                        v[i].info,    v[i].warning,
+		                        v[i].error,   v[i].critical};
+		int l = (int)strlen(v[i].service);
+		if (l > w[0])
+			w[0] = l;
+		for (int k = 0; k < 6; k++)
+			if (num_width(col[k]) > w[k + 1])
+				w[k + 1] = num_width(col[k]);
+		l = (int)strlen(bytes_text((double)v[i].bytes, a, sizeof a));
+		if (l > w[7])
+			w[7] = l;
+	}
+	printf("%-*s  %*s  %*s  %*s  %*s  %*s  %*s  %*s  %-19s  %s\n", w[0],
+	       "SERVICE", w[1], "RECORDS", w[2], "DEBUG", w[3], "INFO", w[4],
+	       "WARNING", w[5], "ERROR", w[6], "CRITICAL", w[7], "BYTES",
+	       "LAST RECORD", "LAST ERROR REPORT");
+	for (size_t i = 0; i < n; i++) {
+		const logbus_service_info *s = &v[i];
+		local_time_text(s->last_ns, a, sizeof a);
+		printf("%-*s  %*" PRIu64 "  %*" PRIu64 "  %*" PRIu64
+		       "  %*" PRIu64 "  %*" PRIu64 "  %*" PRIu64
+		       "  %*s  %-19s  ",
+		       w[0], s->service, w[1], s->records, w[2], s->debug, w[3],
+		       s->info, w[4], s->warning, w[5], s->error, w[6],
+		       s->critical, w[7],
+		       bytes_text((double)s->bytes, b, sizeof b), a);
+		if (s->report_ns == 0) {
+			puts("-");
+			continue;
+		}
+		local_time_text(s->report_ns, a, sizeof a);
+		printf("%s %s\n", a, s->exit_summary);
+	}
+}
+
+static void services_json(const logbus_service_info *v, size_t n)
+{
+	putchar('[');
+	for (size_t i = 0; i < n; i++) {
+		const logbus_service_info *s = &v[i];
+		fputs(i ? ",\n{\"service\":" : "\n{\"service\":", stdout);
+		json_str(s->service);
+		printf(",\"records\":%" PRIu64 ",\"bytes\":%" PRIu64
+		       ",\"levels\":{\"debug\":%" PRIu64 ",\"info\":%" PRIu64
+		       ",\"warning\":%" PRIu64 ",\"error\":%" PRIu64
+		       ",\"critical\":%" PRIu64 "},\"first\":",
+		       s->records, s->bytes, s->debug, s->info, s->warning,
+		       s->error, s->critical);
+		json_time(s->first_ns);
+		fputs(",\"last\":", stdout);
+		json_time(s->last_ns);
+		printf(",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64
+		       ",\"last_seq\":%" PRIu64 ",\"last_error_report\":",
+		       s->first_ns, s->last_ns, s->last_seq);
+		if (s->report_ns == 0) {
+			fputs("null}", stdout);
+			continue;
+		}
+		fputs("{\"time\":", stdout);
+		json_time(s->report_ns);
+		printf(",\"time_ns\":%" PRId64 ",\"exit_code\":%" PRId64
+		       ",\"summary\":",
+		       s->report_ns, s->exit_code);
+		json_str(s->exit_summary);
+		fputs("}}", stdout);
+	}
+	fputs(n ? "\n]\n" : "]\n", stdout);
+}
+
+int cmd_services(int argc, char **argv)
+{
+	struct view_args a = {0};
+	logbus_service_info *v;
+	size_t n, total;
+	char err[512] = "";
+	int rc;
+
+	if ((rc = view_parse(argc, argv, &a, true)) != PARSE_OK)
+		return rc;
+	rc = logbus_services(a.run_dir, a.service, &v, &n, &total, err,
+	                     sizeof err);
+	if (rc == LOGBUS_ENOTFOUND)
+		return fail("%s", err);
+	if (rc != LOGBUS_OK)
+		return admin_failed("cannot list services", a.run_dir, rc, err);
+	qsort(v, n, sizeof *v, service_cmp);
+	if (a.json)
+		services_json(v, n);
+	else if (n == 0)
+		puts("no services yet");
+	else
+		services_text(v, n);
+	if (!a.service && n < total)
+		warn("%zu of %zu services shown (the most recently active)", n,
+		     total);
+	logbus_services_free(v);
+	return 0;
+}
+
+/* ---- help -------------------------------------------------------------- */
+
+const char ctl_stats_help[] =
+    "usage: logbusctl stats [options]\n"
+    "\n"
+    "logbusd's figures since it started: records and bytes received "
+    "(publish\n"
+    "batches seen for the first time, accepted or not) and committed "
+    "(logbusd's\n"
+    "own records included), refusals by reason, records dropped by rate "
+    "limits\n"
+    "and by publishers whose queue was full, batches and resends, the "
+    "ingest\n"
+    "rate over the last second and the last minute, connected publishers,\n"
+    "readers and subscribers, the journal (segments, size, oldest and "
+    "newest\n"
+    "sequence number), fdatasync calls and the last one's duration, "
+    "routed\n"
+    "files, services known, uptime, pid, version and memory.\n"
+    "\n"
+    "  -o, --output FORMAT    text (default: a line per subject) or json "
+    "(one\n"
+    "                         object: version, pid, started, started_ns,\n"
+    "                         uptime_s, memory, received, committed, "
+    "rejected,\n"
+    "                         rate_limited, client_dropped, batches, "
+    "rate,\n"
+    "                         connections, journal, fsync, routes, "
+    "services,\n"
+    "                         error_reports, queries)\n" RUN_DIR_HELP
+    "  -h, --help             this text\n"
+    "\n"
+    "Exit status: 0 done; 1 logbusd not reachable; 2 bad arguments.\n";
+
+const char ctl_services_help[] =
+    "usage: logbusctl services [options]\n"
+    "\n"
+    "Each service logbusd has seen since it started, by name: records in "
+    "all and\n"
+    "by level (DEBUG counts the levels below INFO, and so on; CRITICAL "
+    "the\n"
+    "levels from 50 up), bytes, the last record's time and the last error "
+    "report\n"
+    "(its time and the first line of the exit record), or \"-\".  logbusd "
+    "keeps\n"
+    "the 100,000 most recently active services; a reply holds at most "
+    "5,000,\n"
+    "the most recently active (a line on stderr says when some were left "
+    "out).\n"
+    "Error report files kept from before a restart: logbusctl errors.\n"
+    "\n"
+    "  -s, --service ID       only this service (exit 1 when logbusd has "
+    "no\n"
+    "                         record of it)\n"
+    "  -o, --output FORMAT    text (default: a table) or json (an array "
+    "of\n"
+    "                         objects, one per line: service, records, "
+    "bytes,\n"
+    "                         levels {debug, info, warning, error, "
+    "critical},\n"
+    "                         first, last (RFC 3339), first_ns, last_ns,\n"
+    "                         last_seq, last_error_report: null or {time,\n"
+    "                         time_ns, exit_code, summary})\n" RUN_DIR_HELP
+    "  -h, --help             this text\n"
+    "\n"
+    "Exit status: 0 done; 1 logbusd not reachable, or no record of the "
+    "service;\n"
+    "2 bad arguments.\n";
