@@ -17,6 +17,11 @@
  * a few hundred milliseconds later, that its own socket saw a new pipe; if
  * not it closes the listener and listens again on the same path.  Clients on
  * pipes that survive are not disturbed.
+ *
+ * Every listen, the first and each re-listen, gives the socket file its
+ * configured owner, group and mode.  The live socket broadcasts every
+ * record, so it cannot filter per reader: a pipe from a reader outside the
+ * reader group is closed before the socket sees it (access.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,19 +61,26 @@ static int start_listener(struct endpoint *ep, char *err, size_t errlen)
 	    (rv = nng_listener_set_size(ep->listener, NNG_OPT_RECVMAXSZ,
 	                                ep->recv_max)) != 0 ||
 	    (rv = nng_listener_set_int(ep->listener, NNG_OPT_IPC_PERMISSIONS,
-	                               ep->mode)) != 0 ||
+	                               ep->access.mode)) != 0 ||
 	    (rv = nng_listener_start(ep->listener, 0)) != 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", ep->path,
 		         nng_strerror(rv));
 		return -1;
 	}
-	/* nng creates the file with the umask's mode; make it what we said. */
-	if (chmod(ep->path, (mode_t)ep->mode) < 0) {
-		snprintf(err, errlen, "cannot chmod %s: %s", ep->path,
-		         strerror(errno));
-		return -1;
-	}
-	return 0;
+	return access_apply(ep->path, &ep->access, err, errlen);
+}
+
+/* nng's thread: a reader outside the reader group never joins live. */
+static void on_live_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct endpoint *ep = arg;
+	uint64_t uid, gid;
+
+	(void)ev;
+	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0 ||
+	    nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &gid) != 0 ||
+	    !access_trusted(&ep->b->access_cfg, (uint32_t)uid, (uint32_t)gid))
+		nng_pipe_close(p);
 }
 
 int endpoint_drain(struct endpoint *ep, int max)
@@ -158,16 +170,16 @@ void endpoint_reply(struct endpoint *ep, nng_msg *msg)
 }
 
 int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
-                  const char *run_dir, const char *sock_name, int mode,
-                  size_t recv_max, const struct request_op *ops, char *err,
-                  size_t errlen)
+                  const char *run_dir, const char *sock_name,
+                  const struct socket_access *access, size_t recv_max,
+                  const struct request_op *ops, char *err, size_t errlen)
 {
 	int rv, rfd = -1, sfd = -1;
 
 	memset(ep, 0, sizeof *ep);
 	ep->b = b;
 	ep->name = name;
-	ep->mode = mode;
+	ep->access = *access;
 	ep->recv_max = recv_max;
 	ep->ops = ops;
 	atomic_init(&ep->pipes_added, 0);
@@ -192,6 +204,8 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 	     (rv = nng_socket_set_int(ep->sock, NNG_OPT_RECVBUF, 1024)) != 0) ||
 	    (rv = nng_pipe_notify(ep->sock, NNG_PIPE_EV_ADD_POST, on_pipe_added,
 	                          ep)) != 0 ||
+	    (!rep && (rv = nng_pipe_notify(ep->sock, NNG_PIPE_EV_ADD_PRE,
+	                                   on_live_pipe, ep)) != 0) ||
 	    (rep &&
 	     (rv = nng_socket_get_int(ep->sock, NNG_OPT_RECVFD, &rfd)) != 0) ||
 	    (rep &&

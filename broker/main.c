@@ -50,6 +50,16 @@ static void usage(FILE *f)
 	       "                        e.g. sandbox.log:logger=pactown."
 	       "sandbox,level=info\n"
 	       "  --no-default-routes   no all.log and by-logger/*.log\n"
+	       "  --socket-user USER    owner of the socket files\n"
+	       "  --ingest-group G, --query-group G, --live-group G\n"
+	       "                        group of each socket file (live: "
+	       "the reader group)\n"
+	       "  --ingest-mode M, --query-mode M, --live-mode M\n"
+	       "                        octal modes (default 0666, 0666, "
+	       "0660)\n"
+	       "  --reader-group G      read every record (default adm if "
+	       "it exists; none:\n"
+	       "                        root only); others read their own\n"
 	       "  --quiet               no log lines on stderr\n"
 	       "  -h, --help            this text\n"
 	       "  -V, --version         the version\n");
@@ -112,6 +122,14 @@ int main(int argc, char **argv)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"route", required_argument, NULL, 'R'},
 	    {"no-default-routes", no_argument, NULL, 'N'},
+	    {"socket-user", required_argument, NULL, 'U'},
+	    {"ingest-group", required_argument, NULL, 1000},
+	    {"query-group", required_argument, NULL, 1001},
+	    {"live-group", required_argument, NULL, 1002},
+	    {"ingest-mode", required_argument, NULL, 1003},
+	    {"query-mode", required_argument, NULL, 1004},
+	    {"live-mode", required_argument, NULL, 1005},
+	    {"reader-group", required_argument, NULL, 'G'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -122,7 +140,8 @@ int main(int argc, char **argv)
 	    .fsync_interval_s = 1.0,
 	    .probe_interval_s = 1.0,
 	    .ingest_mode = 0666,
-	    .query_mode = 0660,
+	    .query_mode = 0666, /* readers see their own records only */
+	    .live_mode = 0660,  /* group: the reader group */
 	    .default_routes = true,
 	};
 	static struct route_spec routes[MAX_ROUTES];
@@ -183,6 +202,33 @@ int main(int argc, char **argv)
 		case 'N':
 			cfg.default_routes = false;
 			break;
+		case 'U':
+			cfg.socket_user = optarg;
+			break;
+		case 'G':
+			cfg.reader_group = optarg;
+			break;
+		case 1000:
+		case 1001:
+		case 1002:
+			*(c == 1000   ? &cfg.ingest_group
+			  : c == 1001 ? &cfg.query_group
+			              : &cfg.live_group) = optarg;
+			break;
+		case 1003:
+		case 1004:
+		case 1005: {
+			long m = strtol(optarg, &end, 8);
+			if (*end || end == optarg || m < 0 || m > 0777)
+				return bad(c == 1003   ? "--ingest-mode"
+				           : c == 1004 ? "--query-mode"
+				                       : "--live-mode",
+				           optarg, "an octal mode like 0660");
+			*(c == 1003   ? &cfg.ingest_mode
+			  : c == 1004 ? &cfg.query_mode
+			              : &cfg.live_mode) = (int)m;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
