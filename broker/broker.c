@@ -35,6 +35,7 @@
 #include "paths.h"
 #include "proto.h"
 #include "timefmt.h"
+#include "waiters.h"
 
 #define REPLY_GRACE_S  0.2 /* time for last replies to leave before close */
 #define PROBE_CHECK_S  0.5 /* a self-dial that saw no pipe by then failed */
@@ -339,6 +340,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	           w->signum);
 	endpoint_pause(&b->ingest);
 	endpoint_pause(&b->query);
+	waiters_release(b->waiters);
 	ev_timer_stop(loop, &b->probe_w);
 	ev_timer_stop(loop, &b->probe_check_w);
 	ev_timer_stop(loop, &b->status_w); /* keep the "stopping" status */
@@ -432,6 +434,10 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		           strerror(errno));
 		return -1;
 	}
+	if (access_resolve(cfg, &b->access_cfg, err, sizeof err) < 0) {
+		broker_log(b, LOGBUS_ERROR, "%s", err);
+		return -1;
+	}
 	if (lock_run_dir(b) < 0)
 		return -1;
 	b->sessions = sessions_new(SESSIONS_MAX);
@@ -460,14 +466,20 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		broker_log(b, LOGBUS_ERROR, "routes: %s", err);
 		return -1;
 	}
+	if ((b->access = access_new(&b->access_cfg)) == NULL ||
+	    (b->waiters = waiters_new(b)) == NULL) {
+		broker_log(b, LOGBUS_ERROR, "out of memory");
+		return -1;
+	}
 	if (endpoint_open(&b->ingest, b, "ingest", cfg->run_dir, SOCK_INGEST,
-	                  cfg->ingest_mode, INGEST_RECV_MAX, ingest_ops, err,
-	                  sizeof err) < 0 ||
+	                  &b->access_cfg.ingest, INGEST_RECV_MAX, ingest_ops,
+	                  err, sizeof err) < 0 ||
 	    endpoint_open(&b->query, b, "query", cfg->run_dir, SOCK_QUERY,
-	                  cfg->query_mode, QUERY_REQ_MAX, query_ops, err,
+	                  &b->access_cfg.query, QUERY_REQ_MAX, query_ops, err,
 	                  sizeof err) < 0 ||
 	    endpoint_open(&b->live, b, "live", cfg->run_dir, SOCK_LIVE,
-	                  cfg->query_mode, 1024, NULL, err, sizeof err) < 0) {
+	                  &b->access_cfg.live, 1024, NULL, err,
+	                  sizeof err) < 0) {
 		broker_log(b, LOGBUS_ERROR, "%s", err);
 		return -1;
 	}
@@ -493,6 +505,10 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	broker_log(b, LOGBUS_INFO,
 	           "serving %s (ingest.sock, query.sock, live.sock), pid %ld",
 	           cfg->run_dir, (long)getpid());
+	broker_log(b, LOGBUS_INFO,
+	           "readers: root and group %s read every record, others "
+	           "their own",
+	           b->access_cfg.reader_group);
 	return 0;
 }
 
@@ -526,6 +542,10 @@ void broker_fini(struct broker *b)
 	endpoint_close(&b->query);
 	endpoint_close(&b->live);
 	stats_fini(b);
+	waiters_free(b->waiters);
+	b->waiters = NULL;
+	access_free(b->access);
+	b->access = NULL;
 	selflog_fini(b);
 	routes_free(b->routes);
 	b->routes = NULL;

@@ -17,6 +17,7 @@
 #include <msgpack.h>
 #include <nng/nng.h>
 
+#include "access.h"
 #include "journal.h"
 #include "notify.h"
 #include "record.h"
@@ -47,8 +48,8 @@ struct endpoint {
 	struct broker *b;
 	const char *name; /* "ingest", "query" */
 	char url[128];
-	char path[128]; /* socket file */
-	int mode;       /* socket file permissions */
+	char path[128];              /* socket file */
+	struct socket_access access; /* owner, group, mode of the file */
 	size_t recv_max;
 	nng_socket sock;
 	nng_listener listener;
@@ -70,9 +71,9 @@ struct endpoint {
 };
 
 int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
-                  const char *run_dir, const char *sock_name, int mode,
-                  size_t recv_max, const struct request_op *ops, char *err,
-                  size_t errlen);
+                  const char *run_dir, const char *sock_name,
+                  const struct socket_access *access, size_t recv_max,
+                  const struct request_op *ops, char *err, size_t errlen);
 /* Start or stop taking requests (replies still go out). */
 void endpoint_pause(struct endpoint *ep);
 /* Send a reply (takes msg); parks it if nng has no room right now. */
@@ -95,7 +96,12 @@ struct broker_config {
 	uint64_t max_age_s;
 	double fsync_interval_s;
 	double probe_interval_s;
-	int ingest_mode, query_mode;
+	/* trust and access (access.h): names are looked up at start */
+	int ingest_mode, query_mode, live_mode;
+	const char *socket_user;
+	const char *ingest_group, *query_group, *live_group; /* NULL: none;
+	                                            live: the reader group */
+	const char *reader_group; /* NULL: "adm" if it exists; "none" */
 	bool quiet;
 	const char **routes; /* --route text, FILE[:key=value,...] */
 	size_t nroutes;
@@ -142,6 +148,13 @@ struct broker {
 	struct routes *routes;
 	struct broker_stats stats;
 	struct stats_rate rate; /* stats.c: the ingest rate's ticker */
+	/* trust and access: the resolved settings, the caches, and who sent
+	 * the query request being handled (request.c sets them) */
+	struct access_config access_cfg;
+	struct access *access;
+	bool reader_trusted;
+	uint32_t reader_uid;
+	struct waiters *waiters; /* parked long-poll reads (waiters.c) */
 	ev_signal sigterm_w, sigint_w, sighup_w;
 	ev_timer fsync_w, probe_w, probe_check_w, stop_w, routes_w;
 	/* selflog.c: events waiting to become records */
@@ -205,12 +218,12 @@ void ingest_on_journal_batch(void *arg, const struct frame_batch *fb);
 /* Everything that follows a commit of b->recs[0..n): live, the routed
  * files, error reports (ingest.c). */
 void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
-                      uint32_t pid, uint32_t uid, uint32_t gid,
-                      int64_t recv_ns);
+                      const struct frame_record *stamp);
 
-/* live.c: publish n committed records (b->recs, b->views) from first_seq. */
-void live_publish(struct broker *b, uint64_t first_seq, size_t n, uint32_t pid,
-                  uint32_t uid, uint32_t gid, int64_t recv_ns);
+/* live.c: publish n committed records (b->recs, b->views) from first_seq,
+ * stamped with stamp's trusted fields. */
+void live_publish(struct broker *b, uint64_t first_seq, size_t n,
+                  const struct frame_record *stamp);
 
 /* request.c: decode a request, run its op's handler, free it. */
 void request_dispatch(struct endpoint *ep, nng_msg *msg);
@@ -224,6 +237,11 @@ void reply_error_with(struct endpoint *ep, nng_msg *req, const char *code,
                       const char *key, uint64_t value, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 void count_reject(struct broker *b, const char *code);
+/* The current query request's reader may see a record of this uid. */
+static inline bool reader_may_see(const struct broker *b, uint32_t uid)
+{
+	return b->reader_trusted || uid == b->reader_uid;
+}
 extern const char *const reject_names[REJ_COUNT]; /* the ERR_* codes */
 
 #endif

@@ -35,6 +35,7 @@ const char config_default_path[] = LOGBUS_SYSCONFDIR "/logbus/logbusd.conf";
 
 enum ctype {
 	CT_PATH,     /* const char *, non-empty */
+	CT_NAME,     /* const char *, a user or group name */
 	CT_SIZE,     /* uint64_t bytes, "64M" */
 	CT_SECONDS,  /* double, fractional seconds */
 	CT_DURATION, /* uint64_t seconds, "30d" */
@@ -93,7 +94,8 @@ static void defaults(struct broker_config *cfg)
 	cfg->fsync_interval_s = 1.0;
 	cfg->probe_interval_s = 1.0;
 	cfg->ingest_mode = 0666;
-	cfg->query_mode = 0660;
+	cfg->query_mode = 0666; /* readers see their own records only */
+	cfg->live_mode = 0660;  /* group: the reader group */
 	cfg->default_routes = true;
 }
 
@@ -210,7 +212,9 @@ static int set_value(struct broker_config *cfg, const struct setting *s,
 
 	switch (s->type) {
 	case CT_PATH:
-		if (*value == '\0' || strlen(value) > 200)
+	case CT_NAME:
+		if (*value == '\0' || strlen(value) > 200 ||
+		    (s->type == CT_NAME && strpbrk(value, ":/ \t")))
 			goto bad;
 		if (field && (*(const char **)field = keep(cfg, value)) == NULL)
 			goto oom;
@@ -552,7 +556,8 @@ static bool same_value(const struct setting *s, const struct broker_config *a,
 	const char *x = (const char *)a + s->off, *y = (const char *)b + s->off;
 
 	switch (s->type) {
-	case CT_PATH: {
+	case CT_PATH:
+	case CT_NAME: {
 		const char *p = *(const char *const *)x,
 		           *q = *(const char *const *)y;
 		return (p == NULL && q == NULL) ||

@@ -22,6 +22,12 @@
  * made first); a report is opened, written and closed, so ten thousand
  * services cost no descriptors.  A failure is logged and nothing else
  * stops: the record is in the journal whatever happens here.
+ *
+ * Each report carries the uid of the record it came from in the extended
+ * attribute user.logbus.uid (the .1 is a hard link, so it keeps its own);
+ * readers outside the reader group see only their uid's reports.  A report
+ * without the attribute (a file system without user xattrs) is shown to
+ * trusted readers only: closed, not open, when in doubt.
  */
 #include "error_report.h"
 
@@ -33,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -43,6 +50,7 @@
 #include "timefmt.h"
 
 #define REPORT_MODE 0640
+#define UID_XATTR   "user.logbus.uid"
 
 /* A section's body, ending in a newline. */
 static void section(struct strbuf *t, const char *name, struct lb_str s,
@@ -154,8 +162,9 @@ static int write_all(int fd, const char *p, size_t n)
 
 /* Put text in place of path atomically, keeping the old one as path.1. */
 static int replace_file(const char *path, const char *text, size_t len,
-                        char *err, size_t errlen)
+                        uint32_t uid, char *err, size_t errlen)
 {
+	char uidtext[16];
 	char tmp[4200], old[4200];
 
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -165,6 +174,14 @@ static int replace_file(const char *path, const char *text, size_t len,
 	if (fd < 0) {
 		snprintf(err, errlen, "create %s: %s", tmp, strerror(errno));
 		return -1;
+	}
+	int un = snprintf(uidtext, sizeof uidtext, "%u", uid);
+	if (fsetxattr(fd, UID_XATTR, uidtext, (size_t)un, 0) < 0) {
+		snprintf(err, errlen,
+		         "cannot set %s on %s: %s (only root and the reader "
+		         "group will see this report)",
+		         UID_XATTR, tmp, strerror(errno));
+		/* logged below as a warning, the report is still written */
 	}
 	if (write_all(fd, text, len) < 0 || fdatasync(fd) < 0) {
 		snprintf(err, errlen, "write %s: %s", tmp, strerror(errno));
@@ -207,9 +224,10 @@ static void report_seen(struct broker *b, const struct record_view *v,
 		services_report(svc, timefmt_now_ns(), code, v->message.p, len);
 }
 
-void error_report_write(struct broker *b, const struct record_view *v)
+void error_report_write(struct broker *b, const struct record_view *v,
+                        uint32_t uid)
 {
-	char path[4096], err[4400];
+	char path[4096], err[4400] = "";
 	char *text;
 	size_t tlen;
 	int64_t code;
@@ -225,13 +243,32 @@ void error_report_write(struct broker *b, const struct record_view *v)
 		           "error report %s: cannot render it", path);
 		return;
 	}
-	if (replace_file(path, text, tlen, err, sizeof err) < 0) {
+	if (replace_file(path, text, tlen, uid, err, sizeof err) < 0) {
 		broker_log(b, LOGBUS_WARNING, "error report: %s", err);
 	} else {
 		b->stats.error_reports++;
 		report_seen(b, v, code);
+		if (*err)
+			broker_log(b, LOGBUS_WARNING, "error report: %s", err);
 	}
 	free(text);
+}
+
+/* May the current query's reader see the report at path? */
+static bool report_visible(struct broker *b, const char *path)
+{
+	char v[16];
+	ssize_t n;
+
+	if (b->reader_trusted)
+		return true;
+	n = getxattr(path, UID_XATTR, v, sizeof v - 1);
+	if (n <= 0)
+		return false;
+	v[n] = '\0';
+	char *end;
+	unsigned long uid = strtoul(v, &end, 10);
+	return *end == '\0' && uid == b->reader_uid;
 }
 
 /* ---- the query ops that read reports back ---- */
@@ -283,14 +320,16 @@ void error_report_list_op(struct endpoint *ep, nng_msg *msg,
 			continue;
 		snprintf(path, sizeof path, "%s/%s", b->cfg.log_dir,
 		         de->d_name);
-		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    !report_visible(b, path))
 			continue;
 		strncat(path, ".1", sizeof path - strlen(path) - 1);
+		bool older = report_visible(b, path) && stat(path, &st1) == 0;
 		msgpack_pack_array(&rp, 4);
 		mp_pack_str(&rp, svc, len);
 		msgpack_pack_int64(&rp, mtime_ns(&st));
 		msgpack_pack_uint64(&rp, (uint64_t)st.st_size);
-		msgpack_pack_int(&rp, stat(path, &st1) == 0 ? 2 : 1);
+		msgpack_pack_int(&rp, older ? 2 : 1);
 		n++;
 	}
 	closedir(d);
@@ -330,7 +369,8 @@ void error_report_get_op(struct endpoint *ep, nng_msg *msg,
 	}
 	snprintf(path, sizeof path, "%s/service_%.*s_error.log%s",
 	         b->cfg.log_dir, (int)len, svc, gen ? ".1" : "");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd =
+	    report_visible(b, path) ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);

@@ -13,9 +13,12 @@
 
 struct broker;
 
-/* Write the report of a committed exit record (its decoded view). */
+/* Write the report of a committed exit record (its decoded view) published
+ * by uid (kept with the file: a reader outside the reader group sees only
+ * the reports of its own uid's records). */
 struct record_view;
-void error_report_write(struct broker *b, const struct record_view *v);
+void error_report_write(struct broker *b, const struct record_view *v,
+                        uint32_t uid);
 
 /* Query ops: "errors" lists the reports, "error_report" returns one. */
 struct endpoint;

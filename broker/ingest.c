@@ -21,6 +21,7 @@
 #include "proto.h"
 #include "record.h"
 #include "timefmt.h"
+#include "waiters.h"
 
 void ingest_on_journal_batch(void *arg, const struct frame_batch *fb)
 {
@@ -145,23 +146,6 @@ static void ack(struct endpoint *ep, nng_msg *req, uint64_t batch,
 	reply_send(ep, req);
 }
 
-static void peer_creds(nng_msg *msg, uint32_t *pid, uint32_t *uid,
-                       uint32_t *gid)
-{
-	nng_pipe p = nng_msg_get_pipe(msg);
-	uint64_t v;
-
-	*pid = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &v) == 0
-	           ? (uint32_t)v
-	           : 0;
-	*uid = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &v) == 0
-	           ? (uint32_t)v
-	           : UINT32_MAX;
-	*gid = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &v) == 0
-	           ? (uint32_t)v
-	           : UINT32_MAX;
-}
-
 static void publish_batch(struct endpoint *ep, nng_msg *msg,
                           const msgpack_object *req)
 {
@@ -198,11 +182,11 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 	for (size_t i = 0; i < s.nrej; i++)
 		count_reject(b, s.rej[i].code);
 	if (s.nok > 0) {
-		uint32_t pid, uid, gid;
-		int64_t now = timefmt_now_ns();
-		peer_creds(msg, &pid, &uid, &gid);
+		/* Trusted fields come from the socket, never the record. */
+		struct frame_record stamp = {.recv_ns = timefmt_now_ns()};
+		access_stamp(b->access, nng_msg_get_pipe(msg), &stamp);
 		if (journal_append_batch(b->journal, session, batch, b->recs,
-		                         s.nok, pid, uid, gid, now, &first, err,
+		                         s.nok, &stamp, &first, err,
 		                         sizeof err) < 0) {
 			broker_log(b, LOGBUS_ERROR, "journal: %s", err);
 			free(s.rej);
@@ -215,7 +199,7 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 		b->stats.records_committed += s.nok;
 		for (size_t i = 0; i < s.nok; i++)
 			b->stats.bytes_committed += b->recs[i].len;
-		ingest_committed(b, first, s.nok, pid, uid, gid, now);
+		ingest_committed(b, first, s.nok, &stamp);
 	}
 	struct session_batch sb = {
 	    .batch = batch, .first_seq = first, .count = (uint32_t)s.nok};
@@ -225,14 +209,15 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 }
 
 void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
-                      uint32_t pid, uint32_t uid, uint32_t gid, int64_t recv_ns)
+                      const struct frame_record *stamp)
 {
-	live_publish(b, first_seq, n, pid, uid, gid, recv_ns);
+	live_publish(b, first_seq, n, stamp);
 	if (b->routes) /* NULL while the broker starts or stops */
-		routes_write(b->routes, first_seq, n, pid, uid, gid, recv_ns);
+		routes_write(b->routes, first_seq, n, stamp);
 	for (size_t i = 0; i < n; i++)
 		if (b->views[i].exit)
-			error_report_write(b, &b->views[i]);
+			error_report_write(b, &b->views[i], stamp->uid);
+	waiters_committed(b, stamp->uid);
 }
 
 static void publish(struct endpoint *ep, nng_msg *msg,

@@ -30,7 +30,8 @@
  *
  *   offset  size  field
  *        0     8  magic "LOGBUSJ1"
- *        8     4  u32 version = 1
+ *        8     4  u32 version = 2 (1 had 32-byte record headers, no
+ *                  comm: refused, never misread)
  *       12     4  u32 header_len = 64
  *       16    16  journal id (getrandom(2) when the journal was created)
  *       32     8  u64 first_seq: seq of the segment's first record
@@ -68,7 +69,7 @@
 #endif
 
 #define SEG_MAGIC     "LOGBUSJ1"
-#define SEG_VERSION   1u
+#define SEG_VERSION   2u /* 2: record body headers carry comm (48 bytes) */
 #define SEG_HDR       64u
 #define SEG_HDR_CRC   60u /* the checksum covers the bytes before it */
 #define SEG_NAME_HEX  16u
@@ -306,8 +307,13 @@ static const char *header_decode(const unsigned char *h, size_t len,
 		return "bad magic, not a logbus journal segment";
 	if (crc32c(0, h, SEG_HDR_CRC) != le_get32(h + SEG_HDR_CRC))
 		return "header checksum mismatch";
+	if (le_get32(h + 8) == 1)
+		return "segment version 1 (records without a process name), "
+		       "which this logbusd no longer reads: move that journal "
+		       "directory away to start a new journal";
 	if (le_get32(h + 8) != SEG_VERSION)
-		return "unsupported segment version";
+		return "unsupported segment version (written by a newer "
+		       "logbusd?)";
 	if (le_get32(h + 12) != SEG_HDR)
 		return "unsupported header length";
 	memcpy(sh->id, h + 16, JOURNAL_ID_LEN);
@@ -1364,8 +1370,7 @@ static int append_reserve(struct journal *j, size_t n, uint64_t bytes)
 
 struct batch_args {
 	uint64_t session, batch, seq0;
-	uint32_t pid, uid, gid;
-	int64_t recv_ns;
+	const struct frame_record *stamp;
 };
 
 /* Encode the marker and the record headers into j->hdrs and j->iov. */
@@ -1379,15 +1384,10 @@ static void batch_build(struct journal *j, const struct batch_args *a,
 	j->iov[0].iov_base = h;
 	j->iov[0].iov_len = FRAME_OVERHEAD;
 	for (size_t i = 0; i < n; i++) {
-		struct frame_record r = {
-		    .pid = a->pid,
-		    .uid = a->uid,
-		    .gid = a->gid,
-		    .seq = a->seq0 + i,
-		    .recv_ns = a->recv_ns,
-		    .data = recs[i].data,
-		    .len = recs[i].len,
-		};
+		struct frame_record r = *a->stamp;
+		r.seq = a->seq0 + i;
+		r.data = recs[i].data;
+		r.len = recs[i].len;
 		h += FRAME_OVERHEAD;
 		frame_record_header(h, &r);
 		j->iov[1 + 2 * i].iov_base = h;
@@ -1423,7 +1423,7 @@ static void append_commit(struct journal *j, const struct batch_args *a,
 	uint64_t off = s->size + FRAME_OVERHEAD;
 
 	for (size_t i = 0; i < n; i++) {
-		seg_note_record(s, off, a->seq0 + i, a->recv_ns);
+		seg_note_record(s, off, a->seq0 + i, a->stamp->recv_ns);
 		off += FRAME_OVERHEAD + recs[i].len;
 	}
 	s->size = s->end = off;
@@ -1432,18 +1432,15 @@ static void append_commit(struct journal *j, const struct batch_args *a,
 }
 
 int journal_append_batch(struct journal *j, uint64_t session, uint64_t batch,
-                         const struct journal_rec *recs, size_t n, uint32_t pid,
-                         uint32_t uid, uint32_t gid, int64_t recv_ns,
-                         uint64_t *first_seq, char *err, size_t errlen)
+                         const struct journal_rec *recs, size_t n,
+                         const struct frame_record *stamp, uint64_t *first_seq,
+                         char *err, size_t errlen)
 {
 	struct batch_args a = {
 	    .session = session,
 	    .batch = batch,
 	    .seq0 = j->last_seq + 1,
-	    .pid = pid,
-	    .uid = uid,
-	    .gid = gid,
-	    .recv_ns = recv_ns,
+	    .stamp = stamp,
 	};
 	const struct segment *s = &j->segs[j->nsegs - 1];
 	uint64_t bytes = FRAME_OVERHEAD;

@@ -72,14 +72,15 @@ struct journal_rec {
 
 /*
  * Append one batch: a marker (session, batch, count) and n records that get
- * consecutive sequence numbers starting at *first_seq.  Rotates first when the
- * segment is full.  On error nothing of the batch stays in the journal (a
+ * consecutive sequence numbers starting at *first_seq, each stamped with
+ * stamp's trusted fields (pid, uid, gid, comm) and recv_ns.  Rotates first when
+ * the segment is full.  On error nothing of the batch stays in the journal (a
  * short write is truncated back) and err says why (disk full, ...).
  */
 int journal_append_batch(struct journal *j, uint64_t session, uint64_t batch,
-                         const struct journal_rec *recs, size_t n, uint32_t pid,
-                         uint32_t uid, uint32_t gid, int64_t recv_ns,
-                         uint64_t *first_seq, char *err, size_t errlen);
+                         const struct journal_rec *recs, size_t n,
+                         const struct frame_record *stamp, uint64_t *first_seq,
+                         char *err, size_t errlen);
 
 /* fdatasync the active segment if anything was written since the last one.
  * Returns 0, or -1 with err set. */

@@ -17,6 +17,11 @@
  * a few hundred milliseconds later, that its own socket saw a new pipe; if
  * not it closes the listener and listens again on the same path.  Clients on
  * pipes that survive are not disturbed.
+ *
+ * Every listen, the first and each re-listen, gives the socket file its
+ * configured owner, group and mode.  The live socket broadcasts every
+ * record, so it cannot filter per reader: a pipe from a reader outside the
+ * reader group is closed before the socket sees it (access.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,9 +53,23 @@ static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 	atomic_fetch_add(&ep->pipes_added, 1);
 }
 
-/* Connected pipes for stats: ADD_PRE and REM_POST come in pairs for every
- * pipe (nng runs REM_POST only for a pipe that saw ADD_PRE).  The probe's
- * pipe, whose peer is this very process, is not counted. */
+/* A reader outside the reader group never joins live: pub0 sends every
+ * record to every pipe, so it cannot be filtered per reader. */
+static bool live_refuses(struct endpoint *ep, nng_pipe p)
+{
+	uint64_t uid, gid;
+
+	return ep->ops == NULL &&
+	       (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0 ||
+	        nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &gid) != 0 ||
+	        !access_trusted(&ep->b->access_cfg, (uint32_t)uid,
+	                        (uint32_t)gid));
+}
+
+/* nng's threads.  Connected pipes for stats: ADD_PRE and REM_POST come in
+ * pairs for every pipe (nng runs REM_POST for every pipe that saw ADD_PRE,
+ * one closed here included).  The probe's pipe, whose peer is this very
+ * process, is not counted. */
 static void on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct endpoint *ep = arg;
@@ -62,6 +81,8 @@ static void on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 			atomic_store(&ep->self_pipe, nng_pipe_id(p));
 		else
 			atomic_fetch_add(&ep->pipes, 1);
+		if (live_refuses(ep, p))
+			nng_pipe_close(p);
 	} else {
 		uint_fast32_t id = (uint_fast32_t)nng_pipe_id(p);
 		if (!atomic_compare_exchange_strong(&ep->self_pipe, &id, 0))
@@ -77,19 +98,13 @@ static int start_listener(struct endpoint *ep, char *err, size_t errlen)
 	    (rv = nng_listener_set_size(ep->listener, NNG_OPT_RECVMAXSZ,
 	                                ep->recv_max)) != 0 ||
 	    (rv = nng_listener_set_int(ep->listener, NNG_OPT_IPC_PERMISSIONS,
-	                               ep->mode)) != 0 ||
+	                               ep->access.mode)) != 0 ||
 	    (rv = nng_listener_start(ep->listener, 0)) != 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", ep->path,
 		         nng_strerror(rv));
 		return -1;
 	}
-	/* nng creates the file with the umask's mode; make it what we said. */
-	if (chmod(ep->path, (mode_t)ep->mode) < 0) {
-		snprintf(err, errlen, "cannot chmod %s: %s", ep->path,
-		         strerror(errno));
-		return -1;
-	}
-	return 0;
+	return access_apply(ep->path, &ep->access, err, errlen);
 }
 
 int endpoint_drain(struct endpoint *ep, int max)
@@ -179,16 +194,16 @@ void endpoint_reply(struct endpoint *ep, nng_msg *msg)
 }
 
 int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
-                  const char *run_dir, const char *sock_name, int mode,
-                  size_t recv_max, const struct request_op *ops, char *err,
-                  size_t errlen)
+                  const char *run_dir, const char *sock_name,
+                  const struct socket_access *access, size_t recv_max,
+                  const struct request_op *ops, char *err, size_t errlen)
 {
 	int rv, rfd = -1, sfd = -1;
 
 	memset(ep, 0, sizeof *ep);
 	ep->b = b;
 	ep->name = name;
-	ep->mode = mode;
+	ep->access = *access;
 	ep->recv_max = recv_max;
 	ep->ops = ops;
 	atomic_init(&ep->pipes_added, 0);

@@ -78,11 +78,9 @@ static bool same_service(const struct lb_str *a, const struct lb_str *b)
 	return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
 }
 
-void live_publish(struct broker *b, uint64_t first_seq, size_t n, uint32_t pid,
-                  uint32_t uid, uint32_t gid, int64_t recv_ns)
+void live_publish(struct broker *b, uint64_t first_seq, size_t n,
+                  const struct frame_record *stamp)
 {
-	struct frame_record proto = {
-	    .pid = pid, .uid = uid, .gid = gid, .recv_ns = recv_ns};
 	size_t from = 0;
 
 	while (from < n) {
@@ -97,7 +95,7 @@ void live_publish(struct broker *b, uint64_t first_seq, size_t n, uint32_t pid,
 			broker_log(b, LOGBUS_ERROR, "live: out of memory");
 			return;
 		}
-		publish_run(b, from, to, first_seq, svc, &proto);
+		publish_run(b, from, to, first_seq, svc, stamp);
 		from = to;
 	}
 }

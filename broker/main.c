@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "broker.h"
 #include "config.h"
 #include "paths.h"
@@ -56,6 +57,16 @@ static void usage(FILE *f)
 	        "                        e.g. sandbox.log:logger=pactown."
 	        "sandbox,level=info\n"
 	        "  --no-default-routes   no all.log and by-logger/*.log\n"
+	        "  --socket-user USER    owner of the socket files\n"
+	        "  --ingest-group G, --query-group G, --live-group G\n"
+	        "                        group of each socket file (live: "
+	        "the reader group)\n"
+	        "  --ingest-mode M, --query-mode M, --live-mode M\n"
+	        "                        octal modes (default 0666, 0666, "
+	        "0660)\n"
+	        "  --reader-group G      read every record (default adm if "
+	        "it exists; none:\n"
+	        "                        root only); others read their own\n"
 	        "  --quiet               no log lines on stderr\n"
 	        "  -h, --help            this text\n"
 	        "  -V, --version         the version\n");
@@ -127,6 +138,12 @@ int main(int argc, char **argv)
 	}
 	rc = 1;
 	if (check) {
+		struct access_config ac;
+		if (access_resolve(&cfg, &ac, err, sizeof err) < 0) {
+			fprintf(stderr, "logbusd: %s\n", err);
+			rc = 2;
+			goto out;
+		}
 		printf("logbusd: configuration OK (%s%s)\n", src.path,
 		       src.path_explicit || access(src.path, F_OK) == 0
 		           ? ""

@@ -12,6 +12,13 @@
  * oldest sequence number; a position from another journal, or beyond its end
  * (the journal lost its tail, e.g. to a power loss), is "bad_cursor".  Never
  * a silent skip.
+ *
+ * A reader outside the reader group (access.h) reads only its own uid's
+ * records: the uid is a predicate of the scan, next to the filter, so
+ * limits and tails count its records only, and the reply says "own".  A
+ * read with "wait" that finds nothing new at the end of the journal is
+ * parked (waiters.c) until records it may see are committed: the long poll
+ * such a reader follows with, since the live socket is not for it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +29,13 @@
 #include "filter.h"
 #include "proto.h"
 #include "record.h"
+#include "waiters.h"
 
 #define SCAN_BUDGET (64u * 1024 * 1024) /* frame bytes examined per read */
 
 struct read_state {
 	struct broker *b;
+	const struct read_req *rq;
 	const struct filter *flt;
 	uint64_t max, maxb, last;
 	uint64_t count, bytes, scanned, next;
@@ -37,11 +46,15 @@ struct read_state {
 	uint64_t tail_start;
 };
 
-static bool matches(struct broker *b, const struct filter *flt,
-                    const struct frame_record *rec)
+static bool matches(const struct read_state *st, const struct frame_record *rec)
 {
+	struct broker *b = st->b;
+	const struct filter *flt = st->flt;
 	struct record_view v;
 	struct record_error e;
+
+	if (!st->rq->trusted && rec->uid != st->rq->uid)
+		return false;
 	bool ok =
 	    record_decode(rec->data, rec->len, &b->rec_zone, &v, &e) == 0 &&
 	    filter_match(flt, &v);
@@ -75,7 +88,7 @@ static int on_forward(void *arg, const struct frame_record *rec,
 		st->full = true;
 		return 1;
 	}
-	if (matches(st->b, st->flt, rec)) {
+	if (matches(st, rec)) {
 		if (st->count > 0 && st->used + frame_len > st->maxb) {
 			st->full = true;
 			return 1;
@@ -102,7 +115,7 @@ static int on_reverse(void *arg, const struct frame_record *rec,
 	(void)frame_len;
 	if (rec->seq <= st->floor)
 		return 1;
-	if (matches(st->b, st->flt, rec)) {
+	if (matches(st, rec)) {
 		st->tail_start = rec->seq;
 		if (--st->tail_left == 0)
 			return 1;
@@ -205,7 +218,9 @@ static void read_reply(struct endpoint *ep, nng_msg *msg,
 	struct broker *b = ep->b;
 	msgpack_packer pk;
 
-	reply_begin(b, &pk, 6);
+	reply_begin(b, &pk, 6 + !st->rq->trusted);
+	if (!st->rq->trusted)
+		pack_u64(&pk, "own", st->rq->uid);
 	pack_jid(&pk, b->journal);
 	pack_u64(&pk, "first", journal_first_seq(b->journal));
 	pack_u64(&pk, "last", st->last);
@@ -221,60 +236,94 @@ static void read_reply(struct endpoint *ep, nng_msg *msg,
 	reply_send(ep, msg);
 }
 
+enum read_result read_serve(struct endpoint *ep, nng_msg *msg,
+                            struct read_req *rq, bool may_park)
+{
+	struct broker *b = ep->b;
+	struct read_state st;
+	char err[256];
+
+	memset(&st, 0, sizeof st);
+	st.b = b;
+	st.rq = rq;
+	st.flt = &rq->flt;
+	st.last = journal_last_seq(b->journal);
+	st.max = rq->max;
+	st.maxb = rq->maxb;
+	st.next = rq->after;
+	if (journal_read(b->journal, rq->after, on_forward, &st, err,
+	                 sizeof err) < 0) {
+		broker_log(b, LOGBUS_ERROR, "query: %s", err);
+		reply_error(ep, msg, ERR_JOURNAL, "journal read failed: %s",
+		            err);
+		return READ_ANSWERED;
+	}
+	if (may_park && st.count == 0 && !st.full && st.next >= st.last) {
+		rq->after = st.next;
+		return READ_PARK;
+	}
+	read_reply(ep, msg, &st);
+	return READ_ANSWERED;
+}
+
 static void do_read(struct endpoint *ep, nng_msg *msg,
                     const msgpack_object *req)
 {
 	struct broker *b = ep->b;
-	struct filter flt;
+	struct read_req rq;
 	struct read_state st;
-	uint64_t after, tail;
+	uint64_t tail, v;
 	char err[256];
 	const msgpack_object *fo = mp_get(req, "flt");
 
 	b->stats.queries++;
-	memset(&flt, 0, sizeof flt);
-	if (fo != NULL && filter_unpack(&flt, fo, err, sizeof err) < 0) {
+	memset(&rq, 0, sizeof rq);
+	if (fo != NULL && filter_unpack(&rq.flt, fo, err, sizeof err) < 0) {
 		reply_error(ep, msg, ERR_BAD_REQUEST, "%s", err);
 		return;
 	}
-	if (read_start(ep, msg, req, &after) < 0) {
-		filter_fini(&flt);
+	if (read_start(ep, msg, req, &rq.after) < 0) {
+		filter_fini(&rq.flt);
 		return;
 	}
-	memset(&st, 0, sizeof st);
-	st.b = b;
-	st.flt = &flt;
-	st.last = journal_last_seq(b->journal);
-	st.max = READ_RECORDS_MAX;
-	st.maxb = QUERY_REPLY_MAX - 4096;
-	uint64_t v;
-	if (mp_get_u64(req, "max", &v) && v > 0 && v < st.max)
-		st.max = v;
-	if (mp_get_u64(req, "maxb", &v) && v > 0 && v < st.maxb)
-		st.maxb = v;
-	if (mp_get_u64(req, "tail", &tail)) {
+	rq.trusted = b->reader_trusted;
+	rq.uid = b->reader_uid;
+	rq.max = READ_RECORDS_MAX;
+	rq.maxb = QUERY_REPLY_MAX - 4096;
+	if (mp_get_u64(req, "max", &v) && v > 0 && v < rq.max)
+		rq.max = v;
+	if (mp_get_u64(req, "maxb", &v) && v > 0 && v < rq.maxb)
+		rq.maxb = v;
+	if (mp_get_u64(req, "wait", &v))
+		rq.wait_ms = v < WAIT_MAX_MS ? v : WAIT_MAX_MS;
+	if (mp_get_u64(req, "tail", &tail) && tail > 0) {
 		/* The last `tail` matches after `after`: find the first. */
+		memset(&st, 0, sizeof st);
+		st.b = b;
+		st.rq = &rq;
+		st.flt = &rq.flt;
 		st.tail_left = tail;
-		st.floor = after;
-		st.tail_start = st.last + 1;
-		if (tail > 0 &&
-		    journal_read_reverse(b->journal, UINT64_MAX, on_reverse,
-		                         &st, err, sizeof err) < 0)
-			goto io_error;
-		if (st.tail_start - 1 > after)
-			after = st.tail_start - 1;
+		st.floor = rq.after;
+		st.tail_start = journal_last_seq(b->journal) + 1;
+		if (journal_read_reverse(b->journal, UINT64_MAX, on_reverse,
+		                         &st, err, sizeof err) < 0) {
+			broker_log(b, LOGBUS_ERROR, "query: %s", err);
+			reply_error(ep, msg, ERR_JOURNAL,
+			            "journal read failed: %s", err);
+			filter_fini(&rq.flt);
+			return;
+		}
+		if (st.tail_start - 1 > rq.after)
+			rq.after = st.tail_start - 1;
+	} else if (mp_get_u64(req, "tail", &tail)) {
+		rq.after = journal_last_seq(b->journal);
 	}
-	st.next = after;
-	if (journal_read(b->journal, after, on_forward, &st, err, sizeof err) <
-	    0)
-		goto io_error;
-	read_reply(ep, msg, &st);
-	filter_fini(&flt);
-	return;
-io_error:
-	broker_log(b, LOGBUS_ERROR, "query: %s", err);
-	reply_error(ep, msg, ERR_JOURNAL, "journal read failed: %s", err);
-	filter_fini(&flt);
+	if (read_serve(ep, msg, &rq, rq.wait_ms > 0) == READ_PARK) {
+		if (waiters_park(b->waiters, ep, msg, &rq) == 0)
+			return; /* the waiter owns the filter now */
+		read_serve(ep, msg, &rq, false);
+	}
+	filter_fini(&rq.flt);
 }
 
 /* Reopen every routed file (after logrotate moved them). */

@@ -5,6 +5,12 @@
  *
  * Handlers build their reply body in b->out (reply_begin) and send it with
  * reply_send; a handler never frees the request, the dispatcher does.
+ *
+ * On the query socket the dispatcher also says who is asking
+ * (b->reader_trusted, b->reader_uid: access.h) and refuses a reader outside
+ * the reader group every op but those in open_ops, which restrict what they
+ * return to the reader's own records: an op added later is closed to such
+ * readers until it does the same.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +18,20 @@
 
 #include "broker.h"
 #include "proto.h"
+
+/* What a reader outside the reader group may ask: its own records and
+ * reports, and the broker-wide counters (which name no service).  The
+ * services list names every service and its last failure: trusted only. */
+static const char *const open_ops[] = {OP_READ,   OP_INFO,   OP_STATS,
+                                       OP_ERRORS, OP_REPORT, NULL};
+
+static bool op_open(const char *name)
+{
+	for (int i = 0; open_ops[i]; i++)
+		if (strcmp(open_ops[i], name) == 0)
+			return true;
+	return false;
+}
 
 static nng_msg *reply_new(nng_msg *req, const msgpack_sbuffer *body)
 {
@@ -129,7 +149,16 @@ void request_dispatch(struct endpoint *ep, nng_msg *msg)
 		while (o->name && !(strlen(o->name) == oplen &&
 		                    memcmp(o->name, op, oplen) == 0))
 			o++;
-		if (o->name)
+		if (o->name && ep == &b->query &&
+		    !(b->reader_trusted = access_reader(
+		          b->access, nng_msg_get_pipe(msg), &b->reader_uid)) &&
+		    !op_open(o->name))
+			reply_error(ep, msg, ERR_DENIED,
+			            "%s is for root and the reader group (%s); "
+			            "uid %u may read only its own records",
+			            o->name, b->access_cfg.reader_group,
+			            b->reader_uid);
+		else if (o->name)
 			o->fn(ep, msg, &req);
 		else
 			reply_error(ep, msg, ERR_UNKNOWN_OP,

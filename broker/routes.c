@@ -67,7 +67,7 @@ struct routes {
 	size_t nopen;
 	struct route **touched;
 	size_t ntouched;
-	char *config; /* the specs, one per line: is a reload a change? */
+	char *config;       /* the specs, one per line: is a reload a change? */
 	struct strbuf text; /* the text line of record text_seq */
 	uint64_t text_seq;
 	msgpack_zone zone;
@@ -664,7 +664,7 @@ static bool reserved_key(const msgpack_object_str *k)
 {
 	static const char *const names[] = {
 	    "timestamp", "level", "logger", "message", "service", "seq",
-	    "stream",    "pid",   "uid",    "gid",     NULL};
+	    "stream",    "pid",   "uid",    "gid",     "comm",    NULL};
 	for (int i = 0; names[i]; i++)
 		if (strlen(names[i]) == k->size &&
 		    memcmp(names[i], k->ptr, k->size) == 0)
@@ -692,8 +692,9 @@ static void format_json(struct strbuf *out, const struct record_view *v,
 	sb_json_str(out, v->service.p, v->service.len);
 	sb_printf(out,
 	          ",\"seq\":%" PRIu64 ",\"stream\":\"%s\",\"pid\":%" PRIu32
-	          ",\"uid\":%" PRIu32 ",\"gid\":%" PRIu32,
+	          ",\"uid\":%" PRIu32 ",\"gid\":%" PRIu32 ",\"comm\":",
 	          seq, stream_name(v->stream), fr->pid, fr->uid, fr->gid);
+	sb_json_str(out, fr->comm, strlen(fr->comm));
 	for (uint32_t i = 0; v->fields && i < v->fields->size; i++) {
 		const msgpack_object_str *k = &v->fields->ptr[i].key.via.str;
 		sb_put(out, ",", 1);
@@ -863,15 +864,13 @@ static void feed(struct routes *r, const struct record_view *v, uint64_t seq,
 	}
 }
 
-void routes_write(struct routes *r, uint64_t first_seq, size_t n, uint32_t pid,
-                  uint32_t uid, uint32_t gid, int64_t recv_ns)
+void routes_write(struct routes *r, uint64_t first_seq, size_t n,
+                  const struct frame_record *stamp)
 {
 	struct broker *b = r->b;
-	struct frame_record fr = {
-	    .pid = pid, .uid = uid, .gid = gid, .recv_ns = recv_ns};
 
 	for (size_t i = 0; i < n; i++)
-		feed(r, &b->views[i], first_seq + i, &fr);
+		feed(r, &b->views[i], first_seq + i, stamp);
 	uint64_t last = first_seq + n - 1;
 	for (size_t i = 0; i < r->ntouched; i++) {
 		struct route *rt = r->touched[i];

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "filter.h"
+#include "frame.h"
 
 struct broker;
 struct routes;
@@ -65,8 +66,8 @@ bool routes_config_same(const struct routes *r,
 void routes_inherit(struct routes *r, const struct routes *old);
 
 /* Write committed records b->recs[0..n) with seqs first_seq.. . */
-void routes_write(struct routes *r, uint64_t first_seq, size_t n, uint32_t pid,
-                  uint32_t uid, uint32_t gid, int64_t recv_ns);
+void routes_write(struct routes *r, uint64_t first_seq, size_t n,
+                  const struct frame_record *stamp);
 
 /* Close every file; the next write opens it again (SIGHUP, rotate op). */
 unsigned routes_reopen(struct routes *r);

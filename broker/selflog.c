@@ -124,15 +124,17 @@ void selflog_flush(struct broker *b)
 		msgpack_sbuffer_destroy(&sb);
 		return;
 	}
-	if (journal_append_batch(
-	        b->journal, b->self_session, ++b->self_batch, b->recs, n,
-	        (uint32_t)getpid(), (uint32_t)getuid(), (uint32_t)getgid(),
-	        timefmt_now_ns(), &first, err, sizeof err) == 0) {
+	struct frame_record stamp = {.pid = (uint32_t)getpid(),
+	                             .uid = (uint32_t)getuid(),
+	                             .gid = (uint32_t)getgid(),
+	                             .comm = "logbusd",
+	                             .recv_ns = timefmt_now_ns()};
+	if (journal_append_batch(b->journal, b->self_session, ++b->self_batch,
+	                         b->recs, n, &stamp, &first, err,
+	                         sizeof err) == 0) {
 		b->stats.records_committed += n;
 		b->stats.bytes_committed += sb.size;
-		ingest_committed(b, first, n, (uint32_t)getpid(),
-		                 (uint32_t)getuid(), (uint32_t)getgid(),
-		                 timefmt_now_ns());
+		ingest_committed(b, first, n, &stamp);
 	} else if (!b->cfg.quiet) {
 		fprintf(stderr, "logbusd: ERROR: journal: %s\n", err);
 	}

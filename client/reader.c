@@ -22,6 +22,12 @@
  * message may have been lost), the reader replays from its position until
  * it has caught up, then goes on with live runs, skipping what the replay
  * already handed out.  The journal is the truth; live is a shortcut.
+ *
+ * A reader outside the broker's reader group sees only its own uid's
+ * records, and the live socket, which carries everyone's, refuses it.  The
+ * broker says so in every read reply ("own"); such a reader closes its live
+ * socket and follows with long polls instead: a read with "wait" that the
+ * broker answers as soon as a record it may see is committed.
  */
 #include <errno.h>
 #include <poll.h>
@@ -48,6 +54,9 @@
 #define RETRY_MS           250  /* after a passing error */
 #define SLICE_MS           100  /* waits look at stop and the dialer */
 #define LIVE_RECVBUF       8192 /* messages queued in the sub socket */
+#define LONG_POLL_MS                                                           \
+	1000 /* a follower without live waits this long                        \
+	        in the broker per request */
 
 enum source { NONE, QUERY, LIVE };
 
@@ -92,7 +101,7 @@ struct logbus_reader {
 	msgpack_zone rec_zone;
 };
 
-static int fetch(struct logbus_reader *r);
+static int fetch(struct logbus_reader *r, int wait_ms);
 
 static void open_error(const logbus_reader_options *o, const char *msg)
 {
@@ -216,7 +225,7 @@ LOGBUS_API int logbus_reader_open(logbus_reader **out,
 	 * first next(): place the reader now.  A broker not reachable yet
 	 * leaves that to the first next(), which says why if it fails. */
 	if (o->start == LOGBUS_START_NEW || o->start == LOGBUS_START_TAIL) {
-		rv = fetch(r);
+		rv = fetch(r, 0);
 		if (rv != 0 && rv != LOGBUS_EUNREACHABLE &&
 		    rv != LOGBUS_ETIMEDOUT) {
 			open_error(o, r->error);
@@ -255,7 +264,7 @@ static void drop_msg(struct logbus_reader *r)
 
 /* ---- replay -------------------------------------------------------------- */
 
-static void build_read(struct logbus_reader *r)
+static void build_read(struct logbus_reader *r, int wait_ms)
 {
 	msgpack_packer pk;
 	bool tail = !r->positioned && (r->start == LOGBUS_START_TAIL ||
@@ -263,7 +272,12 @@ static void build_read(struct logbus_reader *r)
 
 	msgpack_sbuffer_clear(&r->req);
 	msgpack_packer_init(&pk, &r->req, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 2 + (r->positioned ? 2 : 0) + tail);
+	msgpack_pack_map(&pk,
+	                 2 + (r->positioned ? 2 : 0) + tail + (wait_ms > 0));
+	if (wait_ms > 0) {
+		mp_pack_key(&pk, "wait");
+		msgpack_pack_uint64(&pk, (uint64_t)wait_ms);
+	}
 	mp_pack_key(&pk, "op");
 	mp_pack_key(&pk, OP_READ);
 	mp_pack_key(&pk, "flt");
@@ -298,8 +312,10 @@ static int broker_error(struct logbus_reader *r, const msgpack_object *o)
 	return LOGBUS_EREJECTED;
 }
 
-/* Ask for the next page; on success its frames are the current message. */
-static int fetch(struct logbus_reader *r)
+/* Ask for the next page (wait_ms > 0: the broker may hold the request that
+ * long for records to come); on success its frames are the current
+ * message. */
+static int fetch(struct logbus_reader *r, int wait_ms)
 {
 	msgpack_object o;
 	size_t off = 0;
@@ -311,9 +327,10 @@ static int fetch(struct logbus_reader *r)
 	int rv;
 
 	drop_msg(r);
-	build_read(r);
+	build_read(r, wait_ms);
 	rv = reqconn_call(&r->conn, r->req.data, r->req.size, &reply,
-	                  r->timeout_ms, &r->stop, r->error, sizeof r->error);
+	                  r->timeout_ms + wait_ms, &r->stop, r->error,
+	                  sizeof r->error);
 	if (rv != 0)
 		return rv;
 	r->msg = reply;
@@ -332,6 +349,11 @@ static int fetch(struct logbus_reader *r)
 	    !mp_get_bool(&o, "eof", &eof) ||
 	    !mp_get_bytes(&o, "recs", &recs, &recslen))
 		goto proto;
+	if (mp_get(&o, "own") != NULL && r->live_open) {
+		/* Only our own records: live is not for us, long polls are. */
+		nng_close(r->live);
+		r->live_open = false;
+	}
 	memcpy(r->jid, jid, CURSOR_ID_LEN);
 	r->positioned = true;
 	r->source = QUERY;
@@ -402,6 +424,14 @@ drop:
  * message became current, 0 when the time is up, LOGBUS_ECLOSED. */
 static int wait_live(struct logbus_reader *r, int64_t until)
 {
+	while (!r->live_open) { /* long polls: only the pause */
+		int64_t left = until - redial_now_ms();
+		if (atomic_load(&r->stop))
+			return LOGBUS_ECLOSED;
+		if (left <= 0)
+			return 0;
+		poll(NULL, 0, left < SLICE_MS ? (int)left : SLICE_MS);
+	}
 	for (;;) {
 		nng_msg *m;
 		if (nng_recvmsg(r->live, &m, NNG_FLAG_NONBLOCK) == 0) {
@@ -521,8 +551,24 @@ LOGBUS_API int logbus_reader_next(logbus_reader *r, const logbus_record **rec,
 					return 0;
 				continue;
 			}
-			if ((rv = fetch(r)) != 0) {
+			if ((rv = fetch(r, 0)) != 0) {
 				if (r->follow && passing(rv))
+					r->retry_at =
+					    redial_now_ms() + RETRY_MS;
+				return rv;
+			}
+			continue;
+		}
+		if (!r->live_open) {
+			/* following without live: a long poll at the end */
+			int64_t left = deadline - redial_now_ms();
+			if (left <= 0)
+				return 0;
+			r->replaying = true; /* until a reply says eof */
+			if ((rv = fetch(r, left < LONG_POLL_MS
+			                       ? (int)left
+			                       : LONG_POLL_MS)) != 0) {
+				if (passing(rv))
 					r->retry_at =
 					    redial_now_ms() + RETRY_MS;
 				return rv;

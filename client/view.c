@@ -119,10 +119,14 @@ int view_fill(struct view *v, const unsigned char *frame,
 	r->pid = fr.pid;
 	r->uid = fr.uid;
 	r->gid = fr.gid;
+	memcpy(r->comm, fr.comm, sizeof r->comm);
 	cursor_format(v->cursor, jid, fr.seq);
 	r->cursor = v->cursor;
 	return 0;
 }
+
+_Static_assert(sizeof(((logbus_record *)0)->comm) == FRAME_COMM_LEN,
+               "logbus_record.comm is the frame's comm");
 
 /* ---- formatting ---------------------------------------------------------- */
 
@@ -171,8 +175,10 @@ static void format_json(struct strbuf *o, const logbus_record *r)
 	}
 	sb_printf(o,
 	          "},\"pid\":%" PRIu32 ",\"uid\":%" PRIu32 ",\"gid\":%" PRIu32
-	          "}\n",
+	          ",\"comm\":",
 	          r->pid, r->uid, r->gid);
+	sb_json_str(o, r->comm, strlen(r->comm));
+	sb_puts(o, "}\n");
 }
 
 static void format_text(struct strbuf *o, const logbus_record *r)

@@ -26,6 +26,7 @@ void frame_record_header(unsigned char hdr[FRAME_OVERHEAD],
 	le_put32(b + 12, r->gid);
 	le_put64(b + 16, r->seq);
 	le_put64(b + 24, (uint64_t)r->recv_ns);
+	memcpy(b + 32, r->comm, strnlen(r->comm, FRAME_COMM_LEN - 1));
 	uint32_t crc = crc32c(0, b, FRAME_BODY_HDR);
 	crc = crc32c(crc, r->data, r->len);
 	le_put32(hdr, FRAME_BODY_HDR + r->len);
@@ -75,6 +76,8 @@ void frame_record_decode(const unsigned char *f, struct frame_record *r)
 	r->gid = le_get32(b + 12);
 	r->seq = le_get64(b + 16);
 	r->recv_ns = (int64_t)le_get64(b + 24);
+	memcpy(r->comm, b + 32, FRAME_COMM_LEN - 1);
+	r->comm[FRAME_COMM_LEN - 1] = '\0';
 	r->data = (const char *)b + FRAME_BODY_HDR;
 	r->len = le_get32(f) - FRAME_BODY_HDR;
 }

@@ -14,6 +14,8 @@
  *   u32 pid        u32 uid    u32 gid        trusted: from SO_PEERCRED
  *   u64 seq                                  broker-assigned
  *   i64 recv_ns                              broker clock at commit
+ *   u8  comm[16]                             trusted: /proc/<pid>/comm of
+ *                                            the publisher, NUL-padded
  *
  * Batch marker body (type FRAME_BATCH), written in front of the records of
  * one ingest batch by the same write(2), so that a resent batch is known
@@ -22,10 +24,11 @@
  *   u8  type = 2   u8 0       u16 reserved (0)
  *   u32 count                                records that follow
  *   u64 session    u64 batch                 the client's batch identity
- *   u64 first_seq
+ *   u64 first_seq  u8 zero[16]
  *
- * Readers skip frame types they do not know.  Everything is little-endian
- * and read with memcpy: frames are not aligned.
+ * Every body header has the same size, so a marker is padded to it.  Readers
+ * skip frame types they do not know.  Everything is little-endian and read with
+ * memcpy: frames are not aligned.
  */
 #ifndef LOGBUS_FRAME_H
 #define LOGBUS_FRAME_H
@@ -34,7 +37,9 @@
 #include <string.h>
 
 #define FRAME_HDR      8u
-#define FRAME_BODY_HDR 32u
+#define FRAME_BODY_HDR 48u
+/* The kernel's TASK_COMM_LEN: a process name is at most 15 bytes. */
+#define FRAME_COMM_LEN 16u
 /* Header plus body header: the fixed cost of one record on disk. */
 #define FRAME_OVERHEAD (FRAME_HDR + FRAME_BODY_HDR)
 
@@ -47,7 +52,8 @@ struct frame_record {
 	uint32_t pid, uid, gid;
 	uint64_t seq;
 	int64_t recv_ns;
-	const char *data; /* the msgpack record, inside the frame */
+	char comm[FRAME_COMM_LEN]; /* NUL-padded; comm[15] is always NUL */
+	const char *data;          /* the msgpack record, inside the frame */
 	uint32_t len;
 };
 

@@ -62,6 +62,7 @@
 #define ERR_EXPIRED       "cursor_expired"
 #define ERR_SHUTTING_DOWN "shutting_down"
 #define ERR_NOT_FOUND     "not_found"
+#define ERR_DENIED        "denied" /* op for the reader group only */
 
 /* ---- msgpack helpers for protocol maps (proto.c) ---- */
 

@@ -30,9 +30,19 @@
 #include "frame.h"
 #include "journal.h"
 
-#define T_PID        4242u
-#define T_UID        1000u
-#define T_GID        1001u
+#define T_PID  4242u
+#define T_UID  1000u
+#define T_GID  1001u
+#define T_COMM "t-publisher"
+
+/* The trusted fields every test record is stamped with. */
+static struct frame_record t_stamp(int64_t recv_ns)
+{
+	struct frame_record s = {
+	    .pid = T_PID, .uid = T_UID, .gid = T_GID, .recv_ns = recv_ns};
+	memcpy(s.comm, T_COMM, sizeof T_COMM);
+	return s;
+}
 #define T_MAX_RECORD 65536u
 #define T_SESSION    77u
 #define MAX_BATCHES  4096
@@ -150,8 +160,9 @@ static uint64_t append_batch(struct journal *j, uint64_t session,
 		recs[i].data = b;
 		recs[i].len = payload(b, pad + 32, want + i, pad);
 	}
-	rc = journal_append_batch(j, session, batch, recs, n, T_PID, T_UID,
-	                          T_GID, recv_ns, &first, err, sizeof(err));
+	struct frame_record st = t_stamp(recv_ns);
+	rc = journal_append_batch(j, session, batch, recs, n, &st, &first, err,
+	                          sizeof(err));
 	if (rc)
 		print_error("journal_append_batch: %s\n", err);
 	assert_int_equal(rc, 0);
@@ -183,6 +194,7 @@ static int collect(void *arg, const struct frame_record *r,
 
 	if (r->len < (uint32_t)n || memcmp(r->data, want, (size_t)n) != 0 ||
 	    r->pid != T_PID || r->uid != T_UID || r->gid != T_GID ||
+	    strcmp(r->comm, T_COMM) != 0 ||
 	    frame_len != FRAME_OVERHEAD + r->len ||
 	    frame_check(frame, frame_len, FRAME_BODY_HDR + T_MAX_RECORD, &type,
 	                &total) != FRAME_OK ||
@@ -439,6 +451,10 @@ static void test_retention_drops_oldest_segments_never_active(void **state)
 	assert_true(first > 1 && first <= 500);
 	append_records(fx, j, 3, 3, 100, now_ns());
 	journal_retain(j);
+	/* Whether the append rotated depends on the frame sizes; either way
+	 * the active segment, holding 501..503, stays. */
+	first = journal_first_seq(j);
+	assert_true(first > 1 && first <= 501);
 	check_read_all(j, first, 503);
 	journal_close(j);
 }
@@ -724,7 +740,7 @@ static void test_journal_id_stable_across_reopen(void **state)
 	read_file(path, &hdr, &len);
 	assert_true(len >= 64);
 	assert_memory_equal(hdr, "LOGBUSJ1", 8);
-	assert_int_equal(le_get32(hdr + 8), 1);
+	assert_int_equal(le_get32(hdr + 8), 2);
 	assert_int_equal(le_get32(hdr + 12), 64);
 	assert_memory_equal(hdr + 16, id, sizeof(id));
 	assert_int_equal(le_get64(hdr + 32), 1);
@@ -763,8 +779,9 @@ static void test_append_failure_leaves_journal_unchanged(void **state)
 	lim = old;
 	lim.rlim_cur = (rlim_t)(size + 700);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	rc = journal_append_batch(j, T_SESSION, 99, recs, 5, T_PID, T_UID,
-	                          T_GID, now_ns(), &first, err, sizeof(err));
+	struct frame_record st = t_stamp(now_ns());
+	rc = journal_append_batch(j, T_SESSION, 99, recs, 5, &st, &first, err,
+	                          sizeof(err));
 	setrlimit(RLIMIT_FSIZE, &old);
 	signal(SIGXFSZ, oldsig);
 
@@ -929,10 +946,10 @@ static void test_record_over_max_record_is_refused(void **state)
 	assert_non_null(big);
 	r.data = big;
 	r.len = 101;
-	assert_int_equal(journal_append_batch(j, 1, 1, &r, 1, T_PID, T_UID,
-	                                      T_GID, now_ns(), &first, err,
-	                                      sizeof(err)),
-	                 -1);
+	struct frame_record st = t_stamp(now_ns());
+	assert_int_equal(
+	    journal_append_batch(j, 1, 1, &r, 1, &st, &first, err, sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "max_record"));
 	assert_int_equal(journal_last_seq(j), 0);
 	free(big);
@@ -996,7 +1013,7 @@ static void test_segment_from_another_journal_fails_open(void **state)
 	/* A newer segment, valid on its own, from another journal. */
 	memset(h, 0, sizeof(h));
 	memcpy(h, "LOGBUSJ1", 8);
-	le_put32(h + 8, 1);
+	le_put32(h + 8, 2);
 	le_put32(h + 12, 64);
 	memset(h + 16, 0xcd, JOURNAL_ID_LEN);
 	le_put64(h + 32, 4);
@@ -1013,6 +1030,39 @@ static void test_segment_from_another_journal_fails_open(void **state)
 	assert_null(j);
 	assert_non_null(strstr(err, "0000000000000001.journal"));
 	assert_non_null(strstr(err, "another journal"));
+}
+
+/* Version 1 segments had 32-byte record headers: reading them with this
+ * layout would misparse every record, so open refuses and says what to do. */
+static void test_version_1_segment_is_refused_not_misread(void **state)
+{
+	struct fixture *fx = *state;
+	char err[512] = "", path[256];
+	struct journal *j = jopen(fx, NULL);
+	unsigned char h[4];
+
+	append_records(fx, j, 3, 3, 30, now_ns());
+	journal_close(j);
+	list_segments(fx, path, sizeof(path));
+	/* Make it a valid version 1 header: version, then the checksum. */
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	unsigned char hdr[64];
+	assert_int_equal(fread(hdr, 1, 64, f), 64);
+	le_put32(hdr + 8, 1);
+	le_put32(h, crc32c(0, hdr, 60));
+	memcpy(hdr + 60, h, 4);
+	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+	assert_int_equal(fwrite(hdr, 1, 64, f), 64);
+	fclose(f);
+
+	j = NULL;
+	assert_int_equal(journal_open(&j, &fx->cfg, NULL, err, sizeof(err)),
+	                 -1);
+	assert_null(j);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "version 1"));
+	assert_non_null(strstr(err, "move that journal directory away"));
 }
 
 int main(void)
@@ -1043,6 +1093,7 @@ int main(void)
 	    T(test_newest_segment_shorter_than_header_is_removed),
 	    T(test_bad_segment_header_fails_open_naming_file),
 	    T(test_segment_from_another_journal_fails_open),
+	    T(test_version_1_segment_is_refused_not_misread),
 #undef T
 	};
 

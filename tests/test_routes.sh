@@ -215,9 +215,9 @@ for l in lines:
 print("ends_nl=%s" % ends_nl)
 print("bad_lines=%d" % len(bad))
 common = ["timestamp", "level", "logger", "message", "service", "seq",
-          "stream", "pid", "uid", "gid"]
+          "stream", "pid", "uid", "gid", "comm"]
 print("all_start_with_common=%s"
-      % all(list(o)[:10] == common for _, o in objs))
+      % all(list(o)[:len(common)] == common for _, o in objs))
 low, mismatched = [], []
 for _, o in objs:
     r = journal.get(o.get("seq"))
@@ -229,7 +229,8 @@ for _, o in objs:
     want = {"timestamp": r["time"], "level": r["level"],
             "logger": r["logger"], "message": r["message"],
             "service": r["service"], "seq": r["seq"], "stream": r["stream"],
-            "pid": r["pid"], "uid": r["uid"], "gid": r["gid"]}
+            "pid": r["pid"], "uid": r["uid"], "gid": r["gid"],
+            "comm": r["comm"]}
     for k, v in r["fields"].items():
         want["field." + k if k in common else k] = v
     if o != want:
@@ -265,7 +266,7 @@ expect_eq "json: the records of svc_json at ERROR and above, in order" \
 	'["j error", "j critical", "j 45", "j \"quoted\" \\ back\ttab \u00e9 \u0001 \u2028", "j multi\nline 2"]' \
 	"$(report svc_json)"
 expect_eq "json: the fields follow, a field 'message' as 'field.message'" \
-	"timestamp level logger message service seq stream pid uid gid user n field.message" \
+	"timestamp level logger message service seq stream pid uid gid comm user n field.message" \
 	"$(report error_keys)"
 expect_eq "json: \"user\":\"u1\",\"n\":5 written as such" True \
 	"$(report error_raw_fields)"

@@ -1264,14 +1264,29 @@ static void verbose_value(struct line *l, const char *key, const char *v,
 	line_put(l, "\n", 1);
 }
 
+/* A field named like one of the record's own keys is written field.KEY,
+ * so that a publisher cannot pass off pid=1 as the trusted pid. */
+static const char *verbose_key(const char *key, char *buf, size_t len)
+{
+	static const char *const own[] = {
+	    "seq", "service", "logger", "level",   "stream", "pid",
+	    "uid", "gid",     "comm",   "message", NULL};
+	for (int i = 0; own[i]; i++)
+		if (strcmp(own[i], key) == 0) {
+			snprintf(buf, len, "field.%s", key);
+			return buf;
+		}
+	return key;
+}
+
 /*
  * journalctl -o verbose's layout: "TIME [CURSOR]", then one indented
  * KEY=VALUE line per part of the record: the broker's (seq, service, ...,
- * gid), the structured fields in their order, the message last.
+ * gid, comm), the structured fields in their order, the message last.
  */
 static void format_verbose(struct line *l, const logbus_record *r)
 {
-	char t[64], lv[16];
+	char t[64], lv[16], kb[LOGBUS_KEY_MAX + 8];
 
 	logbus_format_time(r->time_ns, LOGBUS_TIME_RFC3339, t, sizeof t);
 	line_printf(l, "%s [%s]\n", t, r->cursor);
@@ -1284,22 +1299,24 @@ static void format_verbose(struct line *l, const logbus_record *r)
 	line_printf(l, "    pid=%" PRIu32 "\n    uid=%" PRIu32 "\n", r->pid,
 	            r->uid);
 	line_printf(l, "    gid=%" PRIu32 "\n", r->gid);
+	verbose_value(l, "comm", r->comm, strlen(r->comm));
 	for (size_t i = 0; i < r->nfields; i++) {
 		const logbus_field *f = &r->fields[i];
+		const char *key = verbose_key(f->key, kb, sizeof kb);
 		switch (f->type) {
 		case LOGBUS_FIELD_STR:
-			verbose_value(l, f->key, f->v.s, strlen(f->v.s));
+			verbose_value(l, key, f->v.s, strlen(f->v.s));
 			break;
 		case LOGBUS_FIELD_INT:
-			line_printf(l, "    %s=%" PRId64 "\n", f->key, f->v.i);
+			line_printf(l, "    %s=%" PRId64 "\n", key, f->v.i);
 			break;
 		case LOGBUS_FIELD_FLOAT:
-			line_printf(l, "    %s=", f->key);
+			line_printf(l, "    %s=", key);
 			line_double(l, f->v.f);
 			line_put(l, "\n", 1);
 			break;
 		case LOGBUS_FIELD_BOOL:
-			line_printf(l, "    %s=%s\n", f->key,
+			line_printf(l, "    %s=%s\n", key,
 			            f->v.b ? "true" : "false");
 			break;
 		}
@@ -2368,7 +2385,7 @@ static int cmd_help(int argc, char **argv)
 	"verbose (a\n"                                                         \
 	"                         line \"TIME [CURSOR]\", then \"    "         \
 	"KEY=VALUE\" lines:\n"                                                 \
-	"                         seq ... gid, the fields, the message)\n"     \
+	"                         seq ... comm, the fields, the message)\n"    \
 	"      --no-color         no colour; on a terminal, text and cat "     \
 	"show\n"                                                               \
 	"                         WARNING in yellow and ERROR and above in "   \

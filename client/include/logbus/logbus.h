@@ -256,8 +256,11 @@ typedef struct logbus_record {
 	size_t message_len;
 	const logbus_field *fields;
 	size_t nfields;
-	/* Trusted: from the publisher's socket credentials, set by logbusd. */
+	/* Trusted: from the publisher's socket credentials, set by logbusd;
+	 * comm is the process name (/proc/<pid>/comm when it connected),
+	 * "" when unknown.  A record's own fields cannot set these. */
 	uint32_t pid, uid, gid;
+	char comm[16];
 } logbus_record;
 
 /* ---- reading ------------------------------------------------------------- */
@@ -500,7 +503,7 @@ enum logbus_format {
 	/* "2026-11-22 10:00:00,123 [INFO] pactown.sandbox service_123: msg" */
 	LOGBUS_FORMAT_TEXT = 0,
 	/* one JSON object: seq, cursor, time, time_ns, level, level_no,
-	 * service, logger, message, stream, fields, pid, uid, gid */
+	 * service, logger, message, stream, fields, pid, uid, gid, comm */
 	LOGBUS_FORMAT_JSON = 1,
 };
 
