@@ -28,7 +28,8 @@
 #define GROUPS_MAX  4096
 
 struct comm_slot {
-	uint32_t pipe, pid; /* pipe 0: empty (nng ids start at 1) */
+	uint32_t pipe; /* 0: empty (nng ids start at 1) */
+	uint32_t pid, uid, gid;
 	char comm[FRAME_COMM_LEN];
 };
 
@@ -209,16 +210,20 @@ static void read_comm(uint32_t pid, char comm[FRAME_COMM_LEN])
 void access_stamp(struct access *a, nng_pipe p, struct frame_record *stamp)
 {
 	uint32_t id = (uint32_t)nng_pipe_id(p);
-
-	stamp->pid = pipe_u32(p, NNG_OPT_IPC_PEER_PID, 0);
-	stamp->uid = pipe_u32(p, NNG_OPT_IPC_PEER_UID, ACCESS_NONE);
-	stamp->gid = pipe_u32(p, NNG_OPT_IPC_PEER_GID, ACCESS_NONE);
 	struct comm_slot *s = &a->comm[id % COMM_SLOTS];
-	if (s->pipe != id || s->pid != stamp->pid) {
+
+	/* A pipe's peer credentials are those of connect(2) (SO_PEERCRED):
+	 * read once per connection, like the process name. */
+	if (s->pipe != id) {
 		s->pipe = id;
-		s->pid = stamp->pid;
-		read_comm(stamp->pid, s->comm);
+		s->pid = pipe_u32(p, NNG_OPT_IPC_PEER_PID, 0);
+		s->uid = pipe_u32(p, NNG_OPT_IPC_PEER_UID, ACCESS_NONE);
+		s->gid = pipe_u32(p, NNG_OPT_IPC_PEER_GID, ACCESS_NONE);
+		read_comm(s->pid, s->comm);
 	}
+	stamp->pid = s->pid;
+	stamp->uid = s->uid;
+	stamp->gid = s->gid;
 	memcpy(stamp->comm, s->comm, FRAME_COMM_LEN);
 }
 

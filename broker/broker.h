@@ -221,9 +221,8 @@ void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
                       const struct frame_record *stamp);
 
 /* live.c: publish n committed records (b->recs, b->views) from first_seq,
- * stamped with stamp's trusted fields. */
-void live_publish(struct broker *b, uint64_t first_seq, size_t n,
-                  const struct frame_record *stamp);
+ * with the frame headers the journal just wrote for them. */
+void live_publish(struct broker *b, uint64_t first_seq, size_t n);
 
 /* request.c: decode a request, run its op's handler, free it. */
 void request_dispatch(struct endpoint *ep, nng_msg *msg);

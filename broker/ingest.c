@@ -211,7 +211,7 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
                       const struct frame_record *stamp)
 {
-	live_publish(b, first_seq, n, stamp);
+	live_publish(b, first_seq, n);
 	if (b->routes) /* NULL while the broker starts or stops */
 		routes_write(b->routes, first_seq, n, stamp);
 	for (size_t i = 0; i < n; i++)

@@ -1471,6 +1471,11 @@ int journal_append_batch(struct journal *j, uint64_t session, uint64_t batch,
 	return 0;
 }
 
+const unsigned char *journal_last_headers(const struct journal *j)
+{
+	return j->hdrs + FRAME_OVERHEAD; /* after the batch marker */
+}
+
 int journal_sync(struct journal *j, char *err, size_t errlen)
 {
 	if (!j->dirty)

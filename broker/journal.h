@@ -82,6 +82,12 @@ int journal_append_batch(struct journal *j, uint64_t session, uint64_t batch,
                          const struct frame_record *stamp, uint64_t *first_seq,
                          char *err, size_t errlen);
 
+/* The frame headers (FRAME_OVERHEAD bytes each, CRC included) of the last
+ * appended batch's records, in order: valid until the next append.  Live
+ * publishing sends the frames the journal wrote without computing them
+ * again. */
+const unsigned char *journal_last_headers(const struct journal *j);
+
 /* fdatasync the active segment if anything was written since the last one.
  * Returns 0, or -1 with err set. */
 int journal_sync(struct journal *j, char *err, size_t errlen);

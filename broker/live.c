@@ -28,10 +28,12 @@ static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
 	msgpack_pack_uint64(pk, v);
 }
 
-/* Publish records [from, to) of the batch, all of one service. */
+/* Publish records [from, to) of the batch, all of one service: the map's
+ * keys packed in b->live_out, then the frames the journal wrote copied
+ * once, straight into the message. */
 static void publish_run(struct broker *b, size_t from, size_t to,
                         uint64_t first_seq, struct service *svc,
-                        const struct frame_record *proto)
+                        const unsigned char *hdrs)
 {
 	msgpack_sbuffer *out = &b->live_out;
 	msgpack_packer pk;
@@ -51,23 +53,21 @@ static void publish_run(struct broker *b, size_t from, size_t to,
 	pack_u64(&pk, "prev", services_prev(b->services, svc));
 	mp_pack_key(&pk, "recs");
 	msgpack_pack_bin(&pk, frames);
-	for (size_t i = from; i < to; i++) {
-		unsigned char hdr[FRAME_OVERHEAD];
-		struct frame_record fr = *proto;
-		fr.seq = first_seq + i;
-		fr.data = b->recs[i].data;
-		fr.len = b->recs[i].len;
-		frame_record_header(hdr, &fr);
-		msgpack_pack_bin_body(&pk, hdr, sizeof hdr);
-		msgpack_pack_bin_body(&pk, fr.data, fr.len);
-		services_count(svc, fr.seq, b->views[i].level,
-		               b->views[i].time_ns, fr.len);
-	}
+	for (size_t i = from; i < to; i++) /* after "prev" was taken */
+		services_count(svc, first_seq + i, b->views[i].level,
+		               b->views[i].time_ns, b->recs[i].len);
 	nng_msg *m;
-	if (nng_msg_alloc(&m, 0) != 0 ||
-	    nng_msg_append(m, out->data, out->size) != 0) {
+	if (nng_msg_alloc(&m, out->size + frames) != 0) {
 		broker_log(b, LOGBUS_ERROR, "live: out of memory");
 		return;
+	}
+	unsigned char *p = nng_msg_body(m);
+	memcpy(p, out->data, out->size);
+	p += out->size;
+	for (size_t i = from; i < to; i++) {
+		memcpy(p, hdrs + i * FRAME_OVERHEAD, FRAME_OVERHEAD);
+		memcpy(p + FRAME_OVERHEAD, b->recs[i].data, b->recs[i].len);
+		p += FRAME_OVERHEAD + b->recs[i].len;
 	}
 	if (nng_sendmsg(b->live.sock, m, NNG_FLAG_NONBLOCK) != 0)
 		nng_msg_free(m); /* subscribers repair from the journal */
@@ -78,8 +78,7 @@ static bool same_service(const struct lb_str *a, const struct lb_str *b)
 	return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
 }
 
-void live_publish(struct broker *b, uint64_t first_seq, size_t n,
-                  const struct frame_record *stamp)
+void live_publish(struct broker *b, uint64_t first_seq, size_t n)
 {
 	size_t from = 0;
 
@@ -95,7 +94,8 @@ void live_publish(struct broker *b, uint64_t first_seq, size_t n,
 			broker_log(b, LOGBUS_ERROR, "live: out of memory");
 			return;
 		}
-		publish_run(b, from, to, first_seq, svc, stamp);
+		publish_run(b, from, to, first_seq, svc,
+		            journal_last_headers(b->journal));
 		from = to;
 	}
 }

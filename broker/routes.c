@@ -789,10 +789,9 @@ static struct route *auto_route(struct routes *r, const struct record_view *v,
 
 	if (component_of(&v->logger, comp) == 0)
 		return NULL;
-	snprintf(file, sizeof file, "%s/%s.log", AUTO_DIR, comp);
 	unsigned h = bucket(comp);
 	for (struct route *rt = r->buckets[h]; rt; rt = rt->hnext)
-		if (strcmp(rt->spec.file, file) == 0)
+		if (strcmp(rt->component, comp) == 0)
 			return rt;
 	if (r->nauto >= AUTO_MAX) {
 		if (!r->auto_full_reported) {
@@ -807,6 +806,7 @@ static struct route *auto_route(struct routes *r, const struct record_view *v,
 	}
 	struct route_spec s;
 	spec_defaults(&s);
+	snprintf(file, sizeof file, "%s/%s.log", AUTO_DIR, comp);
 	snprintf(s.file, sizeof s.file, "%s", file);
 	struct route *rt = route_add(r, &s, true, seq - 1);
 	if (rt == NULL) {
