@@ -50,6 +50,17 @@ static void usage(FILE *f)
 	       "                        e.g. sandbox.log:logger=pactown."
 	       "sandbox,level=info\n"
 	       "  --no-default-routes   no all.log and by-logger/*.log\n"
+	       "  --rate-interval SEC   a service's rate limit window "
+	       "(default 30)\n"
+	       "  --rate-burst N        records a service may log per window; "
+	       "the rest are\n"
+	       "                        dropped and counted (default 1000000; "
+	       "0: no limit)\n"
+	       "  --max-record-size SIZE  refuse records over SIZE, 1K to "
+	       "256K (default 256K)\n"
+	       "  --max-fields N        refuse records with more than N "
+	       "fields, 0 to 64\n"
+	       "                        (default 64)\n"
 	       "  --quiet               no log lines on stderr\n"
 	       "  -h, --help            this text\n"
 	       "  -V, --version         the version\n");
@@ -112,6 +123,10 @@ int main(int argc, char **argv)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"route", required_argument, NULL, 'R'},
 	    {"no-default-routes", no_argument, NULL, 'N'},
+	    {"rate-interval", required_argument, NULL, 'I'},
+	    {"rate-burst", required_argument, NULL, 'B'},
+	    {"max-record-size", required_argument, NULL, 'M'},
+	    {"max-fields", required_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -124,6 +139,10 @@ int main(int argc, char **argv)
 	    .ingest_mode = 0666,
 	    .query_mode = 0660,
 	    .default_routes = true,
+	    .rate_interval_s = 30.0,
+	    .rate_burst = 1000000,
+	    .max_record_bytes = LOGBUS_RECORD_MAX,
+	    .max_fields = LOGBUS_FIELDS_MAX,
 	};
 	static struct route_spec routes[MAX_ROUTES];
 	char err[512];
@@ -183,6 +202,39 @@ int main(int argc, char **argv)
 		case 'N':
 			cfg.default_routes = false;
 			break;
+		case 'I': {
+			double v = strtod(optarg, &end);
+			if (*end || !(v >= 0.001 && v <= 86400))
+				return bad("--rate-interval", optarg,
+				           "seconds, 0.001 to 86400");
+			cfg.rate_interval_s = v;
+			break;
+		}
+		case 'B':
+			errno = 0;
+			cfg.rate_burst = strtoull(optarg, &end, 10);
+			if (errno || *end || *optarg == '-' || *optarg == '\0')
+				return bad("--rate-burst", optarg,
+				           "a number of records (0: no limit)");
+			break;
+		case 'M': {
+			uint64_t v = parse_size(optarg);
+			if (v < 1024 || v > LOGBUS_RECORD_MAX)
+				return bad("--max-record-size", optarg,
+				           "a size from 1K to 256K");
+			cfg.max_record_bytes = (uint32_t)v;
+			break;
+		}
+		case 'F': {
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || *end || *optarg == '-' ||
+			    *optarg == '\0' || v > LOGBUS_FIELDS_MAX)
+				return bad("--max-fields", optarg,
+				           "a number from 0 to 64");
+			cfg.max_fields = (uint32_t)v;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;

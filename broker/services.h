@@ -25,6 +25,10 @@ struct service {
 	int64_t last_time_ns;
 	uint64_t records;
 	uint64_t by_level[6]; /* <DEBUG.. DEBUG, INFO, WARNING, ERROR, >=CRIT */
+	/* rate limit (ratelimit.c): the current window, monotonic ns */
+	int64_t rate_start_ns;
+	uint64_t rate_count;      /* records seen in the window */
+	uint64_t rate_suppressed; /* of them dropped, not yet reported */
 };
 
 struct services;
@@ -46,5 +50,8 @@ void services_count(struct service *svc, uint64_t seq, int level,
 void services_each(const struct services *s,
                    void (*fn)(void *arg, const struct service *svc), void *arg);
 uint32_t services_size(const struct services *s);
+/* The same, for changing a service's state (not the table). */
+void services_each_mut(struct services *s,
+                       void (*fn)(void *arg, struct service *svc), void *arg);
 
 #endif
