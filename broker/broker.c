@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -170,6 +171,24 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	notified(b, notify_watchdog(&b->notify));
+}
+
+/* One descriptor per connected client: 1,000 publishers need more than
+ * the usual soft limit of 1,024. */
+static void raise_fd_limit(struct broker *b)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rlim_t was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		broker_log(b, LOGBUS_WARNING,
+		           "cannot raise the open files limit from %llu to "
+		           "%llu: %s; at most about that many clients",
+		           (unsigned long long)was,
+		           (unsigned long long)rl.rlim_max, strerror(errno));
 }
 
 static void on_fsync(struct ev_loop *loop, ev_timer *w, int revents)
@@ -347,6 +366,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	/* What nng already holds was sent before the signal: take it all. */
 	while (endpoint_drain(&b->ingest, 1024) == 1024)
 		;
+	ratelimit_flush(b);
 	if (journal_sync(b->journal, err, sizeof err) < 0)
 		broker_log(b, LOGBUS_ERROR, "journal: %s", err);
 	ev_timer_init(&b->stop_w, on_stop_grace, REPLY_GRACE_S, 0.);
@@ -454,6 +474,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	if (open_journal(b) < 0)
 		return -1;
 	selflog_init(b);
+	raise_fd_limit(b);
 	b->services = services_new(SERVICES_MAX, journal_last_seq(b->journal));
 	if (b->services == NULL) {
 		broker_log(b, LOGBUS_ERROR, "out of memory");
@@ -502,6 +523,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	ev_timer_start(b->loop, &b->probe_w);
 	ev_init(&b->probe_check_w, on_probe_check);
 	stats_init(b);
+	ratelimit_init(b);
 	broker_log(b, LOGBUS_INFO,
 	           "serving %s (ingest.sock, query.sock, live.sock), pid %ld",
 	           cfg->run_dir, (long)getpid());

@@ -111,6 +111,12 @@ struct broker_config {
 	const struct config_source *src;
 	char **owned;
 	size_t nowned;
+	/* limits (ratelimit.c, ingest.c): read from here at each use, so a
+	 * reload that rewrites cfg takes effect at once */
+	double rate_interval_s;    /* a service's window */
+	uint64_t rate_burst;       /* records per window; 0: no limit */
+	uint32_t max_record_bytes; /* encoded record, <= LOGBUS_RECORD_MAX */
+	uint32_t max_fields;       /* per record, <= LOGBUS_FIELDS_MAX */
 };
 
 /* Why records and requests were refused, for stats and the tests. */
@@ -122,6 +128,8 @@ enum reject_reason {
 	REJ_TOO_BIG,
 	REJ_UNKNOWN_OP,
 	REJ_JOURNAL,
+	REJ_TOO_MANY_FIELDS,
+	REJ_BATCH_TOO_BIG,
 	REJ_COUNT
 };
 
@@ -157,6 +165,8 @@ struct broker {
 	struct waiters *waiters; /* parked long-poll reads (waiters.c) */
 	ev_signal sigterm_w, sigint_w, sighup_w;
 	ev_timer fsync_w, probe_w, probe_check_w, stop_w, routes_w;
+	ev_timer rate_w;           /* ratelimit.c: ends windows each second */
+	uint32_t rate_suppressing; /* services with suppressed > 0 (or more) */
 	/* selflog.c: events waiting to become records */
 	struct self_event *events;
 	size_t nevents;
@@ -199,10 +209,25 @@ void broker_notify_reloading(struct broker *b);
  * logger "logbus", committed after the current request is done. */
 void broker_log(struct broker *b, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with up to SELFLOG_FIELDS structured fields (string values
+ * copied, keys must be literals). */
+void broker_log_fields(struct broker *b, int level, const logbus_field *f,
+                       size_t nf, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 void selflog_init(struct broker *b);
 /* Commit queued events now (the loop does it after each iteration). */
 void selflog_flush(struct broker *b);
 void selflog_fini(struct broker *b);
+
+/* ratelimit.c: per-service windows of cfg.rate_burst records per
+ * cfg.rate_interval_s.  ratelimit_batch drops what is over the limit from
+ * b->recs/b->views[0..n) (kept in order) and returns how many remain; the
+ * timer journals "Suppressed N records from service X" for windows that
+ * ended. */
+size_t ratelimit_batch(struct broker *b, size_t n);
+void ratelimit_init(struct broker *b);
+/* Report every suppressed count now, windows ended or not (at a stop). */
+void ratelimit_flush(struct broker *b);
 
 /* The ops of each request endpoint (ingest.c, query.c). */
 extern const struct request_op ingest_ops[];

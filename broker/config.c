@@ -40,6 +40,8 @@ enum ctype {
 	CT_SECONDS,  /* double, fractional seconds */
 	CT_DURATION, /* uint64_t seconds, "30d" */
 	CT_COUNT,    /* uint64_t */
+	CT_COUNT32,  /* uint32_t */
+	CT_SIZE32,   /* uint32_t bytes */
 	CT_BOOL,     /* bool */
 	CT_MODE,     /* int, octal permissions */
 	CT_LEVEL,    /* int, LOGBUS_DEBUG.. */
@@ -91,6 +93,15 @@ static const struct setting settings[] = {
      false, "an octal mode like 0660"},
     {"access", "reader-group", "reader-group", NULL, CT_NAME, OFF(reader_group),
      0, 0, false, "a group name, or none"},
+    {"limits", "rate-interval", "rate-interval", NULL, CT_SECONDS,
+     OFF(rate_interval_s), 0.001, 86400, true, "seconds, 0.001 to 86400"},
+    {"limits", "rate-burst", "rate-burst", NULL, CT_COUNT, OFF(rate_burst), 0,
+     1e12, true, "a number of records (0: no limit)"},
+    {"limits", "max-record-size", "max-record-size", NULL, CT_SIZE32,
+     OFF(max_record_bytes), 1024, LOGBUS_RECORD_MAX, true,
+     "a size from 1K to 256K"},
+    {"limits", "max-fields", "max-fields", NULL, CT_COUNT32, OFF(max_fields), 0,
+     LOGBUS_FIELDS_MAX, true, "a number from 0 to 64"},
     {"routes", "defaults", "no-default-routes", "no", CT_BOOL,
      OFF(default_routes), 0, 0, true, "yes or no"},
     {"route", NULL, "route", NULL, CT_ROUTE, OFF(routes), 0, 0, true,
@@ -113,6 +124,10 @@ static void defaults(struct broker_config *cfg)
 	cfg->query_mode = 0666; /* readers see their own records only */
 	cfg->live_mode = 0660;  /* group: the reader group */
 	cfg->default_routes = true;
+	cfg->rate_interval_s = 30;
+	cfg->rate_burst = 1000000;
+	cfg->max_record_bytes = LOGBUS_RECORD_MAX;
+	cfg->max_fields = LOGBUS_FIELDS_MAX;
 }
 
 uint64_t config_parse_size(const char *s)
@@ -236,12 +251,14 @@ static int set_value(struct broker_config *cfg, const struct setting *s,
 			goto oom;
 		return 0;
 	case CT_SIZE:
+	case CT_SIZE32:
 		u = config_parse_size(value);
 		goto unsigned_value;
 	case CT_DURATION:
 		u = parse_duration(value);
 		goto unsigned_value;
 	case CT_COUNT:
+	case CT_COUNT32:
 		errno = 0;
 		u = strtoull(value, &end, 10);
 		if (errno || end == value || *end || *value == '-')
@@ -296,7 +313,9 @@ oom:
 unsigned_value:
 	if (u == UINT64_MAX || (double)u < s->min || (double)u > s->max)
 		goto bad;
-	if (field)
+	if (field && (s->type == CT_COUNT32 || s->type == CT_SIZE32))
+		*(uint32_t *)field = (uint32_t)u;
+	else if (field)
 		*(uint64_t *)field = u;
 	return 0;
 }
@@ -566,6 +585,28 @@ int config_option(int val, const char *value, struct config_override *ov,
 
 /* ---- reload ------------------------------------------------------------- */
 
+static size_t field_size(enum ctype t)
+{
+	switch (t) {
+	case CT_SECONDS:
+		return sizeof(double);
+	case CT_BOOL:
+		return sizeof(bool);
+	case CT_MODE:
+	case CT_LEVEL:
+		return sizeof(int);
+	case CT_SIZE32:
+	case CT_COUNT32:
+		return sizeof(uint32_t);
+	case CT_PATH:
+	case CT_NAME:
+	case CT_ROUTE:
+		return sizeof(const char *);
+	default:
+		return sizeof(uint64_t);
+	}
+}
+
 static bool same_value(const struct setting *s, const struct broker_config *a,
                        const struct broker_config *b)
 {
@@ -583,6 +624,9 @@ static bool same_value(const struct setting *s, const struct broker_config *a,
 	case CT_DURATION:
 	case CT_COUNT:
 		return *(const uint64_t *)x == *(const uint64_t *)y;
+	case CT_SIZE32:
+	case CT_COUNT32:
+		return *(const uint32_t *)x == *(const uint32_t *)y;
 	case CT_SECONDS:
 		return *(const double *)x == *(const double *)y;
 	case CT_BOOL:
@@ -610,14 +654,9 @@ int config_apply_reloadable(struct broker_config *cur,
 		if (s->type == CT_ROUTE || same_value(s, cur, next))
 			continue;
 		if (s->reload) {
-			size_t size =
-			    s->type == CT_SECONDS ? sizeof(double)
-			    : s->type == CT_BOOL  ? sizeof(bool)
-			    : s->type == CT_MODE || s->type == CT_LEVEL
-			        ? sizeof(int)
-			        : sizeof(uint64_t);
 			memcpy((char *)cur + s->off,
-			       (const char *)next + s->off, size);
+			       (const char *)next + s->off,
+			       field_size(s->type));
 			continue;
 		}
 		kept++;

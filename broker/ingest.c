@@ -6,6 +6,12 @@
  * once if a record is CRITICAL -> reply with the first sequence number, the
  * count committed and the records refused with their reasons.
  *
+ * Limits: a record over cfg.max_record_bytes or with more than
+ * cfg.max_fields fields is refused like any bad record (alone); a batch of
+ * more than BATCH_RECORDS_MAX records is refused whole; records over a
+ * service's rate limit are dropped after validation and counted in the
+ * ack's "limited" (ratelimit.c).
+ *
  * Invariants: an acknowledgement is sent only after the journal's write(2)
  * returned; a refused record never reaches the journal and never affects the
  * other records of its batch; a batch whose (session, batch) was already
@@ -70,14 +76,19 @@ bool ingest_reserve(struct broker *b, size_t n)
 static int add_reject(struct sorted *s, uint32_t index, const char *code,
                       const char *msg)
 {
-	struct reject *r = realloc(s->rej, (s->nrej + 1) * sizeof *r);
-	if (r == NULL)
-		return -1;
-	s->rej = r;
-	r[s->nrej].index = index;
-	r[s->nrej].code = code;
-	snprintf(r[s->nrej].msg, sizeof r[s->nrej].msg, "%s", msg);
-	s->nrej++;
+	if ((s->nrej & (s->nrej - 1)) == 0) { /* 0, 1, 2, 4...: grow */
+		size_t cap = s->nrej ? s->nrej * 2 : 1;
+		struct reject *r = realloc(s->rej, cap * sizeof *r);
+		if (r == NULL)
+			return -1;
+		s->rej = r;
+	}
+	struct reject *r = &s->rej[s->nrej++];
+	r->index = index;
+	r->code = code;
+	/* Only the first few carry a sentence in the ack (proto.h). */
+	snprintf(r->msg, sizeof r->msg, "%s",
+	         s->nrej <= REJ_TEXT_MAX ? msg : "");
 	return 0;
 }
 
@@ -85,6 +96,9 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
                         struct sorted *s)
 {
 	struct record_error e;
+	uint32_t max_bytes = b->cfg.max_record_bytes,
+	         max_fields = b->cfg.max_fields;
+	char msg[128];
 
 	memset(s, 0, sizeof *s);
 	if (!ingest_reserve(b, arr->size))
@@ -95,16 +109,23 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 		if (o->type != MSGPACK_OBJECT_BIN) {
 			rv = add_reject(s, i, ERR_BAD_RECORD,
 			                "record is not a msgpack bin");
-		} else if (o->via.bin.size > LOGBUS_RECORD_MAX) {
-			char msg[96];
+		} else if (o->via.bin.size > max_bytes) {
 			snprintf(msg, sizeof msg,
-			         "record of %u bytes is over the limit of %d",
-			         o->via.bin.size, LOGBUS_RECORD_MAX);
+			         "record of %u bytes is over the limit of %u "
+			         "bytes (max-record-size)",
+			         o->via.bin.size, max_bytes);
 			rv = add_reject(s, i, ERR_TOO_BIG, msg);
 		} else if (record_decode(o->via.bin.ptr, o->via.bin.size,
 		                         &b->batch_zone, &b->views[s->nok],
 		                         &e) < 0) {
 			rv = add_reject(s, i, e.code, e.msg);
+		} else if (b->views[s->nok].fields != NULL &&
+		           b->views[s->nok].fields->size > max_fields) {
+			snprintf(msg, sizeof msg,
+			         "record has %u fields, over the limit of %u "
+			         "(max-fields)",
+			         b->views[s->nok].fields->size, max_fields);
+			rv = add_reject(s, i, ERR_TOO_MANY_FIELDS, msg);
 		} else {
 			b->recs[s->nok].data = o->via.bin.ptr;
 			b->recs[s->nok].len = o->via.bin.size;
@@ -119,11 +140,12 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 }
 
 static void ack(struct endpoint *ep, nng_msg *req, uint64_t batch,
-                uint64_t first, uint64_t n, const struct sorted *s, bool dup)
+                uint64_t first, uint64_t n, uint64_t limited,
+                const struct sorted *s, bool dup)
 {
 	msgpack_packer pk;
 
-	reply_begin(ep->b, &pk, 5);
+	reply_begin(ep->b, &pk, 6);
 	mp_pack_key(&pk, "bn");
 	msgpack_pack_uint64(&pk, batch);
 	mp_pack_key(&pk, "first");
@@ -135,6 +157,8 @@ static void ack(struct endpoint *ep, nng_msg *req, uint64_t batch,
 		msgpack_pack_true(&pk);
 	else
 		msgpack_pack_false(&pk);
+	mp_pack_key(&pk, "limited");
+	msgpack_pack_uint64(&pk, limited);
 	mp_pack_key(&pk, "rej");
 	msgpack_pack_array(&pk, s->nrej);
 	for (size_t i = 0; i < s->nrej; i++) {
@@ -162,6 +186,14 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 		            "publish needs sid, bn and an array r");
 		return;
 	}
+	if (recs->via.array.size > BATCH_RECORDS_MAX) {
+		reply_error_with(ep, msg, ERR_BATCH_TOO_BIG, "max",
+		                 BATCH_RECORDS_MAX,
+		                 "batch of %u records is over the limit of %d "
+		                 "records; nothing of it was written",
+		                 recs->via.array.size, BATCH_RECORDS_MAX);
+		return;
+	}
 	b->stats.batches++;
 	if (sort_records(b, &recs->via.array, &s) < 0) {
 		free(s.rej);
@@ -174,13 +206,15 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 		b->stats.batches_dup++;
 		uint64_t n = batch == prev->batch ? prev->count : s.nok;
 		first = batch == prev->batch ? prev->first_seq : 0;
-		ack(ep, msg, batch, first, n, &s, true);
+		ack(ep, msg, batch, first, n, 0, &s, true);
 		free(s.rej);
 		return;
 	}
 	stats_count_batch(b, &recs->via.array, req);
 	for (size_t i = 0; i < s.nrej; i++)
 		count_reject(b, s.rej[i].code);
+	size_t valid = s.nok;
+	s.nok = ratelimit_batch(b, valid);
 	if (s.nok > 0) {
 		/* Trusted fields come from the socket, never the record. */
 		struct frame_record stamp = {.recv_ns = timefmt_now_ns()};
@@ -204,7 +238,7 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 	struct session_batch sb = {
 	    .batch = batch, .first_seq = first, .count = (uint32_t)s.nok};
 	sessions_commit(b->sessions, session, &sb);
-	ack(ep, msg, batch, first, s.nok, &s, false);
+	ack(ep, msg, batch, first, s.nok, valid - s.nok, &s, false);
 	free(s.rej);
 }
 

@@ -42,7 +42,15 @@
 #define DRAIN_MAX 64 /* messages per wake-up, then let other watchers run */
 /* Messages pub0 queues per subscriber before it drops the oldest (1..8192):
  * deep enough that a subscriber stalled for a moment loses nothing. */
-#define LIVE_SENDBUF 8192
+#define LIVE_SENDBUF 1024
+/* Replies waiting for room in nng: past this the endpoint stops taking
+ * requests until they have left, so a client that sends and never reads
+ * cannot make the broker hold replies without bound. */
+#define PARKED_MAX 256
+/* Requests nng holds for the loop.  A req0 client has one in flight, so
+ * memory is (REQ_RECVBUF + connected clients) x their request size at most:
+ * a deep queue buys nothing but memory. */
+#define REQ_RECVBUF 64
 
 static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
@@ -160,8 +168,11 @@ static void on_send(struct ev_loop *loop, ev_io *w, int revents)
 	struct endpoint *ep =
 	    (struct endpoint *)((char *)w - offsetof(struct endpoint, send_w));
 	(void)revents;
-	if (flush_parked(ep))
+	if (flush_parked(ep)) {
 		ev_io_stop(loop, w);
+		if (!ep->b->stopping)
+			ev_io_start(loop, &ep->recv_w); /* after PARKED_MAX */
+	}
 }
 
 void endpoint_reply(struct endpoint *ep, nng_msg *msg)
@@ -191,6 +202,8 @@ void endpoint_reply(struct endpoint *ep, nng_msg *msg)
 	}
 	ep->parked[ep->nparked++] = msg;
 	ev_io_start(ep->b->loop, &ep->send_w);
+	if (ep->nparked >= PARKED_MAX)
+		ev_io_stop(ep->b->loop, &ep->recv_w);
 }
 
 int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
@@ -226,8 +239,8 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 	        0 ||
 	    (rv = nng_socket_set_int(ep->sock, NNG_OPT_SENDBUF,
 	                             rep ? 1024 : LIVE_SENDBUF)) != 0 ||
-	    (rep &&
-	     (rv = nng_socket_set_int(ep->sock, NNG_OPT_RECVBUF, 1024)) != 0) ||
+	    (rep && (rv = nng_socket_set_int(ep->sock, NNG_OPT_RECVBUF,
+	                                     REQ_RECVBUF)) != 0) ||
 	    (rv = nng_pipe_notify(ep->sock, NNG_PIPE_EV_ADD_POST, on_pipe_added,
 	                          ep)) != 0 ||
 	    (rv = nng_pipe_notify(ep->sock, NNG_PIPE_EV_ADD_PRE, on_pipe_event,

@@ -69,10 +69,15 @@ void reply_send(struct endpoint *ep, nng_msg *req)
 }
 
 const char *const reject_names[REJ_COUNT] = {
-    [REJ_BAD_REQUEST] = ERR_BAD_REQUEST, [REJ_BAD_RECORD] = ERR_BAD_RECORD,
-    [REJ_BAD_SERVICE] = ERR_BAD_SERVICE, [REJ_BAD_UTF8] = ERR_BAD_UTF8,
-    [REJ_TOO_BIG] = ERR_TOO_BIG,         [REJ_UNKNOWN_OP] = ERR_UNKNOWN_OP,
+    [REJ_BAD_REQUEST] = ERR_BAD_REQUEST,
+    [REJ_BAD_RECORD] = ERR_BAD_RECORD,
+    [REJ_BAD_SERVICE] = ERR_BAD_SERVICE,
+    [REJ_BAD_UTF8] = ERR_BAD_UTF8,
+    [REJ_TOO_BIG] = ERR_TOO_BIG,
+    [REJ_UNKNOWN_OP] = ERR_UNKNOWN_OP,
     [REJ_JOURNAL] = ERR_JOURNAL,
+    [REJ_TOO_MANY_FIELDS] = ERR_TOO_MANY_FIELDS,
+    [REJ_BATCH_TOO_BIG] = ERR_BATCH_TOO_BIG,
 };
 
 void count_reject(struct broker *b, const char *code)

@@ -19,27 +19,47 @@
 #include "broker.h"
 #include "logbus/logbus.h"
 #include "timefmt.h"
+#include "utf8.h"
 
 #define SELFLOG_MAX     1000
 #define SELFLOG_SERVICE "logbusd"
 #define SELFLOG_LOGGER  "logbus"
 #define SELFLOG_TEXT    512
+#define SELFLOG_FIELDS  2   /* structured fields of an event */
+#define SELFLOG_FSTR    160 /* bytes of a string field's value, copied */
 
 struct self_event {
 	int64_t time_ns;
 	int level;
 	char text[SELFLOG_TEXT];
+	size_t nfields;
+	logbus_field f[SELFLOG_FIELDS]; /* a string points into fstr */
+	char fstr[SELFLOG_FIELDS][SELFLOG_FSTR];
 };
 
-void broker_log(struct broker *b, int level, const char *fmt, ...)
+static void vlog(struct broker *b, int level, const logbus_field *f, size_t nf,
+                 const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
+static void vlog(struct broker *b, int level, const logbus_field *f, size_t nf,
+                 const char *fmt, va_list ap)
 {
 	struct self_event ev = {.time_ns = timefmt_now_ns(), .level = level};
 	char lv[16];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(ev.text, sizeof ev.text, fmt, ap);
-	va_end(ap);
+	ev.nfields = nf < SELFLOG_FIELDS ? nf : SELFLOG_FIELDS;
+	for (size_t i = 0; i < ev.nfields; i++) {
+		ev.f[i] = f[i];
+		if (f[i].type == LOGBUS_FIELD_STR) {
+			const char *v = f[i].v.s ? f[i].v.s : "";
+			size_t n = utf8_cut(v, strlen(v) < SELFLOG_FSTR - 1
+			                           ? strlen(v)
+			                           : SELFLOG_FSTR - 1);
+			memcpy(ev.fstr[i], v, n);
+			ev.fstr[i][n] = '\0';
+		}
+	}
 	if (!b->cfg.quiet)
 		fprintf(stderr, "logbusd: %s%s%s\n",
 		        level >= LOGBUS_WARNING
@@ -56,6 +76,25 @@ void broker_log(struct broker *b, int level, const char *fmt, ...)
 	    (b->events = calloc(SELFLOG_MAX, sizeof *b->events)) == NULL)
 		return;
 	b->events[b->nevents++] = ev;
+}
+
+void broker_log(struct broker *b, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(b, level, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+void broker_log_fields(struct broker *b, int level, const logbus_field *f,
+                       size_t nf, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(b, level, f, nf, fmt, ap);
+	va_end(ap);
 }
 
 /* Point b->recs and b->views at the packed events, as ingest does. */
@@ -80,12 +119,21 @@ static void pack_event(struct broker *b, msgpack_sbuffer *sb,
                        const struct self_event *ev)
 {
 	msgpack_packer pk;
+	logbus_field f[SELFLOG_FIELDS];
+
+	for (size_t i = 0; i < ev->nfields; i++) {
+		f[i] = ev->f[i];
+		if (f[i].type == LOGBUS_FIELD_STR)
+			f[i].v.s = ev->fstr[i];
+	}
 	struct record_in in = {
 	    .time_ns = ev->time_ns,
 	    .level = ev->level,
 	    .service = {SELFLOG_SERVICE, sizeof SELFLOG_SERVICE - 1},
 	    .logger = {SELFLOG_LOGGER, sizeof SELFLOG_LOGGER - 1},
 	    .message = {ev->text, (uint32_t)strlen(ev->text)},
+	    .fields = f,
+	    .nfields = ev->nfields,
 	};
 	(void)b;
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
@@ -106,6 +154,7 @@ void selflog_flush(struct broker *b)
 		struct self_event *ev = &b->events[n++];
 		ev->time_ns = timefmt_now_ns();
 		ev->level = LOGBUS_WARNING;
+		ev->nfields = 0;
 		snprintf(ev->text, SELFLOG_TEXT,
 		         "%llu more events of logbusd were not recorded",
 		         (unsigned long long)b->events_dropped);

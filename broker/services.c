@@ -184,3 +184,10 @@ uint32_t services_size(const struct services *s)
 {
 	return s->count;
 }
+
+void services_each_mut(struct services *s,
+                       void (*fn)(void *arg, struct service *svc), void *arg)
+{
+	for (struct lru_node *n = s->lru.head; n; n = n->next)
+		fn(arg, &lru_entry(n, struct entry, lru)->svc);
+}

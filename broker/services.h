@@ -29,6 +29,10 @@ struct service {
 	int64_t report_ns;  /* when, broker's clock */
 	int64_t exit_code;  /* >= 0 exit status, -N killed by signal N */
 	char *exit_summary; /* first line of the exit record's message */
+	/* rate limit (ratelimit.c): the current window, monotonic ns */
+	int64_t rate_start_ns;
+	uint64_t rate_count;      /* records seen in the window */
+	uint64_t rate_suppressed; /* of them dropped, not yet reported */
 };
 
 struct services;
@@ -60,5 +64,8 @@ void services_report(struct service *svc, int64_t when_ns, int64_t exit_code,
 void services_each(const struct services *s,
                    void (*fn)(void *arg, const struct service *svc), void *arg);
 uint32_t services_size(const struct services *s);
+/* The same, for changing a service's state (not the table). */
+void services_each_mut(struct services *s,
+                       void (*fn)(void *arg, struct service *svc), void *arg);
 
 #endif

@@ -81,7 +81,8 @@ struct logbus_publisher {
 	size_t cap, head, used; /* bytes; head is where the oldest starts */
 	uint64_t logged, answered, dropped, dropped_reported, committed;
 	uint64_t rejected, batches, resends, last_seq, flush_rejected;
-	int flushing; /* callers in flush: send without lingering */
+	uint64_t limited; /* dropped by the broker's rate limit */
+	int flushing;     /* callers in flush: send without lingering */
 	bool closing;
 	atomic_bool abort; /* close timed out: stop retrying */
 	char error[256];
@@ -154,19 +155,55 @@ static size_t field_size(const logbus_field *f)
 	}
 }
 
-static int check_fields(const logbus_field *fields, size_t n)
+/* Refuse a record before it is queued, saying why. */
+static int refuse(struct logbus_publisher *p, int rv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int refuse(struct logbus_publisher *p, int rv, const char *fmt, ...)
 {
-	if (n > LOGBUS_FIELDS_MAX || (n > 0 && fields == NULL))
-		return LOGBUS_EINVAL;
+	va_list ap;
+
+	pthread_mutex_lock(&p->mu);
+	va_start(ap, fmt);
+	vsnprintf(p->error, sizeof p->error, fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&p->mu);
+	return rv;
+}
+
+static int check_fields(struct logbus_publisher *p, const logbus_field *fields,
+                        size_t n)
+{
+	if (n > LOGBUS_FIELDS_MAX)
+		return refuse(p, LOGBUS_EINVAL,
+		              "record refused: %zu fields, over the limit of "
+		              "%d (LOGBUS_FIELDS_MAX)",
+		              n, LOGBUS_FIELDS_MAX);
+	if (n > 0 && fields == NULL)
+		return refuse(p, LOGBUS_EINVAL,
+		              "record refused: nfields is %zu but fields is "
+		              "NULL",
+		              n);
 	for (size_t i = 0; i < n; i++) {
 		const logbus_field *f = &fields[i];
 		if (f->key == NULL || !field_key_valid(f->key, strlen(f->key)))
-			return LOGBUS_EINVAL;
+			return refuse(
+			    p, LOGBUS_EINVAL,
+			    "record refused: field key '%.64s' is not "
+			    "1..64 of [A-Za-z0-9._-]",
+			    f->key ? f->key : "(null)");
 		if (f->type > LOGBUS_FIELD_BOOL)
-			return LOGBUS_EINVAL;
+			return refuse(p, LOGBUS_EINVAL,
+			              "record refused: field %s has an unknown "
+			              "type %d",
+			              f->key, (int)f->type);
 		if (f->type == LOGBUS_FIELD_STR && f->v.s &&
 		    !utf8_valid(f->v.s, strlen(f->v.s)))
-			return LOGBUS_EUTF8;
+			return refuse(
+			    p, LOGBUS_EUTF8,
+			    "record refused: the value of field %s is "
+			    "not valid UTF-8",
+			    f->key);
 	}
 	return 0;
 }
@@ -245,16 +282,28 @@ static int enqueue(struct logbus_publisher *p, const logbus_entry *e,
 	size_t logger_len = 0;
 	int rv;
 
-	if (e->level < 0 || e->level > 255 || e->stream > LOGBUS_STREAM_STDERR)
-		return LOGBUS_EINVAL;
+	if (e->level < 0 || e->level > 255)
+		return refuse(p, LOGBUS_EINVAL,
+		              "record refused: level %d is not 0..255",
+		              e->level);
+	if (e->stream > LOGBUS_STREAM_STDERR)
+		return refuse(p, LOGBUS_EINVAL,
+		              "record refused: stream %d is not 0, 1 or 2",
+		              (int)e->stream);
 	if (logger != NULL) {
 		logger_len = strlen(logger);
 		if (!logger_valid(logger, logger_len))
-			return LOGBUS_EINVAL;
+			return refuse(
+			    p, LOGBUS_EINVAL,
+			    "record refused: the logger must be 1..256 "
+			    "bytes of UTF-8 without control "
+			    "characters");
 	}
 	if (!utf8_valid(msg, msg_len))
-		return LOGBUS_EUTF8;
-	if ((rv = check_fields(e->fields, e->nfields)) != 0)
+		return refuse(p, LOGBUS_EUTF8,
+		              "record refused: the message is not valid "
+		              "UTF-8");
+	if ((rv = check_fields(p, e->fields, e->nfields)) != 0)
 		return rv;
 	size_t total = sizeof(struct entry_hdr) + logger_len + msg_len;
 	for (size_t i = 0; i < e->nfields; i++)
@@ -263,7 +312,10 @@ static int enqueue(struct logbus_publisher *p, const logbus_entry *e,
 	                 (logger_len ? 0 : p->logger_len) + ENCODE_SLACK +
 	                 e->nfields * 8;
 	if (encoded > LOGBUS_RECORD_MAX)
-		return LOGBUS_ETOOBIG;
+		return refuse(p, LOGBUS_ETOOBIG,
+		              "record refused: about %zu bytes encoded, over "
+		              "the limit of %d bytes (LOGBUS_RECORD_MAX)",
+		              encoded, LOGBUS_RECORD_MAX);
 
 	char stack[FMT_STACK];
 	char *buf = total <= sizeof stack ? stack : malloc(total);
@@ -309,7 +361,10 @@ int publisher_put_encoded(struct logbus_publisher *p, const char *rec,
 	size_t total = sizeof h + len;
 
 	if (len > LOGBUS_RECORD_MAX)
-		return LOGBUS_ETOOBIG;
+		return refuse(p, LOGBUS_ETOOBIG,
+		              "record refused: %zu bytes encoded, over the "
+		              "limit of %d bytes (LOGBUS_RECORD_MAX)",
+		              len, LOGBUS_RECORD_MAX);
 	char *buf = malloc(total);
 	if (buf == NULL)
 		return LOGBUS_ENOMEM;
@@ -321,30 +376,13 @@ int publisher_put_encoded(struct logbus_publisher *p, const char *rec,
 	return rv;
 }
 
-/* Say why a record was refused before it was queued. */
-static int refused(struct logbus_publisher *p, int rv)
-{
-	static const char *const why[] = {
-	    [-LOGBUS_EINVAL] = "record refused: bad level, stream, logger "
-	                       "or field key",
-	    [-LOGBUS_EUTF8] = "record refused: text is not valid UTF-8",
-	    [-LOGBUS_ETOOBIG] = "record refused: larger than 256 KiB",
-	};
-	if (rv == LOGBUS_EINVAL || rv == LOGBUS_EUTF8 || rv == LOGBUS_ETOOBIG) {
-		pthread_mutex_lock(&p->mu);
-		set_error(p, "%s", why[-rv]);
-		pthread_mutex_unlock(&p->mu);
-	}
-	return rv;
-}
-
 LOGBUS_API int logbus_write(logbus_publisher *p, const logbus_entry *e)
 {
 	if (p == NULL || e == NULL || e->message == NULL)
 		return LOGBUS_EINVAL;
 	size_t len =
 	    e->message_len == (size_t)-1 ? strlen(e->message) : e->message_len;
-	return refused(p, enqueue(p, e, e->message, len));
+	return enqueue(p, e, e->message, len);
 }
 
 LOGBUS_API int logbus_logv(logbus_publisher *p, int level, const char *logger,
@@ -366,7 +404,11 @@ LOGBUS_API int logbus_logv(logbus_publisher *p, int level, const char *logger,
 	if ((size_t)n >= sizeof stack) {
 		if ((size_t)n > LOGBUS_RECORD_MAX) {
 			va_end(ap2);
-			return LOGBUS_ETOOBIG;
+			return refuse(p, LOGBUS_ETOOBIG,
+			              "record refused: a message of %d bytes, "
+			              "over the limit of %d bytes "
+			              "(LOGBUS_RECORD_MAX)",
+			              n, LOGBUS_RECORD_MAX);
 		}
 		msg = malloc((size_t)n + 1);
 		if (msg == NULL) {
@@ -382,7 +424,7 @@ LOGBUS_API int logbus_logv(logbus_publisher *p, int level, const char *logger,
 	    .fields = fields,
 	    .nfields = nfields,
 	};
-	int rv = refused(p, enqueue(p, &e, msg, (size_t)n));
+	int rv = enqueue(p, &e, msg, (size_t)n);
 	if (msg != stack)
 		free(msg);
 	return rv;
@@ -512,7 +554,8 @@ static size_t take_batch(struct logbus_publisher *p, size_t *raw_len,
 	*drops = p->dropped - p->dropped_reported;
 	if (*drops)
 		budget -= 512;
-	while (p->used > 0) {
+	size_t max_n = BATCH_RECORDS_MAX - (*drops > 0);
+	while (p->used > 0 && n < max_n) {
 		uint32_t total = ring_peek_total(p);
 		size_t cost = total + p->service_len + p->logger_len +
 		              ENCODE_SLACK + 2 * LOGBUS_FIELDS_MAX;
@@ -567,6 +610,12 @@ static void build_request(struct logbus_publisher *p, size_t n, uint64_t drops)
 
 enum outcome { SENT, RETRY, GIVE_UP };
 
+static bool dup_reply(const msgpack_object *o)
+{
+	bool dup = false;
+	return mp_get_bool(o, "dup", &dup) && dup;
+}
+
 /* Read an ack.  Called with p->mu held.  n: records in the batch. */
 static enum outcome take_reply(struct logbus_publisher *p, nng_msg *reply,
                                size_t n)
@@ -607,13 +656,23 @@ static enum outcome take_reply(struct logbus_publisher *p, nng_msg *reply,
 	} else {
 		mp_get_u64(&o, "first", &first);
 		mp_get_u64(&o, "n", &committed);
+		uint64_t limited = 0;
+		mp_get_u64(&o, "limited", &limited);
+		if (limited > 0 && !dup_reply(&o))
+			set_error(p,
+			          "logbusd dropped %llu records over the "
+			          "service's rate limit",
+			          (unsigned long long)limited);
+		p->limited += limited;
 		const msgpack_object *rej = mp_get(&o, "rej");
 		size_t nrej = rej && rej->type == MSGPACK_OBJECT_ARRAY
 		                  ? rej->via.array.size
 		                  : 0;
 		for (size_t i = 0; i < nrej; i++) {
 			const msgpack_object *r = &rej->via.array.ptr[i];
-			if (r->type == MSGPACK_OBJECT_ARRAY &&
+			/* The first refusal's reason: only the first few
+			 * carry one (proto.h, REJ_TEXT_MAX). */
+			if (i == 0 && r->type == MSGPACK_OBJECT_ARRAY &&
 			    r->via.array.size == 3 &&
 			    r->via.array.ptr[1].type == MSGPACK_OBJECT_STR &&
 			    r->via.array.ptr[2].type == MSGPACK_OBJECT_STR)
@@ -759,8 +818,8 @@ LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
 		rv = LOGBUS_ENOMEM;
 		goto fail;
 	}
-	if ((rv = reqconn_open(&p->conn, dir, SOCK_INGEST, 64 * 1024, err,
-	                       sizeof err)) != 0)
+	if ((rv = reqconn_open(&p->conn, dir, SOCK_INGEST, INGEST_REPLY_MAX,
+	                       err, sizeof err)) != 0)
 		goto fail;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
@@ -866,6 +925,7 @@ LOGBUS_API void logbus_publisher_get_stats(logbus_publisher *p,
 	st->batches = p->batches;
 	st->resends = p->resends;
 	st->last_seq = p->last_seq;
+	st->limited = p->limited;
 	pthread_mutex_unlock(&p->mu);
 	st->connected = reqconn_connected(&p->conn);
 }

@@ -27,6 +27,14 @@
 #define QUERY_REPLY_MAX  (4 * 1024 * 1024)
 #define QUERY_RECV_MAX   (QUERY_REPLY_MAX + 64 * 1024)
 #define READ_RECORDS_MAX 10000 /* records in one read reply */
+/* Records in one ingest batch: the library never sends more, the broker
+ * refuses a batch with more whole (batch_too_big). */
+#define BATCH_RECORDS_MAX 10000
+/* An ack lists every refused record, but only the first REJ_TEXT_MAX carry
+ * a sentence, so that an ack of BATCH_RECORDS_MAX refusals stays far below
+ * what the library receives (INGEST_REPLY_MAX). */
+#define REJ_TEXT_MAX     16
+#define INGEST_REPLY_MAX (512 * 1024)
 
 /* Record map keys (client-set). */
 #define RK_TIME    "t" /* int: ns since the epoch, publisher's clock */
@@ -51,18 +59,20 @@
 #define OP_SERVICES "services"
 
 /* Error codes in replies ("code"). */
-#define ERR_BAD_REQUEST   "bad_request"
-#define ERR_UNKNOWN_OP    "unknown_op"
-#define ERR_BAD_RECORD    "bad_record"
-#define ERR_BAD_SERVICE   "bad_service"
-#define ERR_BAD_UTF8      "bad_utf8"
-#define ERR_TOO_BIG       "too_big"
-#define ERR_JOURNAL       "journal_error"
-#define ERR_CURSOR        "bad_cursor"
-#define ERR_EXPIRED       "cursor_expired"
-#define ERR_SHUTTING_DOWN "shutting_down"
-#define ERR_NOT_FOUND     "not_found"
-#define ERR_DENIED        "denied" /* op for the reader group only */
+#define ERR_BAD_REQUEST     "bad_request"
+#define ERR_UNKNOWN_OP      "unknown_op"
+#define ERR_BAD_RECORD      "bad_record"
+#define ERR_BAD_SERVICE     "bad_service"
+#define ERR_BAD_UTF8        "bad_utf8"
+#define ERR_TOO_BIG         "too_big"
+#define ERR_TOO_MANY_FIELDS "too_many_fields"
+#define ERR_BATCH_TOO_BIG   "batch_too_big"
+#define ERR_JOURNAL         "journal_error"
+#define ERR_CURSOR          "bad_cursor"
+#define ERR_EXPIRED         "cursor_expired"
+#define ERR_SHUTTING_DOWN   "shutting_down"
+#define ERR_NOT_FOUND       "not_found"
+#define ERR_DENIED          "denied" /* op for the reader group only */
 
 /* ---- msgpack helpers for protocol maps (proto.c) ---- */
 

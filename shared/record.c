@@ -143,8 +143,9 @@ static int check_fields(const msgpack_object *o, struct record_error *e)
 	if (o->type != MSGPACK_OBJECT_MAP)
 		return fail(e, ERR_BAD_RECORD, "fields are not a map");
 	if (o->via.map.size > LOGBUS_FIELDS_MAX)
-		return fail(e, ERR_TOO_BIG, "more than %d fields",
-		            LOGBUS_FIELDS_MAX);
+		return fail(e, ERR_TOO_MANY_FIELDS,
+		            "record has %u fields, over the limit of %d",
+		            o->via.map.size, LOGBUS_FIELDS_MAX);
 	for (uint32_t i = 0; i < o->via.map.size; i++) {
 		const msgpack_object *k = &o->via.map.ptr[i].key;
 		const msgpack_object *v = &o->via.map.ptr[i].val;

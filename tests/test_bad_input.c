@@ -862,7 +862,8 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 		if (strcmp(got, c->code) != 0)
 			fail_msg("record %u (%s): code %s, expected %s",
 			         (unsigned)idx->via.u64, c->what, got, c->code);
-		assert_true(msg->via.str.size > 0);
+		/* Only the first REJ_TEXT_MAX carry a sentence. */
+		assert_true(i >= REJ_TEXT_MAX || msg->via.str.size > 0);
 		assert_false(seen[idx->via.u64]);
 		seen[idx->via.u64] = true;
 	}

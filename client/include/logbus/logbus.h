@@ -183,6 +183,8 @@ typedef struct logbus_publisher_stats {
 	uint64_t resends;  /* batches sent again after a timeout or reconnect */
 	uint64_t last_seq; /* sequence number of the last committed record */
 	int connected;     /* a connection to the broker is up now */
+	uint64_t limited;  /* acknowledged but dropped by the broker's
+	                      per-service rate limit (not in committed) */
 } logbus_publisher_stats;
 
 LOGBUS_API void logbus_publisher_get_stats(logbus_publisher *pub,

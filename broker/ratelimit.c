@@ -1,0 +1,169 @@
+/*
+ * ratelimit.c: per-service rate limiting with journald's semantics.
+ *
+ * A service's window starts with its first record; within
+ * cfg.rate_interval_s at most cfg.rate_burst of its records are journaled
+ * and the rest are dropped and counted.  When the window has ended, exactly
+ * one WARNING record of the service "logbusd", logger "logbus", says
+ * "Suppressed N records from service X" (fields service=X, suppressed=N),
+ * written by whichever comes first: the service's next record (which starts
+ * a new window) or the sweep that runs every second.  The publisher is
+ * acknowledged for dropped records (they were received, and dropped by
+ * policy, like journald's): the ack's "limited" says how many.
+ *
+ * Cost on the ingest path: one service lookup per run of records of one
+ * service in a batch (a library batch is one run), nothing per record but
+ * the copy that closes the gap.  The broker's own service is never limited.
+ * Limits are read from b->cfg at each use, so a reload takes effect at once.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+
+#define RATE_SWEEP_S 1.0
+#define SELF_SERVICE "logbusd"
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t interval_ns(const struct broker *b)
+{
+	return (int64_t)(b->cfg.rate_interval_s * 1e9);
+}
+
+static void report(struct broker *b, struct service *svc)
+{
+	logbus_field f[] = {
+	    LOGBUS_STR("service", svc->id),
+	    LOGBUS_INT("suppressed", (int64_t)svc->rate_suppressed),
+	};
+
+	broker_log_fields(b, LOGBUS_WARNING, f, 2,
+	                  "Suppressed %llu records from service %s",
+	                  (unsigned long long)svc->rate_suppressed, svc->id);
+	svc->rate_suppressed = 0;
+}
+
+/* How many of n more records of svc its window lets through at now. */
+static uint64_t admit(struct broker *b, struct service *svc, uint64_t n,
+                      int64_t now)
+{
+	uint64_t burst = b->cfg.rate_burst;
+
+	if (svc->rate_count == 0 ||
+	    now - svc->rate_start_ns >= interval_ns(b)) {
+		if (svc->rate_suppressed > 0) {
+			report(b, svc);
+			if (b->rate_suppressing > 0)
+				b->rate_suppressing--;
+		}
+		svc->rate_start_ns = now;
+		svc->rate_count = 0;
+	}
+	uint64_t room = svc->rate_count < burst ? burst - svc->rate_count : 0;
+	uint64_t k = n < room ? n : room;
+	svc->rate_count += n;
+	if (k < n) {
+		if (svc->rate_suppressed == 0)
+			b->rate_suppressing++;
+		svc->rate_suppressed += n - k;
+	}
+	return k;
+}
+
+static bool is_self(const struct lb_str *s)
+{
+	return s->len == sizeof SELF_SERVICE - 1 &&
+	       memcmp(s->p, SELF_SERVICE, s->len) == 0;
+}
+
+size_t ratelimit_batch(struct broker *b, size_t n)
+{
+	size_t from = 0, out = 0;
+	int64_t now;
+
+	if (b->cfg.rate_burst == 0 || n == 0)
+		return n;
+	now = mono_ns();
+	while (from < n) {
+		const struct lb_str *svc_id = &b->views[from].service;
+		size_t to = from + 1;
+		while (to < n && b->views[to].service.len == svc_id->len &&
+		       memcmp(b->views[to].service.p, svc_id->p, svc_id->len) ==
+		           0)
+			to++;
+		size_t keep = to - from;
+		if (!is_self(svc_id)) {
+			struct service *svc =
+			    services_get(b->services, svc_id->p, svc_id->len);
+			if (svc != NULL) /* out of memory: not limited */
+				keep = (size_t)admit(b, svc, to - from, now);
+		}
+		if (out != from && keep > 0) {
+			memmove(&b->recs[out], &b->recs[from],
+			        keep * sizeof *b->recs);
+			memmove(&b->views[out], &b->views[from],
+			        keep * sizeof *b->views);
+		}
+		out += keep;
+		b->stats.rate_limited += to - from - keep;
+		from = to;
+	}
+	return out;
+}
+
+struct sweep {
+	struct broker *b;
+	int64_t now;
+	bool all; /* report every window, ended or not (shutdown) */
+	uint32_t pending;
+};
+
+static void sweep_one(void *arg, struct service *svc)
+{
+	struct sweep *sw = arg;
+
+	if (svc->rate_suppressed == 0)
+		return;
+	if (sw->all || sw->now - svc->rate_start_ns >= interval_ns(sw->b))
+		report(sw->b, svc);
+	else
+		sw->pending++;
+}
+
+/* rate_suppressing is an upper bound (a service forgotten by the LRU
+ * takes its count along); the sweep sets it right. */
+static void sweep(struct broker *b, bool all)
+{
+	struct sweep sw = {.b = b, .now = mono_ns(), .all = all};
+
+	if (b->rate_suppressing == 0 || b->services == NULL)
+		return;
+	services_each_mut(b->services, sweep_one, &sw);
+	b->rate_suppressing = sw.pending;
+}
+
+static void on_rate_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	sweep(w->data, false);
+}
+
+void ratelimit_init(struct broker *b)
+{
+	ev_timer_init(&b->rate_w, on_rate_tick, RATE_SWEEP_S, RATE_SWEEP_S);
+	b->rate_w.data = b;
+	ev_timer_start(b->loop, &b->rate_w);
+}
+
+void ratelimit_flush(struct broker *b)
+{
+	sweep(b, true);
+}

@@ -1,0 +1,447 @@
+/*
+ * logbus_crowd.c: logbus-crowd, many clients at once against a running
+ * logbusd, and the broker's memory while they work.
+ *
+ * Opens --publishers separate logbus_publisher handles (one service each,
+ * "crowd-<i>", driven by a few threads) and --subscribers following
+ * subscriptions (logger "crowd"), publishes --rate records per second per
+ * publisher for --seconds, flushes, then waits until every subscriber has
+ * received every record exactly once and in each publisher's order.  While
+ * it runs it samples the broker's VmRSS from /proc (the broker's pid comes
+ * from the run directory's lock file) and at the end prints its VmHWM, the
+ * peak resident memory since the broker started.
+ *
+ * Built only on liblogbus's public API.  Exit status: 0 every record
+ * arrived everywhere (and VmHWM is under --max-rss-mb, if given), 1 not,
+ * 2 a bad command line.  Messages are lines on stderr starting
+ * "logbus-crowd: ".
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <logbus/logbus.h>
+
+#define MAX_PUBLISHERS  20000
+#define MAX_SUBSCRIBERS 2000
+#define DRIVERS         8   /* threads that drive the publishers */
+#define TICK_MS         100 /* a driver logs a tick's share at a time */
+#define QUEUE_BYTES     (64 * 1024)
+#define DELIVERY_WAIT_S 120 /* for the subscribers after the last flush */
+
+struct opts {
+	const char *run_dir;
+	int publishers, subscribers;
+	double seconds;
+	double rate; /* records/s per publisher */
+	long max_rss_mb;
+};
+
+struct crowd {
+	const struct opts *o;
+	logbus_publisher **pubs;
+	uint64_t *published; /* per publisher, written by its driver */
+	atomic_bool stop;
+	atomic_int failed_logs;
+};
+
+struct sub {
+	logbus_subscription *s;
+	uint64_t *next; /* per publisher: the number expected next */
+	atomic_uint_fast64_t received;
+	atomic_uint_fast64_t wrong; /* out of order, twice, or unparsable */
+	int npub;
+};
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("logbus-crowd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* The broker's pid, from the lock file it keeps in its run directory. */
+static long broker_pid(const char *run_dir)
+{
+	char path[4200];
+	long pid = -1;
+
+	snprintf(path, sizeof path, "%s/logbusd.lock", run_dir);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = -1;
+	fclose(f);
+	return pid;
+}
+
+/* A "VmXXX:  N kB" line of /proc/PID/status, in kB, or -1. */
+static long proc_kb(long pid, const char *key)
+{
+	char path[64], line[256];
+	long v = -1;
+	size_t klen = strlen(key);
+
+	snprintf(path, sizeof path, "/proc/%ld/status", pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static int on_log(const logbus_record *rec, void *user)
+{
+	struct sub *s = user;
+	unsigned p;
+	unsigned long long n;
+
+	if (sscanf(rec->message, "p%u n%llu", &p, &n) != 2 ||
+	    p >= (unsigned)s->npub || n != s->next[p]) {
+		atomic_fetch_add(&s->wrong, 1);
+	} else {
+		s->next[p]++;
+	}
+	atomic_fetch_add(&s->received, 1);
+	return 0;
+}
+
+static int on_error(int code, const char *message, void *user)
+{
+	(void)user;
+	say("subscriber: %s: %s", logbus_strerror(code), message);
+	return 1; /* retry: the broker's errors here are passing */
+}
+
+struct driver {
+	struct crowd *c;
+	int from, to; /* publishers [from, to) */
+};
+
+static void *drive(void *arg)
+{
+	struct driver *d = arg;
+	struct crowd *c = d->c;
+	double per_tick = c->o->rate * (TICK_MS / 1000.0), owed = 0;
+	double end = now_s() + c->o->seconds;
+
+	while (!atomic_load(&c->stop) && now_s() < end) {
+		double t = now_s();
+		owed += per_tick;
+		int n = (int)owed;
+		owed -= n;
+		for (int p = d->from; p < d->to; p++)
+			for (int k = 0; k < n; k++) {
+				int rv = logbus_log(
+				    c->pubs[p], LOGBUS_INFO, "p%d n%llu", p,
+				    (unsigned long long)c->published[p]);
+				if (rv != LOGBUS_OK) {
+					atomic_fetch_add(&c->failed_logs, 1);
+					continue;
+				}
+				c->published[p]++;
+			}
+		long left = TICK_MS - (long)((now_s() - t) * 1000);
+		if (left > 0)
+			sleep_ms(left);
+	}
+	return NULL;
+}
+
+static int usage(FILE *f, int rc)
+{
+	fprintf(f,
+	        "usage: logbus-crowd --run-dir DIR [options]\n"
+	        "\n"
+	        "Many publishers and following subscribers against a running "
+	        "logbusd; reports\nthe broker's resident memory and checks "
+	        "that every record reached every\nsubscriber.\n"
+	        "\n"
+	        "  --run-dir DIR       the broker's run directory (required)\n"
+	        "  --publishers N      publisher handles (default 1000)\n"
+	        "  --subscribers N     following subscriptions (default 100)\n"
+	        "  --seconds S         how long to publish (default 10)\n"
+	        "  --rate R            records/s per publisher, 0.01 to 100000 "
+	        "(default 1)\n"
+	        "  --max-rss-mb MB     fail when the broker's VmHWM is over "
+	        "MB\n");
+	return rc;
+}
+
+static bool parse_int(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+	    {"run-dir", required_argument, NULL, 'r'},
+	    {"publishers", required_argument, NULL, 'p'},
+	    {"subscribers", required_argument, NULL, 's'},
+	    {"seconds", required_argument, NULL, 't'},
+	    {"rate", required_argument, NULL, 'R'},
+	    {"max-rss-mb", required_argument, NULL, 'm'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	long v;
+	char *end;
+	int ch, li = 0;
+
+	*o = (struct opts){
+	    .publishers = 1000, .subscribers = 100, .seconds = 10, .rate = 1};
+	while ((ch = getopt_long(argc, argv, "h", lo, &li)) != -1) {
+		switch (ch) {
+		case 'r':
+			o->run_dir = optarg;
+			break;
+		case 'p':
+			if (!parse_int(optarg, 1, MAX_PUBLISHERS, &v))
+				goto bad;
+			o->publishers = (int)v;
+			break;
+		case 's':
+			if (!parse_int(optarg, 0, MAX_SUBSCRIBERS, &v))
+				goto bad;
+			o->subscribers = (int)v;
+			break;
+		case 't':
+			o->seconds = strtod(optarg, &end);
+			if (*end || !(o->seconds > 0 && o->seconds <= 3600))
+				goto bad;
+			break;
+		case 'R':
+			o->rate = strtod(optarg, &end);
+			if (*end || !(o->rate >= 0.01 && o->rate <= 100000))
+				goto bad;
+			break;
+		case 'm':
+			if (!parse_int(optarg, 1, 1L << 30, &v))
+				goto bad;
+			o->max_rss_mb = v;
+			break;
+		case 'h':
+			exit(usage(stdout, 0));
+		default:
+			exit(usage(stderr, 2));
+		}
+	}
+	if (o->run_dir == NULL || optind < argc) {
+		say("--run-dir is required and there are no arguments");
+		return usage(stderr, 2);
+	}
+	return 0;
+bad:
+	say("bad value '%s' for --%s", optarg, lo[li].name);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	struct crowd c = {.o = &o};
+	struct sub *subs = NULL;
+	int rc = 1, rv;
+	char err[256];
+
+	if ((rv = parse(argc, argv, &o)) != 0)
+		return rv;
+	/* A descriptor or more per client: past the usual 1,024. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	long pid = broker_pid(o.run_dir);
+	if (pid <= 0 || proc_kb(pid, "VmRSS") < 0) {
+		say("no logbusd found through %s/logbusd.lock: is it running?",
+		    o.run_dir);
+		return 1;
+	}
+	long rss_start = proc_kb(pid, "VmRSS");
+	c.pubs = calloc((size_t)o.publishers, sizeof *c.pubs);
+	c.published = calloc((size_t)o.publishers, sizeof *c.published);
+	subs = calloc((size_t)o.subscribers + 1, sizeof *subs);
+	if (!c.pubs || !c.published || !subs) {
+		say("out of memory");
+		return 1;
+	}
+	atomic_init(&c.stop, false);
+	atomic_init(&c.failed_logs, 0);
+
+	/* Subscribers first, following from now, so that they see all. */
+	for (int i = 0; i < o.subscribers; i++) {
+		const char *logger = "crowd";
+		logbus_reader_options ro = {
+		    .run_dir = o.run_dir,
+		    .start = LOGBUS_START_NEW,
+		    .follow = 1,
+		    .timeout_ms = 30000,
+		    .filter = {.logger_prefix = logger},
+		    .error = err,
+		    .error_len = sizeof err,
+		};
+		subs[i].npub = o.publishers;
+		subs[i].next = calloc((size_t)o.publishers, sizeof(uint64_t));
+		atomic_init(&subs[i].received, 0);
+		atomic_init(&subs[i].wrong, 0);
+		if (subs[i].next == NULL ||
+		    (rv = logbus_subscribe(&subs[i].s, &ro, on_log, on_error,
+		                           &subs[i])) != LOGBUS_OK) {
+			say("subscriber %d: %s: %s", i,
+			    subs[i].next ? logbus_strerror(rv) : "no memory",
+			    err);
+			goto out;
+		}
+	}
+	for (int i = 0; i < o.publishers; i++) {
+		char svc[32];
+		snprintf(svc, sizeof svc, "crowd-%d", i);
+		logbus_publisher_options po = {.run_dir = o.run_dir,
+		                               .service = svc,
+		                               .logger = "crowd",
+		                               .queue_bytes = QUEUE_BYTES};
+		if ((rv = logbus_publisher_open(&c.pubs[i], &po)) !=
+		    LOGBUS_OK) {
+			say("publisher %d: %s", i, logbus_strerror(rv));
+			goto out;
+		}
+	}
+	long rss_connected = proc_kb(pid, "VmRSS");
+
+	pthread_t th[DRIVERS];
+	struct driver d[DRIVERS];
+	int per = (o.publishers + DRIVERS - 1) / DRIVERS, nth = 0;
+	double t0 = now_s();
+	for (int i = 0; i < DRIVERS && i * per < o.publishers; i++) {
+		d[i] = (struct driver){&c, i * per,
+		                       (i + 1) * per < o.publishers
+		                           ? (i + 1) * per
+		                           : o.publishers};
+		if (pthread_create(&th[i], NULL, drive, &d[i]) != 0) {
+			say("cannot start a thread");
+			atomic_store(&c.stop, true);
+			break;
+		}
+		nth++;
+	}
+	long rss_max = 0;
+	while (now_s() - t0 < o.seconds) {
+		long r = proc_kb(pid, "VmRSS");
+		rss_max = r > rss_max ? r : rss_max;
+		sleep_ms(200);
+	}
+	for (int i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	uint64_t total = 0;
+	for (int i = 0; i < o.publishers; i++) {
+		if ((rv = logbus_flush(c.pubs[i], 60000)) != LOGBUS_OK) {
+			say("publisher %d: flush: %s: %s", i,
+			    logbus_strerror(rv),
+			    logbus_publisher_error(c.pubs[i], err, sizeof err));
+			goto out;
+		}
+		total += c.published[i];
+	}
+	double pub_s = now_s() - t0;
+
+	/* Every subscriber gets every record. */
+	double deadline = now_s() + DELIVERY_WAIT_S;
+	int behind = o.subscribers;
+	while (behind > 0 && now_s() < deadline) {
+		behind = 0;
+		for (int i = 0; i < o.subscribers; i++)
+			behind += atomic_load(&subs[i].received) < total;
+		long r = proc_kb(pid, "VmRSS");
+		rss_max = r > rss_max ? r : rss_max;
+		if (behind > 0)
+			sleep_ms(100);
+	}
+	uint64_t wrong = 0, missing = 0;
+	for (int i = 0; i < o.subscribers; i++) {
+		wrong += atomic_load(&subs[i].wrong);
+		for (int p = 0; p < o.publishers; p++)
+			missing +=
+			    c.published[p] - (subs[i].next[p] < c.published[p]
+			                          ? subs[i].next[p]
+			                          : c.published[p]);
+	}
+	long hwm = proc_kb(pid, "VmHWM"), rss = proc_kb(pid, "VmRSS");
+	printf("publishers %d, subscribers %d, %.1f s: %llu records "
+	       "published (%.0f/s), %llu deliveries expected, %llu missing, "
+	       "%llu out of order or twice, %d logging errors\n",
+	       o.publishers, o.subscribers, pub_s, (unsigned long long)total,
+	       total / pub_s,
+	       (unsigned long long)(total * (uint64_t)o.subscribers),
+	       (unsigned long long)missing, (unsigned long long)wrong,
+	       atomic_load(&c.failed_logs));
+	printf("broker pid %ld: VmRSS %ld kB at start, %ld kB with every "
+	       "client connected, %ld kB at most sampled, %ld kB now; "
+	       "VmHWM %ld kB\n",
+	       pid, rss_start, rss_connected, rss_max, rss, hwm);
+	rc = missing == 0 && wrong == 0 && atomic_load(&c.failed_logs) == 0 ? 0
+	                                                                    : 1;
+	if (rc != 0)
+		say("not every record reached every subscriber exactly once");
+	if (o.max_rss_mb > 0 && hwm > o.max_rss_mb * 1024) {
+		say("the broker's VmHWM %ld kB is over --max-rss-mb %ld", hwm,
+		    o.max_rss_mb);
+		rc = 1;
+	}
+out:
+	for (int i = 0; i < o.publishers; i++)
+		if (c.pubs[i])
+			logbus_publisher_close(c.pubs[i], 10000);
+	for (int i = 0; i < o.subscribers; i++) {
+		if (subs[i].s)
+			logbus_subscription_close(subs[i].s);
+		free(subs[i].next);
+	}
+	free(subs);
+	free(c.pubs);
+	free(c.published);
+	return rc;
+}
