@@ -3,7 +3,8 @@
 # test_config.sh: logbusd's configuration file (broker/config.c): the shipped
 # sample, every kind of mistake stopping the start with the file, the line
 # and the reason, options overriding the file, --check-config, and SIGHUP
-# reloading routes (and refusing a broken file without changing anything).
+# reloading routes and rate limits (and refusing a broken file without
+# changing anything).
 #
 # Usage: bash tests/test_config.sh BIN_DIR SOURCE_DIR   (BIN_DIR holds
 # logbusd and logbusctl; SOURCE_DIR is the project, for broker/logbusd.conf).
@@ -153,6 +154,25 @@ check "restart-only change: nothing written elsewhere" \
 	test ! -e "$T/elsewhere"
 check "the broker's own records tell of reloads" \
 	wait_for 10 sh -c "\"$BIN/logbusctl\" --run-dir '$R' tail -n 50 -s logbusd | grep -q 'reload: configuration'"
+
+# ---- rate limits reloaded ---------------------------------------------------
+
+# rate_limited: the broker's count of records its rate limits dropped.
+rate_limited() {
+	ctl stats -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rate_limited"])'
+}
+write_conf '[limits]\nrate-interval = 3600\nrate-burst = 5\n'
+check "reload with a rate limit" reload 4
+seq 1 8 | sed 's/^/burst /' | ctl publish -s svc_rl - >/dev/null
+expect_eq "the reloaded limit drops over the burst" 3 "$(rate_limited)"
+expect_eq "... and keeps the burst" 5 \
+	"$(ctl tail -n all -s svc_rl -o cat | grep -c '^burst ')"
+write_conf '[limits]\nrate-burst = 0\n'
+check "reload without a rate limit" reload 5
+seq 1 8 | sed 's/^/free /' | ctl publish -s svc_rl - >/dev/null
+expect_eq "no limit after the reload: nothing more dropped" 3 "$(rate_limited)"
+expect_eq "... every record kept" 8 \
+	"$(ctl tail -n all -s svc_rl -o cat | grep -c '^free ')"
 
 stop_pid "$BROKER"
 finish
