@@ -61,8 +61,10 @@ struct endpoint {
 	size_t nparked, parked_cap;
 	/* bug #1518 probe */
 	atomic_uint_fast64_t pipes_added; /* written by nng's threads */
-	nng_socket probe;
-	bool probing;
+	int probe_fd;     /* a raw connection that speaks the handshake; -1 */
+	size_t probe_got; /* bytes of the broker's handshake read back */
+	ev_tstamp probe_at;
+	bool probing; /* until endpoint_probe_check judges */
 	uint64_t probe_base;
 	uint64_t relistens;
 	/* connected pipes, for stats (the probe's own pipe not counted) */

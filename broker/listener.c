@@ -13,7 +13,8 @@
  * Bug #1518: a connection closed during the SP handshake stops an ipc
  * listener for good, silently.  The only reliable sign is that the socket
  * stops seeing NNG_PIPE_EV_ADD_POST: the dialing side still completes its
- * handshake.  So every probe interval the broker dials itself and checks,
+ * handshake.  So every probe interval the broker connects to itself and
+ * checks,
  * a few hundred milliseconds later, that its own socket saw a new pipe; if
  * not it closes the listener and listens again on the same path.  Clients on
  * pipes that survive are not disturbed.
@@ -27,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -41,7 +44,9 @@
 
 #define DRAIN_MAX 64 /* messages per wake-up, then let other watchers run */
 /* Messages pub0 queues per subscriber before it drops the oldest (1..8192):
- * deep enough that a subscriber stalled for a moment loses nothing. */
+ * deep enough that a subscriber stalled for a moment loses nothing.  The
+ * queues share messages, so together they hold at most the last
+ * LIVE_SENDBUF messages of at most 32 KiB (live.c): 32 MiB. */
 #define LIVE_SENDBUF 1024
 /* Replies waiting for room in nng: past this the endpoint stops taking
  * requests until they have left, so a client that sends and never reads
@@ -222,6 +227,7 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 	atomic_init(&ep->pipes_added, 0);
 	atomic_init(&ep->pipes, 0);
 	atomic_init(&ep->self_pipe, 0);
+	ep->probe_fd = -1;
 	if (paths_socket_url(ep->url, sizeof ep->url, run_dir, sock_name) ==
 	        NULL ||
 	    (size_t)snprintf(ep->path, sizeof ep->path, "%s/%s", run_dir,
@@ -271,19 +277,76 @@ void endpoint_pause(struct endpoint *ep)
 		ev_io_stop(ep->b->loop, &ep->recv_w);
 }
 
+/*
+ * The probe is a plain AF_UNIX connection that speaks the SP handshake
+ * itself (8 bytes each way: 0, 'S', 'P', 0, the protocol as u16 big-endian,
+ * 0, 0), not an nng socket: closing an nng socket whose pipe is still
+ * starting can block nng's reaper for good in 1.5.2 (seen with a thousand
+ * clients connecting: every later nng_close, shutdown's included, then
+ * hung).  The connection is closed only once the broker's side has
+ * answered the handshake, or gave up on it, or the listener is replaced:
+ * closing it in the middle of the handshake is exactly what triggers #1518.
+ */
+#define PROBE_GIVE_UP_S 30 /* an unanswered probe connection is dropped */
+
+static void probe_drop(struct endpoint *ep)
+{
+	if (ep->probe_fd >= 0)
+		close(ep->probe_fd);
+	ep->probe_fd = -1;
+}
+
+/* Whether the probe connection may be closed now: the broker's side sent
+ * its header (or closed), or it has waited too long. */
+static bool probe_done(struct endpoint *ep)
+{
+	unsigned char hdr[8];
+
+	while (ep->probe_got < sizeof hdr) {
+		ssize_t n = read(ep->probe_fd, hdr, sizeof hdr - ep->probe_got);
+		if (n > 0) {
+			ep->probe_got += (size_t)n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			return true; /* the broker's side closed it */
+		return ev_now(ep->b->loop) - ep->probe_at > PROBE_GIVE_UP_S;
+	}
+	return true;
+}
+
 void endpoint_probe_start(struct endpoint *ep)
 {
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	/* A peer the socket's protocol accepts: req0 for rep0, sub0 for pub0.
+	 */
+	unsigned char hdr[8] = {0, 'S', 'P', 0, 0, ep->ops ? 0x30 : 0x21, 0, 0};
+
 	if (!ep->open || ep->probing)
 		return;
-	/* A peer the socket's protocol accepts, or the handshake fails. */
-	if ((ep->ops ? nng_req0_open(&ep->probe) : nng_sub0_open(&ep->probe)) !=
-	    0)
+	if (ep->probe_fd >= 0) { /* last probe's connection still open */
+		if (!probe_done(ep))
+			return;
+		probe_drop(ep);
+	}
+	size_t len = strlen(ep->path);
+	if (len >= sizeof sa.sun_path) /* nng could not listen there either */
+		return;
+	memcpy(sa.sun_path, ep->path, len + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
 		return;
 	ep->probe_base = atomic_load(&ep->pipes_added);
-	if (nng_dial(ep->probe, ep->url, NULL, NNG_FLAG_NONBLOCK) != 0) {
-		nng_close(ep->probe);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    write(fd, hdr, sizeof hdr) != (ssize_t)sizeof hdr) {
+		/* EAGAIN: the backlog is full, the listener is busy, not dead;
+		 * anything else is for the next probe to find. */
+		close(fd);
 		return;
 	}
+	ep->probe_fd = fd;
+	ep->probe_got = 0;
+	ep->probe_at = ev_now(ep->b->loop);
 	ep->probing = true;
 }
 
@@ -293,11 +356,15 @@ void endpoint_probe_check(struct endpoint *ep)
 
 	if (!ep->probing)
 		return;
-	nng_close(ep->probe);
 	ep->probing = false;
-	if (atomic_load(&ep->pipes_added) != ep->probe_base)
+	if (atomic_load(&ep->pipes_added) != ep->probe_base) {
+		if (probe_done(ep))
+			probe_drop(ep);
 		return;
-	/* No pipe reached the socket: the listener is dead (bug #1518). */
+	}
+	/* No pipe reached the socket: the listener is dead (bug #1518).  The
+	 * probe's connection goes with the old listener. */
+	probe_drop(ep);
 	broker_log(ep->b, LOGBUS_WARNING,
 	           "%s: listener on %s stopped accepting (nng bug "
 	           "#1518); listening again",
@@ -317,10 +384,8 @@ void endpoint_close(struct endpoint *ep)
 		ev_io_stop(ep->b->loop, &ep->recv_w);
 		ev_io_stop(ep->b->loop, &ep->send_w);
 	}
-	if (ep->probing) {
-		nng_close(ep->probe);
-		ep->probing = false;
-	}
+	probe_drop(ep);
+	ep->probing = false;
 	for (size_t i = 0; i < ep->nparked; i++)
 		nng_msg_free(ep->parked[i]);
 	free(ep->parked);

@@ -2,9 +2,9 @@
  * live.c: every committed record, published once on the live socket.
  *
  * A live message is one run of consecutive records of one service (a batch
- * from the library is one run).  Its body starts with the topic, the service
- * id and a NUL, so a subscriber can ask nng for one service; then a msgpack
- * map:
+ * from the library is one run, cut at LIVE_MSG_MAX bytes).  Its body starts
+ * with the topic, the service id and a NUL, so a subscriber can ask nng for one
+ * service; then a msgpack map:
  *
  *   {"jid": bin(16), "first": u64, "last": u64, "prev": u64, "recs": bin}
  *
@@ -21,6 +21,11 @@
 #include "broker.h"
 #include "frame.h"
 #include "proto.h"
+
+/* Records per live message are cut at this many bytes (one bigger record
+ * goes alone): pub0 keeps up to LIVE_SENDBUF messages per subscriber, so
+ * this bounds what slow subscribers can make the broker hold. */
+#define LIVE_MSG_MAX (32u * 1024u)
 
 static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
 {
@@ -83,10 +88,12 @@ void live_publish(struct broker *b, uint64_t first_seq, size_t n)
 	size_t from = 0;
 
 	while (from < n) {
-		size_t to = from + 1;
-		while (to < n && same_service(&b->views[to].service,
-		                              &b->views[from].service))
-			to++;
+		size_t to = from + 1, bytes = b->recs[from].len;
+		while (to < n &&
+		       same_service(&b->views[to].service,
+		                    &b->views[from].service) &&
+		       bytes + b->recs[to].len <= LIVE_MSG_MAX)
+			bytes += b->recs[to++].len;
 		struct service *svc =
 		    services_get(b->services, b->views[from].service.p,
 		                 b->views[from].service.len);
