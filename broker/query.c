@@ -148,8 +148,6 @@ static void info(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
 	b->stats.queries++;
 	journal_get_stats(b->journal, &js);
 	syncer_get_stats(b->syncer, &ss);
-	struct routes_stats rs;
-	routes_get_stats(b->routes, &rs);
 	reply_begin(b, &pk, 8);
 	pack_jid(&pk, b->journal);
 	pack_u64(&pk, "fsyncs", js.fsyncs + ss.syncs);
@@ -158,13 +156,7 @@ static void info(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
 	msgpack_pack_map(&pk, REJ_COUNT);
 	for (int i = 0; i < REJ_COUNT; i++)
 		pack_u64(&pk, reject_names[i], b->stats.rejected[i]);
-	mp_pack_key(&pk, "routes");
-	msgpack_pack_map(&pk, 5);
-	pack_u64(&pk, "files", rs.routes);
-	pack_u64(&pk, "open", rs.open_files);
-	pack_u64(&pk, "errors", rs.errors);
-	pack_u64(&pk, "failing", rs.failing);
-	pack_u64(&pk, "rotations", rs.rotations);
+	stats_pack_routes(b, &pk);
 	pack_u64(&pk, "first", journal_first_seq(b->journal));
 	pack_u64(&pk, "last", journal_last_seq(b->journal));
 	mp_pack_key(&pk, "version");

@@ -137,13 +137,26 @@ static uint64_t pipes(const struct endpoint *ep)
 	return n > 0 ? (uint64_t)n : 0;
 }
 
+void stats_pack_routes(struct broker *b, msgpack_packer *pk)
+{
+	struct routes_stats rs;
+
+	routes_get_stats(b->routes, &rs);
+	mp_pack_key(pk, "routes");
+	msgpack_pack_map(pk, 5);
+	pack_u64(pk, "files", rs.routes);
+	pack_u64(pk, "open", rs.open_files);
+	pack_u64(pk, "errors", rs.errors);
+	pack_u64(pk, "failing", rs.failing);
+	pack_u64(pk, "rotations", rs.rotations);
+}
+
 void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
 {
 	struct broker *b = ep->b;
 	const struct broker_stats *st = &b->stats;
 	struct journal_stats js;
 	struct syncer_stats ss;
-	struct routes_stats rs;
 	uint64_t rss, peak;
 	double r1, b1, r60, b60;
 	msgpack_packer pk;
@@ -152,7 +165,6 @@ void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
 	b->stats.queries++;
 	journal_get_stats(b->journal, &js);
 	syncer_get_stats(b->syncer, &ss);
-	routes_get_stats(b->routes, &rs);
 	memory_use(&rss, &peak);
 	rate_over(&b->rate, 1, &r1, &b1);
 	rate_over(&b->rate, STATS_WINDOW, &r60, &b60);
@@ -197,13 +209,7 @@ void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
 	pack_u64(&pk, "fsyncs", js.fsyncs + ss.syncs);
 	pack_u64(&pk, "fsync_errors", ss.errors);
 	pack_u64(&pk, "fsync_last_ns", last_sync);
-	mp_pack_key(&pk, "routes");
-	msgpack_pack_map(&pk, 5);
-	pack_u64(&pk, "files", rs.routes);
-	pack_u64(&pk, "open", rs.open_files);
-	pack_u64(&pk, "errors", rs.errors);
-	pack_u64(&pk, "failing", rs.failing);
-	pack_u64(&pk, "rotations", rs.rotations);
+	stats_pack_routes(b, &pk);
 	pack_u64(&pk, "services", services_size(b->services));
 	pack_u64(&pk, "services_max", SERVICES_MAX);
 	pack_u64(&pk, "error_reports", st->error_reports);

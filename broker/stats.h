@@ -41,4 +41,8 @@ void stats_fini(struct broker *b);
 void stats_count_batch(struct broker *b, const msgpack_object_array *recs,
                        const msgpack_object *req);
 
+/* The "routes" key of the info and stats replies: the routed files' counts
+ * (routes_get_stats) as a map. */
+void stats_pack_routes(struct broker *b, msgpack_packer *pk);
+
 #endif

@@ -48,6 +48,9 @@
 #       Until RUN_DIR/ingest.sock and RUN_DIR/query.sock exist, every 50 ms,
 #       at most 10 s; returns 1 at once when PID (the broker) exited, or
 #       after 10 s, with a line saying so and ERR_FILE on stderr.
+#   poll COMMAND...
+#       Runs COMMAND every 50 ms until it succeeds, at most 10 s; returns 1
+#       when it never did.  Its output is not redirected.
 #   wait_for SECONDS COMMAND...
 #       Runs COMMAND (output discarded) every 50 ms until it succeeds;
 #       returns 1 when it still fails after SECONDS.
@@ -159,6 +162,16 @@ wait_sockets() {
 	done
 	echo "logbusd did not create its sockets in $run within 10 s:" >&2
 	cat "$err" >&2
+	return 1
+}
+
+poll() {
+	for _ in $(seq 200); do
+		if "$@"; then
+			return 0
+		fi
+		sleep 0.05
+	done
 	return 1
 }
 

@@ -33,17 +33,6 @@ ctl() {
 	"$BIN/logbusctl" --run-dir "$T/run" "$@"
 }
 
-# poll COMMAND...: until COMMAND succeeds, every 50 ms, at most 10 s.
-poll() {
-	for _ in $(seq 200); do
-		if "$@"; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
-}
-
 # has_line FILE LINE: FILE has LINE as a whole line.
 has_line() {
 	grep -qxF -- "$2" "$1" 2>/dev/null

@@ -26,15 +26,6 @@ ctl() {
 	"$BIN/logbusctl" --run-dir "$T/run" "$@"
 }
 
-poll() {
-	for _ in $(seq 200); do
-		if "$@"; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
-}
 
 # stat_of EXPR: the Python expression EXPR of `stats -o json` (s).
 stat_of() {

@@ -20,17 +20,6 @@ test_init
 
 unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR NO_COLOR
 
-# poll COMMAND...: until COMMAND succeeds, every 50 ms, at most 10 s.
-poll() {
-	for _ in $(seq 200); do
-		if "$@"; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
-}
-
 # eventually NAME COMMAND...: ok when COMMAND succeeds within 10 s.
 eventually() {
 	local name=$1

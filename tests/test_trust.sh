@@ -69,15 +69,6 @@ for line in sys.stdin:
 ' "$1"
 }
 
-poll() {
-	for _ in $(seq 200); do
-		if "$@"; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
-}
 has_line() { grep -qxF -- "$2" "$1" 2>/dev/null; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 

@@ -48,15 +48,9 @@ static int view_parse(int argc, char **argv, struct view_args *a,
 		}
 		switch (c) {
 		case 'o':
-			if (strcmp(optarg, "text") == 0)
-				a->json = false;
-			else if (strcmp(optarg, "json") == 0)
-				a->json = true;
-			else
-				return usage_error(argv[0],
-				                   "unknown output '%s': use "
-				                   "text or json",
-				                   optarg);
+			if ((rc = output_text_or_json(argv[0], optarg,
+			                              &a->json)) != PARSE_OK)
+				return rc;
 			break;
 		case 's':
 			if (logbus_service_valid(optarg) != LOGBUS_OK)

@@ -118,6 +118,15 @@ const char *detail_or(const char *detail, int rc)
 
 /* ---- option parsing ---------------------------------------------------- */
 
+int output_text_or_json(const char *cmd, const char *arg, bool *json)
+{
+	if (strcmp(arg, "text") == 0 || strcmp(arg, "json") == 0) {
+		*json = arg[0] == 'j';
+		return PARSE_OK;
+	}
+	return usage_error(cmd, "unknown output '%s': use text or json", arg);
+}
+
 /*
  * getopt_long's '?' and ':' results as a usage error.  opterr is 0 and every
  * option string starts with ':', so getopt itself prints nothing.  The
@@ -2134,15 +2143,9 @@ static int errors_parse(int argc, char **argv, struct errors_args *a)
 			a->all = true;
 			break;
 		case 'o':
-			if (strcmp(optarg, "text") == 0)
-				a->json = false;
-			else if (strcmp(optarg, "json") == 0)
-				a->json = true;
-			else
-				return usage_error(argv[0],
-				                   "unknown output '%s': use "
-				                   "text or json",
-				                   optarg);
+			if ((rc = output_text_or_json(argv[0], optarg,
+			                              &a->json)) != PARSE_OK)
+				return rc;
 			break;
 		default:
 			return option_error(argv[0], c, argv, longopts);

@@ -78,6 +78,9 @@ __attribute__((format(printf, 1, 2))) int fail(const char *fmt, ...);
 /* A warning: one line; the command goes on. */
 __attribute__((format(printf, 1, 2))) void warn(const char *fmt, ...);
 
+/* -o text|json into *json: PARSE_OK, else the usage error's status. */
+int output_text_or_json(const char *cmd, const char *arg, bool *json);
+
 /* getopt_long's '?' and ':' results as a usage error (returns 2). */
 int option_error(const char *cmd, int c, char **argv,
                  const struct option *longopts);
