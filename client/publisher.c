@@ -395,6 +395,24 @@ LOGBUS_API int logbus_logv(logbus_publisher *p, int level, const char *logger,
 
 	if (p == NULL || fmt == NULL)
 		return LOGBUS_EINVAL;
+	/* The two commonest calls skip printf: a message already formatted
+	 * ("%s", msg) and one without conversions.  glibc prints a NULL %s as
+	 * "(null)": so does this. */
+	const char *direct = NULL;
+	if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0') {
+		direct = va_arg(ap, const char *);
+		if (direct == NULL)
+			direct = "(null)";
+	} else if (strchr(fmt, '%') == NULL) {
+		direct = fmt;
+	}
+	if (direct != NULL) {
+		logbus_entry e = {.level = level,
+		                  .logger = logger,
+		                  .fields = fields,
+		                  .nfields = nfields};
+		return enqueue(p, &e, direct, strlen(direct));
+	}
 	va_copy(ap2, ap);
 	int n = vsnprintf(stack, sizeof stack, fmt, ap);
 	if (n < 0) {

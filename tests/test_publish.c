@@ -334,6 +334,34 @@ static void publish_mix(const char *run_dir)
 		logbus_publisher_close(p[k], 5000);
 }
 
+/* logbus_log formats like printf, with or without its fast paths ("%s",
+ * and a format without conversions). */
+static void test_log_formats_like_printf(void **state)
+{
+	struct broker_proc *b = *state;
+	logbus_publisher *p = open_pub(b->run_dir, "fmt");
+	const char *null_str = NULL;
+	struct got_list l = {0};
+
+	assert_int_equal(logbus_log(p, LOGBUS_INFO, "%s", "pre-formatted"), 0);
+	assert_int_equal(logbus_log(p, LOGBUS_INFO, "%s", null_str), 0);
+	assert_int_equal(logbus_log(p, LOGBUS_INFO, "no conversions"), 0);
+	assert_int_equal(logbus_log(p, LOGBUS_INFO, "100%% sure"), 0);
+	assert_int_equal(logbus_log(p, LOGBUS_INFO, "%s=%d", "n", 42), 0);
+	assert_int_equal(logbus_log(p, LOGBUS_INFO, "%s!", "bang"), 0);
+	assert_int_equal(logbus_log(p, LOGBUS_INFO, "%s", "caf\xc3"),
+	                 LOGBUS_EUTF8);
+	assert_int_equal(logbus_flush(p, 5000), LOGBUS_OK);
+	assert_int_equal(logbus_publisher_close(p, 5000), LOGBUS_OK);
+	read_head(b->run_dir, &l);
+	const char *want[] = {"pre-formatted", "(null)", "no conversions",
+	                      "100% sure",     "n=42",   "bang!"};
+	assert_int_equal(l.n, 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_string_equal(l.v[i].message, want[i]);
+	got_free(&l);
+}
+
 static void test_tail_returns_last_n_matching_records(void **state)
 {
 	struct broker_proc *b = *state;
@@ -583,6 +611,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(
 	        test_threads_and_processes_publish_without_gap_or_duplicate,
 	        setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_log_formats_like_printf, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_tail_returns_last_n_matching_records, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
