@@ -82,6 +82,26 @@ static void usage(FILE *f)
 	        "  -V, --version         the version\n");
 }
 
+/* Under systemd, RuntimeDirectory= and LogsDirectory= name logbusd's
+ * directories in $RUNTIME_DIRECTORY and $LOGS_DIRECTORY (the first of a
+ * ':'-separated list), unless $LOGBUS_... or the configuration says
+ * otherwise.  Only logbusd reads them: for a client they would name its own
+ * unit's directories. */
+static const char *systemd_dir(const char *var, const char *ours, char *buf,
+                               size_t len)
+{
+	const char *v = getenv(var);
+
+	if (v == NULL || *v == '\0' || getenv(ours) != NULL)
+		return NULL;
+	size_t n = strcspn(v, ":");
+	if (n >= len)
+		return NULL;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_CONFIG = 1, OPT_CHECK };
@@ -161,11 +181,17 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	if (cfg.run_dir == NULL)
+		cfg.run_dir = systemd_dir("RUNTIME_DIRECTORY", "LOGBUS_RUN_DIR",
+		                          run_dir, sizeof run_dir);
 	if (cfg.run_dir == NULL &&
 	    !(cfg.run_dir = paths_default_run_dir(run_dir, sizeof run_dir))) {
 		fprintf(stderr, "logbusd: default run directory too long\n");
 		goto out;
 	}
+	if (cfg.log_dir == NULL)
+		cfg.log_dir = systemd_dir("LOGS_DIRECTORY", "LOGBUS_LOG_DIR",
+		                          log_dir, sizeof log_dir);
 	if (cfg.log_dir == NULL &&
 	    !(cfg.log_dir = paths_default_log_dir(log_dir, sizeof log_dir))) {
 		fprintf(stderr, "logbusd: default log directory too long\n");

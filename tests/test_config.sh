@@ -83,6 +83,25 @@ expect_exit "a bad option value names the option" 2 \
 expect_err_line "bad option: message" \
 	"^logbusd: --segment-size: bad value '2K': a size of at least 4K"
 
+# ---- systemd's directories ---------------------------------------------------
+
+# Under the unit, RuntimeDirectory= and LogsDirectory= name the directories
+# (the first of a list); the file or an option still wins.
+RUNTIME_DIRECTORY="$T/sd-run:$T/other" LOGS_DIRECTORY="$T/sd-log" \
+	start_logbusd "$T/sd.err" "$T/sd-run" --config /dev/null
+# (start_logbusd passes --run-dir; check the log directory, which it does not)
+check "LOGS_DIRECTORY is the log directory" test -d "$T/sd-log/journal"
+stop_pid "$LOGBUSD_PID"
+RUNTIME_DIRECTORY="$T/sd-run2" LOGS_DIRECTORY="$T/sd-log2" \
+	"$BIN/logbusd" --config /dev/null --log-dir "$T/sd-opt" 2>"$T/sd2.err" &
+SD2=$!
+track_pid "$SD2"
+check "RUNTIME_DIRECTORY is the run directory" \
+	wait_sockets "$SD2" "$T/sd-run2" "$T/sd2.err"
+check "an option wins over LOGS_DIRECTORY" test -d "$T/sd-opt/journal"
+check "... which is left alone" test ! -e "$T/sd-log2"
+stop_pid "$SD2"
+
 # ---- a running broker --------------------------------------------------------
 
 R=$T/run

@@ -45,13 +45,13 @@ skip() {
 # notify code relies on.
 check "unit has no unconfigured @VARIABLE@" \
 	bash -c "! grep -n '@[A-Z_]*@' '$unit'"
-check "unit starts logbusd by absolute path with its directories" \
-	grep -qx 'ExecStart=/.*/bin/logbusd --run-dir /run/logbus --log-dir /var/log/logbus' "$unit"
+check "unit starts logbusd by absolute path, settings in its file" \
+	grep -qx 'ExecStart=/.*/bin/logbusd' "$unit"
 check "unit is Type=notify with a watchdog" \
 	bash -c "grep -qx 'Type=notify' '$unit' && grep -qx 'NotifyAccess=main' '$unit' && grep -qx 'WatchdogSec=30s' '$unit'"
 
 mkdir "$T/unit" "$T/broken"
-sed "s|^ExecStart=[^ ]*/logbusd |ExecStart=$BIN/logbusd |" "$unit" \
+sed "s|^ExecStart=[^ ]*/logbusd\$|ExecStart=$BIN/logbusd|" "$unit" \
 	>"$T/unit/logbusd.service"
 # A copy with a misspelt key: verify must complain, or its silence on the
 # real unit proves nothing.
