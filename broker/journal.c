@@ -31,6 +31,8 @@
  * (512 KiB per GiB of journal) whatever the services; a block of many
  * services only lets fewer reads pass over it.  A record whose service
  * cannot be read (not a record_decode one) makes its block "any service".
+ * Start-up's scan does not read services (it would double its time): the
+ * first read that chooses blocks in such a segment reads them then.
  * Reads that name services pass over blocks that cannot hold them; every
  * block they do not pass over is read as before, so skipping changes which
  * records reach the caller's filter, never what it matches.
@@ -124,6 +126,7 @@ struct segment {
 	int indexed;
 	struct checkpoint *cps;
 	size_t ncps, cpcap;
+	size_t blind; /* cps[0..blind) were indexed without their services */
 	uint64_t next_cp; /* first file offset that gets a checkpoint next */
 	struct skip *skips;
 	size_t nskips, skipcap;
@@ -535,6 +538,7 @@ static void seg_index_reset(struct segment *s)
 	s->newest_ns = 0;
 	s->end = s->size;
 	s->indexed = 0;
+	s->blind = 0;
 }
 
 /* The descriptor to read segs[idx] through: the active one, or the single
@@ -782,14 +786,17 @@ static void mark_rollback(struct segment *s, const struct mark *m,
 		bv->n = m->nbatches;
 }
 
-/* Handle the good frame f at off during a scan. */
+/* Handle the good frame f at off during a scan; svcs says whether to read
+ * the record's service or leave its block "any service". */
 static int scan_frame(struct segment *s, const struct frame_view *f,
-                      uint64_t off, struct mark *m, struct batchvec *bv)
+                      uint64_t off, struct mark *m, struct batchvec *bv,
+                      int svcs)
 {
 	if (f->type == FRAME_RECORD) {
 		struct frame_record r;
 		frame_record_decode(f->p, &r);
-		struct svc_bloom svc = svc_bloom_record(r.data, r.len);
+		struct svc_bloom svc =
+		    svcs ? svc_bloom_record(r.data, r.len) : svc_bloom_any;
 		seg_note_record(s, off, r.seq, r.recv_ns, &svc);
 		if (m->left)
 			m->left--;
@@ -811,10 +818,12 @@ static int scan_frame(struct segment *s, const struct frame_view *f,
  * caller decides whether to truncate the file there.  A "short" frame with
  * good frames after it is a flipped length field, not a torn tail: treating
  * it as the end would throw acknowledged records away.  Markers of the
- * served batches are added to bv when it is not NULL.
+ * served batches are added to bv when it is not NULL.  Without svcs the
+ * blocks' services are left for seg_learn_svcs (start-up does that: reading
+ * every record's service would double its time).
  */
 static int seg_index(struct journal *j, size_t idx, struct batchvec *bv,
-                     uint64_t *bad, char *err, size_t errlen)
+                     uint64_t *bad, int svcs, char *err, size_t errlen)
 {
 	struct segment *s = &j->segs[idx];
 	struct mark m = {0};
@@ -836,7 +845,7 @@ static int seg_index(struct journal *j, size_t idx, struct batchvec *bv,
 		    frame_seq(f.p) <= s->last_seq)
 			f.st = FRAME_CORRUPT;
 		if (f.st == FRAME_OK) {
-			if (scan_frame(s, &f, off, &m, bv))
+			if (scan_frame(s, &f, off, &m, bv, svcs))
 				goto nomem;
 			off += f.total;
 			continue;
@@ -855,6 +864,7 @@ static int seg_index(struct journal *j, size_t idx, struct batchvec *bv,
 	if (m.left)
 		mark_rollback(s, &m, bv);
 	s->indexed = 1;
+	s->blind = svcs ? 0 : s->ncps;
 	if (bad)
 		*bad = nbad;
 	return 0;
@@ -1290,14 +1300,14 @@ static int journal_recover(struct journal *j, struct journal_recovery *rec,
 		errf(err, errlen, "open %s: %s", s->path, strerror(errno));
 		return -1;
 	}
-	if (seg_index(j, last, want ? &newest : NULL, &bad, err, errlen))
+	if (seg_index(j, last, want ? &newest : NULL, &bad, 0, err, errlen))
 		goto out;
 	if (s->end < s->size && seg_truncate_tail(j, s, rec, err, errlen))
 		goto out;
 	rec->corrupt_skipped = bad;
 	j->last_seq = s->last_seq;
 	if (last > 0 &&
-	    seg_index(j, last - 1, want ? &prev : NULL, NULL, err, errlen))
+	    seg_index(j, last - 1, want ? &prev : NULL, NULL, 0, err, errlen))
 		goto out;
 	if (bad && seg_has_records(s)) {
 		if (seg_create(j, j->last_seq + 1, err, errlen))
@@ -1598,7 +1608,47 @@ static int seg_ensure_index(struct journal *j, size_t idx, char *err,
 {
 	if (j->segs[idx].indexed)
 		return 0;
-	return seg_index(j, idx, NULL, NULL, err, errlen);
+	return seg_index(j, idx, NULL, NULL, 1, err, errlen);
+}
+
+/* Fill in the services of the blocks seg_index left blind, from their
+ * records, when a read is about to choose blocks by them.  Appends since
+ * then went to the last blind block as "any", so it is read to its end. */
+static int seg_learn_svcs(struct journal *j, size_t idx, char *err,
+                          size_t errlen)
+{
+	struct segment *s = &j->segs[idx];
+	struct svc_bloom acc = {{0, 0}};
+	struct frame_view f;
+	struct iter it;
+	uint64_t at;
+	size_t b = 0;
+	int fd, rc;
+
+	if (s->blind == 0 || j->nwant == 0)
+		return 0;
+	fd = seg_fd(j, idx, err, errlen);
+	if (fd < 0)
+		return -1;
+	iter_init(&it, j, s, fd, s->cps[0].off,
+	          s->blind < s->ncps ? s->cps[s->blind].off : s->end);
+	while ((rc = iter_next_record(&it, &f, &at, err, errlen)) == 1) {
+		struct frame_record r;
+		struct svc_bloom svc;
+		while (b + 1 < s->blind && at >= s->cps[b + 1].off) {
+			s->cps[b++].svcs = acc;
+			acc = (struct svc_bloom){{0, 0}};
+		}
+		frame_record_decode(f.p, &r);
+		svc = svc_bloom_record(r.data, r.len);
+		acc.w[0] |= svc.w[0];
+		acc.w[1] |= svc.w[1];
+	}
+	if (rc < 0)
+		return -1;
+	s->cps[b].svcs = acc;
+	s->blind = 0;
+	return 0;
 }
 
 /* The wanted services' bits in j->want (j->nwant = 0: no choice to make).
@@ -1679,7 +1729,8 @@ static int seg_read_forward(struct journal *j, size_t idx, struct fwd *fw,
 
 	if (s->last_seq <= fw->after)
 		return 0;
-	if (seg_ensure_index(j, idx, err, errlen))
+	if (seg_ensure_index(j, idx, err, errlen) ||
+	    seg_learn_svcs(j, idx, err, errlen))
 		return -1;
 	fd = seg_fd(j, idx, err, errlen);
 	if (fd < 0)
@@ -1790,7 +1841,8 @@ static int seg_read_reverse(struct journal *j, size_t idx, uint64_t top,
 
 	if (s->first_seq > top || !seg_has_records(s))
 		return 0;
-	if (seg_ensure_index(j, idx, err, errlen))
+	if (seg_ensure_index(j, idx, err, errlen) ||
+	    seg_learn_svcs(j, idx, err, errlen))
 		return -1;
 	for (k = cp_count_upto(s, top);; k--) {
 		uint64_t lo = k ? s->cps[k - 1].off : SEG_HDR;

@@ -323,7 +323,8 @@ struct mp_cur {
 	const unsigned char *p, *end;
 };
 
-static bool cur_take(struct mp_cur *c, size_t n, const unsigned char **at)
+static inline bool cur_take(struct mp_cur *c, size_t n,
+                            const unsigned char **at)
 {
 	if ((size_t)(c->end - c->p) < n)
 		return false;
@@ -372,30 +373,11 @@ static bool cur_sized(struct mp_cur *c, size_t lenbytes, size_t extra,
 	return true;
 }
 
-static bool cur_item(struct mp_cur *c, struct mp_item *it)
+/* cur_item for the header bytes that are not "fix" forms. */
+static bool cur_item_slow(struct mp_cur *c, unsigned t, struct mp_item *it)
 {
-	const unsigned char *b, *h;
+	const unsigned char *h;
 
-	if (!cur_take(c, 1, &b))
-		return false;
-	unsigned t = *b;
-	it->kind = MPK_OTHER;
-	if (t <= 0x7f || t >= 0xe0) {
-		it->kind = t <= 0x7f ? MPK_UINT : MPK_INT;
-		it->n = t;
-		it->i = (int8_t)t;
-		return true;
-	}
-	if (t >= 0xa0 && t <= 0xbf) {
-		it->kind = MPK_STR;
-		it->n = t & 0x1f;
-		return cur_take(c, (size_t)it->n, &it->str);
-	}
-	if (t >= 0x80 && t <= 0x9f) {
-		it->kind = t <= 0x8f ? MPK_MAP : MPK_ARRAY;
-		it->n = (t & 0x0f) * (t <= 0x8f ? 2u : 1u);
-		return true;
-	}
 	switch (t) {
 	case 0xc0: /* nil, false, true */
 	case 0xc2:
@@ -457,6 +439,34 @@ static bool cur_item(struct mp_cur *c, struct mp_item *it)
 	}
 }
 
+/* Inline: most of a record is fixints, fixstrs and a fixmap. */
+static inline bool cur_item(struct mp_cur *c, struct mp_item *it)
+{
+	const unsigned char *b;
+
+	if (!cur_take(c, 1, &b))
+		return false;
+	unsigned t = *b;
+	if (t >= 0xa0 && t <= 0xbf) {
+		it->kind = MPK_STR;
+		it->n = t & 0x1f;
+		return cur_take(c, (size_t)it->n, &it->str);
+	}
+	if (t <= 0x7f || t >= 0xe0) {
+		it->kind = t <= 0x7f ? MPK_UINT : MPK_INT;
+		it->n = t;
+		it->i = (int8_t)t;
+		return true;
+	}
+	if (t <= 0x9f) {
+		it->kind = t <= 0x8f ? MPK_MAP : MPK_ARRAY;
+		it->n = (t & 0x0f) * (t <= 0x8f ? 2u : 1u);
+		return true;
+	}
+	it->kind = MPK_OTHER;
+	return cur_item_slow(c, t, it);
+}
+
 /* Pass over one whole object, nested ones included, without recursion. */
 static bool cur_skip(struct mp_cur *c)
 {
@@ -515,8 +525,15 @@ static bool peek_entry(struct mp_cur *c, struct record_view *v, unsigned *have)
 
 	if (!cur_item(c, &k) || k.kind != MPK_STR)
 		return false;
-	if (k.n != 1 || !memchr("tvosnm", k.str[0], 6)) {
-		/* f, x and unknown keys: checked when stored */
+	switch (k.n == 1 ? k.str[0] : 0) {
+	case 't':
+	case 'v':
+	case 'o':
+	case 's':
+	case 'n':
+	case 'm':
+		break;
+	default: /* f, x and unknown keys: checked when stored */
 		return cur_skip(c);
 	}
 	/* No key peeked at may hold a container: record_decode refuses it. */

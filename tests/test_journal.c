@@ -1355,6 +1355,16 @@ static void test_reads_naming_services_skip_exactly_the_bad_ranges(void **state)
 	assert_true(list_segments(fx, NULL, 0) > 2);
 	snprintf(needle, sizeof needle, "record %" PRIu64 " ", victim);
 	xor_byte(path, find_in_file(path, needle) + 12, 0x20);
+	/* And one in the segment before the newest, which start-up scans
+	 * without reading services. */
+	char newest[256];
+	list_segments(fx, newest, sizeof newest);
+	uint64_t first_newest = strtoull(strrchr(newest, '/') + 1, NULL, 16);
+	uint64_t victim2 = first_newest - 100;
+	assert_true(victim2 > victim + 1000);
+	segment_of(fx, victim2, path, sizeof path);
+	snprintf(needle, sizeof needle, "record %" PRIu64 " ", victim2);
+	xor_byte(path, find_in_file(path, needle) + 12, 0x20);
 	j = jopen(fx, NULL);
 	check_want(j, lg, 0, one, 1);
 	check_want(j, lg, 0, dense, 1);
@@ -1362,10 +1372,10 @@ static void test_reads_naming_services_skip_exactly_the_bad_ranges(void **state)
 	const int gone[] = {-2};
 	struct want_seen w = {.lg = lg, .svcs = gone, .nsvcs = 1};
 	char err[512] = "";
-	lg->svc[victim] = -2;
+	lg->svc[victim] = lg->svc[victim2] = -2;
 	assert_int_equal(journal_read(j, 0, want_collect, &w, err, sizeof err),
 	                 0);
-	assert_int_equal(w.handed, journal_last_seq(j) - 1);
+	assert_int_equal(w.handed, journal_last_seq(j) - 2);
 	assert_int_equal(w.s.n, 0);
 	journal_close(j);
 	free(lg);
