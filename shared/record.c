@@ -463,6 +463,14 @@ static inline bool cur_item(struct mp_cur *c, struct mp_item *it)
 		it->n = (t & 0x0f) * (t <= 0x8f ? 2u : 1u);
 		return true;
 	}
+	if (t == 0xd9) { /* str8: a message of 32..255 bytes */
+		const unsigned char *h;
+		if (!cur_take(c, 1, &h))
+			return false;
+		it->kind = MPK_STR;
+		it->n = *h;
+		return cur_take(c, *h, &it->str);
+	}
 	it->kind = MPK_OTHER;
 	return cur_item_slow(c, t, it);
 }
