@@ -31,8 +31,8 @@
  * (512 KiB per GiB of journal) whatever the services; a block of many
  * services only lets fewer reads pass over it.  A record whose service
  * cannot be read (not a record_decode one) makes its block "any service".
- * Start-up's scan does not read services (it would double its time): the
- * first read that chooses blocks in such a segment reads them then.
+ * Start-up's scan does not read services (it would double its time): a read
+ * that chooses blocks by services reads a block's when it first meets it.
  * Reads that name services pass over blocks that cannot hold them; every
  * block they do not pass over is read as before, so skipping changes which
  * records reach the caller's filter, never what it matches.
@@ -126,7 +126,11 @@ struct segment {
 	int indexed;
 	struct checkpoint *cps;
 	size_t ncps, cpcap;
-	size_t blind; /* cps[0..blind) were indexed without their services */
+	/* Blocks indexed without reading their services ("any" until a read
+	 * that chooses by services learns them): a bit for each of the first
+	 * blindbits checkpoints, and how many are set; NULL and 0 when none. */
+	uint64_t *blindmap;
+	size_t blindbits, blind;
 	uint64_t next_cp; /* first file offset that gets a checkpoint next */
 	struct skip *skips;
 	size_t nskips, skipcap;
@@ -379,6 +383,7 @@ static void seg_free(struct segment *s)
 	free(s->path);
 	free(s->cps);
 	free(s->skips);
+	free(s->blindmap);
 }
 
 /* Append an empty, unindexed entry for the segment starting at first_seq. */
@@ -538,7 +543,9 @@ static void seg_index_reset(struct segment *s)
 	s->newest_ns = 0;
 	s->end = s->size;
 	s->indexed = 0;
-	s->blind = 0;
+	free(s->blindmap);
+	s->blindmap = NULL;
+	s->blindbits = s->blind = 0;
 }
 
 /* The descriptor to read segs[idx] through: the active one, or the single
@@ -819,7 +826,7 @@ static int scan_frame(struct segment *s, const struct frame_view *f,
  * good frames after it is a flipped length field, not a torn tail: treating
  * it as the end would throw acknowledged records away.  Markers of the
  * served batches are added to bv when it is not NULL.  Without svcs the
- * blocks' services are left for seg_learn_svcs (start-up does that: reading
+ * blocks' services are left for block_learn (start-up does that: reading
  * every record's service would double its time).
  */
 static int seg_index(struct journal *j, size_t idx, struct batchvec *bv,
@@ -864,7 +871,15 @@ static int seg_index(struct journal *j, size_t idx, struct batchvec *bv,
 	if (m.left)
 		mark_rollback(s, &m, bv);
 	s->indexed = 1;
-	s->blind = svcs ? 0 : s->ncps;
+	if (!svcs && s->ncps > 0) {
+		/* Without the map the blocks just stay "any service". */
+		size_t words = (s->ncps + 63) / 64;
+		s->blindmap = malloc(words * sizeof(*s->blindmap));
+		if (s->blindmap) {
+			memset(s->blindmap, 0xff, words * sizeof(*s->blindmap));
+			s->blindbits = s->blind = s->ncps;
+		}
+	}
 	if (bad)
 		*bad = nbad;
 	return 0;
@@ -1611,34 +1626,26 @@ static int seg_ensure_index(struct journal *j, size_t idx, char *err,
 	return seg_index(j, idx, NULL, NULL, 1, err, errlen);
 }
 
-/* Fill in the services of the blocks seg_index left blind, from their
- * records, when a read is about to choose blocks by them.  Appends since
- * then went to the last blind block as "any", so it is read to its end. */
-static int seg_learn_svcs(struct journal *j, size_t idx, char *err,
-                          size_t errlen)
+/* Read the services of block b of segs[idx], which seg_index left blind.
+ * Appends since then went to it as "any" when it was the last, so it is
+ * read to its end.  Uses the read buffer. */
+static int block_learn(struct journal *j, size_t idx, size_t b, char *err,
+                       size_t errlen)
 {
 	struct segment *s = &j->segs[idx];
 	struct svc_bloom acc = {{0, 0}};
 	struct frame_view f;
 	struct iter it;
 	uint64_t at;
-	size_t b = 0;
-	int fd, rc;
+	int fd = seg_fd(j, idx, err, errlen), rc;
 
-	if (s->blind == 0 || j->nwant == 0)
-		return 0;
-	fd = seg_fd(j, idx, err, errlen);
 	if (fd < 0)
 		return -1;
-	iter_init(&it, j, s, fd, s->cps[0].off,
-	          s->blind < s->ncps ? s->cps[s->blind].off : s->end);
+	iter_init(&it, j, s, fd, s->cps[b].off,
+	          b + 1 < s->ncps ? s->cps[b + 1].off : s->end);
 	while ((rc = iter_next_record(&it, &f, &at, err, errlen)) == 1) {
 		struct frame_record r;
 		struct svc_bloom svc;
-		while (b + 1 < s->blind && at >= s->cps[b + 1].off) {
-			s->cps[b++].svcs = acc;
-			acc = (struct svc_bloom){{0, 0}};
-		}
 		frame_record_decode(f.p, &r);
 		svc = svc_bloom_record(r.data, r.len);
 		acc.w[0] |= svc.w[0];
@@ -1647,7 +1654,12 @@ static int seg_learn_svcs(struct journal *j, size_t idx, char *err,
 	if (rc < 0)
 		return -1;
 	s->cps[b].svcs = acc;
-	s->blind = 0;
+	s->blindmap[b / 64] &= ~(1ull << (b % 64));
+	if (--s->blind == 0) {
+		free(s->blindmap);
+		s->blindmap = NULL;
+		s->blindbits = 0;
+	}
 	return 0;
 }
 
@@ -1673,10 +1685,23 @@ static int want_load(struct journal *j, const struct journal_want *want,
 	return 0;
 }
 
-/* Whether block b of s (from checkpoint b to the next) may hold a wanted
- * record. */
-static int block_may(const struct journal *j, const struct segment *s, size_t b)
+/* Whether block b of segs[idx] (from checkpoint b to the next) may hold a
+ * wanted record: 1 or 0, or -1 with err set.  Learning a blind block's
+ * services reloads the read buffer: w (if set) then forgets its window. */
+static int block_may(struct journal *j, size_t idx, size_t b, struct walk *w,
+                     char *err, size_t errlen)
 {
+	const struct segment *s = &j->segs[idx];
+
+	if (j->nwant == 0)
+		return 1;
+	if (s->blindmap && b < s->blindbits &&
+	    (s->blindmap[b / 64] >> (b % 64) & 1)) {
+		if (w)
+			w->blen = 0;
+		if (block_learn(j, idx, b, err, errlen))
+			return -1;
+	}
 	return svc_bloom_may(&s->cps[b].svcs, j->want, j->nwant);
 }
 
@@ -1729,8 +1754,7 @@ static int seg_read_forward(struct journal *j, size_t idx, struct fwd *fw,
 
 	if (s->last_seq <= fw->after)
 		return 0;
-	if (seg_ensure_index(j, idx, err, errlen) ||
-	    seg_learn_svcs(j, idx, err, errlen))
+	if (seg_ensure_index(j, idx, err, errlen))
 		return -1;
 	fd = seg_fd(j, idx, err, errlen);
 	if (fd < 0)
@@ -1742,8 +1766,12 @@ static int seg_read_forward(struct journal *j, size_t idx, struct fwd *fw,
 	/* Block b-1 runs from checkpoint b-1 (the header for b = 0, whose
 	 * records no filter covers) to checkpoint b (the end of the frames). */
 	for (size_t b = c;; b++) {
+		int may =
+		    b > 0 ? block_may(j, idx, b - 1, &it.w, err, errlen) : 1;
+		if (may < 0)
+			return -1;
 		it.end = b < s->ncps ? s->cps[b].off : s->end;
-		if (b > 0 && !block_may(j, s, b - 1)) {
+		if (!may) {
 			uint64_t last = block_last_seq(s, b - 1);
 			iter_seek(&it, it.end);
 			if (fw->on_skip && last > fw->after &&
@@ -1841,15 +1869,15 @@ static int seg_read_reverse(struct journal *j, size_t idx, uint64_t top,
 
 	if (s->first_seq > top || !seg_has_records(s))
 		return 0;
-	if (seg_ensure_index(j, idx, err, errlen) ||
-	    seg_learn_svcs(j, idx, err, errlen))
+	if (seg_ensure_index(j, idx, err, errlen))
 		return -1;
 	for (k = cp_count_upto(s, top);; k--) {
 		uint64_t lo = k ? s->cps[k - 1].off : SEG_HDR;
 		uint64_t hi = k < s->ncps ? s->cps[k].off : s->end;
-		if ((k == 0 || block_may(j, s, k - 1)) &&
-		    interval_reverse(j, idx, lo, hi, top, cb, arg, stop, err,
-		                     errlen))
+		int may = k ? block_may(j, idx, k - 1, NULL, err, errlen) : 1;
+		if (may < 0 ||
+		    (may && interval_reverse(j, idx, lo, hi, top, cb, arg, stop,
+		                             err, errlen)))
 			return -1;
 		if (*stop || k == 0)
 			return 0;

@@ -1332,6 +1332,38 @@ test_reads_naming_services_return_what_a_full_scan_does(void **state)
 	free(lg);
 }
 
+/* Start-up indexes the newest segments without reading services; reads
+ * learn each block's when they meet it, appends go on meanwhile. */
+static void
+test_reads_naming_services_learn_blocks_start_up_left_blind(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc_log *lg = calloc(1, sizeof(*lg));
+	const int one[] = {7}, two[] = {3, 150}, none[] = {399};
+	struct journal *j;
+
+	assert_non_null(lg);
+	fx->cfg.segment_bytes = 64u << 20; /* one segment, ~70 blocks */
+	j = jopen(fx, NULL);
+	fill_services(fx, j, lg);
+	journal_close(j);
+	j = jopen(fx, NULL);
+	/* Reads learn the blocks as they meet them; appends go on. */
+	check_want(j, lg, journal_last_seq(j) - 1, one, 1);
+	fill_services(fx, j, lg);
+	assert_int_equal(list_segments(fx, NULL, 0), 1);
+	assert_true(check_want(j, lg, 0, one, 1) < journal_last_seq(j) / 5);
+	check_want(j, lg, 0, two, 2);
+	assert_true(check_want(j, lg, 0, none, 1) < journal_last_seq(j) / 5);
+	journal_close(j);
+	j = jopen(fx, NULL);
+	fill_services(fx, j, lg);
+	check_want(j, lg, 0, two, 2);
+	assert_true(check_want(j, lg, 0, one, 1) < journal_last_seq(j) / 5);
+	journal_close(j);
+	free(lg);
+}
+
 static void test_reads_naming_services_skip_exactly_the_bad_ranges(void **state)
 {
 	struct fixture *fx = *state;
@@ -1411,6 +1443,7 @@ int main(void)
 	    T(test_segment_from_another_journal_fails_open),
 	    T(test_version_1_segment_is_refused_not_misread),
 	    T(test_reads_naming_services_return_what_a_full_scan_does),
+	    T(test_reads_naming_services_learn_blocks_start_up_left_blind),
 	    T(test_reads_naming_services_skip_exactly_the_bad_ranges),
 #undef T
 	};
