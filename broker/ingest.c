@@ -129,6 +129,8 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 		} else {
 			b->recs[s->nok].data = o->via.bin.ptr;
 			b->recs[s->nok].len = o->via.bin.size;
+			b->recs[s->nok].svc = b->views[s->nok].service.p;
+			b->recs[s->nok].svc_len = b->views[s->nok].service.len;
 			if (b->views[s->nok].level >= LOGBUS_CRITICAL)
 				s->critical = true;
 			s->nok++;

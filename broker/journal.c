@@ -24,6 +24,19 @@
  * newest segment, and the one before it for the batch markers the ingest
  * dedup table needs; older segments are indexed on their first read.
  *
+ * The index: a checkpoint per CP_EVERY bytes of file, each with a Bloom
+ * filter of the services of its block (its record up to the next
+ * checkpoint's), filled by append and by the index build alike.  A filter
+ * has no cap and no table of names to keep bounded: 32 bytes a checkpoint
+ * (512 KiB per GiB of journal) whatever the services; a block of many
+ * services only lets fewer reads pass over it.  A record whose service
+ * cannot be read (not a record_decode one) makes its block "any service".
+ * Start-up's scan does not read services (it would double its time): a read
+ * that chooses blocks by services reads a block's when it first meets it.
+ * Reads that name services pass over blocks that cannot hold them; every
+ * block they do not pass over is read as before, so skipping changes which
+ * records reach the caller's filter, never what it matches.
+ *
  * Segment file "<first_seq as %016" PRIx64 ">.journal": a 64-byte header,
  * then frames (shared/frame.h) up to the end of the file.  The header,
  * little-endian:
@@ -63,6 +76,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "record.h"
 
 #ifndef IOV_MAX
 #define IOV_MAX 1024
@@ -81,9 +95,17 @@
 #define READ_BUF_INIT (1024u * 1024u)
 #define NS_PER_S      1000000000LL
 
-/* A sparse index entry: the record with this seq starts at this offset. */
+/* Services as a 128-bit Bloom filter: each sets SVC_BLOOM_K bits. */
+struct svc_bloom {
+	uint64_t w[2];
+};
+#define SVC_BLOOM_K 3
+
+/* A sparse index entry: the record with this seq starts at this offset;
+ * svcs holds the services of the records from it to the next entry. */
 struct checkpoint {
 	uint64_t seq, off;
+	struct svc_bloom svcs;
 };
 
 /* Bytes [off, end) of a segment that the index build judged bad. */
@@ -104,6 +126,11 @@ struct segment {
 	int indexed;
 	struct checkpoint *cps;
 	size_t ncps, cpcap;
+	/* Blocks indexed without reading their services ("any" until a read
+	 * that chooses by services learns them): a bit for each of the first
+	 * blindbits checkpoints, and how many are set; NULL and 0 when none. */
+	uint64_t *blindmap;
+	size_t blindbits, blind;
 	uint64_t next_cp; /* first file offset that gets a checkpoint next */
 	struct skip *skips;
 	size_t nskips, skipcap;
@@ -134,6 +161,8 @@ struct journal {
 	size_t iovcap;
 	uint64_t *offs; /* reverse read: record offsets of one interval */
 	size_t offcap;
+	struct svc_bloom *want; /* a read's wanted services */
+	size_t nwant, wantcap;
 
 	uint64_t fsyncs, last_fsync_ns, segments_removed;
 	int64_t last_fsync_at_ns;
@@ -354,6 +383,7 @@ static void seg_free(struct segment *s)
 	free(s->path);
 	free(s->cps);
 	free(s->skips);
+	free(s->blindmap);
 }
 
 /* Append an empty, unindexed entry for the segment starting at first_seq. */
@@ -429,11 +459,58 @@ static int seg_has_records(const struct segment *s)
 	return s->last_seq >= s->first_seq;
 }
 
-/* Note a record at off.  A checkpoint goes at the first record at or after
- * each CP_EVERY boundary; losing one to ENOMEM only makes reads walk longer,
- * so it is not an error. */
+static const struct svc_bloom svc_bloom_any = {{UINT64_MAX, UINT64_MAX}};
+
+/* The bits of one service id: FNV-1a, then a finalizer to spread it. */
+static struct svc_bloom svc_bloom_of(const char *svc, size_t len)
+{
+	struct svc_bloom b = {{0, 0}};
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)svc[i];
+		h *= 0x100000001b3ull;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	for (int i = 0; i < SVC_BLOOM_K; i++) {
+		unsigned bit = (unsigned)(h >> (7 * i)) & 127u;
+		b.w[bit >> 6] |= 1ull << (bit & 63);
+	}
+	return b;
+}
+
+/* The bits of a stored record's service: "any" when it cannot be read. */
+static struct svc_bloom svc_bloom_record(const char *data, uint32_t len)
+{
+	struct record_view v;
+
+	if (record_peek(data, len, &v) < 0)
+		return svc_bloom_any;
+	return svc_bloom_of(v.service.p, v.service.len);
+}
+
+/* Whether a block of this filter may hold a record of a service whose bits
+ * are want[0..n) (n = 0: any service is wanted). */
+static int svc_bloom_may(const struct svc_bloom *blk,
+                         const struct svc_bloom *want, size_t n)
+{
+	if (n == 0)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if ((blk->w[0] & want[i].w[0]) == want[i].w[0] &&
+		    (blk->w[1] & want[i].w[1]) == want[i].w[1])
+			return 1;
+	return 0;
+}
+
+/* Note a record at off, of the service whose bits are svc.  A checkpoint
+ * goes at the first record at or after each CP_EVERY boundary; losing one
+ * to ENOMEM only makes reads walk longer (the block before it then covers
+ * the record), so it is not an error. */
 static void seg_note_record(struct segment *s, uint64_t off, uint64_t seq,
-                            int64_t recv_ns)
+                            int64_t recv_ns, const struct svc_bloom *svc)
 {
 	if (off >= s->next_cp) {
 		struct checkpoint *cps =
@@ -442,9 +519,15 @@ static void seg_note_record(struct segment *s, uint64_t off, uint64_t seq,
 			s->cps = cps;
 			s->cps[s->ncps].seq = seq;
 			s->cps[s->ncps].off = off;
+			s->cps[s->ncps].svcs = (struct svc_bloom){{0, 0}};
 			s->ncps++;
 			s->next_cp = (off / CP_EVERY + 1) * CP_EVERY;
 		}
+	}
+	if (s->ncps) {
+		struct svc_bloom *b = &s->cps[s->ncps - 1].svcs;
+		b->w[0] |= svc->w[0];
+		b->w[1] |= svc->w[1];
 	}
 	s->last_seq = seq;
 	if (recv_ns > s->newest_ns)
@@ -460,6 +543,9 @@ static void seg_index_reset(struct segment *s)
 	s->newest_ns = 0;
 	s->end = s->size;
 	s->indexed = 0;
+	free(s->blindmap);
+	s->blindmap = NULL;
+	s->blindbits = s->blind = 0;
 }
 
 /* The descriptor to read segs[idx] through: the active one, or the single
@@ -609,6 +695,14 @@ static void iter_init(struct iter *it, struct journal *j,
 		it->k++;
 }
 
+/* Go on from off, a frame boundary at or after the iterator's place. */
+static void iter_seek(struct iter *it, uint64_t off)
+{
+	it->off = off;
+	while (it->k < it->s->nskips && it->s->skips[it->k].off < off)
+		it->k++;
+}
+
 /* The next record frame: 1 with f and *at set, 0 at the end, -1 on error.
  * Markers and unknown types are passed over, bad ranges skipped. */
 static int iter_next_record(struct iter *it, struct frame_view *f, uint64_t *at,
@@ -699,14 +793,18 @@ static void mark_rollback(struct segment *s, const struct mark *m,
 		bv->n = m->nbatches;
 }
 
-/* Handle the good frame f at off during a scan. */
+/* Handle the good frame f at off during a scan; svcs says whether to read
+ * the record's service or leave its block "any service". */
 static int scan_frame(struct segment *s, const struct frame_view *f,
-                      uint64_t off, struct mark *m, struct batchvec *bv)
+                      uint64_t off, struct mark *m, struct batchvec *bv,
+                      int svcs)
 {
 	if (f->type == FRAME_RECORD) {
 		struct frame_record r;
 		frame_record_decode(f->p, &r);
-		seg_note_record(s, off, r.seq, r.recv_ns);
+		struct svc_bloom svc =
+		    svcs ? svc_bloom_record(r.data, r.len) : svc_bloom_any;
+		seg_note_record(s, off, r.seq, r.recv_ns, &svc);
 		if (m->left)
 			m->left--;
 	} else if (f->type == FRAME_BATCH) {
@@ -727,10 +825,12 @@ static int scan_frame(struct segment *s, const struct frame_view *f,
  * caller decides whether to truncate the file there.  A "short" frame with
  * good frames after it is a flipped length field, not a torn tail: treating
  * it as the end would throw acknowledged records away.  Markers of the
- * served batches are added to bv when it is not NULL.
+ * served batches are added to bv when it is not NULL.  Without svcs the
+ * blocks' services are left for block_learn (start-up does that: reading
+ * every record's service would double its time).
  */
 static int seg_index(struct journal *j, size_t idx, struct batchvec *bv,
-                     uint64_t *bad, char *err, size_t errlen)
+                     uint64_t *bad, int svcs, char *err, size_t errlen)
 {
 	struct segment *s = &j->segs[idx];
 	struct mark m = {0};
@@ -752,7 +852,7 @@ static int seg_index(struct journal *j, size_t idx, struct batchvec *bv,
 		    frame_seq(f.p) <= s->last_seq)
 			f.st = FRAME_CORRUPT;
 		if (f.st == FRAME_OK) {
-			if (scan_frame(s, &f, off, &m, bv))
+			if (scan_frame(s, &f, off, &m, bv, svcs))
 				goto nomem;
 			off += f.total;
 			continue;
@@ -771,6 +871,15 @@ static int seg_index(struct journal *j, size_t idx, struct batchvec *bv,
 	if (m.left)
 		mark_rollback(s, &m, bv);
 	s->indexed = 1;
+	if (!svcs && s->ncps > 0) {
+		/* Without the map the blocks just stay "any service". */
+		size_t words = (s->ncps + 63) / 64;
+		s->blindmap = malloc(words * sizeof(*s->blindmap));
+		if (s->blindmap) {
+			memset(s->blindmap, 0xff, words * sizeof(*s->blindmap));
+			s->blindbits = s->blind = s->ncps;
+		}
+	}
 	if (bad)
 		*bad = nbad;
 	return 0;
@@ -968,6 +1077,7 @@ static void journal_free(struct journal *j)
 	free(j->hdrs);
 	free(j->iov);
 	free(j->offs);
+	free(j->want);
 	free(j->dir);
 	free(j);
 }
@@ -1205,14 +1315,14 @@ static int journal_recover(struct journal *j, struct journal_recovery *rec,
 		errf(err, errlen, "open %s: %s", s->path, strerror(errno));
 		return -1;
 	}
-	if (seg_index(j, last, want ? &newest : NULL, &bad, err, errlen))
+	if (seg_index(j, last, want ? &newest : NULL, &bad, 0, err, errlen))
 		goto out;
 	if (s->end < s->size && seg_truncate_tail(j, s, rec, err, errlen))
 		goto out;
 	rec->corrupt_skipped = bad;
 	j->last_seq = s->last_seq;
 	if (last > 0 &&
-	    seg_index(j, last - 1, want ? &prev : NULL, NULL, err, errlen))
+	    seg_index(j, last - 1, want ? &prev : NULL, NULL, 0, err, errlen))
 		goto out;
 	if (bad && seg_has_records(s)) {
 		if (seg_create(j, j->last_seq + 1, err, errlen))
@@ -1423,7 +1533,10 @@ static void append_commit(struct journal *j, const struct batch_args *a,
 	uint64_t off = s->size + FRAME_OVERHEAD;
 
 	for (size_t i = 0; i < n; i++) {
-		seg_note_record(s, off, a->seq0 + i, a->stamp->recv_ns);
+		struct svc_bloom svc =
+		    recs[i].svc ? svc_bloom_of(recs[i].svc, recs[i].svc_len)
+		                : svc_bloom_record(recs[i].data, recs[i].len);
+		seg_note_record(s, off, a->seq0 + i, a->stamp->recv_ns, &svc);
 		off += FRAME_OVERHEAD + recs[i].len;
 	}
 	s->size = s->end = off;
@@ -1515,59 +1628,193 @@ static int seg_ensure_index(struct journal *j, size_t idx, char *err,
 {
 	if (j->segs[idx].indexed)
 		return 0;
-	return seg_index(j, idx, NULL, NULL, err, errlen);
+	return seg_index(j, idx, NULL, NULL, 1, err, errlen);
 }
 
-/* Records of segs[idx] with seq > after, in order, from the checkpoint
- * closest below after + 1. */
-static int seg_read_forward(struct journal *j, size_t idx, uint64_t after,
-                            journal_read_cb cb, void *arg, int *stop, char *err,
-                            size_t errlen)
+/* Read the services of block b of segs[idx], which seg_index left blind.
+ * Appends since then went to it as "any" when it was the last, so it is
+ * read to its end.  Uses the read buffer. */
+static int block_learn(struct journal *j, size_t idx, size_t b, char *err,
+                       size_t errlen)
 {
-	const struct segment *s = &j->segs[idx];
+	struct segment *s = &j->segs[idx];
+	struct svc_bloom acc = {{0, 0}};
 	struct frame_view f;
 	struct iter it;
-	uint64_t at, from = SEG_HDR;
-	size_t c;
-	int fd, rc;
+	uint64_t at;
+	int fd = seg_fd(j, idx, err, errlen), rc;
 
-	if (s->last_seq <= after)
-		return 0;
-	if (seg_ensure_index(j, idx, err, errlen))
-		return -1;
-	fd = seg_fd(j, idx, err, errlen);
 	if (fd < 0)
 		return -1;
-	c = cp_count_upto(s, after + 1);
-	if (c)
-		from = s->cps[c - 1].off;
-	iter_init(&it, j, s, fd, from, s->end);
+	iter_init(&it, j, s, fd, s->cps[b].off,
+	          b + 1 < s->ncps ? s->cps[b + 1].off : s->end);
 	while ((rc = iter_next_record(&it, &f, &at, err, errlen)) == 1) {
 		struct frame_record r;
+		struct svc_bloom svc;
 		frame_record_decode(f.p, &r);
-		if (r.seq <= after)
+		svc = svc_bloom_record(r.data, r.len);
+		acc.w[0] |= svc.w[0];
+		acc.w[1] |= svc.w[1];
+	}
+	if (rc < 0)
+		return -1;
+	s->cps[b].svcs = acc;
+	s->blindmap[b / 64] &= ~(1ull << (b % 64));
+	if (--s->blind == 0) {
+		free(s->blindmap);
+		s->blindmap = NULL;
+		s->blindbits = 0;
+	}
+	return 0;
+}
+
+/* The wanted services' bits in j->want (j->nwant = 0: no choice to make).
+ * Returns 0, or -1 with err set. */
+static int want_load(struct journal *j, const struct journal_want *want,
+                     char *err, size_t errlen)
+{
+	struct svc_bloom *w;
+
+	j->nwant = 0;
+	if (!want || want->nsvcs == 0 || want->nsvcs > JOURNAL_WANT_SVCS_MAX)
+		return 0;
+	w = grow(j->want, &j->wantcap, want->nsvcs, sizeof(*w));
+	if (!w) {
+		errf(err, errlen, "read %s: out of memory", j->dir);
+		return -1;
+	}
+	j->want = w;
+	for (size_t i = 0; i < want->nsvcs; i++)
+		w[i] = svc_bloom_of(want->svcs[i].p, want->svcs[i].len);
+	j->nwant = want->nsvcs;
+	return 0;
+}
+
+/* Whether block b of segs[idx] (from checkpoint b to the next) may hold a
+ * wanted record: 1 or 0, or -1 with err set.  Learning a blind block's
+ * services reloads the read buffer: w (if set) then forgets its window. */
+static int block_may(struct journal *j, size_t idx, size_t b, struct walk *w,
+                     char *err, size_t errlen)
+{
+	const struct segment *s = &j->segs[idx];
+
+	if (j->nwant == 0)
+		return 1;
+	if (s->blindmap && b < s->blindbits &&
+	    (s->blindmap[b / 64] >> (b % 64) & 1)) {
+		if (w)
+			w->blen = 0;
+		if (block_learn(j, idx, b, err, errlen))
+			return -1;
+	}
+	return svc_bloom_may(&s->cps[b].svcs, j->want, j->nwant);
+}
+
+/* The seq of block b's last record. */
+static uint64_t block_last_seq(const struct segment *s, size_t b)
+{
+	return b + 1 < s->ncps ? s->cps[b + 1].seq - 1 : s->last_seq;
+}
+
+struct fwd {
+	journal_read_cb cb;
+	int (*on_skip)(void *arg, uint64_t last_seq);
+	void *arg;
+	uint64_t after;
+	int stop;
+};
+
+/* Records of [it->off, it->end) with seq > after, in order. */
+static int fwd_records(struct iter *it, struct fwd *fw, char *err,
+                       size_t errlen)
+{
+	struct frame_view f;
+	uint64_t at;
+	int rc;
+
+	while ((rc = iter_next_record(it, &f, &at, err, errlen)) == 1) {
+		struct frame_record r;
+		frame_record_decode(f.p, &r);
+		if (r.seq <= fw->after)
 			continue;
-		if (cb(arg, &r, f.p, f.total)) {
-			*stop = 1;
+		if (fw->cb(fw->arg, &r, f.p, f.total)) {
+			fw->stop = 1;
 			return 0;
 		}
 	}
 	return rc;
 }
 
-int journal_read(struct journal *j, uint64_t after, journal_read_cb cb,
-                 void *arg, char *err, size_t errlen)
+/* Records of segs[idx] with seq > after, in order, from the checkpoint
+ * closest below after + 1, block by block: a block that holds no wanted
+ * service is passed over unread (and told to on_skip). */
+static int seg_read_forward(struct journal *j, size_t idx, struct fwd *fw,
+                            char *err, size_t errlen)
 {
+	const struct segment *s = &j->segs[idx];
+	struct iter it;
+	uint64_t from = SEG_HDR;
+	size_t c;
+	int fd;
+
+	if (s->last_seq <= fw->after)
+		return 0;
+	if (seg_ensure_index(j, idx, err, errlen))
+		return -1;
+	fd = seg_fd(j, idx, err, errlen);
+	if (fd < 0)
+		return -1;
+	c = cp_count_upto(s, fw->after + 1);
+	if (c)
+		from = s->cps[c - 1].off;
+	iter_init(&it, j, s, fd, from, s->end);
+	/* Block b-1 runs from checkpoint b-1 (the header for b = 0, whose
+	 * records no filter covers) to checkpoint b (the end of the frames). */
+	for (size_t b = c;; b++) {
+		int may =
+		    b > 0 ? block_may(j, idx, b - 1, &it.w, err, errlen) : 1;
+		if (may < 0)
+			return -1;
+		it.end = b < s->ncps ? s->cps[b].off : s->end;
+		if (!may) {
+			uint64_t last = block_last_seq(s, b - 1);
+			iter_seek(&it, it.end);
+			if (fw->on_skip && last > fw->after &&
+			    fw->on_skip(fw->arg, last)) {
+				fw->stop = 1;
+				return 0;
+			}
+		} else if (fwd_records(&it, fw, err, errlen) < 0) {
+			return -1;
+		}
+		if (fw->stop || b >= s->ncps)
+			return 0;
+	}
+}
+
+int journal_read_want(struct journal *j, uint64_t after,
+                      const struct journal_want *want, journal_read_cb cb,
+                      void *arg, char *err, size_t errlen)
+{
+	struct fwd fw = {cb, want ? want->on_skip : NULL, arg, after, 0};
+
 	if (after >= j->last_seq)
 		return 0;
+	if (want_load(j, want, err, errlen))
+		return -1;
 	for (size_t i = seg_find(j, after + 1); i < j->nsegs; i++) {
-		int stop = 0;
-		if (seg_read_forward(j, i, after, cb, arg, &stop, err, errlen))
+		if (seg_read_forward(j, i, &fw, err, errlen))
 			return -1;
-		if (stop)
+		if (fw.stop)
 			break;
 	}
 	return 0;
+}
+
+int journal_read(struct journal *j, uint64_t after, journal_read_cb cb,
+                 void *arg, char *err, size_t errlen)
+{
+	return journal_read_want(j, after, NULL, cb, arg, err, errlen);
 }
 
 /* Records in [lo, hi) of segs[idx] with seq <= top, newest first.  The
@@ -1632,21 +1879,27 @@ static int seg_read_reverse(struct journal *j, size_t idx, uint64_t top,
 	for (k = cp_count_upto(s, top);; k--) {
 		uint64_t lo = k ? s->cps[k - 1].off : SEG_HDR;
 		uint64_t hi = k < s->ncps ? s->cps[k].off : s->end;
-		if (interval_reverse(j, idx, lo, hi, top, cb, arg, stop, err,
-		                     errlen))
+		int may = k ? block_may(j, idx, k - 1, NULL, err, errlen) : 1;
+		if (may < 0 ||
+		    (may && interval_reverse(j, idx, lo, hi, top, cb, arg, stop,
+		                             err, errlen)))
 			return -1;
 		if (*stop || k == 0)
 			return 0;
 	}
 }
 
-int journal_read_reverse(struct journal *j, uint64_t before, journal_read_cb cb,
-                         void *arg, char *err, size_t errlen)
+int journal_read_reverse_want(struct journal *j, uint64_t before,
+                              const struct journal_want *want,
+                              journal_read_cb cb, void *arg, char *err,
+                              size_t errlen)
 {
 	uint64_t top;
 
 	if (before <= 1 || j->last_seq == 0)
 		return 0;
+	if (want_load(j, want, err, errlen))
+		return -1;
 	top = before - 1 < j->last_seq ? before - 1 : j->last_seq;
 	for (size_t i = seg_find(j, top) + 1; i-- > 0;) {
 		int stop = 0;
@@ -1656,6 +1909,12 @@ int journal_read_reverse(struct journal *j, uint64_t before, journal_read_cb cb,
 			break;
 	}
 	return 0;
+}
+
+int journal_read_reverse(struct journal *j, uint64_t before, journal_read_cb cb,
+                         void *arg, char *err, size_t errlen)
+{
+	return journal_read_reverse_want(j, before, NULL, cb, arg, err, errlen);
 }
 
 void journal_get_stats(const struct journal *j, struct journal_stats *st)

@@ -18,6 +18,12 @@
  *
  * On disk, under cfg->dir: one file per segment, "<first seq, 16 hex>.journal",
  * each a 64-byte header then frames (shared/frame.h).
+ *
+ * In memory, per segment: a checkpoint every 64 KiB of file (the first
+ * record at or after each boundary) with a 128-bit Bloom filter of the
+ * services of the records from it to the next checkpoint, 32 bytes in all.
+ * A read that names the services it wants (struct journal_want) passes over
+ * the blocks whose filter rules them all out, unread.
  */
 #ifndef LOGBUS_JOURNAL_H
 #define LOGBUS_JOURNAL_H
@@ -68,6 +74,10 @@ uint64_t journal_first_seq(const struct journal *j); /* oldest kept; last+1
 struct journal_rec {
 	const char *data; /* client's msgpack record */
 	uint32_t len;
+	/* Its service id when the caller decoded it already; NULL: the
+	 * journal reads it from data. */
+	const char *svc;
+	uint32_t svc_len;
 };
 
 /*
@@ -120,6 +130,33 @@ int journal_read(struct journal *j, uint64_t after, journal_read_cb cb,
  * the newest).  Same return values. */
 int journal_read_reverse(struct journal *j, uint64_t before, journal_read_cb cb,
                          void *arg, char *err, size_t errlen);
+
+struct lb_str;
+
+/*
+ * What a read wants, so that it can pass over records unseen: only records
+ * of one of these services (nsvcs > 0) reach the callback, and some records
+ * of other services may too (the caller still filters).  A forward read
+ * tells on_skip (when set) the seq of the last record of each stretch it
+ * passed over, in order with the callback's records, so that a paged reader
+ * knows how far it got; on_skip returns 0 to go on, 1 to stop.
+ */
+struct journal_want {
+	const struct lb_str *svcs; /* at most JOURNAL_WANT_SVCS_MAX */
+	size_t nsvcs;
+	int (*on_skip)(void *arg, uint64_t last_seq);
+};
+#define JOURNAL_WANT_SVCS_MAX 4096
+
+/* journal_read and journal_read_reverse for the records want may hold
+ * (want NULL: all of them). */
+int journal_read_want(struct journal *j, uint64_t after,
+                      const struct journal_want *want, journal_read_cb cb,
+                      void *arg, char *err, size_t errlen);
+int journal_read_reverse_want(struct journal *j, uint64_t before,
+                              const struct journal_want *want,
+                              journal_read_cb cb, void *arg, char *err,
+                              size_t errlen);
 
 struct journal_stats {
 	uint64_t segments, bytes, first_seq, last_seq, fsyncs;

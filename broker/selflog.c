@@ -108,6 +108,7 @@ static bool selflog_stage(struct broker *b, const char *data,
 	for (size_t i = 0; i < n; i++) {
 		b->recs[i].data = data + offs[i];
 		b->recs[i].len = (uint32_t)(offs[i + 1] - offs[i]);
+		b->recs[i].svc = NULL; /* the journal reads it */
 		if (record_decode(b->recs[i].data, b->recs[i].len,
 		                  &b->batch_zone, &b->views[i], &e) < 0)
 			return false; /* our own encoding: cannot happen */

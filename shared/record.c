@@ -316,3 +316,281 @@ int level_parse(const char *s)
 	}
 	return v <= 255 ? v : -1;
 }
+
+/* --- peeking at stored records ------------------------------------------ */
+
+/* A cursor over msgpack bytes for record_peek. */
+struct mp_cur {
+	const unsigned char *p, *end;
+};
+
+static inline bool cur_take(struct mp_cur *c, size_t n,
+                            const unsigned char **at)
+{
+	if ((size_t)(c->end - c->p) < n)
+		return false;
+	*at = c->p;
+	c->p += n;
+	return true;
+}
+
+static uint64_t be_get(const unsigned char *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The object at c: its kind and c past it, except that for an array or a
+ * map c is past its header only and n counts its elements (a map's keys
+ * and values); n is a str's length (str points at its bytes) or a uint's
+ * value, i an int's. */
+enum mp_kind { MPK_INT, MPK_UINT, MPK_STR, MPK_OTHER, MPK_ARRAY, MPK_MAP };
+
+struct mp_item {
+	enum mp_kind kind;
+	uint64_t n; /* str length, element count or uint value */
+	int64_t i;  /* int value */
+	const unsigned char *str;
+};
+
+static bool cur_sized(struct mp_cur *c, size_t lenbytes, size_t extra,
+                      struct mp_item *it, enum mp_kind kind)
+{
+	const unsigned char *h;
+
+	if (!cur_take(c, lenbytes, &h))
+		return false;
+	it->kind = kind;
+	it->n = be_get(h, lenbytes);
+	if (kind == MPK_STR || kind == MPK_OTHER) {
+		/* bin, str, ext: pass the payload (ext has a type byte) */
+		return cur_take(c, (size_t)it->n + extra, &it->str);
+	}
+	if (kind == MPK_MAP)
+		it->n *= 2;
+	return true;
+}
+
+/* cur_item for the header bytes that are not "fix" forms. */
+static bool cur_item_slow(struct mp_cur *c, unsigned t, struct mp_item *it)
+{
+	const unsigned char *h;
+
+	switch (t) {
+	case 0xc0: /* nil, false, true */
+	case 0xc2:
+	case 0xc3:
+		return true;
+	case 0xc4:
+	case 0xc5:
+	case 0xc6:
+		return cur_sized(c, 1u << (t - 0xc4), 0, it, MPK_OTHER);
+	case 0xc7:
+	case 0xc8:
+	case 0xc9:
+		return cur_sized(c, 1u << (t - 0xc7), 1, it, MPK_OTHER);
+	case 0xca:
+		return cur_take(c, 4, &h);
+	case 0xcb:
+		return cur_take(c, 8, &h);
+	case 0xcc:
+	case 0xcd:
+	case 0xce:
+	case 0xcf:
+		if (!cur_take(c, 1u << (t - 0xcc), &h))
+			return false;
+		it->kind = MPK_UINT;
+		it->n = be_get(h, 1u << (t - 0xcc));
+		return true;
+	case 0xd0:
+	case 0xd1:
+	case 0xd2:
+	case 0xd3: {
+		size_t n = 1u << (t - 0xd0);
+		if (!cur_take(c, n, &h))
+			return false;
+		uint64_t u = be_get(h, n);
+		if (n < 8 && (u >> (8 * n - 1)))
+			u |= ~0ull << (8 * n); /* sign-extend */
+		it->kind = MPK_INT;
+		it->i = (int64_t)u;
+		return true;
+	}
+	case 0xd4:
+	case 0xd5:
+	case 0xd6:
+	case 0xd7:
+	case 0xd8:
+		return cur_take(c, 1 + (1u << (t - 0xd4)), &h);
+	case 0xd9:
+	case 0xda:
+	case 0xdb:
+		return cur_sized(c, 1u << (t - 0xd9), 0, it, MPK_STR);
+	case 0xdc:
+	case 0xdd:
+		return cur_sized(c, 2u << (t - 0xdc), 0, it, MPK_ARRAY);
+	case 0xde:
+	case 0xdf:
+		return cur_sized(c, 2u << (t - 0xde), 0, it, MPK_MAP);
+	default: /* 0xc1 is never used */
+		return false;
+	}
+}
+
+/* Inline: most of a record is fixints, fixstrs and a fixmap. */
+static inline bool cur_item(struct mp_cur *c, struct mp_item *it)
+{
+	const unsigned char *b;
+
+	if (!cur_take(c, 1, &b))
+		return false;
+	unsigned t = *b;
+	if (t >= 0xa0 && t <= 0xbf) {
+		it->kind = MPK_STR;
+		it->n = t & 0x1f;
+		return cur_take(c, (size_t)it->n, &it->str);
+	}
+	if (t <= 0x7f || t >= 0xe0) {
+		it->kind = t <= 0x7f ? MPK_UINT : MPK_INT;
+		it->n = t;
+		it->i = (int8_t)t;
+		return true;
+	}
+	if (t <= 0x9f) {
+		it->kind = t <= 0x8f ? MPK_MAP : MPK_ARRAY;
+		it->n = (t & 0x0f) * (t <= 0x8f ? 2u : 1u);
+		return true;
+	}
+	if (t == 0xd9) { /* str8: a message of 32..255 bytes */
+		const unsigned char *h;
+		if (!cur_take(c, 1, &h))
+			return false;
+		it->kind = MPK_STR;
+		it->n = *h;
+		return cur_take(c, *h, &it->str);
+	}
+	it->kind = MPK_OTHER;
+	return cur_item_slow(c, t, it);
+}
+
+/* Pass over one whole object, nested ones included, without recursion. */
+static bool cur_skip(struct mp_cur *c)
+{
+	uint64_t left = 1;
+
+	while (left > 0) {
+		struct mp_item it;
+		left--;
+		if (!cur_item(c, &it))
+			return false;
+		if (it.kind == MPK_ARRAY || it.kind == MPK_MAP) {
+			/* every element takes at least a byte */
+			if (it.n > (uint64_t)(c->end - c->p))
+				return false;
+			left += it.n;
+		}
+	}
+	return true;
+}
+
+/* An int as record_decode's get_int reads it. */
+static bool item_int(const struct mp_item *it, int64_t *out)
+{
+	if (it->kind == MPK_UINT && it->n <= INT64_MAX) {
+		*out = (int64_t)it->n;
+		return true;
+	}
+	if (it->kind == MPK_INT) {
+		*out = it->i;
+		return true;
+	}
+	return false;
+}
+
+static bool key_is(const struct mp_item *k, char name)
+{
+	return k->n == 1 && k->str[0] == (unsigned char)name;
+}
+
+static bool peek_str(const struct mp_item *val, struct lb_str *dst,
+                     unsigned *have, unsigned bit)
+{
+	if (val->kind != MPK_STR)
+		return false;
+	dst->p = (const char *)val->str;
+	dst->len = (uint32_t)val->n;
+	*have |= bit;
+	return true;
+}
+
+/* One key and its value; false when record_decode would refuse them. */
+static bool peek_entry(struct mp_cur *c, struct record_view *v, unsigned *have)
+{
+	struct mp_item k, val;
+	int64_t n;
+
+	if (!cur_item(c, &k) || k.kind != MPK_STR)
+		return false;
+	switch (k.n == 1 ? k.str[0] : 0) {
+	case 't':
+	case 'v':
+	case 'o':
+	case 's':
+	case 'n':
+	case 'm':
+		break;
+	default: /* f, x and unknown keys: checked when stored */
+		return cur_skip(c);
+	}
+	/* No key peeked at may hold a container: record_decode refuses it. */
+	if (!cur_item(c, &val) || val.kind == MPK_ARRAY || val.kind == MPK_MAP)
+		return false;
+	if (key_is(&k, 't')) {
+		*have |= HAVE_T;
+		return item_int(&val, &v->time_ns);
+	}
+	if (key_is(&k, 'v') || key_is(&k, 'o')) {
+		bool lvl = key_is(&k, 'v');
+		if (!item_int(&val, &n) || n < 0 || n > (lvl ? 255 : 2))
+			return false;
+		if (lvl) {
+			v->level = (int)n;
+			*have |= HAVE_V;
+		} else {
+			v->stream = (int)n;
+		}
+		return true;
+	}
+	return peek_str(&val,
+	                key_is(&k, 's')   ? &v->service
+	                : key_is(&k, 'n') ? &v->logger
+	                                  : &v->message,
+	                have,
+	                key_is(&k, 's')   ? HAVE_S
+	                : key_is(&k, 'n') ? HAVE_N
+	                                  : HAVE_M);
+}
+
+int record_peek(const char *data, size_t len, struct record_view *v)
+{
+	struct mp_cur c = {(const unsigned char *)data,
+	                   (const unsigned char *)data + len};
+	struct mp_item map;
+	unsigned have = 0;
+
+	memset(v, 0, sizeof *v);
+	if (!cur_item(&c, &map) || map.kind != MPK_MAP)
+		return -1;
+	for (uint64_t i = 0; i < map.n / 2; i++)
+		if (!peek_entry(&c, v, &have))
+			return -1;
+	if (c.p != c.end)
+		return -1;
+	if ((have & (HAVE_T | HAVE_V | HAVE_S | HAVE_N | HAVE_M)) !=
+	    (HAVE_T | HAVE_V | HAVE_S | HAVE_N | HAVE_M))
+		return -1;
+	return 0;
+}

@@ -60,6 +60,17 @@ struct record_error {
 int record_decode(const char *data, size_t len, msgpack_zone *zone,
                   struct record_view *v, struct record_error *e);
 
+/*
+ * Read a stored record's top-level keys straight from its bytes, without
+ * building objects or checking UTF-8: time, level, stream, service, logger
+ * and message, with the same rules as record_decode (a repeated key: the
+ * last one counts).  v->fields and v->exit stay NULL even when the record
+ * has them.  For bytes record_decode accepted once (the journal's); returns
+ * 0, or -1 when the bytes are not such a record (decode them fully to
+ * know why).  Allocates nothing.
+ */
+int record_peek(const char *data, size_t len, struct record_view *v);
+
 bool service_id_valid(const char *s, size_t len);
 bool logger_valid(const char *s, size_t len);
 bool field_key_valid(const char *s, size_t len);

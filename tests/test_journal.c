@@ -29,6 +29,7 @@
 #include "crc32c.h"
 #include "frame.h"
 #include "journal.h"
+#include "record.h"
 
 #define T_PID  4242u
 #define T_UID  1000u
@@ -1065,6 +1066,353 @@ static void test_version_1_segment_is_refused_not_misread(void **state)
 	assert_non_null(strstr(err, "move that journal directory away"));
 }
 
+/* --- reads that name services ------------------------------------------ */
+
+/* Which service each seq's record has (-1: not a record_decode one). */
+struct svc_log {
+	int svc[1 << 16];
+	uint64_t n; /* seqs noted */
+};
+
+static void svc_name(char *buf, size_t cap, int svc)
+{
+	snprintf(buf, cap, "service_%d", svc);
+}
+
+/* Append one batch of n msgpack records of service svc (-1: "record <seq>"
+ * text that is no record at all), each with a message of pad bytes. */
+static void append_svc(struct fixture *fx, struct journal *j,
+                       struct svc_log *lg, int svc, size_t n, size_t pad,
+                       int pass_svc)
+{
+	struct journal_rec *recs = calloc(n, sizeof(*recs));
+	msgpack_sbuffer *sbs = calloc(n, sizeof(*sbs));
+	char name[32], msg[1024], err[512] = "";
+	uint64_t first = 0, want = journal_last_seq(j) + 1;
+
+	assert_non_null(recs);
+	assert_non_null(sbs);
+	svc_name(name, sizeof name, svc);
+	for (size_t i = 0; i < n; i++) {
+		msgpack_packer pk;
+		uint32_t mlen = payload(msg, sizeof msg, want + i, pad);
+		msgpack_sbuffer_init(&sbs[i]);
+		msgpack_packer_init(&pk, &sbs[i], msgpack_sbuffer_write);
+		if (svc >= 0) {
+			struct record_in in = {
+			    .time_ns = 1,
+			    .level = 20,
+			    .service = {name, (uint32_t)strlen(name)},
+			    .logger = {"l", 1},
+			    .message = {msg, mlen}};
+			record_pack(&pk, &in);
+		} else {
+			msgpack_sbuffer_write(&sbs[i], msg, mlen);
+		}
+		recs[i].data = sbs[i].data;
+		recs[i].len = (uint32_t)sbs[i].size;
+		if (pass_svc && svc >= 0) {
+			recs[i].svc = name;
+			recs[i].svc_len = (uint32_t)strlen(name);
+		}
+		assert_true(want + i < sizeof lg->svc / sizeof lg->svc[0]);
+		lg->svc[want + i] = svc;
+	}
+	lg->n = want + n - 1;
+	struct frame_record st = t_stamp(now_ns());
+	int rc = journal_append_batch(j, T_SESSION, fx->next_batch++, recs, n,
+	                              &st, &first, err, sizeof(err));
+	if (rc)
+		print_error("journal_append_batch: %s\n", err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(first, want);
+	for (size_t i = 0; i < n; i++)
+		msgpack_sbuffer_destroy(&sbs[i]);
+	free(sbs);
+	free(recs);
+}
+
+/* What a read naming services saw: the seqs of the wanted records among
+ * those it was handed, how many it was handed, and where it stood. */
+struct want_seen {
+	const struct svc_log *lg;
+	const int *svcs;
+	size_t nsvcs;
+	struct seen s;
+	uint64_t handed, skips;
+	uint64_t pos; /* forward: last seq handed or passed over */
+	int reverse, bad;
+};
+
+static int want_wanted(const struct want_seen *w, uint64_t seq)
+{
+	for (size_t i = 0; i < w->nsvcs; i++)
+		if (seq <= w->lg->n && w->lg->svc[seq] == w->svcs[i])
+			return 1;
+	return 0;
+}
+
+static int want_collect(void *arg, const struct frame_record *r,
+                        const unsigned char *frame, uint32_t frame_len)
+{
+	struct want_seen *w = arg;
+
+	(void)frame;
+	(void)frame_len;
+	if (!w->reverse && r->seq <= w->pos)
+		w->bad++; /* out of order, with the skips too */
+	w->pos = r->seq;
+	w->handed++;
+	if (!want_wanted(w, r->seq))
+		return 0;
+	if (w->s.n == w->s.cap) {
+		w->s.cap = w->s.cap ? 2 * w->s.cap : 256;
+		w->s.seqs = realloc(w->s.seqs, w->s.cap * sizeof(*w->s.seqs));
+		assert_non_null(w->s.seqs);
+	}
+	w->s.seqs[w->s.n++] = r->seq;
+	return 0;
+}
+
+static int want_skip(void *arg, uint64_t last)
+{
+	struct want_seen *w = arg;
+
+	if (w->reverse || last <= w->pos)
+		w->bad++;
+	for (uint64_t q = w->pos + 1; q <= last; q++)
+		if (want_wanted(w, q))
+			w->bad++; /* passed over a wanted record */
+	w->pos = last;
+	w->skips++;
+	return 0;
+}
+
+static void want_free(struct want_seen *w)
+{
+	seen_free(&w->s);
+}
+
+/* Read with and without naming services svcs[0..n), forward from after
+ * and backward from the newest, and check that both give the wanted
+ * records exactly; returns how many records the forward read was handed. */
+static uint64_t check_want(struct journal *j, const struct svc_log *lg,
+                           uint64_t after, const int *svcs, size_t n)
+{
+	struct lb_str names[8];
+	char buf[8][32];
+	struct journal_want want = {names, n, want_skip};
+	struct want_seen plain = {.lg = lg, .svcs = svcs, .nsvcs = n};
+	struct want_seen fwd = plain, rev = plain, all = plain;
+	char err[512] = "";
+
+	assert_true(n <= 8);
+	for (size_t i = 0; i < n; i++) {
+		svc_name(buf[i], sizeof buf[i], svcs[i]);
+		names[i] = (struct lb_str){buf[i], (uint32_t)strlen(buf[i])};
+	}
+	plain.pos = fwd.pos = after;
+	assert_int_equal(
+	    journal_read(j, after, want_collect, &plain, err, sizeof(err)), 0);
+	assert_int_equal(journal_read_want(j, after, &want, want_collect, &fwd,
+	                                   err, sizeof(err)),
+	                 0);
+	assert_int_equal(plain.bad, 0);
+	assert_int_equal(fwd.bad, 0);
+	assert_int_equal(fwd.s.n, plain.s.n);
+	if (plain.s.n)
+		assert_memory_equal(fwd.s.seqs, plain.s.seqs,
+		                    plain.s.n * sizeof(uint64_t));
+	/* It got to the end, as far as a paged reader can tell. */
+	assert_int_equal(
+	    fwd.pos, journal_last_seq(j) > after ? journal_last_seq(j) : after);
+
+	/* Backward from the newest: every wanted record kept, newest first. */
+	want.on_skip = NULL;
+	rev.reverse = 1;
+	assert_int_equal(journal_read_reverse_want(j, UINT64_MAX, &want,
+	                                           want_collect, &rev, err,
+	                                           sizeof(err)),
+	                 0);
+	assert_int_equal(rev.bad, 0);
+	all.pos = journal_first_seq(j) - 1;
+	assert_int_equal(
+	    journal_read(j, 0, want_collect, &all, err, sizeof(err)), 0);
+	assert_int_equal(rev.s.n, all.s.n);
+	for (size_t i = 0; i < rev.s.n; i++)
+		assert_int_equal(rev.s.seqs[i], all.s.seqs[all.s.n - 1 - i]);
+	uint64_t handed = fwd.handed;
+	want_free(&plain);
+	want_free(&fwd);
+	want_free(&rev);
+	want_free(&all);
+	return handed;
+}
+
+/* The path of the segment that holds seq. */
+static void segment_of(const struct fixture *fx, uint64_t seq, char *path,
+                       size_t cap)
+{
+	DIR *d = opendir(fx->dir);
+	uint64_t best = 0;
+	struct dirent *de;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		uint64_t first;
+		if (!is_segment_name(de->d_name))
+			continue;
+		first = strtoull(de->d_name, NULL, 16);
+		if (first <= seq && first > best)
+			best = first;
+	}
+	closedir(d);
+	assert_true(best > 0);
+	snprintf(path, cap, "%s/%016" PRIx64 ".journal", fx->dir, best);
+}
+
+/* The layout the bench uses: each service's records in stretches across
+ * the journal, over several segments, with a stretch of many services
+ * interleaved (more than a block's filter can tell apart), records that
+ * are not records at all, and services passed or read from the bytes. */
+static void fill_services(struct fixture *fx, struct journal *j,
+                          struct svc_log *lg)
+{
+	for (int round = 0; round < 3; round++) {
+		for (int svc = 0; svc < 20; svc++)
+			append_svc(fx, j, lg, svc, 300, 150, svc % 2);
+		for (int i = 0; i < 300; i++) /* one record each */
+			append_svc(fx, j, lg, 100 + (i * 7) % 300, 1, 150,
+			           i % 2);
+		append_svc(fx, j, lg, -1, 50, 150, 0);
+	}
+}
+
+static void
+test_reads_naming_services_return_what_a_full_scan_does(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc_log *lg = calloc(1, sizeof(*lg));
+	const int one[] = {7}, two[] = {3, 150}, none[] = {399},
+	          dense[] = {107};
+	struct journal *j;
+	uint64_t total;
+
+	assert_non_null(lg);
+	fx->cfg.segment_bytes = 512 * 1024;
+	j = jopen(fx, NULL);
+	fill_services(fx, j, lg);
+	total = journal_last_seq(j);
+	assert_true(list_segments(fx, NULL, 0) >= 4);
+	for (int round = 0; round < 2; round++) {
+		/* A service in 3 stretches is handed few records besides. */
+		assert_true(check_want(j, lg, 0, one, 1) < total / 5);
+		check_want(j, lg, 0, two, 2);
+		check_want(j, lg, 0, dense, 1);
+		assert_true(check_want(j, lg, 0, none, 1) < total / 5);
+		check_want(j, lg, total / 2, one, 1);
+		check_want(j, lg, total - 1, one, 1);
+		check_want(j, lg, total, one, 1);
+		/* Again after a restart: the older segments are indexed
+		 * lazily, by the reads themselves. */
+		journal_close(j);
+		j = jopen(fx, NULL);
+	}
+	/* Retention removes the oldest segments under the reads. */
+	fx->cfg.max_total_bytes = 1024 * 1024;
+	journal_close(j);
+	j = jopen(fx, NULL);
+	fill_services(fx, j, lg);
+	journal_retain(j);
+	assert_true(journal_first_seq(j) > 1);
+	check_want(j, lg, journal_first_seq(j) - 1, one, 1);
+	check_want(j, lg, journal_first_seq(j) - 1, two, 2);
+	check_want(j, lg, journal_first_seq(j) - 1, dense, 1);
+	journal_close(j);
+	free(lg);
+}
+
+/* Start-up indexes the newest segments without reading services; reads
+ * learn each block's when they meet it, appends go on meanwhile. */
+static void
+test_reads_naming_services_learn_blocks_start_up_left_blind(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc_log *lg = calloc(1, sizeof(*lg));
+	const int one[] = {7}, two[] = {3, 150}, none[] = {399};
+	struct journal *j;
+
+	assert_non_null(lg);
+	fx->cfg.segment_bytes = 64u << 20; /* one segment, ~70 blocks */
+	j = jopen(fx, NULL);
+	fill_services(fx, j, lg);
+	journal_close(j);
+	j = jopen(fx, NULL);
+	/* Reads learn the blocks as they meet them; appends go on. */
+	check_want(j, lg, journal_last_seq(j) - 1, one, 1);
+	fill_services(fx, j, lg);
+	assert_int_equal(list_segments(fx, NULL, 0), 1);
+	assert_true(check_want(j, lg, 0, one, 1) < journal_last_seq(j) / 5);
+	check_want(j, lg, 0, two, 2);
+	assert_true(check_want(j, lg, 0, none, 1) < journal_last_seq(j) / 5);
+	journal_close(j);
+	j = jopen(fx, NULL);
+	fill_services(fx, j, lg);
+	check_want(j, lg, 0, two, 2);
+	assert_true(check_want(j, lg, 0, one, 1) < journal_last_seq(j) / 5);
+	journal_close(j);
+	free(lg);
+}
+
+static void test_reads_naming_services_skip_exactly_the_bad_ranges(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc_log *lg = calloc(1, sizeof(*lg));
+	const int one[] = {7}, dense[] = {107};
+	char path[256];
+	struct journal *j;
+
+	assert_non_null(lg);
+	j = jopen(fx, NULL);
+	fill_services(fx, j, lg);
+	journal_close(j);
+	/* A flipped byte inside a record of service 7's second stretch,
+	 * in a sealed segment that the reads index lazily. */
+	char needle[32];
+	uint64_t victim = 0;
+	for (uint64_t q = 1; q <= lg->n && !victim; q++)
+		if (lg->svc[q] == 7 && q > 6000)
+			victim = q + 10;
+	segment_of(fx, victim, path, sizeof path);
+	assert_true(list_segments(fx, NULL, 0) > 2);
+	snprintf(needle, sizeof needle, "record %" PRIu64 " ", victim);
+	xor_byte(path, find_in_file(path, needle) + 12, 0x20);
+	/* And one in the segment before the newest, which start-up scans
+	 * without reading services. */
+	char newest[256];
+	list_segments(fx, newest, sizeof newest);
+	uint64_t first_newest = strtoull(strrchr(newest, '/') + 1, NULL, 16);
+	uint64_t victim2 = first_newest - 100;
+	assert_true(victim2 > victim + 1000);
+	segment_of(fx, victim2, path, sizeof path);
+	snprintf(needle, sizeof needle, "record %" PRIu64 " ", victim2);
+	xor_byte(path, find_in_file(path, needle) + 12, 0x20);
+	j = jopen(fx, NULL);
+	check_want(j, lg, 0, one, 1);
+	check_want(j, lg, 0, dense, 1);
+	/* No read saw the victim: it was in a bad range. */
+	const int gone[] = {-2};
+	struct want_seen w = {.lg = lg, .svcs = gone, .nsvcs = 1};
+	char err[512] = "";
+	lg->svc[victim] = lg->svc[victim2] = -2;
+	assert_int_equal(journal_read(j, 0, want_collect, &w, err, sizeof err),
+	                 0);
+	assert_int_equal(w.handed, journal_last_seq(j) - 2);
+	assert_int_equal(w.s.n, 0);
+	journal_close(j);
+	free(lg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1094,6 +1442,9 @@ int main(void)
 	    T(test_bad_segment_header_fails_open_naming_file),
 	    T(test_segment_from_another_journal_fails_open),
 	    T(test_version_1_segment_is_refused_not_misread),
+	    T(test_reads_naming_services_return_what_a_full_scan_does),
+	    T(test_reads_naming_services_learn_blocks_start_up_left_blind),
+	    T(test_reads_naming_services_skip_exactly_the_bad_ranges),
 #undef T
 	};
 

@@ -292,6 +292,188 @@ static void test_exit_report_round_trips(void **state)
 	unpacked(&p);
 }
 
+/* record_peek must read what record_decode reads. */
+static void assert_peek_agrees(const char *data, size_t len)
+{
+	msgpack_zone zone;
+	struct record_view v, pv;
+	struct record_error e;
+
+	msgpack_zone_init(&zone, 1024);
+	assert_int_equal(record_decode(data, len, &zone, &v, &e), 0);
+	assert_int_equal(record_peek(data, len, &pv), 0);
+	assert_true(pv.time_ns == v.time_ns);
+	assert_int_equal(pv.level, v.level);
+	assert_int_equal(pv.stream, v.stream);
+	assert_int_equal(pv.service.len, v.service.len);
+	assert_ptr_equal(pv.service.p, v.service.p);
+	assert_int_equal(pv.logger.len, v.logger.len);
+	assert_ptr_equal(pv.logger.p, v.logger.p);
+	assert_int_equal(pv.message.len, v.message.len);
+	assert_ptr_equal(pv.message.p, v.message.p);
+	assert_null(pv.fields);
+	msgpack_zone_destroy(&zone);
+	/* Every cut of it is refused, and read within its bytes (ASan). */
+	for (size_t cut = 0; cut < len; cut++) {
+		char *p = malloc(cut ? cut : 1);
+		assert_non_null(p);
+		memcpy(p, data, cut);
+		assert_int_equal(record_peek(p, cut, &pv), -1);
+		free(p);
+	}
+}
+
+static void test_record_peek_reads_what_decode_reads(void **state)
+{
+	(void)state;
+	char longmsg[70000];
+	memset(longmsg, 'm', sizeof longmsg);
+	logbus_field f[] = {LOGBUS_STR("user", "user123"), LOGBUS_INT("n", -5),
+	                    LOGBUS_FLOAT("r", 0.5), LOGBUS_BOOL("ok", 1)};
+	struct record_in in = {.time_ns = -1763805600123456789,
+	                       .level = 255,
+	                       .stream = LOGBUS_STREAM_STDERR,
+	                       .service = S("service_123"),
+	                       .logger = S("pactown.sandbox"),
+	                       .message = S("Creating sandbox"),
+	                       .fields = f,
+	                       .nfields = 4};
+	struct packed p;
+	pack(&p, &in);
+	assert_peek_agrees(p.sb.data, p.sb.size);
+	unpacked(&p);
+	in.message = (struct lb_str){longmsg, 300}; /* str16 */
+	in.time_ns = 5;
+	pack(&p, &in);
+	assert_peek_agrees(p.sb.data, p.sb.size);
+	unpacked(&p);
+
+	/* Repeated keys (the last counts), unknown keys holding nested
+	 * containers and every kind of scalar, a map16, a str32 message. */
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 16);
+	mp_pack_key(&pk, "s");
+	mp_pack_key(&pk, "first");
+	mp_pack_key(&pk, "t");
+	msgpack_pack_uint64(&pk, 1ull << 40);
+	mp_pack_key(&pk, "v");
+	msgpack_pack_int8(&pk, 20);
+	mp_pack_key(&pk, "n");
+	mp_pack_key(&pk, "a.b");
+	mp_pack_key(&pk, "m");
+	msgpack_pack_str(&pk, sizeof longmsg);
+	msgpack_pack_str_body(&pk, longmsg, sizeof longmsg);
+	mp_pack_key(&pk, "zz");
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_map(&pk, 1);
+	mp_pack_key(&pk, "s");
+	mp_pack_key(&pk, "nested, not the service");
+	msgpack_pack_bin(&pk, 3);
+	msgpack_pack_bin_body(&pk, "abc", 3);
+	msgpack_pack_ext(&pk, 2, 7);
+	msgpack_pack_ext_body(&pk, "xy", 2);
+	const char *keys[] = {"k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8"};
+	for (int i = 0; i < 8; i++) {
+		mp_pack_key(&pk, keys[i]);
+		switch (i) {
+		case 0:
+			msgpack_pack_nil(&pk);
+			break;
+		case 1:
+			msgpack_pack_true(&pk);
+			break;
+		case 2:
+			msgpack_pack_float(&pk, 1.5f);
+			break;
+		case 3:
+			msgpack_pack_double(&pk, 2.5);
+			break;
+		case 4:
+			msgpack_pack_int64(&pk, INT64_MIN);
+			break;
+		case 5:
+			msgpack_pack_int16(&pk, -300);
+			break;
+		case 6:
+			msgpack_pack_ext(&pk, 4, 1);
+			msgpack_pack_ext_body(&pk, "abcd", 4);
+			break;
+		default:
+			msgpack_pack_ext(&pk, 20, 1);
+			msgpack_pack_ext_body(&pk, longmsg, 20);
+			break;
+		}
+	}
+	mp_pack_key(&pk, "o");
+	msgpack_pack_int(&pk, 1);
+	mp_pack_key(&pk, "s");
+	mp_pack_key(&pk, "second");
+	assert_peek_agrees(sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* Bytes record_decode refuses for their shape are refused by the peek. */
+static void test_record_peek_refuses_what_decode_refuses(void **state)
+{
+	(void)state;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct record_view v;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	for (int bad = 0; bad < 7; bad++) {
+		msgpack_sbuffer_clear(&sb);
+		msgpack_pack_map(&pk, bad == 0 ? 4 : 5);
+		mp_pack_key(&pk, "t");
+		if (bad == 1)
+			msgpack_pack_double(&pk, 1.0);
+		else if (bad == 2)
+			msgpack_pack_uint64(&pk, UINT64_MAX);
+		else
+			msgpack_pack_int(&pk, 1);
+		mp_pack_key(&pk, "v");
+		msgpack_pack_int(&pk, bad == 3 ? 256 : 20);
+		mp_pack_key(&pk, "s");
+		if (bad == 4)
+			msgpack_pack_array(&pk, 0);
+		else
+			mp_pack_key(&pk, "svc");
+		mp_pack_key(&pk, "n");
+		mp_pack_key(&pk, "l");
+		if (bad != 0) {
+			mp_pack_key(&pk, bad == 5 ? "o" : "m");
+			if (bad == 5)
+				msgpack_pack_int(&pk, 3);
+			else if (bad == 6)
+				msgpack_pack_bin(&pk, 0);
+			else
+				mp_pack_key(&pk, "msg");
+		}
+		assert_int_equal(record_peek(sb.data, sb.size, &v), -1);
+	}
+	msgpack_sbuffer_clear(&sb);
+	msgpack_pack_array(&pk, 0);
+	assert_int_equal(record_peek(sb.data, sb.size, &v), -1);
+	assert_int_equal(record_peek("\xc1", 1, &v), -1);
+	assert_int_equal(record_peek("", 0, &v), -1);
+	/* a valid record with a byte after it */
+	struct record_in in = {.level = 20,
+	                       .service = S("svc"),
+	                       .logger = S("l"),
+	                       .message = S("m")};
+	struct packed p;
+	pack(&p, &in);
+	msgpack_sbuffer_write(&p.sb, "x", 1);
+	assert_int_equal(record_peek(p.sb.data, p.sb.size, &v), -1);
+	assert_int_equal(record_peek(p.sb.data, p.sb.size - 1, &v), 0);
+	unpacked(&p);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 static void test_exit_summary_names_every_signal(void **state)
 {
 	(void)state;
@@ -438,6 +620,8 @@ int main(void)
 	    cmocka_unit_test(test_record_refuses_invalid_utf8_and_bad_logger),
 	    cmocka_unit_test(test_record_refuses_missing_keys_and_wrong_types),
 	    cmocka_unit_test(test_exit_report_round_trips),
+	    cmocka_unit_test(test_record_peek_reads_what_decode_reads),
+	    cmocka_unit_test(test_record_peek_refuses_what_decode_refuses),
 	    cmocka_unit_test(test_exit_summary_names_every_signal),
 	    cmocka_unit_test(test_levels_parse_and_name),
 	    cmocka_unit_test(

@@ -1448,6 +1448,161 @@ static void test_snapshot_subscription_ends_when_caught_up(void **state)
 	list_fini(&rest);
 }
 
+/* ---- 9. reads naming services, over many segments and a restart ---- */
+
+/* A broker whose journal rotates every 256 KiB: a few checkpoint blocks a
+ * segment, and several segments. */
+static int setup_segments(void **state)
+{
+	struct broker_proc *b = calloc(1, sizeof *b);
+	const char *extra[] = {"--segment-size", "256K", NULL};
+
+	if (b == NULL)
+		return -1;
+	memcpy(b->extra, extra, sizeof extra);
+	if (harness_start(b) < 0) {
+		harness_cleanup(b);
+		free(b);
+		return -1;
+	}
+	*state = b;
+	return 0;
+}
+
+#define SVC_SEQS_MAX 8192
+
+struct svc_seqs {
+	uint64_t seq[SVC_SEQS_MAX];
+	size_t n;
+};
+
+/* A snapshot read: filtered to service svc (NULL: no filter) and regex;
+ * keeps the seqs of the records of service want whose message starts with
+ * prefix (""), and checks that a filtered read returns nothing else. */
+static void read_svc(const char *run_dir, const char *svc, const char *regex,
+                     enum logbus_start start, uint64_t tail_n, const char *want,
+                     const char *prefix, struct svc_seqs *out)
+{
+	const char *svcs[1] = {svc};
+	logbus_reader_options o = {.run_dir = run_dir,
+	                           .start = start,
+	                           .tail_n = tail_n,
+	                           .filter = {.services = svcs,
+	                                      .nservices = svc ? 1 : 0,
+	                                      .message_regex = regex}};
+	const logbus_record *rec;
+	logbus_reader *r;
+	int rv;
+
+	out->n = 0;
+	assert_int_equal(logbus_reader_open(&r, &o), LOGBUS_OK);
+	while ((rv = logbus_reader_next(r, &rec, NEXT_WAIT_MS)) == 1) {
+		if (svc != NULL && strcmp(rec->service, svc) != 0)
+			fail_msg("read of %s returned a record of %s", svc,
+			         rec->service);
+		if (strcmp(rec->service, want) != 0 ||
+		    strncmp(rec->message, prefix, strlen(prefix)) != 0)
+			continue;
+		assert_true(out->n < SVC_SEQS_MAX);
+		out->seq[out->n++] = rec->seq;
+	}
+	if (rv != 0)
+		fail_msg("read of %s: %s", svc ? svc : "all",
+		         logbus_reader_error(r));
+	logbus_reader_close(r);
+}
+
+/* got is the last n of truth (all of it when it has fewer). */
+static void assert_tail_of(const struct svc_seqs *got,
+                           const struct svc_seqs *truth, size_t n)
+{
+	size_t want = truth->n < n ? truth->n : n;
+
+	assert_int_equal(got->n, want);
+	for (size_t i = 0; i < want; i++)
+		assert_true(got->seq[i] == truth->seq[truth->n - want + i]);
+}
+
+static void assert_same(const struct svc_seqs *a, const struct svc_seqs *b)
+{
+	assert_tail_of(a, b, b->n);
+}
+
+static void check_service_reads(const char *run_dir, const char *svc)
+{
+	static struct svc_seqs truth, re_truth, got;
+
+	/* The truth: every record, unfiltered, sorted out here. */
+	read_svc(run_dir, NULL, NULL, LOGBUS_START_HEAD, 0, svc, "", &truth);
+	read_svc(run_dir, NULL, NULL, LOGBUS_START_HEAD, 0, svc, "r1-",
+	         &re_truth);
+	read_svc(run_dir, svc, NULL, LOGBUS_START_HEAD, 0, svc, "", &got);
+	assert_same(&got, &truth);
+	read_svc(run_dir, svc, NULL, LOGBUS_START_TAIL, 100, svc, "", &got);
+	assert_tail_of(&got, &truth, 100);
+	read_svc(run_dir, svc, NULL, LOGBUS_START_TAIL, 1, svc, "", &got);
+	assert_tail_of(&got, &truth, 1);
+	read_svc(run_dir, svc, "^r1-", LOGBUS_START_TAIL, 100, svc, "", &got);
+	assert_tail_of(&got, &re_truth, 100);
+	read_svc(run_dir, svc, "^r1-", LOGBUS_START_HEAD, 0, svc, "", &got);
+	assert_same(&got, &re_truth);
+}
+
+static void test_reads_of_one_service_among_many_match_a_full_scan(void **state)
+{
+	struct broker_proc *b = *state;
+	static struct svc_seqs none;
+	logbus_publisher *p[10];
+	char name[10][8], pad[120];
+
+	memset(pad, 'x', sizeof pad - 1);
+	pad[sizeof pad - 1] = '\0';
+	for (int s = 0; s < 10; s++) {
+		snprintf(name[s], sizeof name[s], "q%d", s);
+		p[s] = open_pub(b->run_dir, name[s]);
+	}
+	/* Each service's records in three stretches, then all interleaved. */
+	for (int round = 0; round < 3; round++) {
+		for (int s = 0; s < 10; s++) {
+			for (int i = 0; i < 150; i++)
+				assert_int_equal(logbus_log(p[s], LOGBUS_INFO,
+				                            "r%d-%d %s", round,
+				                            i, pad),
+				                 LOGBUS_OK);
+			assert_int_equal(logbus_flush(p[s], WAIT_MS),
+			                 LOGBUS_OK);
+		}
+	}
+	for (int i = 0; i < 40; i++) {
+		for (int s = 0; s < 10; s++) {
+			assert_int_equal(
+			    logbus_log(p[s], LOGBUS_INFO, "mix-%d %s", i, pad),
+			    LOGBUS_OK);
+			assert_int_equal(logbus_flush(p[s], WAIT_MS),
+			                 LOGBUS_OK);
+		}
+	}
+	for (int s = 0; s < 10; s++)
+		assert_int_equal(logbus_publisher_close(p[s], WAIT_MS),
+		                 LOGBUS_OK);
+	for (int pass = 0; pass < 2; pass++) {
+		check_service_reads(b->run_dir, "q3");
+		check_service_reads(b->run_dir, "q9");
+		check_service_reads(b->run_dir, SELF_SERVICE);
+		read_svc(b->run_dir, "nope", NULL, LOGBUS_START_TAIL, 100,
+		         "nope", "", &none);
+		assert_int_equal(none.n, 0);
+		read_svc(b->run_dir, "nope", NULL, LOGBUS_START_HEAD, 0, "nope",
+		         "", &none);
+		assert_int_equal(none.n, 0);
+		/* After a restart the older segments are indexed lazily. */
+		if (pass == 0) {
+			assert_int_equal(harness_stop(b, SIGTERM), 0);
+			assert_int_equal(harness_restart(b), 0);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1472,6 +1627,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_snapshot_subscription_ends_when_caught_up, setup,
 	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_reads_of_one_service_among_many_match_a_full_scan,
+	        setup_segments, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
