@@ -46,14 +46,15 @@ done
 [ -n "$READERS" ] || { echo "skip: no group for the readers" >&2; exit 77; }
 
 ctl() { "$BIN/logbusctl" --run-dir "$T/run" "$@"; }
-# as_nobody CMD...: CMD as nobody:nogroup with no other group.
-as_nobody() {
-	setpriv --reuid=nobody --regid="$NOGROUP" --clear-groups -- "$@"
-}
-# as_reader CMD...: CMD as nobody whose group is the reader group.
-as_reader() {
-	setpriv --reuid=nobody --regid="$READERS" --clear-groups -- "$@"
-}
+# "${NOBODY[@]}" CMD...: CMD as nobody:nogroup with no other group;
+# "${READER[@]}" CMD...: as nobody whose group is the reader group.  Arrays,
+# not functions: "${NOBODY[@]}" CMD & is the command's own pid in $!
+# (setpriv execs it), which stop_pid and cleanup can end; a function in the
+# background would be a subshell whose child outlives it.
+NOBODY=(setpriv --reuid=nobody --regid="$NOGROUP" --clear-groups --)
+READER=(setpriv --reuid=nobody --regid="$READERS" --clear-groups --)
+as_nobody() { "${NOBODY[@]}" "$@"; }
+as_reader() { "${READER[@]}" "$@"; }
 nctl() { as_nobody "$BIN/logbusctl" --run-dir "$T/run" "$@"; }
 
 # json_all KEY: KEY of each JSON line on stdin, one per line.
@@ -198,7 +199,7 @@ stop_pid "$BROKER_PID"
 start_logbusd "$T/broker.err" "$T/run" --log-dir "$T/log" \
 	--reader-group "$READERS" --live-mode 0666
 BROKER_PID=$LOGBUSD_PID
-as_nobody "$BIN/trust_subscriber" --raw-live "$T/run" >"$T/nraw.out" \
+"${NOBODY[@]}" "$BIN/trust_subscriber" --raw-live "$T/run" >"$T/nraw.out" \
 	2>"$T/nraw.err" &
 NR_PID=$!
 track_pid "$NR_PID"
@@ -207,14 +208,15 @@ RR_PID=$!
 track_pid "$RR_PID"
 poll has_line "$T/nraw.out" ready
 
-as_nobody "$BIN/logbusctl" --run-dir "$T/run" tail -f -n 0 -o cat \
+"${NOBODY[@]}" "$BIN/logbusctl" --run-dir "$T/run" tail -f -n 0 -o cat \
 	>"$T/nf.out" 2>"$T/nf.err" &
 NF_PID=$!
 track_pid "$NF_PID"
-as_nobody "$BIN/trust_subscriber" "$T/run" >"$T/nsub.out" 2>"$T/nsub.err" &
+"${NOBODY[@]}" "$BIN/trust_subscriber" "$T/run" >"$T/nsub.out" \
+	2>"$T/nsub.err" &
 NS_PID=$!
 track_pid "$NS_PID"
-as_reader "$BIN/logbusctl" --run-dir "$T/run" tail -f -n 0 -o cat \
+"${READER[@]}" "$BIN/logbusctl" --run-dir "$T/run" tail -f -n 0 -o cat \
 	>"$T/rf.out" 2>"$T/rf.err" &
 RF_PID=$!
 track_pid "$RF_PID"
