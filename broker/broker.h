@@ -62,6 +62,7 @@ struct endpoint {
 	/* bug #1518 probe */
 	atomic_uint_fast64_t pipes_added; /* written by nng's threads */
 	int probe_fd;     /* a raw connection that speaks the handshake; -1 */
+	ev_io probe_io;   /* reads the broker's side of the handshake */
 	size_t probe_got; /* bytes of the broker's handshake read back */
 	ev_tstamp probe_at;
 	bool probing; /* until endpoint_probe_check judges */

@@ -291,8 +291,10 @@ void endpoint_pause(struct endpoint *ep)
 
 static void probe_drop(struct endpoint *ep)
 {
-	if (ep->probe_fd >= 0)
+	if (ep->probe_fd >= 0) {
+		ev_io_stop(ep->b->loop, &ep->probe_io);
 		close(ep->probe_fd);
+	}
 	ep->probe_fd = -1;
 }
 
@@ -313,6 +315,19 @@ static bool probe_done(struct endpoint *ep)
 		return ev_now(ep->b->loop) - ep->probe_at > PROBE_GIVE_UP_S;
 	}
 	return true;
+}
+
+/* The probe connection is closed as soon as the handshake is answered: on
+ * the live socket every record is sent to it too until then. */
+static void on_probe_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct endpoint *ep =
+	    (struct endpoint *)((char *)w -
+	                        offsetof(struct endpoint, probe_io));
+	(void)loop;
+	(void)revents;
+	if (probe_done(ep))
+		probe_drop(ep);
 }
 
 void endpoint_probe_start(struct endpoint *ep)
@@ -348,6 +363,8 @@ void endpoint_probe_start(struct endpoint *ep)
 	ep->probe_got = 0;
 	ep->probe_at = ev_now(ep->b->loop);
 	ep->probing = true;
+	ev_io_init(&ep->probe_io, on_probe_io, fd, EV_READ);
+	ev_io_start(ep->b->loop, &ep->probe_io);
 }
 
 void endpoint_probe_check(struct endpoint *ep)

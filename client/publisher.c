@@ -385,6 +385,14 @@ LOGBUS_API int logbus_write(logbus_publisher *p, const logbus_entry *e)
 	return enqueue(p, e, e->message, len);
 }
 
+static int message_too_big(struct logbus_publisher *p, size_t len)
+{
+	return refuse(p, LOGBUS_ETOOBIG,
+	              "record refused: a message of %zu bytes, over the limit "
+	              "of %d bytes (LOGBUS_RECORD_MAX)",
+	              len, LOGBUS_RECORD_MAX);
+}
+
 LOGBUS_API int logbus_logv(logbus_publisher *p, int level, const char *logger,
                            const logbus_field *fields, size_t nfields,
                            const char *fmt, va_list ap)
@@ -407,11 +415,14 @@ LOGBUS_API int logbus_logv(logbus_publisher *p, int level, const char *logger,
 		direct = fmt;
 	}
 	if (direct != NULL) {
+		size_t len = strlen(direct);
+		if (len > LOGBUS_RECORD_MAX)
+			return message_too_big(p, len);
 		logbus_entry e = {.level = level,
 		                  .logger = logger,
 		                  .fields = fields,
 		                  .nfields = nfields};
-		return enqueue(p, &e, direct, strlen(direct));
+		return enqueue(p, &e, direct, len);
 	}
 	va_copy(ap2, ap);
 	int n = vsnprintf(stack, sizeof stack, fmt, ap);
@@ -422,11 +433,7 @@ LOGBUS_API int logbus_logv(logbus_publisher *p, int level, const char *logger,
 	if ((size_t)n >= sizeof stack) {
 		if ((size_t)n > LOGBUS_RECORD_MAX) {
 			va_end(ap2);
-			return refuse(p, LOGBUS_ETOOBIG,
-			              "record refused: a message of %d bytes, "
-			              "over the limit of %d bytes "
-			              "(LOGBUS_RECORD_MAX)",
-			              n, LOGBUS_RECORD_MAX);
+			return message_too_big(p, (size_t)n);
 		}
 		msg = malloc((size_t)n + 1);
 		if (msg == NULL) {

@@ -293,7 +293,7 @@ static int ingest_runs(struct bench_ctx *c, const long *producers, size_t n)
 	            "a service of its own;",
 	            c->o->size, BENCH_NFIELDS);
 	report_note(c->rep, "broker defaults: journal, all.log, by-logger/, "
-	                    "live fan-out (no per-service rate limit exists)");
+	                    "live fan-out; no rate limit (--rate-burst 0)");
 	report_int(c->rep, "records", NULL, c->o->records, "");
 	report_int(c->rep, "size", NULL, c->o->size, "");
 	for (size_t i = 0; i < n; i++) {
