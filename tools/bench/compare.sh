@@ -101,8 +101,9 @@ echo "compare: $records records of $size bytes, one per line;" \
 
 # --- logbus --------------------------------------------------------------------
 mkdir -p "$T/lb"
+# Rate limiting off, as for rsyslog and journald below.
 "$bin/logbusd" --run-dir "$T/lb/run" --log-dir "$T/lb/log" --max-total 64G \
-	2>"$T/lb/stderr" &
+	--rate-burst 0 --config /dev/null 2>"$T/lb/stderr" &
 pids+=($!)
 lbpid=$!
 if ! wait_for 10 grep -q "^logbusd: serving .*pid $lbpid\$" "$T/lb/stderr"; then
