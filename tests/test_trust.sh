@@ -264,7 +264,7 @@ stop_pid "$NF_PID"
 stop_pid "$NS_PID"
 stop_pid "$RF_PID"
 check "nobody's followers said nothing on stderr" \
-	test ! -s "$T/nf.err" -a ! -s "$T/nsub.err"
+	sh -c "cat '$T/nf.err' '$T/nsub.err' >&2; test ! -s '$T/nf.err' -a ! -s '$T/nsub.err'"
 
 stop_pid "$BROKER_PID"
 finish
