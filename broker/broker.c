@@ -373,6 +373,21 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_timer_start(loop, &b->stop_w);
 }
 
+/* The journal's segments come and go: a record of the broker's own each. */
+static void on_journal_segment(void *arg, const char *path, uint64_t first_seq,
+                               int removed)
+{
+	if (removed)
+		broker_log(arg, LOGBUS_INFO,
+		           "journal: removed %s (retention), its records from "
+		           "%llu on are gone",
+		           path, (unsigned long long)first_seq);
+	else
+		broker_log(arg, LOGBUS_INFO,
+		           "journal: started %s, first record %llu", path,
+		           (unsigned long long)first_seq);
+}
+
 static int open_journal(struct broker *b)
 {
 	char dir[4096], err[512];
@@ -394,6 +409,7 @@ static int open_journal(struct broker *b)
 	    .arg = b,
 	    .sync_async = syncer_submit,
 	    .sync_arg = b->syncer,
+	    .on_segment = on_journal_segment,
 	};
 	if (journal_open(&b->journal, &jc, &rec, err, sizeof err) < 0) {
 		broker_log(b, LOGBUS_ERROR, "cannot open the journal: %s", err);

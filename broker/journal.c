@@ -974,6 +974,9 @@ static int journal_rotate(struct journal *j, char *err, size_t errlen)
 		return -1;
 	if (seg_create(j, j->last_seq + 1, err, errlen))
 		return -1;
+	if (j->cfg.on_segment)
+		j->cfg.on_segment(j->cfg.arg, j->segs[j->nsegs - 1].path,
+		                  j->segs[j->nsegs - 1].first_seq, 0);
 	journal_retain(j);
 	return 0;
 }
@@ -993,6 +996,9 @@ static int64_t seg_newest_ns(const struct journal *j, size_t i)
 
 static void seg_drop_oldest(struct journal *j)
 {
+	if (j->cfg.on_segment)
+		j->cfg.on_segment(j->cfg.arg, j->segs[0].path,
+		                  j->segs[0].first_seq, 1);
 	if (j->rfd >= 0 && j->rfd_seq == j->segs[0].first_seq) {
 		close(j->rfd);
 		j->rfd = -1;

@@ -53,6 +53,10 @@ struct journal_config {
 	 * so that appends never wait for the disk. */
 	void (*sync_async)(void *sync_arg, int fd, const char *path);
 	void *sync_arg;
+	/* If set, told of each segment started by rotation (removed = 0) and
+	 * each one retention removed (removed = 1), with arg. */
+	void (*on_segment)(void *arg, const char *path, uint64_t first_seq,
+	                   int removed);
 };
 
 /* What open found and did, for the broker's start-up log line. */

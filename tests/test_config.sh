@@ -194,4 +194,27 @@ expect_eq "... every record kept" 8 \
 	"$(ctl tail -n all -s svc_rl -o cat | grep -c '^free ')"
 
 stop_pid "$BROKER"
+
+# ---- the journal's own events ----------------------------------------------
+
+# Segments started and removed are records of logbusd, followed like any.
+start_logbusd "$T/small.err" "$T/small-run" --config /dev/null \
+	--log-dir "$T/small-log" --segment-size 8K --max-total 32K
+SMALL=$LOGBUSD_PID
+# Ten publishes: ten batches (a batch is never split across segments);
+# retention runs at each new segment.
+for i in $(seq 10); do
+	seq 1 50 | sed "s/^/filler $i record /" |
+		"$BIN/logbusctl" --run-dir "$T/small-run" publish -s svc_fill - \
+			>/dev/null
+done
+self_says() {
+	"$BIN/logbusctl" --run-dir "$T/small-run" tail -n all -s logbusd -o cat |
+		grep -q "$1"
+}
+check "a new journal segment is a record of logbusd" \
+	wait_for 10 self_says '^journal: started .*journal, first record [0-9]'
+check "a segment removed by retention is one too" \
+	wait_for 10 self_says '^journal: removed .*journal (retention)'
+stop_pid "$SMALL"
 finish
