@@ -1538,10 +1538,21 @@ static void append_commit(struct journal *j, const struct batch_args *a,
 	struct segment *s = &j->segs[j->nsegs - 1];
 	uint64_t off = s->size + FRAME_OVERHEAD;
 
+	/* A batch is mostly one service: hash each run of it once. */
+	const char *run = NULL;
+	size_t run_len = 0;
+	struct svc_bloom svc = svc_bloom_any;
+
 	for (size_t i = 0; i < n; i++) {
-		struct svc_bloom svc =
-		    recs[i].svc ? svc_bloom_of(recs[i].svc, recs[i].svc_len)
-		                : svc_bloom_record(recs[i].data, recs[i].len);
+		if (recs[i].svc == NULL) {
+			svc = svc_bloom_record(recs[i].data, recs[i].len);
+			run = NULL;
+		} else if (run == NULL || recs[i].svc_len != run_len ||
+		           memcmp(recs[i].svc, run, run_len) != 0) {
+			run = recs[i].svc;
+			run_len = recs[i].svc_len;
+			svc = svc_bloom_of(run, run_len);
+		}
 		seg_note_record(s, off, a->seq0 + i, a->stamp->recv_ns, &svc);
 		off += FRAME_OVERHEAD + recs[i].len;
 	}
