@@ -60,6 +60,26 @@ static void test_utf8_accepts_valid_and_rejects_invalid(void **state)
 		assert_true(utf8_valid(good[i], strlen(good[i])));
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		assert_false(utf8_valid(bad[i], strlen(bad[i])));
+	/* Each sequence at every offset of a long ASCII run, so that the 32-
+	 * and 8-byte fast paths meet it at every position of their words. */
+	char buf[160];
+	for (size_t off = 0; off < 80; off++) {
+		for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+			memset(buf, 'a', sizeof buf);
+			size_t n = strlen(good[i]);
+			memcpy(buf + off, good[i], n);
+			assert_true(utf8_valid(buf, off + n + 40));
+		}
+		for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+			memset(buf, 'a', sizeof buf);
+			size_t n = strlen(bad[i]);
+			memcpy(buf + off, bad[i], n);
+			/* a truncated sequence is bad only at the very end */
+			size_t len =
+			    bad[i][n - 1] & 0x80 ? off + n : off + n + 40;
+			assert_false(utf8_valid(buf, len));
+		}
+	}
 }
 
 static void test_utf8_cut_never_splits_a_character(void **state)
