@@ -9,10 +9,6 @@
  * which owns the parsed form.
  */
 #include <errno.h>
-#include <grp.h>
-#include <limits.h>
-#include <pwd.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,7 +126,8 @@ static void defaults(struct broker_config *cfg)
 	cfg->max_fields = LOGBUS_FIELDS_MAX;
 }
 
-uint64_t config_parse_size(const char *s)
+/* "64M", "4G", "1024", "1KiB": bytes; UINT64_MAX when malformed. */
+static uint64_t parse_size(const char *s)
 {
 	char *end;
 	errno = 0;
@@ -252,7 +249,7 @@ static int set_value(struct broker_config *cfg, const struct setting *s,
 		return 0;
 	case CT_SIZE:
 	case CT_SIZE32:
-		u = config_parse_size(value);
+		u = parse_size(value);
 		goto unsigned_value;
 	case CT_DURATION:
 		u = parse_duration(value);

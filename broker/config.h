@@ -60,7 +60,4 @@ int config_apply_reloadable(struct broker_config *cur,
                             const struct broker_config *next, char *note,
                             size_t notelen);
 
-/* "64M", "4G", "1024": bytes; UINT64_MAX when malformed. */
-uint64_t config_parse_size(const char *s);
-
 #endif
