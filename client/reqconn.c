@@ -18,6 +18,7 @@
 #define SLICE_MS    100  /* how often a waiting call looks around */
 #define RESEND_MS   5000 /* req0 resends an unanswered request this often */
 #define SENDTIME_MS 100
+#define DRAIN_MS    2000 /* close waits this long for a pending reply */
 
 int reqconn_open(struct reqconn *c, const char *run_dir, const char *sock,
                  size_t recv_max, char *err, size_t errlen)
@@ -52,8 +53,27 @@ int reqconn_open(struct reqconn *c, const char *run_dir, const char *sock,
 	return 0;
 }
 
+/*
+ * nng 1.5.2 can block nng_close for good when the reply to an outstanding
+ * request arrives while the socket closes (seen with gdb: the reaper waits
+ * on the pipe's receive; fixed upstream after 1.5.2).  So a request left
+ * pending, typically a long poll the broker holds for up to a second, is
+ * answered and taken before the close; a broker that never answers costs
+ * DRAIN_MS.
+ */
 void reqconn_close(struct reqconn *c)
 {
+	int64_t deadline = redial_now_ms() + DRAIN_MS;
+
+	while (c->pending && redial_now_ms() < deadline) {
+		struct pollfd pfd = {.fd = c->recvfd, .events = POLLIN};
+		nng_msg *m;
+		if (poll(&pfd, 1, SLICE_MS) > 0 &&
+		    nng_recvmsg(c->sock, &m, NNG_FLAG_NONBLOCK) == 0) {
+			nng_msg_free(m);
+			c->pending = false;
+		}
+	}
 	nng_close(c->sock);
 }
 
@@ -104,6 +124,7 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 		rv = nng_sendmsg(c->sock, msg, 0);
 		if (rv == 0) {
 			sent = true;
+			c->pending = true;
 			break;
 		}
 		redial_watch(&c->rd);
@@ -133,8 +154,10 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 		int n = poll(&pfd, 1, wait);
 		if (n > 0) {
 			rv = nng_recvmsg(c->sock, reply, NNG_FLAG_NONBLOCK);
-			if (rv == 0)
+			if (rv == 0) {
+				c->pending = false;
 				return 0;
+			}
 			if (rv != NNG_EAGAIN) {
 				snprintf(err, errlen,
 				         "receive from %s failed: "

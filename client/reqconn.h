@@ -30,10 +30,14 @@ struct reqconn {
 	/* A call fails at once when there is no connection and no socket
 	 * file: right for a reader, wrong for a publisher, which waits. */
 	bool fail_fast;
+	/* A request went out and its reply has not been taken: a call that
+	 * gave up (timeout, stop) leaves it, a long poll most often. */
+	bool pending;
 };
 
 int reqconn_open(struct reqconn *c, const char *run_dir, const char *sock,
                  size_t recv_max, char *err, size_t errlen);
+/* Takes a pending reply first (at most DRAIN_MS), then closes. */
 void reqconn_close(struct reqconn *c);
 
 /*
