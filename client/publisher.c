@@ -4,8 +4,9 @@
  * The caller's thread formats the message, checks the record and copies it
  * into a bounded byte ring under a mutex; nothing else.  One sender thread
  * per publisher takes what the ring holds (up to BATCH_MAX), encodes it with
- * msgpack-c, sends it as one ingest request and waits for the broker's
- * acknowledgement before it takes the next batch.
+ * msgpack-c and sends it as one ingest request.  One request is out at a
+ * time; while it is, the sender encodes the next batch, so that its work
+ * overlaps the broker's.
  *
  * Invariants:
  *  - records are answered (committed or refused) in the order they were
@@ -65,6 +66,12 @@ struct entry_hdr {
 
 #define ENTRY_ENCODED 1
 
+/* An ingest request, built or out. */
+struct outgoing {
+	msgpack_sbuffer req;
+	size_t n; /* entries of the ring in it */
+};
+
 struct logbus_publisher {
 	char service[LOGBUS_SERVICE_MAX + 1];
 	char logger[LOGBUS_LOGGER_MAX + 1];
@@ -92,7 +99,8 @@ struct logbus_publisher {
 	uint64_t session, batch;
 	char *raw; /* entries taken from the ring */
 	size_t raw_cap;
-	msgpack_sbuffer rec, req;
+	msgpack_sbuffer rec;
+	struct outgoing out[2]; /* the request out, the next one */
 };
 
 static void set_error(struct logbus_publisher *p, const char *fmt, ...)
@@ -485,7 +493,6 @@ static const char *encode_entry(struct logbus_publisher *p, const char *r,
 {
 	struct entry_hdr h;
 	logbus_field fields[LOGBUS_FIELDS_MAX];
-	msgpack_packer pk;
 
 	memcpy(&h, r, sizeof(struct entry_hdr));
 	const char *c = r + sizeof(struct entry_hdr);
@@ -533,11 +540,18 @@ static const char *encode_entry(struct logbus_publisher *p, const char *r,
 			break;
 		}
 	}
-	msgpack_sbuffer_clear(&p->rec);
-	msgpack_packer_init(&pk, &p->rec, msgpack_sbuffer_write);
-	record_pack(&pk, &in);
-	msgpack_pack_bin(reqpk, p->rec.size);
-	msgpack_pack_bin_body(reqpk, p->rec.data, p->rec.size);
+	/* Straight into the request: a bin 32 header, patched after. */
+	msgpack_sbuffer *req = reqpk->data;
+	static const char bin32[5] = {(char)0xc6};
+	msgpack_sbuffer_write(req, bin32, sizeof bin32);
+	size_t start = req->size;
+	record_pack(reqpk, &in);
+	uint32_t len = (uint32_t)(req->size - start);
+	unsigned char *b = (unsigned char *)req->data + start - 4;
+	b[0] = (unsigned char)(len >> 24);
+	b[1] = (unsigned char)(len >> 16);
+	b[2] = (unsigned char)(len >> 8);
+	b[3] = (unsigned char)len;
 	return r + h.total;
 }
 
@@ -607,12 +621,14 @@ static size_t take_batch(struct logbus_publisher *p, size_t *raw_len,
 	return n;
 }
 
-static void build_request(struct logbus_publisher *p, size_t n, uint64_t drops)
+static void build_request(struct logbus_publisher *p, struct outgoing *o,
+                          uint64_t drops)
 {
 	msgpack_packer pk;
+	size_t n = o->n;
 
-	msgpack_sbuffer_clear(&p->req);
-	msgpack_packer_init(&pk, &p->req, msgpack_sbuffer_write);
+	msgpack_sbuffer_clear(&o->req);
+	msgpack_packer_init(&pk, &o->req, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 4 + (drops > 0));
 	mp_pack_key(&pk, "op");
 	mp_pack_key(&pk, OP_PUBLISH);
@@ -721,20 +737,59 @@ static enum outcome take_reply(struct logbus_publisher *p, nng_msg *reply,
 	return out;
 }
 
-/* Send the current request until it is answered (or we must give up). */
-static void deliver(struct logbus_publisher *p, size_t n)
+/* Take what the ring holds into o's request, as the next batch.  Called
+ * with p->mu held, which it drops while encoding. */
+static void prepare(struct logbus_publisher *p, struct outgoing *o)
+{
+	size_t raw_len;
+	uint64_t drops;
+
+	o->n = take_batch(p, &raw_len, &drops);
+	pthread_mutex_unlock(&p->mu);
+	p->batch++;
+	build_request(p, o, drops);
+	pthread_mutex_lock(&p->mu);
+}
+
+/* While a request is out: the next one, if there are records for it. */
+static bool prepare_next(struct logbus_publisher *p, struct outgoing *next)
+{
+	bool ready = false;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->used > 0 || p->dropped != p->dropped_reported) {
+		prepare(p, next);
+		ready = true;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return ready;
+}
+
+/*
+ * Send o until it is answered (or we must give up).  While it is out the
+ * next request is built into next, once; returns whether it was.
+ */
+static bool deliver(struct logbus_publisher *p, struct outgoing *o,
+                    struct outgoing *next)
 {
 	char err[256];
+	bool ready = false;
 
 	for (;;) {
 		nng_msg *reply = NULL;
-		int rv =
-		    reqconn_call(&p->conn, p->req.data, p->req.size, &reply,
-		                 CALL_SLICE_MS, &p->abort, err, sizeof err);
+		int rv = reqconn_send(&p->conn, o->req.data, o->req.size,
+		                      CALL_SLICE_MS, &p->abort, err,
+		                      sizeof err);
+		if (rv == 0) {
+			if (!ready)
+				ready = prepare_next(p, next);
+			rv = reqconn_wait(&p->conn, &reply, CALL_SLICE_MS,
+			                  &p->abort, err, sizeof err);
+		}
 		pthread_mutex_lock(&p->mu);
 		enum outcome out = RETRY;
 		if (rv == 0) {
-			out = take_reply(p, reply, n);
+			out = take_reply(p, reply, o->n);
 			nng_msg_free(reply);
 		} else if (rv == LOGBUS_ECLOSED) {
 			out = GIVE_UP;
@@ -748,7 +803,7 @@ static void deliver(struct logbus_publisher *p, size_t n)
 		pthread_cond_broadcast(&p->done);
 		pthread_mutex_unlock(&p->mu);
 		if (out != RETRY)
-			return;
+			return ready;
 		if (rv == 0) {
 			struct timespec ts = {0, RETRY_PAUSE_MS * 1000000L};
 			nanosleep(&ts, NULL);
@@ -780,19 +835,22 @@ static bool wait_for_work(struct logbus_publisher *p)
 static void *sender_main(void *arg)
 {
 	struct logbus_publisher *p = arg;
-	size_t raw_len;
-	uint64_t drops;
+	struct outgoing *cur = &p->out[0], *next = &p->out[1];
+	bool ready = false; /* next holds a request */
 
 	pthread_mutex_lock(&p->mu);
-	while (wait_for_work(p)) {
-		size_t n = take_batch(p, &raw_len, &drops);
+	while (!atomic_load(&p->abort)) {
+		if (!ready) {
+			if (!wait_for_work(p))
+				break;
+			prepare(p, next);
+		}
+		struct outgoing *t = cur;
+		cur = next;
+		next = t;
 		pthread_mutex_unlock(&p->mu);
-		p->batch++;
-		build_request(p, n, drops);
-		deliver(p, n);
+		ready = deliver(p, cur, next);
 		pthread_mutex_lock(&p->mu);
-		if (atomic_load(&p->abort))
-			break;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -835,7 +893,8 @@ LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
 	p->raw = malloc(p->raw_cap);
 	atomic_init(&p->abort, false);
 	msgpack_sbuffer_init(&p->rec);
-	msgpack_sbuffer_init(&p->req);
+	for (int i = 0; i < 2; i++)
+		msgpack_sbuffer_init(&p->out[i].req);
 	if (getrandom(&p->session, sizeof p->session, 0) != sizeof p->session)
 		p->session = (uint64_t)timefmt_now_ns() ^ (uint64_t)getpid()
 		                                              << 32;
@@ -863,7 +922,8 @@ LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
 	return 0;
 fail:
 	msgpack_sbuffer_destroy(&p->rec);
-	msgpack_sbuffer_destroy(&p->req);
+	for (int i = 0; i < 2; i++)
+		msgpack_sbuffer_destroy(&p->out[i].req);
 	free(p->ring);
 	free(p->raw);
 	free(p);
@@ -932,7 +992,8 @@ LOGBUS_API int logbus_publisher_close(logbus_publisher *p, int timeout_ms)
 	pthread_cond_destroy(&p->space);
 	pthread_cond_destroy(&p->done);
 	msgpack_sbuffer_destroy(&p->rec);
-	msgpack_sbuffer_destroy(&p->req);
+	for (int i = 0; i < 2; i++)
+		msgpack_sbuffer_destroy(&p->out[i].req);
 	free(p->ring);
 	free(p->raw);
 	free(p);

@@ -98,13 +98,16 @@ static bool stopped(const atomic_bool *stop)
 	return stop != NULL && atomic_load(stop);
 }
 
-int reqconn_call(struct reqconn *c, const void *body, size_t len,
-                 nng_msg **reply, int timeout_ms, const atomic_bool *stop,
-                 char *err, size_t errlen)
+static int64_t deadline_of(int timeout_ms)
 {
-	int64_t deadline =
-	    timeout_ms < 0 ? INT64_MAX : redial_now_ms() + timeout_ms;
-	bool sent = false;
+	return timeout_ms < 0 ? INT64_MAX : redial_now_ms() + timeout_ms;
+}
+
+int reqconn_send(struct reqconn *c, const void *body, size_t len,
+                 int timeout_ms, const atomic_bool *stop, char *err,
+                 size_t errlen)
+{
+	int64_t deadline = deadline_of(timeout_ms);
 	nng_msg *msg;
 	int rv;
 
@@ -119,13 +122,12 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 		snprintf(err, errlen, "out of memory");
 		return LOGBUS_ENOMEM;
 	}
-	/* Send: waits for a pipe, SENDTIME_MS at a time. */
-	while (!sent) {
+	/* Waits for a pipe, SENDTIME_MS at a time. */
+	for (;;) {
 		rv = nng_sendmsg(c->sock, msg, 0);
 		if (rv == 0) {
-			sent = true;
 			c->pending = true;
-			break;
+			return 0;
 		}
 		redial_watch(&c->rd);
 		if (rv != NNG_ETIMEDOUT && rv != NNG_EAGAIN) {
@@ -144,8 +146,16 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 			return LOGBUS_EUNREACHABLE;
 		}
 	}
-	/* Receive: poll RECVFD, so that giving up does not cancel anything
-	 * nng would otherwise finish (the next send replaces the request). */
+}
+
+/* Polls RECVFD, so that giving up does not cancel anything nng would
+ * otherwise finish (the next send replaces the request). */
+int reqconn_wait(struct reqconn *c, nng_msg **reply, int timeout_ms,
+                 const atomic_bool *stop, char *err, size_t errlen)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	int rv;
+
 	for (;;) {
 		struct pollfd pfd = {.fd = c->recvfd, .events = POLLIN};
 		int64_t left = deadline - redial_now_ms();
@@ -186,4 +196,18 @@ int reqconn_call(struct reqconn *c, const void *body, size_t len,
 			return LOGBUS_ETIMEDOUT;
 		}
 	}
+}
+
+int reqconn_call(struct reqconn *c, const void *body, size_t len,
+                 nng_msg **reply, int timeout_ms, const atomic_bool *stop,
+                 char *err, size_t errlen)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	int rv = reqconn_send(c, body, len, timeout_ms, stop, err, errlen);
+	if (rv != 0)
+		return rv;
+	int64_t left = deadline - redial_now_ms();
+	return reqconn_wait(c, reply,
+	                    timeout_ms < 0 ? -1 : (int)(left > 0 ? left : 0),
+	                    stop, err, errlen);
 }

@@ -8,7 +8,7 @@
  * request.  While a call waits, the dialer is watched (redial.h): after
  * bug #1518 it would never reconnect by itself.
  *
- * One call at a time per connection (the caller serialises).
+ * One request at a time per connection (the caller serialises).
  */
 #ifndef LOGBUS_REQCONN_H
 #define LOGBUS_REQCONN_H
@@ -51,6 +51,14 @@ void reqconn_close(struct reqconn *c);
 int reqconn_call(struct reqconn *c, const void *body, size_t len,
                  nng_msg **reply, int timeout_ms, const atomic_bool *stop,
                  char *err, size_t errlen);
+
+/* The two halves of reqconn_call, for a caller that works while its
+ * request is out: the same results, each with its own timeout. */
+int reqconn_send(struct reqconn *c, const void *body, size_t len,
+                 int timeout_ms, const atomic_bool *stop, char *err,
+                 size_t errlen);
+int reqconn_wait(struct reqconn *c, nng_msg **reply, int timeout_ms,
+                 const atomic_bool *stop, char *err, size_t errlen);
 
 bool reqconn_connected(struct reqconn *c);
 
