@@ -408,6 +408,7 @@ static int open_journal(struct broker *b)
 	    .on_batch = ingest_on_journal_batch,
 	    .arg = b,
 	    .sync_async = syncer_submit,
+	    .release_async = syncer_release,
 	    .sync_arg = b->syncer,
 	    .on_segment = on_journal_segment,
 	};

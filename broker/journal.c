@@ -152,6 +152,7 @@ struct journal {
 	uint64_t last_seq;
 	int dirty;  /* written since the last fdatasync */
 	int broken; /* a failed append could not be truncated back */
+	int dir_unsynced; /* a segment was created; a sync must cover it */
 
 	unsigned char *buf; /* read buffer; callbacks see frames inside it */
 	size_t bufcap;
@@ -927,12 +928,28 @@ static int seg_create(struct journal *j, uint64_t first_seq, char *err,
 		errf(err, errlen, "write %s: %s", s->path, strerror(errno));
 		goto fail;
 	}
-	if (fdatasync(fd) < 0) {
-		errf(err, errlen, "fdatasync %s: %s", s->path, strerror(errno));
-		goto fail;
+	/* The header and the directory entry become durable with the
+	 * segment's first sync, as its records do: the syncer gets both now
+	 * (before any of the segment's data), a synchronous sync does both.
+	 * Until then a power loss leaves no segment, a short one or one whose
+	 * header is zeros, and journal_load removes it. */
+	int hfd = -1, dfd = -1;
+	if (j->cfg.sync_async && (hfd = dup(fd)) >= 0 &&
+	    (dfd = dup(j->dirfd)) >= 0) {
+		j->cfg.sync_async(j->cfg.sync_arg, hfd, s->path);
+		j->cfg.sync_async(j->cfg.sync_arg, dfd, j->dir);
+		j->dir_unsynced = 1; /* until a synchronous sync */
+	} else {
+		if (hfd >= 0)
+			close(hfd);
+		if (fdatasync(fd) < 0) {
+			errf(err, errlen, "fdatasync %s: %s", s->path,
+			     strerror(errno));
+			goto fail;
+		}
+		if (dir_sync(j, err, errlen))
+			goto fail;
 	}
-	if (dir_sync(j, err, errlen))
-		goto fail;
 	s->created_ns = sh.created_ns;
 	s->mtime_ns = sh.created_ns;
 	s->size = s->end = SEG_HDR;
@@ -953,6 +970,11 @@ static int active_sync(struct journal *j, char *err, size_t errlen)
 {
 	int64_t t0 = clock_ns(CLOCK_MONOTONIC);
 
+	if (j->dir_unsynced) {
+		if (dir_sync(j, err, errlen))
+			return -1;
+		j->dir_unsynced = 0;
+	}
 	if (fdatasync(j->afd) < 0) {
 		errf(err, errlen, "fdatasync %s: %s",
 		     j->segs[j->nsegs - 1].path, strerror(errno));
@@ -1036,11 +1058,21 @@ void journal_retain(struct journal *j)
 		if (!over && !old)
 			break;
 		/* No way to report here: a segment we cannot unlink stays,
-		 * and so do the newer ones, keeping the journal contiguous. */
-		if (unlink(s->path) < 0 && errno != ENOENT)
+		 * and so do the newer ones, keeping the journal contiguous.
+		 * Freeing its blocks can wait for the disk: the last close
+		 * is left to release_async. */
+		int keep = j->cfg.release_async
+		               ? open(s->path, O_RDONLY | O_CLOEXEC)
+		               : -1;
+		if (unlink(s->path) < 0 && errno != ENOENT) {
+			if (keep >= 0)
+				close(keep);
 			break;
+		}
 		total -= s->size;
 		seg_drop_oldest(j);
+		if (keep >= 0)
+			j->cfg.release_async(j->cfg.sync_arg, keep);
 	}
 }
 
@@ -1186,6 +1218,24 @@ static int seg_load_header(struct segment *s, struct seg_header *sh,
 	return *why ? 1 : 0;
 }
 
+/* Whether the segment's header is all zeros: written, never synced, and
+ * lost to a power cut while the file's size survived. */
+static int seg_header_zero(const struct segment *s)
+{
+	unsigned char h[SEG_HDR];
+	int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	ssize_t got = fd >= 0 ? pread_full(fd, h, SEG_HDR, 0) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (got != (ssize_t)SEG_HDR)
+		return 0;
+	for (size_t i = 0; i < SEG_HDR; i++)
+		if (h[i])
+			return 0;
+	return 1;
+}
+
 /* Check one header against the journal; newest says it sets the id. */
 static int seg_accept_header(struct journal *j, struct segment *s,
                              const struct seg_header *sh, int newest, char *err,
@@ -1213,8 +1263,9 @@ static int seg_accept_header(struct journal *j, struct segment *s,
 
 /*
  * Read every header, newest first (it holds the id all must carry).  A
- * newest segment shorter than a header was being created when the broker
- * died, held nothing, and is removed; *restart_seq is then its first_seq in
+ * newest segment shorter than a header, or whose header is zeros, was being
+ * created when the broker died or the power went (nothing in it was ever
+ * synced), and is removed (one of zeros renamed to <name>.torn); *restart_seq is then its first_seq in
  * case no segment is left.
  */
 static int journal_load(struct journal *j, uint64_t *restart_seq, char *err,
@@ -1229,8 +1280,14 @@ static int journal_load(struct journal *j, uint64_t *restart_seq, char *err,
 		int rc = seg_load_header(s, &sh, &why, err, errlen);
 		if (rc < 0)
 			return -1;
-		if (rc && !removed && k == j->nsegs - 1 && s->size < SEG_HDR) {
-			if (unlink(s->path) < 0) {
+		if (rc && !removed && k == j->nsegs - 1 &&
+		    (s->size < SEG_HDR || seg_header_zero(s))) {
+			/* Nothing to lose in a short one; one of zeros is
+			 * kept aside as <name>.torn, in case. */
+			char aside[PATH_MAX];
+			snprintf(aside, sizeof aside, "%s.torn", s->path);
+			if (s->size < SEG_HDR ? unlink(s->path)
+			                      : rename(s->path, aside)) {
 				errf(err, errlen, "remove torn segment %s: %s",
 				     s->path, strerror(errno));
 				return -1;

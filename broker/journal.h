@@ -53,6 +53,10 @@ struct journal_config {
 	 * so that appends never wait for the disk. */
 	void (*sync_async)(void *sync_arg, int fd, const char *path);
 	void *sync_arg;
+	/* If set, the last descriptor of a segment retention removed is
+	 * closed there (with sync_arg): freeing a large file's blocks can
+	 * wait for the disk. */
+	void (*release_async)(void *sync_arg, int fd);
 	/* If set, told of each segment started by rotation (removed = 0) and
 	 * each one retention removed (removed = 1), with arg. */
 	void (*on_segment)(void *arg, const char *path, uint64_t first_seq,

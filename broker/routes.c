@@ -30,6 +30,7 @@
 #include "paths.h"
 #include "record.h"
 #include "strbuf.h"
+#include "syncer.h"
 #include "timefmt.h"
 
 #define OPEN_MAX      64
@@ -549,12 +550,16 @@ static int route_open(struct routes *r, struct route *rt)
 	return 0;
 }
 
-/* Python's RotatingFileHandler: file.N-1 -> file.N ... file -> file.1. */
+/* Python's RotatingFileHandler: file.N-1 -> file.N ... file -> file.1.
+ * The oldest backup, replaced by the first rename, is held open and its
+ * last close left to the syncer's thread (syncer.h says why). */
 static void route_rotate(struct routes *r, struct route *rt)
 {
 	char from[sizeof rt->path + 16], to[sizeof rt->path + 16];
 
 	route_close(r, rt);
+	snprintf(to, sizeof to, "%s.%d", rt->path, rt->spec.backups);
+	int oldest = open(to, O_RDONLY | O_CLOEXEC);
 	for (int i = rt->spec.backups - 1; i >= 1; i--) {
 		snprintf(from, sizeof from, "%s.%d", rt->path, i);
 		snprintf(to, sizeof to, "%s.%d", rt->path, i + 1);
@@ -564,6 +569,7 @@ static void route_rotate(struct routes *r, struct route *rt)
 	snprintf(to, sizeof to, "%s.1", rt->path);
 	if (rename(rt->path, to) < 0 && errno != ENOENT)
 		route_failed(r, rt, "rotate");
+	syncer_release(r->b->syncer, oldest);
 	r->st.rotations++;
 	rt->size = 0;
 }

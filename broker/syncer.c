@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 
 struct job {
 	int fd;
+	bool sync; /* false: only close */
 	char path[200];
 };
 
@@ -46,8 +48,15 @@ static int64_t mono_ns(void)
 /* Sync one job; called without the lock held, records under it. */
 static void run_job(struct syncer *s, struct job *j)
 {
+	struct stat st;
+
+	if (!j->sync) {
+		close(j->fd);
+		return;
+	}
 	int64_t t0 = mono_ns();
-	int rv = fdatasync(j->fd);
+	bool dir = fstat(j->fd, &st) == 0 && S_ISDIR(st.st_mode);
+	int rv = dir ? fsync(j->fd) : fdatasync(j->fd);
 	int err = errno;
 	int64_t t1 = mono_ns(), dt = t1 - t0;
 
@@ -59,8 +68,9 @@ static void run_job(struct syncer *s, struct job *j)
 	if (rv < 0) {
 		s->st.errors++;
 		if (!s->error[0])
-			snprintf(s->error, sizeof s->error, "fdatasync %s: %s",
-			         j->path, strerror(err));
+			snprintf(s->error, sizeof s->error, "%s %s: %s",
+			         dir ? "fsync" : "fdatasync", j->path,
+			         strerror(err));
 	}
 	pthread_mutex_unlock(&s->mu);
 	if (rv < 0)
@@ -128,14 +138,10 @@ struct syncer *syncer_new(struct ev_loop *loop,
 	return s;
 }
 
-void syncer_submit(void *arg, int fd, const char *path)
+static void submit(struct syncer *s, const struct job *job)
 {
-	struct syncer *s = arg;
-	struct job j = {.fd = fd};
+	struct job j = *job;
 
-	if (fd < 0)
-		return;
-	snprintf(j.path, sizeof j.path, "%s", path);
 	pthread_mutex_lock(&s->mu);
 	if (s->n < QUEUE && !s->stopping) {
 		s->q[(s->head + s->n) % QUEUE] = j;
@@ -146,6 +152,29 @@ void syncer_submit(void *arg, int fd, const char *path)
 	}
 	pthread_mutex_unlock(&s->mu);
 	run_job(s, &j);
+}
+
+void syncer_submit(void *arg, int fd, const char *path)
+{
+	struct job j = {.fd = fd, .sync = true};
+
+	if (fd < 0)
+		return;
+	snprintf(j.path, sizeof j.path, "%s", path);
+	submit(arg, &j);
+}
+
+void syncer_release(void *arg, int fd)
+{
+	struct job j = {.fd = fd, .sync = false};
+
+	if (fd < 0)
+		return;
+	if (arg == NULL) {
+		close(fd);
+		return;
+	}
+	submit(arg, &j);
 }
 
 void syncer_get_stats(struct syncer *s, struct syncer_stats *st)

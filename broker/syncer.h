@@ -8,6 +8,13 @@
  * the thread syncs and closes it, so a segment the loop closes meanwhile
  * stays valid.  Syncs that a reply waits for (a CRITICAL record) and the
  * last one at shutdown stay synchronous in the loop.
+ *
+ * The thread also closes the last descriptor of removed files (a rotated
+ * file's oldest backup, a segment dropped by retention): freeing a large
+ * file's blocks is done by that close, and on a filesystem mounted with
+ * `discard` it waits for the disk (measured: rotation of the routed files
+ * put the loop in D state a fifth of the time during an ingest at
+ * 400,000 records/s).
  */
 #ifndef LOGBUS_SYNCER_H
 #define LOGBUS_SYNCER_H
@@ -28,8 +35,11 @@ struct syncer_stats {
 struct syncer *syncer_new(struct ev_loop *loop,
                           void (*on_error)(void *arg, const char *msg),
                           void *arg);
-/* Queue a sync of fd (which the syncer closes); path names it in errors. */
+/* Queue a sync of fd (which the syncer closes); path names it in errors.
+ * A directory gets fsync, a file fdatasync. */
 void syncer_submit(void *syncer, int fd, const char *path);
+/* Queue the close of fd, a removed file's last descriptor (no sync). */
+void syncer_release(void *syncer, int fd);
 void syncer_get_stats(struct syncer *s, struct syncer_stats *st);
 /* Finish what is queued, stop the thread, free. */
 void syncer_free(struct syncer *s);

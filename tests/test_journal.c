@@ -878,18 +878,24 @@ static void test_sync_later_hands_a_descriptor_and_never_waits(void **state)
 	fx->cfg.segment_bytes = 4096;
 	struct journal *j = jopen(fx, NULL);
 
-	journal_sync_later(j); /* clean: nothing handed over */
-	assert_int_equal(h.n, 0);
+	/* a new segment: its header, then the directory, go first */
+	list_segments(fx, newest, sizeof(newest));
+	assert_int_equal(h.n, 2);
+	assert_string_equal(h.paths[0], newest);
+	assert_string_equal(h.paths[1], fx->dir);
+	assert_int_equal(fstat(h.fds[1], &a), 0);
+	assert_true(S_ISDIR(a.st_mode));
+	journal_sync_later(j); /* clean: nothing more handed over */
+	assert_int_equal(h.n, 2);
 	append_records(fx, j, 2, 2, 30, now_ns());
 	journal_sync_later(j);
-	assert_int_equal(h.n, 1);
+	assert_int_equal(h.n, 3);
 	assert_int_equal(journal_dirty(j), 0);
 	/* a dup of the active segment, for the callee to sync and close */
-	list_segments(fx, newest, sizeof(newest));
-	assert_int_equal(fstat(h.fds[0], &a), 0);
+	assert_int_equal(fstat(h.fds[2], &a), 0);
 	assert_int_equal(stat(newest, &b), 0);
 	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
-	assert_string_equal(h.paths[0], newest);
+	assert_string_equal(h.paths[2], newest);
 
 	/* rotation hands the sealed segment over instead of syncing it */
 	size_t before = h.n;
@@ -897,10 +903,43 @@ static void test_sync_later_hands_a_descriptor_and_never_waits(void **state)
 	assert_true(list_segments(fx, NULL, 0) > 1);
 	assert_true(h.n > before);
 	for (size_t i = 0; i < h.n; i++) {
-		assert_int_equal(fdatasync(h.fds[i]), 0);
+		assert_int_equal(fsync(h.fds[i]), 0);
 		close(h.fds[i]);
 	}
 	check_read_all(j, 1, 202);
+	journal_close(j);
+}
+
+static void on_release(void *arg, int fd)
+{
+	struct handed *h = arg;
+	struct stat st;
+
+	assert_true(h->n < 64);
+	/* the last descriptor of a file already removed */
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_nlink, 0);
+	h->fds[h->n++] = fd;
+}
+
+static void test_retention_leaves_the_last_close_to_release_async(void **state)
+{
+	struct fixture *fx = *state;
+	struct handed h = {.n = 0};
+	struct journal_stats st;
+
+	fx->cfg.release_async = on_release;
+	fx->cfg.sync_arg = &h;
+	fx->cfg.segment_bytes = 4096;
+	fx->cfg.max_total_bytes = 3 * 4096;
+	struct journal *j = jopen(fx, NULL);
+	append_records(fx, j, 300, 5, 100, now_ns());
+	journal_get_stats(j, &st);
+	assert_true(st.segments_removed > 0);
+	assert_int_equal(h.n, st.segments_removed);
+	for (size_t i = 0; i < h.n; i++)
+		close(h.fds[i]);
+	check_read_all(j, journal_first_seq(j), 300);
 	journal_close(j);
 }
 
@@ -980,6 +1019,52 @@ static void test_newest_segment_shorter_than_header_is_removed(void **state)
 	append_records(fx, j, 2, 2, 30, now_ns());
 	check_read_all(j, 1, 7);
 	journal_close(j);
+}
+
+static void test_newest_segment_with_zero_header_is_set_aside(void **state)
+{
+	struct fixture *fx = *state;
+	char path[300], aside[310], first[300], zeros[4096] = {0};
+	struct journal *j = jopen(fx, NULL);
+	FILE *f;
+
+	append_records(fx, j, 5, 5, 30, now_ns());
+	journal_close(j);
+	/* The power went before the new segment's first sync: its size
+	 * reached the disk, its bytes did not. */
+	snprintf(path, sizeof(path), "%s/%016x.journal", fx->dir, 6u);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(zeros, 1, sizeof zeros, f), sizeof zeros);
+	fclose(f);
+
+	j = jopen(fx, NULL);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(aside, sizeof(aside), "%s.torn", path);
+	assert_int_equal(file_size(aside), sizeof zeros);
+	assert_int_equal(journal_last_seq(j), 5);
+	append_records(fx, j, 2, 2, 30, now_ns());
+	check_read_all(j, 1, 7);
+	journal_close(j);
+
+	/* Below a newer segment, a header of zeros is damage, not a torn
+	 * tail: open fails and says where. */
+	snprintf(first, sizeof(first), "%s/%016x.journal", fx->dir, 1u);
+	f = fopen(first, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fwrite(zeros, 1, 64, f), 64);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/%016x.journal", fx->dir, 8u);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(zeros, 1, 64, f), 64);
+	fclose(f);
+	char err[512] = "";
+	j = NULL;
+	assert_int_equal(journal_open(&j, &fx->cfg, NULL, err, sizeof(err)),
+	                 -1);
+	assert_null(j);
+	assert_non_null(strstr(err, first));
 }
 
 static void test_bad_segment_header_fails_open_naming_file(void **state)
@@ -1422,6 +1507,7 @@ int main(void)
 	    T(test_rotation_by_size_keeps_every_record),
 	    T(test_retention_drops_oldest_segments_never_active),
 	    T(test_retention_by_age_drops_segments_with_old_records),
+	    T(test_retention_leaves_the_last_close_to_release_async),
 	    T(test_read_after_seq_starts_mid_segment),
 	    T(test_read_reverse_yields_newest_first_across_segments),
 	    T(test_torn_tail_is_truncated_on_restart),
@@ -1439,6 +1525,7 @@ int main(void)
 	    T(test_large_batch_spans_several_writev_calls),
 	    T(test_record_over_max_record_is_refused),
 	    T(test_newest_segment_shorter_than_header_is_removed),
+	    T(test_newest_segment_with_zero_header_is_set_aside),
 	    T(test_bad_segment_header_fails_open_naming_file),
 	    T(test_segment_from_another_journal_fails_open),
 	    T(test_version_1_segment_is_refused_not_misread),
