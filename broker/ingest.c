@@ -115,16 +115,18 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 			         "bytes (max-record-size)",
 			         o->via.bin.size, max_bytes);
 			rv = add_reject(s, i, ERR_TOO_BIG, msg);
-		} else if (record_decode(o->via.bin.ptr, o->via.bin.size,
+		} else if (record_check(o->via.bin.ptr, o->via.bin.size,
+		                        &b->views[s->nok]) < 0 &&
+		           record_decode(o->via.bin.ptr, o->via.bin.size,
 		                         &b->batch_zone, &b->views[s->nok],
 		                         &e) < 0) {
+			/* in place first; objects only for what needs them */
 			rv = add_reject(s, i, e.code, e.msg);
-		} else if (b->views[s->nok].fields != NULL &&
-		           b->views[s->nok].fields->size > max_fields) {
+		} else if (b->views[s->nok].nfields > max_fields) {
 			snprintf(msg, sizeof msg,
 			         "record has %u fields, over the limit of %u "
 			         "(max-fields)",
-			         b->views[s->nok].fields->size, max_fields);
+			         b->views[s->nok].nfields, max_fields);
 			rv = add_reject(s, i, ERR_TOO_MANY_FIELDS, msg);
 		} else {
 			b->recs[s->nok].data = o->via.bin.ptr;

@@ -61,6 +61,7 @@ struct routes {
 	struct route **v; /* every route, configured first */
 	size_t n, cap;
 	bool defaults;
+	bool json; /* a route writes JSON: it needs the records' fields */
 	size_t nauto;
 	bool auto_full_reported;
 	struct route *buckets[AUTO_BUCKETS];
@@ -308,6 +309,7 @@ static struct route *route_add(struct routes *r, const struct route_spec *spec,
 	rt->done = done;
 	snprintf(rt->path, sizeof rt->path, "%s/%s", r->b->cfg.log_dir,
 	         spec->file);
+	r->json |= spec->format == ROUTE_JSON;
 	r->v[r->n++] = rt;
 	return rt;
 }
@@ -870,13 +872,28 @@ static void feed(struct routes *r, const struct record_view *v, uint64_t seq,
 	}
 }
 
+/* ingest checked the record in place (record_check): its fields, for JSON. */
+static void decode_fields(struct routes *r, const struct journal_rec *rec,
+                          struct record_view *v)
+{
+	struct record_view full;
+	struct record_error e;
+
+	if (record_decode(rec->data, rec->len, &r->zone, &full, &e) == 0)
+		v->fields = full.fields;
+}
+
 void routes_write(struct routes *r, uint64_t first_seq, size_t n,
                   const struct frame_record *stamp)
 {
 	struct broker *b = r->b;
 
-	for (size_t i = 0; i < n; i++)
+	msgpack_zone_clear(&r->zone);
+	for (size_t i = 0; i < n; i++) {
+		if (r->json && b->views[i].nfields && !b->views[i].fields)
+			decode_fields(r, &b->recs[i], &b->views[i]);
 		feed(r, &b->views[i], first_seq + i, stamp);
+	}
 	uint64_t last = first_seq + n - 1;
 	for (size_t i = 0; i < r->ntouched; i++) {
 		struct route *rt = r->touched[i];

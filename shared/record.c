@@ -208,6 +208,7 @@ static int decode_key(const msgpack_object *k, const msgpack_object *val,
 		if (check_fields(val, e) < 0)
 			return -1;
 		v->fields = val->via.map.size ? &val->via.map : NULL;
+		v->nfields = val->via.map.size;
 	} else {
 		struct lb_str *dst = mp_key_is(k, RK_SERVICE)   ? &v->service
 		                     : mp_key_is(k, RK_LOGGER)  ? &v->logger
@@ -526,34 +527,38 @@ static bool peek_str(const struct mp_item *val, struct lb_str *dst,
 	return true;
 }
 
-/* One key and its value; false when record_decode would refuse them. */
-static bool peek_entry(struct mp_cur *c, struct record_view *v, unsigned *have)
+/* Whether k is one of the keys peek_value reads. */
+static bool peeked_key(const struct mp_item *k)
 {
-	struct mp_item k, val;
-	int64_t n;
-
-	if (!cur_item(c, &k) || k.kind != MPK_STR)
-		return false;
-	switch (k.n == 1 ? k.str[0] : 0) {
+	switch (k->n == 1 ? k->str[0] : 0) {
 	case 't':
 	case 'v':
 	case 'o':
 	case 's':
 	case 'n':
 	case 'm':
-		break;
-	default: /* f, x and unknown keys: checked when stored */
-		return cur_skip(c);
+		return true;
+	default:
+		return false;
 	}
+}
+
+/* The value of a peeked key k; false when record_decode would refuse it. */
+static bool peek_value(struct mp_cur *c, const struct mp_item *k,
+                       struct record_view *v, unsigned *have)
+{
+	struct mp_item val;
+	int64_t n;
+
 	/* No key peeked at may hold a container: record_decode refuses it. */
 	if (!cur_item(c, &val) || val.kind == MPK_ARRAY || val.kind == MPK_MAP)
 		return false;
-	if (key_is(&k, 't')) {
+	if (key_is(k, 't')) {
 		*have |= HAVE_T;
 		return item_int(&val, &v->time_ns);
 	}
-	if (key_is(&k, 'v') || key_is(&k, 'o')) {
-		bool lvl = key_is(&k, 'v');
+	if (key_is(k, 'v') || key_is(k, 'o')) {
+		bool lvl = key_is(k, 'v');
 		if (!item_int(&val, &n) || n < 0 || n > (lvl ? 255 : 2))
 			return false;
 		if (lvl) {
@@ -565,13 +570,25 @@ static bool peek_entry(struct mp_cur *c, struct record_view *v, unsigned *have)
 		return true;
 	}
 	return peek_str(&val,
-	                key_is(&k, 's')   ? &v->service
-	                : key_is(&k, 'n') ? &v->logger
-	                                  : &v->message,
+	                key_is(k, 's')   ? &v->service
+	                : key_is(k, 'n') ? &v->logger
+	                                 : &v->message,
 	                have,
-	                key_is(&k, 's')   ? HAVE_S
-	                : key_is(&k, 'n') ? HAVE_N
-	                                  : HAVE_M);
+	                key_is(k, 's')   ? HAVE_S
+	                : key_is(k, 'n') ? HAVE_N
+	                                 : HAVE_M);
+}
+
+/* One key and its value; false when record_decode would refuse them. */
+static bool peek_entry(struct mp_cur *c, struct record_view *v, unsigned *have)
+{
+	struct mp_item k;
+
+	if (!cur_item(c, &k) || k.kind != MPK_STR)
+		return false;
+	if (!peeked_key(&k)) /* f, x and unknown keys: checked when stored */
+		return cur_skip(c);
+	return peek_value(c, &k, v, have);
 }
 
 int record_peek(const char *data, size_t len, struct record_view *v)
@@ -591,6 +608,89 @@ int record_peek(const char *data, size_t len, struct record_view *v)
 		return -1;
 	if ((have & (HAVE_T | HAVE_V | HAVE_S | HAVE_N | HAVE_M)) !=
 	    (HAVE_T | HAVE_V | HAVE_S | HAVE_N | HAVE_M))
+		return -1;
+	return 0;
+}
+
+/* --- checking a publisher's record in place -------------------------------- */
+
+/* A field's value as check_fields takes it: a scalar, a string in UTF-8. */
+static bool check_field_value(struct mp_cur *c)
+{
+	struct mp_item it;
+	const unsigned char *t = c->p;
+
+	if (!cur_item(c, &it))
+		return false;
+	switch (it.kind) {
+	case MPK_STR:
+		return utf8_valid((const char *)it.str, (size_t)it.n);
+	case MPK_INT:
+	case MPK_UINT:
+		return true;
+	case MPK_OTHER: /* nil, false, true, float 32, float 64: not bin/ext */
+		return *t == 0xc0 || *t == 0xc2 || *t == 0xc3 || *t == 0xca ||
+		       *t == 0xcb;
+	default:
+		return false;
+	}
+}
+
+static bool check_field_map(struct mp_cur *c, struct record_view *v)
+{
+	struct mp_item map, k;
+
+	if (!cur_item(c, &map) || map.kind != MPK_MAP ||
+	    map.n / 2 > LOGBUS_FIELDS_MAX)
+		return false;
+	for (uint64_t i = 0; i < map.n / 2; i++)
+		if (!cur_item(c, &k) || k.kind != MPK_STR ||
+		    !field_key_valid((const char *)k.str, (size_t)k.n) ||
+		    !check_field_value(c))
+			return false;
+	v->nfields = (uint32_t)(map.n / 2);
+	return true;
+}
+
+/* One key and its value, or false: let record_decode judge the record. */
+static bool check_entry(struct mp_cur *c, struct record_view *v,
+                        unsigned *have)
+{
+	struct mp_item k, val;
+
+	if (!cur_item(c, &k) || k.kind != MPK_STR)
+		return false;
+	if (peeked_key(&k))
+		return peek_value(c, &k, v, have);
+	if (key_is(&k, RK_FIELDS[0]))
+		return check_field_map(c, v);
+	if (key_is(&k, RK_EXIT[0]))
+		return false; /* an exit report: record_decode checks it */
+	/* An unknown key is kept and ignored; one holding a container is
+	 * left to record_decode (msgpack-c's nesting limit). */
+	return cur_item(c, &val) && val.kind != MPK_ARRAY &&
+	       val.kind != MPK_MAP;
+}
+
+int record_check(const char *data, size_t len, struct record_view *v)
+{
+	struct mp_cur c = {(const unsigned char *)data,
+	                   (const unsigned char *)data + len};
+	struct mp_item map;
+	unsigned have = 0;
+
+	memset(v, 0, sizeof *v);
+	if (!cur_item(&c, &map) || map.kind != MPK_MAP)
+		return -1;
+	for (uint64_t i = 0; i < map.n / 2; i++)
+		if (!check_entry(&c, v, &have))
+			return -1;
+	if (c.p != c.end ||
+	    (have & (HAVE_T | HAVE_V | HAVE_S | HAVE_N | HAVE_M)) !=
+	        (HAVE_T | HAVE_V | HAVE_S | HAVE_N | HAVE_M) ||
+	    !service_id_valid(v->service.p, v->service.len) ||
+	    !logger_valid(v->logger.p, v->logger.len) ||
+	    !utf8_valid(v->message.p, v->message.len))
 		return -1;
 	return 0;
 }

@@ -43,7 +43,9 @@ struct record_view {
 	int level;
 	int stream;
 	struct lb_str service, logger, message;
-	const msgpack_object_map *fields; /* NULL when the record has none */
+	const msgpack_object_map *fields; /* NULL when the record has none,
+	                                     or record_check did not decode */
+	uint32_t nfields;                 /* how many the record has */
 	const msgpack_object *exit;       /* NULL, or a valid exit map */
 };
 
@@ -70,6 +72,17 @@ int record_decode(const char *data, size_t len, msgpack_zone *zone,
  * know why).  Allocates nothing.
  */
 int record_peek(const char *data, size_t len, struct record_view *v);
+
+/*
+ * The publisher's record, checked in place: record_decode's checks, for a
+ * record that holds only the keys t, v, o, s, n, m and f (scalar fields)
+ * and unknown keys with scalar values, which is every record the library
+ * makes but an exit report.  Returns 0 with v filled as record_peek fills
+ * it plus v->nfields (v->fields stays NULL: decode the bytes for them), or
+ * -1 when the record must go through record_decode, which accepts it or
+ * says why not.  Allocates nothing.
+ */
+int record_check(const char *data, size_t len, struct record_view *v);
 
 bool service_id_valid(const char *s, size_t len);
 bool logger_valid(const char *s, size_t len);

@@ -435,6 +435,189 @@ static void test_record_peek_reads_what_decode_reads(void **state)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/*
+ * record_check may send any record on to record_decode, but one it accepts
+ * must be one record_decode accepts, read the same way.  Returns the
+ * check's result.
+ */
+static int check_agrees(const char *data, size_t len)
+{
+	msgpack_zone zone;
+	struct record_view v, cv;
+	struct record_error e;
+
+	int rc = record_check(data, len, &cv);
+	if (rc != 0)
+		return rc;
+	msgpack_zone_init(&zone, 1024);
+	assert_int_equal(record_decode(data, len, &zone, &v, &e), 0);
+	assert_true(cv.time_ns == v.time_ns);
+	assert_int_equal(cv.level, v.level);
+	assert_int_equal(cv.stream, v.stream);
+	assert_int_equal(cv.service.len, v.service.len);
+	assert_ptr_equal(cv.service.p, v.service.p);
+	assert_int_equal(cv.logger.len, v.logger.len);
+	assert_ptr_equal(cv.logger.p, v.logger.p);
+	assert_int_equal(cv.message.len, v.message.len);
+	assert_ptr_equal(cv.message.p, v.message.p);
+	assert_int_equal(cv.nfields, v.fields ? v.fields->size : 0);
+	assert_int_equal(cv.nfields, v.nfields);
+	assert_null(cv.fields);
+	assert_null(cv.exit);
+	assert_null(v.exit);
+	msgpack_zone_destroy(&zone);
+	return 0;
+}
+
+static void test_record_check_accepts_only_what_decode_accepts(void **state)
+{
+	(void)state;
+	logbus_field f[] = {LOGBUS_STR("user", "us\xc3\xa9r"),
+	                    LOGBUS_INT("n", -5), LOGBUS_FLOAT("r", 0.5),
+	                    LOGBUS_BOOL("ok", 1)};
+	struct record_in in = {.time_ns = 1763805600123456789,
+	                       .level = LOGBUS_INFO,
+	                       .service = S("service_123"),
+	                       .logger = S("pactown.sandbox"),
+	                       .message = S("Creating sandbox"),
+	                       .fields = f,
+	                       .nfields = 4};
+	struct packed p;
+
+	/* What the library sends: accepted in place, with or without
+	 * fields. */
+	pack(&p, &in);
+	assert_int_equal(check_agrees(p.sb.data, p.sb.size), 0);
+	/* Every byte changed to each of a few values, and every cut: never
+	 * accepted unless record_decode accepts the same, and read within
+	 * its bytes (ASan). */
+	static const unsigned char subst[] = {0x00, 0x01, 0x7f, 0x80, 0x8f,
+	                                      0xa1, 0xc0, 0xc1, 0xc4, 0xca,
+	                                      0xd9, 0xdc, 0xde, 0xff};
+	size_t accepted = 0;
+	for (size_t at = 0; at < p.sb.size; at++)
+		for (size_t k = 0; k < sizeof subst; k++) {
+			char *m = malloc(p.sb.size);
+			assert_non_null(m);
+			memcpy(m, p.sb.data, p.sb.size);
+			m[at] = (char)subst[k];
+			accepted += check_agrees(m, p.sb.size) == 0;
+			free(m);
+		}
+	assert_true(accepted > 0); /* e.g. another fixint or letter */
+	for (size_t cut = 0; cut < p.sb.size; cut++) {
+		char *m = malloc(cut ? cut : 1);
+		assert_non_null(m);
+		memcpy(m, p.sb.data, cut);
+		assert_int_equal(record_check(m, cut, &(struct record_view){0}),
+		                 -1);
+		free(m);
+	}
+	unpacked(&p);
+	in.nfields = 0;
+	pack(&p, &in);
+	assert_int_equal(check_agrees(p.sb.data, p.sb.size), 0);
+	unpacked(&p);
+
+	/* What only record_decode judges: an exit report, a field that is
+	 * no scalar, too many fields, bad UTF-8 in a field, a bad key. */
+	struct exit_in ex = {.code = 1, .cwd = "/"};
+	in.nfields = 4;
+	in.exit = &ex;
+	pack(&p, &in);
+	assert_int_equal(record_check(p.sb.data, p.sb.size,
+	                              &(struct record_view){0}),
+	                 -1);
+	unpacked(&p);
+	in.exit = NULL;
+	logbus_field bad_utf8[] = {LOGBUS_STR("k", "\xff")};
+	logbus_field bad_key[] = {LOGBUS_STR("a b", "v")};
+	logbus_field many[LOGBUS_FIELDS_MAX + 1];
+	for (int i = 0; i <= LOGBUS_FIELDS_MAX; i++)
+		many[i] = (logbus_field)LOGBUS_INT("k", i);
+	const struct {
+		const logbus_field *f;
+		size_t n;
+	} refused[] = {{bad_utf8, 1}, {bad_key, 1}, {many, LOGBUS_FIELDS_MAX + 1}};
+	for (size_t i = 0; i < 3; i++) {
+		in.fields = refused[i].f;
+		in.nfields = refused[i].n;
+		pack(&p, &in);
+		assert_int_equal(record_check(p.sb.data, p.sb.size,
+		                              &(struct record_view){0}),
+		                 -1);
+		unpacked(&p);
+	}
+
+	/* Hand-made: fields holding every scalar, a bin (refused), a map
+	 * (refused); a repeated "f" (the last counts); unknown keys with a
+	 * scalar (accepted) or a container (left to record_decode). */
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	for (int variant = 0; variant < 5; variant++) {
+		/* 1: a bin field, 2: a map field, 3: an unknown array */
+		msgpack_sbuffer_clear(&sb);
+		msgpack_pack_map(&pk, 8);
+		mp_pack_key(&pk, "t");
+		msgpack_pack_int64(&pk, 7);
+		mp_pack_key(&pk, "v");
+		msgpack_pack_int(&pk, 30);
+		mp_pack_key(&pk, "s");
+		mp_pack_key(&pk, "svc");
+		mp_pack_key(&pk, "n");
+		mp_pack_key(&pk, "a.b");
+		mp_pack_key(&pk, "m");
+		mp_pack_key(&pk, "msg");
+		mp_pack_key(&pk, "f");
+		msgpack_pack_map(&pk, 6);
+		mp_pack_key(&pk, "nil");
+		msgpack_pack_nil(&pk);
+		mp_pack_key(&pk, "f32");
+		msgpack_pack_float(&pk, 1.5f);
+		mp_pack_key(&pk, "f64");
+		msgpack_pack_double(&pk, 2.5);
+		mp_pack_key(&pk, "u64");
+		msgpack_pack_uint64(&pk, UINT64_MAX);
+		mp_pack_key(&pk, "false");
+		msgpack_pack_false(&pk);
+		mp_pack_key(&pk, "x");
+		if (variant == 1)
+			msgpack_pack_bin(&pk, 0);
+		else if (variant == 2)
+			msgpack_pack_map(&pk, 0);
+		else
+			mp_pack_key(&pk, "str");
+		mp_pack_key(&pk, variant == 3 ? "zz" : "f");
+		if (variant == 3) {
+			msgpack_pack_array(&pk, 0);
+		} else if (variant == 4) {
+			msgpack_pack_map(&pk, 1);
+			mp_pack_key(&pk, "k");
+			msgpack_pack_int(&pk, 1);
+		} else {
+			msgpack_pack_map(&pk, 0);
+		}
+		mp_pack_key(&pk, "zz");
+		msgpack_pack_bin(&pk, 2);
+		msgpack_pack_bin_body(&pk, "ab", 2);
+		int rc = check_agrees(sb.data, sb.size);
+		struct record_view v;
+		record_check(sb.data, sb.size, &v);
+		switch (variant) {
+		case 0:
+		case 4: /* the last "f" counts */
+			assert_int_equal(rc, 0);
+			assert_int_equal(v.nfields, variant == 4 ? 1 : 0);
+			break;
+		default: /* a bin or a map field; an unknown array */
+			assert_int_equal(rc, -1);
+		}
+	}
+	msgpack_sbuffer_destroy(&sb);
+}
+
 /* Bytes record_decode refuses for their shape are refused by the peek. */
 static void test_record_peek_refuses_what_decode_refuses(void **state)
 {
@@ -642,6 +825,7 @@ int main(void)
 	    cmocka_unit_test(test_exit_report_round_trips),
 	    cmocka_unit_test(test_record_peek_reads_what_decode_reads),
 	    cmocka_unit_test(test_record_peek_refuses_what_decode_refuses),
+	    cmocka_unit_test(test_record_check_accepts_only_what_decode_accepts),
 	    cmocka_unit_test(test_exit_summary_names_every_signal),
 	    cmocka_unit_test(test_levels_parse_and_name),
 	    cmocka_unit_test(
