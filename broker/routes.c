@@ -553,8 +553,9 @@ static int route_open(struct routes *r, struct route *rt)
 }
 
 /* Python's RotatingFileHandler: file.N-1 -> file.N ... file -> file.1.
- * The oldest backup, replaced by the first rename, is held open and its
- * last close left to the syncer's thread (syncer.h says why). */
+ * The oldest backup is held open, removed, and its last close left to the
+ * syncer's thread (syncer.h says why); so no rename replaces a file, which
+ * ext4 answers by writing the renamed file's data out at once. */
 static void route_rotate(struct routes *r, struct route *rt)
 {
 	char from[sizeof rt->path + 16], to[sizeof rt->path + 16];
@@ -562,6 +563,8 @@ static void route_rotate(struct routes *r, struct route *rt)
 	route_close(r, rt);
 	snprintf(to, sizeof to, "%s.%d", rt->path, rt->spec.backups);
 	int oldest = open(to, O_RDONLY | O_CLOEXEC);
+	if (unlink(to) < 0 && errno != ENOENT)
+		route_failed(r, rt, "rotate");
 	for (int i = rt->spec.backups - 1; i >= 1; i--) {
 		snprintf(from, sizeof from, "%s.%d", rt->path, i);
 		snprintf(to, sizeof to, "%s.%d", rt->path, i + 1);
