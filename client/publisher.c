@@ -70,7 +70,9 @@ struct entry_hdr {
 /* An ingest request, built or out. */
 struct outgoing {
 	msgpack_sbuffer req;
-	size_t n; /* entries of the ring in it */
+	size_t n;     /* entries of the ring in it */
+	nng_msg *msg; /* req's bytes as a message, made while the previous
+	                 request was out; NULL once sent (or no memory) */
 };
 
 struct logbus_publisher {
@@ -754,6 +756,7 @@ static void prepare(struct logbus_publisher *p, struct outgoing *o)
 	pthread_mutex_unlock(&p->mu);
 	p->batch++;
 	build_request(p, o, drops);
+	o->msg = reqconn_msg(o->req.data, o->req.size);
 	pthread_mutex_lock(&p->mu);
 }
 
@@ -783,9 +786,15 @@ static bool deliver(struct logbus_publisher *p, struct outgoing *o,
 
 	for (;;) {
 		nng_msg *reply = NULL;
-		int rv = reqconn_send(&p->conn, o->req.data, o->req.size,
-		                      CALL_SLICE_MS, &p->abort, err,
-		                      sizeof err);
+		int rv;
+		if (o->msg != NULL) /* the first time: made already */
+			rv = reqconn_send_msg(&p->conn, o->msg, CALL_SLICE_MS,
+			                      &p->abort, err, sizeof err);
+		else
+			rv = reqconn_send(&p->conn, o->req.data, o->req.size,
+			                  CALL_SLICE_MS, &p->abort, err,
+			                  sizeof err);
+		o->msg = NULL;
 		if (rv == 0) {
 			if (!ready)
 				ready = prepare_next(p, next);
@@ -928,8 +937,10 @@ LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
 	return 0;
 fail:
 	msgpack_sbuffer_destroy(&p->rec);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		msgpack_sbuffer_destroy(&p->out[i].req);
+		nng_msg_free(p->out[i].msg); /* built, never sent */
+	}
 	free(p->ring);
 	free(p->raw);
 	free(p);
@@ -998,8 +1009,10 @@ LOGBUS_API int logbus_publisher_close(logbus_publisher *p, int timeout_ms)
 	pthread_cond_destroy(&p->space);
 	pthread_cond_destroy(&p->done);
 	msgpack_sbuffer_destroy(&p->rec);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		msgpack_sbuffer_destroy(&p->out[i].req);
+		nng_msg_free(p->out[i].msg); /* built, never sent */
+	}
 	free(p->ring);
 	free(p->raw);
 	free(p);

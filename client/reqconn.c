@@ -103,24 +103,42 @@ static int64_t deadline_of(int timeout_ms)
 	return timeout_ms < 0 ? INT64_MAX : redial_now_ms() + timeout_ms;
 }
 
+nng_msg *reqconn_msg(const void *body, size_t len)
+{
+	nng_msg *msg;
+
+	if (nng_msg_alloc(&msg, len) != 0)
+		return NULL;
+	memcpy(nng_msg_body(msg), body, len);
+	return msg;
+}
+
 int reqconn_send(struct reqconn *c, const void *body, size_t len,
                  int timeout_ms, const atomic_bool *stop, char *err,
                  size_t errlen)
 {
+	nng_msg *msg = reqconn_msg(body, len);
+
+	if (msg == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return LOGBUS_ENOMEM;
+	}
+	return reqconn_send_msg(c, msg, timeout_ms, stop, err, errlen);
+}
+
+int reqconn_send_msg(struct reqconn *c, nng_msg *msg, int timeout_ms,
+                     const atomic_bool *stop, char *err, size_t errlen)
+{
 	int64_t deadline = deadline_of(timeout_ms);
-	nng_msg *msg;
 	int rv;
 
 	if (c->fail_fast && !reqconn_connected(c)) {
 		struct stat st;
 		if (stat(c->path, &st) < 0) {
+			nng_msg_free(msg);
 			reqconn_unreachable(c, err, errlen);
 			return LOGBUS_EUNREACHABLE;
 		}
-	}
-	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, body, len)) {
-		snprintf(err, errlen, "out of memory");
-		return LOGBUS_ENOMEM;
 	}
 	/* Waits for a pipe, SENDTIME_MS at a time. */
 	for (;;) {

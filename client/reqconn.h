@@ -59,6 +59,11 @@ int reqconn_send(struct reqconn *c, const void *body, size_t len,
                  size_t errlen);
 int reqconn_wait(struct reqconn *c, nng_msg **reply, int timeout_ms,
                  const atomic_bool *stop, char *err, size_t errlen);
+/* A request's message made ahead (NULL: out of memory), and sending one:
+ * reqconn_send_msg takes msg, sent or not. */
+nng_msg *reqconn_msg(const void *body, size_t len);
+int reqconn_send_msg(struct reqconn *c, nng_msg *msg, int timeout_ms,
+                     const atomic_bool *stop, char *err, size_t errlen);
 
 bool reqconn_connected(struct reqconn *c);
 
