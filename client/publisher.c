@@ -490,6 +490,22 @@ LOGBUS_API int logbus_log_fields(logbus_publisher *p, int level,
 
 /* ---- the sender ---------------------------------------------------------- */
 
+/* Room for n more bytes in sb. */
+static bool sbuffer_reserve(msgpack_sbuffer *sb, size_t n)
+{
+	if (sb->alloc - sb->size >= n)
+		return true;
+	size_t cap = sb->alloc ? sb->alloc : 8192;
+	while (cap - sb->size < n)
+		cap *= 2;
+	char *d = realloc(sb->data, cap);
+	if (d == NULL)
+		return false;
+	sb->data = d;
+	sb->alloc = cap;
+	return true;
+}
+
 /* Decode one entry of p->raw and append it to the request as a bin. */
 static const char *encode_entry(struct logbus_publisher *p, const char *r,
                                 msgpack_packer *reqpk)
@@ -543,18 +559,22 @@ static const char *encode_entry(struct logbus_publisher *p, const char *r,
 			break;
 		}
 	}
-	/* Straight into the request: a bin 32 header, patched after. */
+	/* Straight into the request, as a bin 32. */
 	msgpack_sbuffer *req = reqpk->data;
-	static const char bin32[5] = {(char)0xc6};
-	msgpack_sbuffer_write(req, bin32, sizeof bin32);
-	size_t start = req->size;
-	record_pack(reqpk, &in);
-	uint32_t len = (uint32_t)(req->size - start);
-	unsigned char *b = (unsigned char *)req->data + start - 4;
-	b[0] = (unsigned char)(len >> 24);
-	b[1] = (unsigned char)(len >> 16);
-	b[2] = (unsigned char)(len >> 8);
-	b[3] = (unsigned char)len;
+	if (!sbuffer_reserve(req, 5 + record_encoded_max(&in))) {
+		/* out of memory: an empty bin, which the broker refuses
+		 * alone (rejected, counted), keeps the batch well formed */
+		msgpack_pack_bin(reqpk, 0);
+		return r + h.total;
+	}
+	unsigned char *b = (unsigned char *)req->data + req->size;
+	uint32_t len = (uint32_t)record_encode((char *)b + 5, &in);
+	b[0] = 0xc6;
+	b[1] = (unsigned char)(len >> 24);
+	b[2] = (unsigned char)(len >> 16);
+	b[3] = (unsigned char)(len >> 8);
+	b[4] = (unsigned char)len;
+	req->size += 5 + len;
 	return r + h.total;
 }
 

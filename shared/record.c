@@ -71,6 +71,122 @@ void record_pack(msgpack_packer *pk, const struct record_in *r)
 	}
 }
 
+/* --- encoding without a packer ------------------------------------------ */
+
+/* msgpack's smallest form of each, as msgpack-c chooses it. */
+static char *put_be(char *w, unsigned char type, uint64_t v, int n)
+{
+	*w++ = (char)type;
+	for (int i = n - 1; i >= 0; i--)
+		*w++ = (char)(v >> (8 * i));
+	return w;
+}
+
+static char *put_int(char *w, int64_t d)
+{
+	if (d < -(1LL << 5)) {
+		if (d < -(1LL << 15))
+			return d < -(1LL << 31) ? put_be(w, 0xd3, (uint64_t)d, 8)
+			                        : put_be(w, 0xd2, (uint64_t)d, 4);
+		return d < -(1LL << 7) ? put_be(w, 0xd1, (uint64_t)d, 2)
+		                       : put_be(w, 0xd0, (uint64_t)d, 1);
+	}
+	if (d < (1LL << 7)) {
+		*w++ = (char)d; /* positive or negative fixint */
+		return w;
+	}
+	if (d < (1LL << 16))
+		return d < (1LL << 8) ? put_be(w, 0xcc, (uint64_t)d, 1)
+		                      : put_be(w, 0xcd, (uint64_t)d, 2);
+	return d < (1LL << 32) ? put_be(w, 0xce, (uint64_t)d, 4)
+	                       : put_be(w, 0xcf, (uint64_t)d, 8);
+}
+
+static char *put_str(char *w, const char *s, size_t len)
+{
+	if (len < 32)
+		*w++ = (char)(0xa0 | len);
+	else if (len < 256)
+		w = put_be(w, 0xd9, len, 1);
+	else if (len < 65536)
+		w = put_be(w, 0xda, len, 2);
+	else
+		w = put_be(w, 0xdb, len, 4);
+	memcpy(w, s, len);
+	return w + len;
+}
+
+static char *put_map(char *w, size_t n)
+{
+	if (n < 16) {
+		*w++ = (char)(0x80 | n);
+		return w;
+	}
+	return n < 65536 ? put_be(w, 0xde, n, 2) : put_be(w, 0xdf, n, 4);
+}
+
+/* A one-letter key (proto.h's RK_*). */
+static char *put_key(char *w, const char *k)
+{
+	w[0] = (char)0xa1;
+	w[1] = k[0];
+	return w + 2;
+}
+
+size_t record_encoded_max(const struct record_in *r)
+{
+	size_t n = 64 + r->service.len + r->logger.len + r->message.len;
+
+	for (size_t i = 0; i < r->nfields; i++) {
+		const logbus_field *f = &r->fields[i];
+		n += 14 + strlen(f->key);
+		if (f->type == LOGBUS_FIELD_STR)
+			n += strlen(f->v.s ? f->v.s : "");
+	}
+	return n;
+}
+
+size_t record_encode(char *out, const struct record_in *r)
+{
+	char *w = put_map(out, 5 + (r->stream != LOGBUS_STREAM_LOG) +
+	                           (r->nfields > 0));
+
+	w = put_int(put_key(w, RK_TIME), r->time_ns);
+	w = put_int(put_key(w, RK_LEVEL), r->level);
+	w = put_str(put_key(w, RK_SERVICE), r->service.p, r->service.len);
+	w = put_str(put_key(w, RK_LOGGER), r->logger.p, r->logger.len);
+	w = put_str(put_key(w, RK_MESSAGE), r->message.p, r->message.len);
+	if (r->stream != LOGBUS_STREAM_LOG)
+		w = put_int(put_key(w, RK_STREAM), r->stream);
+	if (r->nfields == 0)
+		return (size_t)(w - out);
+	w = put_map(put_key(w, RK_FIELDS), r->nfields);
+	for (size_t i = 0; i < r->nfields; i++) {
+		const logbus_field *f = &r->fields[i];
+		w = put_str(w, f->key, strlen(f->key));
+		switch (f->type) {
+		case LOGBUS_FIELD_STR: {
+			const char *v = f->v.s ? f->v.s : "";
+			w = put_str(w, v, strlen(v));
+			break;
+		}
+		case LOGBUS_FIELD_INT:
+			w = put_int(w, f->v.i);
+			break;
+		case LOGBUS_FIELD_FLOAT: {
+			uint64_t u;
+			memcpy(&u, &f->v.f, 8);
+			w = put_be(w, 0xcb, u, 8);
+			break;
+		}
+		case LOGBUS_FIELD_BOOL:
+			*w++ = (char)(f->v.b ? 0xc3 : 0xc2);
+			break;
+		}
+	}
+	return (size_t)(w - out);
+}
+
 bool service_id_valid(const char *s, size_t len)
 {
 	if (len == 0 || len > LOGBUS_SERVICE_MAX || s[0] == '.')

@@ -618,6 +618,103 @@ static void test_record_check_accepts_only_what_decode_accepts(void **state)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* record_encode writes what record_pack writes, byte for byte, within
+ * record_encoded_max. */
+static void assert_encode_same(const struct record_in *in)
+{
+	struct packed p;
+	size_t max = record_encoded_max(in);
+	char *out = malloc(max);
+
+	assert_non_null(out);
+	pack(&p, in);
+	size_t n = record_encode(out, in);
+	assert_true(n <= max);
+	assert_int_equal(n, p.sb.size);
+	assert_memory_equal(out, p.sb.data, n);
+	unpacked(&p);
+	free(out);
+}
+
+static void test_record_encode_writes_what_record_pack_writes(void **state)
+{
+	(void)state;
+	static char big[70000];
+	memset(big, 'b', sizeof big - 1);
+	/* every int form's edges, both signs */
+	static const int64_t ints[] = {0,
+	                               1,
+	                               31,
+	                               32,
+	                               127,
+	                               128,
+	                               255,
+	                               256,
+	                               65535,
+	                               65536,
+	                               4294967295LL,
+	                               4294967296LL,
+	                               INT64_MAX,
+	                               -1,
+	                               -32,
+	                               -33,
+	                               -128,
+	                               -129,
+	                               -32768,
+	                               -32769,
+	                               -2147483648LL,
+	                               -2147483649LL,
+	                               INT64_MIN};
+	/* every str form's edges */
+	static const size_t lens[] = {0, 1, 31, 32, 255, 256, 65535, 65536};
+	const size_t nints = sizeof ints / sizeof ints[0];
+	const size_t nlens = sizeof lens / sizeof lens[0];
+	logbus_field f[LOGBUS_FIELDS_MAX];
+	char keys[LOGBUS_FIELDS_MAX][LOGBUS_KEY_MAX + 1];
+
+	for (size_t i = 0; i < nints; i++) {
+		for (size_t j = 0; j < nlens; j++) {
+			big[lens[j]] = '\0';
+			struct record_in in = {
+			    .time_ns = ints[i],
+			    .level = (int)(ints[(i + j) % nints] & 0xff),
+			    .stream = (int)((i + j) % 3),
+			    .service = S("service_123"),
+			    .logger = {big, (uint32_t)(lens[j] % 257)},
+			    .message = {big, (uint32_t)lens[j]},
+			    .fields = f,
+			    .nfields = (i * 7 + j) % (LOGBUS_FIELDS_MAX + 1),
+			};
+			for (size_t k = 0; k < in.nfields; k++) {
+				size_t kl = 1 + (i + j + k) % LOGBUS_KEY_MAX;
+				memset(keys[k], 'k', kl);
+				keys[k][kl] = '\0';
+				switch ((i + k) % 4) {
+				case 0:
+					f[k] = (logbus_field)LOGBUS_STR(
+					    keys[k],
+					    big + sizeof big - 1 -
+					        lens[(j + k) % (nlens - 1)]);
+					break;
+				case 1:
+					f[k] = (logbus_field)LOGBUS_INT(
+					    keys[k], ints[(i + k) % nints]);
+					break;
+				case 2:
+					f[k] = (logbus_field)LOGBUS_FLOAT(
+					    keys[k], (double)ints[k % nints] / 3);
+					break;
+				default:
+					f[k] = (logbus_field)LOGBUS_BOOL(keys[k],
+					                                 k & 1);
+				}
+			}
+			assert_encode_same(&in);
+			big[lens[j]] = 'b';
+		}
+	}
+}
+
 /* Bytes record_decode refuses for their shape are refused by the peek. */
 static void test_record_peek_refuses_what_decode_refuses(void **state)
 {
@@ -826,6 +923,7 @@ int main(void)
 	    cmocka_unit_test(test_record_peek_reads_what_decode_reads),
 	    cmocka_unit_test(test_record_peek_refuses_what_decode_refuses),
 	    cmocka_unit_test(test_record_check_accepts_only_what_decode_accepts),
+	    cmocka_unit_test(test_record_encode_writes_what_record_pack_writes),
 	    cmocka_unit_test(test_exit_summary_names_every_signal),
 	    cmocka_unit_test(test_levels_parse_and_name),
 	    cmocka_unit_test(
