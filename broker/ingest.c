@@ -4,7 +4,12 @@
  * The data path, in order: decode the batch -> dedup by (session, batch) ->
  * validate each record -> one journal append for the valid ones -> fsync at
  * once if a record is CRITICAL -> reply with the first sequence number, the
- * count committed and the records refused with their reasons.
+ * count committed and the records refused with their reasons -> the
+ * fan-out: live followers, routed files, error reports, long polls.  The
+ * reply goes first so that the publisher's next batch travels while the
+ * broker fans this one out; a `sync` request (the library's flush sends one)
+ * is answered after the fan-out of every batch acknowledged before it,
+ * since the loop does one thing at a time.
  *
  * Limits: a record over cfg.max_record_bytes or with more than
  * cfg.max_fields fields is refused like any bad record (alone); a batch of
@@ -13,7 +18,7 @@
  * ack's "limited" (ratelimit.c).
  *
  * Invariants: an acknowledgement is sent only after the journal's write(2)
- * returned; a refused record never reaches the journal and never affects the
+ * returned (the fan-out follows in the same loop callback); a refused record never reaches the journal and never affects the
  * other records of its batch; a batch whose (session, batch) was already
  * committed is acknowledged with the same sequence numbers and not written
  * again.  The client's record bytes are stored as they came.
@@ -219,9 +224,9 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 		count_reject(b, s.rej[i].code);
 	size_t valid = s.nok;
 	s.nok = ratelimit_batch(b, valid);
+	/* Trusted fields come from the socket, never the record. */
+	struct frame_record stamp = {.recv_ns = timefmt_now_ns()};
 	if (s.nok > 0) {
-		/* Trusted fields come from the socket, never the record. */
-		struct frame_record stamp = {.recv_ns = timefmt_now_ns()};
 		access_stamp(b->access, nng_msg_get_pipe(msg), &stamp);
 		if (journal_append_batch(b->journal, session, batch, b->recs,
 		                         s.nok, &stamp, &first, err,
@@ -237,12 +242,13 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 		b->stats.records_committed += s.nok;
 		for (size_t i = 0; i < s.nok; i++)
 			b->stats.bytes_committed += b->recs[i].len;
-		ingest_committed(b, first, s.nok, &stamp);
 	}
 	struct session_batch sb = {
 	    .batch = batch, .first_seq = first, .count = (uint32_t)s.nok};
 	sessions_commit(b->sessions, session, &sb);
 	ack(ep, msg, batch, first, s.nok, valid - s.nok, &s, false);
+	if (s.nok > 0)
+		ingest_committed(b, first, s.nok, &stamp);
 	free(s.rej);
 }
 
@@ -265,7 +271,20 @@ static void publish(struct endpoint *ep, nng_msg *msg,
 	msgpack_zone_clear(&ep->b->batch_zone); /* the batch's views */
 }
 
+/* Nothing to do: by the time the loop reads this request, it has fanned
+ * out every batch it acknowledged before. */
+static void sync_op(struct endpoint *ep, nng_msg *msg,
+                    const msgpack_object *req)
+{
+	msgpack_packer pk;
+
+	(void)req;
+	reply_begin(ep->b, &pk, 0);
+	reply_send(ep, msg);
+}
+
 const struct request_op ingest_ops[] = {
     {OP_PUBLISH, publish},
+    {OP_SYNC, sync_op},
     {NULL, NULL},
 };

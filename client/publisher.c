@@ -16,7 +16,11 @@
  *    after a timeout, a reconnect or a broker restart the very same batch
  *    is sent again and the broker writes it once;
  *  - in drop mode the number of dropped records reaches the broker as a
- *    WARNING record of the logger "logbus.client".
+ *    WARNING record of the logger "logbus.client";
+ *  - flush returns after a `sync` request sent once its records were
+ *    acknowledged came back: the broker acknowledges a batch before it
+ *    writes the routed files and tells followers, and answers the sync
+ *    after that (ingest.c).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -93,6 +97,9 @@ struct logbus_publisher {
 	uint64_t rejected, batches, resends, last_seq, flush_rejected;
 	uint64_t limited; /* dropped by the broker's rate limit */
 	int flushing;     /* callers in flush: send without lingering */
+	/* flush's last step, a `sync` request: asked and answered tickets,
+	 * and what `committed` was at the last one asked */
+	uint64_t sync_asked, sync_done, committed_at_sync;
 	bool closing;
 	atomic_bool abort; /* close timed out: stop retrying */
 	char error[256];
@@ -846,11 +853,42 @@ static bool deliver(struct logbus_publisher *p, struct outgoing *o,
 	}
 }
 
-/* Wait for records; linger briefly for a fuller batch unless someone is
- * flushing or closing.  Called with p->mu held; false: time to exit. */
+static bool sync_wanted(const struct logbus_publisher *p)
+{
+	return p->sync_asked > p->sync_done;
+}
+
+/* Ask the broker to answer once it has fanned out what it acknowledged.
+ * Called with p->mu held, which it drops for the round trip.  Done even
+ * when that fails: the records are in the journal either way. */
+static void sync_broker(struct logbus_publisher *p)
+{
+	uint64_t ticket = p->sync_asked;
+	nng_msg *reply = NULL;
+	msgpack_packer pk;
+	char err[256];
+
+	msgpack_sbuffer_clear(&p->rec);
+	msgpack_packer_init(&pk, &p->rec, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	mp_pack_key(&pk, "op");
+	mp_pack_key(&pk, OP_SYNC);
+	pthread_mutex_unlock(&p->mu);
+	if (reqconn_call(&p->conn, p->rec.data, p->rec.size, &reply,
+	                 CALL_SLICE_MS, &p->abort, err, sizeof err) == 0)
+		nng_msg_free(reply);
+	pthread_mutex_lock(&p->mu);
+	p->sync_done = ticket;
+	pthread_cond_broadcast(&p->done);
+}
+
+/* Wait for records or a sync to send; linger briefly for a fuller batch
+ * unless someone is flushing or closing.  Called with p->mu held; false:
+ * time to exit. */
 static bool wait_for_work(struct logbus_publisher *p)
 {
-	while (p->used == 0 && p->dropped == p->dropped_reported) {
+	while (p->used == 0 && p->dropped == p->dropped_reported &&
+	       !sync_wanted(p)) {
 		if (p->closing)
 			return false;
 		pthread_cond_wait(&p->work, &p->mu);
@@ -875,9 +913,15 @@ static void *sender_main(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	while (!atomic_load(&p->abort)) {
+		if (sync_wanted(p)) { /* before more batches: flush waits */
+			sync_broker(p);
+			continue;
+		}
 		if (!ready) {
 			if (!wait_for_work(p))
 				break;
+			if (sync_wanted(p))
+				continue;
 			prepare(p, next);
 		}
 		struct outgoing *t = cur;
@@ -978,6 +1022,31 @@ static void deadline_ts(struct timespec *ts, int64_t ms)
 	}
 }
 
+/* After flush's records were acknowledged: wait until the broker has
+ * fanned them out too (sync_broker), unless nothing was committed since
+ * the last sync.  Called with p->mu held.  Past the deadline it returns 0
+ * all the same: the records are in the journal, the files follow. */
+static int wait_fanned_out(struct logbus_publisher *p,
+                           const struct timespec *deadline)
+{
+	if (p->committed != p->committed_at_sync) {
+		p->sync_asked++;
+		p->committed_at_sync = p->committed;
+		pthread_cond_signal(&p->work);
+	}
+	uint64_t want = p->sync_asked;
+	while (p->sync_done < want) {
+		if (atomic_load(&p->abort))
+			return LOGBUS_ECLOSED;
+		if (deadline == NULL)
+			pthread_cond_wait(&p->done, &p->mu);
+		else if (pthread_cond_timedwait(&p->done, &p->mu, deadline) ==
+		         ETIMEDOUT)
+			return 0;
+	}
+	return 0;
+}
+
 LOGBUS_API int logbus_flush(logbus_publisher *p, int timeout_ms)
 {
 	struct timespec ts;
@@ -1001,6 +1070,8 @@ LOGBUS_API int logbus_flush(logbus_publisher *p, int timeout_ms)
 			rv = p->answered < ticket ? LOGBUS_ETIMEDOUT : 0;
 		}
 	}
+	if (rv == 0)
+		rv = wait_fanned_out(p, timeout_ms >= 0 ? &ts : NULL);
 	p->flushing--;
 	if (rv == LOGBUS_ETIMEDOUT && !reqconn_connected(&p->conn))
 		reqconn_unreachable(&p->conn, p->error, sizeof p->error);

@@ -170,7 +170,11 @@ LOGBUS_API int logbus_write(logbus_publisher *pub, const logbus_entry *e);
  * broker.  Returns 0 when all were committed, LOGBUS_EREJECTED when the
  * broker refused some (logbus_publisher_error() says why),
  * LOGBUS_ETIMEDOUT when the time ran out (they are still queued and will be
- * sent).  timeout_ms -1 waits forever.
+ * sent).  timeout_ms -1 waits forever.  Committed records are in the
+ * journal; when it returns 0 or LOGBUS_EREJECTED within its time the broker
+ * has also written them to the routed files and error reports and passed
+ * them to followers (one more round trip, only when something was
+ * committed since the last flush).
  */
 LOGBUS_API int logbus_flush(logbus_publisher *pub, int timeout_ms);
 
