@@ -707,7 +707,13 @@ static bool peek_entry(struct mp_cur *c, struct record_view *v, unsigned *have)
 	return peek_value(c, &k, v, have);
 }
 
-int record_peek(const char *data, size_t len, struct record_view *v)
+/* A record's map, one entry_fn call per key; 0 when every entry and the
+ * required keys are there. */
+typedef bool entry_fn(struct mp_cur *c, struct record_view *v,
+                      unsigned *have);
+
+static inline int walk(const char *data, size_t len, struct record_view *v,
+                       entry_fn *entry)
 {
 	struct mp_cur c = {(const unsigned char *)data,
 	                   (const unsigned char *)data + len};
@@ -718,7 +724,7 @@ int record_peek(const char *data, size_t len, struct record_view *v)
 	if (!cur_item(&c, &map) || map.kind != MPK_MAP)
 		return -1;
 	for (uint64_t i = 0; i < map.n / 2; i++)
-		if (!peek_entry(&c, v, &have))
+		if (!entry(&c, v, &have))
 			return -1;
 	if (c.p != c.end)
 		return -1;
@@ -726,6 +732,11 @@ int record_peek(const char *data, size_t len, struct record_view *v)
 	    (HAVE_T | HAVE_V | HAVE_S | HAVE_N | HAVE_M))
 		return -1;
 	return 0;
+}
+
+int record_peek(const char *data, size_t len, struct record_view *v)
+{
+	return walk(data, len, v, peek_entry);
 }
 
 /* --- checking a publisher's record in place -------------------------------- */
@@ -790,20 +801,7 @@ static bool check_entry(struct mp_cur *c, struct record_view *v,
 
 int record_check(const char *data, size_t len, struct record_view *v)
 {
-	struct mp_cur c = {(const unsigned char *)data,
-	                   (const unsigned char *)data + len};
-	struct mp_item map;
-	unsigned have = 0;
-
-	memset(v, 0, sizeof *v);
-	if (!cur_item(&c, &map) || map.kind != MPK_MAP)
-		return -1;
-	for (uint64_t i = 0; i < map.n / 2; i++)
-		if (!check_entry(&c, v, &have))
-			return -1;
-	if (c.p != c.end ||
-	    (have & (HAVE_T | HAVE_V | HAVE_S | HAVE_N | HAVE_M)) !=
-	        (HAVE_T | HAVE_V | HAVE_S | HAVE_N | HAVE_M) ||
+	if (walk(data, len, v, check_entry) < 0 ||
 	    !service_id_valid(v->service.p, v->service.len) ||
 	    !logger_valid(v->logger.p, v->logger.len) ||
 	    !utf8_valid(v->message.p, v->message.len))
