@@ -18,8 +18,9 @@
  * ack's "limited" (ratelimit.c).
  *
  * Invariants: an acknowledgement is sent only after the journal's write(2)
- * returned (the fan-out follows in the same loop callback); a refused record never reaches the journal and never affects the
- * other records of its batch; a batch whose (session, batch) was already
+ * returned (the fan-out follows in the same loop callback); a refused
+ * record never reaches the journal and never affects the other records of
+ * its batch; a batch whose (session, batch) was already
  * committed is acknowledged with the same sequence numbers and not written
  * again.  The client's record bytes are stored as they came.
  */

@@ -949,6 +949,7 @@ static int seg_create(struct journal *j, uint64_t first_seq, char *err,
 		}
 		if (dir_sync(j, err, errlen))
 			goto fail;
+		j->dir_unsynced = 0;
 	}
 	s->created_ns = sh.created_ns;
 	s->mtime_ns = sh.created_ns;
@@ -1265,8 +1266,8 @@ static int seg_accept_header(struct journal *j, struct segment *s,
  * Read every header, newest first (it holds the id all must carry).  A
  * newest segment shorter than a header, or whose header is zeros, was being
  * created when the broker died or the power went (nothing in it was ever
- * synced), and is removed (one of zeros renamed to <name>.torn); *restart_seq is then its first_seq in
- * case no segment is left.
+ * synced), and is removed (one of zeros renamed to <name>.torn);
+ * *restart_seq is then its first_seq in case no segment is left.
  */
 static int journal_load(struct journal *j, uint64_t *restart_seq, char *err,
                         size_t errlen)

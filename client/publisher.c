@@ -3,8 +3,9 @@
  *
  * The caller's thread formats the message, checks the record and copies it
  * into a bounded byte ring under a mutex; nothing else.  One sender thread
- * per publisher takes what the ring holds (up to BATCH_MAX), encodes it with
- * msgpack-c and sends it as one ingest request.  One request is out at a
+ * per publisher takes what the ring holds (up to BATCH_MAX), encodes it
+ * (record_encode: msgpack, without a packer) and sends it as one ingest
+ * request.  One request is out at a
  * time; while it is, the sender encodes the next batch, so that its work
  * overlaps the broker's.
  *
