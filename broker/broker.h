@@ -174,6 +174,7 @@ struct broker {
 	struct self_event *events;
 	size_t nevents;
 	uint64_t events_dropped; /* past the queue's bound */
+	bool selflog_done; /* selflog_fini ran: events go to stderr only */
 	uint64_t self_session, self_batch;
 	ev_check selflog_w;
 	int lock_fd;

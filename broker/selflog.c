@@ -66,7 +66,7 @@ static void vlog(struct broker *b, int level, const logbus_field *f, size_t nf,
 		            ? level_name(level, lv, sizeof lv)
 		            : "",
 		        level >= LOGBUS_WARNING ? ": " : "", ev.text);
-	if (b->journal == NULL)
+	if (b->journal == NULL || b->selflog_done)
 		return;
 	if (b->nevents >= SELFLOG_MAX - 1) { /* one slot for the summary */
 		b->events_dropped++;
@@ -217,4 +217,5 @@ void selflog_fini(struct broker *b)
 		ev_check_stop(b->loop, &b->selflog_w);
 	free(b->events);
 	b->events = NULL;
+	b->selflog_done = true;
 }
