@@ -23,11 +23,13 @@
  * it has caught up, then goes on with live runs, skipping what the replay
  * already handed out.  The journal is the truth; live is a shortcut.
  *
- * A reader outside the broker's reader group sees only its own uid's
- * records, and the live socket, which carries everyone's, refuses it.  The
- * broker says so in every read reply ("own"); such a reader closes its live
- * socket and follows with long polls instead: a read with "wait" that the
- * broker answers as soon as a record it may see is committed.
+ * A follower dials the live socket only after a first read reply, and only
+ * when that reply does not say "own": a reader outside the broker's reader
+ * group sees only its own uid's records, and the live socket, which
+ * carries everyone's, would refuse it.  Such a reader follows with long
+ * polls instead: a read with "wait" that the broker answers as soon as a
+ * record it may see is committed.  What is committed before live connects
+ * is caught by the gap check like any other miss.
  */
 #include <errno.h>
 #include <poll.h>
@@ -84,6 +86,8 @@ struct logbus_reader {
 	bool msg_eof;
 
 	/* follow mode */
+	char *dir;  /* the run directory, for the live socket */
+	bool own;   /* the broker said "own": long polls, never live */
 	bool live_open;
 	nng_socket live;
 	struct redial live_rd;
@@ -153,6 +157,7 @@ static void reader_free(struct logbus_reader *r)
 		nng_msg_free(r->msg);
 	if (r->live_open)
 		nng_close(r->live);
+	free(r->dir);
 	filter_fini(&r->flt);
 	view_fini(&r->view);
 	msgpack_sbuffer_destroy(&r->req);
@@ -209,10 +214,12 @@ LOGBUS_API int logbus_reader_open(logbus_reader **out,
 	}
 	if (o->start == LOGBUS_START_SINCE && o->since_ns > r->flt.since_ns)
 		r->flt.since_ns = o->since_ns;
-	/* Live first, so that what is committed during the replay waits in
-	 * the socket instead of being missed. */
-	if (r->follow && (rv = open_live(r, dir)) != 0) {
-		open_error(o, r->error);
+	char url[160];
+	if (r->follow && (paths_socket_url(url, sizeof url, dir, SOCK_LIVE) ==
+	                      NULL ||
+	                  (r->dir = strdup(dir)) == NULL)) {
+		open_error(o, "run directory path too long");
+		rv = LOGBUS_EINVAL;
 		goto fail;
 	}
 	if ((rv = reqconn_open(&r->conn, dir, SOCK_QUERY, QUERY_RECV_MAX,
@@ -349,10 +356,16 @@ static int fetch(struct logbus_reader *r, int wait_ms)
 	    !mp_get_bool(&o, "eof", &eof) ||
 	    !mp_get_bytes(&o, "recs", &recs, &recslen))
 		goto proto;
-	if (mp_get(&o, "own") != NULL && r->live_open) {
+	if (mp_get(&o, "own") != NULL) {
 		/* Only our own records: live is not for us, long polls are. */
-		nng_close(r->live);
+		r->own = true;
+		if (r->live_open) /* the broker's reader group changed */
+			nng_close(r->live);
 		r->live_open = false;
+	} else if (r->follow && !r->live_open && !r->own &&
+	           (rv = open_live(r, r->dir)) != 0) {
+		drop_msg(r);
+		return rv;
 	}
 	memcpy(r->jid, jid, CURSOR_ID_LEN);
 	r->positioned = true;
