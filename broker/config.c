@@ -126,8 +126,7 @@ static void defaults(struct broker_config *cfg)
 	cfg->max_fields = LOGBUS_FIELDS_MAX;
 }
 
-/* "64M", "4G", "1024", "1KiB": bytes; UINT64_MAX when malformed. */
-static uint64_t parse_size(const char *s)
+uint64_t config_parse_size(const char *s)
 {
 	char *end;
 	errno = 0;
@@ -249,7 +248,7 @@ static int set_value(struct broker_config *cfg, const struct setting *s,
 		return 0;
 	case CT_SIZE:
 	case CT_SIZE32:
-		u = parse_size(value);
+		u = config_parse_size(value);
 		goto unsigned_value;
 	case CT_DURATION:
 		u = parse_duration(value);

@@ -48,6 +48,10 @@ void config_fini(struct broker_config *cfg);
 
 /* Fill out with the settings' long options; returns how many. */
 size_t config_long_options(struct option *out, size_t max);
+
+/* "64M", "4G", "1T", "1024", "1KiB", "2MB": bytes; UINT64_MAX when
+ * malformed.  Every size the broker reads, the routes' max-size too. */
+uint64_t config_parse_size(const char *s);
 /* An option getopt_long returned (val >= CONFIG_OPTION_BASE) with its
  * argument: checked at once and kept in ov.  0, or -1 with err. */
 int config_option(int val, const char *value, struct config_override *ov,

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "config.h"
 #include "lru.h"
 #include "paths.h"
 #include "record.h"
@@ -155,22 +156,6 @@ static int parse_list(const char *v, struct filter *f, bool services, char *err,
 	return 0;
 }
 
-static uint64_t parse_size(const char *s)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	int shift = *end == 'K' || *end == 'k'   ? 10
-	            : *end == 'M' || *end == 'm' ? 20
-	            : *end == 'G' || *end == 'g' ? 30
-	                                         : 0;
-	if (shift)
-		end++;
-	if (end == s || *end != '\0' || *s == '-' ||
-	    v > (UINT64_MAX >> shift) / 2)
-		return UINT64_MAX;
-	return (uint64_t)v << shift;
-}
-
 static int spec_option(struct route_spec *s, const char *k, const char *v,
                        char *err, size_t errlen)
 {
@@ -204,7 +189,7 @@ static int spec_option(struct route_spec *s, const char *k, const char *v,
 			return -1;
 		}
 	} else if (strcmp(k, "max-size") == 0) {
-		if ((s->max_bytes = parse_size(v)) == UINT64_MAX) {
+		if ((s->max_bytes = config_parse_size(v)) == UINT64_MAX) {
 			snprintf(err, errlen, "bad max-size '%s'", v);
 			return -1;
 		}

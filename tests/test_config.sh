@@ -59,6 +59,12 @@ printf 'segment-size = 1M\n' >"$T/bad.conf"
 bad_config "key outside a section" "^$B:1: 'segment-size' is outside"
 printf '[route x]\nfile = x.log\nlevel = loud\n' >"$T/bad.conf"
 bad_config "bad route option" "^$B:3: \[route x\] level: unknown level 'loud'$"
+printf '[route x]\nfile = x.log\nmax-size = 10X\n' >"$T/bad.conf"
+bad_config "bad route size" "^$B:3: \[route x\] max-size: bad max-size '10X'$"
+# A route's max-size is written as every other size in the file.
+printf '[journal]\nsegment-size = 1MiB\n[route x]\nfile = x.log\nmax-size = 1MiB\n[route y]\nfile = y.log\nmax-size = 1T\n' >"$T/sizes.conf"
+expect_exit "route sizes take the file's units (MiB, T)" 0 \
+	"$BIN/logbusd" --config "$T/sizes.conf" --check-config
 printf '[route x]\nlogger = a.b\n' >"$T/bad.conf"
 bad_config "route without file" "^$B: \[route x\] has no file =$"
 printf '[route x]\nfile = ../x.log\n' >"$T/bad.conf"
