@@ -902,8 +902,8 @@ static int dir_sync(struct journal *j, char *err, size_t errlen)
 }
 
 /* Create the segment starting at first_seq and make it the active one. */
-static int seg_create(struct journal *j, uint64_t first_seq, char *err,
-                      size_t errlen)
+static int seg_create(struct journal *j, uint64_t first_seq, bool later,
+                      char *err, size_t errlen)
 {
 	unsigned char h[SEG_HDR];
 	struct seg_header sh;
@@ -928,13 +928,14 @@ static int seg_create(struct journal *j, uint64_t first_seq, char *err,
 		errf(err, errlen, "write %s: %s", s->path, strerror(errno));
 		goto fail;
 	}
-	/* The header and the directory entry become durable with the
-	 * segment's first sync, as its records do: the syncer gets both now
-	 * (before any of the segment's data), a synchronous sync does both.
-	 * Until then a power loss leaves no segment, a short one or one whose
-	 * header is zeros, and journal_load removes it. */
+	/* At open the header and the directory entry are synced here.  A
+	 * rotation (later) hands both to the syncer before any of the
+	 * segment's data, so they become durable with its first sync, and a
+	 * synchronous sync (CRITICAL) does both; until then a power loss
+	 * leaves no segment, a short one or one whose header is zeros, and
+	 * journal_load removes it. */
 	int hfd = -1, dfd = -1;
-	if (j->cfg.sync_async && (hfd = dup(fd)) >= 0 &&
+	if (later && j->cfg.sync_async && (hfd = dup(fd)) >= 0 &&
 	    (dfd = dup(j->dirfd)) >= 0) {
 		j->cfg.sync_async(j->cfg.sync_arg, hfd, s->path);
 		j->cfg.sync_async(j->cfg.sync_arg, dfd, j->dir);
@@ -995,7 +996,7 @@ static int journal_rotate(struct journal *j, char *err, size_t errlen)
 		journal_sync_later(j);
 	else if (j->dirty && active_sync(j, err, errlen))
 		return -1;
-	if (seg_create(j, j->last_seq + 1, err, errlen))
+	if (seg_create(j, j->last_seq + 1, true, err, errlen))
 		return -1;
 	if (j->cfg.on_segment)
 		j->cfg.on_segment(j->cfg.arg, j->segs[j->nsegs - 1].path,
@@ -1389,7 +1390,7 @@ static int journal_recover(struct journal *j, struct journal_recovery *rec,
 	    seg_index(j, last - 1, want ? &prev : NULL, NULL, 0, err, errlen))
 		goto out;
 	if (bad && seg_has_records(s)) {
-		if (seg_create(j, j->last_seq + 1, err, errlen))
+		if (seg_create(j, j->last_seq + 1, false, err, errlen))
 			goto out;
 		rec->sealed_corrupt = 1;
 	}
@@ -1442,7 +1443,7 @@ int journal_open(struct journal **out, const struct journal_config *cfg,
 		goto fail;
 	if (j->nsegs == 0) {
 		if (make_id(j->id, j->dir, err, errlen) ||
-		    seg_create(j, restart_seq, err, errlen))
+		    seg_create(j, restart_seq, false, err, errlen))
 			goto fail;
 		j->last_seq = restart_seq - 1;
 	} else if (journal_recover(j, rec, err, errlen)) {
