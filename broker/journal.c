@@ -150,8 +150,8 @@ struct journal {
 	uint64_t rfd_seq; /* which one: its first_seq */
 
 	uint64_t last_seq;
-	int dirty;  /* written since the last fdatasync */
-	int broken; /* a failed append could not be truncated back */
+	int dirty;        /* written since the last fdatasync */
+	int broken;       /* a failed append could not be truncated back */
 	int dir_unsynced; /* a segment was created; a sync must cover it */
 
 	unsigned char *buf; /* read buffer; callbacks see frames inside it */

@@ -48,9 +48,10 @@
 #define QUEUE_DEFAULT  (8u * 1024 * 1024)
 #define CALL_SLICE_MS  1000 /* one wait for an ack before sending again */
 #define RETRY_PAUSE_MS 200  /* after the broker said it cannot write */
-#define ENCODE_SLACK   64   /* msgpack keys and headers per record, over
-                               the entry's own (take_batch says why) */
-#define FMT_STACK      1024
+/* msgpack keys and headers per record, over the entry's own (take_batch
+ * says why) */
+#define ENCODE_SLACK 64
+#define FMT_STACK    1024
 
 /*
  * A queued entry, as laid out in the ring:
@@ -632,8 +633,8 @@ static size_t take_batch(struct logbus_publisher *p, size_t *raw_len,
 		 * entry's header has 24; plus the names the entry leaves out
 		 * (the service, the default logger). */
 		uint32_t total = ring_peek_total(p);
-		size_t cost = total + p->service_len + p->logger_len +
-		              ENCODE_SLACK;
+		size_t cost =
+		    total + p->service_len + p->logger_len + ENCODE_SLACK;
 		if (n > 0 && cost > budget)
 			break;
 		budget = cost > budget ? 0 : budget - cost;

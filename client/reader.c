@@ -86,8 +86,8 @@ struct logbus_reader {
 	bool msg_eof;
 
 	/* follow mode */
-	char *dir;  /* the run directory, for the live socket */
-	bool own;   /* the broker said "own": long polls, never live */
+	char *dir; /* the run directory, for the live socket */
+	bool own;  /* the broker said "own": long polls, never live */
 	bool live_open;
 	nng_socket live;
 	struct redial live_rd;
@@ -215,9 +215,9 @@ LOGBUS_API int logbus_reader_open(logbus_reader **out,
 	if (o->start == LOGBUS_START_SINCE && o->since_ns > r->flt.since_ns)
 		r->flt.since_ns = o->since_ns;
 	char url[160];
-	if (r->follow && (paths_socket_url(url, sizeof url, dir, SOCK_LIVE) ==
-	                      NULL ||
-	                  (r->dir = strdup(dir)) == NULL)) {
+	if (r->follow &&
+	    (paths_socket_url(url, sizeof url, dir, SOCK_LIVE) == NULL ||
+	     (r->dir = strdup(dir)) == NULL)) {
 		open_error(o, "run directory path too long");
 		rv = LOGBUS_EINVAL;
 		goto fail;

@@ -48,7 +48,7 @@
 
 /* Request ops. */
 #define OP_PUBLISH "pub"          /* ingest */
-#define OP_SYNC    "sync"         /* ingest: after the fan-out of acked batches */
+#define OP_SYNC    "sync"         /* ingest: answered after the fan-out */
 #define OP_READ    "read"         /* query */
 #define OP_INFO    "info"         /* query */
 #define OP_ERRORS  "errors"       /* query: list error reports */

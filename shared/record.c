@@ -86,8 +86,9 @@ static char *put_int(char *w, int64_t d)
 {
 	if (d < -(1LL << 5)) {
 		if (d < -(1LL << 15))
-			return d < -(1LL << 31) ? put_be(w, 0xd3, (uint64_t)d, 8)
-			                        : put_be(w, 0xd2, (uint64_t)d, 4);
+			return d < -(1LL << 31)
+			           ? put_be(w, 0xd3, (uint64_t)d, 8)
+			           : put_be(w, 0xd2, (uint64_t)d, 4);
 		return d < -(1LL << 7) ? put_be(w, 0xd1, (uint64_t)d, 2)
 		                       : put_be(w, 0xd0, (uint64_t)d, 1);
 	}
@@ -709,8 +710,7 @@ static bool peek_entry(struct mp_cur *c, struct record_view *v, unsigned *have)
 
 /* A record's map, one entry_fn call per key; 0 when every entry and the
  * required keys are there. */
-typedef bool entry_fn(struct mp_cur *c, struct record_view *v,
-                      unsigned *have);
+typedef bool entry_fn(struct mp_cur *c, struct record_view *v, unsigned *have);
 
 static inline int walk(const char *data, size_t len, struct record_view *v,
                        entry_fn *entry)
@@ -739,7 +739,7 @@ int record_peek(const char *data, size_t len, struct record_view *v)
 	return walk(data, len, v, peek_entry);
 }
 
-/* --- checking a publisher's record in place -------------------------------- */
+/* --- checking a publisher's record in place ------------------------------ */
 
 /* A field's value as check_fields takes it: a scalar, a string in UTF-8. */
 static bool check_field_value(struct mp_cur *c)
@@ -780,8 +780,7 @@ static bool check_field_map(struct mp_cur *c, struct record_view *v)
 }
 
 /* One key and its value, or false: let record_decode judge the record. */
-static bool check_entry(struct mp_cur *c, struct record_view *v,
-                        unsigned *have)
+static bool check_entry(struct mp_cur *c, struct record_view *v, unsigned *have)
 {
 	struct mp_item k, val;
 

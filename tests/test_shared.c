@@ -525,9 +525,8 @@ static void test_record_check_accepts_only_what_decode_accepts(void **state)
 	in.nfields = 4;
 	in.exit = &ex;
 	pack(&p, &in);
-	assert_int_equal(record_check(p.sb.data, p.sb.size,
-	                              &(struct record_view){0}),
-	                 -1);
+	assert_int_equal(
+	    record_check(p.sb.data, p.sb.size, &(struct record_view){0}), -1);
 	unpacked(&p);
 	in.exit = NULL;
 	logbus_field bad_utf8[] = {LOGBUS_STR("k", "\xff")};
@@ -538,7 +537,8 @@ static void test_record_check_accepts_only_what_decode_accepts(void **state)
 	const struct {
 		const logbus_field *f;
 		size_t n;
-	} refused[] = {{bad_utf8, 1}, {bad_key, 1}, {many, LOGBUS_FIELDS_MAX + 1}};
+	} refused[] = {
+	    {bad_utf8, 1}, {bad_key, 1}, {many, LOGBUS_FIELDS_MAX + 1}};
 	for (size_t i = 0; i < 3; i++) {
 		in.fields = refused[i].f;
 		in.nfields = refused[i].n;
@@ -702,11 +702,12 @@ static void test_record_encode_writes_what_record_pack_writes(void **state)
 					break;
 				case 2:
 					f[k] = (logbus_field)LOGBUS_FLOAT(
-					    keys[k], (double)ints[k % nints] / 3);
+					    keys[k],
+					    (double)ints[k % nints] / 3);
 					break;
 				default:
-					f[k] = (logbus_field)LOGBUS_BOOL(keys[k],
-					                                 k & 1);
+					f[k] = (logbus_field)LOGBUS_BOOL(
+					    keys[k], k & 1);
 				}
 			}
 			assert_encode_same(&in);
@@ -922,7 +923,8 @@ int main(void)
 	    cmocka_unit_test(test_exit_report_round_trips),
 	    cmocka_unit_test(test_record_peek_reads_what_decode_reads),
 	    cmocka_unit_test(test_record_peek_refuses_what_decode_refuses),
-	    cmocka_unit_test(test_record_check_accepts_only_what_decode_accepts),
+	    cmocka_unit_test(
+	        test_record_check_accepts_only_what_decode_accepts),
 	    cmocka_unit_test(test_record_encode_writes_what_record_pack_writes),
 	    cmocka_unit_test(test_exit_summary_names_every_signal),
 	    cmocka_unit_test(test_levels_parse_and_name),
