@@ -273,17 +273,27 @@ static void log_range(logbus_publisher *p, const char *prefix, int from, int to)
 		                 LOGBUS_OK);
 }
 
-static int setup(void **state)
+/* A broker with the extra arguments (NULL-terminated, or NULL). */
+static int start_broker(void **state, const char *const *extra)
 {
 	struct broker_proc *b = calloc(1, sizeof *b);
-	if (b == NULL || harness_start(b) < 0) {
-		if (b)
-			harness_cleanup(b);
+
+	if (b == NULL)
+		return -1;
+	for (size_t i = 0; extra && extra[i]; i++)
+		b->extra[i] = extra[i];
+	if (harness_start(b) < 0) {
+		harness_cleanup(b);
 		free(b);
 		return -1;
 	}
 	*state = b;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return start_broker(state, NULL);
 }
 
 static int teardown(void **state)
@@ -1279,20 +1289,9 @@ static void cursor_at(char *cursor, uint64_t seq)
 /* A broker that keeps at most four 8 KiB segments. */
 static int setup_small_journal(void **state)
 {
-	struct broker_proc *b = calloc(1, sizeof *b);
-	const char *extra[] = {"--segment-size", "8K", "--max-total", "32K",
-	                       NULL};
-
-	if (b == NULL)
-		return -1;
-	memcpy(b->extra, extra, sizeof extra);
-	if (harness_start(b) < 0) {
-		harness_cleanup(b);
-		free(b);
-		return -1;
-	}
-	*state = b;
-	return 0;
+	static const char *const extra[] = {"--segment-size", "8K",
+	                                    "--max-total", "32K", NULL};
+	return start_broker(state, extra);
 }
 
 static void
@@ -1454,19 +1453,8 @@ static void test_snapshot_subscription_ends_when_caught_up(void **state)
  * segment, and several segments. */
 static int setup_segments(void **state)
 {
-	struct broker_proc *b = calloc(1, sizeof *b);
-	const char *extra[] = {"--segment-size", "256K", NULL};
-
-	if (b == NULL)
-		return -1;
-	memcpy(b->extra, extra, sizeof extra);
-	if (harness_start(b) < 0) {
-		harness_cleanup(b);
-		free(b);
-		return -1;
-	}
-	*state = b;
-	return 0;
+	static const char *const extra[] = {"--segment-size", "256K", NULL};
+	return start_broker(state, extra);
 }
 
 #define SVC_SEQS_MAX 8192
