@@ -141,12 +141,23 @@ void request_dispatch(struct endpoint *ep, nng_msg *msg)
 	msgpack_object req;
 	size_t off = 0, oplen;
 	const char *op;
+	const msgpack_object *twice;
 
 	if (msgpack_unpack(nng_msg_body(msg), nng_msg_len(msg), &off,
 	                   &b->req_zone, &req) != MSGPACK_UNPACK_SUCCESS ||
 	    req.type != MSGPACK_OBJECT_MAP) {
 		reply_error(ep, msg, ERR_BAD_REQUEST,
 		            "request is not a msgpack map");
+	} else if (req.via.map.size > REQUEST_KEYS_MAX) {
+		reply_error(ep, msg, ERR_BAD_REQUEST,
+		            "request has %u keys, more than %d",
+		            req.via.map.size, REQUEST_KEYS_MAX);
+	} else if ((twice = mp_repeated_key(&req)) != NULL) {
+		reply_error(
+		    ep, msg, ERR_BAD_REQUEST,
+		    "request key '%.*s' appears twice",
+		    (int)(twice->via.str.size > 32 ? 32 : twice->via.str.size),
+		    twice->via.str.ptr);
 	} else if (!mp_get_bytes(&req, "op", &op, &oplen)) {
 		reply_error(ep, msg, ERR_BAD_REQUEST, "request has no op");
 	} else {

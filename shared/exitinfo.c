@@ -144,6 +144,10 @@ int exit_decode(const msgpack_object *x, struct exit_view *v,
 	memset(v, 0, sizeof *v);
 	if (x->type != MSGPACK_OBJECT_MAP)
 		return bad(e, ERR_BAD_RECORD, "not a map");
+	if (x->via.map.size > EXIT_KEYS_MAX)
+		return bad(e, ERR_BAD_RECORD, "more than 32 keys");
+	if (mp_repeated_key(x) != NULL)
+		return bad(e, ERR_BAD_RECORD, "a key appears twice");
 	for (uint32_t i = 0; i < x->via.map.size; i++) {
 		const msgpack_object *k = &x->via.map.ptr[i].key;
 		if (k->type != MSGPACK_OBJECT_STR)

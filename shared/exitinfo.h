@@ -25,6 +25,8 @@
 #include "record.h"
 
 #define EXIT_FILES_MAX 1000
+/* Keys in an exit map: the known ones and room for newer clients'. */
+#define EXIT_KEYS_MAX 32
 
 /* What a supervisor knows, for exit_pack.  Strings NUL-terminated except
  * err/out (with lengths). */

@@ -21,6 +21,7 @@
 #define FILTER_SERVICES_MAX 1024
 #define FILTER_FIELDS_MAX   LOGBUS_FIELDS_MAX
 #define FILTER_REGEX_MAX    4096
+#define FILTER_KEYS_MAX     8 /* svc lvl lg st fld re since until */
 
 static int copy_str(struct lb_str *dst, const char *s, size_t len)
 {
@@ -397,6 +398,24 @@ int filter_unpack(struct filter *f, const msgpack_object *o, char *err,
 	memset(f, 0, sizeof *f);
 	if (o->type != MSGPACK_OBJECT_MAP) {
 		snprintf(err, errlen, "filter is not a map");
+		return -1;
+	}
+	/* Known keys only, so a refusal comes before the map can be large. */
+	if (o->via.map.size > FILTER_KEYS_MAX) {
+		snprintf(err, errlen,
+		         "filter has %u keys, more than the %d it "
+		         "knows",
+		         o->via.map.size, FILTER_KEYS_MAX);
+		return -1;
+	}
+	const msgpack_object *twice = mp_repeated_key(o);
+	if (twice != NULL) {
+		/* A second svc or fld would be counted on top of the first,
+		 * a second lg or re would leak the first: refuse them all. */
+		snprintf(
+		    err, errlen, "filter key '%.*s' appears twice",
+		    (int)(twice->via.str.size > 32 ? 32 : twice->via.str.size),
+		    twice->via.str.ptr);
 		return -1;
 	}
 	for (uint32_t i = 0; i < o->via.map.size; i++) {

@@ -31,6 +31,26 @@ const msgpack_object *mp_get(const msgpack_object *map, const char *key)
 	return NULL;
 }
 
+const msgpack_object *mp_repeated_key(const msgpack_object *map)
+{
+	if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (uint32_t i = 1; i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key;
+		if (k->type != MSGPACK_OBJECT_STR)
+			continue;
+		for (uint32_t j = 0; j < i; j++) {
+			const msgpack_object *e = &map->via.map.ptr[j].key;
+			if (e->type == MSGPACK_OBJECT_STR &&
+			    e->via.str.size == k->via.str.size &&
+			    memcmp(e->via.str.ptr, k->via.str.ptr,
+			           k->via.str.size) == 0)
+				return k;
+		}
+	}
+	return NULL;
+}
+
 bool mp_get_u64(const msgpack_object *map, const char *key, uint64_t *out)
 {
 	const msgpack_object *v = mp_get(map, key);

@@ -21,11 +21,13 @@
 
 /* Sizes.  The library never builds an ingest batch over BATCH_MAX; the
  * broker refuses (closes) messages over the receive limits. */
-#define BATCH_MAX        (1024 * 1024)
-#define INGEST_RECV_MAX  (BATCH_MAX + 64 * 1024)
-#define QUERY_REQ_MAX    (64 * 1024)
-#define QUERY_REPLY_MAX  (4 * 1024 * 1024)
-#define QUERY_RECV_MAX   (QUERY_REPLY_MAX + 64 * 1024)
+#define BATCH_MAX       (1024 * 1024)
+#define INGEST_RECV_MAX (BATCH_MAX + 64 * 1024)
+#define QUERY_REQ_MAX   (64 * 1024)
+#define QUERY_REPLY_MAX (4 * 1024 * 1024)
+#define QUERY_RECV_MAX  (QUERY_REPLY_MAX + 64 * 1024)
+/* Keys in one request map: every op knows fewer; more is bad_request. */
+#define REQUEST_KEYS_MAX 32
 #define READ_RECORDS_MAX 10000 /* records in one read reply */
 /* Records in one ingest batch: the library never sends more, the broker
  * refuses a batch with more whole (batch_too_big). */
@@ -95,6 +97,11 @@ static inline bool mp_key_is(const msgpack_object *k, const char *name)
 	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
 	       memcmp(k->via.str.ptr, name, n) == 0;
 }
+/* The first string key that map holds more than once, or NULL.  Every
+ * decoder of a protocol map refuses such a map, so that no value is taken
+ * twice, and no two readers of the same bytes disagree on what it says.
+ * Quadratic in the map's size: for requests and filters, not records. */
+const msgpack_object *mp_repeated_key(const msgpack_object *map);
 bool mp_get_u64(const msgpack_object *map, const char *key, uint64_t *out);
 bool mp_get_bool(const msgpack_object *map, const char *key, bool *out);
 /* A str or bin value: pointer into the message and length. */

@@ -263,6 +263,10 @@ static int check_fields(const msgpack_object *o, struct record_error *e)
 		return fail(e, ERR_TOO_MANY_FIELDS,
 		            "record has %u fields, over the limit of %d",
 		            o->via.map.size, LOGBUS_FIELDS_MAX);
+	const msgpack_object *twice = mp_repeated_key(o);
+	if (twice != NULL)
+		return fail(e, ERR_BAD_RECORD, "field '%.*s' appears twice",
+		            (int)twice->via.str.size, twice->via.str.ptr);
 	for (uint32_t i = 0; i < o->via.map.size; i++) {
 		const msgpack_object *k = &o->via.map.ptr[i].key;
 		const msgpack_object *v = &o->via.map.ptr[i].val;
@@ -291,11 +295,47 @@ static int check_fields(const msgpack_object *o, struct record_error *e)
 	return 0;
 }
 
-enum { HAVE_T = 1, HAVE_V = 2, HAVE_S = 4, HAVE_N = 8, HAVE_M = 16 };
+enum {
+	HAVE_T = 1,
+	HAVE_V = 2,
+	HAVE_S = 4,
+	HAVE_N = 8,
+	HAVE_M = 16,
+	HAVE_O = 32,
+	HAVE_F = 64,
+	HAVE_X = 128
+};
+
+/* The bit of a key the record model names, 0 for an unknown key.  A named
+ * key may appear once: a record whose "s" appears twice would be one
+ * service to the broker and perhaps another to a reader that takes the
+ * first. */
+static unsigned key_bit(const char *k, size_t len)
+{
+	switch (len == 1 ? k[0] : 0) {
+	case 't':
+		return HAVE_T;
+	case 'v':
+		return HAVE_V;
+	case 's':
+		return HAVE_S;
+	case 'n':
+		return HAVE_N;
+	case 'm':
+		return HAVE_M;
+	case 'o':
+		return HAVE_O;
+	case 'f':
+		return HAVE_F;
+	case 'x':
+		return HAVE_X;
+	default:
+		return 0;
+	}
+}
 
 static int decode_key(const msgpack_object *k, const msgpack_object *val,
-                      struct record_view *v, unsigned *have,
-                      struct record_error *e)
+                      struct record_view *v, struct record_error *e)
 {
 	int64_t n;
 
@@ -304,13 +344,11 @@ static int decode_key(const msgpack_object *k, const msgpack_object *val,
 			return fail(e, ERR_BAD_RECORD,
 			            "time is not an integer");
 		v->time_ns = n;
-		*have |= HAVE_T;
 	} else if (mp_key_is(k, RK_LEVEL)) {
 		if (!get_int(val, &n) || n < 0 || n > 255)
 			return fail(e, ERR_BAD_RECORD,
 			            "level is not an integer 0..255");
 		v->level = (int)n;
-		*have |= HAVE_V;
 	} else if (mp_key_is(k, RK_STREAM)) {
 		if (!get_int(val, &n) || n < 0 || n > 2)
 			return fail(e, ERR_BAD_RECORD,
@@ -340,9 +378,6 @@ static int decode_key(const msgpack_object *k, const msgpack_object *val,
 			                                : "message");
 		dst->p = val->via.str.ptr;
 		dst->len = val->via.str.size;
-		*have |= dst == &v->service  ? HAVE_S
-		         : dst == &v->logger ? HAVE_N
-		                             : HAVE_M;
 	}
 	return 0;
 }
@@ -367,7 +402,13 @@ int record_decode(const char *data, size_t len, msgpack_zone *zone,
 		if (k->type != MSGPACK_OBJECT_STR)
 			return fail(e, ERR_BAD_RECORD,
 			            "record key is not a string");
-		if (decode_key(k, &obj.via.map.ptr[i].val, v, &have, e) < 0)
+		unsigned bit = key_bit(k->via.str.ptr, k->via.str.size);
+		if (have & bit)
+			return fail(e, ERR_BAD_RECORD,
+			            "record key '%c' appears twice",
+			            k->via.str.ptr[0]);
+		have |= bit;
+		if (decode_key(k, &obj.via.map.ptr[i].val, v, e) < 0)
 			return -1;
 	}
 	if ((have & (HAVE_T | HAVE_V | HAVE_S | HAVE_N | HAVE_M)) !=
@@ -763,18 +804,29 @@ static bool check_field_value(struct mp_cur *c)
 	}
 }
 
+static bool field_key_seen(const struct mp_item *keys, size_t n,
+                           const struct mp_item *k)
+{
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].n == k->n && memcmp(keys[i].str, k->str, k->n) == 0)
+			return true;
+	return false;
+}
+
 static bool check_field_map(struct mp_cur *c, struct record_view *v)
 {
-	struct mp_item map, k;
+	struct mp_item map, keys[LOGBUS_FIELDS_MAX];
 
 	if (!cur_item(c, &map) || map.kind != MPK_MAP ||
 	    map.n / 2 > LOGBUS_FIELDS_MAX)
 		return false;
-	for (uint64_t i = 0; i < map.n / 2; i++)
-		if (!cur_item(c, &k) || k.kind != MPK_STR ||
-		    !field_key_valid((const char *)k.str, (size_t)k.n) ||
-		    !check_field_value(c))
+	for (uint64_t i = 0; i < map.n / 2; i++) {
+		struct mp_item *k = &keys[i];
+		if (!cur_item(c, k) || k->kind != MPK_STR ||
+		    !field_key_valid((const char *)k->str, (size_t)k->n) ||
+		    field_key_seen(keys, i, k) || !check_field_value(c))
 			return false;
+	}
 	v->nfields = (uint32_t)(map.n / 2);
 	return true;
 }
@@ -786,6 +838,10 @@ static bool check_entry(struct mp_cur *c, struct record_view *v, unsigned *have)
 
 	if (!cur_item(c, &k) || k.kind != MPK_STR)
 		return false;
+	unsigned bit = key_bit((const char *)k.str, (size_t)k.n);
+	if (*have & bit)
+		return false; /* repeated: record_decode says which */
+	*have |= bit;
 	if (peeked_key(&k))
 		return peek_value(c, &k, v, have);
 	if (key_is(&k, RK_FIELDS[0]))

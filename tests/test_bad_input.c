@@ -1240,6 +1240,61 @@ static void test_bad_read_requests_are_refused(void **state)
 	assert_journal_and_broker_intact(f, NULL, 0);
 }
 
+/* One read request from any local user used to overflow the heap: a filter
+ * whose "svc" holds 8 services and then, again, 1. */
+static void test_read_with_a_repeated_filter_key_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct mp m;
+
+	publish_acknowledged(f);
+	begin_read(&m, NULL, UINT64_MAX, true);
+	msgpack_pack_map(&m.pk, 2);
+	mp_pack_key(&m.pk, "svc");
+	msgpack_pack_array(&m.pk, 8);
+	for (int i = 0; i < 8; i++)
+		mp_pack_key(&m.pk, SERVICE);
+	mp_pack_key(&m.pk, "svc");
+	msgpack_pack_array(&m.pk, 1);
+	mp_pack_key(&m.pk, SERVICE);
+	mp_send_refused(&m, f->query_url, ERR_BAD_REQUEST);
+	/* Each key that holds memory, repeated many times. */
+	const char *keys[] = {"lg", "re", "fld"};
+	for (size_t k = 0; k < 3; k++) {
+		begin_read(&m, NULL, UINT64_MAX, true);
+		msgpack_pack_map(&m.pk, 2);
+		for (int i = 0; i < 2; i++) {
+			mp_pack_key(&m.pk, keys[k]);
+			if (k < 2) {
+				mp_pack_key(&m.pk, "abc");
+				continue;
+			}
+			msgpack_pack_array(&m.pk, 1);
+			msgpack_pack_array(&m.pk, 2);
+			mp_pack_key(&m.pk, "k");
+			mp_pack_key(&m.pk, "v");
+		}
+		mp_send_refused(&m, f->query_url, ERR_BAD_REQUEST);
+	}
+	/* A request map whose own key repeats, on both sockets. */
+	mp_begin(&m);
+	msgpack_pack_map(&m.pk, 2);
+	mp_pack_key(&m.pk, "op");
+	mp_pack_key(&m.pk, OP_READ);
+	mp_pack_key(&m.pk, "op");
+	mp_pack_key(&m.pk, OP_INFO);
+	mp_send_refused(&m, f->query_url, ERR_BAD_REQUEST);
+	mp_begin(&m);
+	msgpack_pack_map(&m.pk, 2);
+	mp_pack_key(&m.pk, "op");
+	mp_pack_key(&m.pk, OP_SYNC);
+	mp_pack_key(&m.pk, "op");
+	mp_pack_key(&m.pk, OP_SYNC);
+	mp_send_refused(&m, f->ingest_url, ERR_BAD_REQUEST);
+
+	assert_journal_and_broker_intact(f, NULL, 0);
+}
+
 static void test_library_refuses_bad_input_with_clear_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -1387,6 +1442,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_message_over_receive_limit_drops_pipe_and_others_go_on,
 	        setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_read_with_a_repeated_filter_key_is_refused, setup,
+	        teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_read_requests_are_refused,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(

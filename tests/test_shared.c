@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -376,14 +377,14 @@ static void test_record_peek_reads_what_decode_reads(void **state)
 	assert_peek_agrees(p.sb.data, p.sb.size);
 	unpacked(&p);
 
-	/* Repeated keys (the last counts), unknown keys holding nested
-	 * containers and every kind of scalar, a map16, a str32 message. */
+	/* Unknown keys holding nested containers and every kind of scalar
+	 * (one of them "S", not the service), a map16, a str32 message. */
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 16);
-	mp_pack_key(&pk, "s");
+	mp_pack_key(&pk, "S");
 	mp_pack_key(&pk, "first");
 	mp_pack_key(&pk, "t");
 	msgpack_pack_uint64(&pk, 1ull << 40);
@@ -550,7 +551,7 @@ static void test_record_check_accepts_only_what_decode_accepts(void **state)
 	}
 
 	/* Hand-made: fields holding every scalar, a bin (refused), a map
-	 * (refused); a repeated "f" (the last counts); unknown keys with a
+	 * (refused); a repeated "f" (refused); unknown keys with a
 	 * scalar (accepted) or a container (left to record_decode). */
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -589,7 +590,7 @@ static void test_record_check_accepts_only_what_decode_accepts(void **state)
 			msgpack_pack_map(&pk, 0);
 		else
 			mp_pack_key(&pk, "str");
-		mp_pack_key(&pk, variant == 3 ? "zz" : "f");
+		mp_pack_key(&pk, variant == 4 ? "f" : "zz");
 		if (variant == 3) {
 			msgpack_pack_array(&pk, 0);
 		} else if (variant == 4) {
@@ -597,7 +598,7 @@ static void test_record_check_accepts_only_what_decode_accepts(void **state)
 			mp_pack_key(&pk, "k");
 			msgpack_pack_int(&pk, 1);
 		} else {
-			msgpack_pack_map(&pk, 0);
+			msgpack_pack_int(&pk, 0);
 		}
 		mp_pack_key(&pk, "zz");
 		msgpack_pack_bin(&pk, 2);
@@ -607,11 +608,11 @@ static void test_record_check_accepts_only_what_decode_accepts(void **state)
 		record_check(sb.data, sb.size, &v);
 		switch (variant) {
 		case 0:
-		case 4: /* the last "f" counts */
 			assert_int_equal(rc, 0);
-			assert_int_equal(v.nfields, variant == 4 ? 1 : 0);
+			assert_int_equal(v.nfields, 6);
 			break;
-		default: /* a bin or a map field; an unknown array */
+		default: /* a bin or a map field; an unknown array; "f"
+		          * twice */
 			assert_int_equal(rc, -1);
 		}
 	}
@@ -879,6 +880,200 @@ static void test_filter_unpack_refuses_unknown_keys(void **state)
 	msgpack_zone_destroy(&zone);
 }
 
+/* filter_unpack of a map holding key k twice, each with what second()
+ * packs. */
+static int unpack_repeated(const char *k, void (*second)(msgpack_packer *),
+                           char *err, size_t errlen)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_zone zone;
+	msgpack_object o;
+	struct filter f;
+	size_t off = 0;
+	msgpack_sbuffer_init(&sb);
+	msgpack_zone_init(&zone, 1024);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	mp_pack_key(&pk, k);
+	second(&pk);
+	mp_pack_key(&pk, k);
+	second(&pk);
+	assert_int_equal(msgpack_unpack(sb.data, sb.size, &off, &zone, &o),
+	                 MSGPACK_UNPACK_SUCCESS);
+	int rc = filter_unpack(&f, &o, err, errlen);
+	if (rc == 0)
+		filter_fini(&f);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_zone_destroy(&zone);
+	return rc;
+}
+
+static void pack_services(msgpack_packer *pk)
+{
+	static int calls;
+	/* 8 services, then 1: the second array used to be allocated for
+	 * its own size while the count went on from the first. */
+	int n = calls++ % 2 ? 1 : 8;
+	msgpack_pack_array(pk, n);
+	for (int i = 0; i < n; i++)
+		mp_pack_key(pk, "svc_a");
+}
+static void pack_fields(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_array(pk, 2);
+	mp_pack_key(pk, "k");
+	mp_pack_key(pk, "v");
+}
+static void pack_text(msgpack_packer *pk)
+{
+	mp_pack_key(pk, "abc");
+}
+static void pack_number(msgpack_packer *pk)
+{
+	msgpack_pack_int(pk, 1);
+}
+
+static void test_filter_unpack_refuses_repeated_keys(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *key;
+		void (*value)(msgpack_packer *);
+	} cases[] = {{"svc", pack_services}, {"fld", pack_fields},
+	             {"lg", pack_text},      {"re", pack_text},
+	             {"lvl", pack_number},   {"st", pack_number},
+	             {"since", pack_number}, {"until", pack_number}};
+	char err[128];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		err[0] = '\0';
+		assert_int_equal(unpack_repeated(cases[i].key, cases[i].value,
+		                                 err, sizeof err),
+		                 -1);
+		assert_non_null(strstr(err, "appears twice"));
+		assert_non_null(strstr(err, cases[i].key));
+	}
+
+	/* More keys than a filter has is refused before any is read. */
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_zone zone;
+	msgpack_object o;
+	struct filter f;
+	size_t off = 0;
+	msgpack_sbuffer_init(&sb);
+	msgpack_zone_init(&zone, 1024);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 9);
+	for (int i = 0; i < 9; i++) {
+		char k[8];
+		snprintf(k, sizeof k, "k%d", i);
+		mp_pack_key(&pk, k);
+		msgpack_pack_int(&pk, i);
+	}
+	msgpack_unpack(sb.data, sb.size, &off, &zone, &o);
+	assert_int_equal(filter_unpack(&f, &o, err, sizeof err), -1);
+	assert_non_null(strstr(err, "9 keys"));
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_zone_destroy(&zone);
+}
+
+/* A record whose key k appears twice (with valid values each time). */
+static void pack_record_twice(msgpack_sbuffer *sb, const char *k)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	/* "f" and "o" are not among the five keys every record has */
+	bool extra = strcmp(k, "f") == 0 || strcmp(k, "o") == 0;
+	msgpack_pack_map(&pk, 6 + extra);
+	mp_pack_key(&pk, "t");
+	msgpack_pack_int64(&pk, 1);
+	mp_pack_key(&pk, "v");
+	msgpack_pack_int(&pk, 20);
+	mp_pack_key(&pk, "s");
+	mp_pack_key(&pk, "svc_a");
+	mp_pack_key(&pk, "n");
+	mp_pack_key(&pk, "app");
+	mp_pack_key(&pk, "m");
+	mp_pack_key(&pk, "hello");
+	if (strcmp(k, "f") == 0) {
+		/* a field map that is fine, and one whose key repeats */
+		mp_pack_key(&pk, "f");
+		msgpack_pack_map(&pk, 1);
+		mp_pack_key(&pk, "a");
+		msgpack_pack_int(&pk, 1);
+		mp_pack_key(&pk, "f");
+		msgpack_pack_map(&pk, 1);
+		mp_pack_key(&pk, "a");
+		msgpack_pack_int(&pk, 2);
+		return;
+	}
+	if (extra) {
+		mp_pack_key(&pk, k);
+		msgpack_pack_int(&pk, 1);
+	}
+	mp_pack_key(&pk, k);
+	if (strcmp(k, "s") == 0)
+		mp_pack_key(&pk, "svc_b");
+	else if (strcmp(k, "n") == 0 || strcmp(k, "m") == 0)
+		mp_pack_key(&pk, "other");
+	else
+		msgpack_pack_int(&pk, 1);
+}
+
+static void test_record_refuses_repeated_keys(void **state)
+{
+	(void)state;
+	const char *keys[] = {"t", "v", "s", "n", "m", "o", "f"};
+	msgpack_sbuffer sb;
+	msgpack_zone zone;
+	struct record_view v;
+	struct record_error e;
+
+	msgpack_zone_init(&zone, 1024);
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		msgpack_sbuffer_init(&sb);
+		pack_record_twice(&sb, keys[i]);
+		if (strcmp(keys[i], "o") != 0 && strcmp(keys[i], "f") != 0)
+			/* the first six keys alone are a good record */
+			assert_int_equal(record_peek(sb.data, sb.size, &v), 0);
+		assert_int_equal(record_check(sb.data, sb.size, &v), -1);
+		assert_int_equal(record_decode(sb.data, sb.size, &zone, &v, &e),
+		                 -1);
+		assert_string_equal(e.code, ERR_BAD_RECORD);
+		assert_non_null(strstr(e.msg, "twice"));
+		msgpack_sbuffer_destroy(&sb);
+	}
+
+	/* A field key repeated inside one field map. */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 6);
+	mp_pack_key(&pk, "t");
+	msgpack_pack_int64(&pk, 1);
+	mp_pack_key(&pk, "v");
+	msgpack_pack_int(&pk, 20);
+	mp_pack_key(&pk, "s");
+	mp_pack_key(&pk, "svc_a");
+	mp_pack_key(&pk, "n");
+	mp_pack_key(&pk, "app");
+	mp_pack_key(&pk, "m");
+	mp_pack_key(&pk, "hello");
+	mp_pack_key(&pk, "f");
+	msgpack_pack_map(&pk, 2);
+	mp_pack_key(&pk, "user");
+	mp_pack_key(&pk, "root");
+	mp_pack_key(&pk, "user");
+	mp_pack_key(&pk, "nobody");
+	assert_int_equal(record_check(sb.data, sb.size, &v), -1);
+	assert_int_equal(record_decode(sb.data, sb.size, &zone, &v, &e), -1);
+	assert_non_null(strstr(e.msg, "'user' appears twice"));
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_zone_destroy(&zone);
+}
+
 static void test_frame_detects_flipped_bytes_and_short_tails(void **state)
 {
 	(void)state;
@@ -931,6 +1126,8 @@ int main(void)
 	    cmocka_unit_test(
 	        test_filter_matches_services_level_and_logger_prefix),
 	    cmocka_unit_test(test_filter_unpack_refuses_unknown_keys),
+	    cmocka_unit_test(test_filter_unpack_refuses_repeated_keys),
+	    cmocka_unit_test(test_record_refuses_repeated_keys),
 	    cmocka_unit_test(test_frame_detects_flipped_bytes_and_short_tails),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
