@@ -39,6 +39,8 @@ LOGBUS_API const char *logbus_strerror(int code)
 		return "protocol error";
 	case LOGBUS_ESYS:
 		return "system error";
+	case LOGBUS_ELIMITED:
+		return "logbusd dropped records over the service's rate limit";
 	case LOGBUS_ENOTFOUND:
 		return "not found";
 	default:

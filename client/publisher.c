@@ -97,8 +97,9 @@ struct logbus_publisher {
 	size_t cap, head, used; /* bytes; head is where the oldest starts */
 	uint64_t logged, answered, dropped, dropped_reported, committed;
 	uint64_t rejected, batches, resends, last_seq, flush_rejected;
-	uint64_t limited; /* dropped by the broker's rate limit */
-	int flushing;     /* callers in flush: send without lingering */
+	uint64_t flush_limited; /* since the last flush that returned */
+	uint64_t limited;       /* dropped by the broker's rate limit */
+	int flushing;           /* callers in flush: send without lingering */
 	/* flush's last step, a `sync` request: asked and answered tickets,
 	 * and what `committed` was at the last one asked */
 	uint64_t sync_asked, sync_done, committed_at_sync;
@@ -742,6 +743,7 @@ static enum outcome take_reply(struct logbus_publisher *p, nng_msg *reply,
 			          "service's rate limit",
 			          (unsigned long long)limited);
 		p->limited += limited;
+		p->flush_limited += limited;
 		const msgpack_object *rej = mp_get(&o, "rej");
 		size_t nrej = rej && rej->type == MSGPACK_OBJECT_ARRAY
 		                  ? rej->via.array.size
@@ -1079,7 +1081,10 @@ LOGBUS_API int logbus_flush(logbus_publisher *p, int timeout_ms)
 		reqconn_unreachable(&p->conn, p->error, sizeof p->error);
 	if (rv == 0 && p->flush_rejected > 0)
 		rv = LOGBUS_EREJECTED;
-	p->flush_rejected = 0;
+	else if (rv == 0 && p->flush_limited > 0)
+		rv = LOGBUS_ELIMITED;
+	if (rv == 0 || rv == LOGBUS_EREJECTED || rv == LOGBUS_ELIMITED)
+		p->flush_rejected = p->flush_limited = 0;
 	pthread_mutex_unlock(&p->mu);
 	return rv;
 }

@@ -194,9 +194,14 @@ static void test_rate_limit_drops_over_burst_and_reports_once(void **state)
 	struct found f;
 
 	/* One window: 25 records of which the burst, 10, are kept; the
-	 * publisher is acknowledged for all and told 15 were limited. */
+	 * publisher is acknowledged for all and told 15 were limited: its
+	 * flush says so, once. */
 	log_n(noisy, "noisy", 0, 25);
+	assert_int_equal(logbus_flush(noisy, 15000), LOGBUS_ELIMITED);
 	assert_int_equal(logbus_flush(noisy, 15000), LOGBUS_OK);
+	char why[256];
+	assert_non_null(strstr(logbus_publisher_error(noisy, why, sizeof why),
+	                       "rate limit"));
 	logbus_publisher_get_stats(noisy, &st);
 	assert_int_equal(st.logged, 25);
 	assert_int_equal(st.committed, RATE_BURST);
@@ -229,7 +234,7 @@ static void test_rate_limit_drops_over_burst_and_reports_once(void **state)
 
 	/* A new window: the burst again, and its own single notice. */
 	log_n(noisy, "noisy", 25, 12);
-	assert_int_equal(logbus_flush(noisy, 15000), LOGBUS_OK);
+	assert_int_equal(logbus_flush(noisy, 15000), LOGBUS_ELIMITED);
 	logbus_publisher_get_stats(noisy, &st);
 	assert_int_equal(st.committed, 2 * RATE_BURST);
 	assert_int_equal(st.limited, 17);

@@ -52,6 +52,8 @@ enum {
 	LOGBUS_EPROTO = -12,      /* the broker's reply made no sense */
 	LOGBUS_ESYS = -13,        /* a system call failed (see *_error()) */
 	LOGBUS_ENOTFOUND = -14,   /* no such thing (an error report) */
+	LOGBUS_ELIMITED = -15,    /* acknowledged, but the broker's rate limit
+	                             dropped some (logbus_flush) */
 };
 
 /* Python's level numbers; other values in 0..255 are allowed. */
@@ -168,10 +170,13 @@ LOGBUS_API int logbus_write(logbus_publisher *pub, const logbus_entry *e);
 /*
  * Wait until every record logged before this call was answered by the
  * broker.  Returns 0 when all were committed, LOGBUS_EREJECTED when the
- * broker refused some (logbus_publisher_error() says why),
- * LOGBUS_ETIMEDOUT when the time ran out (they are still queued and will be
- * sent).  timeout_ms -1 waits forever.  Committed records are in the
- * journal; when it returns 0 or LOGBUS_EREJECTED within its time the broker
+ * broker refused some (logbus_publisher_error() says why), else
+ * LOGBUS_ELIMITED when the broker acknowledged them all but its per-service
+ * rate limit dropped some (counted in logbus_publisher_stats.limited; each
+ * drop is reported by one flush only), LOGBUS_ETIMEDOUT when the time ran
+ * out (they are still queued and will be sent).  timeout_ms -1 waits
+ * forever.  Committed records are in the journal; when it returns 0,
+ * LOGBUS_EREJECTED or LOGBUS_ELIMITED within its time the broker
  * has also written them to the routed files and error reports and passed
  * them to followers (one more round trip, only when something was
  * committed since the last flush).
