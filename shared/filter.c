@@ -68,8 +68,18 @@ static int compile_regex(struct filter *f, const char *re, size_t len,
 	}
 	pcre2_jit_compile(f->code, PCRE2_JIT_COMPLETE); /* best effort */
 	f->match = pcre2_match_data_create_from_pattern(f->code, NULL);
+	/* Bounds on one match, interpreted or JIT: steps, and the memory
+	 * backtracking may use (the depth and heap limits apply where the
+	 * JIT does not, which has its own 32 KiB stack). */
+	f->mctx = pcre2_match_context_create(NULL);
+	if (f->mctx != NULL) {
+		pcre2_set_match_limit(f->mctx, FILTER_MATCH_LIMIT);
+		pcre2_set_depth_limit(f->mctx, FILTER_MATCH_LIMIT / 10);
+		pcre2_set_heap_limit(f->mctx, 8 * 1024); /* KiB */
+	}
 	struct lb_str tmp;
-	if (f->match == NULL || copy_str(&tmp, re, len) < 0) {
+	if (f->match == NULL || f->mctx == NULL ||
+	    copy_str(&tmp, re, len) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -493,15 +503,16 @@ static bool fields_match(const struct filter *f, const struct record_view *v)
 	return true;
 }
 
-bool filter_match(const struct filter *f, const struct record_view *v)
+enum filter_result filter_test(const struct filter *f,
+                               const struct record_view *v)
 {
 	if (v->level < f->min_level)
-		return false;
+		return FILTER_NO;
 	if (f->streams && !(f->streams & (1u << v->stream)))
-		return false;
+		return FILTER_NO;
 	if ((f->since_ns && v->time_ns < f->since_ns) ||
 	    (f->until_ns && v->time_ns >= f->until_ns))
-		return false;
+		return FILTER_NO;
 	if (f->nservices > 0) {
 		size_t i;
 		for (i = 0; i < f->nservices; i++)
@@ -510,19 +521,28 @@ bool filter_match(const struct filter *f, const struct record_view *v)
 			           v->service.len) == 0)
 				break;
 		if (i == f->nservices)
-			return false;
+			return FILTER_NO;
 	}
 	if (f->logger_prefix != NULL &&
 	    !logger_under(v->logger.p, v->logger.len, f->logger_prefix,
 	                  f->prefix_len))
-		return false;
+		return FILTER_NO;
 	if (f->nfields > 0 && !fields_match(f, v))
-		return false;
-	if (f->code != NULL &&
-	    pcre2_match(f->code, (PCRE2_SPTR)v->message.p, v->message.len, 0,
-	                PCRE2_NO_UTF_CHECK, f->match, NULL) < 0)
-		return false;
-	return true;
+		return FILTER_NO;
+	if (f->code == NULL)
+		return FILTER_YES;
+	int rc = pcre2_match(f->code, (PCRE2_SPTR)v->message.p, v->message.len,
+	                     0, PCRE2_NO_UTF_CHECK, f->match, f->mctx);
+	if (rc >= 0)
+		return FILTER_YES;
+	if (rc == PCRE2_ERROR_NOMATCH || rc == PCRE2_ERROR_PARTIAL)
+		return FILTER_NO;
+	return FILTER_LIMIT; /* match, depth, heap or JIT stack limit */
+}
+
+bool filter_match(const struct filter *f, const struct record_view *v)
+{
+	return filter_test(f, v) == FILTER_YES;
 }
 
 void filter_fini(struct filter *f)
@@ -541,5 +561,7 @@ void filter_fini(struct filter *f)
 		pcre2_match_data_free(f->match);
 	if (f->code)
 		pcre2_code_free(f->code);
+	if (f->mctx)
+		pcre2_match_context_free(f->mctx);
 	memset(f, 0, sizeof *f);
 }

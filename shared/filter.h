@@ -38,8 +38,9 @@ struct filter {
 	unsigned streams; /* 0: all */
 	struct filter_field *fields;
 	size_t nfields;
-	char *regex;        /* the pattern, owned */
-	void *code, *match; /* pcre2_code_8 *, pcre2_match_data_8 * */
+	char *regex; /* the pattern, owned */
+	/* pcre2_code_8 *, pcre2_match_data_8 *, pcre2_match_context_8 * */
+	void *code, *match, *mctx;
 	int64_t since_ns, until_ns;
 };
 
@@ -55,6 +56,18 @@ void filter_pack(msgpack_packer *pk, const struct filter *f);
 int filter_unpack(struct filter *f, const msgpack_object *o, char *err,
                   size_t errlen);
 
+/*
+ * Whether a record passes: FILTER_YES or FILTER_NO, or FILTER_LIMIT when the
+ * regular expression gave up on this message at its match limit
+ * (FILTER_MATCH_LIMIT steps, a bounded JIT stack): a pattern such as
+ * ^(a|a?)+$ that backtracks without end costs at most about a millisecond a
+ * record, whoever wrote it.  The caller says so; it is never a silent "no".
+ */
+enum filter_result { FILTER_NO = 0, FILTER_YES = 1, FILTER_LIMIT = -1 };
+#define FILTER_MATCH_LIMIT 100000
+enum filter_result filter_test(const struct filter *f,
+                               const struct record_view *v);
+/* filter_test(f, v) == FILTER_YES. */
 bool filter_match(const struct filter *f, const struct record_view *v);
 
 /* True when a record of this logger is under the prefix. */

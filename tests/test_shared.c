@@ -880,6 +880,29 @@ static void test_filter_unpack_refuses_unknown_keys(void **state)
 	msgpack_zone_destroy(&zone);
 }
 
+static void test_filter_regex_gives_up_at_its_match_limit(void **state)
+{
+	(void)state;
+	logbus_filter pub = {.message_regex = "^(a|a?)+$"};
+	struct filter f;
+	char err[128], msg[64];
+	assert_int_equal(filter_from_public(&f, &pub, err, sizeof err), 0);
+
+	struct record_view v = {.level = 20, .service = S("a")};
+	v.message = S("aaaa");
+	assert_int_equal(filter_test(&f, &v), FILTER_YES);
+	v.message = S("b");
+	assert_int_equal(filter_test(&f, &v), FILTER_NO);
+	/* Exponential backtracking: 2^40 paths.  Without a limit this one
+	 * record took a minute; now the match stops and says so. */
+	memset(msg, 'a', 40);
+	strcpy(msg + 40, "!");
+	v.message = S(msg);
+	assert_int_equal(filter_test(&f, &v), FILTER_LIMIT);
+	assert_false(filter_match(&f, &v));
+	filter_fini(&f);
+}
+
 /* filter_unpack of a map holding key k twice, each with what second()
  * packs. */
 static int unpack_repeated(const char *k, void (*second)(msgpack_packer *),
@@ -1127,6 +1150,7 @@ int main(void)
 	        test_filter_matches_services_level_and_logger_prefix),
 	    cmocka_unit_test(test_filter_unpack_refuses_unknown_keys),
 	    cmocka_unit_test(test_filter_unpack_refuses_repeated_keys),
+	    cmocka_unit_test(test_filter_regex_gives_up_at_its_match_limit),
 	    cmocka_unit_test(test_record_refuses_repeated_keys),
 	    cmocka_unit_test(test_frame_detects_flipped_bytes_and_short_tails),
 	};
