@@ -477,7 +477,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	}
 	if (lock_run_dir(b) < 0)
 		return -1;
-	b->sessions = sessions_new(SESSIONS_MAX);
+	b->sessions = sessions_new(SESSIONS_MAX, SESSIONS_PER_UID_MAX);
 	if (b->sessions == NULL) {
 		broker_log(b, LOGBUS_ERROR, "out of memory");
 		return -1;

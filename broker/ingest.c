@@ -43,7 +43,9 @@ void ingest_on_journal_batch(void *arg, const struct frame_batch *fb)
 	    .first_seq = fb->first_seq,
 	    .count = fb->count,
 	};
-	sessions_commit(b->sessions, fb->session, &sb);
+	sessions_commit(b->sessions,
+	                fb->has_uid ? fb->uid : SESSIONS_UID_UNKNOWN,
+	                fb->session, &sb);
 }
 
 struct reject {
@@ -210,7 +212,12 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 		reply_error(ep, msg, ERR_JOURNAL, "out of memory");
 		return;
 	}
-	const struct session_batch *prev = sessions_find(b->sessions, session);
+	/* Trusted fields come from the socket, never the record; the uid also
+	 * names the session (sessions.h). */
+	struct frame_record stamp = {.recv_ns = timefmt_now_ns()};
+	access_stamp(b->access, nng_msg_get_pipe(msg), &stamp);
+	const struct session_batch *prev =
+	    sessions_find(b->sessions, stamp.uid, session);
 	if (prev != NULL && batch <= prev->batch) {
 		/* Sent again (resend, reconnect, restart): already in. */
 		b->stats.batches_dup++;
@@ -225,10 +232,7 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 		count_reject(b, s.rej[i].code);
 	size_t valid = s.nok;
 	s.nok = ratelimit_batch(b, valid);
-	/* Trusted fields come from the socket, never the record. */
-	struct frame_record stamp = {.recv_ns = timefmt_now_ns()};
 	if (s.nok > 0) {
-		access_stamp(b->access, nng_msg_get_pipe(msg), &stamp);
 		if (journal_append_batch(b->journal, session, batch, b->recs,
 		                         s.nok, &stamp, &first, err,
 		                         sizeof err) < 0) {
@@ -246,7 +250,7 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 	}
 	struct session_batch sb = {
 	    .batch = batch, .first_seq = first, .count = (uint32_t)s.nok};
-	sessions_commit(b->sessions, session, &sb);
+	sessions_commit(b->sessions, stamp.uid, session, &sb);
 	ack(ep, msg, batch, first, s.nok, valid - s.nok, &s, false);
 	if (s.nok > 0)
 		ingest_committed(b, first, s.nok, &stamp);

@@ -43,6 +43,10 @@ void frame_batch_encode(unsigned char out[FRAME_OVERHEAD],
 	le_put64(b + 8, bt->session);
 	le_put64(b + 16, bt->batch);
 	le_put64(b + 24, bt->first_seq);
+	if (bt->has_uid) {
+		b[1] = FRAME_BATCH_UID;
+		le_put32(b + 32, bt->uid);
+	}
 	le_put32(out, FRAME_BODY_HDR);
 	le_put32(out + 4, crc32c(0, b, FRAME_BODY_HDR));
 }
@@ -90,4 +94,6 @@ void frame_batch_decode(const unsigned char *f, struct frame_batch *bt)
 	bt->session = le_get64(b + 8);
 	bt->batch = le_get64(b + 16);
 	bt->first_seq = le_get64(b + 24);
+	bt->has_uid = (b[1] & FRAME_BATCH_UID) != 0;
+	bt->uid = bt->has_uid ? le_get32(b + 32) : 0;
 }

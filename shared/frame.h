@@ -21,10 +21,14 @@
  * one ingest batch by the same write(2), so that a resent batch is known
  * after a restart and a batch torn by a crash is truncated whole:
  *
- *   u8  type = 2   u8 0       u16 reserved (0)
+ *   u8  type = 2   u8 flags   u16 reserved (0)
  *   u32 count                                records that follow
  *   u64 session    u64 batch                 the client's batch identity
- *   u64 first_seq  u8 zero[16]
+ *   u64 first_seq
+ *   u32 uid                                  the publisher's, when flags
+ *                                            has FRAME_BATCH_UID (older
+ *                                            markers: 0 and no flag)
+ *   u8  zero[12]
  *
  * Every body header has the same size, so a marker is padded to it.  Readers
  * skip frame types they do not know.  Everything is little-endian and read with
@@ -33,6 +37,7 @@
 #ifndef LOGBUS_FRAME_H
 #define LOGBUS_FRAME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -57,9 +62,13 @@ struct frame_record {
 	uint32_t len;
 };
 
+#define FRAME_BATCH_UID 1u /* flags: the marker carries the uid */
+
 struct frame_batch {
 	uint32_t count;
 	uint64_t session, batch, first_seq;
+	uint32_t uid;
+	bool has_uid; /* a marker written before uids were: false */
 };
 
 static inline void le_put32(void *p, uint32_t v)

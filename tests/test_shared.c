@@ -1097,6 +1097,31 @@ static void test_record_refuses_repeated_keys(void **state)
 	msgpack_zone_destroy(&zone);
 }
 
+static void test_batch_marker_carries_the_publishers_uid(void **state)
+{
+	(void)state;
+	unsigned char f[FRAME_OVERHEAD];
+	struct frame_batch in = {.count = 3,
+	                         .session = 0x1122334455667788ull,
+	                         .batch = 9,
+	                         .first_seq = 77,
+	                         .uid = 1001,
+	                         .has_uid = true},
+	                   out;
+	frame_batch_encode(f, &in);
+	frame_batch_decode(f, &out);
+	assert_true(out.has_uid);
+	assert_int_equal(out.uid, 1001);
+	assert_true(out.session == in.session && out.batch == 9 &&
+	            out.first_seq == 77 && out.count == 3);
+	/* A marker as written before it carried the uid: flags 0. */
+	in.has_uid = false;
+	frame_batch_encode(f, &in);
+	frame_batch_decode(f, &out);
+	assert_false(out.has_uid);
+	assert_int_equal(f[FRAME_HDR + 1], 0);
+}
+
 static void test_frame_detects_flipped_bytes_and_short_tails(void **state)
 {
 	(void)state;
@@ -1153,6 +1178,7 @@ int main(void)
 	    cmocka_unit_test(test_filter_regex_gives_up_at_its_match_limit),
 	    cmocka_unit_test(test_record_refuses_repeated_keys),
 	    cmocka_unit_test(test_frame_detects_flipped_bytes_and_short_tails),
+	    cmocka_unit_test(test_batch_marker_carries_the_publishers_uid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
