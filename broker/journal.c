@@ -37,12 +37,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
-#include <sys/uio.h>
 #include <unistd.h>
-
-#ifndef IOV_MAX
-#define IOV_MAX 1024
-#endif
 
 #define DIR_MODE 0750
 
@@ -73,35 +68,6 @@ void *journal_grow(void *p, size_t *cap, size_t need, size_t elem)
 	if (p)
 		*cap = n;
 	return p;
-}
-
-/* writev all of iov[0..cnt), at most IOV_MAX entries a call, resuming
- * after partial writes.  Consumes the iov array. */
-static int writev_full(int fd, struct iovec *iov, size_t cnt)
-{
-	while (cnt > 0) {
-		int c = cnt > IOV_MAX ? IOV_MAX : (int)cnt;
-		ssize_t w = writev(fd, iov, c);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		size_t left = (size_t)w;
-		while (cnt > 0 && left >= iov->iov_len) {
-			left -= iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (left) {
-			iov->iov_base = (char *)iov->iov_base + left;
-			iov->iov_len -= left;
-		}
-	}
-	return 0;
 }
 
 /* --- open and close ------------------------------------------------------ */
@@ -513,7 +479,7 @@ int journal_append_batch(struct journal *j, uint64_t session, uint64_t batch,
 		return -1;
 	}
 	batch_build(j, &a, recs, n);
-	if (writev_full(j->afd, j->iov, 2 * n + 1) < 0) {
+	if (seg_writev(j->afd, j->iov, 2 * n + 1) < 0) {
 		append_undo(j, errno, err, errlen);
 		return -1;
 	}

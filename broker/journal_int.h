@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "frame.h"
@@ -165,6 +166,9 @@ int seg_load_header(struct segment *s, struct seg_header *sh, const char **why,
 int seg_header_zero(const struct segment *s);
 /* pread until len bytes or the end of the file: how many, or -1. */
 ssize_t seg_pread(int fd, void *buf, size_t len, uint64_t off);
+/* writev all of iov[0..cnt), resuming after partial writes: 0, or -1 with
+ * errno set.  Consumes the iov array. */
+int seg_writev(int fd, struct iovec *iov, size_t cnt);
 
 /* Append an empty, unindexed entry for the segment starting at first_seq. */
 struct segment *seg_push(struct journal *j, uint64_t first_seq, char *err,

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "crc32c.h"
@@ -47,6 +48,10 @@
 #define SEG_SUFFIX   ".journal"
 #define SEG_NAME_LEN (SEG_NAME_HEX + sizeof(SEG_SUFFIX) - 1)
 #define SEG_MODE     0640
+
+#ifndef IOV_MAX
+#define IOV_MAX 1024
+#endif
 
 ssize_t seg_pread(int fd, void *buf, size_t len, uint64_t off)
 {
@@ -66,12 +71,13 @@ ssize_t seg_pread(int fd, void *buf, size_t len, uint64_t off)
 	return (ssize_t)got;
 }
 
-static int write_full(int fd, const void *buf, size_t len)
+/* writev all of iov[0..cnt), at most IOV_MAX entries a call, resuming
+ * after partial writes.  Consumes the iov array. */
+int seg_writev(int fd, struct iovec *iov, size_t cnt)
 {
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t w = write(fd, (const char *)buf + done, len - done);
+	while (cnt > 0) {
+		int c = cnt > IOV_MAX ? IOV_MAX : (int)cnt;
+		ssize_t w = writev(fd, iov, c);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
@@ -80,7 +86,16 @@ static int write_full(int fd, const void *buf, size_t len)
 			errno = EIO;
 			return -1;
 		}
-		done += (size_t)w;
+		size_t left = (size_t)w;
+		while (cnt > 0 && left >= iov->iov_len) {
+			left -= iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (left) {
+			iov->iov_base = (char *)iov->iov_base + left;
+			iov->iov_len -= left;
+		}
 	}
 	return 0;
 }
@@ -325,7 +340,7 @@ int seg_create(struct journal *j, uint64_t first_seq, bool later, char *err,
 	sh.first_seq = first_seq;
 	sh.created_ns = journal_clock_ns(CLOCK_REALTIME);
 	header_encode(h, &sh);
-	if (write_full(fd, h, SEG_HDR) < 0) {
+	if (seg_writev(fd, &(struct iovec){h, SEG_HDR}, 1) < 0) {
 		journal_errf(err, errlen, "write %s: %s", s->path,
 		             strerror(errno));
 		goto fail;
