@@ -160,6 +160,32 @@ static int make_id(unsigned char id[JOURNAL_ID_LEN], const char *dir, char *err,
 	return 0;
 }
 
+/* Make the journal's directory if missing, open it, and take the lock
+ * that makes this the journal's only writer. */
+static int journal_lock_dir(struct journal *j, char *err, size_t errlen)
+{
+	if (paths_mkdir_p(j->dir, DIR_MODE) < 0) {
+		journal_errf(err, errlen, "mkdir %s: %s", j->dir,
+		             strerror(errno));
+		return -1;
+	}
+	j->dirfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (j->dirfd < 0) {
+		journal_errf(err, errlen, "open directory %s: %s", j->dir,
+		             strerror(errno));
+		return -1;
+	}
+	/* One writer per journal, whatever run directory it serves: held
+	 * until the directory is closed. */
+	if (flock(j->dirfd, LOCK_EX | LOCK_NB) < 0) {
+		journal_errf(err, errlen, "%s is in use by another logbusd%s",
+		             j->dir,
+		             errno == EWOULDBLOCK ? "" : " (cannot lock it)");
+		return -1;
+	}
+	return 0;
+}
+
 int journal_open(struct journal **out, const struct journal_config *cfg,
                  struct journal_recovery *rec, char *err, size_t errlen)
 {
@@ -176,25 +202,8 @@ int journal_open(struct journal **out, const struct journal_config *cfg,
 	j = journal_new(cfg, err, errlen);
 	if (!j)
 		return -1;
-	if (paths_mkdir_p(j->dir, DIR_MODE) < 0) {
-		journal_errf(err, errlen, "mkdir %s: %s", j->dir,
-		             strerror(errno));
+	if (journal_lock_dir(j, err, errlen))
 		goto fail;
-	}
-	j->dirfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (j->dirfd < 0) {
-		journal_errf(err, errlen, "open directory %s: %s", j->dir,
-		             strerror(errno));
-		goto fail;
-	}
-	/* One writer per journal, whatever run directory it serves: held
-	 * until the directory is closed. */
-	if (flock(j->dirfd, LOCK_EX | LOCK_NB) < 0) {
-		journal_errf(err, errlen, "%s is in use by another logbusd%s",
-		             j->dir,
-		             errno == EWOULDBLOCK ? "" : " (cannot lock it)");
-		goto fail;
-	}
 	if (journal_list(j, err, errlen) ||
 	    journal_load(j, &restart_seq, err, errlen))
 		goto fail;

@@ -225,6 +225,22 @@ static int scan_frame(struct segment *s, const struct frame_view *f,
 	return 0;
 }
 
+/* Mark every block of s blind: a scan without svcs left it "any service",
+ * and block_learn reads its services when a read first chooses by them. */
+static void seg_blind_all(struct segment *s)
+{
+	size_t words = (s->ncps + 63) / 64;
+
+	if (s->ncps == 0)
+		return;
+	/* Without the map the blocks just stay "any service". */
+	s->blindmap = malloc(words * sizeof(*s->blindmap));
+	if (s->blindmap) {
+		memset(s->blindmap, 0xff, words * sizeof(*s->blindmap));
+		s->blindbits = s->blind = s->ncps;
+	}
+}
+
 /*
  * Walk and checksum every frame of segs[idx] up to its file size and build
  * its index.  A bad frame with good frames after it becomes a skip range
@@ -279,15 +295,8 @@ int seg_index(struct journal *j, size_t idx, struct batchvec *bv, uint64_t *bad,
 	if (m.left)
 		mark_rollback(s, &m, bv);
 	s->indexed = 1;
-	if (!svcs && s->ncps > 0) {
-		/* Without the map the blocks just stay "any service". */
-		size_t words = (s->ncps + 63) / 64;
-		s->blindmap = malloc(words * sizeof(*s->blindmap));
-		if (s->blindmap) {
-			memset(s->blindmap, 0xff, words * sizeof(*s->blindmap));
-			s->blindbits = s->blind = s->ncps;
-		}
-	}
+	if (!svcs)
+		seg_blind_all(s);
 	if (bad)
 		*bad = nbad;
 	return 0;

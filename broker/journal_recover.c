@@ -105,6 +105,24 @@ static int seg_accept_header(struct journal *j, struct segment *s,
 	return 0;
 }
 
+/* Remove the newest segment s, which a crash or a power cut left without
+ * a header.  Nothing to lose in a short one; one of zeros is kept aside as
+ * <name>.torn, in case. */
+static int seg_remove_torn(struct journal *j, struct segment *s, char *err,
+                           size_t errlen)
+{
+	char aside[PATH_MAX];
+
+	snprintf(aside, sizeof aside, "%s.torn", s->path);
+	if (s->size < SEG_HDR ? unlink(s->path) : rename(s->path, aside)) {
+		journal_errf(err, errlen, "remove torn segment %s: %s", s->path,
+		             strerror(errno));
+		return -1;
+	}
+	seg_pop(j);
+	return journal_dir_sync(j, err, errlen);
+}
+
 /*
  * Read every header, newest first (it holds the id all must carry).  A
  * newest segment shorter than a header, or whose header is zeros, was being
@@ -126,22 +144,10 @@ int journal_load(struct journal *j, uint64_t *restart_seq, char *err,
 			return -1;
 		if (rc && !removed && k == j->nsegs - 1 &&
 		    (s->size < SEG_HDR || seg_header_zero(s))) {
-			/* Nothing to lose in a short one; one of zeros is
-			 * kept aside as <name>.torn, in case. */
-			char aside[PATH_MAX];
-			snprintf(aside, sizeof aside, "%s.torn", s->path);
-			if (s->size < SEG_HDR ? unlink(s->path)
-			                      : rename(s->path, aside)) {
-				journal_errf(err, errlen,
-				             "remove torn segment %s: %s",
-				             s->path, strerror(errno));
-				return -1;
-			}
 			*restart_seq = s->first_seq;
-			seg_pop(j);
-			removed = 1;
-			if (journal_dir_sync(j, err, errlen))
+			if (seg_remove_torn(j, s, err, errlen))
 				return -1;
+			removed = 1;
 			continue;
 		}
 		if (rc) {

@@ -316,6 +316,39 @@ int journal_dir_sync(struct journal *j, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Make a new segment's header and directory entry durable.  At open they are
+ * synced here.  A rotation (later) hands both to the syncer before any of
+ * the segment's data, so they become durable with its first sync, and a
+ * synchronous sync (CRITICAL) does both; until then a power loss leaves no
+ * segment, a short one or one whose header is zeros, and journal_load
+ * removes it.
+ */
+static int seg_sync_new(struct journal *j, int fd, const char *path, bool later,
+                        char *err, size_t errlen)
+{
+	int hfd = -1, dfd = -1;
+
+	if (later && j->cfg.sync_async && (hfd = dup(fd)) >= 0 &&
+	    (dfd = dup(j->dirfd)) >= 0) {
+		j->cfg.sync_async(j->cfg.sync_arg, hfd, path);
+		j->cfg.sync_async(j->cfg.sync_arg, dfd, j->dir);
+		j->dir_unsynced = 1; /* until a synchronous sync */
+	} else {
+		if (hfd >= 0)
+			close(hfd);
+		if (fdatasync(fd) < 0) {
+			journal_errf(err, errlen, "fdatasync %s: %s", path,
+			             strerror(errno));
+			return -1;
+		}
+		if (journal_dir_sync(j, err, errlen))
+			return -1;
+		j->dir_unsynced = 0;
+	}
+	return 0;
+}
+
 /* Create the segment starting at first_seq and make it the active one. */
 int seg_create(struct journal *j, uint64_t first_seq, bool later, char *err,
                size_t errlen)
@@ -345,30 +378,8 @@ int seg_create(struct journal *j, uint64_t first_seq, bool later, char *err,
 		             strerror(errno));
 		goto fail;
 	}
-	/* At open the header and the directory entry are synced here.  A
-	 * rotation (later) hands both to the syncer before any of the
-	 * segment's data, so they become durable with its first sync, and a
-	 * synchronous sync (CRITICAL) does both; until then a power loss
-	 * leaves no segment, a short one or one whose header is zeros, and
-	 * journal_load removes it. */
-	int hfd = -1, dfd = -1;
-	if (later && j->cfg.sync_async && (hfd = dup(fd)) >= 0 &&
-	    (dfd = dup(j->dirfd)) >= 0) {
-		j->cfg.sync_async(j->cfg.sync_arg, hfd, s->path);
-		j->cfg.sync_async(j->cfg.sync_arg, dfd, j->dir);
-		j->dir_unsynced = 1; /* until a synchronous sync */
-	} else {
-		if (hfd >= 0)
-			close(hfd);
-		if (fdatasync(fd) < 0) {
-			journal_errf(err, errlen, "fdatasync %s: %s", s->path,
-			             strerror(errno));
-			goto fail;
-		}
-		if (journal_dir_sync(j, err, errlen))
-			goto fail;
-		j->dir_unsynced = 0;
-	}
+	if (seg_sync_new(j, fd, s->path, later, err, errlen))
+		goto fail;
 	s->created_ns = sh.created_ns;
 	s->mtime_ns = sh.created_ns;
 	s->size = s->end = SEG_HDR;
