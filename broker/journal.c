@@ -52,8 +52,6 @@ void journal_errf(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Room for need (>= 1) elements of elem bytes: the array, maybe moved, or
- * NULL with the old one intact. */
 void *journal_grow(void *p, size_t *cap, size_t need, size_t elem)
 {
 	size_t n = *cap ? *cap : 16;

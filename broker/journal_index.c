@@ -55,7 +55,6 @@ struct svc_bloom svc_bloom_of(const char *svc, size_t len)
 	return b;
 }
 
-/* The bits of a stored record's service: "any" when it cannot be read. */
 struct svc_bloom svc_bloom_record(const char *data, uint32_t len)
 {
 	struct record_view v;
@@ -124,7 +123,6 @@ static void seg_index_reset(struct segment *s)
 	s->blindbits = s->blind = 0;
 }
 
-/* How many of s's checkpoints have a seq at most seq. */
 size_t cp_count_upto(const struct segment *s, uint64_t seq)
 {
 	size_t lo = 0, hi = s->ncps;
@@ -351,8 +349,6 @@ static int block_learn(struct journal *j, size_t idx, size_t b, char *err,
 	return 0;
 }
 
-/* The wanted services' bits in j->want (j->nwant = 0: no choice to make).
- * Returns 0, or -1 with err set. */
 int want_load(struct journal *j, const struct journal_want *want, char *err,
               size_t errlen)
 {
@@ -373,9 +369,6 @@ int want_load(struct journal *j, const struct journal_want *want, char *err,
 	return 0;
 }
 
-/* Whether block b of segs[idx] (from checkpoint b to the next) may hold a
- * wanted record: 1 or 0, or -1 with err set.  Learning a blind block's
- * services reloads the read buffer: w (if set) then forgets its window. */
 int block_may(struct journal *j, size_t idx, size_t b, struct walk *w,
               char *err, size_t errlen)
 {
@@ -393,7 +386,6 @@ int block_may(struct journal *j, size_t idx, size_t b, struct walk *w,
 	return svc_bloom_may(&s->cps[b].svcs, j->want, j->nwant);
 }
 
-/* The seq of block b's last record. */
 uint64_t block_last_seq(const struct segment *s, size_t b)
 {
 	return b + 1 < s->ncps ? s->cps[b + 1].seq - 1 : s->last_seq;

@@ -119,7 +119,7 @@ struct batchvec {
 	size_t n, cap;
 };
 
-/* --- journal.c: helpers every part uses ---------------------------------- */
+/* --- used by every part (journal.c, or inline here) ---------------------- */
 
 void journal_errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -257,6 +257,7 @@ size_t cp_count_upto(const struct segment *s, uint64_t seq);
 /* Build segs[idx]'s index by a scan of the whole file (see the function). */
 int seg_index(struct journal *j, size_t idx, struct batchvec *bv, uint64_t *bad,
               int svcs, char *err, size_t errlen);
+/* Index segs[idx], services included, if start-up left it unindexed. */
 int seg_ensure_index(struct journal *j, size_t idx, char *err, size_t errlen);
 
 /* The wanted services' bits in j->want (j->nwant = 0: no choice to make).

@@ -41,7 +41,6 @@ static int seg_cmp(const void *a, const void *b)
 	return x->first_seq < y->first_seq ? -1 : x->first_seq > y->first_seq;
 }
 
-/* Find the segment files and sort them by first_seq. */
 int journal_list(struct journal *j, char *err, size_t errlen)
 {
 	DIR *d = opendir(j->dir);

@@ -151,7 +151,6 @@ static char *seg_path(const char *dir, uint64_t first_seq)
 	return p;
 }
 
-/* Is name a segment file name?  Then *first_seq is the seq it names. */
 int seg_name_parse(const char *name, uint64_t *first_seq)
 {
 	if (strlen(name) != SEG_NAME_LEN ||
@@ -164,8 +163,6 @@ int seg_name_parse(const char *name, uint64_t *first_seq)
 	return 1;
 }
 
-/* Read segs[i]'s header and size.  Returns 0, 1 when the header is bad
- * (*why says how), -1 with err set when the file cannot be read. */
 int seg_load_header(struct segment *s, struct seg_header *sh, const char **why,
                     char *err, size_t errlen)
 {
@@ -205,8 +202,6 @@ int seg_load_header(struct segment *s, struct seg_header *sh, const char **why,
 	return *why ? 1 : 0;
 }
 
-/* Whether the segment's header is all zeros: written, never synced, and
- * lost to a power cut while the file's size survived. */
 int seg_header_zero(const struct segment *s)
 {
 	unsigned char h[SEG_HDR];
@@ -233,7 +228,6 @@ void seg_free(struct segment *s)
 	free(s->blindmap);
 }
 
-/* Append an empty, unindexed entry for the segment starting at first_seq. */
 struct segment *seg_push(struct journal *j, uint64_t first_seq, char *err,
                          size_t errlen)
 {
@@ -263,8 +257,6 @@ void seg_pop(struct journal *j)
 	seg_free(&j->segs[--j->nsegs]);
 }
 
-/* The segment that would hold seq: the last one whose first_seq is at most
- * seq, or 0 when seq is below them all. */
 size_t seg_find(const struct journal *j, uint64_t seq)
 {
 	size_t lo = 0, hi = j->nsegs;
@@ -279,8 +271,6 @@ size_t seg_find(const struct journal *j, uint64_t seq)
 	return lo ? lo - 1 : 0;
 }
 
-/* The descriptor to read segs[idx] through: the active one, or the single
- * cached descriptor of a sealed segment. */
 int seg_fd(struct journal *j, size_t idx, char *err, size_t errlen)
 {
 	const struct segment *s = &j->segs[idx];
@@ -349,7 +339,6 @@ static int seg_sync_new(struct journal *j, int fd, const char *path, bool later,
 	return 0;
 }
 
-/* Create the segment starting at first_seq and make it the active one. */
 int seg_create(struct journal *j, uint64_t first_seq, bool later, char *err,
                size_t errlen)
 {

@@ -75,8 +75,6 @@ static int walk_fill(struct walk *w, uint64_t off, size_t need, char *err,
 	return 0;
 }
 
-/* Judge the frame at off, loading the file as needed.  FRAME_SHORT means
- * the bytes from off to the walk's end do not hold the whole frame. */
 int walk_check(struct walk *w, uint64_t off, struct frame_view *f, char *err,
                size_t errlen)
 {
@@ -105,9 +103,6 @@ int walk_check(struct walk *w, uint64_t off, struct frame_view *f, char *err,
 	}
 }
 
-/* After a bad frame at bad: the next offset where frames are good again,
- * the first that frame_check accepts and, for a record, whose seq is above
- * last_seq.  *next = the walk's end when there is none. */
 int walk_resync(struct walk *w, uint64_t bad, uint64_t last_seq, uint64_t *next,
                 char *err, size_t errlen)
 {
@@ -139,7 +134,6 @@ void iter_init(struct iter *it, struct journal *j, const struct segment *s,
 		it->k++;
 }
 
-/* Go on from off, a frame boundary at or after the iterator's place. */
 void iter_seek(struct iter *it, uint64_t off)
 {
 	it->off = off;
@@ -147,8 +141,6 @@ void iter_seek(struct iter *it, uint64_t off)
 		it->k++;
 }
 
-/* The next record frame: 1 with f and *at set, 0 at the end, -1 on error.
- * Markers and unknown types are passed over, bad ranges skipped. */
 int iter_next_record(struct iter *it, struct frame_view *f, uint64_t *at,
                      char *err, size_t errlen)
 {
