@@ -1,5 +1,6 @@
 /*
- * test_journal.c: unit tests of broker/journal.c.
+ * test_journal.c: unit tests of the journal (broker/journal*.c), through
+ * journal.h only.
  *
  * Each test gets its own mkdtemp directory under /tmp (removed by the
  * teardown) and opens the journal in a subdirectory that journal_open must
