@@ -387,8 +387,12 @@ struct batch_args {
 static void batch_build(struct journal *j, const struct batch_args *a,
                         const struct journal_rec *recs, size_t n)
 {
-	struct frame_batch b = {(uint32_t)n, a->session,    a->batch,
-	                        a->seq0,     a->stamp->uid, true};
+	struct frame_batch b = {.count = (uint32_t)n,
+	                        .session = a->session,
+	                        .batch = a->batch,
+	                        .first_seq = a->seq0,
+	                        .uid = a->stamp->uid,
+	                        .has_uid = true};
 	unsigned char *h = j->hdrs;
 
 	frame_batch_encode(h, &b);
