@@ -154,7 +154,7 @@ static int next_not_self(logbus_reader *r, const logbus_record **rec)
 /* ---- per-test broker and acknowledged data ---- */
 
 struct fixture {
-	struct broker_proc b;
+	struct broker_proc *b;
 	logbus_publisher *pub; /* open for the whole test: "everyone else" */
 	struct rec_list acked; /* snapshot of the acknowledged records */
 	char ingest_url[400], query_url[400];
@@ -164,15 +164,15 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
 
-	if (f == NULL)
+	if (f == NULL || (f->b = harness_new(NULL)) == NULL) {
+		free(f);
 		return -1;
+	}
 	*state = f;
-	if (harness_start(&f->b) != 0)
-		return -1;
 	snprintf(f->ingest_url, sizeof f->ingest_url, "ipc://%s/%s",
-	         f->b.run_dir, SOCK_INGEST);
-	snprintf(f->query_url, sizeof f->query_url, "ipc://%s/%s", f->b.run_dir,
-	         SOCK_QUERY);
+	         f->b->run_dir, SOCK_INGEST);
+	snprintf(f->query_url, sizeof f->query_url, "ipc://%s/%s",
+	         f->b->run_dir, SOCK_QUERY);
 	return 0;
 }
 
@@ -185,7 +185,7 @@ static int teardown(void **state)
 	if (f->pub)
 		logbus_publisher_close(f->pub, 5000);
 	rec_list_free(&f->acked);
-	harness_cleanup(&f->b);
+	harness_free(f->b);
 	free(f);
 	return 0;
 }
@@ -195,7 +195,7 @@ static int teardown(void **state)
 static void publish_acknowledged(struct fixture *f)
 {
 	logbus_publisher_options po = {
-	    .run_dir = f->b.run_dir, .service = SERVICE, .logger = LOGGER};
+	    .run_dir = f->b->run_dir, .service = SERVICE, .logger = LOGGER};
 
 	assert_int_equal(logbus_publisher_open(&f->pub, &po), LOGBUS_OK);
 	for (int i = 0; i < N_ACKED; i++) {
@@ -214,7 +214,7 @@ static void publish_acknowledged(struct fixture *f)
 		assert_int_equal(logbus_write(f->pub, &e), LOGBUS_OK);
 	}
 	assert_int_equal(logbus_flush(f->pub, 15000), LOGBUS_OK);
-	read_all(&f->b, &f->acked);
+	read_all(f->b, &f->acked);
 	assert_int_equal(f->acked.n, N_ACKED);
 	for (size_t i = 0; i < f->acked.n; i++) {
 		char want[64];
@@ -285,8 +285,8 @@ static void assert_journal_and_broker_intact(struct fixture *f,
 {
 	struct rec_list now;
 
-	assert_true(broker_alive(&f->b));
-	read_all(&f->b, &now);
+	assert_true(broker_alive(f->b));
+	read_all(f->b, &now);
 	if (now.n != f->acked.n + nextra) {
 		for (size_t i = 0; i < now.n; i++)
 			print_message("  journal[%zu]: %s\n", i, now.v[i].json);
@@ -309,8 +309,8 @@ static void assert_journal_and_broker_intact(struct fixture *f,
 	assert_int_equal(logbus_log(f->pub, LOGBUS_INFO, "still here"),
 	                 LOGBUS_OK);
 	assert_int_equal(logbus_flush(f->pub, 5000), LOGBUS_OK);
-	assert_round_trip(&f->b, "after bad input");
-	assert_true(broker_alive(&f->b));
+	assert_round_trip(f->b, "after bad input");
+	assert_true(broker_alive(f->b));
 }
 
 /* ---- a raw req0 client ---- */
@@ -913,7 +913,7 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 	assert_journal_and_broker_intact(f, good_msgs, (size_t)good);
 	/* The good records kept their seq: first .. first + n - 1. */
 	struct rec_list now;
-	read_all(&f->b, &now);
+	read_all(f->b, &now);
 	for (size_t i = 0; i < (size_t)good; i++)
 		assert_int_equal(now.v[f->acked.n + i].seq, first + i);
 	rec_list_free(&now);
@@ -1069,7 +1069,7 @@ test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 	msgpack_pack_map(&m.pk, 1);
 	mp_pack_key(&m.pk, "op");
 	mp_pack_key(&m.pk, "frobnicate");
-	fd = sp_connect(f->b.run_dir, SOCK_INGEST);
+	fd = sp_connect(f->b->run_dir, SOCK_INGEST);
 	assert_int_equal(sp_send(fd, 1, m.sb.data, m.sb.size), 0);
 	mp_end(&m);
 	assert_int_equal(sp_recv(fd, 1, &r), 1);
@@ -1085,7 +1085,7 @@ test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 	pack_bin(&m.pk, blob, big);
 	free(blob);
 	assert_true(m.sb.size > INGEST_RECV_MAX);
-	fd = sp_connect(f->b.run_dir, SOCK_INGEST);
+	fd = sp_connect(f->b->run_dir, SOCK_INGEST);
 	rv = sp_send(fd, 2, m.sb.data, m.sb.size);
 	print_message("  oversized request: sending it %s\n",
 	              rv == 0 ? "completed" : strerror(errno));
@@ -1310,7 +1310,7 @@ static void test_library_refuses_bad_input_with_clear_errors(void **state)
 	const char *bad_svcs[] = {"../x",   "",    ".hidden",
 	                          long_svc, "a/b", "sp ace"};
 	for (size_t i = 0; i < sizeof bad_svcs / sizeof bad_svcs[0]; i++) {
-		logbus_publisher_options po = {.run_dir = f->b.run_dir,
+		logbus_publisher_options po = {.run_dir = f->b->run_dir,
 		                               .service = bad_svcs[i]};
 		rv = logbus_publisher_open(&p, &po);
 		if (rv != LOGBUS_EINVAL)
@@ -1352,7 +1352,7 @@ static void test_library_refuses_bad_input_with_clear_errors(void **state)
 
 	/* Cursors: malformed, and well-formed but of another journal. */
 	logbus_reader *r = NULL;
-	logbus_reader_options ro = {.run_dir = f->b.run_dir,
+	logbus_reader_options ro = {.run_dir = f->b->run_dir,
 	                            .start = LOGBUS_START_CURSOR,
 	                            .cursor = "nonsense"};
 	assert_int_equal(logbus_reader_open(&r, &ro), LOGBUS_ECURSOR);
@@ -1422,7 +1422,7 @@ static void test_library_refuses_bad_input_with_clear_errors(void **state)
 	/* A filter naming an invalid service is refused in the library. */
 	const char *bad_filter[] = {"../x"};
 	logbus_reader_options fo = {
-	    .run_dir = f->b.run_dir,
+	    .run_dir = f->b->run_dir,
 	    .start = LOGBUS_START_HEAD,
 	    .filter = {.services = bad_filter, .nservices = 1}};
 	assert_int_equal(logbus_reader_open(&r, &fo), LOGBUS_EINVAL);

@@ -33,59 +33,27 @@
 
 /* ---- fixtures ---- */
 
-static int start_with(void **state, const char *const *args)
-{
-	struct broker_proc *b = calloc(1, sizeof *b);
-
-	if (b == NULL)
-		return -1;
-	*state = b;
-	for (int i = 0; args[i] != NULL; i++)
-		b->extra[i] = args[i];
-	return harness_start(b) == 0 ? 0 : -1;
-}
-
 static int setup_rate(void **state)
 {
 	static const char *const args[] = {"--rate-interval", RATE_SECONDS,
 	                                   "--rate-burst", "10", NULL};
-	return start_with(state, args);
+	return harness_setup_with(state, args);
 }
 
 static int setup_no_rate(void **state)
 {
 	static const char *const args[] = {"--rate-burst", "0", NULL};
-	return start_with(state, args);
+	return harness_setup_with(state, args);
 }
 
 static int setup_small_records(void **state)
 {
 	static const char *const args[] = {"--max-record-size", "1K",
 	                                   "--max-fields", "4", NULL};
-	return start_with(state, args);
-}
-
-static int teardown(void **state)
-{
-	struct broker_proc *b = *state;
-
-	if (b == NULL)
-		return 0;
-	harness_cleanup(b);
-	free(b);
-	return 0;
+	return harness_setup_with(state, args);
 }
 
 /* ---- helpers ---- */
-
-static logbus_publisher *open_pub(const struct broker_proc *b, const char *svc)
-{
-	logbus_publisher_options po = {.run_dir = b->run_dir, .service = svc};
-	logbus_publisher *p = NULL;
-
-	assert_int_equal(logbus_publisher_open(&p, &po), LOGBUS_OK);
-	return p;
-}
 
 static void log_n(logbus_publisher *p, const char *tag, int from, int n)
 {
@@ -188,8 +156,8 @@ static bool have_notices(void *arg)
 static void test_rate_limit_drops_over_burst_and_reports_once(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *noisy = open_pub(b, "noisy");
-	logbus_publisher *quiet = open_pub(b, "quiet");
+	logbus_publisher *noisy = harness_publisher(b->run_dir, "noisy");
+	logbus_publisher *quiet = harness_publisher(b->run_dir, "quiet");
 	logbus_publisher_stats st;
 	struct found f;
 
@@ -250,7 +218,7 @@ static void test_rate_limit_drops_over_burst_and_reports_once(void **state)
 static void test_rate_limit_off_keeps_everything(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_pub(b, "unlimited");
+	logbus_publisher *p = harness_publisher(b->run_dir, "unlimited");
 	logbus_publisher_stats st;
 	struct found f;
 
@@ -335,7 +303,7 @@ static void
 test_record_over_size_or_fields_is_refused_alone_naming_limit(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_pub(b, "limits");
+	logbus_publisher *p = harness_publisher(b->run_dir, "limits");
 	logbus_publisher_stats st;
 	char err[256], big[2001];
 	struct found f;
@@ -452,7 +420,7 @@ static void test_batch_over_record_limit_is_refused_whole(void **state)
 	assert_int_equal(f.n, 0);
 
 	/* The library splits what it sends below the limit by itself. */
-	logbus_publisher *p = open_pub(b, "bigbatch");
+	logbus_publisher *p = harness_publisher(b->run_dir, "bigbatch");
 	logbus_publisher_stats st;
 	log_n(p, "s", 0, 25000);
 	assert_int_equal(logbus_flush(p, 30000), LOGBUS_OK);
@@ -465,7 +433,7 @@ static void test_batch_over_record_limit_is_refused_whole(void **state)
 static void test_library_refuses_locally_naming_limit(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_pub(b, "local");
+	logbus_publisher *p = harness_publisher(b->run_dir, "local");
 	logbus_publisher_stats st;
 	char err[256];
 	size_t big = LOGBUS_RECORD_MAX + 100;
@@ -507,18 +475,19 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
 	        test_rate_limit_drops_over_burst_and_reports_once, setup_rate,
-	        teardown),
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_rate_limit_off_keeps_everything, setup_no_rate, teardown),
+	        test_rate_limit_off_keeps_everything, setup_no_rate,
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_record_over_size_or_fields_is_refused_alone_naming_limit,
-	        setup_small_records, teardown),
+	        setup_small_records, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_batch_over_record_limit_is_refused_whole, setup_no_rate,
-	        teardown),
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_library_refuses_locally_naming_limit, setup_no_rate,
-	        teardown),
+	        harness_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

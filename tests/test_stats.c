@@ -34,25 +34,6 @@
 #define SELF_SERVICE "logbusd"
 #define TIME_NS      INT64_C(1795322771514149569) /* any time of this era */
 
-static int setup(void **state)
-{
-	struct broker_proc *b = calloc(1, sizeof *b);
-
-	if (b == NULL)
-		return -1;
-	*state = b;
-	return harness_start(b) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct broker_proc *b = *state;
-
-	harness_cleanup(b);
-	free(b);
-	return 0;
-}
-
 static void stats(const struct broker_proc *b, logbus_stats *st)
 {
 	char err[512] = "";
@@ -458,14 +439,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_stats_match_what_was_published,
-	                                    setup, teardown),
+	                                    harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_subscribers_counted_while_a_follower_is_attached, setup,
-	        teardown),
+	        test_subscribers_counted_while_a_follower_is_attached,
+	        harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_publisher_drops_reach_the_broker, setup, teardown),
+	        test_publisher_drops_reach_the_broker, harness_setup,
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_services_show_the_last_error_report, setup, teardown),
+	        test_services_show_the_last_error_report, harness_setup,
+	        harness_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
