@@ -3,9 +3,10 @@
  * clear library error) and the broker goes on serving everyone else;
  * nothing already acknowledged is affected.
  *
- * Requests are built by hand with msgpack-c and sent on a raw req0 socket,
- * exactly as liblogbus lays them out (shared/proto.h), so that the broker's
- * gate is tested with inputs the library would never produce.  The one
+ * Requests are built by hand with msgpack-c and sent on a raw req0 socket
+ * (raw_request.c), exactly as liblogbus lays them out (shared/proto.h), so
+ * that the broker's gate is tested with inputs the library would never
+ * produce.  The one
  * message over the broker's receive limit goes over a plain Unix socket
  * speaking SP by hand (see sp_connect: nng 1.5.2 can hang closing a req0
  * socket whose pipe was dropped for that).
@@ -42,6 +43,7 @@
 #include "harness.h"
 #include "logbus/logbus.h"
 #include "proto.h"
+#include "raw_request.h"
 #include "record.h"
 
 #define SERVICE     "badinput"
@@ -313,76 +315,19 @@ static void assert_journal_and_broker_intact(struct fixture *f,
 	assert_true(broker_alive(f->b));
 }
 
-/* ---- a raw req0 client ---- */
-
-struct reply {
-	nng_msg *msg;
-	msgpack_zone zone;
-	msgpack_object o;
-};
-
-static void reply_free(struct reply *r)
-{
-	if (r->msg) {
-		nng_msg_free(r->msg);
-		msgpack_zone_destroy(&r->zone);
-	}
-	memset(r, 0, sizeof *r);
-}
-
-/* One request on a fresh req0 socket; fails the test when no reply comes
- * or the reply is not a msgpack map. */
-static void raw_call(const char *url, const void *body, size_t len,
-                     struct reply *rep)
-{
-	nng_socket s;
-	int rv;
-
-	memset(rep, 0, sizeof *rep);
-	assert_int_equal(nng_req0_open(&s), 0);
-	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, RAW_RECV_MS),
-	                 0);
-	if ((rv = nng_dial(s, url, NULL, 0)) != 0)
-		fail_msg("dial %s: %s", url, nng_strerror(rv));
-	if ((rv = nng_send(s, (void *)body, len, 0)) != 0)
-		fail_msg("send to %s: %s", url, nng_strerror(rv));
-	rv = nng_recvmsg(s, &rep->msg, 0);
-	nng_close(s);
-	if (rv != 0)
-		fail_msg("no reply from %s: %s", url, nng_strerror(rv));
-	msgpack_zone_init(&rep->zone, 4096);
-	size_t off = 0;
-	assert_int_equal(msgpack_unpack(nng_msg_body(rep->msg),
-	                                nng_msg_len(rep->msg), &off, &rep->zone,
-	                                &rep->o),
-	                 MSGPACK_UNPACK_SUCCESS);
-	assert_int_equal(rep->o.type, MSGPACK_OBJECT_MAP);
-}
-
-static char *reply_str(const struct reply *r, const char *key, char *buf,
-                       size_t len)
-{
-	const char *p;
-	size_t n;
-
-	if (!mp_get_bytes(&r->o, key, &p, &n))
-		snprintf(buf, len, "(no %s)", key);
-	else
-		snprintf(buf, len, "%.*s", (int)n, p);
-	return buf;
-}
+/* ---- refusals ---- */
 
 /* The reply is {"ok":false,"code":code,"error":<a sentence>}. */
-static void assert_refused(const struct reply *r, const char *code)
+static void assert_refused(const struct raw_reply *r, const char *code)
 {
 	bool ok = true;
 	char got[128], text[512];
 
 	assert_true(mp_get_bool(&r->o, "ok", &ok));
-	reply_str(r, "error", text, sizeof text);
+	raw_str(&r->o, "error", text, sizeof text);
 	if (ok)
 		fail_msg("expected a refusal with %s, got ok:true", code);
-	assert_string_equal(reply_str(r, "code", got, sizeof got), code);
+	assert_string_equal(raw_str(&r->o, "code", got, sizeof got), code);
 	assert_true(mp_get(&r->o, "error") != NULL);
 	assert_true(strlen(text) > 0);
 	print_message("  refused (%s): %s\n", got, text);
@@ -391,11 +336,11 @@ static void assert_refused(const struct reply *r, const char *code)
 static void call_expect_refused(const char *url, const void *body, size_t len,
                                 const char *code)
 {
-	struct reply r;
+	struct raw_reply r;
 
 	raw_call(url, body, len, &r);
 	assert_refused(&r, code);
-	reply_free(&r);
+	raw_reply_free(&r);
 }
 
 /* A msgpack writer for hand-built requests. */
@@ -446,20 +391,14 @@ static const char *const record_codes[] = {ERR_BAD_RECORD, ERR_BAD_SERVICE,
 
 static void rejected_counts(struct fixture *f, uint64_t out[NCODES])
 {
-	struct mp m;
-	struct reply r;
+	struct raw_reply r;
 
-	mp_begin(&m);
-	msgpack_pack_map(&m.pk, 1);
-	mp_pack_key(&m.pk, "op");
-	mp_pack_key(&m.pk, OP_INFO);
-	raw_call(f->query_url, m.sb.data, m.sb.size, &r);
-	mp_end(&m);
+	raw_info(f->b->run_dir, &r);
 	const msgpack_object *rej = mp_get(&r.o, "rejected");
 	assert_non_null(rej);
 	for (size_t i = 0; i < NCODES; i++)
 		assert_true(mp_get_u64(rej, record_codes[i], &out[i]));
-	reply_free(&r);
+	raw_reply_free(&r);
 }
 
 static size_t code_index(const char *code)
@@ -524,19 +463,13 @@ static void pack_record(msgpack_sbuffer *out, const struct rec_spec *s)
 	}
 }
 
-static void pack_bin(msgpack_packer *pk, const void *p, size_t len)
-{
-	msgpack_pack_bin(pk, len);
-	msgpack_pack_bin_body(pk, p, len);
-}
-
 static void pack_record_bin(msgpack_packer *pk, const struct rec_spec *s)
 {
 	msgpack_sbuffer rec;
 
 	msgpack_sbuffer_init(&rec);
 	pack_record(&rec, s);
-	pack_bin(pk, rec.data, rec.size);
+	raw_pack_bin(pk, rec.data, rec.size);
 	msgpack_sbuffer_destroy(&rec);
 }
 
@@ -544,15 +477,7 @@ static void pack_record_bin(msgpack_packer *pk, const struct rec_spec *s)
 static void begin_publish(struct mp *m, uint64_t sid, uint64_t bn, size_t n)
 {
 	mp_begin(m);
-	msgpack_pack_map(&m->pk, 4);
-	mp_pack_key(&m->pk, "op");
-	mp_pack_key(&m->pk, OP_PUBLISH);
-	mp_pack_key(&m->pk, "sid");
-	msgpack_pack_uint64(&m->pk, sid);
-	mp_pack_key(&m->pk, "bn");
-	msgpack_pack_uint64(&m->pk, bn);
-	mp_pack_key(&m->pk, "r");
-	msgpack_pack_array(&m->pk, n);
+	raw_pack_publish(&m->pk, sid, bn, 0, (uint32_t)n);
 }
 
 /* ---- the tests ---- */
@@ -755,10 +680,10 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 			mp_pack_key(&m.pk, "a string, not a bin");
 			continue;
 		} else if (strcmp(w, "bin that is not msgpack") == 0) {
-			pack_bin(&m.pk, "\xc1\xc1\xc1\xc1", 4);
+			raw_pack_bin(&m.pk, "\xc1\xc1\xc1\xc1", 4);
 			continue;
 		} else if (strcmp(w, "msgpack that is not a map") == 0) {
-			pack_bin(&m.pk, "\x93\x01\x02\x03", 4);
+			raw_pack_bin(&m.pk, "\x93\x01\x02\x03", 4);
 			continue;
 		} else if (strcmp(w, "bytes after the record") == 0) {
 			msgpack_sbuffer rec;
@@ -766,7 +691,7 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 			s.message = "trailing";
 			pack_record(&rec, &s);
 			msgpack_sbuffer_write(&rec, "\x01", 1);
-			pack_bin(&m.pk, rec.data, rec.size);
+			raw_pack_bin(&m.pk, rec.data, rec.size);
 			msgpack_sbuffer_destroy(&rec);
 			continue;
 		} else if (strcmp(w, "map without m") == 0) {
@@ -819,7 +744,7 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 	/* The refused records are listed with their index and reason; the
 	 * good ones are committed with consecutive sequence numbers right
 	 * after what was already acknowledged. */
-	struct reply r;
+	struct raw_reply r;
 	bool ok = false, dup = true;
 	uint64_t first = 0, n = 0, rbn = 0;
 	raw_call(f->ingest_url, m.sb.data, m.sb.size, &r);
@@ -867,7 +792,7 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 		assert_false(seen[idx->via.u64]);
 		seen[idx->via.u64] = true;
 	}
-	reply_free(&r);
+	raw_reply_free(&r);
 
 	/* The very same batch again (a resend): acknowledged as a duplicate
 	 * with the same sequence numbers, and not written twice. */
@@ -881,7 +806,7 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 	assert_int_equal(first2, first);
 	assert_true(mp_get_u64(&r.o, "n", &n2));
 	assert_int_equal(n2, n);
-	reply_free(&r);
+	raw_reply_free(&r);
 	mp_end(&m);
 
 	/* A batch where every record is bad commits nothing. */
@@ -901,7 +826,7 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 	assert_non_null(rej);
 	assert_int_equal(rej->type, MSGPACK_OBJECT_ARRAY);
 	assert_int_equal(rej->via.array.size, 2);
-	reply_free(&r);
+	raw_reply_free(&r);
 	mp_end(&m);
 
 	/* Each refusal was counted once under its code (not again for the
@@ -1027,7 +952,7 @@ static int sp_send(int fd, uint32_t id, const void *body, size_t len)
 /* Receive the reply to request id into *rep.  Returns 1 with a reply, 0
  * when the broker closed the connection, -1 with errno (EAGAIN: no reply
  * within RAW_RECV_MS). */
-static int sp_recv(int fd, uint32_t id, struct reply *rep)
+static int sp_recv(int fd, uint32_t id, struct raw_reply *rep)
 {
 	unsigned char head[9];
 	ssize_t n = read_full(fd, head, sizeof head);
@@ -1057,7 +982,7 @@ test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 {
 	struct fixture *f = *state;
 	const size_t big = INGEST_RECV_MAX + 4096;
-	struct reply r;
+	struct raw_reply r;
 	struct mp m;
 	int fd, rv;
 
@@ -1074,7 +999,7 @@ test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 	mp_end(&m);
 	assert_int_equal(sp_recv(fd, 1, &r), 1);
 	assert_refused(&r, ERR_UNKNOWN_OP);
-	reply_free(&r);
+	raw_reply_free(&r);
 	close(fd);
 
 	/* A well-formed publish request, just too large for the socket: the
@@ -1082,7 +1007,7 @@ test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 	char *blob = calloc(1, big);
 	assert_non_null(blob);
 	begin_publish(&m, 0xb16b16, 1, 1);
-	pack_bin(&m.pk, blob, big);
+	raw_pack_bin(&m.pk, blob, big);
 	free(blob);
 	assert_true(m.sb.size > INGEST_RECV_MAX);
 	fd = sp_connect(f->b->run_dir, SOCK_INGEST);
@@ -1093,7 +1018,7 @@ test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 	rv = sp_recv(fd, 2, &r);
 	close(fd);
 	if (rv == 1) {
-		reply_free(&r);
+		raw_reply_free(&r);
 		fail_msg("the broker answered a message over its receive "
 		         "limit");
 	}
@@ -1109,25 +1034,19 @@ test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 static void info(struct fixture *f, unsigned char jid[CURSOR_ID_LEN],
                  uint64_t *last)
 {
-	struct mp m;
-	struct reply r;
+	struct raw_reply r;
 	const char *p;
 	size_t n;
 	bool ok = false;
 
-	mp_begin(&m);
-	msgpack_pack_map(&m.pk, 1);
-	mp_pack_key(&m.pk, "op");
-	mp_pack_key(&m.pk, OP_INFO);
-	raw_call(f->query_url, m.sb.data, m.sb.size, &r);
-	mp_end(&m);
+	raw_info(f->b->run_dir, &r);
 	assert_true(mp_get_bool(&r.o, "ok", &ok));
 	assert_true(ok);
 	assert_true(mp_get_bytes(&r.o, "jid", &p, &n));
 	assert_int_equal(n, CURSOR_ID_LEN);
 	memcpy(jid, p, CURSOR_ID_LEN);
 	assert_true(mp_get_u64(&r.o, "last", last));
-	reply_free(&r);
+	raw_reply_free(&r);
 }
 
 /* {"op":"read", ...}: jid (NULL: none), after (UINT64_MAX: none), and a
@@ -1142,7 +1061,7 @@ static void begin_read(struct mp *m, const unsigned char *jid, uint64_t after,
 	mp_pack_key(&m->pk, OP_READ);
 	if (jid) {
 		mp_pack_key(&m->pk, "jid");
-		pack_bin(&m->pk, jid, CURSOR_ID_LEN);
+		raw_pack_bin(&m->pk, jid, CURSOR_ID_LEN);
 	}
 	if (after != UINT64_MAX) {
 		mp_pack_key(&m->pk, "after");
@@ -1158,7 +1077,7 @@ static void test_bad_read_requests_are_refused(void **state)
 	unsigned char jid[CURSOR_ID_LEN], other[CURSOR_ID_LEN];
 	uint64_t last;
 	struct mp m;
-	struct reply r;
+	struct raw_reply r;
 	bool ok = false;
 
 	publish_acknowledged(f);
@@ -1171,7 +1090,7 @@ static void test_bad_read_requests_are_refused(void **state)
 	mp_end(&m);
 	assert_true(mp_get_bool(&r.o, "ok", &ok));
 	assert_true(ok);
-	reply_free(&r);
+	raw_reply_free(&r);
 
 	/* Another journal's id. */
 	for (int i = 0; i < CURSOR_ID_LEN; i++)
@@ -1184,7 +1103,7 @@ static void test_bad_read_requests_are_refused(void **state)
 	mp_pack_key(&m.pk, "op");
 	mp_pack_key(&m.pk, OP_READ);
 	mp_pack_key(&m.pk, "jid");
-	pack_bin(&m.pk, jid, CURSOR_ID_LEN - 1);
+	raw_pack_bin(&m.pk, jid, CURSOR_ID_LEN - 1);
 	mp_pack_key(&m.pk, "after");
 	msgpack_pack_uint64(&m.pk, 0);
 	mp_send_refused(&m, f->query_url, ERR_CURSOR);

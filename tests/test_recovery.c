@@ -32,14 +32,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <msgpack.h>
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <poll.h>
 
 #include "harness.h"
 #include "logbus/logbus.h"
 #include "proto.h"
+#include "raw_request.h"
 
 extern char **environ;
 
@@ -890,36 +888,12 @@ test_library_redials_after_a_peer_closed_during_handshake(void **state)
 /* The broker's count of journal fdatasync calls (query "info"). */
 static uint64_t broker_fsyncs(const struct broker_proc *b)
 {
-	char url[400];
-	nng_socket s;
-	nng_msg *m;
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	msgpack_zone z;
-	msgpack_object o;
-	size_t off = 0;
+	struct raw_reply r;
 	uint64_t n = UINT64_MAX;
 
-	snprintf(url, sizeof url, "ipc://%s/%s", b->run_dir, SOCK_QUERY);
-	assert_int_equal(nng_req0_open(&s), 0);
-	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000), 0);
-	assert_int_equal(nng_dial(s, url, NULL, 0), 0);
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 1);
-	mp_pack_key(&pk, "op");
-	mp_pack_key(&pk, OP_INFO);
-	assert_int_equal(nng_send(s, sb.data, sb.size, 0), 0);
-	assert_int_equal(nng_recvmsg(s, &m, 0), 0);
-	msgpack_zone_init(&z, 1024);
-	assert_int_equal(
-	    msgpack_unpack(nng_msg_body(m), nng_msg_len(m), &off, &z, &o),
-	    MSGPACK_UNPACK_SUCCESS);
-	assert_true(mp_get_u64(&o, "fsyncs", &n));
-	msgpack_zone_destroy(&z);
-	msgpack_sbuffer_destroy(&sb);
-	nng_msg_free(m);
-	nng_close(s);
+	raw_info(b->run_dir, &r);
+	assert_true(mp_get_u64(&r.o, "fsyncs", &n));
+	raw_reply_free(&r);
 	return n;
 }
 
