@@ -163,6 +163,29 @@ logbus_publisher *harness_publisher(const char *run_dir, const char *service)
 	return p;
 }
 
+uint64_t harness_read_each(const logbus_reader_options *o,
+                           void (*each)(const logbus_record *, void *),
+                           void *arg)
+{
+	logbus_reader *r;
+	const logbus_record *rec;
+	uint64_t last = 0;
+	int rv;
+
+	assert_int_equal(logbus_reader_open(&r, o), LOGBUS_OK);
+	while ((rv = logbus_reader_next(r, &rec, -1)) == 1) {
+		last = rec->seq;
+		if (each != NULL &&
+		    strcmp(rec->service, HARNESS_SELF_SERVICE) != 0)
+			each(rec, arg);
+	}
+	if (rv != 0)
+		fail_msg("logbus_reader_next: %s: %s", logbus_strerror(rv),
+		         logbus_reader_error(r));
+	logbus_reader_close(r);
+	return last;
+}
+
 /* ---- programs -------------------------------------------------------- */
 
 /* Read two pipes to the end without deadlocking on either. */

@@ -52,6 +52,18 @@ int harness_teardown(void **state);
  * cannot open. */
 logbus_publisher *harness_publisher(const char *run_dir, const char *service);
 
+/* The service of the records the broker writes itself (its start, signals,
+ * warnings), among the tests' records. */
+#define HARNESS_SELF_SERVICE "logbusd"
+
+/* Read to the end what o selects, calling each(rec, arg) (when not NULL)
+ * for every record but the broker's own; fails the test when the reader
+ * cannot open or ends with an error.  The seq of the last record read, the
+ * broker's included (0: none). */
+uint64_t harness_read_each(const logbus_reader_options *o,
+                           void (*each)(const logbus_record *, void *),
+                           void *arg);
+
 /* Poll cond every 10 ms until it is true or timeout_ms passed. */
 bool harness_wait(bool (*cond)(void *), void *arg, int timeout_ms);
 

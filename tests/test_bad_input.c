@@ -91,8 +91,9 @@ static void rec_list_free(struct rec_list *l)
 	memset(l, 0, sizeof *l);
 }
 
-static void rec_list_add(struct rec_list *l, const logbus_record *r)
+static void rec_list_add(const logbus_record *r, void *arg)
 {
+	struct rec_list *l = arg;
 	char *buf = NULL;
 	size_t cap = 0;
 
@@ -124,21 +125,9 @@ static void read_all(const struct broker_proc *b, struct rec_list *out)
 {
 	logbus_reader_options ro = {.run_dir = b->run_dir,
 	                            .start = LOGBUS_START_HEAD};
-	logbus_reader *r;
-	const logbus_record *rec;
-	int rv;
 
 	memset(out, 0, sizeof *out);
-	assert_int_equal(logbus_reader_open(&r, &ro), LOGBUS_OK);
-	while ((rv = logbus_reader_next(r, &rec, -1)) == 1) {
-		out->last_seq = rec->seq;
-		if (strcmp(rec->service, SELF_SERVICE) != 0)
-			rec_list_add(out, rec);
-	}
-	if (rv != 0)
-		fail_msg("logbus_reader_next: %s: %s", logbus_strerror(rv),
-		         logbus_reader_error(r));
-	logbus_reader_close(r);
+	out->last_seq = harness_read_each(&ro, rec_list_add, out);
 }
 
 /* logbus_reader_next, passing over the broker's own records (see

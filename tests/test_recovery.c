@@ -71,6 +71,21 @@ static void rec_list_free(struct rec_list *l)
 	memset(l, 0, sizeof *l);
 }
 
+static void rec_list_add(const logbus_record *rec, void *arg)
+{
+	struct rec_list *out = arg;
+
+	if (out->n == out->cap) {
+		out->cap = out->cap ? out->cap * 2 : 1024;
+		out->v = realloc(out->v, out->cap * sizeof *out->v);
+		assert_non_null(out->v);
+	}
+	out->v[out->n].seq = rec->seq;
+	out->v[out->n].message = strdup(rec->message);
+	assert_non_null(out->v[out->n].message);
+	out->n++;
+}
+
 /* Every record of service svc (NULL: all but the broker's own), from the
  * journal's head.  The broker writes its own events (start, signals, the
  * torn tail it truncated, "listening again") as records of the service
@@ -86,29 +101,9 @@ static void read_all(const struct broker_proc *b, const char *svc,
 	    .filter = {.services = svc ? svcs : NULL, .nservices = svc ? 1 : 0},
 	    .timeout_ms = 15000,
 	};
-	logbus_reader *r;
-	const logbus_record *rec;
-	int rv;
 
 	memset(out, 0, sizeof *out);
-	assert_int_equal(logbus_reader_open(&r, &ro), LOGBUS_OK);
-	while ((rv = logbus_reader_next(r, &rec, -1)) == 1) {
-		if (svc == NULL && strcmp(rec->service, "logbusd") == 0)
-			continue;
-		if (out->n == out->cap) {
-			out->cap = out->cap ? out->cap * 2 : 1024;
-			out->v = realloc(out->v, out->cap * sizeof *out->v);
-			assert_non_null(out->v);
-		}
-		out->v[out->n].seq = rec->seq;
-		out->v[out->n].message = strdup(rec->message);
-		assert_non_null(out->v[out->n].message);
-		out->n++;
-	}
-	if (rv != 0)
-		fail_msg("logbus_reader_next: %s: %s", logbus_strerror(rv),
-		         logbus_reader_error(r));
-	logbus_reader_close(r);
+	harness_read_each(&ro, rec_list_add, out);
 }
 
 /* Log "<prefix>-<i>" for i in [from, to). */
