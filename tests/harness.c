@@ -1,23 +1,27 @@
 /*
- * harness.c: start, stop and clean up a real logbusd for integration tests
- * (harness.h).  The broker is started with posix_spawn, so that a test
- * process that already runs nng threads never forks without exec.
+ * harness.c: the integration tests' fixture (harness.h): start, stop and
+ * clean up a real logbusd, open clients on it, run programs.  Brokers are
+ * started by tools/broker_proc.c (posix_spawn, so that a test process that
+ * already runs nng threads never forks without exec); this file adds the
+ * test's choices: the built logbusd, a directory under /tmp, its stderr
+ * shown when it does not start.
  */
 #include "harness.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 extern char **environ;
 
@@ -48,88 +52,19 @@ bool harness_wait(bool (*cond)(void *), void *arg, int timeout_ms)
 	}
 }
 
-char *harness_slurp(const char *path, size_t *len)
+/* ---- the broker ------------------------------------------------------ */
+
+static int spawn_and_wait(struct broker_proc *b)
 {
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	size_t got;
-	while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-		n += got;
-		if (cap - n - 1 == 0) {
-			char *nb = realloc(buf, cap * 2);
-			if (nb == NULL) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	if (buf) {
-		buf[n] = '\0';
-		if (len)
-			*len = n;
-	}
-	return buf;
-}
+	int rv = broker_proc_spawn(b);
 
-struct serving {
-	struct broker_proc *b;
-};
-
-/* The broker says "serving ... pid N" once every socket listens. */
-static bool is_serving(void *arg)
-{
-	struct broker_proc *b = arg;
-	char want[64];
-	int status;
-
-	if (waitpid(b->pid, &status, WNOHANG) == b->pid) {
-		b->pid = -1;
-		return true; /* died: stop waiting, the caller checks pid */
-	}
-	snprintf(want, sizeof want, "), pid %ld\n", (long)b->pid);
-	char *log = harness_slurp(b->stderr_path, NULL);
-	bool ok = log && strstr(log, want);
-	free(log);
-	return ok;
-}
-
-static int spawn_broker(struct broker_proc *b)
-{
-	char bin[512];
-	const char *argv[32];
-	int n = 0;
-	posix_spawn_file_actions_t fa;
-
-	argv[n++] = harness_bin("logbusd", bin, sizeof bin);
-	argv[n++] = "--run-dir";
-	argv[n++] = b->run_dir;
-	argv[n++] = "--log-dir";
-	argv[n++] = b->log_dir;
-	for (int i = 0; b->extra[i] && n < 30; i++)
-		argv[n++] = b->extra[i];
-	argv[n] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 2, b->stderr_path,
-	                                 O_WRONLY | O_CREAT | O_APPEND, 0644);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	int rv =
-	    posix_spawn(&b->pid, argv[0], &fa, NULL, (char **)argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
 	if (rv != 0) {
-		fprintf(stderr, "harness: cannot start %s: %s\n", argv[0],
+		fprintf(stderr, "harness: cannot start %s: %s\n", b->bin,
 		        strerror(rv));
-		b->pid = -1;
 		return -1;
 	}
-	if (!harness_wait(is_serving, b, HARNESS_WAIT_MS) || b->pid < 0) {
-		char *log = harness_slurp(b->stderr_path, NULL);
+	if (broker_proc_wait(b, HARNESS_WAIT_MS, NULL) != BROKER_PROC_SERVING) {
+		char *log = files_slurp(b->stderr_path, NULL);
 		fprintf(stderr,
 		        "harness: logbusd did not start; its stderr:\n%s",
 		        log ? log : "(none)\n");
@@ -143,54 +78,115 @@ static int spawn_broker(struct broker_proc *b)
 
 int harness_start(struct broker_proc *b)
 {
-	snprintf(b->dir, sizeof b->dir, "/tmp/logbus-test-XXXXXX");
-	if (mkdtemp(b->dir) == NULL) {
-		fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
+	harness_bin("logbusd", b->bin, sizeof b->bin);
+	if (broker_proc_init(b, "/tmp", "logbus-test-") < 0) {
+		fprintf(stderr, "harness: mkdtemp in /tmp: %s\n",
+		        strerror(errno));
 		return -1;
 	}
-	snprintf(b->run_dir, sizeof b->run_dir, "%s/run", b->dir);
-	snprintf(b->log_dir, sizeof b->log_dir, "%s/log", b->dir);
-	snprintf(b->stderr_path, sizeof b->stderr_path, "%s/logbusd.stderr",
-	         b->dir);
-	return spawn_broker(b);
+	return spawn_and_wait(b);
 }
 
 int harness_restart(struct broker_proc *b)
 {
-	return spawn_broker(b);
+	return spawn_and_wait(b);
 }
 
 int harness_stop(struct broker_proc *b, int sig)
 {
-	int status = -1;
-
-	if (b->pid <= 0)
-		return -1;
-	kill(b->pid, sig);
-	while (waitpid(b->pid, &status, 0) < 0 && errno == EINTR)
-		;
-	b->pid = -1;
-	return status;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
+	return broker_proc_stop(b, sig, -1);
 }
 
 void harness_cleanup(struct broker_proc *b)
 {
 	if (b->pid > 0)
 		harness_stop(b, SIGKILL);
-	if (b->dir[0])
-		nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	b->dir[0] = '\0';
+	broker_proc_remove(b);
 }
+
+/* ---- the fixture ----------------------------------------------------- */
+
+struct broker_proc *harness_new(const char *const *extra)
+{
+	struct broker_proc *b = calloc(1, sizeof *b);
+
+	if (b == NULL)
+		return NULL;
+	for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+		if (i + 1 == BROKER_PROC_EXTRA_MAX) {
+			fprintf(stderr, "harness: more than %d arguments\n",
+			        BROKER_PROC_EXTRA_MAX - 1);
+			free(b);
+			return NULL;
+		}
+		b->extra[i] = extra[i];
+	}
+	if (harness_start(b) < 0) {
+		harness_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void harness_free(struct broker_proc *b)
+{
+	if (b == NULL)
+		return;
+	harness_cleanup(b);
+	free(b);
+}
+
+int harness_setup_with(void **state, const char *const *extra)
+{
+	*state = harness_new(extra);
+	return *state != NULL ? 0 : -1;
+}
+
+int harness_setup(void **state)
+{
+	return harness_setup_with(state, NULL);
+}
+
+int harness_teardown(void **state)
+{
+	harness_free(*state);
+	*state = NULL;
+	return 0;
+}
+
+logbus_publisher *harness_publisher(const char *run_dir, const char *service)
+{
+	logbus_publisher_options o = {.run_dir = run_dir, .service = service};
+	logbus_publisher *p = NULL;
+
+	assert_int_equal(logbus_publisher_open(&p, &o), LOGBUS_OK);
+	return p;
+}
+
+uint64_t harness_read_each(const logbus_reader_options *o,
+                           void (*each)(const logbus_record *, void *),
+                           void *arg)
+{
+	logbus_reader *r;
+	const logbus_record *rec;
+	uint64_t last = 0;
+	int rv;
+
+	assert_int_equal(logbus_reader_open(&r, o), LOGBUS_OK);
+	while ((rv = logbus_reader_next(r, &rec, -1)) == 1) {
+		last = rec->seq;
+		if (each != NULL &&
+		    strcmp(rec->service, HARNESS_SELF_SERVICE) != 0)
+			each(rec, arg);
+	}
+	if (rv != 0)
+		fail_msg("logbus_reader_next: %s: %s", logbus_strerror(rv),
+		         logbus_reader_error(r));
+	logbus_reader_close(r);
+	return last;
+}
+
+/* ---- programs -------------------------------------------------------- */
 
 /* Read two pipes to the end without deadlocking on either. */
 static void read_both(int fo, int fe, char **out, char **err)

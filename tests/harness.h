@@ -1,7 +1,9 @@
 /*
  * harness.h: integration tests run a real logbusd in a temporary directory
- * and talk to it through the real library and CLI.  Waiting is always on a
- * condition with a generous bound, never a fixed sleep.
+ * and talk to it through the real library and CLI.  Every test gets its
+ * broker from the one fixture below (harness_setup and harness_teardown,
+ * or harness_new and harness_free inside a bigger fixture).  Waiting is
+ * always on a condition with a generous bound, never a fixed sleep.
  */
 #ifndef LOGBUS_TEST_HARNESS_H
 #define LOGBUS_TEST_HARNESS_H
@@ -10,25 +12,57 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "broker_proc.h" /* tools/: the same spawner as logbus-bench's */
+#include "files.h"       /* tools/: files_slurp, files_remove_tree */
+#include "logbus/logbus.h"
+
 #define HARNESS_WAIT_MS 15000
 
-struct broker_proc {
-	pid_t pid;
-	char dir[256]; /* the temporary directory, removed at cleanup */
-	char run_dir[320];
-	char log_dir[320];
-	char stderr_path[320];
-	const char *extra[16]; /* extra logbusd arguments, NULL-terminated */
-};
-
-/* Make the temporary directory and start logbusd; waits until it serves. */
+/* Make a temporary directory and start logbusd in it with b->extra;
+ * waits until it serves.  On failure the broker is stopped and its stderr
+ * shown; harness_cleanup still removes the directory. */
 int harness_start(struct broker_proc *b);
 /* Start again on the same directories (after a stop or a kill). */
 int harness_restart(struct broker_proc *b);
 /* Send sig and wait for the process; returns its wait status. */
 int harness_stop(struct broker_proc *b, int sig);
-/* Stop if running and remove the directory. */
+/* Stop if running (SIGKILL) and remove the directory. */
 void harness_cleanup(struct broker_proc *b);
+
+/*
+ * The fixture of every integration test.  harness_new: a started broker
+ * with the extra logbusd arguments (NULL-terminated, or NULL), malloc'd, or
+ * NULL with nothing left behind; harness_free: stop it, remove its
+ * directory, free it (NULL is fine).  As cmocka setups and teardown, *state
+ * is that broker:
+ *
+ *	static int setup_small_journal(void **state)
+ *	{
+ *		static const char *const extra[] = {"--max-total", "32K", NULL};
+ *		return harness_setup_with(state, extra);
+ *	}
+ */
+struct broker_proc *harness_new(const char *const *extra);
+void harness_free(struct broker_proc *b);
+int harness_setup(void **state);
+int harness_setup_with(void **state, const char *const *extra);
+int harness_teardown(void **state);
+
+/* A publisher of service on the broker of run_dir; fails the test when it
+ * cannot open. */
+logbus_publisher *harness_publisher(const char *run_dir, const char *service);
+
+/* The service of the records the broker writes itself (its start, signals,
+ * warnings), among the tests' records. */
+#define HARNESS_SELF_SERVICE "logbusd"
+
+/* Read to the end what o selects, calling each(rec, arg) (when not NULL)
+ * for every record but the broker's own; fails the test when the reader
+ * cannot open or ends with an error.  The seq of the last record read, the
+ * broker's included (0: none). */
+uint64_t harness_read_each(const logbus_reader_options *o,
+                           void (*each)(const logbus_record *, void *),
+                           void *arg);
 
 /* Poll cond every 10 ms until it is true or timeout_ms passed. */
 bool harness_wait(bool (*cond)(void *), void *arg, int timeout_ms);
@@ -38,9 +72,6 @@ bool harness_wait(bool (*cond)(void *), void *arg, int timeout_ms);
  * not NULL, is written to its standard input. */
 int harness_run(const char *const argv[], const char *stdin_text, char **out,
                 char **err);
-
-/* A whole file, malloc'd and NUL-terminated, or NULL. */
-char *harness_slurp(const char *path, size_t *len);
 
 /* Path of a built program (logbusd, logbusctl). */
 const char *harness_bin(const char *name, char *buf, size_t len);

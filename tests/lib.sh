@@ -1,8 +1,7 @@
 # shellcheck shell=bash
 #
-# lib.sh: the scaffolding the shell integration tests share
-# (test_logbusctl.sh, test_tail_follow.sh, test_bench_smoke.sh,
-# test_install.sh).  Not run on its own: a test sources it first thing after
+# lib.sh: the scaffolding every shell integration test shares (the
+# tests/test_*.sh scripts).  Not run on its own: a test sources it first thing after
 # its `set -eEuo pipefail` (-E so that the ERR trap also reports failures
 # inside functions):
 #
@@ -14,6 +13,7 @@
 # Variables
 #   BIN          absolute path of the programs' directory (need_bin_dir).
 #   T            the test's temporary directory (test_init); removed on exit.
+#   BROKER_PID   pid of the test's broker (start_broker), "" once stopped.
 #   PASSED       checks passed so far.
 #   FAILED       checks failed so far.
 #   TEST_PIDS    array of the background processes cleanup stops on exit
@@ -31,6 +31,8 @@
 #       (test_foo.sh: test_foo.XXXXXX), and sets two traps: EXIT runs
 #       cleanup; ERR prints "error at line N of FILE: COMMAND" on stderr,
 #       since under set -e a command failing outside a check stops the test.
+#       Unsets LOGBUS_RUN_DIR and LOGBUS_LOG_DIR: a test names its
+#       directories, the caller's defaults never leak in.
 #   cleanup
 #       The EXIT trap: sends SIGTERM to every pid in TEST_PIDS, the last
 #       registered first, waits for each (its status ignored), then removes
@@ -59,6 +61,16 @@
 #       its stderr appended to ERR_FILE; registers it, sets LOGBUSD_PID and
 #       waits for its sockets (wait_sockets; returns 1 when that fails).
 #
+# The test's broker: most tests need one broker, in $T/run and $T/log with
+# its stderr in $T/broker.err, and logbusctl pointed at it.
+#   start_broker [OPTION...]
+#       start_logbusd "$T/broker.err" "$T/run" --log-dir "$T/log" OPTION...,
+#       and BROKER_PID set to its pid.
+#   stop_broker
+#       stop_pid "$BROKER_PID" and BROKER_PID cleared.
+#   ctl ARG...
+#       "$BIN/logbusctl" --run-dir "$T/run" ARG...
+#
 # Checks: each prints "ok - NAME" or "not ok - NAME" on stdout and counts
 # it in PASSED or FAILED; why a check failed goes to stderr, indented.
 #   pass NAME
@@ -83,6 +95,7 @@
 PASSED=0
 FAILED=0
 TEST_PIDS=()
+BROKER_PID=
 
 need_bin_dir() {
 	local progs=() p names ok=1
@@ -113,6 +126,7 @@ test_init() {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/$(basename "$0" .sh).XXXXXX")
 	trap cleanup EXIT
 	trap 'echo "error at line $LINENO of ${BASH_SOURCE[0]##*/}: $BASH_COMMAND" >&2' ERR
+	unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR
 }
 
 cleanup() {
@@ -193,6 +207,23 @@ start_logbusd() {
 	LOGBUSD_PID=$!
 	track_pid "$LOGBUSD_PID"
 	wait_sockets "$LOGBUSD_PID" "$run" "$err"
+}
+
+# ---- the test's broker -------------------------------------------------------
+
+# shellcheck disable=SC2120 # the options are the caller's, not the script's
+start_broker() {
+	start_logbusd "$T/broker.err" "$T/run" --log-dir "$T/log" "$@"
+	BROKER_PID=$LOGBUSD_PID
+}
+
+stop_broker() {
+	stop_pid "$BROKER_PID"
+	BROKER_PID=
+}
+
+ctl() {
+	"$BIN/logbusctl" --run-dir "$T/run" "$@"
 }
 
 # ---- checks ------------------------------------------------------------------

@@ -3,9 +3,10 @@
  * clear library error) and the broker goes on serving everyone else;
  * nothing already acknowledged is affected.
  *
- * Requests are built by hand with msgpack-c and sent on a raw req0 socket,
- * exactly as liblogbus lays them out (shared/proto.h), so that the broker's
- * gate is tested with inputs the library would never produce.  The one
+ * Requests are built by hand with msgpack-c and sent on a raw req0 socket
+ * (raw_request.c), exactly as liblogbus lays them out (shared/proto.h), so
+ * that the broker's gate is tested with inputs the library would never
+ * produce.  The one
  * message over the broker's receive limit goes over a plain Unix socket
  * speaking SP by hand (see sp_connect: nng 1.5.2 can hang closing a req0
  * socket whose pipe was dropped for that).
@@ -42,6 +43,7 @@
 #include "harness.h"
 #include "logbus/logbus.h"
 #include "proto.h"
+#include "raw_request.h"
 #include "record.h"
 
 #define SERVICE     "badinput"
@@ -89,8 +91,9 @@ static void rec_list_free(struct rec_list *l)
 	memset(l, 0, sizeof *l);
 }
 
-static void rec_list_add(struct rec_list *l, const logbus_record *r)
+static void rec_list_add(const logbus_record *r, void *arg)
 {
+	struct rec_list *l = arg;
 	char *buf = NULL;
 	size_t cap = 0;
 
@@ -122,21 +125,9 @@ static void read_all(const struct broker_proc *b, struct rec_list *out)
 {
 	logbus_reader_options ro = {.run_dir = b->run_dir,
 	                            .start = LOGBUS_START_HEAD};
-	logbus_reader *r;
-	const logbus_record *rec;
-	int rv;
 
 	memset(out, 0, sizeof *out);
-	assert_int_equal(logbus_reader_open(&r, &ro), LOGBUS_OK);
-	while ((rv = logbus_reader_next(r, &rec, -1)) == 1) {
-		out->last_seq = rec->seq;
-		if (strcmp(rec->service, SELF_SERVICE) != 0)
-			rec_list_add(out, rec);
-	}
-	if (rv != 0)
-		fail_msg("logbus_reader_next: %s: %s", logbus_strerror(rv),
-		         logbus_reader_error(r));
-	logbus_reader_close(r);
+	out->last_seq = harness_read_each(&ro, rec_list_add, out);
 }
 
 /* logbus_reader_next, passing over the broker's own records (see
@@ -154,7 +145,7 @@ static int next_not_self(logbus_reader *r, const logbus_record **rec)
 /* ---- per-test broker and acknowledged data ---- */
 
 struct fixture {
-	struct broker_proc b;
+	struct broker_proc *b;
 	logbus_publisher *pub; /* open for the whole test: "everyone else" */
 	struct rec_list acked; /* snapshot of the acknowledged records */
 	char ingest_url[400], query_url[400];
@@ -164,15 +155,15 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
 
-	if (f == NULL)
+	if (f == NULL || (f->b = harness_new(NULL)) == NULL) {
+		free(f);
 		return -1;
+	}
 	*state = f;
-	if (harness_start(&f->b) != 0)
-		return -1;
 	snprintf(f->ingest_url, sizeof f->ingest_url, "ipc://%s/%s",
-	         f->b.run_dir, SOCK_INGEST);
-	snprintf(f->query_url, sizeof f->query_url, "ipc://%s/%s", f->b.run_dir,
-	         SOCK_QUERY);
+	         f->b->run_dir, SOCK_INGEST);
+	snprintf(f->query_url, sizeof f->query_url, "ipc://%s/%s",
+	         f->b->run_dir, SOCK_QUERY);
 	return 0;
 }
 
@@ -185,7 +176,7 @@ static int teardown(void **state)
 	if (f->pub)
 		logbus_publisher_close(f->pub, 5000);
 	rec_list_free(&f->acked);
-	harness_cleanup(&f->b);
+	harness_free(f->b);
 	free(f);
 	return 0;
 }
@@ -195,7 +186,7 @@ static int teardown(void **state)
 static void publish_acknowledged(struct fixture *f)
 {
 	logbus_publisher_options po = {
-	    .run_dir = f->b.run_dir, .service = SERVICE, .logger = LOGGER};
+	    .run_dir = f->b->run_dir, .service = SERVICE, .logger = LOGGER};
 
 	assert_int_equal(logbus_publisher_open(&f->pub, &po), LOGBUS_OK);
 	for (int i = 0; i < N_ACKED; i++) {
@@ -214,7 +205,7 @@ static void publish_acknowledged(struct fixture *f)
 		assert_int_equal(logbus_write(f->pub, &e), LOGBUS_OK);
 	}
 	assert_int_equal(logbus_flush(f->pub, 15000), LOGBUS_OK);
-	read_all(&f->b, &f->acked);
+	read_all(f->b, &f->acked);
 	assert_int_equal(f->acked.n, N_ACKED);
 	for (size_t i = 0; i < f->acked.n; i++) {
 		char want[64];
@@ -285,8 +276,8 @@ static void assert_journal_and_broker_intact(struct fixture *f,
 {
 	struct rec_list now;
 
-	assert_true(broker_alive(&f->b));
-	read_all(&f->b, &now);
+	assert_true(broker_alive(f->b));
+	read_all(f->b, &now);
 	if (now.n != f->acked.n + nextra) {
 		for (size_t i = 0; i < now.n; i++)
 			print_message("  journal[%zu]: %s\n", i, now.v[i].json);
@@ -309,80 +300,23 @@ static void assert_journal_and_broker_intact(struct fixture *f,
 	assert_int_equal(logbus_log(f->pub, LOGBUS_INFO, "still here"),
 	                 LOGBUS_OK);
 	assert_int_equal(logbus_flush(f->pub, 5000), LOGBUS_OK);
-	assert_round_trip(&f->b, "after bad input");
-	assert_true(broker_alive(&f->b));
+	assert_round_trip(f->b, "after bad input");
+	assert_true(broker_alive(f->b));
 }
 
-/* ---- a raw req0 client ---- */
-
-struct reply {
-	nng_msg *msg;
-	msgpack_zone zone;
-	msgpack_object o;
-};
-
-static void reply_free(struct reply *r)
-{
-	if (r->msg) {
-		nng_msg_free(r->msg);
-		msgpack_zone_destroy(&r->zone);
-	}
-	memset(r, 0, sizeof *r);
-}
-
-/* One request on a fresh req0 socket; fails the test when no reply comes
- * or the reply is not a msgpack map. */
-static void raw_call(const char *url, const void *body, size_t len,
-                     struct reply *rep)
-{
-	nng_socket s;
-	int rv;
-
-	memset(rep, 0, sizeof *rep);
-	assert_int_equal(nng_req0_open(&s), 0);
-	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, RAW_RECV_MS),
-	                 0);
-	if ((rv = nng_dial(s, url, NULL, 0)) != 0)
-		fail_msg("dial %s: %s", url, nng_strerror(rv));
-	if ((rv = nng_send(s, (void *)body, len, 0)) != 0)
-		fail_msg("send to %s: %s", url, nng_strerror(rv));
-	rv = nng_recvmsg(s, &rep->msg, 0);
-	nng_close(s);
-	if (rv != 0)
-		fail_msg("no reply from %s: %s", url, nng_strerror(rv));
-	msgpack_zone_init(&rep->zone, 4096);
-	size_t off = 0;
-	assert_int_equal(msgpack_unpack(nng_msg_body(rep->msg),
-	                                nng_msg_len(rep->msg), &off, &rep->zone,
-	                                &rep->o),
-	                 MSGPACK_UNPACK_SUCCESS);
-	assert_int_equal(rep->o.type, MSGPACK_OBJECT_MAP);
-}
-
-static char *reply_str(const struct reply *r, const char *key, char *buf,
-                       size_t len)
-{
-	const char *p;
-	size_t n;
-
-	if (!mp_get_bytes(&r->o, key, &p, &n))
-		snprintf(buf, len, "(no %s)", key);
-	else
-		snprintf(buf, len, "%.*s", (int)n, p);
-	return buf;
-}
+/* ---- refusals ---- */
 
 /* The reply is {"ok":false,"code":code,"error":<a sentence>}. */
-static void assert_refused(const struct reply *r, const char *code)
+static void assert_refused(const struct raw_reply *r, const char *code)
 {
 	bool ok = true;
 	char got[128], text[512];
 
 	assert_true(mp_get_bool(&r->o, "ok", &ok));
-	reply_str(r, "error", text, sizeof text);
+	raw_str(&r->o, "error", text, sizeof text);
 	if (ok)
 		fail_msg("expected a refusal with %s, got ok:true", code);
-	assert_string_equal(reply_str(r, "code", got, sizeof got), code);
+	assert_string_equal(raw_str(&r->o, "code", got, sizeof got), code);
 	assert_true(mp_get(&r->o, "error") != NULL);
 	assert_true(strlen(text) > 0);
 	print_message("  refused (%s): %s\n", got, text);
@@ -391,11 +325,11 @@ static void assert_refused(const struct reply *r, const char *code)
 static void call_expect_refused(const char *url, const void *body, size_t len,
                                 const char *code)
 {
-	struct reply r;
+	struct raw_reply r;
 
 	raw_call(url, body, len, &r);
 	assert_refused(&r, code);
-	reply_free(&r);
+	raw_reply_free(&r);
 }
 
 /* A msgpack writer for hand-built requests. */
@@ -446,20 +380,14 @@ static const char *const record_codes[] = {ERR_BAD_RECORD, ERR_BAD_SERVICE,
 
 static void rejected_counts(struct fixture *f, uint64_t out[NCODES])
 {
-	struct mp m;
-	struct reply r;
+	struct raw_reply r;
 
-	mp_begin(&m);
-	msgpack_pack_map(&m.pk, 1);
-	mp_pack_key(&m.pk, "op");
-	mp_pack_key(&m.pk, OP_INFO);
-	raw_call(f->query_url, m.sb.data, m.sb.size, &r);
-	mp_end(&m);
+	raw_info(f->b->run_dir, &r);
 	const msgpack_object *rej = mp_get(&r.o, "rejected");
 	assert_non_null(rej);
 	for (size_t i = 0; i < NCODES; i++)
 		assert_true(mp_get_u64(rej, record_codes[i], &out[i]));
-	reply_free(&r);
+	raw_reply_free(&r);
 }
 
 static size_t code_index(const char *code)
@@ -524,19 +452,13 @@ static void pack_record(msgpack_sbuffer *out, const struct rec_spec *s)
 	}
 }
 
-static void pack_bin(msgpack_packer *pk, const void *p, size_t len)
-{
-	msgpack_pack_bin(pk, len);
-	msgpack_pack_bin_body(pk, p, len);
-}
-
 static void pack_record_bin(msgpack_packer *pk, const struct rec_spec *s)
 {
 	msgpack_sbuffer rec;
 
 	msgpack_sbuffer_init(&rec);
 	pack_record(&rec, s);
-	pack_bin(pk, rec.data, rec.size);
+	raw_pack_bin(pk, rec.data, rec.size);
 	msgpack_sbuffer_destroy(&rec);
 }
 
@@ -544,15 +466,7 @@ static void pack_record_bin(msgpack_packer *pk, const struct rec_spec *s)
 static void begin_publish(struct mp *m, uint64_t sid, uint64_t bn, size_t n)
 {
 	mp_begin(m);
-	msgpack_pack_map(&m->pk, 4);
-	mp_pack_key(&m->pk, "op");
-	mp_pack_key(&m->pk, OP_PUBLISH);
-	mp_pack_key(&m->pk, "sid");
-	msgpack_pack_uint64(&m->pk, sid);
-	mp_pack_key(&m->pk, "bn");
-	msgpack_pack_uint64(&m->pk, bn);
-	mp_pack_key(&m->pk, "r");
-	msgpack_pack_array(&m->pk, n);
+	raw_pack_publish(&m->pk, sid, bn, 0, (uint32_t)n);
 }
 
 /* ---- the tests ---- */
@@ -755,10 +669,10 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 			mp_pack_key(&m.pk, "a string, not a bin");
 			continue;
 		} else if (strcmp(w, "bin that is not msgpack") == 0) {
-			pack_bin(&m.pk, "\xc1\xc1\xc1\xc1", 4);
+			raw_pack_bin(&m.pk, "\xc1\xc1\xc1\xc1", 4);
 			continue;
 		} else if (strcmp(w, "msgpack that is not a map") == 0) {
-			pack_bin(&m.pk, "\x93\x01\x02\x03", 4);
+			raw_pack_bin(&m.pk, "\x93\x01\x02\x03", 4);
 			continue;
 		} else if (strcmp(w, "bytes after the record") == 0) {
 			msgpack_sbuffer rec;
@@ -766,7 +680,7 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 			s.message = "trailing";
 			pack_record(&rec, &s);
 			msgpack_sbuffer_write(&rec, "\x01", 1);
-			pack_bin(&m.pk, rec.data, rec.size);
+			raw_pack_bin(&m.pk, rec.data, rec.size);
 			msgpack_sbuffer_destroy(&rec);
 			continue;
 		} else if (strcmp(w, "map without m") == 0) {
@@ -819,7 +733,7 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 	/* The refused records are listed with their index and reason; the
 	 * good ones are committed with consecutive sequence numbers right
 	 * after what was already acknowledged. */
-	struct reply r;
+	struct raw_reply r;
 	bool ok = false, dup = true;
 	uint64_t first = 0, n = 0, rbn = 0;
 	raw_call(f->ingest_url, m.sb.data, m.sb.size, &r);
@@ -867,7 +781,7 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 		assert_false(seen[idx->via.u64]);
 		seen[idx->via.u64] = true;
 	}
-	reply_free(&r);
+	raw_reply_free(&r);
 
 	/* The very same batch again (a resend): acknowledged as a duplicate
 	 * with the same sequence numbers, and not written twice. */
@@ -881,7 +795,7 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 	assert_int_equal(first2, first);
 	assert_true(mp_get_u64(&r.o, "n", &n2));
 	assert_int_equal(n2, n);
-	reply_free(&r);
+	raw_reply_free(&r);
 	mp_end(&m);
 
 	/* A batch where every record is bad commits nothing. */
@@ -901,7 +815,7 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 	assert_non_null(rej);
 	assert_int_equal(rej->type, MSGPACK_OBJECT_ARRAY);
 	assert_int_equal(rej->via.array.size, 2);
-	reply_free(&r);
+	raw_reply_free(&r);
 	mp_end(&m);
 
 	/* Each refusal was counted once under its code (not again for the
@@ -913,7 +827,7 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 	assert_journal_and_broker_intact(f, good_msgs, (size_t)good);
 	/* The good records kept their seq: first .. first + n - 1. */
 	struct rec_list now;
-	read_all(&f->b, &now);
+	read_all(f->b, &now);
 	for (size_t i = 0; i < (size_t)good; i++)
 		assert_int_equal(now.v[f->acked.n + i].seq, first + i);
 	rec_list_free(&now);
@@ -1027,7 +941,7 @@ static int sp_send(int fd, uint32_t id, const void *body, size_t len)
 /* Receive the reply to request id into *rep.  Returns 1 with a reply, 0
  * when the broker closed the connection, -1 with errno (EAGAIN: no reply
  * within RAW_RECV_MS). */
-static int sp_recv(int fd, uint32_t id, struct reply *rep)
+static int sp_recv(int fd, uint32_t id, struct raw_reply *rep)
 {
 	unsigned char head[9];
 	ssize_t n = read_full(fd, head, sizeof head);
@@ -1057,7 +971,7 @@ test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 {
 	struct fixture *f = *state;
 	const size_t big = INGEST_RECV_MAX + 4096;
-	struct reply r;
+	struct raw_reply r;
 	struct mp m;
 	int fd, rv;
 
@@ -1069,12 +983,12 @@ test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 	msgpack_pack_map(&m.pk, 1);
 	mp_pack_key(&m.pk, "op");
 	mp_pack_key(&m.pk, "frobnicate");
-	fd = sp_connect(f->b.run_dir, SOCK_INGEST);
+	fd = sp_connect(f->b->run_dir, SOCK_INGEST);
 	assert_int_equal(sp_send(fd, 1, m.sb.data, m.sb.size), 0);
 	mp_end(&m);
 	assert_int_equal(sp_recv(fd, 1, &r), 1);
 	assert_refused(&r, ERR_UNKNOWN_OP);
-	reply_free(&r);
+	raw_reply_free(&r);
 	close(fd);
 
 	/* A well-formed publish request, just too large for the socket: the
@@ -1082,10 +996,10 @@ test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 	char *blob = calloc(1, big);
 	assert_non_null(blob);
 	begin_publish(&m, 0xb16b16, 1, 1);
-	pack_bin(&m.pk, blob, big);
+	raw_pack_bin(&m.pk, blob, big);
 	free(blob);
 	assert_true(m.sb.size > INGEST_RECV_MAX);
-	fd = sp_connect(f->b.run_dir, SOCK_INGEST);
+	fd = sp_connect(f->b->run_dir, SOCK_INGEST);
 	rv = sp_send(fd, 2, m.sb.data, m.sb.size);
 	print_message("  oversized request: sending it %s\n",
 	              rv == 0 ? "completed" : strerror(errno));
@@ -1093,7 +1007,7 @@ test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 	rv = sp_recv(fd, 2, &r);
 	close(fd);
 	if (rv == 1) {
-		reply_free(&r);
+		raw_reply_free(&r);
 		fail_msg("the broker answered a message over its receive "
 		         "limit");
 	}
@@ -1109,25 +1023,19 @@ test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 static void info(struct fixture *f, unsigned char jid[CURSOR_ID_LEN],
                  uint64_t *last)
 {
-	struct mp m;
-	struct reply r;
+	struct raw_reply r;
 	const char *p;
 	size_t n;
 	bool ok = false;
 
-	mp_begin(&m);
-	msgpack_pack_map(&m.pk, 1);
-	mp_pack_key(&m.pk, "op");
-	mp_pack_key(&m.pk, OP_INFO);
-	raw_call(f->query_url, m.sb.data, m.sb.size, &r);
-	mp_end(&m);
+	raw_info(f->b->run_dir, &r);
 	assert_true(mp_get_bool(&r.o, "ok", &ok));
 	assert_true(ok);
 	assert_true(mp_get_bytes(&r.o, "jid", &p, &n));
 	assert_int_equal(n, CURSOR_ID_LEN);
 	memcpy(jid, p, CURSOR_ID_LEN);
 	assert_true(mp_get_u64(&r.o, "last", last));
-	reply_free(&r);
+	raw_reply_free(&r);
 }
 
 /* {"op":"read", ...}: jid (NULL: none), after (UINT64_MAX: none), and a
@@ -1142,7 +1050,7 @@ static void begin_read(struct mp *m, const unsigned char *jid, uint64_t after,
 	mp_pack_key(&m->pk, OP_READ);
 	if (jid) {
 		mp_pack_key(&m->pk, "jid");
-		pack_bin(&m->pk, jid, CURSOR_ID_LEN);
+		raw_pack_bin(&m->pk, jid, CURSOR_ID_LEN);
 	}
 	if (after != UINT64_MAX) {
 		mp_pack_key(&m->pk, "after");
@@ -1158,7 +1066,7 @@ static void test_bad_read_requests_are_refused(void **state)
 	unsigned char jid[CURSOR_ID_LEN], other[CURSOR_ID_LEN];
 	uint64_t last;
 	struct mp m;
-	struct reply r;
+	struct raw_reply r;
 	bool ok = false;
 
 	publish_acknowledged(f);
@@ -1171,7 +1079,7 @@ static void test_bad_read_requests_are_refused(void **state)
 	mp_end(&m);
 	assert_true(mp_get_bool(&r.o, "ok", &ok));
 	assert_true(ok);
-	reply_free(&r);
+	raw_reply_free(&r);
 
 	/* Another journal's id. */
 	for (int i = 0; i < CURSOR_ID_LEN; i++)
@@ -1184,7 +1092,7 @@ static void test_bad_read_requests_are_refused(void **state)
 	mp_pack_key(&m.pk, "op");
 	mp_pack_key(&m.pk, OP_READ);
 	mp_pack_key(&m.pk, "jid");
-	pack_bin(&m.pk, jid, CURSOR_ID_LEN - 1);
+	raw_pack_bin(&m.pk, jid, CURSOR_ID_LEN - 1);
 	mp_pack_key(&m.pk, "after");
 	msgpack_pack_uint64(&m.pk, 0);
 	mp_send_refused(&m, f->query_url, ERR_CURSOR);
@@ -1310,7 +1218,7 @@ static void test_library_refuses_bad_input_with_clear_errors(void **state)
 	const char *bad_svcs[] = {"../x",   "",    ".hidden",
 	                          long_svc, "a/b", "sp ace"};
 	for (size_t i = 0; i < sizeof bad_svcs / sizeof bad_svcs[0]; i++) {
-		logbus_publisher_options po = {.run_dir = f->b.run_dir,
+		logbus_publisher_options po = {.run_dir = f->b->run_dir,
 		                               .service = bad_svcs[i]};
 		rv = logbus_publisher_open(&p, &po);
 		if (rv != LOGBUS_EINVAL)
@@ -1352,7 +1260,7 @@ static void test_library_refuses_bad_input_with_clear_errors(void **state)
 
 	/* Cursors: malformed, and well-formed but of another journal. */
 	logbus_reader *r = NULL;
-	logbus_reader_options ro = {.run_dir = f->b.run_dir,
+	logbus_reader_options ro = {.run_dir = f->b->run_dir,
 	                            .start = LOGBUS_START_CURSOR,
 	                            .cursor = "nonsense"};
 	assert_int_equal(logbus_reader_open(&r, &ro), LOGBUS_ECURSOR);
@@ -1422,7 +1330,7 @@ static void test_library_refuses_bad_input_with_clear_errors(void **state)
 	/* A filter naming an invalid service is refused in the library. */
 	const char *bad_filter[] = {"../x"};
 	logbus_reader_options fo = {
-	    .run_dir = f->b.run_dir,
+	    .run_dir = f->b->run_dir,
 	    .start = LOGBUS_START_HEAD,
 	    .filter = {.services = bad_filter, .nservices = 1}};
 	assert_int_equal(logbus_reader_open(&r, &fo), LOGBUS_EINVAL);

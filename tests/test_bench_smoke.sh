@@ -20,7 +20,6 @@ set -eEuo pipefail
 need_bin_dir logbusd logbusctl logbus-bench -- "$@"
 test_init
 
-unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR
 # logbus-bench makes its temporary directory here, so that we can see it go.
 mkdir "$T/tmp"
 export TMPDIR="$T/tmp"

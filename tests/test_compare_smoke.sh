@@ -21,7 +21,6 @@ if [ ! -f "$src/tools/bench/compare.sh" ]; then
 	exit 2
 fi
 test_init
-unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR
 mkdir "$T/tmp"
 
 records=3000

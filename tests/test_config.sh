@@ -18,7 +18,6 @@ set -eEuo pipefail
 SRC=${2:-}
 need_bin_dir logbusd logbusctl -- "${1:-}"
 test_init
-unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR
 
 # ---- the sample and --check-config -------------------------------------------
 
@@ -126,7 +125,6 @@ BROKER=$LOGBUSD_PID
 check "options override the file" test ! -e "$T/ignored"
 check "log-dir from the file" test -d "$L/journal"
 
-ctl() { "$BIN/logbusctl" --run-dir "$R" "$@"; }
 ctl publish -s svc_one "first" >/dev/null
 ctl publish -s svc_two "second" >/dev/null
 check "the route of the file writes" wait_for 10 grep -q "first" "$L/one.log"

@@ -16,7 +16,7 @@ set -eEuo pipefail
 need_bin_dir logbusd logbus-crowd -- "$@"
 test_init
 
-start_logbusd "$T/logbusd.err" "$T/run" --log-dir "$T/log"
+start_broker
 rc=0
 "$BIN/logbus-crowd" --run-dir "$T/run" --publishers 200 --subscribers 20 \
 	--seconds 3 --rate 2 --max-rss-mb 1024 >"$T/out" 2>"$T/err" || rc=$?

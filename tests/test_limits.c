@@ -20,11 +20,12 @@
 #include <cmocka.h>
 #include <msgpack.h>
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 
 #include "harness.h"
 #include "logbus/logbus.h"
+#include "paths.h"
 #include "proto.h"
+#include "raw_request.h"
 
 #define SELF_SERVICE "logbusd"
 #define RATE_SECONDS "2"
@@ -33,59 +34,27 @@
 
 /* ---- fixtures ---- */
 
-static int start_with(void **state, const char *const *args)
-{
-	struct broker_proc *b = calloc(1, sizeof *b);
-
-	if (b == NULL)
-		return -1;
-	*state = b;
-	for (int i = 0; args[i] != NULL; i++)
-		b->extra[i] = args[i];
-	return harness_start(b) == 0 ? 0 : -1;
-}
-
 static int setup_rate(void **state)
 {
 	static const char *const args[] = {"--rate-interval", RATE_SECONDS,
 	                                   "--rate-burst", "10", NULL};
-	return start_with(state, args);
+	return harness_setup_with(state, args);
 }
 
 static int setup_no_rate(void **state)
 {
 	static const char *const args[] = {"--rate-burst", "0", NULL};
-	return start_with(state, args);
+	return harness_setup_with(state, args);
 }
 
 static int setup_small_records(void **state)
 {
 	static const char *const args[] = {"--max-record-size", "1K",
 	                                   "--max-fields", "4", NULL};
-	return start_with(state, args);
-}
-
-static int teardown(void **state)
-{
-	struct broker_proc *b = *state;
-
-	if (b == NULL)
-		return 0;
-	harness_cleanup(b);
-	free(b);
-	return 0;
+	return harness_setup_with(state, args);
 }
 
 /* ---- helpers ---- */
-
-static logbus_publisher *open_pub(const struct broker_proc *b, const char *svc)
-{
-	logbus_publisher_options po = {.run_dir = b->run_dir, .service = svc};
-	logbus_publisher *p = NULL;
-
-	assert_int_equal(logbus_publisher_open(&p, &po), LOGBUS_OK);
-	return p;
-}
 
 static void log_n(logbus_publisher *p, const char *tag, int from, int n)
 {
@@ -188,8 +157,8 @@ static bool have_notices(void *arg)
 static void test_rate_limit_drops_over_burst_and_reports_once(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *noisy = open_pub(b, "noisy");
-	logbus_publisher *quiet = open_pub(b, "quiet");
+	logbus_publisher *noisy = harness_publisher(b->run_dir, "noisy");
+	logbus_publisher *quiet = harness_publisher(b->run_dir, "quiet");
 	logbus_publisher_stats st;
 	struct found f;
 
@@ -255,7 +224,7 @@ static void test_rate_limit_drops_over_burst_and_reports_once(void **state)
 static void test_rate_limit_off_keeps_everything(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_pub(b, "unlimited");
+	logbus_publisher *p = harness_publisher(b->run_dir, "unlimited");
 	logbus_publisher_stats st;
 	struct found f;
 
@@ -272,67 +241,17 @@ static void test_rate_limit_off_keeps_everything(void **state)
 
 /* ---- record and batch limits ---- */
 
-struct reply {
-	nng_msg *msg;
-	msgpack_zone zone;
-	msgpack_object o;
-};
-
-static void raw_call(const struct broker_proc *b, const char *sock,
-                     const msgpack_sbuffer *req, struct reply *rep)
-{
-	char url[400];
-	nng_socket s;
-	size_t off = 0;
-
-	snprintf(url, sizeof url, "ipc://%s/%s", b->run_dir, sock);
-	assert_int_equal(nng_req0_open(&s), 0);
-	assert_int_equal(nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 8 << 20), 0);
-	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 15000), 0);
-	assert_int_equal(nng_dial(s, url, NULL, 0), 0);
-	assert_int_equal(nng_send(s, req->data, req->size, 0), 0);
-	assert_int_equal(nng_recvmsg(s, &rep->msg, 0), 0);
-	nng_close(s);
-	msgpack_zone_init(&rep->zone, 4096);
-	assert_int_equal(msgpack_unpack(nng_msg_body(rep->msg),
-	                                nng_msg_len(rep->msg), &off, &rep->zone,
-	                                &rep->o),
-	                 MSGPACK_UNPACK_SUCCESS);
-}
-
-static void reply_free(struct reply *r)
-{
-	nng_msg_free(r->msg);
-	msgpack_zone_destroy(&r->zone);
-}
-
-static void str_of(const msgpack_object *o, const char *key, char *buf,
-                   size_t len)
-{
-	const char *p;
-	size_t n;
-	assert_true(mp_get_bytes(o, key, &p, &n));
-	snprintf(buf, len, "%.*s", (int)n, p);
-}
-
+/* The broker's count of refusals with code (info's "rejected"). */
 static uint64_t rejected_count(const struct broker_proc *b, const char *code)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	struct reply r;
+	struct raw_reply r;
 	uint64_t v = 0;
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 1);
-	mp_pack_key(&pk, "op");
-	mp_pack_key(&pk, OP_INFO);
-	raw_call(b, SOCK_QUERY, &sb, &r);
-	msgpack_sbuffer_destroy(&sb);
+	raw_info(b->run_dir, &r);
 	const msgpack_object *rej = mp_get(&r.o, "rejected");
 	assert_non_null(rej);
 	assert_true(mp_get_u64(rej, code, &v));
-	reply_free(&r);
+	raw_reply_free(&r);
 	return v;
 }
 
@@ -340,7 +259,7 @@ static void
 test_record_over_size_or_fields_is_refused_alone_naming_limit(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_pub(b, "limits");
+	logbus_publisher *p = harness_publisher(b->run_dir, "limits");
 	logbus_publisher_stats st;
 	char err[256], big[2001];
 	struct found f;
@@ -401,8 +320,8 @@ static void test_batch_over_record_limit_is_refused_whole(void **state)
 	struct broker_proc *b = *state;
 	msgpack_sbuffer sb, rec;
 	msgpack_packer pk, rpk;
-	struct reply r;
-	char code[64], text[256];
+	struct raw_reply r;
+	char url[400], code[64], text[256];
 	bool ok = true;
 	uint64_t max = 0;
 	struct found f;
@@ -423,33 +342,25 @@ static void test_batch_over_record_limit_is_refused_whole(void **state)
 	mp_pack_key(&rpk, "tiny");
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 4);
-	mp_pack_key(&pk, "op");
-	mp_pack_key(&pk, OP_PUBLISH);
-	mp_pack_key(&pk, "sid");
-	msgpack_pack_uint64(&pk, 0xba7c4);
-	mp_pack_key(&pk, "bn");
-	msgpack_pack_uint64(&pk, 1);
-	mp_pack_key(&pk, "r");
-	msgpack_pack_array(&pk, n);
-	for (uint32_t i = 0; i < n; i++) {
-		msgpack_pack_bin(&pk, rec.size);
-		msgpack_pack_bin_body(&pk, rec.data, rec.size);
-	}
+	raw_pack_publish(&pk, 0xba7c4, 1, 0, n);
+	for (uint32_t i = 0; i < n; i++)
+		raw_pack_bin(&pk, rec.data, rec.size);
 	assert_true(sb.size < INGEST_RECV_MAX);
 	uint64_t before = rejected_count(b, ERR_BATCH_TOO_BIG);
-	raw_call(b, SOCK_INGEST, &sb, &r);
+	assert_non_null(
+	    paths_socket_url(url, sizeof url, b->run_dir, SOCK_INGEST));
+	raw_call(url, sb.data, sb.size, &r);
 	assert_true(mp_get_bool(&r.o, "ok", &ok));
 	assert_false(ok);
-	str_of(&r.o, "code", code, sizeof code);
-	str_of(&r.o, "error", text, sizeof text);
+	raw_str(&r.o, "code", code, sizeof code);
+	raw_str(&r.o, "error", text, sizeof text);
 	print_message("  %s: %s\n", code, text);
 	assert_string_equal(code, ERR_BATCH_TOO_BIG);
 	assert_non_null(strstr(text, "10001 records"));
 	assert_non_null(strstr(text, "limit of 10000"));
 	assert_true(mp_get_u64(&r.o, "max", &max));
 	assert_int_equal(max, BATCH_RECORDS_MAX);
-	reply_free(&r);
+	raw_reply_free(&r);
 	msgpack_sbuffer_destroy(&sb);
 	msgpack_sbuffer_destroy(&rec);
 	assert_int_equal(rejected_count(b, ERR_BATCH_TOO_BIG), before + 1);
@@ -457,7 +368,7 @@ static void test_batch_over_record_limit_is_refused_whole(void **state)
 	assert_int_equal(f.n, 0);
 
 	/* The library splits what it sends below the limit by itself. */
-	logbus_publisher *p = open_pub(b, "bigbatch");
+	logbus_publisher *p = harness_publisher(b->run_dir, "bigbatch");
 	logbus_publisher_stats st;
 	log_n(p, "s", 0, 25000);
 	assert_int_equal(logbus_flush(p, 30000), LOGBUS_OK);
@@ -470,7 +381,7 @@ static void test_batch_over_record_limit_is_refused_whole(void **state)
 static void test_library_refuses_locally_naming_limit(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_pub(b, "local");
+	logbus_publisher *p = harness_publisher(b->run_dir, "local");
 	logbus_publisher_stats st;
 	char err[256];
 	size_t big = LOGBUS_RECORD_MAX + 100;
@@ -512,18 +423,19 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
 	        test_rate_limit_drops_over_burst_and_reports_once, setup_rate,
-	        teardown),
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_rate_limit_off_keeps_everything, setup_no_rate, teardown),
+	        test_rate_limit_off_keeps_everything, setup_no_rate,
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_record_over_size_or_fields_is_refused_alone_naming_limit,
-	        setup_small_records, teardown),
+	        setup_small_records, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_batch_over_record_limit_is_refused_whole, setup_no_rate,
-	        teardown),
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_library_refuses_locally_naming_limit, setup_no_rate,
-	        teardown),
+	        harness_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

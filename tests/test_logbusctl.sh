@@ -16,14 +16,7 @@ set -eEuo pipefail
 need_bin_dir logbusd logbusctl -- "$@"
 test_init
 
-unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR
-
-start_logbusd "$T/run.err" "$T/run" --log-dir "$T/log"
-BROKER_PID=$LOGBUSD_PID
-
-ctl() {
-	"$BIN/logbusctl" --run-dir "$T/run" "$@"
-}
+start_broker
 
 # json_get KEY < one JSON object per line: KEY of each, one per line
 # (fields.X for a field, with its Python type: "int 5").

@@ -48,7 +48,7 @@ struct listener {
 };
 
 struct fixture {
-	struct broker_proc b;
+	struct broker_proc *b;
 	struct listener l;
 	char *log; /* the broker's stderr, last read */
 };
@@ -196,11 +196,11 @@ static int start_with_env(struct fixture *f, const char *notify_socket,
 		setenv("WATCHDOG_USEC", watchdog_usec, 1);
 	if (watchdog_pid)
 		setenv("WATCHDOG_PID", watchdog_pid, 1);
-	int rv = harness_start(&f->b);
+	f->b = harness_new(NULL);
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("WATCHDOG_USEC");
 	unsetenv("WATCHDOG_PID");
-	return rv;
+	return f->b != NULL ? 0 : -1;
 }
 
 static int setup(void **state)
@@ -214,7 +214,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	harness_cleanup(&f->b);
+	harness_free(f->b);
 	listener_close(&f->l);
 	free(f->log);
 	free(f);
@@ -236,7 +236,7 @@ static void publish_one(const char *run_dir)
 /* SIGTERM: STOPPING=1 arrives and the broker exits 0. */
 static void stop_says_stopping(struct fixture *f, size_t from)
 {
-	int status = harness_stop(&f->b, SIGTERM);
+	int status = harness_stop(f->b, SIGTERM);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	listener_recv(&f->l, 0);
@@ -249,7 +249,7 @@ static void stop_says_stopping(struct fixture *f, size_t from)
 static const char *broker_stderr(struct fixture *f)
 {
 	free(f->log);
-	f->log = harness_slurp(f->b.stderr_path, NULL);
+	f->log = files_slurp(f->b->stderr_path, NULL);
 	assert_non_null(f->log);
 	return f->log;
 }
@@ -275,7 +275,7 @@ test_ready_watchdog_status_and_stopping_reach_a_path_socket(void **state)
 	assert_int_equal(count_msgs(&f->l, "READY=1"), 1);
 
 	/* Ready means serving. */
-	publish_one(f->b.run_dir);
+	publish_one(f->b->run_dir);
 
 	if (!wait_count(&f->l, "WATCHDOG=1", 3))
 		dump(&f->l);
@@ -310,7 +310,7 @@ static void test_abstract_notify_socket_is_reached(void **state)
 	if (ready < 0)
 		dump(&f->l);
 	assert_true(ready >= 0);
-	publish_one(f->b.run_dir);
+	publish_one(f->b->run_dir);
 	assert_true(wait_count(&f->l, "WATCHDOG=1", 3));
 	stop_says_stopping(f, (size_t)ready + 1);
 }
@@ -341,12 +341,12 @@ static void test_malformed_notify_socket_is_reported_and_ignored(void **state)
 
 	assert_int_equal(start_with_env(f, "run/notify", WATCHDOG_USEC, NULL),
 	                 0);
-	publish_one(f->b.run_dir);
+	publish_one(f->b->run_dir);
 	const char *log = broker_stderr(f);
 	assert_non_null(strstr(log, "WARNING: NOTIFY_SOCKET=run/notify is "
 	                            "neither an absolute path nor an abstract "
 	                            "address"));
-	int status = harness_stop(&f->b, SIGTERM);
+	int status = harness_stop(f->b, SIGTERM);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
@@ -368,7 +368,7 @@ static void test_malformed_watchdog_usec_is_reported_and_not_fed(void **state)
 static bool warned(void *arg)
 {
 	struct fixture *f = arg;
-	char *log = harness_slurp(f->b.stderr_path, NULL);
+	char *log = files_slurp(f->b->stderr_path, NULL);
 	bool ok = log && strstr(log, "cannot notify the service manager");
 	free(log);
 	return ok;
@@ -386,7 +386,7 @@ static void test_vanished_notify_socket_is_reported_once(void **state)
 	listener_close(&f->l); /* gone, file and all */
 	assert_int_equal(start_with_env(f, address, WATCHDOG_USEC, NULL), 0);
 	assert_true(harness_wait(warned, f, HARNESS_WAIT_MS));
-	publish_one(f->b.run_dir);
+	publish_one(f->b->run_dir);
 	struct timespec ts = {SILENCE_MS / 1000, 0};
 	nanosleep(&ts, NULL); /* ten pings' time */
 	const char *log = broker_stderr(f);
@@ -394,7 +394,7 @@ static void test_vanished_notify_socket_is_reported_once(void **state)
 	assert_non_null(first);
 	assert_non_null(strstr(first, address));
 	assert_null(strstr(first + 1, "cannot notify the service manager"));
-	int status = harness_stop(&f->b, SIGTERM);
+	int status = harness_stop(f->b, SIGTERM);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 

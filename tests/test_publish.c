@@ -117,47 +117,12 @@ static void read_head(const char *run_dir, struct got_list *l)
 	assert_int_equal(l->rv, 0);
 }
 
-static logbus_publisher *open_pub(const char *run_dir, const char *service)
-{
-	logbus_publisher *p;
-	logbus_publisher_options o = {.run_dir = run_dir, .service = service};
-	assert_int_equal(logbus_publisher_open(&p, &o), LOGBUS_OK);
-	return p;
-}
-
-/* A broker started with extra options (NULL-terminated). */
-static int setup_with(void **state, const char *const *extra)
-{
-	struct broker_proc *b = calloc(1, sizeof *b);
-	for (int i = 0; extra && extra[i]; i++)
-		b->extra[i] = extra[i];
-	if (harness_start(b) < 0) {
-		harness_cleanup(b);
-		free(b);
-		return -1;
-	}
-	*state = b;
-	return 0;
-}
-
-static int setup(void **state)
-{
-	return setup_with(state, NULL);
-}
-
 /* A journal that keeps almost nothing: retention drops old records. */
 static int setup_small_journal(void **state)
 {
 	static const char *const extra[] = {"--segment-size", "8K",
 	                                    "--max-total", "32K", NULL};
-	return setup_with(state, extra);
-}
-
-static int teardown(void **state)
-{
-	harness_cleanup(*state);
-	free(*state);
-	return 0;
+	return harness_setup_with(state, extra);
 }
 
 /* ---- tests ----------------------------------------------------------- */
@@ -165,7 +130,7 @@ static int teardown(void **state)
 static void test_records_read_back_in_order_with_every_field(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_pub(b->run_dir, "service_123");
+	logbus_publisher *p = harness_publisher(b->run_dir, "service_123");
 	struct got_list l;
 	logbus_field f[] = {LOGBUS_STR("user", "user123"), LOGBUS_INT("n", 5),
 	                    LOGBUS_FLOAT("ratio", 0.5), LOGBUS_BOOL("ok", 1)};
@@ -268,7 +233,7 @@ static void
 test_threads_and_processes_publish_without_gap_or_duplicate(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *shared = open_pub(b->run_dir, "threads");
+	logbus_publisher *shared = harness_publisher(b->run_dir, "threads");
 	pthread_t th[4];
 	struct thread_arg ta[4];
 	pid_t kids[2];
@@ -317,9 +282,9 @@ static void publish_mix(const char *run_dir)
 	    {"svc_b", "other", LOGBUS_WARNING},
 	    {"svc_c", "pactown.sandbox.deep", LOGBUS_CRITICAL},
 	};
-	logbus_publisher *p[3] = {open_pub(run_dir, "svc_a"),
-	                          open_pub(run_dir, "svc_b"),
-	                          open_pub(run_dir, "svc_c")};
+	logbus_publisher *p[3] = {harness_publisher(run_dir, "svc_a"),
+	                          harness_publisher(run_dir, "svc_b"),
+	                          harness_publisher(run_dir, "svc_c")};
 	for (int round = 0; round < 20; round++)
 		for (size_t i = 0; i < sizeof mix / sizeof *mix; i++) {
 			int k = mix[i].svc[4] - 'a';
@@ -339,7 +304,7 @@ static void publish_mix(const char *run_dir)
 static void test_log_formats_like_printf(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_pub(b->run_dir, "fmt");
+	logbus_publisher *p = harness_publisher(b->run_dir, "fmt");
 	const char *null_str = NULL;
 	struct got_list l = {0};
 
@@ -418,7 +383,7 @@ static void test_tail_returns_last_n_matching_records(void **state)
 static void test_cursor_resumes_exactly_after_the_record(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_pub(b->run_dir, "svc");
+	logbus_publisher *p = harness_publisher(b->run_dir, "svc");
 	struct got_list first, rest, none;
 
 	for (int i = 0; i < 100; i++)
@@ -476,7 +441,7 @@ static void test_expired_cursor_names_the_oldest_kept_record(void **state)
 	const logbus_record *rec;
 	char pad[200];
 
-	logbus_publisher *p = open_pub(b->run_dir, "svc");
+	logbus_publisher *p = harness_publisher(b->run_dir, "svc");
 	memset(pad, 'x', sizeof pad - 1);
 	pad[sizeof pad - 1] = '\0';
 	for (int i = 0; i < 2000; i++) {
@@ -606,26 +571,28 @@ int main(int argc, char **argv)
 		return child_main(argv[2], argv[3], atoi(argv[4]));
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
-	        test_records_read_back_in_order_with_every_field, setup,
-	        teardown),
+	        test_records_read_back_in_order_with_every_field, harness_setup,
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_threads_and_processes_publish_without_gap_or_duplicate,
-	        setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_log_formats_like_printf, setup,
-	                                    teardown),
+	        harness_setup, harness_teardown),
+	    cmocka_unit_test_setup_teardown(test_log_formats_like_printf,
+	                                    harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_tail_returns_last_n_matching_records, setup, teardown),
+	        test_tail_returns_last_n_matching_records, harness_setup,
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_cursor_resumes_exactly_after_the_record, setup, teardown),
+	        test_cursor_resumes_exactly_after_the_record, harness_setup,
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_expired_cursor_names_the_oldest_kept_record,
-	        setup_small_journal, teardown),
+	        setup_small_journal, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_drop_mode_counts_and_reports_dropped_records, setup,
-	        teardown),
+	        test_drop_mode_counts_and_reports_dropped_records,
+	        harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_flush_on_unreachable_broker_times_out_with_a_reason, setup,
-	        teardown),
+	        test_flush_on_unreachable_broker_times_out_with_a_reason,
+	        harness_setup, harness_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,52 +32,23 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <msgpack.h>
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <poll.h>
 
 #include "harness.h"
 #include "logbus/logbus.h"
 #include "proto.h"
+#include "raw_request.h"
 
 extern char **environ;
 
 /* ---- fixtures ---- */
 
-static int setup(void **state)
-{
-	struct broker_proc *b = calloc(1, sizeof *b);
-
-	if (b == NULL)
-		return -1;
-	*state = b;
-	return harness_start(b) == 0 ? 0 : -1;
-}
-
 /* The self-probe every 0.6 s instead of every second.  (Not below the
  * probe's 0.5 s check delay: one probe at a time.) */
 static int setup_fast_probe(void **state)
 {
-	struct broker_proc *b = calloc(1, sizeof *b);
-
-	if (b == NULL)
-		return -1;
-	*state = b;
-	b->extra[0] = "--probe-interval";
-	b->extra[1] = "0.6";
-	return harness_start(b) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct broker_proc *b = *state;
-
-	if (b == NULL)
-		return 0;
-	harness_cleanup(b);
-	free(b);
-	return 0;
+	static const char *const extra[] = {"--probe-interval", "0.6", NULL};
+	return harness_setup_with(state, extra);
 }
 
 /* ---- helpers ---- */
@@ -100,6 +71,21 @@ static void rec_list_free(struct rec_list *l)
 	memset(l, 0, sizeof *l);
 }
 
+static void rec_list_add(const logbus_record *rec, void *arg)
+{
+	struct rec_list *out = arg;
+
+	if (out->n == out->cap) {
+		out->cap = out->cap ? out->cap * 2 : 1024;
+		out->v = realloc(out->v, out->cap * sizeof *out->v);
+		assert_non_null(out->v);
+	}
+	out->v[out->n].seq = rec->seq;
+	out->v[out->n].message = strdup(rec->message);
+	assert_non_null(out->v[out->n].message);
+	out->n++;
+}
+
 /* Every record of service svc (NULL: all but the broker's own), from the
  * journal's head.  The broker writes its own events (start, signals, the
  * torn tail it truncated, "listening again") as records of the service
@@ -115,39 +101,9 @@ static void read_all(const struct broker_proc *b, const char *svc,
 	    .filter = {.services = svc ? svcs : NULL, .nservices = svc ? 1 : 0},
 	    .timeout_ms = 15000,
 	};
-	logbus_reader *r;
-	const logbus_record *rec;
-	int rv;
 
 	memset(out, 0, sizeof *out);
-	assert_int_equal(logbus_reader_open(&r, &ro), LOGBUS_OK);
-	while ((rv = logbus_reader_next(r, &rec, -1)) == 1) {
-		if (svc == NULL && strcmp(rec->service, "logbusd") == 0)
-			continue;
-		if (out->n == out->cap) {
-			out->cap = out->cap ? out->cap * 2 : 1024;
-			out->v = realloc(out->v, out->cap * sizeof *out->v);
-			assert_non_null(out->v);
-		}
-		out->v[out->n].seq = rec->seq;
-		out->v[out->n].message = strdup(rec->message);
-		assert_non_null(out->v[out->n].message);
-		out->n++;
-	}
-	if (rv != 0)
-		fail_msg("logbus_reader_next: %s: %s", logbus_strerror(rv),
-		         logbus_reader_error(r));
-	logbus_reader_close(r);
-}
-
-static logbus_publisher *open_publisher(const struct broker_proc *b,
-                                        const char *svc)
-{
-	logbus_publisher_options po = {.run_dir = b->run_dir, .service = svc};
-	logbus_publisher *p = NULL;
-
-	assert_int_equal(logbus_publisher_open(&p, &po), LOGBUS_OK);
-	return p;
+	harness_read_each(&ro, rec_list_add, out);
 }
 
 /* Log "<prefix>-<i>" for i in [from, to). */
@@ -206,7 +162,7 @@ static void assert_exactly_once_text(const struct broker_proc *b,
  * and read back once. */
 static void assert_round_trip(const struct broker_proc *b, const char *tag)
 {
-	logbus_publisher *p = open_publisher(b, "roundtrip");
+	logbus_publisher *p = harness_publisher(b->run_dir, "roundtrip");
 	struct rec_list l;
 	char want[128];
 	int found = 0;
@@ -253,7 +209,7 @@ static bool file_has_all(void *arg)
 {
 	const struct file_has *fh = arg;
 	size_t len = 0;
-	char *text = harness_slurp(fh->path, &len);
+	char *text = files_slurp(fh->path, &len);
 	bool ok = text != NULL && len >= fh->from;
 
 	for (size_t i = 0; ok && i < fh->nneedles; i++)
@@ -280,7 +236,7 @@ static bool path_exists(const char *dir, const char *name)
 
 static void print_file(const char *what, const char *path)
 {
-	char *text = harness_slurp(path, NULL);
+	char *text = files_slurp(path, NULL);
 	print_message("---- %s (%s) ----\n%s----\n", what, path,
 	              text ? text : "(none)\n");
 	free(text);
@@ -324,7 +280,7 @@ static const char *const relisten_socks[2] = {SOCK_INGEST, SOCK_QUERY};
 static bool both_relistened(void *arg)
 {
 	struct relisten_wait *w = arg;
-	char *text = harness_slurp(w->b->stderr_path, NULL);
+	char *text = files_slurp(w->b->stderr_path, NULL);
 
 	for (int i = 0; i < 2; i++) {
 		if (!w->reported[i] && text != NULL)
@@ -363,7 +319,7 @@ static void test_bug1518_raw_connect_close_does_not_stop_listeners(void **state)
 	}
 
 	/* And serves new connections on both sockets. */
-	logbus_publisher *p = open_publisher(b, "after1518");
+	logbus_publisher *p = harness_publisher(b->run_dir, "after1518");
 	char err[256];
 	assert_int_equal(logbus_log(p, LOGBUS_WARNING, "after-1518-%d", 0),
 	                 LOGBUS_OK);
@@ -443,7 +399,7 @@ test_kill9_while_publishing_loses_no_acknowledged_record(void **state)
 	atomic_init(&k.stop, false);
 	atomic_init(&k.done, false);
 	atomic_init(&k.acked, 0);
-	k.pub = open_publisher(b, "kill9");
+	k.pub = harness_publisher(b->run_dir, "kill9");
 	assert_int_equal(pthread_create(&th, NULL, kill9_publisher, &k), 0);
 
 	struct acked_at_least w = {&k, KILL9_BEFORE};
@@ -539,7 +495,7 @@ static void assert_second_broker_refused(struct broker_proc *b,
 	print_file("second logbusd stderr", err_path);
 	assert_true(WIFEXITED(c.status));
 	assert_int_not_equal(WEXITSTATUS(c.status), 0);
-	char *text = harness_slurp(err_path, NULL);
+	char *text = files_slurp(err_path, NULL);
 	assert_non_null(text);
 	bool says = strstr(text, why) != NULL;
 	free(text);
@@ -552,7 +508,7 @@ static void assert_second_broker_refused(struct broker_proc *b,
 	assert_true(path_exists(b->run_dir, SOCK_INGEST));
 	assert_true(path_exists(b->run_dir, SOCK_QUERY));
 	assert_round_trip(b, "after a second broker");
-	text = harness_slurp(b->stderr_path, NULL);
+	text = files_slurp(b->stderr_path, NULL);
 	assert_non_null(text);
 	bool relistened = strstr(text, "listening again") != NULL;
 	if (relistened)
@@ -585,7 +541,7 @@ static void test_second_broker_on_same_journal_refuses_to_start(void **state)
 static void test_sigterm_drains_and_removes_sockets(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_publisher(b, "sigterm");
+	logbus_publisher *p = harness_publisher(b->run_dir, "sigterm");
 
 	log_numbered(p, "term", 0, 500);
 	assert_int_equal(logbus_flush(p, 15000), LOGBUS_OK);
@@ -647,7 +603,7 @@ test_sigterm_under_load_exits_at_once_and_loses_no_record(void **state)
 		atomic_init(&k[i].done, false);
 		atomic_init(&k[i].acked, 0);
 		snprintf(svc[i], sizeof svc[i], "term-load-%d", i);
-		k[i].pub = open_publisher(b, svc[i]);
+		k[i].pub = harness_publisher(b->run_dir, svc[i]);
 		assert_int_equal(
 		    pthread_create(&th[i], NULL, kill9_publisher, &k[i]), 0);
 	}
@@ -737,7 +693,7 @@ static void newest_segment(const struct broker_proc *b, char *out, size_t len)
 static void test_torn_journal_tail_after_crash_is_truncated(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_publisher(b, "torn");
+	logbus_publisher *p = harness_publisher(b->run_dir, "torn");
 	char seg[512];
 	struct rec_list l;
 
@@ -780,7 +736,7 @@ static void test_torn_journal_tail_after_crash_is_truncated(void **state)
 	assert_exactly_once(b, "torn", "torn", 300);
 
 	/* New records continue after the old last seq. */
-	p = open_publisher(b, "torn2");
+	p = harness_publisher(b->run_dir, "torn2");
 	log_numbered(p, "after", 0, 50);
 	assert_int_equal(logbus_flush(p, 15000), LOGBUS_OK);
 	assert_int_equal(logbus_publisher_close(p, 5000), LOGBUS_OK);
@@ -798,7 +754,7 @@ static void
 test_publisher_survives_broker_restart_with_unsent_records(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_publisher(b, "restart");
+	logbus_publisher *p = harness_publisher(b->run_dir, "restart");
 	char err[256];
 
 	/* Connected and working first. */
@@ -902,7 +858,7 @@ test_library_redials_after_a_peer_closed_during_handshake(void **state)
 	atomic_init(&c.stop, false);
 	assert_int_equal(pthread_create(&c.thread, NULL, closer_main, &c), 0);
 
-	logbus_publisher *p = open_publisher(b, "redial");
+	logbus_publisher *p = harness_publisher(b->run_dir, "redial");
 	assert_int_equal(logbus_log(p, LOGBUS_INFO, "after a dead handshake"),
 	                 LOGBUS_OK);
 	assert_true(harness_wait(closer_accepted, &c, HARNESS_WAIT_MS));
@@ -927,55 +883,25 @@ test_library_redials_after_a_peer_closed_during_handshake(void **state)
 /* The broker's count of journal fdatasync calls (query "info"). */
 static uint64_t broker_fsyncs(const struct broker_proc *b)
 {
-	char url[400];
-	nng_socket s;
-	nng_msg *m;
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	msgpack_zone z;
-	msgpack_object o;
-	size_t off = 0;
+	struct raw_reply r;
 	uint64_t n = UINT64_MAX;
 
-	snprintf(url, sizeof url, "ipc://%s/%s", b->run_dir, SOCK_QUERY);
-	assert_int_equal(nng_req0_open(&s), 0);
-	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000), 0);
-	assert_int_equal(nng_dial(s, url, NULL, 0), 0);
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 1);
-	mp_pack_key(&pk, "op");
-	mp_pack_key(&pk, OP_INFO);
-	assert_int_equal(nng_send(s, sb.data, sb.size, 0), 0);
-	assert_int_equal(nng_recvmsg(s, &m, 0), 0);
-	msgpack_zone_init(&z, 1024);
-	assert_int_equal(
-	    msgpack_unpack(nng_msg_body(m), nng_msg_len(m), &off, &z, &o),
-	    MSGPACK_UNPACK_SUCCESS);
-	assert_true(mp_get_u64(&o, "fsyncs", &n));
-	msgpack_zone_destroy(&z);
-	msgpack_sbuffer_destroy(&sb);
-	nng_msg_free(m);
-	nng_close(s);
+	raw_info(b->run_dir, &r);
+	assert_true(mp_get_u64(&r.o, "fsyncs", &n));
+	raw_reply_free(&r);
 	return n;
 }
 
 static int setup_no_periodic_sync(void **state)
 {
-	struct broker_proc *b = calloc(1, sizeof *b);
-
-	if (b == NULL)
-		return -1;
-	*state = b;
-	b->extra[0] = "--fsync-interval";
-	b->extra[1] = "3600";
-	return harness_start(b) == 0 ? 0 : -1;
+	static const char *const extra[] = {"--fsync-interval", "3600", NULL};
+	return harness_setup_with(state, extra);
 }
 
 static void test_critical_record_is_synced_before_its_ack(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_publisher(b, "durable");
+	logbus_publisher *p = harness_publisher(b->run_dir, "durable");
 
 	/* The periodic sync is an hour away: only CRITICAL syncs now. */
 	uint64_t before = broker_fsyncs(b);
@@ -993,33 +919,34 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
 	        test_bug1518_raw_connect_close_does_not_stop_listeners,
-	        setup_fast_probe, teardown),
+	        setup_fast_probe, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_kill9_while_publishing_loses_no_acknowledged_record, setup,
-	        teardown),
+	        test_kill9_while_publishing_loses_no_acknowledged_record,
+	        harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_second_broker_on_same_run_dir_refuses_to_start, setup,
-	        teardown),
+	        test_second_broker_on_same_run_dir_refuses_to_start,
+	        harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_second_broker_on_same_journal_refuses_to_start, setup,
-	        teardown),
+	        test_second_broker_on_same_journal_refuses_to_start,
+	        harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_sigterm_drains_and_removes_sockets, setup, teardown),
+	        test_sigterm_drains_and_removes_sockets, harness_setup,
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_sigterm_under_load_exits_at_once_and_loses_no_record,
-	        setup, teardown),
+	        harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_torn_journal_tail_after_crash_is_truncated, setup,
-	        teardown),
+	        test_torn_journal_tail_after_crash_is_truncated, harness_setup,
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_publisher_survives_broker_restart_with_unsent_records,
-	        setup, teardown),
+	        harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_library_redials_after_a_peer_closed_during_handshake,
-	        setup, teardown),
+	        harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_critical_record_is_synced_before_its_ack,
-	        setup_no_periodic_sync, teardown),
+	        setup_no_periodic_sync, harness_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,6 @@ set -eEuo pipefail
 need_bin_dir logbusd logbusctl route_flood -- "$@"
 test_init
 
-unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR
 # Local time that is neither UTC nor a whole hour away from it: a line
 # written in UTC, or with the wrong offset, cannot pass for local time.
 export TZ=Asia/Kolkata
@@ -42,10 +41,6 @@ start_logbusd "$T/a.err" "$T/run" --log-dir "$L" \
 	--route 'private.log:service=s_mode,mode=0600' \
 	--route 'locked/x.log:service=svc_lock'
 BROKER_PID=$LOGBUSD_PID
-
-ctl() {
-	"$BIN/logbusctl" --run-dir "$T/run" "$@"
-}
 
 # expected_text LEVELNAME LOGGER MESSAGE < one JSON record (tail -o json):
 # what Python's logging writes for it with the format

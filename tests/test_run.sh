@@ -21,17 +21,12 @@ set -eEuo pipefail
 need_bin_dir logbusd logbusctl -- "$@"
 test_init
 
-unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR
 # No core files: "(core dumped)" is then never in a report.  (A core_pattern
 # that pipes to a program ignores this limit: see segv below.)
 ulimit -c 0
 
-start_logbusd "$T/broker.err" "$T/run" --log-dir "$T/log"
+start_broker
 LOG=$T/log
-
-ctl() {
-	"$BIN/logbusctl" --run-dir "$T/run" "$@"
-}
 
 # has_line FILE LINE: FILE has LINE as a whole line.
 has_line() {

@@ -22,36 +22,18 @@
 #include <cmocka.h>
 #include <msgpack.h>
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 
 #include "harness.h"
 #include "logbus/logbus.h"
+#include "paths.h"
 #include "proto.h"
+#include "raw_request.h"
 #include "record.h"
 
 #define SERVICE      "statsvc"
 #define RAW_SERVICE  "rawsvc"
 #define SELF_SERVICE "logbusd"
 #define TIME_NS      INT64_C(1795322771514149569) /* any time of this era */
-
-static int setup(void **state)
-{
-	struct broker_proc *b = calloc(1, sizeof *b);
-
-	if (b == NULL)
-		return -1;
-	*state = b;
-	return harness_start(b) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct broker_proc *b = *state;
-
-	harness_cleanup(b);
-	free(b);
-	return 0;
-}
 
 static void stats(const struct broker_proc *b, logbus_stats *st)
 {
@@ -129,8 +111,7 @@ static void pack_record_bin(msgpack_packer *pk, const char *svc, int level,
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&rp, &sb, msgpack_sbuffer_write);
 	record_pack(&rp, &in);
-	msgpack_pack_bin(pk, sb.size);
-	msgpack_pack_bin_body(pk, sb.data, sb.size);
+	raw_pack_bin(pk, sb.data, sb.size);
 	*size = sb.size;
 	msgpack_sbuffer_destroy(&sb);
 }
@@ -141,32 +122,19 @@ static void raw_publish(const struct broker_proc *b, const void *body,
                         size_t len, uint64_t *n, size_t *nrej, bool *dup)
 {
 	char url[400];
-	nng_socket s;
-	nng_msg *reply;
-	msgpack_zone zone;
-	msgpack_object o;
-	size_t off = 0;
+	struct raw_reply r;
 	bool ok = false;
 
-	snprintf(url, sizeof url, "ipc://%s/%s", b->run_dir, SOCK_INGEST);
-	assert_int_equal(nng_req0_open(&s), 0);
-	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000), 0);
-	assert_int_equal(nng_dial(s, url, NULL, 0), 0);
-	assert_int_equal(nng_send(s, (void *)body, len, 0), 0);
-	assert_int_equal(nng_recvmsg(s, &reply, 0), 0);
-	nng_close(s);
-	msgpack_zone_init(&zone, 4096);
-	assert_int_equal(msgpack_unpack(nng_msg_body(reply), nng_msg_len(reply),
-	                                &off, &zone, &o),
-	                 MSGPACK_UNPACK_SUCCESS);
-	assert_true(mp_get_bool(&o, "ok", &ok) && ok);
-	assert_true(mp_get_u64(&o, "n", n));
-	assert_true(mp_get_bool(&o, "dup", dup));
-	const msgpack_object *rej = mp_get(&o, "rej");
+	assert_non_null(
+	    paths_socket_url(url, sizeof url, b->run_dir, SOCK_INGEST));
+	raw_call(url, body, len, &r);
+	assert_true(mp_get_bool(&r.o, "ok", &ok) && ok);
+	assert_true(mp_get_u64(&r.o, "n", n));
+	assert_true(mp_get_bool(&r.o, "dup", dup));
+	const msgpack_object *rej = mp_get(&r.o, "rej");
 	assert_non_null(rej);
 	*nrej = rej->via.array.size;
-	msgpack_zone_destroy(&zone);
-	nng_msg_free(reply);
+	raw_reply_free(&r);
 }
 
 /* The newest sequence number in the journal, as a reader sees it. */
@@ -174,17 +142,8 @@ static uint64_t journal_newest(const struct broker_proc *b)
 {
 	logbus_reader_options ro = {.run_dir = b->run_dir,
 	                            .start = LOGBUS_START_HEAD};
-	logbus_reader *r;
-	const logbus_record *rec;
-	uint64_t last = 0;
-	int rv;
 
-	assert_int_equal(logbus_reader_open(&r, &ro), LOGBUS_OK);
-	while ((rv = logbus_reader_next(r, &rec, -1)) == 1)
-		last = rec->seq;
-	assert_int_equal(rv, 0);
-	logbus_reader_close(r);
-	return last;
+	return harness_read_each(&ro, NULL, NULL);
 }
 
 static const struct {
@@ -241,17 +200,7 @@ static void test_stats_match_what_was_published(void **state)
 	size_t good, bad_utf8, bad_svc;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 5);
-	mp_pack_key(&pk, "op");
-	mp_pack_key(&pk, OP_PUBLISH);
-	mp_pack_key(&pk, "sid");
-	msgpack_pack_uint64(&pk, 0x5747);
-	mp_pack_key(&pk, "bn");
-	msgpack_pack_uint64(&pk, 1);
-	mp_pack_key(&pk, "dr");
-	msgpack_pack_uint64(&pk, 7);
-	mp_pack_key(&pk, "r");
-	msgpack_pack_array(&pk, 3);
+	raw_pack_publish(&pk, 0x5747, 1, 7, 3);
 	pack_record_bin(&pk, RAW_SERVICE, LOGBUS_WARNING, "raw ok", &good);
 	pack_record_bin(&pk, RAW_SERVICE, LOGBUS_INFO, "bad \xc0\xaf",
 	                &bad_utf8);
@@ -458,14 +407,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_stats_match_what_was_published,
-	                                    setup, teardown),
+	                                    harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_subscribers_counted_while_a_follower_is_attached, setup,
-	        teardown),
+	        test_subscribers_counted_while_a_follower_is_attached,
+	        harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_publisher_drops_reach_the_broker, setup, teardown),
+	        test_publisher_drops_reach_the_broker, harness_setup,
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_services_show_the_last_error_report, setup, teardown),
+	        test_services_show_the_last_error_report, harness_setup,
+	        harness_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

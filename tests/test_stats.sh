@@ -18,13 +18,7 @@ set -eEuo pipefail
 
 need_bin_dir logbusd logbusctl -- "$@"
 test_init
-unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR
-
-start_logbusd "$T/broker.err" "$T/run" --log-dir "$T/log"
-
-ctl() {
-	"$BIN/logbusctl" --run-dir "$T/run" "$@"
-}
+start_broker
 
 
 # stat_of EXPR: the Python expression EXPR of `stats -o json` (s).

@@ -257,50 +257,12 @@ static void check_run(struct got_list *l, const char *prefix, int first,
 
 /* ---- broker and publishers ----------------------------------------- */
 
-static logbus_publisher *open_pub(const char *run_dir, const char *service)
-{
-	logbus_publisher *p;
-	logbus_publisher_options o = {.run_dir = run_dir, .service = service};
-	assert_int_equal(logbus_publisher_open(&p, &o), LOGBUS_OK);
-	return p;
-}
-
 /* Log "<prefix><i>" for i in [from, to). */
 static void log_range(logbus_publisher *p, const char *prefix, int from, int to)
 {
 	for (int i = from; i < to; i++)
 		assert_int_equal(logbus_log(p, LOGBUS_INFO, "%s%d", prefix, i),
 		                 LOGBUS_OK);
-}
-
-/* A broker with the extra arguments (NULL-terminated, or NULL). */
-static int start_broker(void **state, const char *const *extra)
-{
-	struct broker_proc *b = calloc(1, sizeof *b);
-
-	if (b == NULL)
-		return -1;
-	for (size_t i = 0; extra && extra[i]; i++)
-		b->extra[i] = extra[i];
-	if (harness_start(b) < 0) {
-		harness_cleanup(b);
-		free(b);
-		return -1;
-	}
-	*state = b;
-	return 0;
-}
-
-static int setup(void **state)
-{
-	return start_broker(state, NULL);
-}
-
-static int teardown(void **state)
-{
-	harness_cleanup(*state);
-	free(*state);
-	return 0;
 }
 
 static logbus_subscription *subscribe(const logbus_reader_options *o,
@@ -390,7 +352,7 @@ static void *pub_job_run(void *arg)
 static void test_replay_then_live_switch_has_no_gap_or_duplicate(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_pub(b->run_dir, "switch");
+	logbus_publisher *p = harness_publisher(b->run_dir, "switch");
 	struct got_list l;
 	pthread_t th;
 
@@ -442,7 +404,7 @@ test_stalled_callback_gets_all_100000_in_order_without_slowing_ingest(
 	 * (sub0 drops the oldest, pub0 drops when its queue is full) and
 	 * must repair from the journal.  Baseline first: nobody follows.
 	 */
-	logbus_publisher *p0 = open_pub(b->run_dir, "ingest");
+	logbus_publisher *p0 = harness_publisher(b->run_dir, "ingest");
 	struct pub_job base = {.p = p0,
 	                       .prefix = "b-",
 	                       .from = 0,
@@ -467,7 +429,7 @@ test_stalled_callback_gets_all_100000_in_order_without_slowing_ingest(
 	                           .follow = 1};
 	logbus_subscription *s = subscribe(&o, &l, false);
 
-	logbus_publisher *p1 = open_pub(b->run_dir, "ingest");
+	logbus_publisher *p1 = harness_publisher(b->run_dir, "ingest");
 	struct pub_job slow = {.p = p1,
 	                       .prefix = "s-",
 	                       .from = 0,
@@ -567,7 +529,7 @@ static void test_follower_survives_broker_restart(void **state)
 	assert_int_equal(logbus_reader_open(&pl.r, &o), LOGBUS_OK);
 	assert_int_equal(pthread_create(&th, NULL, puller_run, &pl), 0);
 
-	logbus_publisher *p = open_pub(b->run_dir, "restart");
+	logbus_publisher *p = harness_publisher(b->run_dir, "restart");
 	log_range(p, "k-", 0, 5000);
 	/* Kill while the followers are live and batches may be in flight:
 	 * what was written is kept, an unacknowledged batch is resent and
@@ -964,7 +926,7 @@ static void test_fifty_followers_with_different_filters_each_get_exactly_theirs(
 
 	assert_non_null(f);
 	for (int k = 0; k < 5; k++)
-		pubs[k] = open_pub(b->run_dir, mix_services[k]);
+		pubs[k] = harness_publisher(b->run_dir, mix_services[k]);
 	publish_mix(pubs, 0, MIX_BEFORE, t0);
 	for (int k = 0; k < 5; k++)
 		assert_int_equal(logbus_flush(pubs[k], WAIT_MS), LOGBUS_OK);
@@ -1225,7 +1187,7 @@ static void check_position(const char *run_dir, logbus_publisher *p,
 static void test_each_start_position(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_pub(b->run_dir, "positions");
+	logbus_publisher *p = harness_publisher(b->run_dir, "positions");
 	struct model model;
 	struct model *md = &model;
 	char cursor40[128];
@@ -1291,7 +1253,7 @@ static int setup_small_journal(void **state)
 {
 	static const char *const extra[] = {"--segment-size", "8K",
 	                                    "--max-total", "32K", NULL};
-	return start_broker(state, extra);
+	return harness_setup_with(state, extra);
 }
 
 static void
@@ -1303,7 +1265,7 @@ test_expired_cursor_error_names_oldest_and_can_continue(void **state)
 	char pad[200], cursor[128];
 	struct got_list head;
 
-	logbus_publisher *p = open_pub(b->run_dir, "svc");
+	logbus_publisher *p = harness_publisher(b->run_dir, "svc");
 	memset(pad, 'x', sizeof pad - 1);
 	pad[sizeof pad - 1] = '\0';
 	for (int i = 0; i < 2000; i++) {
@@ -1399,7 +1361,7 @@ static void test_bad_regex_is_an_error_at_open(void **state)
 	assert_non_null(strstr(err, "noequals"));
 
 	/* The broker never saw them and serves as before. */
-	logbus_publisher *p = open_pub(b->run_dir, "after");
+	logbus_publisher *p = harness_publisher(b->run_dir, "after");
 	log_range(p, "ok-", 0, 10);
 	assert_int_equal(logbus_publisher_close(p, WAIT_MS), LOGBUS_OK);
 	list_init(&l);
@@ -1413,7 +1375,7 @@ static void test_bad_regex_is_an_error_at_open(void **state)
 static void test_snapshot_subscription_ends_when_caught_up(void **state)
 {
 	struct broker_proc *b = *state;
-	logbus_publisher *p = open_pub(b->run_dir, "snap");
+	logbus_publisher *p = harness_publisher(b->run_dir, "snap");
 	struct got_list l, rest;
 	char cursor[128];
 
@@ -1454,7 +1416,7 @@ static void test_snapshot_subscription_ends_when_caught_up(void **state)
 static int setup_segments(void **state)
 {
 	static const char *const extra[] = {"--segment-size", "256K", NULL};
-	return start_broker(state, extra);
+	return harness_setup_with(state, extra);
 }
 
 #define SVC_SEQS_MAX 8192
@@ -1547,7 +1509,7 @@ static void test_reads_of_one_service_among_many_match_a_full_scan(void **state)
 	pad[sizeof pad - 1] = '\0';
 	for (int s = 0; s < 10; s++) {
 		snprintf(name[s], sizeof name[s], "q%d", s);
-		p[s] = open_pub(b->run_dir, name[s]);
+		p[s] = harness_publisher(b->run_dir, name[s]);
 	}
 	/* Each service's records in three stretches, then all interleaved. */
 	for (int round = 0; round < 3; round++) {
@@ -1595,29 +1557,30 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
-	        test_replay_then_live_switch_has_no_gap_or_duplicate, setup,
-	        teardown),
+	        test_replay_then_live_switch_has_no_gap_or_duplicate,
+	        harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_stalled_callback_gets_all_100000_in_order_without_slowing_ingest,
-	        setup, teardown),
+	        harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_follower_survives_broker_restart, setup, teardown),
+	        test_follower_survives_broker_restart, harness_setup,
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_fifty_followers_with_different_filters_each_get_exactly_theirs,
-	        setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_each_start_position, setup,
-	                                    teardown),
+	        harness_setup, harness_teardown),
+	    cmocka_unit_test_setup_teardown(test_each_start_position,
+	                                    harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_expired_cursor_error_names_oldest_and_can_continue,
-	        setup_small_journal, teardown),
+	        setup_small_journal, harness_teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_regex_is_an_error_at_open,
-	                                    setup, teardown),
+	                                    harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_snapshot_subscription_ends_when_caught_up, setup,
-	        teardown),
+	        test_snapshot_subscription_ends_when_caught_up, harness_setup,
+	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_reads_of_one_service_among_many_match_a_full_scan,
-	        setup_segments, teardown),
+	        setup_segments, harness_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

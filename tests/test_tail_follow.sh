@@ -18,7 +18,7 @@ set -eEuo pipefail
 need_bin_dir logbusd logbusctl -- "$@"
 test_init
 
-unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR NO_COLOR
+unset NO_COLOR
 
 # eventually NAME COMMAND...: ok when COMMAND succeeds within 10 s.
 eventually() {
@@ -34,20 +34,6 @@ eventually() {
 # has_line FILE LINE: FILE has LINE as a whole line.
 has_line() {
 	grep -qxF -- "$2" "$1" 2>/dev/null
-}
-
-broker_start() {
-	start_logbusd "$T/broker.err" "$T/run" --log-dir "$T/log"
-	BROKER_PID=$LOGBUSD_PID
-}
-
-broker_stop() {
-	stop_pid "$BROKER_PID"
-	BROKER_PID=
-}
-
-ctl() {
-	"$BIN/logbusctl" --run-dir "$T/run" "$@"
 }
 
 # follow NAME ARGS...: start `logbusctl tail -f ARGS` in the background,
@@ -71,7 +57,7 @@ stop_follower() {
 	expect_eq "$name: SIG$sig ends it with exit 0" 0 "$rc"
 }
 
-broker_start
+start_broker
 
 # ---- records committed after it started ----------------------------------------------------
 
@@ -178,7 +164,7 @@ follow restart -s svc_rs -o cat --cursor-file "$T/rs.cursor"
 RESTART=$FOLLOW_PID
 ctl publish -s svc_rs "rs 1"
 eventually "restart: follows before" has_line "$T/restart.out" "rs 1"
-broker_stop
+stop_broker
 eventually "restart: one line says it waits for logbusd" \
 	grep -q '^logbusctl: waiting for logbusd at .*query.sock: ' "$T/restart.err"
 check_alive() { kill -0 "$RESTART" 2>/dev/null; }
@@ -188,7 +174,7 @@ else
 	fail "restart: the follower keeps going without a broker" \
 		"stderr: $(cat "$T/restart.err")"
 fi
-broker_start
+start_broker
 ctl publish -s svc_rs "rs 2"
 ctl publish -s svc_rs "rs 3"
 eventually "restart: records after the restart appear" has_line "$T/restart.out" "rs 3"

@@ -29,7 +29,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null ||
 	exit 77
 fi
 test_init
-unset LOGBUS_RUN_DIR LOGBUS_LOG_DIR NO_COLOR
+unset NO_COLOR
 chmod 0755 "$T" # nobody must reach the sockets
 mkdir "$T/nobody" && chown nobody "$T/nobody"
 
@@ -45,7 +45,6 @@ for g in users staff games; do
 done
 [ -n "$READERS" ] || { echo "skip: no group for the readers" >&2; exit 77; }
 
-ctl() { "$BIN/logbusctl" --run-dir "$T/run" "$@"; }
 # "${NOBODY[@]}" CMD...: CMD as nobody:nogroup with no other group;
 # "${READER[@]}" CMD...: as nobody whose group is the reader group.  Arrays,
 # not functions: "${NOBODY[@]}" CMD & is the command's own pid in $!
@@ -96,8 +95,7 @@ expect_exit "bad --live-mode: exit 2" 2 "$BIN/logbusd" --live-mode 0999
 
 # ---- socket files -----------------------------------------------------------
 
-start_logbusd "$T/broker.err" "$T/run" --log-dir "$T/log" \
-	--reader-group "$READERS" --socket-user nobody \
+start_broker --reader-group "$READERS" --socket-user nobody \
 	--ingest-group "$NOGROUP" --ingest-mode 0620 --query-mode 0666
 expect_eq "ingest.sock: owner, group, mode" "nobody $NOGROUP 620" \
 	"$(stat -c '%U %G %a' "$T/run/ingest.sock")"
@@ -108,12 +106,10 @@ expect_eq "live.sock: the reader group, 0660 by default" \
 check "the start says who reads everything" \
 	grep -q "readers: root and group $READERS read every record" \
 	"$T/broker.err"
-stop_pid "$LOGBUSD_PID"
+stop_broker
 
 # The rest with the defaults, but a reader group we can join.
-start_logbusd "$T/broker.err" "$T/run" --log-dir "$T/log" \
-	--reader-group "$READERS"
-BROKER_PID=$LOGBUSD_PID
+start_broker --reader-group "$READERS"
 expect_eq "default modes: ingest 0666, query 0666, live 0660" \
 	"666 666 660 $READERS" \
 	"$(stat -c '%a' "$T/run/ingest.sock" "$T/run/query.sock" \
@@ -202,10 +198,8 @@ check "nobody, rotate: says who may" \
 # ---- following: tail -f and logbus_subscribe, without live -----------------
 
 # live.sock open to everybody: the broker itself must keep nobody out.
-stop_pid "$BROKER_PID"
-start_logbusd "$T/broker.err" "$T/run" --log-dir "$T/log" \
-	--reader-group "$READERS" --live-mode 0666
-BROKER_PID=$LOGBUSD_PID
+stop_broker
+start_broker --reader-group "$READERS" --live-mode 0666
 "${NOBODY_RAW[@]}" "$BIN/trust_subscriber" --raw-live "$T/run" >"$T/nraw.out" \
 	2>"$T/nraw.err" &
 NR_PID=$!

@@ -4,7 +4,8 @@
  * logbus-bench is one program with a file per measurement (bench_ingest.c,
  * bench_call.c, bench_live.c, bench_query.c, bench_restart.c,
  * bench_direct.c) and two of helpers: bench_broker.c starts and stops a
- * real logbusd in a temporary directory, bench_util.c has the messages,
+ * real logbusd in a temporary directory (through tools/broker_proc.c, which
+ * the integration tests use too), bench_util.c has the messages,
  * clocks, percentiles, /proc readings and the report.  logbus_bench.c reads
  * the command line and runs the modes.
  *
@@ -21,6 +22,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
+
+#include "broker_proc.h"
+#include "files.h"
 
 #define EXIT_FAIL  1
 #define EXIT_USAGE 2
@@ -80,39 +84,25 @@ char *bench_message(size_t n);
 
 /* ---- files and /proc --------------------------------------------------- */
 
-/* A whole file, malloc'd and NUL-terminated, or NULL. */
-char *slurp(const char *path);
 /* Bytes of the regular files under dir (recursively); -1 on error. */
 int64_t dir_bytes(const char *dir);
-void remove_tree(const char *dir);
 /* utime + stime of pid in seconds, or NAN. */
 double proc_cpu_seconds(pid_t pid);
 /* VmHWM of pid in bytes, or -1. */
 int64_t proc_peak_rss(pid_t pid);
 
-/* ---- the broker -------------------------------------------------------- */
-
-struct bench_broker {
-	pid_t pid;     /* -1: not running */
-	char dir[256]; /* the temporary directory; "" once removed */
-	char run_dir[320];
-	char log_dir[320];
-	char journal_dir[340];
-	char stderr_path[320];
-	char bin[4096];
-	int64_t exec_ns; /* CLOCK_MONOTONIC just before the last spawn */
-};
+/* ---- the broker (a struct broker_proc with logbus-bench's options) ----- */
 
 /* A new temporary directory, logbusd started in it and serving.  On
  * failure everything is cleaned up already. */
-int broker_start(struct bench_broker *b);
+int broker_start(struct broker_proc *b);
 /* Start logbusd again on the same directories (it must be stopped); does
  * not wait for it to serve. */
-int broker_spawn(struct bench_broker *b);
+int broker_spawn(struct broker_proc *b);
 /* SIGTERM and wait for the exit (SIGKILL after 10 s); 0 if it exited 0. */
-int broker_stop(struct bench_broker *b);
+int broker_stop(struct broker_proc *b);
 /* Stop it if it runs and remove the directory. */
-void broker_cleanup(struct bench_broker *b);
+void broker_cleanup(struct broker_proc *b);
 
 /* ---- the report -------------------------------------------------------- */
 
@@ -151,7 +141,7 @@ void report_close(struct report *r, char bracket);
 struct bench_ctx {
 	const struct bench_opts *o;
 	const char *run_dir;
-	struct bench_broker *broker;
+	struct broker_proc *broker;
 	bool own; /* no --run-dir: a mode may start brokers of its own */
 	struct report *rep;
 };

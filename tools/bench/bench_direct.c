@@ -88,7 +88,7 @@ int mode_direct(struct bench_ctx *c)
 		status =
 		    fail("%s has %ld lines, not %ld", path, lines, o->records);
 out:
-	remove_tree(dir);
+	files_remove_tree(dir);
 	free(line);
 	return status;
 }

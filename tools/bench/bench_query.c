@@ -219,7 +219,7 @@ static int query_measure(struct bench_ctx *c, int64_t journal_bytes)
 
 int mode_query(struct bench_ctx *c)
 {
-	struct bench_broker own = {.pid = -1};
+	struct broker_proc own = {.pid = -1};
 	struct bench_ctx qc = *c;
 	double fill_s = 0;
 	int64_t jb = -1;

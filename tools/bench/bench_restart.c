@@ -27,7 +27,7 @@
 #define RESTART_WAIT_MS 60000
 #define RESTART_SERVICE "bench_restart"
 
-static int restart_fill(struct bench_broker *b, int64_t bytes, long *records)
+static int restart_fill(struct broker_proc *b, int64_t bytes, long *records)
 {
 	logbus_publisher_options po = {.run_dir = b->run_dir,
 	                               .service = RESTART_SERVICE,
@@ -79,7 +79,7 @@ static int restart_fill(struct bench_broker *b, int64_t bytes, long *records)
 /* The query socket exists.  Not connect(2): a bare connection that closes
  * without nng's handshake makes nng 1.5.2's listener stop accepting (the
  * broker's "nng bug #1518" warning), which would be measured. */
-static bool query_socket_up(const struct bench_broker *b)
+static bool query_socket_up(const struct broker_proc *b)
 {
 	char path[400];
 
@@ -88,7 +88,7 @@ static bool query_socket_up(const struct bench_broker *b)
 }
 
 /* The last record of the filled service comes back. */
-static bool tail_answers(const struct bench_broker *b, long records)
+static bool tail_answers(const struct broker_proc *b, long records)
 {
 	const char *services[1] = {RESTART_SERVICE};
 	logbus_reader_options ro = {
@@ -113,7 +113,7 @@ static bool tail_answers(const struct bench_broker *b, long records)
 	return ok;
 }
 
-static int restart_once(struct bench_broker *b, long records, double *ms)
+static int restart_once(struct broker_proc *b, long records, double *ms)
 {
 	int status, st;
 
@@ -130,20 +130,20 @@ static int restart_once(struct bench_broker *b, long records, double *ms)
 		}
 		if (bench_interrupted)
 			return fail("interrupted");
-		if (clock_ns(CLOCK_MONOTONIC) - b->exec_ns >
+		if (clock_ns(CLOCK_MONOTONIC) - b->spawn_ns >
 		    RESTART_WAIT_MS * NS_PER_MS)
 			return fail("logbusd did not answer a query within %d "
 			            "s of its start",
 			            RESTART_WAIT_MS / 1000);
 		sleep_ms(1);
 	}
-	*ms = (double)(clock_ns(CLOCK_MONOTONIC) - b->exec_ns) / 1e6;
+	*ms = (double)(clock_ns(CLOCK_MONOTONIC) - b->spawn_ns) / 1e6;
 	return broker_stop(b);
 }
 
 int mode_restart(struct bench_ctx *c)
 {
-	struct bench_broker b = {.pid = -1};
+	struct broker_proc b = {.pid = -1};
 	double ms[RESTART_REPEAT], first;
 	int64_t jb;
 	long records = 0;

@@ -148,34 +148,6 @@ char *bench_message(size_t n)
 
 /* ---- files and /proc --------------------------------------------------- */
 
-char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	size_t cap = 4096, n = 0, got;
-	char *buf;
-
-	if (f == NULL)
-		return NULL;
-	buf = malloc(cap);
-	while (buf != NULL && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-		n += got;
-		if (n + 1 == cap) {
-			char *nb = realloc(buf, cap * 2);
-			if (nb == NULL) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	if (buf != NULL)
-		buf[n] = '\0';
-	return buf;
-}
-
 /* nftw has no user pointer: the walk of one thread at a time adds here. */
 static _Thread_local int64_t walk_bytes;
 
@@ -197,21 +169,6 @@ int64_t dir_bytes(const char *dir)
 	return walk_bytes;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-void remove_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 double proc_cpu_seconds(pid_t pid)
 {
 	char path[64], *stat, *p;
@@ -219,7 +176,7 @@ double proc_cpu_seconds(pid_t pid)
 	long hz = sysconf(_SC_CLK_TCK);
 
 	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if ((stat = slurp(path)) == NULL)
+	if ((stat = files_slurp(path, NULL)) == NULL)
 		return NAN;
 	/* The command may hold spaces and ')': fields follow the last ')'.
 	 * After it: state (3) ... utime (14), stime (15). */
@@ -241,7 +198,7 @@ int64_t proc_peak_rss(pid_t pid)
 	long long kb;
 
 	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-	if ((status = slurp(path)) == NULL)
+	if ((status = files_slurp(path, NULL)) == NULL)
 		return -1;
 	p = strstr(status, "\nVmHWM:");
 	if (p == NULL || sscanf(p + 7, "%lld", &kb) != 1) {

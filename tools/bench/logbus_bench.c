@@ -407,7 +407,7 @@ int main(int argc, char **argv)
 	    .query_services = DEFAULT_QUERY_SERVICES,
 	    .restart_bytes = DEFAULT_RESTART_BYTES,
 	};
-	struct bench_broker broker = {.pid = -1};
+	struct broker_proc broker = {.pid = -1};
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct report rep;
 	struct bench_ctx c = {.o = &o, .rep = &rep};
