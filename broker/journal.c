@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DIR_MODE 0750
@@ -203,7 +204,7 @@ int journal_open(struct journal **out, const struct journal_config *cfg,
 	if (journal_lock_dir(j, err, errlen))
 		goto fail;
 	if (journal_list(j, err, errlen) ||
-	    journal_load(j, &restart_seq, err, errlen))
+	    journal_load(j, &restart_seq, rec, err, errlen))
 		goto fail;
 	if (j->nsegs == 0) {
 		if (make_id(j->id, j->dir, err, errlen) ||
@@ -212,6 +213,15 @@ int journal_open(struct journal **out, const struct journal_config *cfg,
 		j->last_seq = restart_seq - 1;
 	} else if (journal_recover(j, rec, err, errlen)) {
 		goto fail;
+	} else if (restart_seq > j->last_seq + 1) {
+		/* The newest segment was set aside: go on above any seq it
+		 * could have used, and say what is missing. */
+		size_t below = j->nsegs - 1;
+		if (seg_create(j, restart_seq, false, err, errlen))
+			goto fail;
+		j->last_seq = restart_seq - 1;
+		j->segs[below].reported = 0;
+		seg_report(j, below, 0);
 	}
 	*out = j;
 	return 0;
@@ -325,14 +335,6 @@ static int append_check(const struct journal *j, const struct journal_rec *recs,
 {
 	const char *path = j->segs[j->nsegs - 1].path;
 
-	if (j->broken) {
-		journal_errf(
-		    err, errlen,
-		    "append to %s: refused since a failed write could not be "
-		    "truncated back; reopen the journal",
-		    path);
-		return -1;
-	}
 	if (n > UINT32_MAX) {
 		journal_errf(err, errlen,
 		             "append to %s: batch of %zu records is too big",
@@ -426,8 +428,132 @@ static void append_undo(struct journal *j, int werr, char *err, size_t errlen)
 	j->broken = 1;
 	journal_errf(err, errlen,
 	             "write %s: %s; truncating it back to %" PRIu64
-	             " bytes failed too (%s): reopen the journal",
+	             " bytes failed too (%s): the next append starts a new "
+	             "segment",
 	             s->path, why, s->size, strerror(errno));
+}
+
+/* --- damage, and making the journal whole again -------------------------- */
+
+#define HEAL_WAIT_MIN_NS (100 * 1000000LL)
+#define HEAL_WAIT_MAX_NS (5 * NS_PER_S)
+
+void journal_damage(struct journal *j, const char *fmt, ...)
+{
+	char what[1024];
+	va_list ap;
+
+	if (j->cfg.on_damage == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	j->cfg.on_damage(j->cfg.arg, what);
+}
+
+/* Whether the active segment or the directory went from under the journal
+ * (rm -rf of the log directory, or the directory moved away). */
+static bool journal_removed(const struct journal *j)
+{
+	struct stat a, d, p;
+
+	if (fstat(j->afd, &a) == 0 && a.st_nlink == 0)
+		return true;
+	if (stat(j->dir, &p) < 0)
+		return true;
+	return fstat(j->dirfd, &d) == 0 &&
+	       (d.st_ino != p.st_ino || d.st_dev != p.st_dev);
+}
+
+/* Drop the active segment from the table when it holds no record: the new
+ * active segment needs its name. */
+static int drop_empty_active(struct journal *j, char *err, size_t errlen)
+{
+	if (j->nsegs == 0 || seg_has_records(&j->segs[j->nsegs - 1]))
+		return 0;
+	size_t last = j->nsegs - 1;
+	const struct segment *s = &j->segs[last];
+
+	if (unlink(s->path) < 0 && errno != ENOENT) {
+		journal_errf(err, errlen, "remove %s: %s", s->path,
+		             strerror(errno));
+		return -1;
+	}
+	seg_remove_at(j, last);
+	return 0;
+}
+
+/*
+ * Make a journal that lost its directory or could not undo a failed write
+ * whole again: the directory made and locked anew (when it was removed),
+ * the segments whose files are gone forgotten, and a new active segment at
+ * last_seq + 1, with the same id.  Tried at most once per backoff (100 ms,
+ * doubling up to 5 s) while it fails.  On success err says what was done.
+ */
+static int journal_heal(struct journal *j, char *err, size_t errlen)
+{
+	int64_t now = journal_clock_ns(CLOCK_MONOTONIC);
+	char old[PATH_MAX];
+	bool lost = j->lost;
+
+	if (now < j->heal_at_ns) {
+		journal_errf(err, errlen,
+		             "journal %s: appends refused until it can be made "
+		             "whole again (next try in %" PRId64 " ms)",
+		             j->dir, (j->heal_at_ns - now) / 1000000);
+		return -1;
+	}
+	snprintf(old, sizeof old, "%s", j->segs[j->nsegs - 1].path);
+	if (j->dirty && !lost)
+		(void)fdatasync(j->afd);
+	if (lost) {
+		if (j->dirfd >= 0)
+			close(j->dirfd);
+		j->dirfd = -1;
+		if (journal_lock_dir(j, err, errlen))
+			goto wait;
+		for (size_t i = j->nsegs; i-- > 0;)
+			if (access(j->segs[i].path, F_OK) < 0 &&
+			    errno == ENOENT)
+				seg_remove_at(j, i);
+	}
+	if (drop_empty_active(j, err, errlen) ||
+	    seg_create(j, j->last_seq + 1, false, err, errlen))
+		goto wait;
+	j->broken = j->lost = 0;
+	j->heal_wait_ns = j->heal_at_ns = 0;
+	j->dirty = 0;
+	if (lost)
+		journal_errf(
+		    err, errlen,
+		    "journal: %s was removed while logbusd ran (the log "
+		    "directory deleted?): the records it held are gone; "
+		    "made the journal again, appends go on from seq "
+		    "%" PRIu64 " in %s",
+		    old, j->last_seq + 1, j->segs[j->nsegs - 1].path);
+	else
+		journal_errf(err, errlen,
+		             "journal: %s could not be cut back after a failed "
+		             "write; appends go on from seq %" PRIu64 " in %s",
+		             old, j->last_seq + 1, j->segs[j->nsegs - 1].path);
+	journal_damage(j, "%s", err);
+	return 0;
+wait:
+	j->heal_wait_ns = j->heal_wait_ns == 0 ? HEAL_WAIT_MIN_NS
+	                  : j->heal_wait_ns >= HEAL_WAIT_MAX_NS / 2
+	                      ? HEAL_WAIT_MAX_NS
+	                      : 2 * j->heal_wait_ns;
+	j->heal_at_ns = now + j->heal_wait_ns;
+	return -1;
+}
+
+int journal_check(struct journal *j, char *err, size_t errlen)
+{
+	if (!j->broken && !j->lost && journal_removed(j))
+		j->lost = 1;
+	if (!j->broken && !j->lost)
+		return 0;
+	return journal_heal(j, err, errlen) < 0 ? -1 : 1;
 }
 
 /* The batch is in the file: index its records. */
@@ -474,6 +600,10 @@ int journal_append_batch(struct journal *j, uint64_t session, uint64_t batch,
 	const struct segment *s = &j->segs[j->nsegs - 1];
 	uint64_t bytes = FRAME_OVERHEAD;
 
+	if ((j->broken || j->lost) && journal_heal(j, err, errlen))
+		return -1;
+	a.seq0 = j->last_seq + 1;
+	s = &j->segs[j->nsegs - 1];
 	if (append_check(j, recs, n, err, errlen))
 		return -1;
 	if (n == 0) {
@@ -493,6 +623,18 @@ int journal_append_batch(struct journal *j, uint64_t session, uint64_t batch,
 	batch_build(j, &a, recs, n);
 	if (seg_writev(j->afd, j->iov, 2 * n + 1) < 0) {
 		append_undo(j, errno, err, errlen);
+		return -1;
+	}
+	/* Written into a file nobody can open again: not acknowledged. */
+	struct stat st;
+	if (fstat(j->afd, &st) == 0 && st.st_nlink == 0) {
+		j->lost = 1;
+		journal_errf(
+		    err, errlen,
+		    "journal: %s was removed while logbusd ran (the log "
+		    "directory deleted?): this batch is not kept; the "
+		    "journal is made again at the next append",
+		    j->segs[j->nsegs - 1].path);
 		return -1;
 	}
 	append_commit(j, &a, recs, n);

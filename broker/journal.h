@@ -61,6 +61,12 @@ struct journal_config {
 	 * each one retention removed (removed = 1), with arg. */
 	void (*on_segment)(void *arg, const char *path, uint64_t first_seq,
 	                   int removed);
+	/* If set, told once, with arg, of each damage found and what was done
+	 * about it, in a sentence: a segment set aside for a damaged header,
+	 * corrupt frames skipped in a sealed segment, a gap between segments
+	 * (one removed or set aside), the directory or the active segment
+	 * removed while open. */
+	void (*on_damage)(void *arg, const char *what);
 };
 
 /* What open found and did, for the broker's start-up log line. */
@@ -68,6 +74,8 @@ struct journal_recovery {
 	uint64_t truncated_bytes; /* torn tail removed */
 	uint64_t corrupt_skipped; /* corrupt frames that readers will skip */
 	int sealed_corrupt;       /* the last segment had corruption: sealed */
+	uint64_t
+	    damaged_segments; /* headers damaged: set aside, <name>.damaged */
 };
 
 int journal_open(struct journal **out, const struct journal_config *cfg,
@@ -113,6 +121,32 @@ int journal_dirty(const struct journal *j);
 /* Hand the active segment's sync to cfg->sync_async if anything was written
  * since the last sync (inline when there is no sync_async). */
 void journal_sync_later(struct journal *j);
+
+/*
+ * Damage, and getting past it.
+ *
+ * journal_gap: whether seq lies in a gap, records that were written once but
+ * are in no segment now (a segment removed or set aside): 1 with *last the
+ * gap's last seq, 0 when not, -1 with err set on an I/O error.  Forward
+ * reads never cross a gap: they stop in front of it, so a reader that
+ * pages on asks about the gap's first seq next.
+ *
+ * journal_index_next: index the oldest segment start-up left unindexed (a
+ * segment per call, reporting its damage to cfg->on_damage); 1 while more
+ * are left, 0 when all are indexed, -1 with err set.
+ *
+ * journal_check: notice the directory or the active segment removed (rm -rf
+ * of the log directory) and make the journal again in a new directory and
+ * segment, with the same id and the sequence going on; and retry a journal
+ * left broken by a write that could not be undone.  0: nothing to do; 1: it
+ * was made whole again (err says what happened); -1: it is still broken
+ * (err says why; appends are refused meanwhile, and tried again at most
+ * every few seconds).  Appends do the same checks themselves.
+ */
+int journal_gap(struct journal *j, uint64_t seq, uint64_t *last, char *err,
+                size_t errlen);
+int journal_index_next(struct journal *j, char *err, size_t errlen);
+int journal_check(struct journal *j, char *err, size_t errlen);
 
 /* Apply retention now (also done after each rotation). */
 void journal_retain(struct journal *j);

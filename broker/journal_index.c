@@ -28,6 +28,7 @@
  */
 #include "journal_int.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -305,9 +306,72 @@ nomem:
 
 int seg_ensure_index(struct journal *j, size_t idx, char *err, size_t errlen)
 {
+	uint64_t bad = 0;
+
 	if (j->segs[idx].indexed)
 		return 0;
-	return seg_index(j, idx, NULL, NULL, 1, err, errlen);
+	if (seg_index(j, idx, NULL, &bad, 1, err, errlen))
+		return -1;
+	seg_report(j, idx, bad);
+	return 0;
+}
+
+bool seg_gap_after(const struct journal *j, size_t idx)
+{
+	return idx + 1 < j->nsegs && j->segs[idx].indexed &&
+	       j->segs[idx].last_seq + 1 < j->segs[idx + 1].first_seq;
+}
+
+void seg_report(struct journal *j, size_t idx, uint64_t bad)
+{
+	struct segment *s = &j->segs[idx];
+
+	if (s->reported)
+		return;
+	s->reported = 1;
+	if (bad)
+		journal_damage(j,
+		               "journal: %" PRIu64 " corrupt frame%s in %s "
+		               "skipped: the records in %s are lost",
+		               bad, bad == 1 ? "" : "s", s->path,
+		               bad == 1 ? "it" : "them");
+	if (seg_gap_after(j, idx))
+		journal_damage(j,
+		               "journal: records %" PRIu64 "..%" PRIu64
+		               " are missing between %s and %s (a segment "
+		               "removed or set aside): a cursor among them is "
+		               "told so",
+		               s->last_seq + 1, j->segs[idx + 1].first_seq - 1,
+		               s->path, j->segs[idx + 1].path);
+}
+
+int journal_gap(struct journal *j, uint64_t seq, uint64_t *last, char *err,
+                size_t errlen)
+{
+	if (j->nsegs == 0 || seq < journal_first_seq(j) || seq > j->last_seq)
+		return 0;
+	size_t idx = seg_find(j, seq);
+	if (seg_ensure_index(j, idx, err, errlen))
+		return -1;
+	if (!seg_gap_after(j, idx) || seq <= j->segs[idx].last_seq)
+		return 0;
+	*last = j->segs[idx + 1].first_seq - 1;
+	return 1;
+}
+
+int journal_index_next(struct journal *j, char *err, size_t errlen)
+{
+	size_t idx = 0;
+
+	while (idx < j->nsegs && j->segs[idx].indexed)
+		idx++;
+	if (idx == j->nsegs)
+		return 0;
+	if (seg_ensure_index(j, idx, err, errlen))
+		return -1;
+	while (idx < j->nsegs && j->segs[idx].indexed)
+		idx++;
+	return idx < j->nsegs;
 }
 
 /* --- blocks a read may pass over ----------------------------------------- */

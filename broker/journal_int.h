@@ -76,6 +76,7 @@ struct segment {
 	uint64_t *blindmap;
 	size_t blindbits, blind;
 	uint64_t next_cp; /* first file offset that gets a checkpoint next */
+	int reported;     /* its damage went to cfg.on_damage */
 	struct skip *skips;
 	size_t nskips, skipcap;
 };
@@ -94,8 +95,11 @@ struct journal {
 	uint64_t rfd_seq; /* which one: its first_seq */
 
 	uint64_t last_seq;
-	int dirty;        /* written since the last fdatasync */
-	int broken;       /* a failed append could not be truncated back */
+	int dirty;  /* written since the last fdatasync */
+	int broken; /* a failed append could not be truncated back */
+	int lost;   /* the active segment or the directory was removed */
+	int64_t heal_at_ns,
+	    heal_wait_ns; /* backoff of journal_heal, MONOTONIC */
 	int dir_unsynced; /* a segment was created; a sync must cover it */
 
 	unsigned char *buf; /* read buffer; callbacks see frames inside it */
@@ -161,6 +165,9 @@ int seg_name_parse(const char *name, uint64_t *first_seq);
  * how), -1 with err set when the file cannot be read. */
 int seg_load_header(struct segment *s, struct seg_header *sh, const char **why,
                     char *err, size_t errlen);
+/* Whether a bad header (why from seg_load_header) is damage to set aside,
+ * rather than a format this logbusd must not guess at (a version). */
+bool seg_header_damaged(const char *why);
 /* Whether the segment's header is all zeros: written, never synced, and
  * lost to a power cut while the file's size survived. */
 int seg_header_zero(const struct segment *s);
@@ -174,6 +181,8 @@ int seg_writev(int fd, struct iovec *iov, size_t cnt);
 struct segment *seg_push(struct journal *j, uint64_t first_seq, char *err,
                          size_t errlen);
 void seg_pop(struct journal *j);
+/* Drop segs[idx] from the table (its file is gone or set aside). */
+void seg_remove_at(struct journal *j, size_t idx);
 void seg_free(struct segment *s);
 /* The segment that would hold seq: the last one whose first_seq is at most
  * seq, or 0 when seq is below them all. */
@@ -259,6 +268,14 @@ int seg_index(struct journal *j, size_t idx, struct batchvec *bv, uint64_t *bad,
               int svcs, char *err, size_t errlen);
 /* Index segs[idx], services included, if start-up left it unindexed. */
 int seg_ensure_index(struct journal *j, size_t idx, char *err, size_t errlen);
+/* Whether indexed segs[idx] and the next segment leave seqs between them. */
+bool seg_gap_after(const struct journal *j, size_t idx);
+/* Tell cfg.on_damage, once, what indexing segs[idx] found: bad frames
+ * skipped, a gap after it. */
+void seg_report(struct journal *j, size_t idx, uint64_t bad);
+/* cfg.on_damage with a formatted sentence. */
+void journal_damage(struct journal *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The wanted services' bits in j->want (j->nwant = 0: no choice to make).
  * Returns 0, or -1 with err set. */
@@ -277,8 +294,8 @@ uint64_t block_last_seq(const struct segment *s, size_t b);
 /* Find the segment files and sort them by first_seq. */
 int journal_list(struct journal *j, char *err, size_t errlen);
 /* Read and check every segment's header (see the function). */
-int journal_load(struct journal *j, uint64_t *restart_seq, char *err,
-                 size_t errlen);
+int journal_load(struct journal *j, uint64_t *restart_seq,
+                 struct journal_recovery *rec, char *err, size_t errlen);
 /* Scan the newest segment, make it active, replay batch markers. */
 int journal_recover(struct journal *j, struct journal_recovery *rec, char *err,
                     size_t errlen);

@@ -105,7 +105,9 @@ int journal_read_want(struct journal *j, uint64_t after,
 	for (size_t i = seg_find(j, after + 1); i < j->nsegs; i++) {
 		if (seg_read_forward(j, i, &fw, err, errlen))
 			return -1;
-		if (fw.stop)
+		/* Never across a gap: the reader pages on to its first seq
+		 * and journal_gap tells it what is missing. */
+		if (fw.stop || seg_gap_after(j, i))
 			break;
 	}
 	return 0;

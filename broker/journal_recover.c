@@ -123,16 +123,53 @@ static int seg_remove_torn(struct journal *j, struct segment *s, char *err,
 }
 
 /*
+ * Set the segment with a damaged header aside as <name>.damaged: its
+ * records are lost to readers (a gap, or expired when it was the oldest),
+ * and the journal starts.  *restart_seq is raised above any seq it could
+ * hold, so that no number it used is given again.
+ */
+static int seg_set_aside(struct journal *j, size_t k, const char *why,
+                         uint64_t *restart_seq, struct journal_recovery *rec,
+                         char *err, size_t errlen)
+{
+	struct segment *s = &j->segs[k];
+	char aside[PATH_MAX];
+	uint64_t frames =
+	    s->size > SEG_HDR ? (s->size - SEG_HDR) / FRAME_OVERHEAD : 0;
+
+	snprintf(aside, sizeof aside, "%s.damaged", s->path);
+	if (rename(s->path, aside) < 0) {
+		journal_errf(err, errlen,
+		             "bad segment header in %s: %s; setting it aside "
+		             "failed: %s",
+		             s->path, why, strerror(errno));
+		return -1;
+	}
+	journal_damage(j,
+	               "journal: segment %s has a damaged header (%s): set "
+	               "aside as %s; the records it held, from seq %" PRIu64
+	               ", are lost",
+	               s->path, why, aside, s->first_seq);
+	if (s->first_seq + frames + 1 > *restart_seq)
+		*restart_seq = s->first_seq + frames + 1;
+	rec->damaged_segments++;
+	seg_remove_at(j, k);
+	return journal_dir_sync(j, err, errlen);
+}
+
+/*
  * Read every header, newest first (it holds the id all must carry).  A
  * newest segment shorter than a header, or whose header is zeros, was being
  * created when the broker died or the power went (nothing in it was ever
  * synced), and is removed (one of zeros renamed to <name>.torn);
- * *restart_seq is then its first_seq in case no segment is left.
+ * *restart_seq is then its first_seq in case no segment is left.  Any other
+ * damaged header is set aside (seg_set_aside); a format this logbusd does
+ * not read fails the open.
  */
-int journal_load(struct journal *j, uint64_t *restart_seq, char *err,
-                 size_t errlen)
+int journal_load(struct journal *j, uint64_t *restart_seq,
+                 struct journal_recovery *rec, char *err, size_t errlen)
 {
-	int removed = 0;
+	size_t top = j->nsegs - 1; /* the newest file, the only torn one */
 
 	for (size_t k = j->nsegs; k-- > 0;) {
 		struct segment *s = &j->segs[k];
@@ -141,12 +178,17 @@ int journal_load(struct journal *j, uint64_t *restart_seq, char *err,
 		int rc = seg_load_header(s, &sh, &why, err, errlen);
 		if (rc < 0)
 			return -1;
-		if (rc && !removed && k == j->nsegs - 1 &&
+		if (rc && k == top &&
 		    (s->size < SEG_HDR || seg_header_zero(s))) {
 			*restart_seq = s->first_seq;
 			if (seg_remove_torn(j, s, err, errlen))
 				return -1;
-			removed = 1;
+			continue;
+		}
+		if (rc && seg_header_damaged(why)) {
+			if (seg_set_aside(j, k, why, restart_seq, rec, err,
+			                  errlen))
+				return -1;
 			continue;
 		}
 		if (rc) {
@@ -219,9 +261,13 @@ int journal_recover(struct journal *j, struct journal_recovery *rec, char *err,
 		goto out;
 	rec->corrupt_skipped = bad;
 	j->last_seq = s->last_seq;
-	if (last > 0 &&
-	    seg_index(j, last - 1, want ? &prev : NULL, NULL, 0, err, errlen))
-		goto out;
+	if (last > 0) {
+		uint64_t prev_bad = 0;
+		if (seg_index(j, last - 1, want ? &prev : NULL, &prev_bad, 0,
+		              err, errlen))
+			goto out;
+		seg_report(j, last - 1, prev_bad);
+	}
 	if (bad && seg_has_records(s)) {
 		if (seg_create(j, j->last_seq + 1, false, err, errlen))
 			goto out;

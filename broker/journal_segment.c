@@ -115,6 +115,19 @@ static void header_encode(unsigned char h[SEG_HDR], const struct seg_header *sh)
 }
 
 /* NULL when h (len bytes) is a valid header, else what is wrong with it. */
+/* Headers in a format this logbusd must not guess at: never "damage". */
+static const char HDR_V1[] =
+    "segment version 1 (records without a process name), which this "
+    "logbusd no longer reads: move that journal directory away to start a "
+    "new journal";
+static const char HDR_NEWER[] =
+    "unsupported segment version (written by a newer logbusd?)";
+
+bool seg_header_damaged(const char *why)
+{
+	return why != HDR_V1 && why != HDR_NEWER;
+}
+
 static const char *header_decode(const unsigned char *h, size_t len,
                                  struct seg_header *sh)
 {
@@ -125,12 +138,9 @@ static const char *header_decode(const unsigned char *h, size_t len,
 	if (crc32c(0, h, SEG_HDR_CRC) != le_get32(h + SEG_HDR_CRC))
 		return "header checksum mismatch";
 	if (le_get32(h + 8) == 1)
-		return "segment version 1 (records without a process name), "
-		       "which this logbusd no longer reads: move that journal "
-		       "directory away to start a new journal";
+		return HDR_V1;
 	if (le_get32(h + 8) != SEG_VERSION)
-		return "unsupported segment version (written by a newer "
-		       "logbusd?)";
+		return HDR_NEWER;
 	if (le_get32(h + 12) != SEG_HDR)
 		return "unsupported header length";
 	memcpy(sh->id, h + 16, JOURNAL_ID_LEN);
@@ -255,6 +265,18 @@ struct segment *seg_push(struct journal *j, uint64_t first_seq, char *err,
 void seg_pop(struct journal *j)
 {
 	seg_free(&j->segs[--j->nsegs]);
+}
+
+void seg_remove_at(struct journal *j, size_t idx)
+{
+	if (j->rfd >= 0 && j->rfd_seq == j->segs[idx].first_seq) {
+		close(j->rfd);
+		j->rfd = -1;
+	}
+	seg_free(&j->segs[idx]);
+	memmove(&j->segs[idx], &j->segs[idx + 1],
+	        (j->nsegs - idx - 1) * sizeof(j->segs[0]));
+	j->nsegs--;
 }
 
 size_t seg_find(const struct journal *j, uint64_t seq)

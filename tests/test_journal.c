@@ -22,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <stdbool.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -55,6 +58,8 @@ struct fixture {
 	struct journal_config cfg;
 	struct frame_batch batches[MAX_BATCHES]; /* what on_batch saw */
 	size_t nbatches;
+	char damage[16][512]; /* what on_damage said, in order */
+	size_t ndamage;
 	uint64_t next_batch; /* batch numbers used by append_records */
 };
 
@@ -74,6 +79,26 @@ static void on_batch(void *arg, const struct frame_batch *b)
 		fx->batches[fx->nbatches++] = *b;
 }
 
+static void on_damage(void *arg, const char *what)
+{
+	struct fixture *fx = arg;
+
+	if (fx->ndamage < 16)
+		snprintf(fx->damage[fx->ndamage], sizeof fx->damage[0], "%s",
+		         what);
+	fx->ndamage++;
+}
+
+/* How many damage reports hold text. */
+static size_t damage_saying(const struct fixture *fx, const char *text)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < fx->ndamage && i < 16; i++)
+		n += strstr(fx->damage[i], text) != NULL;
+	return n;
+}
+
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
@@ -88,6 +113,7 @@ static int setup(void **state)
 	fx->cfg.max_age_s = 0;
 	fx->cfg.max_record = T_MAX_RECORD;
 	fx->cfg.on_batch = on_batch;
+	fx->cfg.on_damage = on_damage;
 	fx->cfg.arg = fx;
 	fx->next_batch = 1;
 	*state = fx;
@@ -804,6 +830,133 @@ static void test_append_failure_leaves_journal_unchanged(void **state)
 	journal_close(j);
 }
 
+/* Set or clear a file's immutable flag (chattr +i); false where the file
+ * system or our privileges do not allow it. */
+static bool set_immutable(const char *path, bool on)
+{
+	int fd = open(path, O_RDONLY);
+	int flags = 0;
+	bool ok = fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+	if (ok) {
+		flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+		ok = ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* A write failed and cutting the segment back failed too (the file made
+ * immutable): the journal used to refuse every append until a restart.
+ * The next append starts a new segment instead; the cause still there
+ * changes nothing for it. */
+static void
+test_append_goes_on_in_a_new_segment_after_an_undo_failed(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal_rec rec;
+	char data[64], err[512] = "", path[256];
+	uint64_t first = 0;
+	struct journal *j = jopen(fx, NULL);
+
+	append_records(fx, j, 10, 5, 30, now_ns());
+	list_segments(fx, path, sizeof(path));
+	if (!set_immutable(path, true)) {
+		journal_close(j);
+		skip(); /* not root, or no FS_IMMUTABLE_FL here (tmpfs) */
+	}
+	rec.data = data;
+	rec.len = payload(data, sizeof data, 11, 30);
+	rec.svc = NULL;
+	struct frame_record st = t_stamp(now_ns());
+	assert_int_equal(journal_append_batch(j, T_SESSION, 100, &rec, 1, &st,
+	                                      &first, err, sizeof err),
+	                 -1);
+	assert_non_null(strstr(err, path));
+	/* Still immutable: the next append goes to a new segment. */
+	first = append_batch(j, T_SESSION, 101, 1, 30, now_ns());
+	assert_int_equal(first, 11);
+	assert_int_equal(list_segments(fx, NULL, 0), 2);
+	check_read_all(j, 1, 11);
+	journal_close(j);
+	assert_true(set_immutable(path, false));
+	j = jopen(fx, NULL);
+	check_read_all(j, 1, 11);
+	journal_close(j);
+}
+
+/* rm -rf of the log directory while the broker ran: records went on being
+ * acknowledged into the unlinked segment and were gone after a restart.
+ * Now an append notices, says so, and the journal is made again in a new
+ * directory; what it acknowledges from then on survives. */
+static void test_removed_directory_is_noticed_and_made_again(void **state)
+{
+	struct fixture *fx = *state;
+	char root_log[200];
+	struct journal *j = jopen(fx, NULL);
+	const unsigned char *id0 = journal_id(j);
+	unsigned char id[JOURNAL_ID_LEN];
+	memcpy(id, id0, sizeof id);
+
+	append_records(fx, j, 10, 5, 30, now_ns());
+	snprintf(root_log, sizeof root_log, "%s/log", fx->root);
+	nftw(root_log, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	assert_int_equal(access(fx->dir, F_OK), -1);
+
+	/* The periodic check notices it with nothing to append. */
+	char err[512] = "";
+	assert_int_equal(journal_check(j, err, sizeof err), 1);
+	assert_non_null(strstr(err, "removed"));
+	assert_int_equal(damage_saying(fx, "removed"), 1);
+	assert_int_equal(access(fx->dir, F_OK), 0);
+	assert_int_equal(journal_check(j, err, sizeof err), 0);
+
+	uint64_t first = append_batch(j, T_SESSION, 200, 3, 30, now_ns());
+	assert_int_equal(first, 11);
+	assert_int_equal(journal_first_seq(j), 11);
+	assert_memory_equal(journal_id(j), id, sizeof id);
+	check_read_all(j, 11, 13);
+	journal_close(j);
+	j = jopen(fx, NULL);
+	check_read_all(j, 11, 13);
+	assert_memory_equal(journal_id(j), id, sizeof id);
+	journal_close(j);
+}
+
+/* Removed between appends and no check ran: the append that finds it
+ * refuses its batch (it would have been acknowledged into a file nobody
+ * can read) and the next one goes to the new directory. */
+static void test_append_into_a_removed_directory_is_refused_once(void **state)
+{
+	struct fixture *fx = *state;
+	char root_log[200];
+	struct journal *j = jopen(fx, NULL);
+
+	append_records(fx, j, 4, 4, 30, now_ns());
+	snprintf(root_log, sizeof root_log, "%s/log", fx->root);
+	nftw(root_log, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+
+	struct journal_rec rec;
+	char data[64], err[512] = "";
+	uint64_t first = 0;
+	rec.data = data;
+	rec.len = payload(data, sizeof data, 5, 30);
+	rec.svc = NULL;
+	struct frame_record st = t_stamp(now_ns());
+	assert_int_equal(journal_append_batch(j, T_SESSION, 300, &rec, 1, &st,
+	                                      &first, err, sizeof err),
+	                 -1);
+	assert_non_null(strstr(err, "removed"));
+	assert_int_equal(journal_last_seq(j), 4);
+	first = append_batch(j, T_SESSION, 301, 1, 30, now_ns());
+	assert_int_equal(first, 5);
+	check_read_all(j, 5, 5);
+	journal_close(j);
+	j = jopen(fx, NULL);
+	check_read_all(j, 5, 5);
+	journal_close(j);
+}
+
 static void test_callback_can_stop_read(void **state)
 {
 	struct fixture *fx = *state;
@@ -1049,7 +1202,7 @@ static void test_newest_segment_with_zero_header_is_set_aside(void **state)
 	journal_close(j);
 
 	/* Below a newer segment, a header of zeros is damage, not a torn
-	 * tail: open fails and says where. */
+	 * tail: it is set aside as damaged, and said so. */
 	snprintf(first, sizeof(first), "%s/%016x.journal", fx->dir, 1u);
 	f = fopen(first, "r+b");
 	assert_non_null(f);
@@ -1060,31 +1213,179 @@ static void test_newest_segment_with_zero_header_is_set_aside(void **state)
 	assert_non_null(f);
 	assert_int_equal(fwrite(zeros, 1, 64, f), 64);
 	fclose(f);
-	char err[512] = "";
-	j = NULL;
-	assert_int_equal(journal_open(&j, &fx->cfg, NULL, err, sizeof(err)),
-	                 -1);
-	assert_null(j);
-	assert_non_null(strstr(err, first));
+	struct journal_recovery rec;
+	j = jopen(fx, &rec);
+	assert_int_equal(rec.damaged_segments, 1);
+	assert_int_equal(damage_saying(fx, first), 1);
+	snprintf(aside, sizeof(aside), "%s.damaged", first);
+	assert_int_equal(access(aside, F_OK), 0);
+	journal_close(j);
 }
 
-static void test_bad_segment_header_fails_open_naming_file(void **state)
+/* Three sealed segments and an active one: records 1..30, 10 a segment. */
+static void four_segments(struct fixture *fx, char paths[4][300])
+{
+	fx->cfg.segment_bytes = 10 * (FRAME_OVERHEAD + 100) + 64;
+	struct journal *j = jopen(fx, NULL);
+	for (int k = 0; k < 3; k++)
+		append_records(fx, j, 10, 10, 100, now_ns());
+	append_records(fx, j, 1, 1, 100, now_ns());
+	assert_int_equal(list_segments(fx, NULL, 0), 4);
+	journal_close(j);
+	for (unsigned k = 0; k < 4; k++)
+		snprintf(paths[k], 300, "%s/%016x.journal", fx->dir,
+		         1u + 10 * k);
+	for (unsigned k = 0; k < 4; k++)
+		assert_int_equal(access(paths[k], F_OK), 0);
+}
+
+/* Is seq in a gap of the journal, and up to where? */
+static int gap_at(struct journal *j, uint64_t seq, uint64_t *last)
+{
+	char err[512] = "";
+	int rc = journal_gap(j, seq, last, err, sizeof err);
+	if (rc < 0)
+		print_error("journal_gap: %s\n", err);
+	assert_true(rc >= 0);
+	return rc;
+}
+
+/* One flipped byte in an old segment's header used to stop the broker from
+ * starting.  The segment is set aside and reported; what it held is gone,
+ * and a cursor into it says so (it is older than the oldest kept). */
+static void test_damaged_old_segment_header_is_set_aside(void **state)
 {
 	struct fixture *fx = *state;
+	char paths[4][300], aside[310];
+	struct journal_recovery rec;
+
+	four_segments(fx, paths);
+	xor_byte(paths[0], 40, 0xff); /* created_ns: checksum fails */
+	struct journal *j = jopen(fx, &rec);
+	assert_int_equal(rec.damaged_segments, 1);
+	snprintf(aside, sizeof aside, "%s.damaged", paths[0]);
+	assert_int_equal(access(paths[0], F_OK), -1);
+	assert_int_equal(access(aside, F_OK), 0);
+	assert_int_equal(damage_saying(fx, paths[0]), 1);
+	assert_int_equal(damage_saying(fx, "checksum"), 1);
+	assert_int_equal(journal_first_seq(j), 11);
+	check_read_all(j, 11, 31);
+	append_records(fx, j, 2, 2, 100, now_ns());
+	check_read_all(j, 11, 33);
+	journal_close(j);
+}
+
+/* A damaged segment between two good ones leaves a gap, found at open. */
+static void test_damaged_middle_segment_is_a_gap(void **state)
+{
+	struct fixture *fx = *state;
+	char paths[4][300];
+	struct journal_recovery rec;
+	uint64_t last = 0;
+
+	four_segments(fx, paths);
+	xor_byte(paths[1], 40, 0xff);
+	struct journal *j = jopen(fx, &rec);
+	assert_int_equal(rec.damaged_segments, 1);
+	assert_int_equal(gap_at(j, 15, &last), 1);
+	assert_int_equal(last, 20);
+	assert_int_equal(gap_at(j, 11, &last), 1);
+	assert_int_equal(gap_at(j, 10, &last), 0);
+	assert_int_equal(gap_at(j, 21, &last), 0);
+	/* A read stops in front of the gap; after it, it goes on. */
+	struct seen s = read_after(j, 0, 0);
+	assert_seqs_up(&s, 1, 10);
+	seen_free(&s);
+	s = read_after(j, 20, 0);
+	assert_seqs_up(&s, 21, 31);
+	seen_free(&s);
+	journal_close(j);
+}
+
+/* A deleted old segment used to be a silent gap: a cursor inside it read on
+ * from the next segment.  It is found when the segment before it is
+ * indexed, reported once, and a read never crosses it. */
+static void test_deleted_old_segment_is_a_gap_reported_once(void **state)
+{
+	struct fixture *fx = *state;
+	char paths[4][300];
+	uint64_t last = 0;
+
+	four_segments(fx, paths);
+	assert_int_equal(unlink(paths[1]), 0);
 	struct journal *j = jopen(fx, NULL);
-	char err[512] = "", path[256];
+	assert_int_equal(gap_at(j, 11, &last), 1);
+	assert_int_equal(last, 20);
+	assert_int_equal(gap_at(j, 20, &last), 1);
+	assert_int_equal(gap_at(j, 21, &last), 0);
+	struct seen s = read_after(j, 0, 0);
+	assert_seqs_up(&s, 1, 10);
+	seen_free(&s);
+	s = read_after(j, 5, 0);
+	assert_seqs_up(&s, 6, 10);
+	seen_free(&s);
+	s = read_after(j, 20, 0);
+	assert_seqs_up(&s, 21, 31);
+	seen_free(&s);
+	assert_int_equal(damage_saying(fx, "11..20"), 1);
+	journal_close(j);
+}
+
+/* Start-up indexes only the newest segments; journal_index_next indexes
+ * the rest, a segment a call, so that damage is reported without a read. */
+static void test_index_next_reports_damage_without_a_read(void **state)
+{
+	struct fixture *fx = *state;
+	char paths[4][300];
+	char err[512] = "";
+	int rc, calls = 0;
+
+	four_segments(fx, paths);
+	assert_int_equal(unlink(paths[1]), 0);
+	/* and a flipped byte in a record of the oldest segment */
+	xor_byte(paths[0], find_in_file(paths[0], "record 3 ") + 2, 0x20);
+	struct journal *j = jopen(fx, NULL);
+	assert_int_equal(fx->ndamage, 0);
+	while ((rc = journal_index_next(j, err, sizeof err)) == 1)
+		assert_true(++calls < 10);
+	assert_int_equal(rc, 0);
+	assert_int_equal(damage_saying(fx, "11..20"), 1);
+	assert_int_equal(damage_saying(fx, "1 corrupt frame"), 1);
+	/* both name the oldest segment: its bad frame, the gap after it */
+	assert_int_equal(damage_saying(fx, paths[0]), 2);
+	/* Read: nothing is reported twice. */
+	size_t before = fx->ndamage;
+	struct seen s = read_after(j, 0, 0);
+	assert_int_equal(s.n, 9); /* 1..10 but 3 */
+	seen_free(&s);
+	assert_int_equal(fx->ndamage, before);
+	journal_close(j);
+}
+
+/* The newest segment's header damaged: it is set aside, and the sequence
+ * goes on above anything it could have held, never reusing a number. */
+static void test_damaged_newest_segment_header_never_reuses_a_seq(void **state)
+{
+	struct fixture *fx = *state;
+	char path[256], aside[300];
+	struct journal_recovery rec;
+	struct journal *j = jopen(fx, NULL);
 
 	append_records(fx, j, 3, 3, 30, now_ns());
 	journal_close(j);
 	list_segments(fx, path, sizeof(path));
-	xor_byte(path, 40, 0xff); /* created_ns: checksum fails */
+	uint64_t size = file_size(path);
+	xor_byte(path, 40, 0xff);
 
-	j = NULL;
-	assert_int_equal(journal_open(&j, &fx->cfg, NULL, err, sizeof(err)),
-	                 -1);
-	assert_null(j);
-	assert_non_null(strstr(err, path));
-	assert_non_null(strstr(err, "checksum"));
+	j = jopen(fx, &rec);
+	assert_int_equal(rec.damaged_segments, 1);
+	snprintf(aside, sizeof aside, "%s.damaged", path);
+	assert_int_equal(file_size(aside), size);
+	assert_int_equal(damage_saying(fx, path), 1);
+	assert_true(journal_last_seq(j) >= 3);
+	uint64_t first = append_batch(j, T_SESSION, 500, 1, 30, now_ns());
+	assert_true(first > 3);
+	journal_close(j);
 }
 
 static void test_segment_from_another_journal_fails_open(void **state)
@@ -1519,6 +1820,9 @@ int main(void)
 	    T(test_batch_markers_replayed_from_last_two_segments),
 	    T(test_journal_id_stable_across_reopen),
 	    T(test_append_failure_leaves_journal_unchanged),
+	    T(test_append_goes_on_in_a_new_segment_after_an_undo_failed),
+	    T(test_removed_directory_is_noticed_and_made_again),
+	    T(test_append_into_a_removed_directory_is_refused_once),
 	    T(test_callback_can_stop_read),
 	    T(test_sync_runs_only_when_dirty),
 	    T(test_sync_later_hands_a_descriptor_and_never_waits),
@@ -1527,7 +1831,11 @@ int main(void)
 	    T(test_record_over_max_record_is_refused),
 	    T(test_newest_segment_shorter_than_header_is_removed),
 	    T(test_newest_segment_with_zero_header_is_set_aside),
-	    T(test_bad_segment_header_fails_open_naming_file),
+	    T(test_damaged_old_segment_header_is_set_aside),
+	    T(test_damaged_middle_segment_is_a_gap),
+	    T(test_deleted_old_segment_is_a_gap_reported_once),
+	    T(test_index_next_reports_damage_without_a_read),
+	    T(test_damaged_newest_segment_header_never_reuses_a_seq),
 	    T(test_segment_from_another_journal_fails_open),
 	    T(test_version_1_segment_is_refused_not_misread),
 	    T(test_reads_naming_services_return_what_a_full_scan_does),
