@@ -249,7 +249,7 @@ int journal_recover(struct journal *j, struct journal_recovery *rec, char *err,
 	uint64_t bad = 0;
 	struct segment *s = &j->segs[last];
 
-	j->afd = open(s->path, O_RDWR | O_APPEND | O_CLOEXEC);
+	j->afd = open(s->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	if (j->afd < 0) {
 		journal_errf(err, errlen, "open %s: %s", s->path,
 		             strerror(errno));

@@ -179,7 +179,7 @@ int seg_load_header(struct segment *s, struct seg_header *sh, const char **why,
 	unsigned char h[SEG_HDR];
 	struct stat st;
 	ssize_t got;
-	int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	int fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0) {
 		journal_errf(err, errlen, "open %s: %s", s->path,
@@ -215,7 +215,7 @@ int seg_load_header(struct segment *s, struct seg_header *sh, const char **why,
 int seg_header_zero(const struct segment *s)
 {
 	unsigned char h[SEG_HDR];
-	int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	int fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	ssize_t got = fd >= 0 ? seg_pread(fd, h, SEG_HDR, 0) : -1;
 
 	if (fd >= 0)
@@ -305,7 +305,7 @@ int seg_fd(struct journal *j, size_t idx, char *err, size_t errlen)
 	if (j->rfd >= 0)
 		close(j->rfd);
 	j->rfd = -1;
-	fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		journal_errf(err, errlen, "open %s: %s", s->path,
 		             strerror(errno));
@@ -372,7 +372,7 @@ int seg_create(struct journal *j, uint64_t first_seq, bool later, char *err,
 	s = seg_push(j, first_seq, err, errlen);
 	if (!s)
 		return -1;
-	fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC,
+	fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
 	          SEG_MODE);
 	if (fd < 0) {
 		journal_errf(err, errlen, "create %s: %s", s->path,

@@ -1388,6 +1388,33 @@ static void test_damaged_newest_segment_header_never_reuses_a_seq(void **state)
 	journal_close(j);
 }
 
+/* A segment name that is a symlink (planted where the directory was
+ * writable) is never followed: the open fails naming it, and the file it
+ * points at is neither read nor cut back as a torn tail. */
+static void test_symlinked_segment_is_never_followed(void **state)
+{
+	struct fixture *fx = *state;
+	char target[200], link[300], err[512] = "";
+	struct journal *j = jopen(fx, NULL);
+
+	append_records(fx, j, 3, 3, 30, now_ns());
+	journal_close(j);
+	snprintf(target, sizeof target, "%s/precious", fx->root);
+	FILE *f = fopen(target, "w");
+	assert_non_null(f);
+	fputs("not a journal segment, and it must stay as it is\n", f);
+	fclose(f);
+	uint64_t size = file_size(target);
+	snprintf(link, sizeof link, "%s/%016x.journal", fx->dir, 9u);
+	assert_int_equal(symlink(target, link), 0);
+
+	j = NULL;
+	assert_int_equal(journal_open(&j, &fx->cfg, NULL, err, sizeof err), -1);
+	assert_null(j);
+	assert_non_null(strstr(err, link));
+	assert_int_equal(file_size(target), size);
+}
+
 static void test_segment_from_another_journal_fails_open(void **state)
 {
 	struct fixture *fx = *state;
@@ -1836,6 +1863,7 @@ int main(void)
 	    T(test_deleted_old_segment_is_a_gap_reported_once),
 	    T(test_index_next_reports_damage_without_a_read),
 	    T(test_damaged_newest_segment_header_never_reuses_a_seq),
+	    T(test_symlinked_segment_is_never_followed),
 	    T(test_segment_from_another_journal_fails_open),
 	    T(test_version_1_segment_is_refused_not_misread),
 	    T(test_reads_naming_services_return_what_a_full_scan_does),
