@@ -299,6 +299,19 @@ static void publish_mix(const char *run_dir)
 		logbus_publisher_close(p[k], 5000);
 }
 
+/* logbus_log as the format check does not see it: a NULL "%s" is undefined
+ * for printf (gcc says so at a checked call), but "(null)" in glibc and so
+ * in logbus_log's fast path, which is what the test below proves. */
+static int log_unchecked(logbus_publisher *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int rv = logbus_logv(p, LOGBUS_INFO, NULL, NULL, 0, fmt, ap);
+	va_end(ap);
+	return rv;
+}
+
 /* logbus_log formats like printf, with or without its fast paths ("%s",
  * and a format without conversions). */
 static void test_log_formats_like_printf(void **state)
@@ -309,7 +322,7 @@ static void test_log_formats_like_printf(void **state)
 	struct got_list l = {0};
 
 	assert_int_equal(logbus_log(p, LOGBUS_INFO, "%s", "pre-formatted"), 0);
-	assert_int_equal(logbus_log(p, LOGBUS_INFO, "%s", null_str), 0);
+	assert_int_equal(log_unchecked(p, "%s", null_str), 0);
 	assert_int_equal(logbus_log(p, LOGBUS_INFO, "no conversions"), 0);
 	assert_int_equal(logbus_log(p, LOGBUS_INFO, "100%% sure"), 0);
 	assert_int_equal(logbus_log(p, LOGBUS_INFO, "%s=%d", "n", 42), 0);

@@ -253,7 +253,8 @@ static bool raw_connect_close(const char *dir, const char *sock)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, sock);
+	int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, sock);
+	assert_true(n > 0 && (size_t)n < sizeof sa.sun_path);
 	bool ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
 	close(fd);
 	return ok;

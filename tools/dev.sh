@@ -4,7 +4,10 @@
 #   tools/dev.sh run [logbusd options]   build (build/) and run logbusd in the
 #                                        foreground with working defaults
 #   tools/dev.sh test                    build with ASan+UBSan (build-test/)
-#                                        and run every test with ctest
+#                                        and an optimised gcc build
+#                                        (build-opt/, not run), both with
+#                                        warnings as errors, then run every
+#                                        test with ctest
 #   tools/dev.sh deps                    only install what is missing
 #
 # Missing Debian packages are installed with apt-get when run as root;
@@ -55,14 +58,20 @@ run)
 	;;
 test)
 	deps
-	build build-test -DCMAKE_BUILD_TYPE=Debug -DLOGBUS_SANITIZE=ON
+	build build-test -DCMAKE_BUILD_TYPE=Debug -DLOGBUS_SANITIZE=ON \
+		-DLOGBUS_WERROR=ON
+	# gcc warns about some things only when it optimises (-Wformat-overflow
+	# and -Wformat-truncation follow values through inlined code): build
+	# everything, tests included, at -O3 too.
+	build build-opt -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc \
+		-DLOGBUS_WERROR=ON
 	cd "$top/build-test"
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 	exec ctest --output-on-failure --timeout 600 -j "$jobs"
 	;;
 *)
-	sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 	exit 2
 	;;
 esac
