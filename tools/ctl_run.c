@@ -56,6 +56,8 @@
 
 #include "args.h"
 #include "logbusctl.h"
+#include "proto.h"
+#include "record.h"
 
 extern char **environ;
 
@@ -216,24 +218,6 @@ static char *utf8_dup(const char *s)
 	return out;
 }
 
-/* The logger rule of logbusd: 1 to LOGBUS_LOGGER_MAX bytes of UTF-8
- * without control characters. */
-static bool logger_ok(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len == 0 || len > LOGBUS_LOGGER_MAX)
-		return false;
-	for (size_t i = 0; i < len;) {
-		int n = utf8_char((const unsigned char *)s + i, len - i);
-		if (n <= 0 ||
-		    (n == 1 && ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)))
-			return false;
-		i += (size_t)n;
-	}
-	return true;
-}
-
 /* ---- the command line ---------------------------------------------------- */
 
 /* Why path is not a directory we can use, or NULL. */
@@ -314,7 +298,7 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 	}
 	if ((rc = require_service(argv[0], a->service)) != PARSE_OK)
 		return rc;
-	if (a->logger != NULL && !logger_ok(a->logger))
+	if (a->logger != NULL && !logger_valid(a->logger, strlen(a->logger)))
 		return usage_error(argv[0],
 		                   "invalid logger name '%s': use 1 to %d "
 		                   "bytes of UTF-8 without control characters",
@@ -719,7 +703,7 @@ static const char *ingest_path(const struct run *r, char *buf, size_t len)
 	char dir[4096];
 
 	snprintf(buf, len, "%s/%s",
-	         run_dir_name(r->a->run_dir, dir, sizeof dir), INGEST_SOCK);
+	         run_dir_name(r->a->run_dir, dir, sizeof dir), SOCK_INGEST);
 	return buf;
 }
 

@@ -38,6 +38,10 @@
 
 #include "args.h"
 #include "logbusctl.h"
+#include "proto.h"
+#include "record.h"
+#include "timefmt.h"
+#include "utf8.h"
 
 /* Queue of a publishing logbusctl; stdin mode waits for acknowledgements
  * whenever about half of it may be in flight, so that a logging call never
@@ -234,15 +238,6 @@ static bool stream_parse(const char *s, size_t n, enum logbus_stream *out)
 	return false;
 }
 
-static const char *stream_name(enum logbus_stream stream)
-{
-	for (size_t i = 0; i < sizeof stream_names / sizeof stream_names[0];
-	     i++)
-		if (stream_names[i].stream == stream)
-			return stream_names[i].name;
-	return "unknown";
-}
-
 /* ---- output ------------------------------------------------------------ */
 
 enum out_result { OUT_OK = 0, OUT_CLOSED = 1, OUT_ERROR = -1 };
@@ -286,20 +281,6 @@ struct publish_args {
 	size_t nfields;
 	const char *message; /* "-": standard input */
 };
-
-static bool field_key_ok(const char *s, size_t len)
-{
-	if (len == 0 || len > LOGBUS_KEY_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return false;
-	}
-	return true;
-}
 
 /* -?(0|[1-9][0-9]*): an integer written the way it prints. */
 static bool int_text(const char *v)
@@ -389,7 +370,7 @@ static int field_add(struct publish_args *a, const char *arg)
 		                   "field '%s' has no '=': write -f KEY=VALUE",
 		                   arg);
 	klen = (size_t)(eq - arg);
-	if (!field_key_ok(arg, klen))
+	if (!field_key_valid(arg, klen))
 		return usage_error("publish",
 		                   "field key '%.*s' is not 1 to %d of "
 		                   "A-Z a-z 0-9 . _ -",
@@ -507,7 +488,7 @@ static int publish_unreachable(logbus_publisher *pub,
 		            a->timeout_ms / 1000.0, detail);
 	return fail("cannot reach logbusd at %s/%s (no answer within %g s): "
 	            "is logbusd running?",
-	            run_dir_name(a->run_dir, dir, sizeof dir), INGEST_SOCK,
+	            run_dir_name(a->run_dir, dir, sizeof dir), SOCK_INGEST,
 	            a->timeout_ms / 1000.0);
 }
 
@@ -538,13 +519,10 @@ static int publish_write_failed(int rc, const char *what)
 	return fail("cannot publish %s: %s", what, write_error_text(rc));
 }
 
-/* Copy of s with every byte that is not part of valid UTF-8 replaced by
- * U+FFFD; *out is grown with realloc.  Returns the length or -1. */
-static long utf8_repair(const char *str, size_t len, char **out, size_t *cap)
+/* s as valid UTF-8 (utf8_sanitize) in *out, grown with realloc.  Returns
+ * the length or -1. */
+static long utf8_repair(const char *s, size_t len, char **out, size_t *cap)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t o = 0;
-
 	if (len > (SIZE_MAX - 1) / 3)
 		return -1;
 	if (*cap < 3 * len + 1) {
@@ -554,41 +532,7 @@ static long utf8_repair(const char *str, size_t len, char **out, size_t *cap)
 		*out = p;
 		*cap = 3 * len + 1;
 	}
-	for (size_t i = 0; i < len;) {
-		unsigned char c = s[i], lo = 0x80, hi = 0xbf;
-		size_t n = 0, k;
-
-		if (c < 0x80) {
-			(*out)[o++] = (char)c;
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			lo = c == 0xe0 ? 0xa0 : 0x80;
-			hi = c == 0xed ? 0x9f : 0xbf;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			lo = c == 0xf0 ? 0x90 : 0x80;
-			hi = c == 0xf4 ? 0x8f : 0xbf;
-		}
-		k = 0;
-		if (n > 0 && i + n < len && s[i + 1] >= lo && s[i + 1] <= hi)
-			for (k = 1; k < n && (s[i + 1 + k] & 0xc0) == 0x80; k++)
-				;
-		if (n > 0 && k == n) {
-			memcpy(*out + o, s + i, n + 1);
-			o += n + 1;
-			i += n + 1;
-		} else {
-			memcpy(*out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-		}
-	}
-	return (long)o;
+	return (long)utf8_sanitize(s, len, *out);
 }
 
 /* Wait for every record so far; returns 0, or an exit status when the
@@ -765,14 +709,6 @@ static int cmd_publish(int argc, char **argv)
 #define BAD_TIME                                                               \
 	"bad %s '%s': use 2026-11-22T10:00:00Z, '2026-11-22 10:00:00', "       \
 	"2026-11-22, -10min, '2h ago', today, yesterday or now"
-
-static int64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 static bool is_digit(char c)
 {
@@ -1548,7 +1484,7 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 	    COMMON_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
-	int64_t now = realtime_ns();
+	int64_t now = timefmt_now_ns();
 	const char *eq;
 	int c, rc;
 
@@ -1601,7 +1537,7 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 				                   "bad -F '%s': write "
 				                   "KEY=VALUE",
 				                   optarg);
-			if (!field_key_ok(optarg, (size_t)(eq - optarg)))
+			if (!field_key_valid(optarg, (size_t)(eq - optarg)))
 				return usage_error(argv[0],
 				                   "bad -F '%s': the key is "
 				                   "not 1 to %d of A-Z a-z "
@@ -1740,7 +1676,7 @@ static int tail_failed(logbus_reader *r, const struct tail_args *a, int rc,
 		return fail("cannot reach logbusd at %s/%s: is logbusd "
 		            "running?",
 		            run_dir_name(a->run_dir, dir, sizeof dir),
-		            QUERY_SOCK);
+		            SOCK_QUERY);
 	case LOGBUS_ETIMEDOUT:
 		return fail("%s: try a longer --timeout", detail);
 	case LOGBUS_EEXPIRED:
@@ -1995,7 +1931,7 @@ static int tail_follow(logbus_reader *r, const struct tail_args *a)
 			if (!f.waiting)
 				fail("waiting for logbusd at %s/%s: %s",
 				     run_dir_name(a->run_dir, dir, sizeof dir),
-				     QUERY_SOCK,
+				     SOCK_QUERY,
 				     waiting_reason(r, rc, why, sizeof why));
 			f.waiting = true;
 			f.error_at = monotonic_ms();
@@ -2109,7 +2045,7 @@ int admin_failed(const char *what, const char *run_dir, int rc, const char *err)
 	if (rc == LOGBUS_EUNREACHABLE && *err == '\0')
 		return fail("cannot reach logbusd at %s/%s: is logbusd "
 		            "running?",
-		            run_dir_name(run_dir, dir, sizeof dir), QUERY_SOCK);
+		            run_dir_name(run_dir, dir, sizeof dir), SOCK_QUERY);
 	if (rc == LOGBUS_EUNREACHABLE || rc == LOGBUS_ETIMEDOUT)
 		return fail("%s", detail_or(err, rc));
 	return fail("%s: %s", what, detail_or(err, rc));

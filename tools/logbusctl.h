@@ -17,10 +17,6 @@
 #define EXIT_FAIL  1
 #define EXIT_USAGE 2
 
-/* The broker's socket names in its run directory, for error messages. */
-#define INGEST_SOCK "ingest.sock"
-#define QUERY_SOCK  "query.sock"
-
 #define DEFAULT_TIMEOUT_MS 5000
 #define MAX_TIMEOUT_S      86400
 
