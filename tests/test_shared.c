@@ -95,6 +95,68 @@ static void test_utf8_cut_never_splits_a_character(void **state)
 	assert_int_equal(utf8_cut(s, 6), 6);
 }
 
+/* out holds utf8_sanitize(in); compares it with want. */
+static void assert_sanitized(const char *in, const char *want)
+{
+	char out[64];
+	size_t n = utf8_sanitize(in, strlen(in), out);
+
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(out, want, n);
+}
+
+static void test_utf8_sanitize_replaces_each_bad_byte(void **state)
+{
+	(void)state;
+	assert_sanitized("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+	                 "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	assert_sanitized("a\xff"
+	                 "b",
+	                 "a\xef\xbf\xbd"
+	                 "b");
+	/* an overlong '/', a surrogate, a lone continuation byte */
+	assert_sanitized("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd");
+	assert_sanitized("\xed\xa0\x80",
+	                 "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	assert_sanitized("\x80x", "\xef\xbf\xbdx");
+	/* a character the end cuts short: each byte */
+	assert_sanitized("x\xe2\x82", "x\xef\xbf\xbd\xef\xbf\xbd");
+}
+
+static void test_utf8_sanitize_piece_never_splits_a_character(void **state)
+{
+	(void)state;
+	const char *s = "ab\xe2\x82\xac";
+	char out[16];
+	size_t used, n;
+	bool full;
+
+	/* the euro sign does not fit in 4 bytes */
+	used = utf8_sanitize_piece(s, 5, true, out, 4, &n, &full);
+	assert_int_equal(used, 2);
+	assert_int_equal(n, 2);
+	assert_true(full);
+	used = utf8_sanitize_piece(s, 5, true, out, 5, &n, &full);
+	assert_int_equal(used, 5);
+	assert_int_equal(n, 5);
+	assert_false(full);
+	assert_memory_equal(out, s, 5);
+	/* cut short by the end: kept for later, or replaced at the end */
+	used = utf8_sanitize_piece(s, 4, false, out, 16, &n, &full);
+	assert_int_equal(used, 2);
+	assert_int_equal(n, 2);
+	assert_false(full);
+	used = utf8_sanitize_piece(s, 4, true, out, 16, &n, &full);
+	assert_int_equal(used, 4);
+	assert_int_equal(n, 8);
+	assert_memory_equal(out, "ab\xef\xbf\xbd\xef\xbf\xbd", 8);
+	/* a replacement takes 3 bytes of room for 1 of input */
+	used = utf8_sanitize_piece("\xff\xff", 2, true, out, 5, &n, &full);
+	assert_int_equal(used, 1);
+	assert_int_equal(n, 3);
+	assert_true(full);
+}
+
 static void test_cursor_round_trips(void **state)
 {
 	(void)state;
@@ -1109,6 +1171,8 @@ int main(void)
 	    cmocka_unit_test(test_crc32c_matches_standard_vectors),
 	    cmocka_unit_test(test_utf8_accepts_valid_and_rejects_invalid),
 	    cmocka_unit_test(test_utf8_cut_never_splits_a_character),
+	    cmocka_unit_test(test_utf8_sanitize_replaces_each_bad_byte),
+	    cmocka_unit_test(test_utf8_sanitize_piece_never_splits_a_character),
 	    cmocka_unit_test(test_cursor_round_trips),
 	    cmocka_unit_test(test_cursor_rejects_malformed),
 	    cmocka_unit_test(test_record_round_trips_every_field),

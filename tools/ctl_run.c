@@ -58,6 +58,7 @@
 #include "logbusctl.h"
 #include "proto.h"
 #include "record.h"
+#include "utf8.h"
 
 extern char **environ;
 
@@ -135,86 +136,15 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- UTF-8 --------------------------------------------------------------- */
-
-/*
- * The length of the valid UTF-8 character at s[0..len): 1 to 4; 0 when it
- * is not one; -1 when the bytes so far begin one but it goes past len.
- */
-static int utf8_char(const unsigned char *s, size_t len)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	int n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		lo = c == 0xe0 ? 0xa0 : 0x80;
-		hi = c == 0xed ? 0x9f : 0xbf;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		lo = c == 0xf0 ? 0x90 : 0x80;
-		hi = c == 0xf4 ? 0x8f : 0xbf;
-	} else {
-		return 0;
-	}
-	for (int i = 1; i < n; i++) {
-		if ((size_t)i >= len)
-			return -1;
-		if (i == 1 ? s[1] < lo || s[1] > hi : (s[i] & 0xc0) != 0x80)
-			return 0;
-	}
-	return n;
-}
-
-/*
- * The longest prefix of s[0..len) whose text, with every byte that is not
- * part of a UTF-8 character replaced by U+FFFD, fits in max bytes, never
- * splitting a character.  The text goes to out (*outlen); returns the
- * bytes of s used.  Unless at_end, a character cut by the end of s stays
- * for later.  *full: the next character did not fit.
- */
-static size_t utf8_piece(const unsigned char *s, size_t len, bool at_end,
-                         char *out, size_t max, size_t *outlen, bool *full)
-{
-	size_t i = 0, o = 0;
-
-	*full = false;
-	while (i < len) {
-		int n = utf8_char(s + i, len - i);
-		if (n < 0 && !at_end)
-			break;
-		size_t w = n > 0 ? (size_t)n : 3;
-		if (o + w > max) {
-			*full = true;
-			break;
-		}
-		if (n > 0)
-			memcpy(out + o, s + i, w);
-		else
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-		o += w;
-		i += n > 0 ? (size_t)n : 1;
-	}
-	*outlen = o;
-	return i;
-}
-
 /* s as valid UTF-8 in a malloc'd string (NULL when out of memory). */
 static char *utf8_dup(const char *s)
 {
-	size_t len = strlen(s), olen;
-	bool full;
+	size_t len = strlen(s);
 	char *out = malloc(3 * len + 1);
 
 	if (out == NULL)
 		return NULL;
-	utf8_piece((const unsigned char *)s, len, true, out, 3 * len, &olen,
-	           &full);
-	out[olen] = '\0';
+	out[utf8_sanitize(s, len, out)] = '\0';
 	return out;
 }
 
@@ -596,8 +526,8 @@ static void send_line(struct run *r, struct stream *st, const unsigned char *s,
 	bool full;
 
 	do {
-		off += utf8_piece(s + off, n - off, true, r->msg, PIECE_MAX,
-		                  &len, &full);
+		off += utf8_sanitize_piece((const char *)s + off, n - off, true,
+		                           r->msg, PIECE_MAX, &len, &full);
 		send_piece(r, st, len, st->part > 0 || off < n, off < n);
 	} while (off < n);
 	st->part = 0;
@@ -620,8 +550,9 @@ static void stream_lines(struct run *r, struct stream *st, bool eof)
 	}
 	/* A line with no end yet: send its full pieces. */
 	while (off < st->len) {
-		used = utf8_piece(st->pend + off, st->len - off, false, r->msg,
-		                  PIECE_MAX, &len, &full);
+		used = utf8_sanitize_piece((const char *)st->pend + off,
+		                           st->len - off, false, r->msg,
+		                           PIECE_MAX, &len, &full);
 		if (!full)
 			break;
 		send_piece(r, st, len, true, true);
