@@ -2,6 +2,7 @@
  * test_shared.c: the common code both sides depend on: checksum, UTF-8,
  * cursors, the record codec and its validation, filters, frames.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include "frame.h"
 #include "proto.h"
 #include "record.h"
+#include "strbuf.h"
 #include "utf8.h"
 
 static void test_crc32c_matches_standard_vectors(void **state)
@@ -155,6 +157,34 @@ static void test_utf8_sanitize_piece_never_splits_a_character(void **state)
 	assert_int_equal(used, 1);
 	assert_int_equal(n, 3);
 	assert_true(full);
+}
+
+static void
+test_strbuf_doubles_are_the_shortest_text_that_reads_back(void **state)
+{
+	(void)state;
+	const struct {
+		double d;
+		const char *text, *json;
+	} cases[] = {
+	    {1.0, "1", "1.0"},
+	    {0.1, "0.1", "0.1"},
+	    {-2.5, "-2.5", "-2.5"},
+	    {1e300, "1e+300", "1e+300"},
+	    {1.0 / 3, "0.3333333333333333", "0.3333333333333333"},
+	    {NAN, "nan", "null"},
+	};
+	struct strbuf b = {0};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		sb_reset(&b);
+		sb_double(&b, cases[i].d);
+		assert_string_equal(b.p, cases[i].text);
+		sb_reset(&b);
+		sb_json_float(&b, cases[i].d);
+		assert_string_equal(b.p, cases[i].json);
+	}
+	sb_free(&b);
 }
 
 static void test_cursor_round_trips(void **state)
@@ -1173,6 +1203,8 @@ int main(void)
 	    cmocka_unit_test(test_utf8_cut_never_splits_a_character),
 	    cmocka_unit_test(test_utf8_sanitize_replaces_each_bad_byte),
 	    cmocka_unit_test(test_utf8_sanitize_piece_never_splits_a_character),
+	    cmocka_unit_test(
+	        test_strbuf_doubles_are_the_shortest_text_that_reads_back),
 	    cmocka_unit_test(test_cursor_round_trips),
 	    cmocka_unit_test(test_cursor_rejects_malformed),
 	    cmocka_unit_test(test_record_round_trips_every_field),

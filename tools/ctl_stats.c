@@ -17,6 +17,7 @@
 #include <logbus/logbus.h>
 
 #include "logbusctl.h"
+#include "strbuf.h"
 
 struct view_args {
 	char *run_dir;
@@ -124,25 +125,15 @@ static const char *plural(uint64_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
-/* A JSON string: the text is UTF-8 (the broker checked it); quotes,
- * backslashes and control characters are escaped. */
+/* A JSON string, escaped as the library's JSON records are (the text is
+ * UTF-8: logbusd checked it).  Out of memory, null. */
 static void json_str(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", stdout);
-		else if (c == '\t')
-			fputs("\\t", stdout);
-		else if (c < 0x20 || c == 0x7f)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
+	struct strbuf b = {0};
+
+	sb_json_str(&b, s, strlen(s));
+	fputs(b.failed ? "null" : b.p, stdout);
+	sb_free(&b);
 }
 
 static void json_time(int64_t ns)

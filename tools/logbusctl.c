@@ -40,6 +40,7 @@
 #include "logbusctl.h"
 #include "proto.h"
 #include "record.h"
+#include "strbuf.h"
 #include "timefmt.h"
 #include "utf8.h"
 
@@ -1029,7 +1030,7 @@ static bool parse_time(const char *s, int64_t now, int64_t *out)
 
 /* ---- tail -------------------------------------------------------------- */
 
-enum tail_format { TAIL_TEXT, TAIL_JSON, TAIL_CAT, TAIL_VERBOSE };
+enum out_format { OUT_TEXT, OUT_JSON, OUT_CAT, OUT_VERBOSE };
 
 /* A cursor as text is 53 bytes; a cursor file holding more is not one. */
 #define CURSOR_TEXT_MAX 128
@@ -1062,7 +1063,7 @@ struct tail_args {
 	char file_cursor[CURSOR_TEXT_MAX];
 	bool follow, n_given, n_all, show_cursor, no_color, color;
 	int64_t n;
-	enum tail_format format;
+	enum out_format format;
 	int timeout_ms;
 };
 
@@ -1092,92 +1093,22 @@ static void follow_signals(void)
 
 /* ---- tail: formatting ---- */
 
-/* A line being built in a buffer grown with realloc, the same buffers
- * logbus_record_format grows. */
-struct line {
-	char **buf;
-	size_t *cap;
-	size_t len;
-	bool failed;
-};
-
-static bool line_reserve(struct line *l, size_t more)
-{
-	size_t cap = *l->cap ? *l->cap : 256;
-	char *b;
-
-	if (l->failed)
-		return false;
-	if (l->len + more + 1 <= *l->cap)
-		return true;
-	while (cap < l->len + more + 1)
-		cap *= 2;
-	if ((b = realloc(*l->buf, cap)) == NULL) {
-		l->failed = true;
-		return false;
-	}
-	*l->buf = b;
-	*l->cap = cap;
-	return true;
-}
-
-static void line_put(struct line *l, const char *s, size_t n)
-{
-	if (!line_reserve(l, n))
-		return;
-	memcpy(*l->buf + l->len, s, n);
-	l->len += n;
-	(*l->buf)[l->len] = '\0';
-}
-
-static void line_puts(struct line *l, const char *s)
-{
-	line_put(l, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void
-line_printf(struct line *l, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		line_put(l, tmp,
-		         (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-/* The shortest text that reads back as the same double (as in JSON). */
-static void line_double(struct line *l, double d)
-{
-	char b[40];
-
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(b, sizeof b, "%.*g", prec, d);
-		if (strtod(b, NULL) == d)
-			break;
-	}
-	line_puts(l, b);
-}
-
-/* Put the colour around the n bytes before the line's final '\n'. */
-static void line_color_tail(struct line *l, size_t n, const char *color)
+/* Put the colour around the n bytes before b's final '\n'. */
+static void color_tail(struct strbuf *b, size_t n, const char *color)
 {
 	size_t on = strlen(color), off = strlen(COLOR_OFF), start;
-	char *b;
 
-	if (l->len < n + 1 || !line_reserve(l, on + off))
+	if (b->len < n + 1)
 		return;
-	b = *l->buf;
-	start = l->len - 1 - n;
-	memmove(b + start + on, b + start, n);
-	memcpy(b + start, color, on);
-	memcpy(b + start + on + n, COLOR_OFF "\n", off + 1);
-	l->len += on + off;
-	b[l->len] = '\0';
+	start = b->len - 1 - n;
+	/* room for both codes; the bytes put here are overwritten */
+	sb_puts(b, color);
+	sb_puts(b, COLOR_OFF);
+	if (b->failed)
+		return;
+	memmove(b->p + start + on, b->p + start, n);
+	memcpy(b->p + start, color, on);
+	memcpy(b->p + start + on + n, COLOR_OFF "\n", off + 1);
 }
 
 static const char *level_color(int level)
@@ -1191,22 +1122,22 @@ static const char *level_color(int level)
 
 /* "    KEY=VALUE\n"; further lines of a value are indented deeper, so that
  * only a record's first line starts at the margin. */
-static void verbose_value(struct line *l, const char *key, const char *v,
+static void verbose_value(struct strbuf *b, const char *key, const char *v,
                           size_t n)
 {
 	const char *nl;
 
-	line_puts(l, "    ");
-	line_puts(l, key);
-	line_put(l, "=", 1);
+	sb_puts(b, "    ");
+	sb_puts(b, key);
+	sb_put(b, "=", 1);
 	while ((nl = memchr(v, '\n', n)) != NULL) {
-		line_put(l, v, (size_t)(nl - v) + 1);
-		line_puts(l, "        ");
+		sb_put(b, v, (size_t)(nl - v) + 1);
+		sb_puts(b, "        ");
 		n -= (size_t)(nl - v) + 1;
 		v = nl + 1;
 	}
-	line_put(l, v, n);
-	line_put(l, "\n", 1);
+	sb_put(b, v, n);
+	sb_put(b, "\n", 1);
 }
 
 /* A field named like one of the record's own keys is written field.KEY,
@@ -1229,101 +1160,103 @@ static const char *verbose_key(const char *key, char *buf, size_t len)
  * KEY=VALUE line per part of the record: the broker's (seq, service, ...,
  * gid, comm), the structured fields in their order, the message last.
  */
-static void format_verbose(struct line *l, const logbus_record *r)
+static void format_verbose(struct strbuf *b, const logbus_record *r)
 {
 	char t[64], lv[16], kb[LOGBUS_KEY_MAX + 8];
 
 	logbus_format_time(r->time_ns, LOGBUS_TIME_RFC3339, t, sizeof t);
-	line_printf(l, "%s [%s]\n", t, r->cursor);
-	line_printf(l, "    seq=%" PRIu64 "\n", r->seq);
-	verbose_value(l, "service", r->service, strlen(r->service));
-	verbose_value(l, "logger", r->logger, strlen(r->logger));
-	line_printf(l, "    level=%s\n",
-	            logbus_level_name(r->level, lv, sizeof lv));
-	line_printf(l, "    stream=%s\n", stream_name(r->stream));
-	line_printf(l, "    pid=%" PRIu32 "\n    uid=%" PRIu32 "\n", r->pid,
-	            r->uid);
-	line_printf(l, "    gid=%" PRIu32 "\n", r->gid);
-	verbose_value(l, "comm", r->comm, strlen(r->comm));
+	sb_printf(b, "%s [%s]\n", t, r->cursor);
+	sb_printf(b, "    seq=%" PRIu64 "\n", r->seq);
+	verbose_value(b, "service", r->service, strlen(r->service));
+	verbose_value(b, "logger", r->logger, strlen(r->logger));
+	sb_printf(b, "    level=%s\n",
+	          logbus_level_name(r->level, lv, sizeof lv));
+	sb_printf(b, "    stream=%s\n", stream_name(r->stream));
+	sb_printf(b, "    pid=%" PRIu32 "\n    uid=%" PRIu32 "\n", r->pid,
+	          r->uid);
+	sb_printf(b, "    gid=%" PRIu32 "\n", r->gid);
+	verbose_value(b, "comm", r->comm, strlen(r->comm));
 	for (size_t i = 0; i < r->nfields; i++) {
 		const logbus_field *f = &r->fields[i];
 		const char *key = verbose_key(f->key, kb, sizeof kb);
 		switch (f->type) {
 		case LOGBUS_FIELD_STR:
-			verbose_value(l, key, f->v.s, strlen(f->v.s));
+			verbose_value(b, key, f->v.s, strlen(f->v.s));
 			break;
 		case LOGBUS_FIELD_INT:
-			line_printf(l, "    %s=%" PRId64 "\n", key, f->v.i);
+			sb_printf(b, "    %s=%" PRId64 "\n", key, f->v.i);
 			break;
 		case LOGBUS_FIELD_FLOAT:
-			line_printf(l, "    %s=", key);
-			line_double(l, f->v.f);
-			line_put(l, "\n", 1);
+			sb_printf(b, "    %s=", key);
+			sb_double(b, f->v.f);
+			sb_put(b, "\n", 1);
 			break;
 		case LOGBUS_FIELD_BOOL:
-			line_printf(l, "    %s=%s\n", key,
-			            f->v.b ? "true" : "false");
+			sb_printf(b, "    %s=%s\n", key,
+			          f->v.b ? "true" : "false");
 			break;
 		}
 	}
-	verbose_value(l, "message", r->message, r->message_len);
+	verbose_value(b, "message", r->message, r->message_len);
 }
 
-/* A record as a->format's lines in *buf; returns their length or
- * LOGBUS_ENOMEM. */
-static long tail_format(const logbus_record *rec, const struct tail_args *a,
-                        char **buf, size_t *cap)
+/* A record as format's lines in *b, which it replaces, with the message
+ * coloured by level when color: LOGBUS_OK or LOGBUS_ENOMEM. */
+static int out_format_record(const logbus_record *rec, enum out_format format,
+                             bool color, struct strbuf *b)
 {
-	struct line l = {.buf = buf, .cap = cap};
-	const char *color = a->color ? level_color(rec->level) : NULL;
+	const char *code = color ? level_color(rec->level) : NULL;
 	long len;
 
-	switch (a->format) {
-	case TAIL_JSON:
-		return logbus_record_format(rec, LOGBUS_FORMAT_JSON, buf, cap);
-	case TAIL_TEXT:
-		len = logbus_record_format(rec, LOGBUS_FORMAT_TEXT, buf, cap);
+	sb_reset(b);
+	switch (format) {
+	case OUT_JSON:
+	case OUT_TEXT:
+		len = logbus_record_format(rec,
+		                           format == OUT_JSON
+		                               ? LOGBUS_FORMAT_JSON
+		                               : LOGBUS_FORMAT_TEXT,
+		                           &b->p, &b->cap);
 		if (len < 0)
-			return len;
-		l.len = (size_t)len;
+			return (int)len;
+		b->len = (size_t)len;
+		if (format == OUT_JSON)
+			return LOGBUS_OK;
 		break;
-	case TAIL_CAT:
-		line_put(&l, rec->message, rec->message_len);
-		line_put(&l, "\n", 1);
+	case OUT_CAT:
+		sb_put(b, rec->message, rec->message_len);
+		sb_put(b, "\n", 1);
 		break;
-	case TAIL_VERBOSE:
-		format_verbose(&l, rec);
-		color = NULL;
+	case OUT_VERBOSE:
+		format_verbose(b, rec);
+		code = NULL;
 		break;
 	}
 	/* Text ends with the message, like cat: colour just the message. */
-	if (color != NULL)
-		line_color_tail(&l, rec->message_len, color);
-	return l.failed ? LOGBUS_ENOMEM : (long)l.len;
+	if (code != NULL)
+		color_tail(b, rec->message_len, code);
+	return b->failed ? LOGBUS_ENOMEM : LOGBUS_OK;
 }
 
 /* The last max formatted records, for -n with a cursor.  Slots keep
  * their buffers, so a record is formatted straight into its slot. */
 struct line_ring {
-	struct line_slot {
-		char *buf;
-		size_t cap, len;
-	} * slots;
+	struct strbuf *slots;
 	size_t nslots, max, start, count;
 };
 
 static void ring_fini(struct line_ring *ring)
 {
 	for (size_t i = 0; i < ring->nslots; i++)
-		free(ring->slots[i].buf);
+		sb_free(&ring->slots[i]);
 	free(ring->slots);
 }
 
 /* The slot the next line goes to, or NULL when out of memory.  The ring
  * grows only while it is not full, so start is 0 until then. */
-static struct line_slot *ring_next(struct line_ring *ring)
+static struct strbuf *ring_next(struct line_ring *ring)
 {
-	struct line_slot *s;
+	struct strbuf *s;
 
 	if (ring->count < ring->max) {
 		if (ring->count == ring->nslots) {
@@ -1348,9 +1281,9 @@ static struct line_slot *ring_next(struct line_ring *ring)
 static enum out_result ring_write(const struct line_ring *ring)
 {
 	for (size_t i = 0; i < ring->count; i++) {
-		const struct line_slot *s =
+		const struct strbuf *s =
 		    &ring->slots[(ring->start + i) % ring->count];
-		enum out_result o = out_write(s->buf, s->len);
+		enum out_result o = out_write(s->p, s->len);
 		if (o != OUT_OK)
 			return o;
 	}
@@ -1567,13 +1500,13 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 			break;
 		case 'o':
 			if (strcmp(optarg, "text") == 0)
-				a->format = TAIL_TEXT;
+				a->format = OUT_TEXT;
 			else if (strcmp(optarg, "json") == 0)
-				a->format = TAIL_JSON;
+				a->format = OUT_JSON;
 			else if (strcmp(optarg, "cat") == 0)
-				a->format = TAIL_CAT;
+				a->format = OUT_CAT;
 			else if (strcmp(optarg, "verbose") == 0)
-				a->format = TAIL_VERBOSE;
+				a->format = OUT_VERBOSE;
 			else
 				return usage_error(argv[0],
 				                   "unknown output '%s': use "
@@ -1756,8 +1689,7 @@ static int tail_end(logbus_reader *r, const struct tail_args *a,
 static int tail_snapshot(logbus_reader *r, const struct tail_args *a, bool last)
 {
 	struct line_ring ring = {0};
-	char *buf = NULL;
-	size_t cap = 0;
+	struct strbuf buf = {0};
 	const logbus_record *rec;
 	enum out_result o = OUT_OK;
 	int rc, st;
@@ -1768,33 +1700,26 @@ static int tail_snapshot(logbus_reader *r, const struct tail_args *a, bool last)
 
 	ring.max = use_ring ? (size_t)a->n : 0;
 	while ((rc = logbus_reader_next(r, &rec, -1)) == 1) {
-		long len;
-
 		if (use_ring) {
-			struct line_slot *s;
+			struct strbuf *s;
 			if (ring.max == 0)
 				continue;
 			if ((s = ring_next(&ring)) == NULL) {
 				rc = LOGBUS_ENOMEM;
 				break;
 			}
-			len = tail_format(rec, a, &s->buf, &s->cap);
-			if (len < 0) {
-				rc = (int)len;
+			if ((rc = out_format_record(rec, a->format, a->color,
+			                            s)) != LOGBUS_OK)
 				break;
-			}
-			s->len = (size_t)len;
 			continue;
 		}
-		len = tail_format(rec, a, &buf, &cap);
-		if (len < 0) {
-			rc = (int)len;
+		if ((rc = out_format_record(rec, a->format, a->color, &buf)) !=
+		    LOGBUS_OK)
 			break;
-		}
-		if ((o = out_write(buf, (size_t)len)) != OUT_OK)
+		if ((o = out_write(buf.p, buf.len)) != OUT_OK)
 			break;
 	}
-	free(buf);
+	sb_free(&buf);
 	if (o == OUT_OK && rc == 0 && use_ring)
 		o = ring_write(&ring);
 	ring_fini(&ring);
@@ -1863,15 +1788,14 @@ static int follow_flush(logbus_reader *r, const struct tail_args *a,
 }
 
 static int follow_print(logbus_reader *r, const struct tail_args *a,
-                        struct follow *f, const logbus_record *rec, char **buf,
-                        size_t *cap)
+                        struct follow *f, const logbus_record *rec,
+                        struct strbuf *buf)
 {
-	long len = tail_format(rec, a, buf, cap);
 	enum out_result o;
 
-	if (len < 0)
+	if (out_format_record(rec, a->format, a->color, buf) != LOGBUS_OK)
 		return fail("out of memory after reading records");
-	if ((o = out_write(*buf, (size_t)len)) != OUT_OK)
+	if ((o = out_write(buf->p, buf->len)) != OUT_OK)
 		return o == OUT_ERROR ? EXIT_FAIL : 0;
 	f->started = true;
 	f->waiting = false;
@@ -1908,8 +1832,8 @@ static const char *waiting_reason(logbus_reader *r, int rc, char *buf,
 static int tail_follow(logbus_reader *r, const struct tail_args *a)
 {
 	struct follow f;
-	char *buf = NULL, dir[4096], why[256];
-	size_t cap = 0;
+	struct strbuf buf = {0};
+	char dir[4096], why[256];
 	const logbus_record *rec;
 	int rc, st = FOLLOW_ON;
 
@@ -1919,7 +1843,7 @@ static int tail_follow(logbus_reader *r, const struct tail_args *a)
 	while (st == FOLLOW_ON && !follow_stop) {
 		rc = logbus_reader_next(r, &rec, FOLLOW_POLL_MS);
 		if (rc == 1) {
-			st = follow_print(r, a, &f, rec, &buf, &cap);
+			st = follow_print(r, a, &f, rec, &buf);
 		} else if (rc == 0) {
 			f.started = true;
 			st = follow_flush(r, a, &f);
@@ -1950,7 +1874,7 @@ static int tail_follow(logbus_reader *r, const struct tail_args *a)
 				st = tail_failed(r, a, rc, NULL);
 		}
 	}
-	free(buf);
+	sb_free(&buf);
 	if (st != FOLLOW_ON)
 		return st;
 	return tail_end(r, a, true);
@@ -1960,7 +1884,7 @@ static int cmd_tail(int argc, char **argv)
 {
 	struct tail_args a = {
 	    .n = 10,
-	    .format = TAIL_TEXT,
+	    .format = OUT_TEXT,
 	    .timeout_ms = DEFAULT_TIMEOUT_MS,
 	};
 	logbus_reader_options ro = {0};
@@ -1977,7 +1901,7 @@ static int cmd_tail(int argc, char **argv)
 	}
 	if ((rc = tail_parse(argc, argv, &a)) != PARSE_OK)
 		goto out;
-	a.color = (a.format == TAIL_TEXT || a.format == TAIL_CAT) &&
+	a.color = (a.format == OUT_TEXT || a.format == OUT_CAT) &&
 	          !a.no_color && getenv("NO_COLOR") == NULL &&
 	          isatty(STDOUT_FILENO);
 	a.cursor = a.after_cursor;
