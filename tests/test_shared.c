@@ -20,6 +20,7 @@
 #include "frame.h"
 #include "proto.h"
 #include "record.h"
+#include "size.h"
 #include "strbuf.h"
 #include "utf8.h"
 
@@ -185,6 +186,33 @@ test_strbuf_doubles_are_the_shortest_text_that_reads_back(void **state)
 		assert_string_equal(b.p, cases[i].json);
 	}
 	sb_free(&b);
+}
+
+static void test_size_parse_takes_digits_and_a_unit(void **state)
+{
+	(void)state;
+	const struct {
+		const char *s;
+		uint64_t v;
+	} good[] = {
+	    {"0", 0},           {"4096", 4096},     {"4K", 4096},
+	    {"4k", 4096},       {"64M", 64u << 20}, {"1G", 1u << 30},
+	    {"2T", 2ull << 40}, {"1KiB", 1024},     {"1MB", 1u << 20},
+	    {"512B", 512},
+	};
+	const char *bad[] = {
+	    "",   "K",    "-1",    "+1",  " 1",        "1 K",
+	    "1X", "1KB2", "1KiBB", " -5", "16777216T", "18446744073709551615",
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		assert_true(size_parse(good[i].s, &v));
+		assert_true(v == good[i].v);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (size_parse(bad[i], &v))
+			fail_msg("size_parse took '%s'", bad[i]);
 }
 
 static void test_cursor_round_trips(void **state)
@@ -1205,6 +1233,7 @@ int main(void)
 	    cmocka_unit_test(test_utf8_sanitize_piece_never_splits_a_character),
 	    cmocka_unit_test(
 	        test_strbuf_doubles_are_the_shortest_text_that_reads_back),
+	    cmocka_unit_test(test_size_parse_takes_digits_and_a_unit),
 	    cmocka_unit_test(test_cursor_round_trips),
 	    cmocka_unit_test(test_cursor_rejects_malformed),
 	    cmocka_unit_test(test_record_round_trips_every_field),
