@@ -128,14 +128,6 @@ struct run {
 	char venv[PATH_MAX];
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* s as valid UTF-8 in a malloc'd string (NULL when out of memory). */
 static char *utf8_dup(const char *s)
 {
@@ -182,14 +174,11 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 
 	/* "+": the first word that is not an option is the command, so
 	 * that its own options are never taken for ours. */
-	while ((c = getopt_long(argc, argv, "+:s:l:h", longopts, NULL)) != -1) {
-		if ((rc = common_option(c, argv, &a->run_dir, longopts)) !=
-		    NOT_COMMON) {
-			if (rc != PARSE_OK)
-				return rc;
-			continue;
-		}
+	while ((c = command_getopt(argc, argv, "+:s:l:h", longopts, &a->run_dir,
+	                           &rc)) != -1) {
 		switch (c) {
+		case OPT_STOP:
+			return rc;
 		case 's':
 			a->service = optarg;
 			break;
@@ -204,10 +193,12 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 			break;
 		case OPT_STDOUT_LEVEL:
 		case OPT_STDERR_LEVEL:
-			if (!parse_level(optarg, c == OPT_STDOUT_LEVEL
-			                             ? &a->stdout_level
-			                             : &a->stderr_level))
-				return usage_error(argv[0], BAD_LEVEL, optarg);
+			if ((rc = level_arg(argv[0], optarg,
+			                    c == OPT_STDOUT_LEVEL
+			                        ? &a->stdout_level
+			                        : &a->stderr_level)) !=
+			    PARSE_OK)
+				return rc;
 			break;
 		case OPT_TAIL_BYTES:
 			if (!args_int64(optarg, 1, TAIL_MAX, &v))
@@ -218,9 +209,9 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 			a->tail_bytes = (size_t)v;
 			break;
 		case OPT_TIMEOUT:
-			if (!parse_timeout(optarg, &a->timeout_ms))
-				return usage_error(argv[0], BAD_TIMEOUT, optarg,
-				                   MAX_TIMEOUT_S);
+			if ((rc = timeout_arg(argv[0], optarg,
+			                      &a->timeout_ms)) != PARSE_OK)
+				return rc;
 			break;
 		default:
 			return option_error(argv[0], c, argv, longopts);
@@ -667,7 +658,7 @@ static int run_loop(struct run *r)
 		struct pollfd p[3] = {{.fd = r->sigfd, .events = POLLIN},
 		                      {.fd = r->out.fd, .events = POLLIN},
 		                      {.fd = r->err.fd, .events = POLLIN}};
-		int64_t now = now_ms();
+		int64_t now = monotonic_ms();
 		int timeout = -1;
 
 		if (r->reaped && r->drain_at == 0)
@@ -802,9 +793,11 @@ static void run_report(struct run *r)
 		/* The command is gone: waiting is harmless now, and the
 		 * report must find room in a queue its output may have
 		 * filled. */
-		int64_t until = now_ms() + timeout;
+		int64_t until = monotonic_ms() + timeout;
 		logbus_flush(r->pub, timeout);
-		timeout = until - now_ms() > 1 ? (int)(until - now_ms()) : 1;
+		timeout = until - monotonic_ms() > 1
+		              ? (int)(until - monotonic_ms())
+		              : 1;
 	}
 	rc = argv && cwd && (venv || !r->venv[0])
 	         ? logbus_report_exit(r->pub, &e, timeout)
@@ -873,7 +866,7 @@ static void run_publish_start(struct run *r)
 		r->write_rc = rc;
 	}
 	free(cmd);
-	r->check_at = now_ms() + REACH_CHECK_MS;
+	r->check_at = monotonic_ms() + REACH_CHECK_MS;
 }
 
 static bool stream_init(struct stream *st, enum logbus_stream kind, int level,

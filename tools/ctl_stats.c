@@ -39,33 +39,27 @@ static int view_parse(int argc, char **argv, struct view_args *a,
 	const struct option *longopts = with_service ? with_s : with_s + 1;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, with_service ? ":o:s:h" : ":o:h",
-	                        longopts, NULL)) != -1) {
-		if ((rc = common_option(c, argv, &a->run_dir, longopts)) !=
-		    NOT_COMMON) {
-			if (rc != PARSE_OK)
-				return rc;
-			continue;
-		}
+	while ((c = command_getopt(argc, argv, with_service ? ":o:s:h" : ":o:h",
+	                           longopts, &a->run_dir, &rc)) != -1) {
 		switch (c) {
+		case OPT_STOP:
+			return rc;
 		case 'o':
 			if ((rc = output_text_or_json(argv[0], optarg,
 			                              &a->json)) != PARSE_OK)
 				return rc;
 			break;
 		case 's':
-			if (logbus_service_valid(optarg) != LOGBUS_OK)
-				return usage_error(argv[0], BAD_SERVICE, optarg,
-				                   LOGBUS_SERVICE_MAX);
+			if ((rc = service_arg(argv[0], optarg)) != PARSE_OK)
+				return rc;
 			a->service = optarg;
 			break;
 		default:
 			return option_error(argv[0], c, argv, longopts);
 		}
 	}
-	if (optind < argc)
-		return usage_error(argv[0], "unexpected argument '%s'",
-		                   argv[optind]);
+	if ((rc = no_arguments(argc, argv)) != PARSE_OK)
+		return rc;
 	return PARSE_OK;
 }
 
