@@ -100,7 +100,7 @@ int common_options_only(int argc, char **argv, char **run_dir)
 {
 	static const struct option longopts[] = {COMMON_LONG_OPTIONS,
 	                                         {NULL, 0, NULL, 0}};
-	int c, status;
+	int c, status = 0;
 
 	c = command_getopt(argc, argv, ":h", longopts, run_dir, &status);
 	if (c == -1)
