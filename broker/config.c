@@ -19,6 +19,7 @@
 #include "broker.h"
 #include "config.h"
 #include "routes.h"
+#include "size.h"
 
 #ifndef LOGBUS_SYSCONFDIR
 #define LOGBUS_SYSCONFDIR "/etc"
@@ -128,39 +129,9 @@ static void defaults(struct broker_config *cfg)
 
 uint64_t config_parse_size(const char *s)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
-		return UINT64_MAX;
-	int shift = 0;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		shift = 10;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		break;
-	case 't':
-	case 'T':
-		shift = 40;
-		break;
-	}
-	if (shift)
-		end++;
-	if (*end == 'i' && end[1] == 'B')
-		end += 2;
-	else if (*end == 'B')
-		end++;
-	if (*end != '\0' || v >= (UINT64_MAX >> shift))
-		return UINT64_MAX;
-	return (uint64_t)v << shift;
+	uint64_t v;
+
+	return size_parse(s, &v) ? v : UINT64_MAX;
 }
 
 /* "90", "90s", "15m", "12h", "30d", "2w": seconds; UINT64_MAX if bad. */

@@ -105,21 +105,28 @@ void sb_json_str(struct strbuf *b, const char *s, size_t n)
 	sb_put(b, "\"", 1);
 }
 
-void sb_json_float(struct strbuf *b, double d)
+void sb_double(struct strbuf *b, double d)
 {
 	char buf[40];
 
-	if (d != d || d - d != 0) {
-		sb_puts(b, "null");
-		return;
-	}
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(buf, sizeof buf, "%.*g", prec, d);
 		if (strtod(buf, NULL) == d)
 			break;
 	}
 	sb_puts(b, buf);
-	if (!strpbrk(buf, ".e"))
+}
+
+void sb_json_float(struct strbuf *b, double d)
+{
+	size_t start = b->len;
+
+	if (d != d || d - d != 0) {
+		sb_puts(b, "null");
+		return;
+	}
+	sb_double(b, d);
+	if (!b->failed && !strpbrk(b->p + start, ".e"))
 		sb_puts(b, ".0");
 }
 

@@ -25,6 +25,9 @@ void sb_printf(struct strbuf *b, const char *fmt, ...)
 void sb_reset(struct strbuf *b); /* empty, keeps the memory */
 void sb_free(struct strbuf *b);
 
+/* The shortest %g text reading back as d: "1", "0.1", "1e+300". */
+void sb_double(struct strbuf *b, double d);
+
 /* A JSON string with quotes; '"', '\\' and control characters escaped. */
 void sb_json_str(struct strbuf *b, const char *s, size_t n);
 /* The shortest text reading back as d, always a float ("1.0"); NaN and

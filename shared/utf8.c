@@ -1,14 +1,53 @@
 /*
- * utf8.c: UTF-8 validation for every text field the broker stores.
+ * utf8.c: UTF-8 validation for every text field the broker stores, and the
+ * repair (U+FFFD for each byte that is not part of a character) that the
+ * library and logbusctl apply to text they did not make.  One decoder,
+ * char_len (RFC 3629, Table 3), serves all of them.
  *
  * Messages are mostly ASCII, so 32 and then eight bytes at a time are checked
- * for a high bit before falling back to the byte-wise state machine (RFC
- * 3629, Table 3).
+ * for a high bit before falling back to the decoder.
  */
 #include "utf8.h"
 
 #include <stdint.h>
 #include <string.h>
+
+/*
+ * The length of the valid character at s[0..len), len > 0: 1 to 4; 0 when
+ * s does not start one; -1 when s starts one that len cuts short.
+ */
+static inline int char_len(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	int n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else {
+		return 0;
+	}
+	for (int i = 1; i < n; i++) {
+		if ((size_t)i >= len)
+			return -1;
+		if (i == 1 ? s[1] < lo || s[1] > hi : (s[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	return n;
+}
 
 bool utf8_valid(const char *str, size_t len)
 {
@@ -33,38 +72,10 @@ bool utf8_valid(const char *str, size_t len)
 				continue;
 			}
 		}
-		unsigned char c = *s;
-		if (c < 0x80) {
-			s++;
-			continue;
-		}
-		size_t n;
-		unsigned char lo = 0x80, hi = 0xbf;
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else {
+		int n = char_len(s, (size_t)(end - s));
+		if (n <= 0)
 			return false;
-		}
-		if ((size_t)(end - s) <= n)
-			return false;
-		if (s[1] < lo || s[1] > hi)
-			return false;
-		for (size_t i = 2; i <= n; i++)
-			if ((s[i] & 0xc0) != 0x80)
-				return false;
-		s += n + 1;
+		s += n;
 	}
 	return true;
 }
@@ -87,28 +98,38 @@ size_t utf8_cut(const char *str, size_t len)
 	return (len - (i - 1) >= need) ? len : i - 1;
 }
 
-size_t utf8_sanitize(const char *str, size_t len, char *out)
+size_t utf8_sanitize_piece(const char *str, size_t len, bool at_end, char *out,
+                           size_t max, size_t *outlen, bool *full)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, o = 0;
 
+	*full = false;
 	while (i < len) {
-		/* The longest valid sequence starting here: 1 to 4 bytes. */
-		size_t n = 1;
-		if (s[i] >= 0x80) {
-			n = s[i] >= 0xf0 ? 4 : s[i] >= 0xe0 ? 3 : 2;
-			if (i + n > len || !utf8_valid(str + i, n))
-				n = 0;
+		int n = char_len(s + i, len - i);
+		if (n < 0 && !at_end)
+			break;
+		size_t w = n > 0 ? (size_t)n : 3;
+		if (w > max - o) {
+			*full = true;
+			break;
 		}
-		if (n == 0) {
+		if (n > 0)
+			memcpy(out + o, s + i, w);
+		else
 			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-			continue;
-		}
-		memcpy(out + o, s + i, n);
-		o += n;
-		i += n;
+		o += w;
+		i += n > 0 ? (size_t)n : 1;
 	}
+	*outlen = o;
+	return i;
+}
+
+size_t utf8_sanitize(const char *s, size_t len, char *out)
+{
+	size_t o;
+	bool full;
+
+	utf8_sanitize_piece(s, len, true, out, SIZE_MAX, &o, &full);
 	return o;
 }

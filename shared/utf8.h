@@ -17,4 +17,14 @@ size_t utf8_cut(const char *s, size_t len);
  * of a valid sequence replaced by U+FFFD; returns the length written. */
 size_t utf8_sanitize(const char *s, size_t len, char *out);
 
+/*
+ * utf8_sanitize into at most max bytes of out, never splitting a character:
+ * returns how many bytes of s it used, *outlen how many it wrote.  A
+ * character that len cuts short becomes U+FFFD when at_end, else it is left
+ * for the next call.  *full: it stopped because the next character did not
+ * fit in max.
+ */
+size_t utf8_sanitize_piece(const char *s, size_t len, bool at_end, char *out,
+                           size_t max, size_t *outlen, bool *full);
+
 #endif

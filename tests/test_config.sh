@@ -87,6 +87,12 @@ expect_exit "a bad option value names the option" 2 \
 	"$BIN/logbusd" --segment-size 2K --check-config
 expect_err_line "bad option: message" \
 	"^logbusd: --segment-size: bad value '2K': a size of at least 4K"
+# A size is digits, then a unit: strtoull's " -5" was 2^64 - 5 bytes, a
+# --max-total that never removed anything.
+expect_exit "a size with a space and a sign is refused" 2 \
+	"$BIN/logbusd" --max-total ' -5' --check-config
+expect_exit "a size with a plus is refused" 2 \
+	"$BIN/logbusd" --segment-size +64M --check-config
 
 # ---- systemd's directories ---------------------------------------------------
 

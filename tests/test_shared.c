@@ -2,6 +2,7 @@
  * test_shared.c: the common code both sides depend on: checksum, UTF-8,
  * cursors, the record codec and its validation, filters, frames.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,8 @@
 #include "frame.h"
 #include "proto.h"
 #include "record.h"
+#include "size.h"
+#include "strbuf.h"
 #include "utf8.h"
 
 static void test_crc32c_matches_standard_vectors(void **state)
@@ -93,6 +96,123 @@ static void test_utf8_cut_never_splits_a_character(void **state)
 	assert_int_equal(utf8_cut(s, 4), 3);
 	assert_int_equal(utf8_cut(s, 5), 3);
 	assert_int_equal(utf8_cut(s, 6), 6);
+}
+
+/* out holds utf8_sanitize(in); compares it with want. */
+static void assert_sanitized(const char *in, const char *want)
+{
+	char out[64];
+	size_t n = utf8_sanitize(in, strlen(in), out);
+
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(out, want, n);
+}
+
+static void test_utf8_sanitize_replaces_each_bad_byte(void **state)
+{
+	(void)state;
+	assert_sanitized("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+	                 "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	assert_sanitized("a\xff"
+	                 "b",
+	                 "a\xef\xbf\xbd"
+	                 "b");
+	/* an overlong '/', a surrogate, a lone continuation byte */
+	assert_sanitized("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd");
+	assert_sanitized("\xed\xa0\x80",
+	                 "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	assert_sanitized("\x80x", "\xef\xbf\xbdx");
+	/* a character the end cuts short: each byte */
+	assert_sanitized("x\xe2\x82", "x\xef\xbf\xbd\xef\xbf\xbd");
+}
+
+static void test_utf8_sanitize_piece_never_splits_a_character(void **state)
+{
+	(void)state;
+	const char *s = "ab\xe2\x82\xac";
+	char out[16];
+	size_t used, n;
+	bool full;
+
+	/* the euro sign does not fit in 4 bytes */
+	used = utf8_sanitize_piece(s, 5, true, out, 4, &n, &full);
+	assert_int_equal(used, 2);
+	assert_int_equal(n, 2);
+	assert_true(full);
+	used = utf8_sanitize_piece(s, 5, true, out, 5, &n, &full);
+	assert_int_equal(used, 5);
+	assert_int_equal(n, 5);
+	assert_false(full);
+	assert_memory_equal(out, s, 5);
+	/* cut short by the end: kept for later, or replaced at the end */
+	used = utf8_sanitize_piece(s, 4, false, out, 16, &n, &full);
+	assert_int_equal(used, 2);
+	assert_int_equal(n, 2);
+	assert_false(full);
+	used = utf8_sanitize_piece(s, 4, true, out, 16, &n, &full);
+	assert_int_equal(used, 4);
+	assert_int_equal(n, 8);
+	assert_memory_equal(out, "ab\xef\xbf\xbd\xef\xbf\xbd", 8);
+	/* a replacement takes 3 bytes of room for 1 of input */
+	used = utf8_sanitize_piece("\xff\xff", 2, true, out, 5, &n, &full);
+	assert_int_equal(used, 1);
+	assert_int_equal(n, 3);
+	assert_true(full);
+}
+
+static void
+test_strbuf_doubles_are_the_shortest_text_that_reads_back(void **state)
+{
+	(void)state;
+	const struct {
+		double d;
+		const char *text, *json;
+	} cases[] = {
+	    {1.0, "1", "1.0"},
+	    {0.1, "0.1", "0.1"},
+	    {-2.5, "-2.5", "-2.5"},
+	    {1e300, "1e+300", "1e+300"},
+	    {1.0 / 3, "0.3333333333333333", "0.3333333333333333"},
+	    {NAN, "nan", "null"},
+	};
+	struct strbuf b = {0};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		sb_reset(&b);
+		sb_double(&b, cases[i].d);
+		assert_string_equal(b.p, cases[i].text);
+		sb_reset(&b);
+		sb_json_float(&b, cases[i].d);
+		assert_string_equal(b.p, cases[i].json);
+	}
+	sb_free(&b);
+}
+
+static void test_size_parse_takes_digits_and_a_unit(void **state)
+{
+	(void)state;
+	const struct {
+		const char *s;
+		uint64_t v;
+	} good[] = {
+	    {"0", 0},           {"4096", 4096},     {"4K", 4096},
+	    {"4k", 4096},       {"64M", 64u << 20}, {"1G", 1u << 30},
+	    {"2T", 2ull << 40}, {"1KiB", 1024},     {"1MB", 1u << 20},
+	    {"512B", 512},
+	};
+	const char *bad[] = {
+	    "",   "K",    "-1",    "+1",  " 1",        "1 K",
+	    "1X", "1KB2", "1KiBB", " -5", "16777216T", "18446744073709551615",
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		assert_true(size_parse(good[i].s, &v));
+		assert_true(v == good[i].v);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (size_parse(bad[i], &v))
+			fail_msg("size_parse took '%s'", bad[i]);
 }
 
 static void test_cursor_round_trips(void **state)
@@ -1157,6 +1277,11 @@ int main(void)
 	    cmocka_unit_test(test_crc32c_matches_standard_vectors),
 	    cmocka_unit_test(test_utf8_accepts_valid_and_rejects_invalid),
 	    cmocka_unit_test(test_utf8_cut_never_splits_a_character),
+	    cmocka_unit_test(test_utf8_sanitize_replaces_each_bad_byte),
+	    cmocka_unit_test(test_utf8_sanitize_piece_never_splits_a_character),
+	    cmocka_unit_test(
+	        test_strbuf_doubles_are_the_shortest_text_that_reads_back),
+	    cmocka_unit_test(test_size_parse_takes_digits_and_a_unit),
 	    cmocka_unit_test(test_cursor_round_trips),
 	    cmocka_unit_test(test_cursor_rejects_malformed),
 	    cmocka_unit_test(test_record_round_trips_every_field),

@@ -56,6 +56,9 @@
 
 #include "args.h"
 #include "logbusctl.h"
+#include "proto.h"
+#include "record.h"
+#include "utf8.h"
 
 extern char **environ;
 
@@ -125,113 +128,16 @@ struct run {
 	char venv[PATH_MAX];
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- UTF-8 --------------------------------------------------------------- */
-
-/*
- * The length of the valid UTF-8 character at s[0..len): 1 to 4; 0 when it
- * is not one; -1 when the bytes so far begin one but it goes past len.
- */
-static int utf8_char(const unsigned char *s, size_t len)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	int n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		lo = c == 0xe0 ? 0xa0 : 0x80;
-		hi = c == 0xed ? 0x9f : 0xbf;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		lo = c == 0xf0 ? 0x90 : 0x80;
-		hi = c == 0xf4 ? 0x8f : 0xbf;
-	} else {
-		return 0;
-	}
-	for (int i = 1; i < n; i++) {
-		if ((size_t)i >= len)
-			return -1;
-		if (i == 1 ? s[1] < lo || s[1] > hi : (s[i] & 0xc0) != 0x80)
-			return 0;
-	}
-	return n;
-}
-
-/*
- * The longest prefix of s[0..len) whose text, with every byte that is not
- * part of a UTF-8 character replaced by U+FFFD, fits in max bytes, never
- * splitting a character.  The text goes to out (*outlen); returns the
- * bytes of s used.  Unless at_end, a character cut by the end of s stays
- * for later.  *full: the next character did not fit.
- */
-static size_t utf8_piece(const unsigned char *s, size_t len, bool at_end,
-                         char *out, size_t max, size_t *outlen, bool *full)
-{
-	size_t i = 0, o = 0;
-
-	*full = false;
-	while (i < len) {
-		int n = utf8_char(s + i, len - i);
-		if (n < 0 && !at_end)
-			break;
-		size_t w = n > 0 ? (size_t)n : 3;
-		if (o + w > max) {
-			*full = true;
-			break;
-		}
-		if (n > 0)
-			memcpy(out + o, s + i, w);
-		else
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-		o += w;
-		i += n > 0 ? (size_t)n : 1;
-	}
-	*outlen = o;
-	return i;
-}
-
 /* s as valid UTF-8 in a malloc'd string (NULL when out of memory). */
 static char *utf8_dup(const char *s)
 {
-	size_t len = strlen(s), olen;
-	bool full;
+	size_t len = strlen(s);
 	char *out = malloc(3 * len + 1);
 
 	if (out == NULL)
 		return NULL;
-	utf8_piece((const unsigned char *)s, len, true, out, 3 * len, &olen,
-	           &full);
-	out[olen] = '\0';
+	out[utf8_sanitize(s, len, out)] = '\0';
 	return out;
-}
-
-/* The logger rule of logbusd: 1 to LOGBUS_LOGGER_MAX bytes of UTF-8
- * without control characters. */
-static bool logger_ok(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len == 0 || len > LOGBUS_LOGGER_MAX)
-		return false;
-	for (size_t i = 0; i < len;) {
-		int n = utf8_char((const unsigned char *)s + i, len - i);
-		if (n <= 0 ||
-		    (n == 1 && ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)))
-			return false;
-		i += (size_t)n;
-	}
-	return true;
 }
 
 /* ---- the command line ---------------------------------------------------- */
@@ -268,14 +174,11 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 
 	/* "+": the first word that is not an option is the command, so
 	 * that its own options are never taken for ours. */
-	while ((c = getopt_long(argc, argv, "+:s:l:h", longopts, NULL)) != -1) {
-		if ((rc = common_option(c, argv, &a->run_dir, longopts)) !=
-		    NOT_COMMON) {
-			if (rc != PARSE_OK)
-				return rc;
-			continue;
-		}
+	while ((c = command_getopt(argc, argv, "+:s:l:h", longopts, &a->run_dir,
+	                           &rc)) != -1) {
 		switch (c) {
+		case OPT_STOP:
+			return rc;
 		case 's':
 			a->service = optarg;
 			break;
@@ -290,10 +193,12 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 			break;
 		case OPT_STDOUT_LEVEL:
 		case OPT_STDERR_LEVEL:
-			if (!parse_level(optarg, c == OPT_STDOUT_LEVEL
-			                             ? &a->stdout_level
-			                             : &a->stderr_level))
-				return usage_error(argv[0], BAD_LEVEL, optarg);
+			if ((rc = level_arg(argv[0], optarg,
+			                    c == OPT_STDOUT_LEVEL
+			                        ? &a->stdout_level
+			                        : &a->stderr_level)) !=
+			    PARSE_OK)
+				return rc;
 			break;
 		case OPT_TAIL_BYTES:
 			if (!args_int64(optarg, 1, TAIL_MAX, &v))
@@ -304,9 +209,9 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 			a->tail_bytes = (size_t)v;
 			break;
 		case OPT_TIMEOUT:
-			if (!parse_timeout(optarg, &a->timeout_ms))
-				return usage_error(argv[0], BAD_TIMEOUT, optarg,
-				                   MAX_TIMEOUT_S);
+			if ((rc = timeout_arg(argv[0], optarg,
+			                      &a->timeout_ms)) != PARSE_OK)
+				return rc;
 			break;
 		default:
 			return option_error(argv[0], c, argv, longopts);
@@ -314,7 +219,7 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 	}
 	if ((rc = require_service(argv[0], a->service)) != PARSE_OK)
 		return rc;
-	if (a->logger != NULL && !logger_ok(a->logger))
+	if (a->logger != NULL && !logger_valid(a->logger, strlen(a->logger)))
 		return usage_error(argv[0],
 		                   "invalid logger name '%s': use 1 to %d "
 		                   "bytes of UTF-8 without control characters",
@@ -612,8 +517,8 @@ static void send_line(struct run *r, struct stream *st, const unsigned char *s,
 	bool full;
 
 	do {
-		off += utf8_piece(s + off, n - off, true, r->msg, PIECE_MAX,
-		                  &len, &full);
+		off += utf8_sanitize_piece((const char *)s + off, n - off, true,
+		                           r->msg, PIECE_MAX, &len, &full);
 		send_piece(r, st, len, st->part > 0 || off < n, off < n);
 	} while (off < n);
 	st->part = 0;
@@ -636,8 +541,9 @@ static void stream_lines(struct run *r, struct stream *st, bool eof)
 	}
 	/* A line with no end yet: send its full pieces. */
 	while (off < st->len) {
-		used = utf8_piece(st->pend + off, st->len - off, false, r->msg,
-		                  PIECE_MAX, &len, &full);
+		used = utf8_sanitize_piece((const char *)st->pend + off,
+		                           st->len - off, false, r->msg,
+		                           PIECE_MAX, &len, &full);
 		if (!full)
 			break;
 		send_piece(r, st, len, true, true);
@@ -719,7 +625,7 @@ static const char *ingest_path(const struct run *r, char *buf, size_t len)
 	char dir[4096];
 
 	snprintf(buf, len, "%s/%s",
-	         run_dir_name(r->a->run_dir, dir, sizeof dir), INGEST_SOCK);
+	         run_dir_name(r->a->run_dir, dir, sizeof dir), SOCK_INGEST);
 	return buf;
 }
 
@@ -752,7 +658,7 @@ static int run_loop(struct run *r)
 		struct pollfd p[3] = {{.fd = r->sigfd, .events = POLLIN},
 		                      {.fd = r->out.fd, .events = POLLIN},
 		                      {.fd = r->err.fd, .events = POLLIN}};
-		int64_t now = now_ms();
+		int64_t now = monotonic_ms();
 		int timeout = -1;
 
 		if (r->reaped && r->drain_at == 0)
@@ -887,9 +793,11 @@ static void run_report(struct run *r)
 		/* The command is gone: waiting is harmless now, and the
 		 * report must find room in a queue its output may have
 		 * filled. */
-		int64_t until = now_ms() + timeout;
+		int64_t until = monotonic_ms() + timeout;
 		logbus_flush(r->pub, timeout);
-		timeout = until - now_ms() > 1 ? (int)(until - now_ms()) : 1;
+		timeout = until - monotonic_ms() > 1
+		              ? (int)(until - monotonic_ms())
+		              : 1;
 	}
 	rc = argv && cwd && (venv || !r->venv[0])
 	         ? logbus_report_exit(r->pub, &e, timeout)
@@ -958,7 +866,7 @@ static void run_publish_start(struct run *r)
 		r->write_rc = rc;
 	}
 	free(cmd);
-	r->check_at = now_ms() + REACH_CHECK_MS;
+	r->check_at = monotonic_ms() + REACH_CHECK_MS;
 }
 
 static bool stream_init(struct stream *st, enum logbus_stream kind, int level,

@@ -17,6 +17,7 @@
 #include <logbus/logbus.h>
 
 #include "logbusctl.h"
+#include "strbuf.h"
 
 struct view_args {
 	char *run_dir;
@@ -38,33 +39,27 @@ static int view_parse(int argc, char **argv, struct view_args *a,
 	const struct option *longopts = with_service ? with_s : with_s + 1;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, with_service ? ":o:s:h" : ":o:h",
-	                        longopts, NULL)) != -1) {
-		if ((rc = common_option(c, argv, &a->run_dir, longopts)) !=
-		    NOT_COMMON) {
-			if (rc != PARSE_OK)
-				return rc;
-			continue;
-		}
+	while ((c = command_getopt(argc, argv, with_service ? ":o:s:h" : ":o:h",
+	                           longopts, &a->run_dir, &rc)) != -1) {
 		switch (c) {
+		case OPT_STOP:
+			return rc;
 		case 'o':
 			if ((rc = output_text_or_json(argv[0], optarg,
 			                              &a->json)) != PARSE_OK)
 				return rc;
 			break;
 		case 's':
-			if (logbus_service_valid(optarg) != LOGBUS_OK)
-				return usage_error(argv[0], BAD_SERVICE, optarg,
-				                   LOGBUS_SERVICE_MAX);
+			if ((rc = service_arg(argv[0], optarg)) != PARSE_OK)
+				return rc;
 			a->service = optarg;
 			break;
 		default:
 			return option_error(argv[0], c, argv, longopts);
 		}
 	}
-	if (optind < argc)
-		return usage_error(argv[0], "unexpected argument '%s'",
-		                   argv[optind]);
+	if ((rc = no_arguments(argc, argv)) != PARSE_OK)
+		return rc;
 	return PARSE_OK;
 }
 
@@ -124,25 +119,15 @@ static const char *plural(uint64_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
-/* A JSON string: the text is UTF-8 (the broker checked it); quotes,
- * backslashes and control characters are escaped. */
+/* A JSON string, escaped as the library's JSON records are (the text is
+ * UTF-8: logbusd checked it).  Out of memory, null. */
 static void json_str(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", stdout);
-		else if (c == '\t')
-			fputs("\\t", stdout);
-		else if (c < 0x20 || c == 0x7f)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
+	struct strbuf b = {0};
+
+	sb_json_str(&b, s, strlen(s));
+	fputs(b.failed ? "null" : b.p, stdout);
+	sb_free(&b);
 }
 
 static void json_time(int64_t ns)

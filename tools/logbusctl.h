@@ -1,7 +1,12 @@
 /*
- * logbusctl.h: what logbusctl's command files share (logbusctl.c holds the
- * table of commands, the shared option handling and the messages;
- * ctl_run.c holds `logbusctl run`).
+ * logbusctl.h: what logbusctl's files share.  logbusctl.c holds main() and
+ * the table of commands; a file per command holds its options, its work
+ * and its help text (ctl_publish.c, ctl_tail.c, ctl_run.c, ctl_errors.c,
+ * ctl_stats.c, ctl_rotate.c); the rest is what several commands use:
+ * ctl_messages.c (what a user reads on stderr), ctl_options.c (the options
+ * every command takes), ctl_output.c (standard output and records as
+ * text), ctl_time.c (times on the command line), ctl_cursor_file.c (tail's
+ * --cursor-file).
  *
  * Every message a user sees is one line on stderr starting "logbusctl: ";
  * exit status 0 done, 1 the operation failed, 2 the command line is wrong.
@@ -13,13 +18,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include <logbus/logbus.h>
+
+#include "strbuf.h"
 
 #define EXIT_FAIL  1
 #define EXIT_USAGE 2
-
-/* The broker's socket names in its run directory, for error messages. */
-#define INGEST_SOCK "ingest.sock"
-#define QUERY_SOCK  "query.sock"
 
 #define DEFAULT_TIMEOUT_MS 5000
 #define MAX_TIMEOUT_S      86400
@@ -52,21 +58,26 @@ enum {
 	"$XDG_RUNTIME_DIR/logbus,\n"                                           \
 	"                         /tmp/logbus-$UID)\n"
 
-#define BAD_LEVEL                                                              \
-	"unknown level '%s': use debug, info, warning, error, critical or "    \
-	"0..255"
-#define BAD_SERVICE                                                            \
-	"invalid service id '%s': use 1 to %d letters, digits, '.', '_' or "   \
-	"'-', not starting with '.'"
-#define BAD_TIMEOUT "bad --timeout '%s': seconds, more than 0 and at most %d"
+#define BAD_TIME                                                               \
+	"bad %s '%s': use 2026-11-22T10:00:00Z, '2026-11-22 10:00:00', "       \
+	"2026-11-22, -10min, '2h ago', today, yesterday or now"
 
-/* -s SERVICE given and valid: PARSE_OK, else the usage error's status. */
-int require_service(const char *cmd, const char *service);
+/* ---- the commands (a file each) ---------------------------------------- */
 
-/* What a parse function returns when the command is to run; any other
- * value is the exit status to return at once. */
-#define PARSE_OK   -1
-#define NOT_COMMON -2
+int cmd_publish(int argc, char **argv); /* ctl_publish.c */
+int cmd_tail(int argc, char **argv);    /* ctl_tail.c */
+int cmd_run(int argc, char **argv);     /* ctl_run.c */
+int cmd_errors(int argc, char **argv);  /* ctl_errors.c */
+int cmd_stats(int argc, char **argv);   /* ctl_stats.c */
+int cmd_services(int argc, char **argv);
+int cmd_rotate(int argc, char **argv); /* ctl_rotate.c */
+extern const char ctl_publish_help[], ctl_tail_help[], ctl_run_help[],
+    ctl_errors_help[], ctl_stats_help[], ctl_services_help[], ctl_rotate_help[];
+
+/* COMMAND's help text on f (logbusctl.c). */
+void command_help(const char *name, FILE *f);
+
+/* ---- messages (ctl_messages.c) ----------------------------------------- */
 
 /* A wrong command line: one line with a pointer to the help; returns 2. */
 __attribute__((format(printf, 2, 3))) int usage_error(const char *cmd,
@@ -78,45 +89,100 @@ __attribute__((format(printf, 1, 2))) int fail(const char *fmt, ...);
 /* A warning: one line; the command goes on. */
 __attribute__((format(printf, 1, 2))) void warn(const char *fmt, ...);
 
-/* -o text|json into *json: PARSE_OK, else the usage error's status. */
-int output_text_or_json(const char *cmd, const char *arg, bool *json);
-
-/* getopt_long's '?' and ':' results as a usage error (returns 2). */
-int option_error(const char *cmd, int c, char **argv,
-                 const struct option *longopts);
-
-/* An option every command shares, or a getopt error: NOT_COMMON when c is
- * none of those, PARSE_OK when handled, else the exit status. */
-int common_option(int c, char **argv, char **run_dir,
-                  const struct option *longopts);
-
-/* "5", "0.5": seconds, more than 0 and at most a day, in ms. */
-bool parse_timeout(const char *s, int *ms);
-
-/* A level name or number into *level. */
-bool parse_level(const char *s, int *level);
-
 /* The run directory the library will use, for messages. */
 const char *run_dir_name(const char *run_dir, char *buf, size_t len);
 
 /* A handle's error text, or the code's name when the handle has none. */
 const char *detail_or(const char *detail, int rc);
 
-/* "2026-11-22 10:00:00", local time. */
-void local_time_text(int64_t ns, char *buf, size_t len);
-
 /* An administration call's failure (what: "cannot ..."), as one line;
  * returns 1. */
 int admin_failed(const char *what, const char *run_dir, int rc,
                  const char *err);
 
-/* logbusctl stats and services (ctl_stats.c). */
-int cmd_stats(int argc, char **argv);
-int cmd_services(int argc, char **argv);
-extern const char ctl_stats_help[], ctl_services_help[];
+/* ---- options (ctl_options.c) ------------------------------------------- */
 
-/* logbusctl run (ctl_run.c). */
-int cmd_run(int argc, char **argv);
-extern const char ctl_run_help[];
+/* What a parse function returns when the command is to run; any other
+ * value is the exit status to return at once. */
+#define PARSE_OK -1
+
+/*
+ * The next of a command's own options, as getopt_long returns it.  The
+ * options every command shares are handled here: --run-dir into *run_dir,
+ * --help printed, getopt's errors said.  Returns -1 after the last option,
+ * or OPT_STOP when the command is to return *status at once.
+ */
+#define OPT_STOP -2
+int command_getopt(int argc, char **argv, const char *optstring,
+                   const struct option *longopts, char **run_dir, int *status);
+
+/* getopt_long's '?' and ':' results as a usage error (returns 2). */
+int option_error(const char *cmd, int c, char **argv,
+                 const struct option *longopts);
+
+/* The checks of parse functions: PARSE_OK, else the status of the usage
+ * error they said. */
+
+/* A command that takes only the shared options. */
+int common_options_only(int argc, char **argv, char **run_dir);
+/* Nothing left after the options. */
+int no_arguments(int argc, char **argv);
+/* A valid service id. */
+int service_arg(const char *cmd, const char *arg);
+/* -s SERVICE given and valid. */
+int require_service(const char *cmd, const char *service);
+/* -o text|json into *json. */
+int output_text_or_json(const char *cmd, const char *arg, bool *json);
+/* --timeout SEC: "5", "0.5", more than 0 and at most a day, into *ms. */
+int timeout_arg(const char *cmd, const char *arg, int *ms);
+/* A level name or number into *level. */
+int level_arg(const char *cmd, const char *arg, int *level);
+
+/* "log", "stdout" or "stderr": the n bytes at s. */
+bool parse_stream(const char *s, size_t n, enum logbus_stream *out);
+
+/* ---- standard output (ctl_output.c) ------------------------------------ */
+
+enum out_result { OUT_OK = 0, OUT_CLOSED = 1, OUT_ERROR = -1 };
+
+/* Write to stdout.  A reader that went away (EPIPE: SIGPIPE is ignored) is
+ * OUT_CLOSED; any other failure is reported here. */
+enum out_result out_write(const char *p, size_t len);
+enum out_result out_flush(void);
+
+/* How tail -o writes a record. */
+enum out_format { OUT_TEXT, OUT_JSON, OUT_CAT, OUT_VERBOSE };
+
+/* A record as format's lines in *b, which it replaces, with the message
+ * coloured by level when color: LOGBUS_OK or LOGBUS_ENOMEM. */
+int out_format_record(const logbus_record *rec, enum out_format format,
+                      bool color, struct strbuf *b);
+
+/* "2026-11-22 10:00:00", local time. */
+void local_time_text(int64_t ns, char *buf, size_t len);
+
+/* ---- times (ctl_time.c) ------------------------------------------------ */
+
+#define NS_PER_S INT64_C(1000000000)
+
+/* A --since or --until value as ns since the epoch; now is the command's
+ * start, the same for both. */
+bool parse_time(const char *s, int64_t now, int64_t *out);
+
+/* CLOCK_MONOTONIC in ms. */
+int64_t monotonic_ms(void);
+
+/* ---- tail --cursor-file (ctl_cursor_file.c) ---------------------------- */
+
+/* A cursor as text is 53 bytes; a cursor file holding more is not one. */
+#define CURSOR_TEXT_MAX 128
+
+/* The cursor stored in path, into buf (CURSOR_TEXT_MAX bytes): "" when
+ * there is none.  Returns 0, or the exit status after saying why not. */
+int cursor_file_read(const char *path, char *buf);
+
+/* Replace the cursor file's content atomically.  Returns 0 or the exit
+ * status after saying why not. */
+int cursor_file_write(const char *path, const char *cursor);
 
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "strbuf.h"
 
 volatile sig_atomic_t bench_interrupted;
 
@@ -277,20 +278,14 @@ void report_note(struct report *r, const char *fmt, ...)
 
 void report_str(struct report *r, const char *key, const char *s)
 {
+	struct strbuf b = {0};
+
 	if (!r->json)
 		return;
 	json_key(r, key);
-	fputc('"', r->f);
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(r->f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(r->f, "\\u%04x", ch);
-		else
-			fputc(ch, r->f);
-	}
-	fputc('"', r->f);
+	sb_json_str(&b, s, strlen(s));
+	fputs(b.failed ? "null" : b.p, r->f);
+	sb_free(&b);
 }
 
 void report_num(struct report *r, const char *key, const char *label, double v,

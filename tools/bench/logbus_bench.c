@@ -25,6 +25,7 @@
 
 #include "args.h"
 #include "bench.h"
+#include "size.h"
 
 #define MAX_RATE         10000000L /* records/s */
 #define MAX_SECONDS      3600
@@ -228,36 +229,15 @@ static int parse_list(const char *opt, const char *s, long min, long max,
 	}
 }
 
-/* "1G", "64M", "4096": bytes, at least 1 and at most 1T; false if not. */
+/* "1G", "64M", "4096" (size.h): bytes, at least 1 and at most 1T; false
+ * if not. */
 static bool parse_bytes(const char *s, int64_t *out)
 {
-	char num[32];
-	size_t len = strlen(s);
-	int shift = 0;
-	int64_t v;
+	uint64_t v;
 
-	if (len == 0 || len >= sizeof num)
+	if (!size_parse(s, &v) || v < 1 || v > (UINT64_C(1) << 40))
 		return false;
-	memcpy(num, s, len + 1);
-	switch (num[len - 1]) {
-	case 'k':
-	case 'K':
-		shift = 10;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		break;
-	}
-	if (shift != 0)
-		num[len - 1] = '\0';
-	if (!args_int64(num, 1, (1LL << 40) >> shift, &v))
-		return false;
-	*out = v << shift;
+	*out = (int64_t)v;
 	return true;
 }
 
