@@ -192,7 +192,13 @@ rate_limited() {
 }
 write_conf '[limits]\nrate-interval = 3600\nrate-burst = 5\n'
 check "reload with a rate limit" reload 4
-seq 1 8 | sed 's/^/burst /' | ctl publish -s svc_rl - >/dev/null
+# publish says so: 3 of the 8 were not kept (exit 1)
+seq 1 8 | sed 's/^/burst /' >"$T/burst.txt"
+expect_exit "publish over the rate limit fails" 1 \
+	ctl publish -s svc_rl - <"$T/burst.txt"
+check "... and says how many were dropped" grep -q \
+	"3 of 8 records from standard input were dropped by logbusd's rate limit" \
+	"$T/err"
 expect_eq "the reloaded limit drops over the burst" 3 "$(rate_limited)"
 expect_eq "... and keeps the burst" 5 \
 	"$(ctl tail -n all -s svc_rl -o cat | grep -c '^burst ')"

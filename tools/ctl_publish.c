@@ -282,12 +282,13 @@ static long utf8_repair(const char *s, size_t len, char **out, size_t *cap)
 }
 
 /* Wait for every record so far; returns 0, or an exit status when the
- * broker did not answer in time.  Refusals are counted, not fatal. */
+ * broker did not answer in time.  Refusals and records dropped by a rate
+ * limit are counted, not fatal. */
 static int publish_wait(logbus_publisher *pub, const struct publish_args *a)
 {
 	int rc = logbus_flush(pub, a->timeout_ms);
 
-	if (rc == LOGBUS_OK || rc == LOGBUS_EREJECTED)
+	if (rc == LOGBUS_OK || rc == LOGBUS_EREJECTED || rc == LOGBUS_ELIMITED)
 		return 0;
 	return publish_unreachable(pub, a, rc);
 }
@@ -372,6 +373,11 @@ static int publish_stdin(logbus_publisher *pub, const struct publish_args *a)
 		         (unsigned long long)st.logged,
 		         detail_or(logbus_publisher_error(pub, err, sizeof err),
 		                   LOGBUS_EREJECTED));
+	else if (st.limited > 0)
+		rc = fail("%llu of %llu records from standard input were "
+		          "dropped by logbusd's rate limit for the service",
+		          (unsigned long long)st.limited,
+		          (unsigned long long)st.logged);
 	else if (skipped > 0)
 		rc = EXIT_FAIL;
 out:
@@ -402,6 +408,8 @@ static int publish_message(logbus_publisher *pub, const struct publish_args *a)
 		return fail("%s", detail_or(logbus_publisher_error(pub, err,
 		                                                   sizeof err),
 		                            rc));
+	if (rc == LOGBUS_ELIMITED)
+		return fail("the message was dropped: %s", logbus_strerror(rc));
 	return publish_unreachable(pub, a, rc);
 }
 
