@@ -1,8 +1,8 @@
 /*
  * ingest.c: publish batches in, acknowledgements out.
  *
- * The data path, in order: decode the batch -> dedup by (session, batch) ->
- * validate each record into a struct batch -> rate limits -> one journal
+ * The data path, in order: decode the request -> validate each record into
+ * a struct batch -> dedup by (session, batch) -> rate limits -> one journal
  * append for the records left (ingest_append) -> fsync at once if a record
  * is CRITICAL -> reply with the first sequence number, the count committed
  * and the records refused with their reasons -> the fan-out
@@ -101,7 +101,6 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 	struct record_error e;
 	uint32_t max_bytes = b->cfg.max_record_bytes,
 	         max_fields = b->cfg.max_fields;
-	struct record_view *v;
 	char msg[128];
 
 	memset(s, 0, sizeof *s);
@@ -109,21 +108,21 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 		return -1;
 	for (uint32_t i = 0; i < arr->size; i++) {
 		const msgpack_object *o = &arr->ptr[i];
+		const msgpack_object_bin *bin = &o->via.bin;
+		struct record_view *v = &bt->views[bt->n];
 		int rv = 0;
-		v = &bt->views[bt->n];
 		if (o->type != MSGPACK_OBJECT_BIN) {
 			rv = add_reject(s, i, ERR_BAD_RECORD,
 			                "record is not a msgpack bin");
-		} else if (o->via.bin.size > max_bytes) {
+		} else if (bin->size > max_bytes) {
 			snprintf(msg, sizeof msg,
 			         "record of %u bytes is over the limit of %u "
 			         "bytes (max-record-size)",
-			         o->via.bin.size, max_bytes);
+			         bin->size, max_bytes);
 			rv = add_reject(s, i, ERR_TOO_BIG, msg);
-		} else if (record_check(o->via.bin.ptr, o->via.bin.size, v) <
-		               0 &&
-		           record_decode(o->via.bin.ptr, o->via.bin.size,
-		                         &bt->zone, v, &e) < 0) {
+		} else if (record_check(bin->ptr, bin->size, v) < 0 &&
+		           record_decode(bin->ptr, bin->size, &bt->zone, v,
+		                         &e) < 0) {
 			/* in place first; objects only for what needs them */
 			rv = add_reject(s, i, e.code, e.msg);
 		} else if (v->nfields > max_fields) {
@@ -134,8 +133,8 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 			rv = add_reject(s, i, ERR_TOO_MANY_FIELDS, msg);
 		} else {
 			struct journal_rec *r = &bt->recs[bt->n++];
-			r->data = o->via.bin.ptr;
-			r->len = o->via.bin.size;
+			r->data = bin->ptr;
+			r->len = bin->size;
 			r->svc = v->service.p;
 			r->svc_len = v->service.len;
 			if (v->level >= LOGBUS_CRITICAL)
