@@ -32,9 +32,16 @@
 
 #include "broker.h"
 #include "config.h"
+#include "ingest.h"
+#include "journal.h"
 #include "logbus/logbus.h"
 #include "paths.h"
 #include "proto.h"
+#include "query.h"
+#include "routes.h"
+#include "services.h"
+#include "sessions.h"
+#include "syncer.h"
 #include "timefmt.h"
 #include "waiters.h"
 
@@ -388,6 +395,19 @@ static void on_journal_segment(void *arg, const char *path, uint64_t first_seq,
 		           (unsigned long long)first_seq);
 }
 
+/* selflog's commit: the broker's own records take the publishers' path
+ * from the journal append on. */
+static int commit_own(void *arg, struct batch *bt, uint64_t session,
+                      uint64_t bn, char *err, size_t errlen)
+{
+	struct broker *b = arg;
+
+	if (ingest_append(b, session, bn, bt, err, errlen) < 0)
+		return -1;
+	ingest_fanout(b, bt);
+	return 0;
+}
+
 static int open_journal(struct broker *b)
 {
 	char dir[4096], err[512];
@@ -451,7 +471,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		broker_log(b, LOGBUS_WARNING, "%s", err);
 	msgpack_zone_init(&b->req_zone, 64 * 1024);
 	msgpack_zone_init(&b->rec_zone, 4096);
-	msgpack_zone_init(&b->batch_zone, 64 * 1024);
+	batch_init(&b->batch);
 	msgpack_sbuffer_init(&b->out);
 	msgpack_sbuffer_init(&b->live_out);
 	b->loop = ev_default_loop(EVFLAG_AUTO);
@@ -490,7 +510,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	notified(b, notify_status(&b->notify, "recovering the journal"));
 	if (open_journal(b) < 0)
 		return -1;
-	selflog_init(b);
+	selflog_init(b, commit_own, b);
 	raise_fd_limit(b);
 	b->services = services_new(SERVICES_MAX, journal_last_seq(b->journal));
 	if (b->services == NULL) {
@@ -505,7 +525,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		return -1;
 	}
 	if ((b->access = access_new(&b->access_cfg)) == NULL ||
-	    (b->waiters = waiters_new(b)) == NULL) {
+	    (b->waiters = waiters_new(b->loop, read_serve)) == NULL) {
 		broker_log(b, LOGBUS_ERROR, "out of memory");
 		return -1;
 	}
@@ -598,11 +618,9 @@ void broker_fini(struct broker *b)
 	services_free(b->services);
 	msgpack_zone_destroy(&b->req_zone);
 	msgpack_zone_destroy(&b->rec_zone);
-	msgpack_zone_destroy(&b->batch_zone);
+	batch_fini(&b->batch);
 	msgpack_sbuffer_destroy(&b->out);
 	msgpack_sbuffer_destroy(&b->live_out);
-	free(b->recs);
-	free(b->views);
 	free(b->scratch);
 	/* The lock file stays: unlinking it would let a broker that opened
 	 * the old file and one that creates a new one both hold "the" lock. */

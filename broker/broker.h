@@ -5,90 +5,29 @@
  * through their pollable descriptors, the journal is written from the loop,
  * and every counter lives here.  nng's own threads touch only the atomic
  * pipe counters in struct endpoint (pipe notifications).
+ *
+ * What belongs to one batch (batch.h) or one request (request.h) is passed
+ * to the code that needs it, not kept here; each part of the broker
+ * declares its functions in its own header (ingest.h, query.h, live.h,
+ * selflog.h, endpoint.h, request.h, ratelimit.h, ...).
  */
 #ifndef LOGBUS_BROKER_H
 #define LOGBUS_BROKER_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <ev.h>
 #include <msgpack.h>
-#include <nng/nng.h>
 
 #include "access.h"
-#include "journal.h"
+#include "batch.h"
+#include "endpoint.h"
 #include "notify.h"
-#include "record.h"
-#include "routes.h"
-#include "services.h"
-#include "sessions.h"
+#include "ratelimit.h"
+#include "selflog.h"
 #include "stats.h"
-#include "syncer.h"
-
-struct broker;
-struct endpoint;
-
-/* A request handler: replies (reply_begin/reply_send or reply_error); the
- * dispatcher frees msg. */
-struct request_op {
-	const char *name;
-	void (*fn)(struct endpoint *ep, nng_msg *msg,
-	           const msgpack_object *req);
-};
-
-/*
- * A socket the broker listens on (listener.c): a raw rep0 socket, its
- * listener, the libev watchers on its descriptors, replies parked while nng
- * cannot take them, and the self-dial probe that notices a listener stopped
- * by nng bug #1518.
- */
-struct endpoint {
-	struct broker *b;
-	const char *name; /* "ingest", "query" */
-	char url[128];
-	char path[128];              /* socket file */
-	struct socket_access access; /* owner, group, mode of the file */
-	size_t recv_max;
-	nng_socket sock;
-	nng_listener listener;
-	bool open;
-	ev_io recv_w, send_w;
-	const struct request_op *ops; /* NULL-terminated; NULL for live */
-	/* replies that got NNG_EAGAIN, sent when SENDFD says there is room */
-	nng_msg **parked;
-	size_t nparked, parked_cap;
-	/* bug #1518 probe */
-	atomic_uint_fast64_t pipes_added; /* written by nng's threads */
-	int probe_fd;     /* a raw connection that speaks the handshake; -1 */
-	ev_io probe_io;   /* reads the broker's side of the handshake */
-	size_t probe_got; /* bytes of the broker's handshake read back */
-	ev_tstamp probe_at;
-	bool probing; /* until endpoint_probe_check judges */
-	uint64_t probe_base;
-	uint64_t relistens;
-	/* connected pipes, for stats (the probe's own pipe not counted) */
-	atomic_int_fast64_t pipes;
-	atomic_uint_fast32_t self_pipe; /* id of the probe's pipe, or 0 */
-};
-
-int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
-                  const char *run_dir, const char *sock_name,
-                  const struct socket_access *access, size_t recv_max,
-                  const struct request_op *ops, char *err, size_t errlen);
-/* Start or stop taking requests (replies still go out). */
-void endpoint_pause(struct endpoint *ep);
-/* Send a reply (takes msg); parks it if nng has no room right now. */
-void endpoint_reply(struct endpoint *ep, nng_msg *msg);
-/* Receive and handle up to max messages nng already holds; returns how many
- * were handled. */
-int endpoint_drain(struct endpoint *ep, int max);
-/* The probe: start a self-dial, then (a few hundred ms later) check that the
- * socket saw the pipe; re-listen when it did not. */
-void endpoint_probe_start(struct endpoint *ep);
-void endpoint_probe_check(struct endpoint *ep);
-void endpoint_close(struct endpoint *ep);
 
 /* Settings (config.c builds them from the file and the command line). */
 struct broker_config {
@@ -159,35 +98,22 @@ struct broker {
 	struct routes *routes;
 	struct broker_stats stats;
 	struct stats_rate rate; /* stats.c: the ingest rate's ticker */
-	/* trust and access: the resolved settings, the caches, and who sent
-	 * the query request being handled (request.c sets them) */
+	/* trust and access: the resolved settings and the caches (who sent
+	 * the request being handled is the request's: request.h) */
 	struct access_config access_cfg;
 	struct access *access;
-	bool reader_trusted;
-	uint32_t reader_uid;
 	struct waiters *waiters; /* parked long-poll reads (waiters.c) */
 	ev_signal sigterm_w, sigint_w, sighup_w;
 	ev_timer fsync_w, probe_w, probe_check_w, stop_w, routes_w;
-	ev_timer rate_w;           /* ratelimit.c: ends windows each second */
-	uint32_t rate_suppressing; /* services with suppressed > 0 (or more) */
-	/* selflog.c: events waiting to become records */
-	struct self_event *events;
-	size_t nevents;
-	uint64_t events_dropped; /* past the queue's bound */
-	bool selflog_done; /* selflog_fini ran: events go to stderr only */
-	uint64_t self_session, self_batch;
-	ev_check selflog_w;
+	struct ratelimit ratelimit; /* ratelimit.c */
+	struct selflog selflog; /* selflog.c: events waiting to be records */
 	int lock_fd;
 	char lock_path[128];
 	bool stopping;
 	/* scratch reused by every request: no per-record allocation */
 	msgpack_zone req_zone, rec_zone;
 	msgpack_sbuffer out;
-	struct journal_rec *recs;  /* the accepted records of a batch */
-	struct record_view *views; /* parallel to recs: decoded once, by
-	                              ingest, for live, routes and reports */
-	msgpack_zone batch_zone;   /* the views' objects; cleared per batch */
-	size_t recs_cap;
+	struct batch batch; /* ingest.c's: the publish being handled */
 	msgpack_sbuffer live_out;
 	char *scratch;
 	size_t scratch_cap;
@@ -208,68 +134,5 @@ void broker_fini(struct broker *b);
  * broker_notify_ready(); a failure to send is logged once. */
 void broker_notify_ready(struct broker *b);
 void broker_notify_reloading(struct broker *b);
-/* selflog.c: an event of the broker's own, at a level (LOGBUS_*): a line on
- * stderr, and once the journal is open a record of the service "logbusd",
- * logger "logbus", committed after the current request is done. */
-void broker_log(struct broker *b, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* The same with up to SELFLOG_FIELDS structured fields (string values
- * copied, keys must be literals). */
-void broker_log_fields(struct broker *b, int level, const logbus_field *f,
-                       size_t nf, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-void selflog_init(struct broker *b);
-/* Commit queued events now (the loop does it after each iteration). */
-void selflog_flush(struct broker *b);
-void selflog_fini(struct broker *b);
-
-/* ratelimit.c: per-service windows of cfg.rate_burst records per
- * cfg.rate_interval_s.  ratelimit_batch drops what is over the limit from
- * b->recs/b->views[0..n) (kept in order) and returns how many remain; the
- * timer journals "Suppressed N records from service X" for windows that
- * ended. */
-size_t ratelimit_batch(struct broker *b, size_t n);
-void ratelimit_init(struct broker *b);
-/* Report every suppressed count now, windows ended or not (at a stop). */
-void ratelimit_flush(struct broker *b);
-
-/* The ops of each request endpoint (ingest.c, query.c). */
-extern const struct request_op ingest_ops[];
-extern const struct request_op query_ops[];
-/* stats.c: the query ops "stats" and "services". */
-void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req);
-void services_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req);
-/* Room for n records in b->recs and b->views. */
-bool ingest_reserve(struct broker *b, size_t n);
-/* The journal's on_batch hook that refills the dedup table at start. */
-void ingest_on_journal_batch(void *arg, const struct frame_batch *fb);
-
-/* Everything that follows a commit of b->recs[0..n): live, the routed
- * files, error reports (ingest.c). */
-void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
-                      const struct frame_record *stamp);
-
-/* live.c: publish n committed records (b->recs, b->views) from first_seq,
- * with the frame headers the journal just wrote for them. */
-void live_publish(struct broker *b, uint64_t first_seq, size_t n);
-
-/* request.c: decode a request, run its op's handler, free it. */
-void request_dispatch(struct endpoint *ep, nng_msg *msg);
-/* Start a reply {"ok": true, + nkeys more} in b->out; reply_send sends it. */
-void reply_begin(struct broker *b, msgpack_packer *pk, size_t nkeys);
-void reply_send(struct endpoint *ep, nng_msg *req);
-/* {"ok": false, "code", "error"} (+ one u64 key), counted by code. */
-void reply_error(struct endpoint *ep, nng_msg *req, const char *code,
-                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void reply_error_with(struct endpoint *ep, nng_msg *req, const char *code,
-                      const char *key, uint64_t value, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-void count_reject(struct broker *b, const char *code);
-/* The current query request's reader may see a record of this uid. */
-static inline bool reader_may_see(const struct broker *b, uint32_t uid)
-{
-	return b->reader_trusted || uid == b->reader_uid;
-}
-extern const char *const reject_names[REJ_COUNT]; /* the ERR_* codes */
 
 #endif

@@ -42,10 +42,14 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "broker.h"
 #include "exitinfo.h"
 #include "proto.h"
 #include "record.h"
+#include "request.h"
+#include "selflog.h"
+#include "services.h"
 #include "strbuf.h"
 #include "timefmt.h"
 
@@ -224,8 +228,9 @@ static void report_seen(struct broker *b, const struct record_view *v,
 		services_report(svc, timefmt_now_ns(), code, v->message.p, len);
 }
 
-void error_report_write(struct broker *b, const struct record_view *v,
-                        uint32_t uid)
+/* The report of one exit record. */
+static void write_one(struct broker *b, const struct record_view *v,
+                      uint32_t uid)
 {
 	char path[4096], err[4400] = "";
 	char *text;
@@ -254,13 +259,20 @@ void error_report_write(struct broker *b, const struct record_view *v,
 	free(text);
 }
 
-/* May the current query's reader see the report at path? */
-static bool report_visible(struct broker *b, const char *path)
+void error_report_write(struct broker *b, const struct batch *bt)
+{
+	for (size_t i = 0; i < bt->n; i++)
+		if (bt->views[i].exit)
+			write_one(b, &bt->views[i], bt->stamp.uid);
+}
+
+/* May the reader see the report at path? */
+static bool report_visible(const struct reader *rd, const char *path)
 {
 	char v[16];
 	ssize_t n;
 
-	if (b->reader_trusted)
+	if (rd->trusted)
 		return true;
 	n = getxattr(path, UID_XATTR, v, sizeof v - 1);
 	if (n <= 0)
@@ -268,7 +280,8 @@ static bool report_visible(struct broker *b, const char *path)
 	v[n] = '\0';
 	char *end;
 	unsigned long uid = strtoul(v, &end, 10);
-	return *end == '\0' && uid == b->reader_uid;
+	return *end == '\0' && uid <= UINT32_MAX &&
+	       reader_may_see(rd, (uint32_t)uid);
 }
 
 /* ---- the query ops that read reports back ---- */
@@ -294,7 +307,7 @@ static int64_t mtime_ns(const struct stat *st)
 
 /* {"op": "errors"} -> {"reports": [[service, written_ns, size, kept]...]} */
 void error_report_list_op(struct endpoint *ep, nng_msg *msg,
-                          const msgpack_object *req)
+                          const msgpack_object *req, const struct reader *rd)
 {
 	struct broker *b = ep->b;
 	DIR *d = opendir(b->cfg.log_dir);
@@ -321,10 +334,10 @@ void error_report_list_op(struct endpoint *ep, nng_msg *msg,
 		snprintf(path, sizeof path, "%s/%s", b->cfg.log_dir,
 		         de->d_name);
 		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
-		    !report_visible(b, path))
+		    !report_visible(rd, path))
 			continue;
 		strncat(path, ".1", sizeof path - strlen(path) - 1);
-		bool older = report_visible(b, path) && stat(path, &st1) == 0;
+		bool older = report_visible(rd, path) && stat(path, &st1) == 0;
 		msgpack_pack_array(&rp, 4);
 		mp_pack_str(&rp, svc, len);
 		msgpack_pack_int64(&rp, mtime_ns(&st));
@@ -345,7 +358,7 @@ void error_report_list_op(struct endpoint *ep, nng_msg *msg,
 
 /* {"op": "error_report", "svc": str, "gen": 0|1} -> {"text", "time"} */
 void error_report_get_op(struct endpoint *ep, nng_msg *msg,
-                         const msgpack_object *req)
+                         const msgpack_object *req, const struct reader *rd)
 {
 	struct broker *b = ep->b;
 	const char *svc;
@@ -370,7 +383,7 @@ void error_report_get_op(struct endpoint *ep, nng_msg *msg,
 	snprintf(path, sizeof path, "%s/service_%.*s_error.log%s",
 	         b->cfg.log_dir, (int)len, svc, gen ? ".1" : "");
 	int fd =
-	    report_visible(b, path) ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	    report_visible(rd, path) ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);

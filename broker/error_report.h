@@ -11,20 +11,21 @@
 #include <msgpack.h>
 #include <nng/nng.h>
 
+struct batch;
 struct broker;
-
-/* Write the report of a committed exit record (its decoded view) published
- * by uid (kept with the file: a reader outside the reader group sees only
- * the reports of its own uid's records). */
-struct record_view;
-void error_report_write(struct broker *b, const struct record_view *v,
-                        uint32_t uid);
-
-/* Query ops: "errors" lists the reports, "error_report" returns one. */
 struct endpoint;
+struct reader;
+
+/* Write the report of each exit record of a committed batch, with the uid
+ * that published it (kept with the file: a reader outside the reader group
+ * sees only the reports of its own uid's records). */
+void error_report_write(struct broker *b, const struct batch *bt);
+
+/* Query ops: "errors" lists the reports rd may see, "error_report" returns
+ * one. */
 void error_report_list_op(struct endpoint *ep, nng_msg *msg,
-                          const msgpack_object *req);
+                          const msgpack_object *req, const struct reader *rd);
 void error_report_get_op(struct endpoint *ep, nng_msg *msg,
-                         const msgpack_object *req);
+                         const msgpack_object *req, const struct reader *rd);
 
 #endif

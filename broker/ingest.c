@@ -1,15 +1,17 @@
 /*
  * ingest.c: publish batches in, acknowledgements out.
  *
- * The data path, in order: decode the batch -> dedup by (session, batch) ->
- * validate each record -> one journal append for the valid ones -> fsync at
- * once if a record is CRITICAL -> reply with the first sequence number, the
- * count committed and the records refused with their reasons -> the
- * fan-out: live followers, routed files, error reports, long polls.  The
- * reply goes first so that the publisher's next batch travels while the
- * broker fans this one out; a `sync` request (the library's flush sends one)
- * is answered after the fan-out of every batch acknowledged before it,
- * since the loop does one thing at a time.
+ * The data path, in order: decode the request -> validate each record into
+ * a struct batch -> dedup by (session, batch) -> rate limits -> one journal
+ * append for the records left (ingest_append) -> fsync at once if a record
+ * is CRITICAL -> reply with the first sequence number, the count committed
+ * and the records refused with their reasons -> the fan-out
+ * (ingest_fanout): live followers, routed files, error reports, long
+ * polls.  The reply goes first so that the publisher's next batch travels
+ * while the broker fans this one out; a `sync` request (the library's
+ * flush sends one) is answered after the fan-out of every batch
+ * acknowledged before it, since the loop does one thing at a time.  The
+ * broker's own records (selflog.c) join the same path at ingest_append.
  *
  * Limits: a record over cfg.max_record_bytes or with more than
  * cfg.max_fields fields is refused like any bad record (alone); a batch of
@@ -20,18 +22,30 @@
  * Invariants: an acknowledgement is sent only after the journal's write(2)
  * returned (the fan-out follows in the same loop callback); a refused
  * record never reaches the journal and never affects the other records of
- * its batch; a batch whose (session, batch) was already
- * committed is acknowledged with the same sequence numbers and not written
- * again.  The client's record bytes are stored as they came.
+ * its batch.  A batch sent again (req0's resend, a reconnect, a broker
+ * restart) whose number is not above the last one committed for its
+ * session is acknowledged as "dup" and not written again: with that last
+ * batch's sequence numbers when it is that batch; an older one, whose
+ * numbers the dedup table no longer keeps (one batch per session,
+ * sessions.h), with first 0.  The client's record bytes are stored as they
+ * came.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ingest.h"
+
+#include "batch.h"
 #include "broker.h"
 #include "error_report.h"
+#include "live.h"
 #include "proto.h"
+#include "ratelimit.h"
 #include "record.h"
+#include "routes.h"
+#include "selflog.h"
+#include "sessions.h"
 #include "timefmt.h"
 #include "waiters.h"
 
@@ -54,32 +68,13 @@ struct reject {
 	char msg[160];
 };
 
-/* The records of one batch, sorted into accepted (b->recs) and refused. */
+/* The records of a publish refused, with why (the accepted ones are in the
+ * batch). */
 struct sorted {
-	size_t nok;
 	struct reject *rej;
 	size_t nrej;
-	bool critical;
+	bool critical; /* an accepted record is CRITICAL: fsync at once */
 };
-
-bool ingest_reserve(struct broker *b, size_t n)
-{
-	if (n <= b->recs_cap)
-		return true;
-	size_t cap = b->recs_cap ? b->recs_cap : 1024;
-	while (cap < n)
-		cap *= 2;
-	struct journal_rec *r = realloc(b->recs, cap * sizeof *r);
-	if (r == NULL)
-		return false;
-	b->recs = r;
-	struct record_view *v = realloc(b->views, cap * sizeof *v);
-	if (v == NULL)
-		return false;
-	b->views = v;
-	b->recs_cap = cap;
-	return true;
-}
 
 static int add_reject(struct sorted *s, uint32_t index, const char *code,
                       const char *msg)
@@ -100,8 +95,10 @@ static int add_reject(struct sorted *s, uint32_t index, const char *code,
 	return 0;
 }
 
+/* Check each record of arr: the valid ones go to bt (in order, decoded
+ * once), the others to s with their reasons.  0, or -1 out of memory. */
 static int sort_records(struct broker *b, const msgpack_object_array *arr,
-                        struct sorted *s)
+                        struct batch *bt, struct sorted *s)
 {
 	struct record_error e;
 	uint32_t max_bytes = b->cfg.max_record_bytes,
@@ -109,41 +106,41 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 	char msg[128];
 
 	memset(s, 0, sizeof *s);
-	if (!ingest_reserve(b, arr->size))
+	if (!batch_reserve(bt, arr->size))
 		return -1;
 	for (uint32_t i = 0; i < arr->size; i++) {
 		const msgpack_object *o = &arr->ptr[i];
+		const msgpack_object_bin *bin = &o->via.bin;
+		struct record_view *v = &bt->views[bt->n];
 		int rv = 0;
 		if (o->type != MSGPACK_OBJECT_BIN) {
 			rv = add_reject(s, i, ERR_BAD_RECORD,
 			                "record is not a msgpack bin");
-		} else if (o->via.bin.size > max_bytes) {
+		} else if (bin->size > max_bytes) {
 			snprintf(msg, sizeof msg,
 			         "record of %u bytes is over the limit of %u "
 			         "bytes (max-record-size)",
-			         o->via.bin.size, max_bytes);
+			         bin->size, max_bytes);
 			rv = add_reject(s, i, ERR_TOO_BIG, msg);
-		} else if (record_check(o->via.bin.ptr, o->via.bin.size,
-		                        &b->views[s->nok]) < 0 &&
-		           record_decode(o->via.bin.ptr, o->via.bin.size,
-		                         &b->batch_zone, &b->views[s->nok],
+		} else if (record_check(bin->ptr, bin->size, v) < 0 &&
+		           record_decode(bin->ptr, bin->size, &bt->zone, v,
 		                         &e) < 0) {
 			/* in place first; objects only for what needs them */
 			rv = add_reject(s, i, e.code, e.msg);
-		} else if (b->views[s->nok].nfields > max_fields) {
+		} else if (v->nfields > max_fields) {
 			snprintf(msg, sizeof msg,
 			         "record has %u fields, over the limit of %u "
 			         "(max-fields)",
-			         b->views[s->nok].nfields, max_fields);
+			         v->nfields, max_fields);
 			rv = add_reject(s, i, ERR_TOO_MANY_FIELDS, msg);
 		} else {
-			b->recs[s->nok].data = o->via.bin.ptr;
-			b->recs[s->nok].len = o->via.bin.size;
-			b->recs[s->nok].svc = b->views[s->nok].service.p;
-			b->recs[s->nok].svc_len = b->views[s->nok].service.len;
-			if (b->views[s->nok].level >= LOGBUS_CRITICAL)
+			struct journal_rec *r = &bt->recs[bt->n++];
+			r->data = bin->ptr;
+			r->len = bin->size;
+			r->svc = v->service.p;
+			r->svc_len = v->service.len;
+			if (v->level >= LOGBUS_CRITICAL)
 				s->critical = true;
-			s->nok++;
 		}
 		if (rv < 0)
 			return -1;
@@ -182,11 +179,32 @@ static void ack(struct endpoint *ep, nng_msg *req, uint64_t batch,
 	reply_send(ep, req);
 }
 
+int ingest_append(struct broker *b, uint64_t session, uint64_t bn,
+                  struct batch *bt, char *err, size_t errlen)
+{
+	if (journal_append_batch(b->journal, session, bn, bt->recs, bt->n,
+	                         &bt->stamp, &bt->first_seq, err, errlen) < 0)
+		return -1;
+	b->stats.records_committed += bt->n;
+	for (size_t i = 0; i < bt->n; i++)
+		b->stats.bytes_committed += bt->recs[i].len;
+	return 0;
+}
+
+void ingest_fanout(struct broker *b, const struct batch *bt)
+{
+	live_publish(b, bt);
+	if (b->routes) /* NULL while the broker starts or stops */
+		routes_write(b->routes, bt);
+	error_report_write(b, bt);
+	waiters_committed(b->waiters, bt->stamp.uid);
+}
+
 static void publish_batch(struct endpoint *ep, nng_msg *msg,
-                          const msgpack_object *req)
+                          const msgpack_object *req, struct batch *bt)
 {
 	struct broker *b = ep->b;
-	uint64_t session, batch, first = 0;
+	uint64_t session, batch;
 	const msgpack_object *recs = mp_get(req, "r");
 	struct sorted s;
 	char err[256];
@@ -207,22 +225,22 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 		return;
 	}
 	b->stats.batches++;
-	if (sort_records(b, &recs->via.array, &s) < 0) {
+	if (sort_records(b, &recs->via.array, bt, &s) < 0) {
 		free(s.rej);
 		reply_error(ep, msg, ERR_JOURNAL, "out of memory");
 		return;
 	}
 	/* Trusted fields come from the socket, never the record; the uid also
 	 * names the session (sessions.h). */
-	struct frame_record stamp = {.recv_ns = timefmt_now_ns()};
-	access_stamp(b->access, nng_msg_get_pipe(msg), &stamp);
+	bt->stamp.recv_ns = timefmt_now_ns();
+	access_stamp(b->access, nng_msg_get_pipe(msg), &bt->stamp);
 	const struct session_batch *prev =
-	    sessions_find(b->sessions, stamp.uid, session);
+	    sessions_find(b->sessions, bt->stamp.uid, session);
 	if (prev != NULL && batch <= prev->batch) {
 		/* Sent again (resend, reconnect, restart): already in. */
 		b->stats.batches_dup++;
-		uint64_t n = batch == prev->batch ? prev->count : s.nok;
-		first = batch == prev->batch ? prev->first_seq : 0;
+		uint64_t n = batch == prev->batch ? prev->count : bt->n;
+		uint64_t first = batch == prev->batch ? prev->first_seq : 0;
 		ack(ep, msg, batch, first, n, 0, &s, true);
 		free(s.rej);
 		return;
@@ -230,12 +248,10 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 	stats_count_batch(b, &recs->via.array, req);
 	for (size_t i = 0; i < s.nrej; i++)
 		count_reject(b, s.rej[i].code);
-	size_t valid = s.nok;
-	s.nok = ratelimit_batch(b, valid);
-	if (s.nok > 0) {
-		if (journal_append_batch(b->journal, session, batch, b->recs,
-		                         s.nok, &stamp, &first, err,
-		                         sizeof err) < 0) {
+	size_t valid = bt->n;
+	ratelimit_batch(b, bt);
+	if (bt->n > 0) {
+		if (ingest_append(b, session, batch, bt, err, sizeof err) < 0) {
 			broker_log(b, LOGBUS_ERROR, "journal: %s", err);
 			free(s.rej);
 			reply_error(ep, msg, ERR_JOURNAL,
@@ -244,46 +260,34 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 		}
 		if (s.critical && journal_sync(b->journal, err, sizeof err) < 0)
 			broker_log(b, LOGBUS_ERROR, "journal: %s", err);
-		b->stats.records_committed += s.nok;
-		for (size_t i = 0; i < s.nok; i++)
-			b->stats.bytes_committed += b->recs[i].len;
 	}
-	struct session_batch sb = {
-	    .batch = batch, .first_seq = first, .count = (uint32_t)s.nok};
-	sessions_commit(b->sessions, stamp.uid, session, &sb);
-	ack(ep, msg, batch, first, s.nok, valid - s.nok, &s, false);
-	if (s.nok > 0)
-		ingest_committed(b, first, s.nok, &stamp);
+	struct session_batch sb = {.batch = batch,
+	                           .first_seq = bt->first_seq,
+	                           .count = (uint32_t)bt->n};
+	sessions_commit(b->sessions, bt->stamp.uid, session, &sb);
+	ack(ep, msg, batch, bt->first_seq, bt->n, valid - bt->n, &s, false);
+	if (bt->n > 0)
+		ingest_fanout(b, bt);
 	free(s.rej);
 }
 
-void ingest_committed(struct broker *b, uint64_t first_seq, size_t n,
-                      const struct frame_record *stamp)
-{
-	live_publish(b, first_seq, n);
-	if (b->routes) /* NULL while the broker starts or stops */
-		routes_write(b->routes, first_seq, n, stamp);
-	for (size_t i = 0; i < n; i++)
-		if (b->views[i].exit)
-			error_report_write(b, &b->views[i], stamp->uid);
-	waiters_committed(b, stamp->uid);
-}
-
 static void publish(struct endpoint *ep, nng_msg *msg,
-                    const msgpack_object *req)
+                    const msgpack_object *req, const struct reader *rd)
 {
-	publish_batch(ep, msg, req);
-	msgpack_zone_clear(&ep->b->batch_zone); /* the batch's views */
+	(void)rd;
+	publish_batch(ep, msg, req, &ep->b->batch);
+	batch_clear(&ep->b->batch);
 }
 
 /* Nothing to do: by the time the loop reads this request, it has fanned
  * out every batch it acknowledged before. */
 static void sync_op(struct endpoint *ep, nng_msg *msg,
-                    const msgpack_object *req)
+                    const msgpack_object *req, const struct reader *rd)
 {
 	msgpack_packer pk;
 
 	(void)req;
+	(void)rd;
 	reply_begin(ep->b, &pk, 0);
 	reply_send(ep, msg);
 }

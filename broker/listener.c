@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "endpoint.h"
 
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>

@@ -16,11 +16,16 @@
  * position; either repairs from the journal.  pub0 never blocks: a slow
  * subscriber loses messages, never slows ingest.
  */
+#include "live.h"
+
 #include <string.h>
 
+#include "batch.h"
 #include "broker.h"
 #include "frame.h"
 #include "proto.h"
+#include "selflog.h"
+#include "services.h"
 
 /* Records per live message are cut at this many bytes (one bigger record
  * goes alone): pub0 keeps up to LIVE_SENDBUF messages per subscriber, so
@@ -33,19 +38,21 @@ static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
 	msgpack_pack_uint64(pk, v);
 }
 
-/* Publish records [from, to) of the batch, all of one service: the map's
- * keys packed in b->live_out, then the frames the journal wrote copied
- * once, straight into the message. */
-static void publish_run(struct broker *b, size_t from, size_t to,
-                        uint64_t first_seq, struct service *svc,
+/* Publish records [from, to) of bt, all of one service: the map's keys
+ * packed in b->live_out, then the frames the journal wrote copied once,
+ * straight into the message. */
+static void publish_run(struct broker *b, const struct batch *bt, size_t from,
+                        size_t to, struct service *svc,
                         const unsigned char *hdrs)
 {
+	const struct journal_rec *recs = bt->recs;
+	uint64_t first_seq = bt->first_seq;
 	msgpack_sbuffer *out = &b->live_out;
 	msgpack_packer pk;
 	size_t frames = 0;
 
 	for (size_t i = from; i < to; i++)
-		frames += FRAME_OVERHEAD + b->recs[i].len;
+		frames += FRAME_OVERHEAD + recs[i].len;
 	msgpack_sbuffer_clear(out);
 	msgpack_sbuffer_write(out, svc->id, svc->len + 1);
 	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
@@ -59,8 +66,8 @@ static void publish_run(struct broker *b, size_t from, size_t to,
 	mp_pack_key(&pk, "recs");
 	msgpack_pack_bin(&pk, frames);
 	for (size_t i = from; i < to; i++) /* after "prev" was taken */
-		services_count(svc, first_seq + i, b->views[i].level,
-		               b->views[i].time_ns, b->recs[i].len);
+		services_count(svc, first_seq + i, bt->views[i].level,
+		               bt->views[i].time_ns, recs[i].len);
 	nng_msg *m;
 	if (nng_msg_alloc(&m, out->size + frames) != 0) {
 		broker_log(b, LOGBUS_ERROR, "live: out of memory");
@@ -71,8 +78,8 @@ static void publish_run(struct broker *b, size_t from, size_t to,
 	p += out->size;
 	for (size_t i = from; i < to; i++) {
 		memcpy(p, hdrs + i * FRAME_OVERHEAD, FRAME_OVERHEAD);
-		memcpy(p + FRAME_OVERHEAD, b->recs[i].data, b->recs[i].len);
-		p += FRAME_OVERHEAD + b->recs[i].len;
+		memcpy(p + FRAME_OVERHEAD, recs[i].data, recs[i].len);
+		p += FRAME_OVERHEAD + recs[i].len;
 	}
 	if (nng_sendmsg(b->live.sock, m, NNG_FLAG_NONBLOCK) != 0)
 		nng_msg_free(m); /* subscribers repair from the journal */
@@ -83,25 +90,24 @@ static bool same_service(const struct lb_str *a, const struct lb_str *b)
 	return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
 }
 
-void live_publish(struct broker *b, uint64_t first_seq, size_t n)
+void live_publish(struct broker *b, const struct batch *bt)
 {
-	size_t from = 0;
+	const struct lb_str *svc_id;
+	size_t from = 0, n = bt->n;
 
 	while (from < n) {
-		size_t to = from + 1, bytes = b->recs[from].len;
-		while (to < n &&
-		       same_service(&b->views[to].service,
-		                    &b->views[from].service) &&
-		       bytes + b->recs[to].len <= LIVE_MSG_MAX)
-			bytes += b->recs[to++].len;
+		size_t to = from + 1, bytes = bt->recs[from].len;
+		svc_id = &bt->views[from].service;
+		while (to < n && same_service(&bt->views[to].service, svc_id) &&
+		       bytes + bt->recs[to].len <= LIVE_MSG_MAX)
+			bytes += bt->recs[to++].len;
 		struct service *svc =
-		    services_get(b->services, b->views[from].service.p,
-		                 b->views[from].service.len);
+		    services_get(b->services, svc_id->p, svc_id->len);
 		if (svc == NULL) {
 			broker_log(b, LOGBUS_ERROR, "live: out of memory");
 			return;
 		}
-		publish_run(b, from, to, first_seq, svc,
+		publish_run(b, bt, from, to, svc,
 		            journal_last_headers(b->journal));
 		from = to;
 	}

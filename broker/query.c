@@ -31,11 +31,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "query.h"
+
 #include "broker.h"
 #include "error_report.h"
 #include "filter.h"
 #include "proto.h"
 #include "record.h"
+#include "request.h"
+#include "routes.h"
+#include "selflog.h"
+#include "stats.h"
+#include "syncer.h"
 #include "waiters.h"
 
 #define SCAN_BUDGET (64u * 1024 * 1024) /* frame bytes examined per read */
@@ -60,7 +67,7 @@ static bool matches(const struct read_state *st, const struct frame_record *rec)
 	struct record_view v;
 	struct record_error e;
 
-	if (!st->rq->trusted && rec->uid != st->rq->uid)
+	if (!reader_may_see(&st->rq->reader, rec->uid))
 		return false;
 	/* A peek that fails proves nothing: the full decode judges then. */
 	if (flt->nfields == 0 && record_peek(rec->data, rec->len, &v) == 0 &&
@@ -160,7 +167,8 @@ static void pack_jid(msgpack_packer *pk, const struct journal *j)
 	msgpack_pack_bin_body(pk, journal_id(j), JOURNAL_ID_LEN);
 }
 
-static void info(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
+static void info(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
+                 const struct reader *rd)
 {
 	struct broker *b = ep->b;
 	msgpack_packer pk;
@@ -169,6 +177,7 @@ static void info(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
 	struct syncer_stats ss;
 
 	(void)req;
+	(void)rd; /* journal-wide figures: no record, no service */
 	b->stats.queries++;
 	journal_get_stats(b->journal, &js);
 	syncer_get_stats(b->syncer, &ss);
@@ -232,11 +241,12 @@ static void read_reply(struct endpoint *ep, nng_msg *msg,
                        const struct read_state *st)
 {
 	struct broker *b = ep->b;
+	const struct reader *rd = &st->rq->reader;
 	msgpack_packer pk;
 
-	reply_begin(b, &pk, 6 + !st->rq->trusted);
-	if (!st->rq->trusted)
-		pack_u64(&pk, "own", st->rq->uid);
+	reply_begin(b, &pk, 6 + !rd->trusted);
+	if (!rd->trusted)
+		pack_u64(&pk, "own", rd->uid);
 	pack_jid(&pk, b->journal);
 	pack_u64(&pk, "first", journal_first_seq(b->journal));
 	pack_u64(&pk, "last", st->last);
@@ -285,7 +295,7 @@ enum read_result read_serve(struct endpoint *ep, nng_msg *msg,
 }
 
 static void do_read(struct endpoint *ep, nng_msg *msg,
-                    const msgpack_object *req)
+                    const msgpack_object *req, const struct reader *rd)
 {
 	struct broker *b = ep->b;
 	struct read_req rq;
@@ -304,8 +314,7 @@ static void do_read(struct endpoint *ep, nng_msg *msg,
 		filter_fini(&rq.flt);
 		return;
 	}
-	rq.trusted = b->reader_trusted;
-	rq.uid = b->reader_uid;
+	rq.reader = *rd;
 	rq.max = READ_RECORDS_MAX;
 	rq.maxb = QUERY_REPLY_MAX - 4096;
 	if (mp_get_u64(req, "max", &v) && v > 0 && v < rq.max)
@@ -348,12 +357,14 @@ static void do_read(struct endpoint *ep, nng_msg *msg,
 }
 
 /* Reopen every routed file (after logrotate moved them). */
-static void rotate(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
+static void rotate(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
+                   const struct reader *rd)
 {
 	struct broker *b = ep->b;
 	msgpack_packer pk;
 
 	(void)req;
+	(void)rd; /* trusted readers only (request.c) */
 	unsigned n = routes_reopen(b->routes);
 	broker_log(b, LOGBUS_INFO, "rotate: reopened %u routed files", n);
 	reply_begin(b, &pk, 1);

@@ -16,10 +16,15 @@
  * the copy that closes the gap.  The broker's own service is never limited.
  * Limits are read from b->cfg at each use, so a reload takes effect at once.
  */
+#include "ratelimit.h"
+
 #include <string.h>
 #include <time.h>
 
+#include "batch.h"
 #include "broker.h"
+#include "selflog.h"
+#include "services.h"
 
 #define RATE_SWEEP_S 1.0
 #define SELF_SERVICE "logbusd"
@@ -60,8 +65,8 @@ static uint64_t admit(struct broker *b, struct service *svc, uint64_t n,
 	    now - svc->rate_start_ns >= interval_ns(b)) {
 		if (svc->rate_suppressed > 0) {
 			report(b, svc);
-			if (b->rate_suppressing > 0)
-				b->rate_suppressing--;
+			if (b->ratelimit.suppressing > 0)
+				b->ratelimit.suppressing--;
 		}
 		svc->rate_start_ns = now;
 		svc->rate_count = 0;
@@ -71,7 +76,7 @@ static uint64_t admit(struct broker *b, struct service *svc, uint64_t n,
 	svc->rate_count += n;
 	if (k < n) {
 		if (svc->rate_suppressed == 0)
-			b->rate_suppressing++;
+			b->ratelimit.suppressing++;
 		svc->rate_suppressed += n - k;
 	}
 	return k;
@@ -83,20 +88,20 @@ static bool is_self(const struct lb_str *s)
 	       memcmp(s->p, SELF_SERVICE, s->len) == 0;
 }
 
-size_t ratelimit_batch(struct broker *b, size_t n)
+void ratelimit_batch(struct broker *b, struct batch *bt)
 {
-	size_t from = 0, out = 0;
+	size_t from = 0, out = 0, n = bt->n;
 	int64_t now;
 
 	if (b->cfg.rate_burst == 0 || n == 0)
-		return n;
+		return;
 	now = mono_ns();
 	while (from < n) {
-		const struct lb_str *svc_id = &b->views[from].service;
+		const struct lb_str *svc_id = &bt->views[from].service;
 		size_t to = from + 1;
-		while (to < n && b->views[to].service.len == svc_id->len &&
-		       memcmp(b->views[to].service.p, svc_id->p, svc_id->len) ==
-		           0)
+		while (to < n && bt->views[to].service.len == svc_id->len &&
+		       memcmp(bt->views[to].service.p, svc_id->p,
+		              svc_id->len) == 0)
 			to++;
 		size_t keep = to - from;
 		if (!is_self(svc_id)) {
@@ -106,16 +111,16 @@ size_t ratelimit_batch(struct broker *b, size_t n)
 				keep = (size_t)admit(b, svc, to - from, now);
 		}
 		if (out != from && keep > 0) {
-			memmove(&b->recs[out], &b->recs[from],
-			        keep * sizeof *b->recs);
-			memmove(&b->views[out], &b->views[from],
-			        keep * sizeof *b->views);
+			memmove(&bt->recs[out], &bt->recs[from],
+			        keep * sizeof *bt->recs);
+			memmove(&bt->views[out], &bt->views[from],
+			        keep * sizeof *bt->views);
 		}
 		out += keep;
 		b->stats.rate_limited += to - from - keep;
 		from = to;
 	}
-	return out;
+	bt->n = out;
 }
 
 struct sweep {
@@ -137,19 +142,19 @@ static void sweep_one(void *arg, struct service *svc)
 		sw->pending++;
 }
 
-/* rate_suppressing is an upper bound (a service forgotten by the LRU
+/* ratelimit.suppressing is an upper bound (a service forgotten by the LRU
  * takes its count along); the sweep sets it right. */
 static void sweep(struct broker *b, bool all)
 {
 	struct sweep sw = {.b = b, .now = mono_ns(), .all = all};
 
-	if (b->rate_suppressing == 0 || b->services == NULL)
+	if (b->ratelimit.suppressing == 0 || b->services == NULL)
 		return;
 	services_each_mut(b->services, sweep_one, &sw);
-	b->rate_suppressing = sw.pending;
+	b->ratelimit.suppressing = sw.pending;
 }
 
-static void on_rate_tick(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
 	(void)revents;
@@ -158,9 +163,11 @@ static void on_rate_tick(struct ev_loop *loop, ev_timer *w, int revents)
 
 void ratelimit_init(struct broker *b)
 {
-	ev_timer_init(&b->rate_w, on_rate_tick, RATE_SWEEP_S, RATE_SWEEP_S);
-	b->rate_w.data = b;
-	ev_timer_start(b->loop, &b->rate_w);
+	ev_timer *w = &b->ratelimit.sweep_w;
+
+	ev_timer_init(w, on_sweep, RATE_SWEEP_S, RATE_SWEEP_S);
+	w->data = b;
+	ev_timer_start(b->loop, w);
 }
 
 void ratelimit_flush(struct broker *b)

@@ -6,18 +6,21 @@
  * Handlers build their reply body in b->out (reply_begin) and send it with
  * reply_send; a handler never frees the request, the dispatcher does.
  *
- * On the query socket the dispatcher also says who is asking
- * (b->reader_trusted, b->reader_uid: access.h) and refuses a reader outside
- * the reader group every op but those in open_ops, which restrict what they
- * return to the reader's own records: an op added later is closed to such
- * readers until it does the same.
+ * On the query socket the dispatcher also says who is asking: a struct
+ * reader made from the pipe's credentials (access.h), passed to the op.  It
+ * refuses a reader outside the reader group every op but those in
+ * open_ops, which restrict what they return to the reader's own records:
+ * an op added later is closed to such readers until it does the same.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "request.h"
+
 #include "broker.h"
 #include "proto.h"
+#include "selflog.h"
 
 /* What a reader outside the reader group may ask: its own records and
  * reports, and the broker-wide counters (which name no service).  The
@@ -138,6 +141,7 @@ void reply_error_with(struct endpoint *ep, nng_msg *req, const char *code,
 void request_dispatch(struct endpoint *ep, nng_msg *msg)
 {
 	struct broker *b = ep->b;
+	struct reader who, *rd = NULL;
 	msgpack_object req;
 	size_t off = 0, oplen;
 	const char *op;
@@ -165,17 +169,19 @@ void request_dispatch(struct endpoint *ep, nng_msg *msg)
 		while (o->name && !(strlen(o->name) == oplen &&
 		                    memcmp(o->name, op, oplen) == 0))
 			o++;
-		if (o->name && ep == &b->query &&
-		    !(b->reader_trusted = access_reader(
-		          b->access, nng_msg_get_pipe(msg), &b->reader_uid)) &&
-		    !op_open(o->name))
+		if (o->name && ep == &b->query) {
+			rd = &who;
+			who.trusted = access_reader(
+			    b->access, nng_msg_get_pipe(msg), &who.uid);
+		}
+		if (rd && !rd->trusted && !op_open(o->name))
 			reply_error(ep, msg, ERR_DENIED,
 			            "%s is for root and the reader group (%s); "
 			            "uid %u may read only its own records",
 			            o->name, b->access_cfg.reader_group,
-			            b->reader_uid);
+			            rd->uid);
 		else if (o->name)
-			o->fn(ep, msg, &req);
+			o->fn(ep, msg, &req, rd);
 		else
 			reply_error(ep, msg, ERR_UNKNOWN_OP,
 			            "unknown op '%.*s' on the %s socket",

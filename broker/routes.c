@@ -25,11 +25,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "broker.h"
 #include "config.h"
 #include "lru.h"
 #include "paths.h"
 #include "record.h"
+#include "selflog.h"
 #include "strbuf.h"
 #include "syncer.h"
 #include "timefmt.h"
@@ -871,18 +873,18 @@ static void decode_fields(struct routes *r, const struct journal_rec *rec,
 		v->fields = full.fields;
 }
 
-void routes_write(struct routes *r, uint64_t first_seq, size_t n,
-                  const struct frame_record *stamp)
+void routes_write(struct routes *r, const struct batch *bt)
 {
-	struct broker *b = r->b;
+	struct record_view v;
 
 	msgpack_zone_clear(&r->zone);
-	for (size_t i = 0; i < n; i++) {
-		if (r->json && b->views[i].nfields && !b->views[i].fields)
-			decode_fields(r, &b->recs[i], &b->views[i]);
-		feed(r, &b->views[i], first_seq + i, stamp);
+	for (size_t i = 0; i < bt->n; i++) {
+		v = bt->views[i];
+		if (r->json && v.nfields && !v.fields)
+			decode_fields(r, &bt->recs[i], &v);
+		feed(r, &v, bt->first_seq + i, &bt->stamp);
 	}
-	uint64_t last = first_seq + n - 1;
+	uint64_t last = bt->first_seq + bt->n - 1;
 	for (size_t i = 0; i < r->ntouched; i++) {
 		struct route *rt = r->touched[i];
 		rt->touched = false;

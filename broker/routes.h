@@ -24,6 +24,7 @@
 #include "filter.h"
 #include "frame.h"
 
+struct batch;
 struct broker;
 struct routes;
 
@@ -65,9 +66,8 @@ bool routes_config_same(const struct routes *r,
  * was (a route that was catching up still catches up). */
 void routes_inherit(struct routes *r, const struct routes *old);
 
-/* Write committed records b->recs[0..n) with seqs first_seq.. . */
-void routes_write(struct routes *r, uint64_t first_seq, size_t n,
-                  const struct frame_record *stamp);
+/* Write a committed batch's records to the routes that want them. */
+void routes_write(struct routes *r, const struct batch *bt);
 
 /* Close every file; the next write opens it again (SIGHUP, rotate op). */
 unsigned routes_reopen(struct routes *r);

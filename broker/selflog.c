@@ -8,6 +8,10 @@
  * event raised in the middle of an ingest batch never re-enters it.  The
  * queue is bounded: past SELFLOG_MAX waiting events the rest are counted and
  * summarised in one more record.
+ *
+ * A batch of events is committed through the function broker.c installs
+ * (selflog_init): the same append and fan-out as a publisher's batch, with
+ * the broker's own pid, uid and gid as the trusted fields.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +20,9 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "selflog.h"
+
+#include "batch.h"
 #include "broker.h"
 #include "logbus/logbus.h"
 #include "timefmt.h"
@@ -44,6 +51,7 @@ static void vlog(struct broker *b, int level, const logbus_field *f, size_t nf,
 static void vlog(struct broker *b, int level, const logbus_field *f, size_t nf,
                  const char *fmt, va_list ap)
 {
+	struct selflog *sl = &b->selflog;
 	struct self_event ev = {.time_ns = timefmt_now_ns(), .level = level};
 	char lv[16];
 
@@ -66,16 +74,16 @@ static void vlog(struct broker *b, int level, const logbus_field *f, size_t nf,
 		            ? level_name(level, lv, sizeof lv)
 		            : "",
 		        level >= LOGBUS_WARNING ? ": " : "", ev.text);
-	if (b->journal == NULL || b->selflog_done)
+	if (b->journal == NULL || sl->done)
 		return;
-	if (b->nevents >= SELFLOG_MAX - 1) { /* one slot for the summary */
-		b->events_dropped++;
+	if (sl->nevents >= SELFLOG_MAX - 1) { /* one slot for the summary */
+		sl->dropped++;
 		return;
 	}
-	if (b->events == NULL &&
-	    (b->events = calloc(SELFLOG_MAX, sizeof *b->events)) == NULL)
+	if (sl->events == NULL &&
+	    (sl->events = calloc(SELFLOG_MAX, sizeof *sl->events)) == NULL)
 		return;
-	b->events[b->nevents++] = ev;
+	sl->events[sl->nevents++] = ev;
 }
 
 void broker_log(struct broker *b, int level, const char *fmt, ...)
@@ -97,27 +105,27 @@ void broker_log_fields(struct broker *b, int level, const logbus_field *f,
 	va_end(ap);
 }
 
-/* Point b->recs and b->views at the packed events, as ingest does. */
-static bool selflog_stage(struct broker *b, const char *data,
+/* Point the batch's records and views at the packed events. */
+static bool selflog_stage(struct batch *bt, const char *data,
                           const size_t *offs, size_t n)
 {
 	struct record_error e;
 
-	if (!ingest_reserve(b, n))
+	if (!batch_reserve(bt, n))
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		b->recs[i].data = data + offs[i];
-		b->recs[i].len = (uint32_t)(offs[i + 1] - offs[i]);
-		b->recs[i].svc = NULL; /* the journal reads it */
-		if (record_decode(b->recs[i].data, b->recs[i].len,
-		                  &b->batch_zone, &b->views[i], &e) < 0)
+		bt->recs[i].data = data + offs[i];
+		bt->recs[i].len = (uint32_t)(offs[i + 1] - offs[i]);
+		bt->recs[i].svc = NULL; /* the journal reads it */
+		if (record_decode(bt->recs[i].data, bt->recs[i].len, &bt->zone,
+		                  &bt->views[i], &e) < 0)
 			return false; /* our own encoding: cannot happen */
 	}
+	bt->n = n;
 	return true;
 }
 
-static void pack_event(struct broker *b, msgpack_sbuffer *sb,
-                       const struct self_event *ev)
+static void pack_event(msgpack_sbuffer *sb, const struct self_event *ev)
 {
 	msgpack_packer pk;
 	logbus_field f[SELFLOG_FIELDS];
@@ -136,59 +144,50 @@ static void pack_event(struct broker *b, msgpack_sbuffer *sb,
 	    .fields = f,
 	    .nfields = ev->nfields,
 	};
-	(void)b;
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	record_pack(&pk, &in);
 }
 
 void selflog_flush(struct broker *b)
 {
+	struct selflog *sl = &b->selflog;
+	struct batch *bt = &sl->batch;
 	msgpack_sbuffer sb;
-	uint64_t first;
 	char err[256];
-	size_t n = b->nevents;
+	size_t n = sl->nevents;
 	size_t offs[SELFLOG_MAX + 1];
 
-	if (n == 0)
+	if (n == 0 || sl->commit == NULL)
 		return;
-	if (b->events_dropped) {
-		struct self_event *ev = &b->events[n++];
+	if (sl->dropped) {
+		struct self_event *ev = &sl->events[n++];
 		ev->time_ns = timefmt_now_ns();
 		ev->level = LOGBUS_WARNING;
 		ev->nfields = 0;
 		snprintf(ev->text, SELFLOG_TEXT,
 		         "%llu more events of logbusd were not recorded",
-		         (unsigned long long)b->events_dropped);
-		b->events_dropped = 0;
+		         (unsigned long long)sl->dropped);
+		sl->dropped = 0;
 	}
-	b->nevents = 0;
+	sl->nevents = 0;
 	msgpack_sbuffer_init(&sb);
 	for (size_t i = 0; i < n; i++) {
 		offs[i] = sb.size;
-		pack_event(b, &sb, &b->events[i]);
+		pack_event(&sb, &sl->events[i]);
 	}
 	offs[n] = sb.size;
-	/* The batch reuses the ingest arrays: nothing else runs now. */
-	if (!selflog_stage(b, sb.data, offs, n)) {
-		msgpack_zone_clear(&b->batch_zone);
-		msgpack_sbuffer_destroy(&sb);
-		return;
+	if (selflog_stage(bt, sb.data, offs, n)) {
+		bt->stamp = (struct frame_record){.pid = (uint32_t)getpid(),
+		                                  .uid = (uint32_t)getuid(),
+		                                  .gid = (uint32_t)getgid(),
+		                                  .comm = "logbusd",
+		                                  .recv_ns = timefmt_now_ns()};
+		if (sl->commit(sl->commit_arg, bt, sl->session, ++sl->bn, err,
+		               sizeof err) < 0 &&
+		    !b->cfg.quiet)
+			fprintf(stderr, "logbusd: ERROR: journal: %s\n", err);
 	}
-	struct frame_record stamp = {.pid = (uint32_t)getpid(),
-	                             .uid = (uint32_t)getuid(),
-	                             .gid = (uint32_t)getgid(),
-	                             .comm = "logbusd",
-	                             .recv_ns = timefmt_now_ns()};
-	if (journal_append_batch(b->journal, b->self_session, ++b->self_batch,
-	                         b->recs, n, &stamp, &first, err,
-	                         sizeof err) == 0) {
-		b->stats.records_committed += n;
-		b->stats.bytes_committed += sb.size;
-		ingest_committed(b, first, n, &stamp);
-	} else if (!b->cfg.quiet) {
-		fprintf(stderr, "logbusd: ERROR: journal: %s\n", err);
-	}
-	msgpack_zone_clear(&b->batch_zone);
+	batch_clear(bt);
 	msgpack_sbuffer_destroy(&sb);
 }
 
@@ -199,23 +198,32 @@ static void on_check(struct ev_loop *loop, ev_check *w, int revents)
 	selflog_flush(w->data);
 }
 
-void selflog_init(struct broker *b)
+void selflog_init(struct broker *b, selflog_commit_fn *commit, void *arg)
 {
-	if (getrandom(&b->self_session, sizeof b->self_session, 0) !=
-	    sizeof b->self_session)
-		b->self_session = (uint64_t)timefmt_now_ns();
-	ev_check_init(&b->selflog_w, on_check);
-	b->selflog_w.data = b;
-	ev_check_start(b->loop, &b->selflog_w);
+	struct selflog *sl = &b->selflog;
+
+	if (getrandom(&sl->session, sizeof sl->session, 0) !=
+	    sizeof sl->session)
+		sl->session = (uint64_t)timefmt_now_ns();
+	batch_init(&sl->batch);
+	sl->commit = commit;
+	sl->commit_arg = arg;
+	ev_check_init(&sl->flush_w, on_check);
+	sl->flush_w.data = b;
+	ev_check_start(b->loop, &sl->flush_w);
 }
 
 void selflog_fini(struct broker *b)
 {
-	if (b->journal)
+	struct selflog *sl = &b->selflog;
+
+	if (sl->commit) {
 		selflog_flush(b);
-	if (b->loop)
-		ev_check_stop(b->loop, &b->selflog_w);
-	free(b->events);
-	b->events = NULL;
-	b->selflog_done = true;
+		ev_check_stop(b->loop, &sl->flush_w);
+		batch_fini(&sl->batch);
+		sl->commit = NULL;
+	}
+	free(sl->events);
+	sl->events = NULL;
+	sl->done = true;
 }

@@ -15,8 +15,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stats.h"
+
 #include "broker.h"
+#include "journal.h"
 #include "proto.h"
+#include "request.h"
+#include "routes.h"
+#include "services.h"
+#include "syncer.h"
 
 /* ---- the rate ---------------------------------------------------------- */
 
@@ -151,7 +158,8 @@ void stats_pack_routes(struct broker *b, msgpack_packer *pk)
 	pack_u64(pk, "rotations", rs.rotations);
 }
 
-void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
+void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
+              const struct reader *rd)
 {
 	struct broker *b = ep->b;
 	const struct broker_stats *st = &b->stats;
@@ -162,6 +170,7 @@ void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
 	msgpack_packer pk;
 
 	(void)req;
+	(void)rd; /* the counters name no service: open to every reader */
 	b->stats.queries++;
 	journal_get_stats(b->journal, &js);
 	syncer_get_stats(b->syncer, &ss);
@@ -260,7 +269,8 @@ static void add_service(void *arg, const struct service *s)
 
 /* {"op": "services", "svc"?: str, "max"?: u64} -> {"total", "kept_max",
  * "services": [...]}, the most recently active first. */
-void services_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
+void services_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
+                 const struct reader *rd)
 {
 	struct broker *b = ep->b;
 	uint64_t max = STATS_SERVICES_MAX;
@@ -270,6 +280,7 @@ void services_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req)
 	size_t len;
 	msgpack_packer pk;
 
+	(void)rd; /* trusted readers only (request.c) */
 	b->stats.queries++;
 	if (mp_get_bytes(req, "svc", &id, &len)) {
 		if (!service_id_valid(id, len)) {

@@ -16,6 +16,7 @@
 
 #include <ev.h>
 #include <msgpack.h>
+#include <nng/nng.h>
 
 #define STATS_WINDOW       60   /* seconds of the longer average */
 #define STATS_SERVICES_MAX 5000 /* services in one "services" reply */
@@ -30,6 +31,8 @@ struct stats_rate {
 };
 
 struct broker;
+struct endpoint;
+struct reader;
 
 /* Start and stop the rate's timer. */
 void stats_init(struct broker *b);
@@ -44,5 +47,11 @@ void stats_count_batch(struct broker *b, const msgpack_object_array *recs,
 /* The "routes" key of the info and stats replies: the routed files' counts
  * (routes_get_stats) as a map. */
 void stats_pack_routes(struct broker *b, msgpack_packer *pk);
+
+/* The query ops "stats" (the broker-wide counters) and "services". */
+void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
+              const struct reader *rd);
+void services_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
+                 const struct reader *rd);
 
 #endif

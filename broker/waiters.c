@@ -6,14 +6,13 @@
  * once the loop has handled everything of this iteration, reads for each
  * due waiter and answers it or, when its filter wanted none of the new
  * records, parks it again further on.  One ev_timer, set to the earliest
- * deadline, answers the waiters whose wait is over.
+ * deadline, answers the waiters whose wait is over.  Reading and replying
+ * is the serve callback's (query.c's read_serve in the broker).
  */
 #include "waiters.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#include "broker.h"
 
 struct waiter {
 	struct endpoint *ep;
@@ -24,7 +23,8 @@ struct waiter {
 };
 
 struct waiters {
-	struct broker *b;
+	struct ev_loop *loop;
+	waiters_serve_fn *serve;
 	struct waiter *v;
 	size_t n;
 	ev_prepare due_w;
@@ -34,7 +34,7 @@ struct waiters {
 static void on_due(struct ev_loop *loop, ev_prepare *w, int revents);
 static void on_expire(struct ev_loop *loop, ev_timer *w, int revents);
 
-struct waiters *waiters_new(struct broker *b)
+struct waiters *waiters_new(struct ev_loop *loop, waiters_serve_fn *serve)
 {
 	struct waiters *w = calloc(1, sizeof *w);
 
@@ -45,7 +45,8 @@ struct waiters *waiters_new(struct broker *b)
 		free(w);
 		return NULL;
 	}
-	w->b = b;
+	w->loop = loop;
+	w->serve = serve;
 	ev_prepare_init(&w->due_w, on_due);
 	ev_init(&w->expire_w, on_expire);
 	return w;
@@ -63,8 +64,8 @@ void waiters_free(struct waiters *w)
 {
 	if (w == NULL)
 		return;
-	ev_prepare_stop(w->b->loop, &w->due_w);
-	ev_timer_stop(w->b->loop, &w->expire_w);
+	ev_prepare_stop(w->loop, &w->due_w);
+	ev_timer_stop(w->loop, &w->expire_w);
 	while (w->n > 0)
 		waiter_drop(w, w->n - 1);
 	free(w->v);
@@ -74,7 +75,7 @@ void waiters_free(struct waiters *w)
 /* Arm the timer for the earliest deadline (none: stop it). */
 static void rearm(struct waiters *w)
 {
-	struct ev_loop *loop = w->b->loop;
+	struct ev_loop *loop = w->loop;
 	ev_tstamp first = 0;
 
 	ev_timer_stop(loop, &w->expire_w);
@@ -95,7 +96,7 @@ static bool serve(struct waiters *w, size_t i, bool final)
 	struct waiter *x = &w->v[i];
 
 	x->due = false;
-	if (read_serve(x->ep, x->hdr, &x->rq, !final) == READ_PARK)
+	if (w->serve(x->ep, x->hdr, &x->rq, !final) == READ_PARK)
 		return false;
 	waiter_drop(w, i);
 	return true;
@@ -104,7 +105,7 @@ static bool serve(struct waiters *w, size_t i, bool final)
 int waiters_park(struct waiters *w, struct endpoint *ep, nng_msg *msg,
                  struct read_req *rq)
 {
-	struct ev_loop *loop = w->b->loop;
+	struct ev_loop *loop = w->loop;
 	nng_msg *hdr;
 
 	if (nng_msg_alloc(&hdr, 0) != 0)
@@ -126,18 +127,17 @@ int waiters_park(struct waiters *w, struct endpoint *ep, nng_msg *msg,
 	return 0;
 }
 
-void waiters_committed(struct broker *b, uint32_t uid)
+void waiters_committed(struct waiters *w, uint32_t uid)
 {
-	struct waiters *w = b->waiters;
 	bool any = false;
 
 	if (w == NULL)
 		return;
 	for (size_t i = 0; i < w->n; i++)
-		if (w->v[i].rq.trusted || w->v[i].rq.uid == uid)
+		if (reader_may_see(&w->v[i].rq.reader, uid))
 			any = w->v[i].due = true;
 	if (any)
-		ev_prepare_start(b->loop, &w->due_w);
+		ev_prepare_start(w->loop, &w->due_w);
 }
 
 static void on_due(struct ev_loop *loop, ev_prepare *pw, int revents)

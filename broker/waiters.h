@@ -7,6 +7,10 @@
  * socket is raw rep0, so a reply may go out any time later.  This is how a
  * reader that may not use the live socket (access.h) follows promptly.
  *
+ * The waiters do not read the journal themselves: they call back the serve
+ * function they were made with (query.c's read_serve) to answer a waiter
+ * or learn that it waits on.
+ *
  * Bounded: at most WAITERS_MAX parked, first in first out; past that the
  * oldest is answered (empty, at the end) to make room.  Loop thread only.
  */
@@ -16,14 +20,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <ev.h>
 #include <nng/nng.h>
 
 #include "filter.h"
+#include "request.h"
 
 #define WAITERS_MAX 1024
 #define WAIT_MAX_MS 60000 /* a longer "wait" is cut to this */
 
-struct broker;
 struct endpoint;
 
 /* One read request, decoded (query.c). */
@@ -32,20 +37,19 @@ struct read_req {
 	uint64_t after; /* records with seq > after */
 	uint64_t max, maxb;
 	uint64_t wait_ms;
-	bool trusted; /* else only records of uid */
-	uint32_t uid;
+	struct reader reader; /* who asks: which records it may see */
 };
 
 enum read_result { READ_ANSWERED, READ_PARK };
 
-/* Read for rq and reply; or, when may_park and nothing new is there yet,
- * move rq->after to the end and return READ_PARK without replying. */
-enum read_result read_serve(struct endpoint *ep, nng_msg *msg,
-                            struct read_req *rq, bool may_park);
+/* Read for rq and reply to msg; or, when may_park and nothing new is there
+ * yet, move rq->after to the end and return READ_PARK without replying. */
+typedef enum read_result waiters_serve_fn(struct endpoint *ep, nng_msg *msg,
+                                          struct read_req *rq, bool may_park);
 
 struct waiters;
 
-struct waiters *waiters_new(struct broker *b);
+struct waiters *waiters_new(struct ev_loop *loop, waiters_serve_fn *serve);
 void waiters_free(struct waiters *w);
 
 /* Hold rq (its filter becomes the waiter's) and msg's routing header.
@@ -55,7 +59,7 @@ int waiters_park(struct waiters *w, struct endpoint *ep, nng_msg *msg,
 
 /* Records of this uid were committed: wake the waiters that may see them
  * (after the current loop iteration, so that a burst wakes them once). */
-void waiters_committed(struct broker *b, uint32_t uid);
+void waiters_committed(struct waiters *w, uint32_t uid);
 
 /* Answer every waiter now (the broker is stopping). */
 void waiters_release(struct waiters *w);

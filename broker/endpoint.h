@@ -1,0 +1,76 @@
+/*
+ * endpoint.h: the sockets the broker listens on (listener.c): ingest and
+ * query (raw rep0, requests dispatched by request.c) and live (pub0).
+ *
+ * nng's own threads touch only the atomic pipe counters (pipe
+ * notifications); everything else is the loop's.
+ */
+#ifndef LOGBUS_ENDPOINT_H
+#define LOGBUS_ENDPOINT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+#include <nng/nng.h>
+
+#include "access.h"
+#include "request.h" /* the ops an endpoint dispatches to */
+
+struct broker;
+
+/*
+ * A socket the broker listens on (listener.c): a raw rep0 socket, its
+ * listener, the libev watchers on its descriptors, replies parked while nng
+ * cannot take them, and the self-dial probe that notices a listener stopped
+ * by nng bug #1518.
+ */
+struct endpoint {
+	struct broker *b;
+	const char *name; /* "ingest", "query" */
+	char url[128];
+	char path[128];              /* socket file */
+	struct socket_access access; /* owner, group, mode of the file */
+	size_t recv_max;
+	nng_socket sock;
+	nng_listener listener;
+	bool open;
+	ev_io recv_w, send_w;
+	const struct request_op *ops; /* NULL-terminated; NULL for live */
+	/* replies that got NNG_EAGAIN, sent when SENDFD says there is room */
+	nng_msg **parked;
+	size_t nparked, parked_cap;
+	/* bug #1518 probe */
+	atomic_uint_fast64_t pipes_added; /* written by nng's threads */
+	int probe_fd;     /* a raw connection that speaks the handshake; -1 */
+	ev_io probe_io;   /* reads the broker's side of the handshake */
+	size_t probe_got; /* bytes of the broker's handshake read back */
+	ev_tstamp probe_at;
+	bool probing; /* until endpoint_probe_check judges */
+	uint64_t probe_base;
+	uint64_t relistens;
+	/* connected pipes, for stats (the probe's own pipe not counted) */
+	atomic_int_fast64_t pipes;
+	atomic_uint_fast32_t self_pipe; /* id of the probe's pipe, or 0 */
+};
+
+int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
+                  const char *run_dir, const char *sock_name,
+                  const struct socket_access *access, size_t recv_max,
+                  const struct request_op *ops, char *err, size_t errlen);
+/* Start or stop taking requests (replies still go out). */
+void endpoint_pause(struct endpoint *ep);
+/* Send a reply (takes msg); parks it if nng has no room right now. */
+void endpoint_reply(struct endpoint *ep, nng_msg *msg);
+/* Receive and handle up to max messages nng already holds; returns how many
+ * were handled. */
+int endpoint_drain(struct endpoint *ep, int max);
+/* The probe: start a self-dial, then (a few hundred ms later) check that the
+ * socket saw the pipe; re-listen when it did not. */
+void endpoint_probe_start(struct endpoint *ep);
+void endpoint_probe_check(struct endpoint *ep);
+void endpoint_close(struct endpoint *ep);
+
+#endif

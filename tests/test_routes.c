@@ -1,0 +1,214 @@
+/*
+ * test_routes.c: broker/routes.c, the routed files: rotation by size with
+ * a bounded number of backups, reopening after logrotate moved a file, and
+ * a file that cannot be written (disk full) reported once, skipped, and
+ * caught up from the journal when it works again.
+ *
+ * tests/test_routes.sh covers the same files through a running logbusd
+ * (its ctest is test_routes_cli).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "routes.h"
+#include "unit_broker.h"
+
+/* Routes from one --route spec, without all.log and by-logger/. */
+static struct routes *routes_of(struct unit_broker *u, const char *spec)
+{
+	const char *specs[] = {spec};
+	struct routes_config rc = {.specs = specs, .nspecs = 1};
+	char err[256];
+	struct routes *r = routes_new(&u->b, &rc, err, sizeof err);
+
+	if (r == NULL)
+		fail_msg("routes_new(%s): %s", spec, err);
+	return r;
+}
+
+/* Commit records "line <first>".."line <first+n-1>" and route them. */
+static void write_lines(struct unit_broker *u, struct routes *r, int first,
+                        int n)
+{
+	char msg[32];
+
+	for (int i = first; i < first + n; i++) {
+		snprintf(msg, sizeof msg, "line %02d", i);
+		unit_batch_add(u, "svc", "app", LOGBUS_INFO, msg);
+	}
+	unit_batch_commit(u);
+	routes_write(r, &u->batch);
+	unit_batch_clear(u);
+}
+
+/* The file's contents (empty when missing) and its size. */
+static char *slurp(struct unit_broker *u, const char *name, size_t *size)
+{
+	char path[256];
+	FILE *f = fopen(unit_path(u, name, path, sizeof path), "r");
+	char *text = calloc(1, 64 * 1024);
+
+	assert_non_null(text);
+	*size = f ? fread(text, 1, 64 * 1024 - 1, f) : 0;
+	if (f)
+		fclose(f);
+	return text;
+}
+
+static bool exists(struct unit_broker *u, const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	return lstat(unit_path(u, name, path, sizeof path), &st) == 0;
+}
+
+/* The numbers of the "line NN" lines of a file, in order; how many. */
+static int lines_of(struct unit_broker *u, const char *name, int *nums, int max)
+{
+	size_t size;
+	char *text = slurp(u, name, &size);
+	int n = 0;
+
+	for (char *p = text; (p = strstr(p, ": line ")) != NULL && n < max;
+	     p += 7)
+		nums[n++] = atoi(p + 7);
+	free(text);
+	return n;
+}
+
+static void test_route_rotates_by_size_and_keeps_that_many_backups(void **state)
+{
+	struct unit_broker *u = *state;
+	/* a line: "2023-11-14 22:13:20,123 [INFO] app: line 00\n", 44 bytes:
+	 * two fit in 100 */
+	struct routes *r = routes_of(u, "app.log:max-size=100,backups=2");
+	struct routes_stats st;
+	int nums[64];
+	size_t size;
+
+	for (int i = 0; i < 10; i++)
+		write_lines(u, r, i, 1);
+	write_lines(u, r, 10, 5); /* and within one batch */
+	routes_get_stats(r, &st);
+	assert_int_equal(st.rotations, 7);
+	/* the newest lines, two per file, the oldest in the last backup */
+	assert_int_equal(lines_of(u, "app.log.2", nums, 64), 2);
+	assert_int_equal(nums[0], 10);
+	assert_int_equal(nums[1], 11);
+	assert_int_equal(lines_of(u, "app.log.1", nums, 64), 2);
+	assert_int_equal(nums[0], 12);
+	assert_int_equal(nums[1], 13);
+	assert_int_equal(lines_of(u, "app.log", nums, 64), 1);
+	assert_int_equal(nums[0], 14);
+	assert_false(exists(u, "app.log.3"));
+	free(slurp(u, "app.log.1", &size));
+	assert_true(size > 50 && size <= 100);
+	routes_free(r);
+}
+
+static void test_no_backups_means_no_rotation(void **state)
+{
+	struct unit_broker *u = *state;
+	struct routes *r = routes_of(u, "app.log:max-size=100,backups=0");
+	int nums[64];
+
+	write_lines(u, r, 0, 10);
+	assert_false(exists(u, "app.log.1"));
+	assert_int_equal(lines_of(u, "app.log", nums, 64), 10);
+	routes_free(r);
+}
+
+static void test_reopen_starts_a_new_file_after_logrotate_moved_it(void **state)
+{
+	struct unit_broker *u = *state;
+	struct routes *r = routes_of(u, "app.log");
+	char from[256], to[256];
+	int nums[64];
+
+	write_lines(u, r, 0, 2);
+	assert_int_equal(rename(unit_path(u, "app.log", from, sizeof from),
+	                        unit_path(u, "moved.log", to, sizeof to)),
+	                 0);
+	write_lines(u, r, 2, 1); /* still the open file, now moved.log */
+	assert_false(exists(u, "app.log"));
+	assert_int_equal(routes_reopen(r), 1);
+	assert_int_equal(routes_reopen(r), 0); /* nothing open any more */
+	write_lines(u, r, 3, 2);
+	assert_int_equal(lines_of(u, "moved.log", nums, 64), 3);
+	assert_int_equal(nums[2], 2);
+	assert_int_equal(lines_of(u, "app.log", nums, 64), 2);
+	assert_int_equal(nums[0], 3);
+	assert_int_equal(nums[1], 4);
+	routes_free(r);
+}
+
+static void test_disk_full_is_reported_once_and_caught_up_later(void **state)
+{
+	struct unit_broker *u = *state;
+	char path[256];
+	struct routes_stats st;
+	int nums[64];
+
+	unit_path(u, "full.log", path, sizeof path);
+	if (symlink("/dev/full", path) < 0) /* every write: ENOSPC */
+		fail_msg("symlink %s: %m", path);
+	struct routes *r = routes_of(u, "full.log");
+
+	write_lines(u, r, 0, 2);
+	assert_int_equal(unit_broker_logged(u, "No space left on device"), 1);
+	const struct unit_event *ev = unit_broker_event(u, "route full.log");
+	assert_non_null(ev);
+	assert_int_equal(ev->level, LOGBUS_WARNING);
+	assert_non_null(strstr(ev->message, "cannot write"));
+	routes_get_stats(r, &st);
+	assert_int_equal(st.failing, 1);
+	assert_true(st.errors >= 1);
+
+	write_lines(u, r, 2, 2); /* skipped: its records stay in the journal */
+	routes_tick(r);          /* tried again: the same problem, not said */
+	assert_int_equal(unit_broker_logged(u, "No space left on device"), 1);
+	routes_get_stats(r, &st);
+	assert_int_equal(st.failing, 1);
+
+	assert_int_equal(unlink(path), 0); /* room again */
+	routes_tick(r);
+	routes_get_stats(r, &st);
+	assert_int_equal(st.failing, 0);
+	assert_int_equal(unit_broker_logged(u, "writing again"), 1);
+	assert_int_equal(lines_of(u, "full.log", nums, 64), 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(nums[i], i);
+	write_lines(u, r, 4, 1); /* and new batches go straight in */
+	assert_int_equal(lines_of(u, "full.log", nums, 64), 5);
+	routes_free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+	        test_route_rotates_by_size_and_keeps_that_many_backups,
+	        unit_broker_setup, unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(test_no_backups_means_no_rotation,
+	                                    unit_broker_setup,
+	                                    unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_reopen_starts_a_new_file_after_logrotate_moved_it,
+	        unit_broker_setup, unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_disk_full_is_reported_once_and_caught_up_later,
+	        unit_broker_setup, unit_broker_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
