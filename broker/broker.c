@@ -45,10 +45,12 @@
 #include "timefmt.h"
 #include "waiters.h"
 
-#define REPLY_GRACE_S  0.2 /* time for last replies to leave before close */
-#define PROBE_CHECK_S  0.5 /* a self-dial that saw no pipe by then failed */
-#define ROUTES_RETRY_S 5.0 /* a routed file that failed is tried again */
-#define STATUS_EVERY_S 5.0 /* the service manager's status line */
+#define REPLY_GRACE_S   0.2  /* time for last replies to leave before close */
+#define PROBE_CHECK_S   0.5  /* a self-dial that saw no pipe by then failed */
+#define ROUTES_RETRY_S  5.0  /* a routed file that failed is tried again */
+#define JOURNAL_INDEX_S 0.05 /* a segment indexed each tick after start */
+#define JOURNAL_CHECK_S 1.0  /* the journal directory checked, healed */
+#define STATUS_EVERY_S  5.0  /* the service manager's status line */
 
 static int lock_run_dir(struct broker *b)
 {
@@ -395,6 +397,64 @@ static void on_journal_segment(void *arg, const char *path, uint64_t first_seq,
 		           (unsigned long long)first_seq);
 }
 
+/* Damage the journal found and what it did about it: loud, it lost records
+ * (or set them aside). */
+static void on_journal_damage(void *arg, const char *what)
+{
+	struct broker *b = arg;
+
+	/* Found while the journal opens: kept until it can take records. */
+	if (b->journal == NULL && b->early_damage.n < EARLY_DAMAGE_MAX) {
+		char *copy = strdup(what);
+		if (copy != NULL) {
+			b->early_damage.what[b->early_damage.n++] = copy;
+			return;
+		}
+	}
+	broker_log(b, LOGBUS_CRITICAL, "%s", what);
+}
+
+/* The damage journal_open reported, as records now that it is open (or on
+ * stderr only, when it did not open). */
+static void log_early_damage(struct broker *b)
+{
+	for (size_t i = 0; i < b->early_damage.n; i++) {
+		broker_log(b, LOGBUS_CRITICAL, "%s", b->early_damage.what[i]);
+		free(b->early_damage.what[i]);
+	}
+	b->early_damage.n = 0;
+}
+
+/*
+ * The journal's upkeep, on its own timer: index what start-up left
+ * unindexed (a segment a tick, quickly, so that damage is reported soon
+ * after start), and once a second check that the journal directory is still
+ * there (rm -rf of the log directory) and heal a journal left broken.
+ */
+static void on_journal_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct broker *b =
+	    (struct broker *)((char *)w - offsetof(struct broker, journal_w));
+	char err[512];
+	int rc;
+
+	(void)revents;
+	if (b->journal_indexing) {
+		rc = journal_index_next(b->journal, err, sizeof err);
+		if (rc < 0)
+			broker_log(b, LOGBUS_ERROR, "journal: %s", err);
+		b->journal_indexing = rc == 1;
+	}
+	rc = journal_check(b->journal, err, sizeof err);
+	if (rc > 0 && b->routes) /* the log directory may be new */
+		routes_reopen(b->routes);
+	if (rc < 0 && !b->journal_failing)
+		broker_log(b, LOGBUS_CRITICAL, "%s", err);
+	b->journal_failing = rc < 0;
+	w->repeat = b->journal_indexing ? JOURNAL_INDEX_S : JOURNAL_CHECK_S;
+	ev_timer_again(loop, w);
+}
+
 /* selflog's commit: the broker's own records take the publishers' path
  * from the journal append on. */
 static int commit_own(void *arg, struct batch *bt, uint64_t session,
@@ -431,8 +491,11 @@ static int open_journal(struct broker *b)
 	    .release_async = syncer_release,
 	    .sync_arg = b->syncer,
 	    .on_segment = on_journal_segment,
+	    .on_damage = on_journal_damage,
 	};
-	if (journal_open(&b->journal, &jc, &rec, err, sizeof err) < 0) {
+	int rc = journal_open(&b->journal, &jc, &rec, err, sizeof err);
+	log_early_damage(b);
+	if (rc < 0) {
 		broker_log(b, LOGBUS_ERROR, "cannot open the journal: %s", err);
 		return -1;
 	}
@@ -555,6 +618,10 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	ev_timer_init(&b->fsync_w, on_fsync, cfg->fsync_interval_s,
 	              cfg->fsync_interval_s);
 	ev_timer_start(b->loop, &b->fsync_w);
+	b->journal_indexing = true;
+	ev_init(&b->journal_w, on_journal_tick);
+	b->journal_w.repeat = JOURNAL_INDEX_S;
+	ev_timer_again(b->loop, &b->journal_w);
 	ev_timer_init(&b->probe_w, on_probe, cfg->probe_interval_s,
 	              cfg->probe_interval_s);
 	ev_timer_start(b->loop, &b->probe_w);

@@ -105,6 +105,15 @@ struct broker {
 	struct waiters *waiters; /* parked long-poll reads (waiters.c) */
 	ev_signal sigterm_w, sigint_w, sighup_w;
 	ev_timer fsync_w, probe_w, probe_check_w, stop_w, routes_w;
+	/* broker.c: the journal's upkeep (indexing after start, directory
+	 * check, healing) */
+	ev_timer journal_w;
+	bool journal_indexing, journal_failing;
+	struct { /* damage reported while the journal opened */
+#define EARLY_DAMAGE_MAX 16
+		char *what[EARLY_DAMAGE_MAX];
+		size_t n;
+	} early_damage;
 	struct ratelimit ratelimit; /* ratelimit.c */
 	struct selflog selflog; /* selflog.c: events waiting to be records */
 	int lock_fd;

@@ -234,6 +234,28 @@ static int read_start(struct endpoint *ep, nng_msg *msg,
 		    (unsigned long long)first - 1, (unsigned long long)first);
 		return -1;
 	}
+	/* Inside a gap (a segment removed or damaged): the same answer as
+	 * expiry, naming what is missing; reads stop in front of a gap, so a
+	 * reader paging on asks here. */
+	uint64_t gap_last;
+	char err[256];
+	int gap = journal_gap(j, *after + 1, &gap_last, err, sizeof err);
+	if (gap < 0) {
+		reply_error(ep, msg, ERR_JOURNAL, "journal read failed: %s",
+		            err);
+		return -1;
+	}
+	if (gap > 0) {
+		reply_error_with(
+		    ep, msg, ERR_EXPIRED, "oldest", gap_last + 1,
+		    "records %llu..%llu are not in the journal (a segment was "
+		    "removed or damaged, see logbusd's own records); the next "
+		    "kept is %llu",
+		    (unsigned long long)*after + 1,
+		    (unsigned long long)gap_last,
+		    (unsigned long long)gap_last + 1);
+		return -1;
+	}
 	return 0;
 }
 

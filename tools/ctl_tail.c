@@ -303,9 +303,7 @@ static int tail_failed(logbus_reader *r, const struct tail_args *a, int rc,
 			            "journal keeps: remove the file to start "
 			            "afresh",
 			            detail, a->cursor_file);
-		return fail("%s: retention removed records while they were "
-		            "read; run the command again",
-		            detail);
+		return fail("%s", detail);
 	case LOGBUS_ECURSOR:
 		if (a->after_cursor != NULL)
 			return fail(
@@ -428,7 +426,24 @@ static int tail_snapshot(logbus_reader *r, const struct tail_args *a, bool last)
 	bool use_ring = a->cursor != NULL && a->n_given && !a->n_all;
 
 	ring.max = use_ring ? (size_t)a->n : 0;
-	while ((rc = logbus_reader_next(r, &rec, -1)) == 1) {
+	bool any = false, lost = false;
+	for (;;) {
+		rc = logbus_reader_next(r, &rec, -1);
+		/* Records gone on the way (a gap, or retention while this
+		 * read ran): say what, go on, and end with status 1.  A
+		 * cursor given that points into them is an error at once. */
+		if (rc == LOGBUS_EEXPIRED &&
+		    (any || (a->after_cursor == NULL && a->cursor == NULL))) {
+			fail("%s; going on from number %llu",
+			     logbus_reader_error(r),
+			     (unsigned long long)logbus_reader_oldest_seq(r));
+			lost = true;
+			if ((rc = logbus_reader_skip_expired(r)) == 0)
+				continue;
+		}
+		if (rc != 1)
+			break;
+		any = true;
 		if (use_ring) {
 			struct strbuf *s;
 			if (ring.max == 0)
@@ -464,7 +479,8 @@ static int tail_snapshot(logbus_reader *r, const struct tail_args *a, bool last)
 			return st;
 		return tail_failed(r, a, rc, NULL);
 	}
-	return tail_end(r, a, last);
+	st = tail_end(r, a, last);
+	return st == 0 && lost ? EXIT_FAIL : st;
 }
 
 /* ---- following --------------------------------------------------------- */
@@ -607,12 +623,12 @@ static int tail_follow(logbus_reader *r, const struct tail_args *a)
 			f.waiting = true;
 			f.error_at = monotonic_ms();
 		} else if (rc == LOGBUS_EEXPIRED && f.started) {
-			/* Fell behind retention while following (not at the
-			 * start: that is a bad cursor): say what was lost
-			 * rather than end the follow. */
-			fail("records before number %llu were removed by "
-			     "retention before they could be read; going on "
-			     "from there",
+			/* Fell behind retention, or came to a gap (a segment
+			 * removed or damaged), while following (not at the
+			 * start: that is a bad cursor): say what was lost, in
+			 * logbusd's words, rather than end the follow. */
+			fail("%s; going on from number %llu",
+			     logbus_reader_error(r),
 			     (unsigned long long)logbus_reader_oldest_seq(r));
 			if ((rc = logbus_reader_skip_expired(r)) != 0)
 				st = tail_failed(r, a, rc, NULL);
