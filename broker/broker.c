@@ -369,6 +369,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	endpoint_pause(&b->ingest);
 	endpoint_pause(&b->query);
 	waiters_release(b->waiters);
+	query_release(b);
 	ev_timer_stop(loop, &b->probe_w);
 	ev_timer_stop(loop, &b->probe_check_w);
 	ev_timer_stop(loop, &b->status_w); /* keep the "stopping" status */
@@ -592,6 +593,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		broker_log(b, LOGBUS_ERROR, "out of memory");
 		return -1;
 	}
+	query_init(b);
 	if (endpoint_open(&b->ingest, b, "ingest", cfg->run_dir, SOCK_INGEST,
 	                  &b->access_cfg.ingest, INGEST_RECV_MAX, ingest_ops,
 	                  err, sizeof err) < 0 ||
@@ -668,6 +670,7 @@ void broker_fini(struct broker *b)
 	endpoint_close(&b->query);
 	endpoint_close(&b->live);
 	stats_fini(b);
+	query_fini(b);
 	waiters_free(b->waiters);
 	b->waiters = NULL;
 	access_free(b->access);

@@ -103,6 +103,11 @@ struct broker {
 	struct access_config access_cfg;
 	struct access *access;
 	struct waiters *waiters; /* parked long-poll reads (waiters.c) */
+	struct { /* query.c: tails whose backward scan goes on in slices */
+		struct tail_job *first, *last;
+		size_t n;
+		ev_check w;
+	} tails;
 	ev_signal sigterm_w, sigint_w, sighup_w;
 	ev_timer fsync_w, probe_w, probe_check_w, stop_w, routes_w;
 	/* broker.c: the journal's upkeep (indexing after start, directory

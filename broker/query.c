@@ -43,9 +43,17 @@
 #include "selflog.h"
 #include "stats.h"
 #include "syncer.h"
+#include "timefmt.h"
 #include "waiters.h"
 
 #define SCAN_BUDGET (64u * 1024 * 1024) /* frame bytes examined per read */
+/* The loop time one read may take before it yields: a forward read then
+ * replies with what it has (not at the end: the reader asks again), a
+ * tail's backward scan goes on in the next loop iteration.  So no reader
+ * holds up a publisher's ack by more than about this (plus one record's
+ * regular expression, bounded by FILTER_MATCH_LIMIT). */
+#define READ_SLICE_NS (4 * 1000000LL)
+#define TAIL_JOBS_MAX 64 /* tails scanning at once; more: try again */
 
 struct read_state {
 	struct broker *b;
@@ -58,26 +66,48 @@ struct read_state {
 	uint64_t tail_left; /* reverse scan: matches still wanted */
 	uint64_t floor;     /* reverse scan: stop at or below this seq */
 	uint64_t tail_start;
+	/* the slice: when it ends, records examined, and where a reverse
+	 * scan that yielded goes on (records below resume) */
+	int64_t deadline_ns;
+	uint64_t examined, resume;
+	bool yielded;
+	uint64_t gave_up; /* the record whose regex hit its limit, or 0 */
 };
 
-static bool matches(const struct read_state *st, const struct frame_record *rec)
+/* Whether the slice is over: checked at every record when a regular
+ * expression may take long on one, else every 64. */
+static bool slice_over(struct read_state *st)
+{
+	if (st->examined++ == 0)
+		return false; /* always a record's progress */
+	if (st->flt->code == NULL && st->examined % 64 != 0)
+		return false;
+	return timefmt_mono_ns() > st->deadline_ns;
+}
+
+/* Whether the reader may see rec and it passes the filter; a regex that
+ * gave up on it stops the read (st->gave_up) and says no. */
+static bool matches(struct read_state *st, const struct frame_record *rec)
 {
 	struct broker *b = st->b;
 	const struct filter *flt = st->flt;
 	struct record_view v;
 	struct record_error e;
+	enum filter_result r = FILTER_NO;
 
 	if (!reader_may_see(&st->rq->reader, rec->uid))
 		return false;
 	/* A peek that fails proves nothing: the full decode judges then. */
 	if (flt->nfields == 0 && record_peek(rec->data, rec->len, &v) == 0 &&
-	    !filter_match(flt, &v))
-		return false;
-	bool ok =
-	    record_decode(rec->data, rec->len, &b->rec_zone, &v, &e) == 0 &&
-	    filter_match(flt, &v);
+	    (r = filter_test(flt, &v)) != FILTER_YES)
+		goto out;
+	if (record_decode(rec->data, rec->len, &b->rec_zone, &v, &e) == 0)
+		r = filter_test(flt, &v);
 	msgpack_zone_clear(&b->rec_zone);
-	return ok;
+out:
+	if (r == FILTER_LIMIT)
+		st->gave_up = rec->seq;
+	return r == FILTER_YES;
 }
 
 static bool reserve_scratch(struct broker *b, size_t need)
@@ -102,11 +132,15 @@ static int on_forward(void *arg, const struct frame_record *rec,
 
 	if (rec->seq > st->last)
 		return 1;
-	if (st->count >= st->max || st->scanned >= SCAN_BUDGET) {
+	if (st->count >= st->max || st->scanned >= SCAN_BUDGET ||
+	    slice_over(st)) {
 		st->full = true;
 		return 1;
 	}
-	if (matches(st, rec)) {
+	bool match = matches(st, rec);
+	if (st->gave_up)
+		return 1;
+	if (match) {
 		if (st->count > 0 && st->used + frame_len > st->maxb) {
 			st->full = true;
 			return 1;
@@ -146,12 +180,30 @@ static int on_reverse(void *arg, const struct frame_record *rec,
 	(void)frame_len;
 	if (rec->seq <= st->floor)
 		return 1;
-	if (matches(st, rec)) {
+	if (slice_over(st)) {
+		st->yielded = true;
+		st->resume = rec->seq + 1;
+		return 1;
+	}
+	bool match = matches(st, rec);
+	if (st->gave_up)
+		return 1;
+	if (match) {
 		st->tail_start = rec->seq;
 		if (--st->tail_left == 0)
 			return 1;
 	}
 	return 0;
+}
+
+/* The read stopped at a record its regular expression gave up on. */
+static void reply_gave_up(struct endpoint *ep, nng_msg *msg, uint64_t seq)
+{
+	reply_error(ep, msg, ERR_BAD_REQUEST,
+	            "the regular expression gave up on record %llu (over %d "
+	            "steps of backtracking): simplify it, e.g. without "
+	            "nested or overlapping repeats like (a|a?)+",
+	            (unsigned long long)seq, FILTER_MATCH_LIMIT);
 }
 
 static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
@@ -299,6 +351,7 @@ enum read_result read_serve(struct endpoint *ep, nng_msg *msg,
 	st.max = rq->max;
 	st.maxb = rq->maxb;
 	st.next = rq->after;
+	st.deadline_ns = timefmt_mono_ns() + READ_SLICE_NS;
 	struct journal_want want = {rq->flt.services, rq->flt.nservices,
 	                            on_skip};
 	if (journal_read_want(b->journal, rq->after, &want, on_forward, &st,
@@ -306,6 +359,10 @@ enum read_result read_serve(struct endpoint *ep, nng_msg *msg,
 		broker_log(b, LOGBUS_ERROR, "query: %s", err);
 		reply_error(ep, msg, ERR_JOURNAL, "journal read failed: %s",
 		            err);
+		return READ_ANSWERED;
+	}
+	if (st.gave_up) {
+		reply_gave_up(ep, msg, st.gave_up);
 		return READ_ANSWERED;
 	}
 	if (may_park && st.count == 0 && !st.full && st.next >= st.last) {
@@ -316,12 +373,174 @@ enum read_result read_serve(struct endpoint *ep, nng_msg *msg,
 	return READ_ANSWERED;
 }
 
+/* ---- tails, in slices ----------------------------------------------------
+ *
+ * A tail's backward scan may cross the whole journal (a rare filter): it
+ * runs a slice (READ_SLICE_NS) when the request comes, and then a slice per
+ * loop iteration, round robin, until it found its records; the forward
+ * read that answers it is sliced like any other.
+ */
+struct tail_job {
+	struct endpoint *ep;
+	nng_msg *hdr; /* the request's routing header, once parked */
+	struct read_req rq;
+	uint64_t left, start, before; /* matches wanted, first found, resume */
+	struct tail_job *next;
+};
+
+static void serve_or_park(struct endpoint *ep, nng_msg *msg,
+                          struct read_req *rq);
+
+/* One slice of tj's backward scan: 1 when it is done (tj->rq.after set),
+ * 0 when there is more, -1 when it replied to msg with an error. */
+static int tail_slice(struct tail_job *tj, nng_msg *msg)
+{
+	struct endpoint *ep = tj->ep;
+	struct broker *b = ep->b;
+	struct read_state st = {
+	    .b = b,
+	    .rq = &tj->rq,
+	    .flt = &tj->rq.flt,
+	    .tail_left = tj->left,
+	    .floor = tj->rq.after,
+	    .tail_start = tj->start,
+	    .deadline_ns = timefmt_mono_ns() + READ_SLICE_NS,
+	};
+	struct journal_want want = {tj->rq.flt.services, tj->rq.flt.nservices,
+	                            NULL};
+	char err[256];
+
+	if (journal_read_reverse_want(b->journal, tj->before, &want, on_reverse,
+	                              &st, err, sizeof err) < 0) {
+		broker_log(b, LOGBUS_ERROR, "query: %s", err);
+		reply_error(ep, msg, ERR_JOURNAL, "journal read failed: %s",
+		            err);
+		return -1;
+	}
+	if (st.gave_up) {
+		reply_gave_up(ep, msg, st.gave_up);
+		return -1;
+	}
+	tj->left = st.tail_left;
+	tj->start = st.tail_start;
+	if (st.yielded) {
+		tj->before = st.resume;
+		return 0;
+	}
+	if (tj->start - 1 > tj->rq.after)
+		tj->rq.after = tj->start - 1;
+	return 1;
+}
+
+static void tail_append(struct broker *b, struct tail_job *tj)
+{
+	tj->next = NULL;
+	if (b->tails.last)
+		b->tails.last->next = tj;
+	else
+		b->tails.first = tj;
+	b->tails.last = tj;
+	b->tails.n++;
+	ev_check_start(b->loop, &b->tails.w);
+}
+
+/* Keep tj (a copy, with msg's routing header) for the next slices: 0, or
+ * -1 when there are too many or no memory (nothing was taken). */
+static int tail_park(struct broker *b, const struct tail_job *tj, nng_msg *msg)
+{
+	struct tail_job *p;
+
+	if (b->tails.n >= TAIL_JOBS_MAX || (p = malloc(sizeof *p)) == NULL)
+		return -1;
+	*p = *tj;
+	if (nng_msg_alloc(&p->hdr, 0) != 0) {
+		free(p);
+		return -1;
+	}
+	if (nng_msg_header_append(p->hdr, nng_msg_header(msg),
+	                          nng_msg_header_len(msg)) != 0) {
+		nng_msg_free(p->hdr);
+		free(p);
+		return -1;
+	}
+	tail_append(b, p);
+	return 0;
+}
+
+static struct tail_job *tail_take(struct broker *b)
+{
+	struct tail_job *tj = b->tails.first;
+
+	if (tj == NULL)
+		return NULL;
+	b->tails.first = tj->next;
+	if (b->tails.first == NULL)
+		b->tails.last = NULL;
+	if (--b->tails.n == 0)
+		ev_check_stop(b->loop, &b->tails.w);
+	return tj;
+}
+
+/* A slice of the oldest tail per loop iteration; it goes to the back. */
+static void on_tails(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct broker *b =
+	    (struct broker *)((char *)w - offsetof(struct broker, tails.w));
+	struct tail_job *tj = tail_take(b);
+	int rc;
+
+	(void)loop;
+	(void)revents;
+	if (tj == NULL)
+		return;
+	rc = tail_slice(tj, tj->hdr);
+	if (rc == 0) {
+		tail_append(b, tj);
+		return;
+	}
+	if (rc > 0)
+		serve_or_park(tj->ep, tj->hdr, &tj->rq);
+	else
+		filter_fini(&tj->rq.flt);
+	nng_msg_free(tj->hdr);
+	free(tj);
+}
+
+void query_init(struct broker *b)
+{
+	ev_check_init(&b->tails.w, on_tails);
+}
+
+/* Every tail job gone; told so when reply. */
+static void tails_end(struct broker *b, bool reply)
+{
+	struct tail_job *tj;
+
+	while ((tj = tail_take(b)) != NULL) {
+		if (reply)
+			reply_error(tj->ep, tj->hdr, ERR_SHUTTING_DOWN,
+			            "logbusd is stopping");
+		filter_fini(&tj->rq.flt);
+		nng_msg_free(tj->hdr);
+		free(tj);
+	}
+}
+
+void query_release(struct broker *b)
+{
+	tails_end(b, true);
+}
+
+void query_fini(struct broker *b)
+{
+	tails_end(b, false);
+}
+
 static void do_read(struct endpoint *ep, nng_msg *msg,
                     const msgpack_object *req, const struct reader *rd)
 {
 	struct broker *b = ep->b;
 	struct read_req rq;
-	struct read_state st;
 	uint64_t tail, v;
 	char err[256];
 	const msgpack_object *fo = mp_get(req, "flt");
@@ -346,36 +565,45 @@ static void do_read(struct endpoint *ep, nng_msg *msg,
 	if (mp_get_u64(req, "wait", &v))
 		rq.wait_ms = v < WAIT_MAX_MS ? v : WAIT_MAX_MS;
 	if (mp_get_u64(req, "tail", &tail) && tail > 0) {
-		/* The last `tail` matches after `after`: find the first. */
-		memset(&st, 0, sizeof st);
-		st.b = b;
-		st.rq = &rq;
-		st.flt = &rq.flt;
-		st.tail_left = tail;
-		st.floor = rq.after;
-		st.tail_start = journal_last_seq(b->journal) + 1;
-		struct journal_want want = {rq.flt.services, rq.flt.nservices,
-		                            NULL};
-		if (journal_read_reverse_want(b->journal, UINT64_MAX, &want,
-		                              on_reverse, &st, err,
-		                              sizeof err) < 0) {
-			broker_log(b, LOGBUS_ERROR, "query: %s", err);
-			reply_error(ep, msg, ERR_JOURNAL,
-			            "journal read failed: %s", err);
-			filter_fini(&rq.flt);
+		/* The last `tail` matches after `after`: found by a backward
+		 * scan, in slices (tail_job). */
+		struct tail_job tj = {
+		    .ep = ep,
+		    .rq = rq,
+		    .left = tail,
+		    .start = journal_last_seq(b->journal) + 1,
+		    .before = UINT64_MAX,
+		};
+		int rc = tail_slice(&tj, msg);
+		if (rc == 0 && tail_park(b, &tj, msg) == 0)
+			return; /* the job owns the filter now */
+		if (rc == 0)
+			reply_error(ep, msg, ERR_SHUTTING_DOWN,
+			            "too many tails are being read (%d): try "
+			            "again",
+			            TAIL_JOBS_MAX);
+		if (rc <= 0) {
+			filter_fini(&tj.rq.flt);
 			return;
 		}
-		if (st.tail_start - 1 > rq.after)
-			rq.after = st.tail_start - 1;
+		rq = tj.rq;
 	} else if (mp_get_u64(req, "tail", &tail)) {
 		rq.after = journal_last_seq(b->journal);
 	}
-	if (read_serve(ep, msg, &rq, rq.wait_ms > 0) == READ_PARK) {
-		if (waiters_park(b->waiters, ep, msg, &rq) == 0)
+	serve_or_park(ep, msg, &rq);
+}
+
+/* Answer rq now, or park it when it waits for what is not there yet; the
+ * filter is freed or owned by the waiter. */
+static void serve_or_park(struct endpoint *ep, nng_msg *msg,
+                          struct read_req *rq)
+{
+	if (read_serve(ep, msg, rq, rq->wait_ms > 0) == READ_PARK) {
+		if (waiters_park(ep->b->waiters, ep, msg, rq) == 0)
 			return; /* the waiter owns the filter now */
-		read_serve(ep, msg, &rq, false);
+		read_serve(ep, msg, rq, false);
 	}
-	filter_fini(&rq.flt);
+	filter_fini(&rq->flt);
 }
 
 /* Reopen every routed file (after logrotate moved them). */

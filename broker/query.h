@@ -23,4 +23,12 @@ extern const struct request_op query_ops[];
 enum read_result read_serve(struct endpoint *ep, nng_msg *msg,
                             struct read_req *rq, bool may_park);
 
+struct broker;
+/* The tails being scanned in slices (b->tails): set up before the loop
+ * runs; answered "shutting down" and freed at a stop (release), freed
+ * without a word when the endpoints are closed (fini). */
+void query_init(struct broker *b);
+void query_release(struct broker *b);
+void query_fini(struct broker *b);
+
 #endif

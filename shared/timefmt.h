@@ -17,5 +17,7 @@ size_t timefmt_rfc3339(char *buf, size_t len, int64_t ns);
 
 /* CLOCK_REALTIME in ns. */
 int64_t timefmt_now_ns(void);
+/* CLOCK_MONOTONIC in ns: for durations and deadlines. */
+int64_t timefmt_mono_ns(void);
 
 #endif
