@@ -127,6 +127,11 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 		                         &e) < 0) {
 			/* in place first; objects only for what needs them */
 			rv = add_reject(s, i, e.code, e.msg);
+		} else if (service_is_self(v->service.p, v->service.len)) {
+			rv = add_reject(
+			    s, i, ERR_BAD_SERVICE,
+			    "service '" SELF_SERVICE "' is the "
+			    "broker's own: publish under another id");
 		} else if (v->nfields > max_fields) {
 			snprintf(msg, sizeof msg,
 			         "record has %u fields, over the limit of %u "

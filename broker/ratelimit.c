@@ -23,11 +23,11 @@
 
 #include "batch.h"
 #include "broker.h"
+#include "proto.h"
 #include "selflog.h"
 #include "services.h"
 
 #define RATE_SWEEP_S 1.0
-#define SELF_SERVICE "logbusd"
 
 static int64_t mono_ns(void)
 {
@@ -82,12 +82,6 @@ static uint64_t admit(struct broker *b, struct service *svc, uint64_t n,
 	return k;
 }
 
-static bool is_self(const struct lb_str *s)
-{
-	return s->len == sizeof SELF_SERVICE - 1 &&
-	       memcmp(s->p, SELF_SERVICE, s->len) == 0;
-}
-
 void ratelimit_batch(struct broker *b, struct batch *bt)
 {
 	size_t from = 0, out = 0, n = bt->n;
@@ -104,7 +98,7 @@ void ratelimit_batch(struct broker *b, struct batch *bt)
 		              svc_id->len) == 0)
 			to++;
 		size_t keep = to - from;
-		if (!is_self(svc_id)) {
+		if (!service_is_self(svc_id->p, svc_id->len)) {
 			struct service *svc =
 			    services_get(b->services, svc_id->p, svc_id->len);
 			if (svc != NULL) /* out of memory: not limited */

@@ -25,15 +25,15 @@
 #include "batch.h"
 #include "broker.h"
 #include "logbus/logbus.h"
+#include "proto.h"
 #include "timefmt.h"
 #include "utf8.h"
 
-#define SELFLOG_MAX     1000
-#define SELFLOG_SERVICE "logbusd"
-#define SELFLOG_LOGGER  "logbus"
-#define SELFLOG_TEXT    512
-#define SELFLOG_FIELDS  2   /* structured fields of an event */
-#define SELFLOG_FSTR    160 /* bytes of a string field's value, copied */
+#define SELFLOG_MAX    1000
+#define SELFLOG_LOGGER "logbus"
+#define SELFLOG_TEXT   512
+#define SELFLOG_FIELDS 2   /* structured fields of an event */
+#define SELFLOG_FSTR   160 /* bytes of a string field's value, copied */
 
 struct self_event {
 	int64_t time_ns;
@@ -138,7 +138,7 @@ static void pack_event(msgpack_sbuffer *sb, const struct self_event *ev)
 	struct record_in in = {
 	    .time_ns = ev->time_ns,
 	    .level = ev->level,
-	    .service = {SELFLOG_SERVICE, sizeof SELFLOG_SERVICE - 1},
+	    .service = {SELF_SERVICE, sizeof SELF_SERVICE - 1},
 	    .logger = {SELFLOG_LOGGER, sizeof SELFLOG_LOGGER - 1},
 	    .message = {ev->text, (uint32_t)strlen(ev->text)},
 	    .fields = f,

@@ -38,6 +38,11 @@
 #define REJ_TEXT_MAX     16
 #define INGEST_REPLY_MAX (512 * 1024)
 
+/* The service of the broker's own records (selflog.c, ratelimit.c): no
+ * publisher may use it, so that nobody can write what reads as the broker
+ * speaking. */
+#define SELF_SERVICE "logbusd"
+
 /* Record map keys (client-set). */
 #define RK_TIME    "t" /* int: ns since the epoch, publisher's clock */
 #define RK_LEVEL   "v" /* int 0..255 */
@@ -107,5 +112,12 @@ bool mp_get_bool(const msgpack_object *map, const char *key, bool *out);
 /* A str or bin value: pointer into the message and length. */
 bool mp_get_bytes(const msgpack_object *map, const char *key, const char **p,
                   size_t *len);
+
+/* Whether a service id is SELF_SERVICE. */
+static inline bool service_is_self(const char *p, size_t len)
+{
+	return len == sizeof SELF_SERVICE - 1 &&
+	       memcmp(p, SELF_SERVICE, len) == 0;
+}
 
 #endif

@@ -2,7 +2,8 @@
  * test_local_dos.c: what one local user may do to the broker that everyone
  * shares, against a real logbusd: a read that would run for a minute on the
  * loop (a regular expression that backtracks without end) is refused, and
- * publishers' acknowledgements are not held up by reads meanwhile.
+ * publishers' acknowledgements are not held up by reads meanwhile; nobody
+ * publishes as the broker itself.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -162,6 +163,27 @@ static void test_publishers_are_not_held_up_by_reads(void **state)
 	assert_int_equal(logbus_publisher_close(p, HARNESS_WAIT_MS), LOGBUS_OK);
 }
 
+/* A user wrote 3.4 M forged "journal: removed ..." lines as the broker's
+ * own service in 3 s: that service is the broker's alone now. */
+static void test_nobody_may_publish_as_the_broker(void **state)
+{
+	struct broker_proc *b = *state;
+	logbus_publisher *p = harness_publisher(b->run_dir, "logbusd");
+	char why[256];
+
+	assert_int_equal(
+	    logbus_log(p, LOGBUS_INFO, "journal: removed everything (forged)"),
+	    LOGBUS_OK);
+	assert_int_equal(logbus_flush(p, HARNESS_WAIT_MS), LOGBUS_EREJECTED);
+	assert_non_null(strstr(logbus_publisher_error(p, why, sizeof why),
+	                       "the broker's own"));
+	logbus_publisher_stats st;
+	logbus_publisher_get_stats(p, &st);
+	assert_int_equal(st.committed, 0);
+	assert_int_equal(st.rejected, 1);
+	assert_int_equal(logbus_publisher_close(p, HARNESS_WAIT_MS), LOGBUS_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -170,6 +192,9 @@ int main(void)
 	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_publishers_are_not_held_up_by_reads, harness_setup,
+	        harness_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_nobody_may_publish_as_the_broker, harness_setup,
 	        harness_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
