@@ -107,7 +107,9 @@ static void raw_connect_close(const char *dir, const char *sock)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, sock);
+	int n =
+	    snprintf(sa.sun_path, sizeof sa.sun_path, "%.80s/%s", dir, sock);
+	assert_true(n > 0 && (size_t)n < sizeof sa.sun_path);
 	(void)connect(fd, (struct sockaddr *)&sa, sizeof sa);
 	close(fd);
 }
