@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <ev.h>
 #include <msgpack.h>
@@ -65,17 +66,23 @@ struct endpoint {
 	ev_io probe_io;     /* reads the broker's side of the handshake */
 	size_t probe_got;   /* bytes of the broker's handshake read back */
 	ev_tstamp probe_at; /* connected */
-	ev_tstamp
-	    probe_answered_at; /* the broker's side answered; 0: not yet */
-	bool probing;          /* until a verdict: alive or a miss */
-	uint64_t probe_base;   /* pipes_added when the probe started */
-	uint32_t probe_seq;    /* names the probe's address */
-	unsigned probe_misses; /* in a row; two make a re-listen */
-	unsigned npinned;      /* missed probes whose pipes nng keeps */
-	uint32_t pinned[2];    /* their probe_seq */
-	uint64_t pinned_base;  /* pipes_added when the first began */
-	bool listening;        /* false: a re-listen failed, retried */
+	ev_tstamp probe_answered_at; /* 0: not answered yet */
+	bool probing;                /* until a verdict: alive or a miss */
+	uint64_t probe_base;         /* pipes_added when the probe started */
+	uint32_t probe_seq;          /* names the probe's address */
+	unsigned probe_misses;       /* in a row; two make a re-listen */
+	unsigned npinned;            /* missed probes whose pipes nng keeps */
+	uint32_t pinned[2];          /* their probe_seq */
+	uint64_t pinned_base;        /* pipes_added when the first began */
+	bool listening;              /* false: a re-listen failed, retried */
 	uint64_t relistens;
+	/* what the last re-listen left pinned in nng, closed later */
+	unsigned nreclaim;
+	uint32_t reclaim[2]; /* probe_seq of the pinned probes */
+	int reclaim_fd;      /* the old listening socket, or -1 */
+	dev_t reclaim_dev;
+	ino_t reclaim_ino;
+	ev_tstamp reclaim_at;
 	/* connected pipes, for stats (the probe's own pipe not counted) */
 	atomic_int_fast64_t pipes;
 	atomic_uint_fast32_t self_pipe; /* id of the probe's pipe, or 0 */

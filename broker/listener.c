@@ -237,6 +237,7 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 	atomic_init(&ep->pipes, 0);
 	atomic_init(&ep->self_pipe, 0);
 	ep->probe_fd = -1;
+	ep->reclaim_fd = -1;
 	if (paths_socket_url(ep->url, sizeof ep->url, run_dir, sock_name) ==
 	        NULL ||
 	    (size_t)snprintf(ep->path, sizeof ep->path, "%s/%s", run_dir,
@@ -365,8 +366,8 @@ static bool probe_closable(struct endpoint *ep)
 }
 
 /* On the live socket every record goes to the probe's pipe until it is
- * closed: close it as soon as the handshake is answered, unless a verdict
- * still needs it open (it does not: the answer's time is kept). */
+ * closed: close it as soon as the handshake is answered (the verdict needs
+ * only the time of the answer). */
 static void on_probe_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct endpoint *ep =
@@ -395,6 +396,7 @@ static enum probe_verdict probe_judge(struct endpoint *ep)
 }
 
 static void relisten(struct endpoint *ep);
+static void reclaim(struct endpoint *ep);
 
 /* Act on the probe's verdict, if it has one; returns whether it had. */
 static bool probe_settle(struct endpoint *ep)
@@ -432,6 +434,8 @@ void endpoint_probe_start(struct endpoint *ep)
 	 */
 	unsigned char hdr[8] = {0, 'S', 'P', 0, 0, ep->ops ? 0x30 : 0x21, 0, 0};
 
+	if (ep->nreclaim > 0 && ev_time() >= ep->reclaim_at)
+		reclaim(ep);
 	if (!ep->open || (ep->probing && !probe_settle(ep)))
 		return;
 	if (!ep->listening) { /* the last re-listen failed */
@@ -490,17 +494,22 @@ void endpoint_probe_check(struct endpoint *ep)
  * waits the listener itself is never freed either: its listening
  * descriptor stays open.  Each re-listen left two descriptors (the old
  * listening socket and the probe's pipe) and a storm of connect+close ran
- * the broker out of files.  nng will not touch these descriptors again, so
- * the broker closes them itself, and only when it knows they are pinned: a
- * missed probe that was answered is a pipe nng keeps for good, found by
- * its peer's address; its listener is the one listening socket on the path
- * before the re-listen.  A client's own pipe stuck the same way is not
- * recognisable and stays, one descriptor per such client.
+ * the broker out of files.  nng will not touch those descriptors again, so
+ * the broker closes them itself, and only those it knows are pinned: the
+ * pipes of the missed probes that were answered, found by their peer's
+ * address, and the listening socket that was the only one on the path
+ * before the re-listen (by device and inode).  It does so RECLAIM_S after
+ * the re-listen: a pipe nng was still negotiating when the listener closed
+ * is freed by nng's reaper meanwhile, and is then no longer there to be
+ * found; one still there is pinned, and so is its listener.  A client's own
+ * pipe stuck the same way is not recognisable and stays, one descriptor per
+ * such client.
  */
+#define RECLAIM_S 1.0
 
-/* The listening socket bound to path: its descriptor and inode, or -1 when
- * there is not exactly one. */
-static int find_listening(const char *path, ino_t *ino)
+/* The listening socket bound to path: its descriptor (and in *where its
+ * device and inode), or -1 when there is not exactly one. */
+static int find_listening(const char *path, struct stat *where)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
@@ -523,7 +532,7 @@ static int find_listening(const char *path, ino_t *ino)
 		    strncmp(sa.sun_path, path, sizeof sa.sun_path) != 0)
 			continue;
 		found = fd;
-		*ino = st.st_ino;
+		*where = st;
 		n++;
 	}
 	closedir(d);
@@ -549,8 +558,8 @@ static int close_pinned_pipes(const struct endpoint *ep)
 		    fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
 		    getpeername(fd, (struct sockaddr *)&peer, &pl) < 0)
 			continue;
-		for (unsigned i = 0; i < ep->npinned; i++) {
-			socklen_t wl = probe_addr(ep, ep->pinned[i], &want);
+		for (unsigned i = 0; i < ep->nreclaim; i++) {
+			socklen_t wl = probe_addr(ep, ep->reclaim[i], &want);
 			if (pl == wl && memcmp(&peer, &want, wl) == 0) {
 				close(fd);
 				closed++;
@@ -562,14 +571,39 @@ static int close_pinned_pipes(const struct endpoint *ep)
 	return closed;
 }
 
-/* The listener is dead (bug #1518): close it, listen again on the same
- * path (the verified recipe), then close what nng keeps of the old one. */
+/* Close what the last re-listen left pinned in nng (see above). */
+static void reclaim(struct endpoint *ep)
+{
+	struct stat st;
+
+	if (close_pinned_pipes(ep) > 0 && ep->reclaim_fd >= 0 &&
+	    fstat(ep->reclaim_fd, &st) == 0 && st.st_dev == ep->reclaim_dev &&
+	    st.st_ino == ep->reclaim_ino)
+		close(ep->reclaim_fd);
+	ep->nreclaim = 0;
+	ep->reclaim_fd = -1;
+}
+
+/* The listener is dead (bug #1518): close it and listen again on the same
+ * path (the verified recipe); what nng keeps of it is closed later. */
 static void relisten(struct endpoint *ep)
 {
 	char err[256];
-	ino_t old_ino = 0;
-	int old_fd = ep->npinned ? find_listening(ep->path, &old_ino) : -1;
 
+	if (ep->nreclaim > 0) /* the last one's, early rather than never */
+		reclaim(ep);
+	/* No pipe at all reached the socket since the first pinned probe
+	 * began: none of the pinned pipes can be the socket's. */
+	if (ep->npinned > 0 &&
+	    atomic_load(&ep->pipes_added) == ep->pinned_base) {
+		struct stat st;
+		ep->nreclaim = ep->npinned;
+		memcpy(ep->reclaim, ep->pinned, sizeof ep->reclaim);
+		ep->reclaim_fd = find_listening(ep->path, &st);
+		ep->reclaim_dev = st.st_dev;
+		ep->reclaim_ino = st.st_ino;
+		ep->reclaim_at = ev_time() + RECLAIM_S;
+	}
 	broker_log(ep->b, LOGBUS_WARNING,
 	           "%s: listener on %s stopped accepting (nng bug "
 	           "#1518); listening again",
@@ -578,15 +612,6 @@ static void relisten(struct endpoint *ep)
 	if (start_listener(ep, err, sizeof err) < 0)
 		broker_log(ep->b, LOGBUS_WARNING, "%s: %s (will retry)",
 		           ep->name, err);
-	/* No pipe at all reached the socket since the first pinned probe
-	 * began: none of the pinned pipes can be the socket's. */
-	if (ep->npinned > 0 &&
-	    atomic_load(&ep->pipes_added) == ep->pinned_base &&
-	    close_pinned_pipes(ep) > 0 && old_fd >= 0) {
-		struct stat st;
-		if (fstat(old_fd, &st) == 0 && st.st_ino == old_ino)
-			close(old_fd);
-	}
 	ep->npinned = 0;
 	ep->probe_misses = 0;
 	ep->relistens++;
