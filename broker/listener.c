@@ -596,7 +596,7 @@ static void relisten(struct endpoint *ep)
 	 * began: none of the pinned pipes can be the socket's. */
 	if (ep->npinned > 0 &&
 	    atomic_load(&ep->pipes_added) == ep->pinned_base) {
-		struct stat st;
+		struct stat st = {0};
 		ep->nreclaim = ep->npinned;
 		memcpy(ep->reclaim, ep->pinned, sizeof ep->reclaim);
 		ep->reclaim_fd = find_listening(ep->path, &st);
