@@ -14,16 +14,18 @@
  * listener for good, silently.  The only reliable sign is that the socket
  * stops seeing NNG_PIPE_EV_ADD_POST: the dialing side still completes its
  * handshake.  So every probe interval the broker connects to itself and
- * checks,
- * a few hundred milliseconds later, that its own socket saw a new pipe; if
- * not it closes the listener and listens again on the same path.  Clients on
- * pipes that survive are not disturbed.
+ * checks that its own socket saw a new pipe soon after the handshake was
+ * answered; after two such misses in a row it closes the listener, listens
+ * again on the same path, and closes the descriptors nng keeps of the old
+ * one (below, "What a re-listen leaves behind").  Clients on pipes that
+ * survive are not disturbed.
  *
  * Every listen, the first and each re-listen, gives the socket file its
  * configured owner, group and mode.  The live socket broadcasts every
  * record, so it cannot filter per reader: a pipe from a reader outside the
  * reader group is closed before the socket sees it (access.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,16 +110,23 @@ static int start_listener(struct endpoint *ep, char *err, size_t errlen)
 {
 	int rv;
 
-	if ((rv = nng_listener_create(&ep->listener, ep->sock, ep->url)) != 0 ||
-	    (rv = nng_listener_set_size(ep->listener, NNG_OPT_RECVMAXSZ,
+	ep->listening = false;
+	if ((rv = nng_listener_create(&ep->listener, ep->sock, ep->url)) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", ep->path,
+		         nng_strerror(rv));
+		return -1;
+	}
+	if ((rv = nng_listener_set_size(ep->listener, NNG_OPT_RECVMAXSZ,
 	                                ep->recv_max)) != 0 ||
 	    (rv = nng_listener_set_int(ep->listener, NNG_OPT_IPC_PERMISSIONS,
 	                               ep->access.mode)) != 0 ||
 	    (rv = nng_listener_start(ep->listener, 0)) != 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", ep->path,
 		         nng_strerror(rv));
+		nng_listener_close(ep->listener);
 		return -1;
 	}
+	ep->listening = true;
 	return access_apply(ep->path, &ep->access, err, errlen);
 }
 
@@ -229,6 +238,7 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 	atomic_init(&ep->pipes, 0);
 	atomic_init(&ep->self_pipe, 0);
 	ep->probe_fd = -1;
+	ep->reclaim_fd = -1;
 	if (paths_socket_url(ep->url, sizeof ep->url, run_dir, sock_name) ==
 	        NULL ||
 	    (size_t)snprintf(ep->path, sizeof ep->path, "%s/%s", run_dir,
@@ -287,8 +297,37 @@ void endpoint_pause(struct endpoint *ep)
  * hung).  The connection is closed only once the broker's side has
  * answered the handshake, or gave up on it, or the listener is replaced:
  * closing it in the middle of the handshake is exactly what triggers #1518.
+ *
+ * The verdict.  The broker's side answering is not a sign of life: nng's
+ * ipc transport accepts and answers the handshake by itself, dead listener
+ * or not (ipc.c sends its header first, then parks the finished pipe until
+ * the listener asks for one, which a dead one never does).  It is the
+ * start of the measurement: a listener is alive when a pipe reached the
+ * socket (NNG_PIPE_EV_ADD_POST, the probe's or anyone's) since the probe
+ * began; it missed when none did PROBE_GRACE_S after the probe saw the
+ * answer.  Both are measured with ev_time(): ev_now() is the time the loop
+ * woke up, which a busy loop leaves far behind.  A probe not answered yet
+ * is pending, however late the loop is.  Two misses in a row re-listen.
  */
-#define PROBE_GIVE_UP_S 30 /* an unanswered probe connection is dropped */
+#define PROBE_GRACE_S   0.3 /* answered, and still no pipe: a miss */
+#define PROBE_GIVE_UP_S 30  /* never answered: a miss too */
+#define PROBE_MISSES    2   /* in a row, to re-listen */
+
+enum probe_verdict { PROBE_PENDING, PROBE_ALIVE, PROBE_MISS, PROBE_VOID };
+
+/* The probe's own address (abstract, unique in this process): what finds
+ * its pipe among the broker's descriptors when nng keeps it (relisten). */
+static socklen_t probe_addr(const struct endpoint *ep, uint32_t seq,
+                            struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	int n = snprintf(sa->sun_path + 1, sizeof sa->sun_path - 1,
+	                 "logbusd.%ld.%s.probe.%u", (long)getpid(), ep->name,
+	                 (unsigned)seq);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+	                   (size_t)n);
+}
 
 static void probe_drop(struct endpoint *ep)
 {
@@ -299,9 +338,8 @@ static void probe_drop(struct endpoint *ep)
 	ep->probe_fd = -1;
 }
 
-/* Whether the probe connection may be closed now: the broker's side sent
- * its header (or closed), or it has waited too long. */
-static bool probe_done(struct endpoint *ep)
+/* Read what the broker's side sent; returns false once it closed. */
+static bool probe_read(struct endpoint *ep)
 {
 	unsigned char hdr[8];
 
@@ -309,17 +347,28 @@ static bool probe_done(struct endpoint *ep)
 		ssize_t n = read(ep->probe_fd, hdr, sizeof hdr - ep->probe_got);
 		if (n > 0) {
 			ep->probe_got += (size_t)n;
+			if (ep->probe_got == sizeof hdr)
+				ep->probe_answered_at = ev_time();
 			continue;
 		}
-		if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			return true; /* the broker's side closed it */
-		return ev_now(ep->b->loop) - ep->probe_at > PROBE_GIVE_UP_S;
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n < 0 && errno == EAGAIN;
 	}
 	return true;
 }
 
-/* The probe connection is closed as soon as the handshake is answered: on
- * the live socket every record is sent to it too until then. */
+/* Whether the probe connection may be closed without harm: the broker's
+ * side answered (or closed), or it waited too long. */
+static bool probe_closable(struct endpoint *ep)
+{
+	return !probe_read(ep) || ep->probe_answered_at > 0 ||
+	       ev_time() - ep->probe_at > PROBE_GIVE_UP_S;
+}
+
+/* On the live socket every record goes to the probe's pipe until it is
+ * closed: close it as soon as the handshake is answered (the verdict needs
+ * only the time of the answer). */
 static void on_probe_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct endpoint *ep =
@@ -327,21 +376,79 @@ static void on_probe_io(struct ev_loop *loop, ev_io *w, int revents)
 	                        offsetof(struct endpoint, probe_io));
 	(void)loop;
 	(void)revents;
-	if (probe_done(ep))
+	if (probe_closable(ep))
 		probe_drop(ep);
+}
+
+static enum probe_verdict probe_judge(struct endpoint *ep)
+{
+	bool open = ep->probe_fd < 0 || probe_read(ep);
+
+	if (atomic_load(&ep->pipes_added) != ep->probe_base)
+		return PROBE_ALIVE;
+	if (ep->probe_answered_at > 0)
+		return ev_time() - ep->probe_answered_at < PROBE_GRACE_S
+		           ? PROBE_PENDING
+		           : PROBE_MISS;
+	if (!open) /* closed unanswered: the transport gave up, no sign */
+		return PROBE_VOID;
+	return ev_time() - ep->probe_at > PROBE_GIVE_UP_S ? PROBE_MISS
+	                                                  : PROBE_PENDING;
+}
+
+static void relisten(struct endpoint *ep);
+static void reclaim(struct endpoint *ep);
+
+/* Act on the probe's verdict, if it has one; returns whether it had. */
+static bool probe_settle(struct endpoint *ep)
+{
+	enum probe_verdict v = probe_judge(ep);
+
+	if (v == PROBE_PENDING)
+		return false;
+	ep->probing = false;
+	if (v == PROBE_ALIVE) {
+		ep->probe_misses = 0;
+		ep->npinned = 0;
+	} else if (v == PROBE_MISS) {
+		if (ep->npinned == 0)
+			ep->pinned_base = ep->probe_base;
+		/* Answered: the probe's half was written at connect and stays
+		 * readable after a close, so the pipe finishes its handshake,
+		 * and a dead listener keeps it for good. */
+		if (ep->probe_answered_at > 0 && ep->npinned < PROBE_MISSES)
+			ep->pinned[ep->npinned++] = ep->probe_seq;
+		probe_drop(ep);
+		if (++ep->probe_misses >= PROBE_MISSES)
+			relisten(ep);
+		return true;
+	}
+	if (ep->probe_fd >= 0 && probe_closable(ep))
+		probe_drop(ep);
+	return true;
 }
 
 void endpoint_probe_start(struct endpoint *ep)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = {.sun_family = AF_UNIX}, self;
 	/* A peer the socket's protocol accepts: req0 for rep0, sub0 for pub0.
 	 */
 	unsigned char hdr[8] = {0, 'S', 'P', 0, 0, ep->ops ? 0x30 : 0x21, 0, 0};
 
-	if (!ep->open || ep->probing)
+	if (ep->nreclaim > 0 && ev_time() >= ep->reclaim_at)
+		reclaim(ep);
+	if (!ep->open || (ep->probing && !probe_settle(ep)))
 		return;
+	if (!ep->listening) { /* the last re-listen failed */
+		char err[256];
+		if (start_listener(ep, err, sizeof err) == 0)
+			broker_log(ep->b, LOGBUS_INFO,
+			           "%s: listening on %s again", ep->name,
+			           ep->path);
+		return;
+	}
 	if (ep->probe_fd >= 0) { /* last probe's connection still open */
-		if (!probe_done(ep))
+		if (!probe_closable(ep))
 			return;
 		probe_drop(ep);
 	}
@@ -352,8 +459,11 @@ void endpoint_probe_start(struct endpoint *ep)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
+	uint32_t seq = ++ep->probe_seq;
 	ep->probe_base = atomic_load(&ep->pipes_added);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	if (bind(fd, (struct sockaddr *)&self, probe_addr(ep, seq, &self)) <
+	        0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
 	    write(fd, hdr, sizeof hdr) != (ssize_t)sizeof hdr) {
 		/* EAGAIN: the backlog is full, the listener is busy, not dead;
 		 * anything else is for the next probe to find. */
@@ -362,27 +472,139 @@ void endpoint_probe_start(struct endpoint *ep)
 	}
 	ep->probe_fd = fd;
 	ep->probe_got = 0;
-	ep->probe_at = ev_now(ep->b->loop);
+	ep->probe_at = ev_time();
+	ep->probe_answered_at = 0;
 	ep->probing = true;
 	ev_io_init(&ep->probe_io, on_probe_io, fd, EV_READ);
 	ev_io_start(ep->b->loop, &ep->probe_io);
 }
 
+/* A first miss is confirmed at once by a second probe, which the next
+ * round judges: a dead listener is replaced a probe interval after it was
+ * first found dead, not two. */
 void endpoint_probe_check(struct endpoint *ep)
+{
+	if (ep->probing && probe_settle(ep) && ep->probe_misses > 0)
+		endpoint_probe_start(ep);
+}
+
+/*
+ * What a re-listen leaves behind in nng 1.5.2.  Closing a listener closes
+ * its pipes, but a pipe that finished its handshake with a dead listener is
+ * never freed (it waits for an accept that never comes), and while one
+ * waits the listener itself is never freed either: its listening
+ * descriptor stays open.  Each re-listen left two descriptors (the old
+ * listening socket and the probe's pipe) and a storm of connect+close ran
+ * the broker out of files.  nng will not touch those descriptors again, so
+ * the broker closes them itself, and only those it knows are pinned: the
+ * pipes of the missed probes that were answered, found by their peer's
+ * address, and the listening socket that was the only one on the path
+ * before the re-listen (by device and inode).  It does so RECLAIM_S after
+ * the re-listen: a pipe nng was still negotiating when the listener closed
+ * is freed by nng's reaper meanwhile, and is then no longer there to be
+ * found; one still there is pinned, and so is its listener.  A client's own
+ * pipe stuck the same way is not recognisable and stays, one descriptor per
+ * such client.
+ */
+#define RECLAIM_S 1.0
+
+/* The listening socket bound to path: its descriptor (and in *where its
+ * device and inode), or -1 when there is not exactly one. */
+static int find_listening(const char *path, struct stat *where)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int found = -1, n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		struct sockaddr_un sa;
+		socklen_t sl = sizeof sa;
+		struct stat st;
+		int fd = atoi(de->d_name), on = 0;
+		socklen_t ol = sizeof on;
+
+		if (de->d_name[0] == '.' || fd == dirfd(d) ||
+		    fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) < 0 ||
+		    !on || getsockname(fd, (struct sockaddr *)&sa, &sl) < 0 ||
+		    sl <= offsetof(struct sockaddr_un, sun_path) ||
+		    strncmp(sa.sun_path, path, sizeof sa.sun_path) != 0)
+			continue;
+		found = fd;
+		*where = st;
+		n++;
+	}
+	closedir(d);
+	return n == 1 ? found : -1;
+}
+
+/* Close the broker's ends of the pinned probes' pipes; returns how many. */
+static int close_pinned_pipes(const struct endpoint *ep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int closed = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		struct sockaddr_un peer, want;
+		socklen_t pl = sizeof peer;
+		struct stat st;
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] == '.' || fd == dirfd(d) ||
+		    fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+		    getpeername(fd, (struct sockaddr *)&peer, &pl) < 0)
+			continue;
+		for (unsigned i = 0; i < ep->nreclaim; i++) {
+			socklen_t wl = probe_addr(ep, ep->reclaim[i], &want);
+			if (pl == wl && memcmp(&peer, &want, wl) == 0) {
+				close(fd);
+				closed++;
+				break;
+			}
+		}
+	}
+	closedir(d);
+	return closed;
+}
+
+/* Close what the last re-listen left pinned in nng (see above). */
+static void reclaim(struct endpoint *ep)
+{
+	struct stat st;
+
+	if (close_pinned_pipes(ep) > 0 && ep->reclaim_fd >= 0 &&
+	    fstat(ep->reclaim_fd, &st) == 0 && st.st_dev == ep->reclaim_dev &&
+	    st.st_ino == ep->reclaim_ino)
+		close(ep->reclaim_fd);
+	ep->nreclaim = 0;
+	ep->reclaim_fd = -1;
+}
+
+/* The listener is dead (bug #1518): close it and listen again on the same
+ * path (the verified recipe); what nng keeps of it is closed later. */
+static void relisten(struct endpoint *ep)
 {
 	char err[256];
 
-	if (!ep->probing)
-		return;
-	ep->probing = false;
-	if (atomic_load(&ep->pipes_added) != ep->probe_base) {
-		if (probe_done(ep))
-			probe_drop(ep);
-		return;
+	if (ep->nreclaim > 0) /* the last one's, early rather than never */
+		reclaim(ep);
+	/* No pipe at all reached the socket since the first pinned probe
+	 * began: none of the pinned pipes can be the socket's. */
+	if (ep->npinned > 0 &&
+	    atomic_load(&ep->pipes_added) == ep->pinned_base) {
+		struct stat st = {0};
+		ep->nreclaim = ep->npinned;
+		memcpy(ep->reclaim, ep->pinned, sizeof ep->reclaim);
+		ep->reclaim_fd = find_listening(ep->path, &st);
+		ep->reclaim_dev = st.st_dev;
+		ep->reclaim_ino = st.st_ino;
+		ep->reclaim_at = ev_time() + RECLAIM_S;
 	}
-	/* No pipe reached the socket: the listener is dead (bug #1518).  The
-	 * probe's connection goes with the old listener. */
-	probe_drop(ep);
 	broker_log(ep->b, LOGBUS_WARNING,
 	           "%s: listener on %s stopped accepting (nng bug "
 	           "#1518); listening again",
@@ -391,6 +613,8 @@ void endpoint_probe_check(struct endpoint *ep)
 	if (start_listener(ep, err, sizeof err) < 0)
 		broker_log(ep->b, LOGBUS_WARNING, "%s: %s (will retry)",
 		           ep->name, err);
+	ep->npinned = 0;
+	ep->probe_misses = 0;
 	ep->relistens++;
 }
 

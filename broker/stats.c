@@ -184,7 +184,7 @@ void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	                         : js.last_fsync_ns;
 	int64_t up = mono_ns() - b->rate.started_mono_ns;
 
-	reply_begin(b, &pk, 34);
+	reply_begin(b, &pk, 35);
 	mp_pack_key(&pk, "version");
 	mp_pack_key(&pk, LOGBUS_VERSION);
 	pack_u64(&pk, "pid", (uint64_t)getpid());
@@ -211,6 +211,8 @@ void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	pack_u64(&pk, "publishers", pipes(&b->ingest));
 	pack_u64(&pk, "readers", pipes(&b->query));
 	pack_u64(&pk, "subscribers", pipes(&b->live));
+	pack_u64(&pk, "relistens",
+	         b->ingest.relistens + b->query.relistens + b->live.relistens);
 	pack_u64(&pk, "segments", js.segments);
 	pack_u64(&pk, "journal_bytes", js.bytes);
 	pack_u64(&pk, "first", js.first_seq);
