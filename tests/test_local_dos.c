@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <msgpack.h>
@@ -25,6 +28,7 @@
 #include "paths.h"
 #include "proto.h"
 #include "raw_request.h"
+#include "record.h"
 
 /* The issue's reproduction: 2,000 records of 'a' x 40 and '!', and a read
  * filtered by ^(a|a?)+$, which backtracks 2^40 ways on each of them.  It ran
@@ -184,6 +188,106 @@ static void test_nobody_may_publish_as_the_broker(void **state)
 	assert_int_equal(logbus_publisher_close(p, HARNESS_WAIT_MS), LOGBUS_OK);
 }
 
+/* ---- sessions ---- */
+
+/* One record of service "victim" with message text, published raw under
+ * session sid, batch bn; the ack in r. */
+static void publish_raw(const char *url, uint64_t sid, uint64_t bn,
+                        const char *text, struct raw_reply *r)
+{
+	msgpack_sbuffer sb, rec;
+	msgpack_packer pk, rpk;
+	struct record_in in = {.time_ns = 1,
+	                       .level = LOGBUS_INFO,
+	                       .service = {"victim", 6},
+	                       .logger = {"victim", 6},
+	                       .message = {text, (uint32_t)strlen(text)}};
+
+	msgpack_sbuffer_init(&rec);
+	msgpack_packer_init(&rpk, &rec, msgpack_sbuffer_write);
+	record_pack(&rpk, &in);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	raw_pack_publish(&pk, sid, bn, 0, 1);
+	raw_pack_bin(&pk, rec.data, rec.size);
+	raw_call(url, sb.data, sb.size, r);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_sbuffer_destroy(&rec);
+}
+
+struct count_text {
+	const char *text;
+	int n;
+};
+
+static void count_text(const logbus_record *rec, void *arg)
+{
+	struct count_text *c = arg;
+	c->n += rec->message_len == strlen(c->text) &&
+	        memcmp(rec->message, c->text, rec->message_len) == 0;
+}
+
+/* 70,000 empty batches with fresh session ids, from another user, pushed
+ * a real publisher out of the broker's memory of sessions, and its resend
+ * was stored twice.  Now one uid's sessions evict only its own. */
+static void test_one_user_cannot_push_out_anothers_sessions(void **state)
+{
+	struct broker_proc *b = *state;
+	const struct passwd *pw = getpwnam("nobody");
+	char url[512], uid[16], gid[16], flood[4096];
+	struct raw_reply r;
+	uint64_t first = 0, again = 0;
+	bool dup = true;
+
+	if (geteuid() != 0 || pw == NULL ||
+	    access("/usr/bin/setpriv", X_OK) != 0) {
+		print_message("  skipped: needs root, /usr/bin/setpriv and a "
+		              "user nobody\n");
+		skip();
+	}
+	assert_int_equal(chmod(b->dir, 0755), 0); /* nobody reaches run/ */
+	assert_non_null(
+	    paths_socket_url(url, sizeof url, b->run_dir, SOCK_INGEST));
+	publish_raw(url, 0x5e55, 1, "the one and only", &r);
+	assert_true(mp_get_u64(&r.o, "first", &first));
+	assert_true(mp_get_bool(&r.o, "dup", &dup));
+	assert_false(dup);
+	raw_reply_free(&r);
+
+	snprintf(uid, sizeof uid, "%u", (unsigned)pw->pw_uid);
+	snprintf(gid, sizeof gid, "%u", (unsigned)pw->pw_gid);
+	const char *const argv[] = {
+	    "/usr/bin/setpriv",
+	    "--reuid",
+	    uid,
+	    "--regid",
+	    gid,
+	    "--clear-groups",
+	    harness_bin("session_flood", flood, sizeof flood),
+	    url,
+	    "70000",
+	    NULL};
+	char *o = NULL, *e = NULL;
+	int status = harness_run(argv, NULL, &o, &e);
+	if (status != 0)
+		print_error("session_flood: %s%s\n", o ? o : "", e ? e : "");
+	free(o);
+	free(e);
+	assert_int_equal(status, 0);
+
+	/* The same batch again, as a resend after a lost ack would be. */
+	publish_raw(url, 0x5e55, 1, "the one and only", &r);
+	assert_true(mp_get_bool(&r.o, "dup", &dup));
+	assert_true(dup);
+	assert_true(mp_get_u64(&r.o, "first", &again));
+	assert_int_equal(again, first);
+	raw_reply_free(&r);
+	struct count_text c = {"the one and only", 0};
+	logbus_reader_options ro = {.run_dir = b->run_dir};
+	harness_read_each(&ro, count_text, &c);
+	assert_int_equal(c.n, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +299,9 @@ int main(void)
 	        harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_nobody_may_publish_as_the_broker, harness_setup,
+	        harness_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_one_user_cannot_push_out_anothers_sessions, harness_setup,
 	        harness_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
