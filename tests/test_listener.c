@@ -318,14 +318,12 @@ static void test_clients_get_through_a_storm_within_a_bound(void **state)
 static void *spin_main(void *arg)
 {
 	const double *end = arg;
-	static volatile unsigned long sink; /* the work is not optimised away */
 	unsigned long x = 0;
 
 	while (now_s() < *end)
 		for (int i = 0; i < 100000; i++)
 			x += (unsigned long)i;
-	sink = x;
-	return NULL;
+	return (void *)(uintptr_t)x; /* the work is not optimised away */
 }
 
 struct busy {
