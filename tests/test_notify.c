@@ -29,6 +29,7 @@
 #include "harness.h"
 #include "logbus/logbus.h"
 #include "notify.h"
+#include "timefmt.h"
 
 /* What the broker is told: a ping every 100 ms. */
 #define WATCHDOG_USEC "200000"
@@ -55,9 +56,7 @@ struct fixture {
 
 static long now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long)(timefmt_mono_ns() / 1000000);
 }
 
 static void listener_bind(struct listener *l, bool abstract)
@@ -402,9 +401,7 @@ static void test_vanished_notify_socket_is_reported_once(void **state)
 
 static uint64_t monotonic_usec(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+	return (uint64_t)timefmt_mono_ns() / 1000;
 }
 
 /* A reload: RELOADING=1 with the time it began (systemd tells reloads
