@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -22,6 +23,7 @@
 #include "record.h"
 #include "size.h"
 #include "strbuf.h"
+#include "timefmt.h"
 #include "utf8.h"
 
 static void test_crc32c_matches_standard_vectors(void **state)
@@ -348,6 +350,22 @@ static void test_record_refuses_bad_service_ids(void **state)
 	expect_refused(&nul, ERR_BAD_SERVICE);
 	assert_true(service_id_valid("service_123", 11));
 	assert_true(service_id_valid("a.b-c_D9", 8));
+}
+
+/* Field keys take the letters of service ids, a leading '.' too. */
+static void
+test_field_keys_take_letters_digits_dot_underscore_dash(void **state)
+{
+	(void)state;
+	char longkey[LOGBUS_KEY_MAX + 1];
+	memset(longkey, 'k', sizeof longkey);
+	assert_true(field_key_valid("a.b-c_D9", 8));
+	assert_true(field_key_valid(".x", 2));
+	assert_true(field_key_valid(longkey, LOGBUS_KEY_MAX));
+	assert_false(field_key_valid(longkey, LOGBUS_KEY_MAX + 1));
+	const char *bad[] = {"", "a b", "a/b", "caf\xc3\xa9", "k=v", NULL};
+	for (int i = 0; bad[i]; i++)
+		assert_false(field_key_valid(bad[i], strlen(bad[i])));
 }
 
 static void test_record_refuses_invalid_utf8_and_bad_logger(void **state)
@@ -1271,10 +1289,32 @@ static void test_frame_detects_flipped_bytes_and_short_tails(void **state)
 	                 FRAME_CORRUPT);
 }
 
+/* Both layouts, with the fraction of a time before 1970 counted up from
+ * the second below it. */
+static void test_timefmt_writes_python_and_rfc3339_layouts(void **state)
+{
+	(void)state;
+	char b[TIMEFMT_MAX];
+
+	assert_int_equal(setenv("TZ", "UTC", 1), 0);
+	tzset();
+	assert_int_equal(timefmt_python(b, sizeof b, 1763805600123456789), 23);
+	assert_string_equal(b, "2025-11-22 10:00:00,123");
+	assert_int_equal(timefmt_rfc3339(b, sizeof b, 1763805600123456789), 27);
+	assert_string_equal(b, "2025-11-22T10:00:00.123456Z");
+	assert_int_equal(timefmt_python(b, sizeof b, -1500000000), 23);
+	assert_string_equal(b, "1969-12-31 23:59:58,500");
+	assert_int_equal(timefmt_rfc3339(b, sizeof b, -1), 27);
+	assert_string_equal(b, "1969-12-31T23:59:59.999999Z");
+	assert_int_equal(timefmt_rfc3339(b, sizeof b, 5000), 27);
+	assert_string_equal(b, "1970-01-01T00:00:00.000005Z");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_crc32c_matches_standard_vectors),
+	    cmocka_unit_test(test_timefmt_writes_python_and_rfc3339_layouts),
 	    cmocka_unit_test(test_utf8_accepts_valid_and_rejects_invalid),
 	    cmocka_unit_test(test_utf8_cut_never_splits_a_character),
 	    cmocka_unit_test(test_utf8_sanitize_replaces_each_bad_byte),
@@ -1286,6 +1326,8 @@ int main(void)
 	    cmocka_unit_test(test_cursor_rejects_malformed),
 	    cmocka_unit_test(test_record_round_trips_every_field),
 	    cmocka_unit_test(test_record_refuses_bad_service_ids),
+	    cmocka_unit_test(
+	        test_field_keys_take_letters_digits_dot_underscore_dash),
 	    cmocka_unit_test(test_record_refuses_invalid_utf8_and_bad_logger),
 	    cmocka_unit_test(test_record_refuses_missing_keys_and_wrong_types),
 	    cmocka_unit_test(test_exit_report_round_trips),
