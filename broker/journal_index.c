@@ -126,16 +126,8 @@ static void seg_index_reset(struct segment *s)
 
 size_t cp_count_upto(const struct segment *s, uint64_t seq)
 {
-	size_t lo = 0, hi = s->ncps;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->cps[mid].seq <= seq)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return journal_count_upto(s->cps, s->ncps, sizeof s->cps[0],
+	                          offsetof(struct checkpoint, seq), seq);
 }
 
 /* --- the index build ----------------------------------------------------- */

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -130,6 +131,27 @@ void journal_errf(char *err, size_t errlen, const char *fmt, ...)
 /* Room for need (>= 1) elements of elem bytes: the array, maybe moved, or
  * NULL with the old one intact. */
 void *journal_grow(void *p, size_t *cap, size_t need, size_t elem);
+
+/* How many of the n elements (elem bytes each) at base have a key at most
+ * key, where the elements are sorted by the uint64_t key at key_off in
+ * each: the binary search behind both seg_find and cp_count_upto. */
+static inline size_t journal_count_upto(const void *base, size_t n, size_t elem,
+                                        size_t key_off, uint64_t key)
+{
+	const unsigned char *b = base;
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t k;
+		memcpy(&k, b + mid * elem + key_off, sizeof k);
+		if (k <= key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
 
 static inline int64_t journal_clock_ns(clockid_t clk)
 {

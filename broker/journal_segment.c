@@ -281,16 +281,10 @@ void seg_remove_at(struct journal *j, size_t idx)
 
 size_t seg_find(const struct journal *j, uint64_t seq)
 {
-	size_t lo = 0, hi = j->nsegs;
+	size_t n = journal_count_upto(j->segs, j->nsegs, sizeof j->segs[0],
+	                              offsetof(struct segment, first_seq), seq);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (j->segs[mid].first_seq <= seq)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo ? lo - 1 : 0;
+	return n ? n - 1 : 0;
 }
 
 int seg_fd(struct journal *j, size_t idx, char *err, size_t errlen)
@@ -372,7 +366,8 @@ int seg_create(struct journal *j, uint64_t first_seq, bool later, char *err,
 	s = seg_push(j, first_seq, err, errlen);
 	if (!s)
 		return -1;
-	fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+	fd = open(s->path,
+	          O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
 	          SEG_MODE);
 	if (fd < 0) {
 		journal_errf(err, errlen, "create %s: %s", s->path,

@@ -1,12 +1,15 @@
 /*
  * lru.h: an intrusive list kept in order of use, most recent first, for the
  * broker's bounded tables (sessions.c, services.c): touch on use, evict
- * from the tail.  Entries embed a struct lru_node.
+ * from the tail.  Entries embed a struct lru_node.  Their hash tables'
+ * bucket arrays come from lru_buckets_new.
  */
 #ifndef LOGBUS_LRU_H
 #define LOGBUS_LRU_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 struct lru_node {
 	struct lru_node *prev, *next;
@@ -50,6 +53,17 @@ static inline void lru_touch(struct lru *l, struct lru_node *n)
 		lru_unlink(l, n);
 		lru_push(l, n);
 	}
+}
+
+/* A zeroed array of *n bucket heads of size each for a table of at most max
+ * entries: a power of two from 1024, one a bucket up to 2^20; NULL when out
+ * of memory. */
+static inline void *lru_buckets_new(uint32_t max, size_t size, uint32_t *n)
+{
+	*n = 1024;
+	while (*n < max && *n < (1u << 20))
+		*n <<= 1;
+	return calloc(*n, size);
 }
 
 #endif

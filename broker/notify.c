@@ -18,8 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "timefmt.h"
 
 static int errf(char *err, size_t errlen, const char *fmt, const char *val)
 {
@@ -167,12 +168,9 @@ int notify_ready(struct notify *n, const char *status)
 int notify_reloading(struct notify *n, const char *status)
 {
 	char state[64];
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(state, sizeof state, "RELOADING=1\nMONOTONIC_USEC=%llu",
-	         (unsigned long long)ts.tv_sec * 1000000ull +
-	             (unsigned long long)ts.tv_nsec / 1000);
+	         (unsigned long long)timefmt_mono_ns() / 1000);
 	return send_with_status(n, state, status);
 }
 

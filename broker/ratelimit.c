@@ -19,23 +19,15 @@
 #include "ratelimit.h"
 
 #include <string.h>
-#include <time.h>
 
 #include "batch.h"
 #include "broker.h"
 #include "proto.h"
 #include "selflog.h"
 #include "services.h"
+#include "timefmt.h"
 
 #define RATE_SWEEP_S 1.0
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int64_t interval_ns(const struct broker *b)
 {
@@ -89,7 +81,7 @@ void ratelimit_batch(struct broker *b, struct batch *bt)
 
 	if (b->cfg.rate_burst == 0 || n == 0)
 		return;
-	now = mono_ns();
+	now = timefmt_mono_ns();
 	while (from < n) {
 		const struct lb_str *svc_id = &bt->views[from].service;
 		size_t to = from + 1;
@@ -140,7 +132,7 @@ static void sweep_one(void *arg, struct service *svc)
  * takes its count along); the sweep sets it right. */
 static void sweep(struct broker *b, bool all)
 {
-	struct sweep sw = {.b = b, .now = mono_ns(), .all = all};
+	struct sweep sw = {.b = b, .now = timefmt_mono_ns(), .all = all};
 
 	if (b->ratelimit.suppressing == 0 || b->services == NULL)
 		return;

@@ -39,10 +39,7 @@ struct services *services_new(uint32_t max, uint64_t horizon)
 		return NULL;
 	s->max = max ? max : 1;
 	s->horizon = horizon;
-	s->nbuckets = 1024;
-	while (s->nbuckets < s->max && s->nbuckets < (1u << 20))
-		s->nbuckets <<= 1;
-	s->buckets = calloc(s->nbuckets, sizeof *s->buckets);
+	s->buckets = lru_buckets_new(s->max, sizeof *s->buckets, &s->nbuckets);
 	if (s->buckets == NULL) {
 		free(s);
 		return NULL;

@@ -54,10 +54,7 @@ struct sessions *sessions_new(uint32_t max, uint32_t per_uid_max)
 		return NULL;
 	s->max = max ? max : 1;
 	s->per_uid_max = per_uid_max ? per_uid_max : 1;
-	s->nbuckets = 1024;
-	while (s->nbuckets < s->max && s->nbuckets < (1u << 20))
-		s->nbuckets <<= 1;
-	s->buckets = calloc(s->nbuckets, sizeof *s->buckets);
+	s->buckets = lru_buckets_new(s->max, sizeof *s->buckets, &s->nbuckets);
 	if (s->buckets == NULL) {
 		free(s);
 		return NULL;

@@ -12,7 +12,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "stats.h"
@@ -24,15 +23,9 @@
 #include "routes.h"
 #include "services.h"
 #include "syncer.h"
+#include "timefmt.h"
 
 /* ---- the rate ---------------------------------------------------------- */
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -53,7 +46,7 @@ void stats_init(struct broker *b)
 	struct stats_rate *r = &b->rate;
 
 	memset(r, 0, sizeof *r);
-	r->started_mono_ns = mono_ns();
+	r->started_mono_ns = timefmt_mono_ns();
 	r->records[0] = b->stats.records_committed;
 	r->bytes[0] = b->stats.bytes_committed;
 	r->at[0] = ev_now(b->loop);
@@ -182,7 +175,7 @@ void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	uint64_t last_sync = ss.last_at_ns >= js.last_fsync_at_ns
 	                         ? ss.last_ns
 	                         : js.last_fsync_ns;
-	int64_t up = mono_ns() - b->rate.started_mono_ns;
+	int64_t up = timefmt_mono_ns() - b->rate.started_mono_ns;
 
 	reply_begin(b, &pk, 35);
 	mp_pack_key(&pk, "version");

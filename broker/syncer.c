@@ -12,8 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "timefmt.h"
 
 #define QUEUE 64
 
@@ -38,13 +39,6 @@ struct syncer {
 	void *arg;
 };
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Sync one job; called without the lock held, records under it. */
 static void run_job(struct syncer *s, struct job *j)
 {
@@ -54,11 +48,11 @@ static void run_job(struct syncer *s, struct job *j)
 		close(j->fd);
 		return;
 	}
-	int64_t t0 = mono_ns();
+	int64_t t0 = timefmt_mono_ns();
 	bool dir = fstat(j->fd, &st) == 0 && S_ISDIR(st.st_mode);
 	int rv = dir ? fsync(j->fd) : fdatasync(j->fd);
 	int err = errno;
-	int64_t t1 = mono_ns(), dt = t1 - t0;
+	int64_t t1 = timefmt_mono_ns(), dt = t1 - t0;
 
 	close(j->fd);
 	pthread_mutex_lock(&s->mu);

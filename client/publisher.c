@@ -941,6 +941,27 @@ static void *sender_main(void *arg)
 
 /* ---- open, flush, close -------------------------------------------------- */
 
+/* Free what open made, the sender thread gone or never started; connected:
+ * the connection, the lock and its conditions were made too. */
+static void publisher_free(struct logbus_publisher *p, bool connected)
+{
+	if (connected) {
+		reqconn_close(&p->conn);
+		pthread_mutex_destroy(&p->mu);
+		pthread_cond_destroy(&p->work);
+		pthread_cond_destroy(&p->space);
+		pthread_cond_destroy(&p->done);
+	}
+	msgpack_sbuffer_destroy(&p->rec);
+	for (int i = 0; i < 2; i++) {
+		msgpack_sbuffer_destroy(&p->out[i].req);
+		nng_msg_free(p->out[i].msg); /* built, never sent */
+	}
+	free(p->ring);
+	free(p->raw);
+	free(p);
+}
+
 LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
                                      const logbus_publisher_options *o)
 {
@@ -993,25 +1014,13 @@ LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
 	pthread_cond_init(&p->space, NULL);
 	pthread_cond_init(&p->done, NULL);
 	if (pthread_create(&p->sender, NULL, sender_main, p) != 0) {
-		reqconn_close(&p->conn);
-		pthread_mutex_destroy(&p->mu);
-		pthread_cond_destroy(&p->work);
-		pthread_cond_destroy(&p->space);
-		pthread_cond_destroy(&p->done);
-		rv = LOGBUS_ESYS;
-		goto fail;
+		publisher_free(p, true);
+		return LOGBUS_ESYS;
 	}
 	*out = p;
 	return 0;
 fail:
-	msgpack_sbuffer_destroy(&p->rec);
-	for (int i = 0; i < 2; i++) {
-		msgpack_sbuffer_destroy(&p->out[i].req);
-		nng_msg_free(p->out[i].msg); /* built, never sent */
-	}
-	free(p->ring);
-	free(p->raw);
-	free(p);
+	publisher_free(p, false);
 	return rv;
 }
 
@@ -1101,19 +1110,7 @@ LOGBUS_API int logbus_publisher_close(logbus_publisher *p, int timeout_ms)
 	pthread_cond_broadcast(&p->space);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->sender, NULL);
-	reqconn_close(&p->conn);
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->work);
-	pthread_cond_destroy(&p->space);
-	pthread_cond_destroy(&p->done);
-	msgpack_sbuffer_destroy(&p->rec);
-	for (int i = 0; i < 2; i++) {
-		msgpack_sbuffer_destroy(&p->out[i].req);
-		nng_msg_free(p->out[i].msg); /* built, never sent */
-	}
-	free(p->ring);
-	free(p->raw);
-	free(p);
+	publisher_free(p, true);
 	return rv;
 }
 

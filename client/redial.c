@@ -5,14 +5,12 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+
+#include "timefmt.h"
 
 int64_t redial_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return timefmt_mono_ns() / 1000000;
 }
 
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)

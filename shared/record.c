@@ -188,10 +188,9 @@ size_t record_encode(char *out, const struct record_in *r)
 	return (size_t)(w - out);
 }
 
-bool service_id_valid(const char *s, size_t len)
+/* Every byte of s is a letter, a digit, '.', '_' or '-'. */
+static bool name_chars_valid(const char *s, size_t len)
 {
-	if (len == 0 || len > LOGBUS_SERVICE_MAX || s[0] == '.')
-		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -200,6 +199,13 @@ bool service_id_valid(const char *s, size_t len)
 			return false;
 	}
 	return true;
+}
+
+bool service_id_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > LOGBUS_SERVICE_MAX || s[0] == '.')
+		return false;
+	return name_chars_valid(s, len);
 }
 
 bool logger_valid(const char *s, size_t len)
@@ -218,14 +224,7 @@ bool field_key_valid(const char *s, size_t len)
 {
 	if (len == 0 || len > LOGBUS_KEY_MAX)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return false;
-	}
-	return true;
+	return name_chars_valid(s, len);
 }
 
 __attribute__((format(printf, 3, 4))) static int

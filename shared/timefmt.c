@@ -3,6 +3,7 @@
  */
 #include "timefmt.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -18,30 +19,37 @@ static void split(int64_t ns, time_t *sec, long *frac_ns)
 	*frac_ns = (long)f;
 }
 
-size_t timefmt_python(char *buf, size_t len, int64_t ns)
+/* ns as layout (strftime), local time or UTC, then sep and the fraction of
+ * the second in digits digits, then suffix. */
+static size_t format(char *buf, size_t len, int64_t ns, bool utc,
+                     const char *layout, char sep, int digits,
+                     const char *suffix)
 {
 	time_t sec;
-	long f;
+	long f, unit = 1000000000;
 	struct tm tm;
 
 	split(ns, &sec, &f);
-	localtime_r(&sec, &tm);
-	size_t n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-	int m = snprintf(buf + n, len - n, ",%03ld", f / 1000000);
+	if (utc)
+		gmtime_r(&sec, &tm);
+	else
+		localtime_r(&sec, &tm);
+	for (int i = 0; i < digits; i++)
+		unit /= 10;
+	size_t n = strftime(buf, len, layout, &tm);
+	int m = snprintf(buf + n, len - n, "%c%0*ld%s", sep, digits, f / unit,
+	                 suffix);
 	return n + (size_t)(m > 0 ? m : 0);
+}
+
+size_t timefmt_python(char *buf, size_t len, int64_t ns)
+{
+	return format(buf, len, ns, false, "%Y-%m-%d %H:%M:%S", ',', 3, "");
 }
 
 size_t timefmt_rfc3339(char *buf, size_t len, int64_t ns)
 {
-	time_t sec;
-	long f;
-	struct tm tm;
-
-	split(ns, &sec, &f);
-	gmtime_r(&sec, &tm);
-	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	int m = snprintf(buf + n, len - n, ".%06ldZ", f / 1000);
-	return n + (size_t)(m > 0 ? m : 0);
+	return format(buf, len, ns, true, "%Y-%m-%dT%H:%M:%S", '.', 6, "Z");
 }
 
 int64_t timefmt_now_ns(void)

@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "timefmt.h"
+
 extern char **environ;
 
 const char *harness_bin(const char *name, char *buf, size_t len)
@@ -33,9 +35,7 @@ const char *harness_bin(const char *name, char *buf, size_t len)
 
 static long now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long)(timefmt_mono_ns() / 1000000);
 }
 
 bool harness_wait(bool (*cond)(void *), void *arg, int timeout_ms)
@@ -260,4 +260,14 @@ int harness_run(const char *const argv[], const char *stdin_text, char **out,
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	return status;
+}
+
+char *harness_filled(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	assert_non_null(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
 }

@@ -73,6 +73,9 @@ bool harness_wait(bool (*cond)(void *), void *arg, int timeout_ms);
 int harness_run(const char *const argv[], const char *stdin_text, char **out,
                 char **err);
 
+/* A malloc'd string of n times c; fails the test when out of memory. */
+char *harness_filled(char c, size_t n);
+
 /* Path of a built program (logbusd, logbusctl). */
 const char *harness_bin(const char *name, char *buf, size_t len);
 

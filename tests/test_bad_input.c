@@ -603,10 +603,7 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 	char long_svc[LOGBUS_SERVICE_MAX + 2];
 	memset(long_svc, 'a', LOGBUS_SERVICE_MAX + 1);
 	long_svc[LOGBUS_SERVICE_MAX + 1] = '\0';
-	char *huge = malloc(LOGBUS_RECORD_MAX + 1);
-	assert_non_null(huge);
-	memset(huge, 'x', LOGBUS_RECORD_MAX);
-	huge[LOGBUS_RECORD_MAX] = '\0';
+	char *huge = harness_filled('x', LOGBUS_RECORD_MAX);
 	static const char *const good_msgs[] = {
 	    "good-0", "good-1", "good-2", "good-3 \xe2\x82\xac", "good-4"};
 	const struct bad_case cases[] = {
@@ -1234,10 +1231,7 @@ static void test_library_refuses_bad_input_with_clear_errors(void **state)
 	assert_int_equal(logbus_log(f->pub, LOGBUS_INFO, "half %s", "\xe2\x82"),
 	                 LOGBUS_EUTF8);
 	const size_t big = 300 * 1024;
-	char *msg = malloc(big + 1);
-	assert_non_null(msg);
-	memset(msg, 'y', big);
-	msg[big] = '\0';
+	char *msg = harness_filled('y', big);
 	logbus_entry e = {
 	    .level = LOGBUS_INFO, .message = msg, .message_len = big};
 	assert_int_equal(logbus_write(f->pub, &e), LOGBUS_ETOOBIG);

@@ -16,7 +16,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +30,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "files.h"
 #include "frame.h"
 #include "journal.h"
 #include "record.h"
@@ -120,20 +120,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	nftw(fx->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	files_remove_tree(fx->root);
 	free(fx);
 	return 0;
 }
@@ -243,31 +234,34 @@ static void seen_free(struct seen *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static struct seen read_after(struct journal *j, uint64_t after, size_t stop_at)
+/* What a read from seq saw (journal_read, or journal_read_reverse when
+ * reverse), stopped after stop_at records (0: never). */
+static struct seen read_from(struct journal *j, bool reverse, uint64_t seq,
+                             size_t stop_at)
 {
 	struct seen s = {.stop_at = stop_at};
 	char err[512] = "";
-	int rc = journal_read(j, after, collect, &s, err, sizeof(err));
+	int rc = (reverse ? journal_read_reverse : journal_read)(
+	    j, seq, collect, &s, err, sizeof(err));
 
 	if (rc)
-		print_error("journal_read: %s\n", err);
+		print_error("%s: %s\n",
+		            reverse ? "journal_read_reverse" : "journal_read",
+		            err);
 	assert_int_equal(rc, 0);
 	assert_int_equal(s.bad, 0);
 	return s;
 }
 
+static struct seen read_after(struct journal *j, uint64_t after, size_t stop_at)
+{
+	return read_from(j, false, after, stop_at);
+}
+
 static struct seen read_before(struct journal *j, uint64_t before,
                                size_t stop_at)
 {
-	struct seen s = {.stop_at = stop_at};
-	char err[512] = "";
-	int rc = journal_read_reverse(j, before, collect, &s, err, sizeof(err));
-
-	if (rc)
-		print_error("journal_read_reverse: %s\n", err);
-	assert_int_equal(rc, 0);
-	assert_int_equal(s.bad, 0);
-	return s;
+	return read_from(j, true, before, stop_at);
 }
 
 /* s saw exactly from, from+1, ..., to (nothing when from > to). */
@@ -286,12 +280,76 @@ static void assert_seqs_down(const struct seen *s, uint64_t from, uint64_t to)
 		assert_int_equal(s->seqs[i], from - i);
 }
 
-static void check_read_all(struct journal *j, uint64_t from, uint64_t to)
+/* A read after seq after (stopped after stop_at records, 0: never) saw
+ * exactly from..to. */
+static void check_read_up(struct journal *j, uint64_t after, size_t stop_at,
+                          uint64_t from, uint64_t to)
 {
-	struct seen s = read_after(j, 0, 0);
+	struct seen s = read_after(j, after, stop_at);
 
 	assert_seqs_up(&s, from, to);
 	seen_free(&s);
+}
+
+/* A read before seq before saw exactly from, from-1, ..., to. */
+static void check_read_down(struct journal *j, uint64_t before, size_t stop_at,
+                            uint64_t from, uint64_t to)
+{
+	struct seen s = read_before(j, before, stop_at);
+
+	assert_seqs_down(&s, from, to);
+	seen_free(&s);
+}
+
+static void check_read_all(struct journal *j, uint64_t from, uint64_t to)
+{
+	check_read_up(j, 0, 0, from, to);
+}
+
+/* j holds exactly from..to, and so does the journal reopened; closes it. */
+static void check_read_all_across_reopen(struct fixture *fx, struct journal *j,
+                                         uint64_t from, uint64_t to)
+{
+	check_read_all(j, from, to);
+	journal_close(j);
+	j = jopen(fx, NULL);
+	check_read_all(j, from, to);
+	journal_close(j);
+}
+
+/* What an open found and mended. */
+static void assert_recovered(const struct journal_recovery *rec,
+                             uint64_t truncated_bytes, uint64_t corrupt_skipped,
+                             int sealed_corrupt)
+{
+	assert_int_equal(rec->truncated_bytes, truncated_bytes);
+	assert_int_equal(rec->corrupt_skipped, corrupt_skipped);
+	assert_int_equal(rec->sealed_corrupt, sealed_corrupt);
+}
+
+/* An open that fails, saying why in err. */
+static void jopen_fails(struct fixture *fx, char *err, size_t errlen)
+{
+	struct journal *j = NULL;
+
+	assert_int_equal(journal_open(&j, &fx->cfg, NULL, err, errlen), -1);
+	assert_null(j);
+}
+
+/* A batch of one record, the payload of seq, that must be refused; why in
+ * err. */
+static void append_one_refused(struct journal *j, uint64_t batch, uint64_t seq,
+                               char *err, size_t errlen)
+{
+	char data[64];
+	struct journal_rec rec = {.data = data};
+	uint64_t first = 0;
+	struct frame_record st = t_stamp(now_ns());
+
+	rec.len = payload(data, sizeof data, seq, 30);
+	assert_int_equal(journal_append_batch(j, T_SESSION, batch, &rec, 1, &st,
+	                                      &first, err, errlen),
+	                 -1);
 }
 
 static int is_segment_name(const char *name)
@@ -321,6 +379,18 @@ static size_t list_segments(const struct fixture *fx, char *newest, size_t cap)
 	if (newest)
 		snprintf(newest, cap, "%s/%s", fx->dir, best);
 	return n;
+}
+
+/* A journal of count records appended in batches of per, then closed; the
+ * path of its newest segment in path. */
+static void closed_journal(struct fixture *fx, size_t count, size_t per,
+                           size_t pad, char *path, size_t cap)
+{
+	struct journal *j = jopen(fx, NULL);
+
+	append_records(fx, j, count, per, pad, now_ns());
+	journal_close(j);
+	list_segments(fx, path, cap);
 }
 
 static uint64_t file_size(const char *path)
@@ -368,6 +438,17 @@ static void xor_byte(const char *path, uint64_t off, unsigned char mask)
 	close(fd);
 }
 
+/* Write len bytes at the start of path, or at its end when mode is "ab". */
+static void write_file(const char *path, const char *mode, const void *data,
+                       size_t len)
+{
+	FILE *f = fopen(path, mode);
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
 /* --- tests
  * ------------------------------------------------------------------------ */
 
@@ -400,9 +481,7 @@ static void test_sequence_survives_reopen(void **state)
 	journal_close(j);
 
 	j = jopen(fx, &rec);
-	assert_int_equal(rec.truncated_bytes, 0);
-	assert_int_equal(rec.corrupt_skipped, 0);
-	assert_int_equal(rec.sealed_corrupt, 0);
+	assert_recovered(&rec, 0, 0, 0);
 	assert_int_equal(journal_last_seq(j), 10);
 	assert_int_equal(journal_first_seq(j), 1);
 	append_records(fx, j, 5, 2, 40, now_ns());
@@ -521,9 +600,7 @@ static void test_read_after_seq_starts_mid_segment(void **state)
 	for (int round = 0; round < 2; round++) {
 		for (size_t i = 0; i < sizeof(afters) / sizeof(afters[0]);
 		     i++) {
-			struct seen s = read_after(j, afters[i], 0);
-			assert_seqs_up(&s, afters[i] + 1, 2000);
-			seen_free(&s);
+			check_read_up(j, afters[i], 0, afters[i] + 1, 2000);
 		}
 		/* Second round: the index comes from the scan at open. */
 		journal_close(j);
@@ -541,16 +618,10 @@ static void test_read_reverse_yields_newest_first_across_segments(void **state)
 	j = jopen(fx, NULL);
 	append_records(fx, j, 300, 4, 100, now_ns());
 	for (int round = 0; round < 2; round++) {
-		struct seen s = read_before(j, UINT64_MAX, 0);
-		assert_seqs_down(&s, 300, 1);
-		seen_free(&s);
-		s = read_before(j, 150, 0);
-		assert_seqs_down(&s, 149, 1);
-		seen_free(&s);
-		s = read_before(j, 1000, 0);
-		assert_seqs_down(&s, 300, 1);
-		seen_free(&s);
-		s = read_before(j, 1, 0);
+		check_read_down(j, UINT64_MAX, 0, 300, 1);
+		check_read_down(j, 150, 0, 149, 1);
+		check_read_down(j, 1000, 0, 300, 1);
+		struct seen s = read_before(j, 1, 0);
 		assert_int_equal(s.n, 0);
 		seen_free(&s);
 		/* Second round: sealed segments are indexed lazily. */
@@ -566,18 +637,14 @@ static void test_torn_tail_is_truncated_on_restart(void **state)
 	const size_t pad = 60;
 	struct journal_recovery rec;
 	char path[256];
-	struct journal *j = jopen(fx, NULL);
+	struct journal *j;
 
-	append_records(fx, j, 4, 1, pad, now_ns());
-	journal_close(j);
-	list_segments(fx, path, sizeof(path));
+	closed_journal(fx, 4, 1, pad, path, sizeof(path));
 	assert_int_equal(truncate(path, (off_t)(file_size(path) - 3)), 0);
 
 	j = jopen(fx, &rec);
 	/* The last batch (marker and one record) goes, less the 3 bytes. */
-	assert_int_equal(rec.truncated_bytes, 2 * FRAME_OVERHEAD + pad - 3);
-	assert_int_equal(rec.corrupt_skipped, 0);
-	assert_int_equal(rec.sealed_corrupt, 0);
+	assert_recovered(&rec, 2 * FRAME_OVERHEAD + pad - 3, 0, 0);
 	assert_int_equal(journal_last_seq(j), 3);
 	check_read_all(j, 1, 3);
 	append_records(fx, j, 1, 1, pad, now_ns());
@@ -623,18 +690,14 @@ static void test_flipped_byte_in_middle_of_last_segment_is_skipped(void **state)
 	struct journal_recovery rec;
 	struct seen s;
 	char path[256];
-	struct journal *j = jopen(fx, NULL);
+	struct journal *j;
 
-	append_records(fx, j, 10, 2, 60, now_ns());
-	journal_close(j);
-	list_segments(fx, path, sizeof(path));
+	closed_journal(fx, 10, 2, 60, path, sizeof(path));
 	xor_byte(path, find_in_file(path, "record 5 ") + 12, 0x20);
 
 	fx->nbatches = 0;
 	j = jopen(fx, &rec);
-	assert_int_equal(rec.sealed_corrupt, 1);
-	assert_int_equal(rec.corrupt_skipped, 1);
-	assert_int_equal(rec.truncated_bytes, 0);
+	assert_recovered(&rec, 0, 1, 1);
 	assert_int_equal(fx->nbatches, 5);
 	assert_int_equal(journal_last_seq(j), 10);
 	assert_int_equal(list_segments(fx, NULL, 0), 2);
@@ -670,21 +733,13 @@ test_corrupt_tail_with_nothing_valid_after_is_truncated(void **state)
 	static const unsigned char zeros[100];
 	struct journal_recovery rec;
 	char path[256];
-	struct journal *j = jopen(fx, NULL);
-	FILE *f;
+	struct journal *j;
 
-	append_records(fx, j, 6, 3, 60, now_ns());
-	journal_close(j);
-	list_segments(fx, path, sizeof(path));
-	f = fopen(path, "ab");
-	assert_non_null(f);
-	assert_int_equal(fwrite(zeros, 1, sizeof(zeros), f), sizeof(zeros));
-	fclose(f);
+	closed_journal(fx, 6, 3, 60, path, sizeof(path));
+	write_file(path, "ab", zeros, sizeof(zeros));
 
 	j = jopen(fx, &rec);
-	assert_int_equal(rec.truncated_bytes, sizeof(zeros));
-	assert_int_equal(rec.corrupt_skipped, 0);
-	assert_int_equal(rec.sealed_corrupt, 0);
+	assert_recovered(&rec, sizeof(zeros), 0, 0);
 	check_read_all(j, 1, 6);
 	journal_close(j);
 }
@@ -702,18 +757,16 @@ static void test_batch_markers_replayed_at_open(void **state)
 
 	j = jopen(fx, NULL);
 	assert_int_equal(fx->nbatches, 3);
-	assert_int_equal(fx->batches[0].session, 1);
-	assert_int_equal(fx->batches[0].batch, 10);
-	assert_int_equal(fx->batches[0].count, 1);
-	assert_int_equal(fx->batches[0].first_seq, 1);
-	assert_int_equal(fx->batches[1].session, 1);
-	assert_int_equal(fx->batches[1].batch, 11);
-	assert_int_equal(fx->batches[1].count, 2);
-	assert_int_equal(fx->batches[1].first_seq, 2);
-	assert_int_equal(fx->batches[2].session, 2);
-	assert_int_equal(fx->batches[2].batch, 5);
-	assert_int_equal(fx->batches[2].count, 3);
-	assert_int_equal(fx->batches[2].first_seq, 4);
+	const struct frame_batch want[3] = {
+	    {.session = 1, .batch = 10, .count = 1, .first_seq = 1},
+	    {.session = 1, .batch = 11, .count = 2, .first_seq = 2},
+	    {.session = 2, .batch = 5, .count = 3, .first_seq = 4}};
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(fx->batches[i].session, want[i].session);
+		assert_int_equal(fx->batches[i].batch, want[i].batch);
+		assert_int_equal(fx->batches[i].count, want[i].count);
+		assert_int_equal(fx->batches[i].first_seq, want[i].first_seq);
+	}
 	journal_close(j);
 }
 
@@ -822,12 +875,7 @@ static void test_append_failure_leaves_journal_unchanged(void **state)
 	check_read_all(j, 1, 10);
 
 	append_records(fx, j, 5, 5, 300, now_ns());
-	check_read_all(j, 1, 15);
-	journal_close(j);
-
-	j = jopen(fx, NULL);
-	check_read_all(j, 1, 15);
-	journal_close(j);
+	check_read_all_across_reopen(fx, j, 1, 15);
 }
 
 /* Set or clear a file's immutable flag (chattr +i); false where the file
@@ -854,9 +902,7 @@ static void
 test_append_goes_on_in_a_new_segment_after_an_undo_failed(void **state)
 {
 	struct fixture *fx = *state;
-	struct journal_rec rec;
-	char data[64], err[512] = "", path[256];
-	uint64_t first = 0;
+	char err[512] = "", path[256];
 	struct journal *j = jopen(fx, NULL);
 
 	append_records(fx, j, 10, 5, 30, now_ns());
@@ -865,16 +911,10 @@ test_append_goes_on_in_a_new_segment_after_an_undo_failed(void **state)
 		journal_close(j);
 		skip(); /* not root, or no FS_IMMUTABLE_FL here (tmpfs) */
 	}
-	rec.data = data;
-	rec.len = payload(data, sizeof data, 11, 30);
-	rec.svc = NULL;
-	struct frame_record st = t_stamp(now_ns());
-	assert_int_equal(journal_append_batch(j, T_SESSION, 100, &rec, 1, &st,
-	                                      &first, err, sizeof err),
-	                 -1);
+	append_one_refused(j, 100, 11, err, sizeof err);
 	assert_non_null(strstr(err, path));
 	/* Still immutable: the next append goes to a new segment. */
-	first = append_batch(j, T_SESSION, 101, 1, 30, now_ns());
+	uint64_t first = append_batch(j, T_SESSION, 101, 1, 30, now_ns());
 	assert_int_equal(first, 11);
 	assert_int_equal(list_segments(fx, NULL, 0), 2);
 	check_read_all(j, 1, 11);
@@ -900,7 +940,7 @@ static void test_removed_directory_is_noticed_and_made_again(void **state)
 
 	append_records(fx, j, 10, 5, 30, now_ns());
 	snprintf(root_log, sizeof root_log, "%s/log", fx->root);
-	nftw(root_log, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	files_remove_tree(root_log);
 	assert_int_equal(access(fx->dir, F_OK), -1);
 
 	/* The periodic check notices it with nothing to append. */
@@ -934,50 +974,29 @@ static void test_append_into_a_removed_directory_is_refused_once(void **state)
 
 	append_records(fx, j, 4, 4, 30, now_ns());
 	snprintf(root_log, sizeof root_log, "%s/log", fx->root);
-	nftw(root_log, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	files_remove_tree(root_log);
 
-	struct journal_rec rec;
-	char data[64], err[512] = "";
-	uint64_t first = 0;
-	rec.data = data;
-	rec.len = payload(data, sizeof data, 5, 30);
-	rec.svc = NULL;
-	struct frame_record st = t_stamp(now_ns());
-	assert_int_equal(journal_append_batch(j, T_SESSION, 300, &rec, 1, &st,
-	                                      &first, err, sizeof err),
-	                 -1);
+	char err[512] = "";
+	append_one_refused(j, 300, 5, err, sizeof err);
 	assert_non_null(strstr(err, "removed"));
 	assert_int_equal(journal_last_seq(j), 4);
-	first = append_batch(j, T_SESSION, 301, 1, 30, now_ns());
+	uint64_t first = append_batch(j, T_SESSION, 301, 1, 30, now_ns());
 	assert_int_equal(first, 5);
-	check_read_all(j, 5, 5);
-	journal_close(j);
-	j = jopen(fx, NULL);
-	check_read_all(j, 5, 5);
-	journal_close(j);
+	check_read_all_across_reopen(fx, j, 5, 5);
 }
 
 static void test_callback_can_stop_read(void **state)
 {
 	struct fixture *fx = *state;
 	struct journal *j;
-	struct seen s;
 
 	fx->cfg.segment_bytes = 4096;
 	j = jopen(fx, NULL);
 	append_records(fx, j, 100, 3, 100, now_ns());
-	s = read_after(j, 0, 3);
-	assert_seqs_up(&s, 1, 3);
-	seen_free(&s);
-	s = read_after(j, 50, 1);
-	assert_seqs_up(&s, 51, 51);
-	seen_free(&s);
-	s = read_before(j, UINT64_MAX, 2);
-	assert_seqs_down(&s, 100, 99);
-	seen_free(&s);
-	s = read_before(j, 40, 5);
-	assert_seqs_down(&s, 39, 35);
-	seen_free(&s);
+	check_read_up(j, 0, 3, 1, 3);
+	check_read_up(j, 50, 1, 51, 51);
+	check_read_down(j, UINT64_MAX, 2, 100, 99);
+	check_read_down(j, 40, 5, 39, 35);
 	journal_close(j);
 }
 
@@ -1100,12 +1119,10 @@ static void test_retention_leaves_the_last_close_to_release_async(void **state)
 static void test_second_open_of_one_journal_fails_until_closed(void **state)
 {
 	struct fixture *fx = *state;
-	struct journal *j = jopen(fx, NULL), *j2 = NULL;
+	struct journal *j = jopen(fx, NULL);
 	char err[512] = "";
 
-	assert_int_equal(journal_open(&j2, &fx->cfg, NULL, err, sizeof(err)),
-	                 -1);
-	assert_null(j2);
+	jopen_fails(fx, err, sizeof(err));
 	assert_non_null(strstr(err, "in use by another logbusd"));
 	journal_close(j);
 	j = jopen(fx, NULL);
@@ -1119,11 +1136,7 @@ static void test_large_batch_spans_several_writev_calls(void **state)
 
 	/* 1 + 2 * 1500 iovecs: more than IOV_MAX (1024). */
 	append_batch(j, T_SESSION, 1, 1500, 20, now_ns());
-	check_read_all(j, 1, 1500);
-	journal_close(j);
-	j = jopen(fx, NULL);
-	check_read_all(j, 1, 1500);
-	journal_close(j);
+	check_read_all_across_reopen(fx, j, 1, 1500);
 }
 
 static void test_record_over_max_record_is_refused(void **state)
@@ -1156,16 +1169,12 @@ static void test_newest_segment_shorter_than_header_is_removed(void **state)
 	struct journal_recovery rec;
 	char path[300];
 	struct journal *j = jopen(fx, NULL);
-	FILE *f;
 
 	append_records(fx, j, 5, 5, 30, now_ns());
 	journal_close(j);
 	/* Broker died while creating the next segment. */
 	snprintf(path, sizeof(path), "%s/%016x.journal", fx->dir, 6u);
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite("LOGBUSJ1", 1, 8, f), 8);
-	fclose(f);
+	write_file(path, "wb", "LOGBUSJ1", 8);
 
 	j = jopen(fx, &rec);
 	assert_int_equal(access(path, F_OK), -1);
@@ -1180,17 +1189,13 @@ static void test_newest_segment_with_zero_header_is_set_aside(void **state)
 	struct fixture *fx = *state;
 	char path[300], aside[310], first[300], zeros[4096] = {0};
 	struct journal *j = jopen(fx, NULL);
-	FILE *f;
 
 	append_records(fx, j, 5, 5, 30, now_ns());
 	journal_close(j);
 	/* The power went before the new segment's first sync: its size
 	 * reached the disk, its bytes did not. */
 	snprintf(path, sizeof(path), "%s/%016x.journal", fx->dir, 6u);
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(zeros, 1, sizeof zeros, f), sizeof zeros);
-	fclose(f);
+	write_file(path, "wb", zeros, sizeof zeros);
 
 	j = jopen(fx, NULL);
 	assert_int_equal(access(path, F_OK), -1);
@@ -1204,15 +1209,9 @@ static void test_newest_segment_with_zero_header_is_set_aside(void **state)
 	/* Below a newer segment, a header of zeros is damage, not a torn
 	 * tail: it is set aside as damaged, and said so. */
 	snprintf(first, sizeof(first), "%s/%016x.journal", fx->dir, 1u);
-	f = fopen(first, "r+b");
-	assert_non_null(f);
-	assert_int_equal(fwrite(zeros, 1, 64, f), 64);
-	fclose(f);
+	write_file(first, "r+b", zeros, 64);
 	snprintf(path, sizeof(path), "%s/%016x.journal", fx->dir, 8u);
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(zeros, 1, 64, f), 64);
-	fclose(f);
+	write_file(path, "wb", zeros, 64);
 	struct journal_recovery rec;
 	j = jopen(fx, &rec);
 	assert_int_equal(rec.damaged_segments, 1);
@@ -1293,12 +1292,8 @@ static void test_damaged_middle_segment_is_a_gap(void **state)
 	assert_int_equal(gap_at(j, 10, &last), 0);
 	assert_int_equal(gap_at(j, 21, &last), 0);
 	/* A read stops in front of the gap; after it, it goes on. */
-	struct seen s = read_after(j, 0, 0);
-	assert_seqs_up(&s, 1, 10);
-	seen_free(&s);
-	s = read_after(j, 20, 0);
-	assert_seqs_up(&s, 21, 31);
-	seen_free(&s);
+	check_read_up(j, 0, 0, 1, 10);
+	check_read_up(j, 20, 0, 21, 31);
 	journal_close(j);
 }
 
@@ -1318,15 +1313,9 @@ static void test_deleted_old_segment_is_a_gap_reported_once(void **state)
 	assert_int_equal(last, 20);
 	assert_int_equal(gap_at(j, 20, &last), 1);
 	assert_int_equal(gap_at(j, 21, &last), 0);
-	struct seen s = read_after(j, 0, 0);
-	assert_seqs_up(&s, 1, 10);
-	seen_free(&s);
-	s = read_after(j, 5, 0);
-	assert_seqs_up(&s, 6, 10);
-	seen_free(&s);
-	s = read_after(j, 20, 0);
-	assert_seqs_up(&s, 21, 31);
-	seen_free(&s);
+	check_read_up(j, 0, 0, 1, 10);
+	check_read_up(j, 5, 0, 6, 10);
+	check_read_up(j, 20, 0, 21, 31);
 	assert_int_equal(damage_saying(fx, "11..20"), 1);
 	journal_close(j);
 }
@@ -1369,11 +1358,9 @@ static void test_damaged_newest_segment_header_never_reuses_a_seq(void **state)
 	struct fixture *fx = *state;
 	char path[256], aside[300];
 	struct journal_recovery rec;
-	struct journal *j = jopen(fx, NULL);
+	struct journal *j;
 
-	append_records(fx, j, 3, 3, 30, now_ns());
-	journal_close(j);
-	list_segments(fx, path, sizeof(path));
+	closed_journal(fx, 3, 3, 30, path, sizeof(path));
 	uint64_t size = file_size(path);
 	xor_byte(path, 40, 0xff);
 
@@ -1400,17 +1387,13 @@ static void test_symlinked_segment_is_never_followed(void **state)
 	append_records(fx, j, 3, 3, 30, now_ns());
 	journal_close(j);
 	snprintf(target, sizeof target, "%s/precious", fx->root);
-	FILE *f = fopen(target, "w");
-	assert_non_null(f);
-	fputs("not a journal segment, and it must stay as it is\n", f);
-	fclose(f);
+	const char *text = "not a journal segment, and it must stay as it is\n";
+	write_file(target, "w", text, strlen(text));
 	uint64_t size = file_size(target);
 	snprintf(link, sizeof link, "%s/%016x.journal", fx->dir, 9u);
 	assert_int_equal(symlink(target, link), 0);
 
-	j = NULL;
-	assert_int_equal(journal_open(&j, &fx->cfg, NULL, err, sizeof err), -1);
-	assert_null(j);
+	jopen_fails(fx, err, sizeof err);
 	assert_non_null(strstr(err, link));
 	assert_int_equal(file_size(target), size);
 }
@@ -1421,7 +1404,6 @@ static void test_segment_from_another_journal_fails_open(void **state)
 	unsigned char h[64];
 	char err[512] = "", path[300];
 	struct journal *j = jopen(fx, NULL);
-	FILE *f;
 
 	append_records(fx, j, 3, 3, 30, now_ns());
 	journal_close(j);
@@ -1434,15 +1416,9 @@ static void test_segment_from_another_journal_fails_open(void **state)
 	le_put64(h + 32, 4);
 	le_put32(h + 60, crc32c(0, h, 60));
 	snprintf(path, sizeof(path), "%s/%016x.journal", fx->dir, 4u);
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(h, 1, 64, f), 64);
-	fclose(f);
+	write_file(path, "wb", h, 64);
 
-	j = NULL;
-	assert_int_equal(journal_open(&j, &fx->cfg, NULL, err, sizeof(err)),
-	                 -1);
-	assert_null(j);
+	jopen_fails(fx, err, sizeof(err));
 	assert_non_null(strstr(err, "0000000000000001.journal"));
 	assert_non_null(strstr(err, "another journal"));
 }
@@ -1453,12 +1429,9 @@ static void test_version_1_segment_is_refused_not_misread(void **state)
 {
 	struct fixture *fx = *state;
 	char err[512] = "", path[256];
-	struct journal *j = jopen(fx, NULL);
 	unsigned char h[4];
 
-	append_records(fx, j, 3, 3, 30, now_ns());
-	journal_close(j);
-	list_segments(fx, path, sizeof(path));
+	closed_journal(fx, 3, 3, 30, path, sizeof(path));
 	/* Make it a valid version 1 header: version, then the checksum. */
 	FILE *f = fopen(path, "r+b");
 	assert_non_null(f);
@@ -1471,10 +1444,7 @@ static void test_version_1_segment_is_refused_not_misread(void **state)
 	assert_int_equal(fwrite(hdr, 1, 64, f), 64);
 	fclose(f);
 
-	j = NULL;
-	assert_int_equal(journal_open(&j, &fx->cfg, NULL, err, sizeof(err)),
-	                 -1);
-	assert_null(j);
+	jopen_fails(fx, err, sizeof(err));
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "version 1"));
 	assert_non_null(strstr(err, "move that journal directory away"));

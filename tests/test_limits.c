@@ -385,11 +385,7 @@ static void test_library_refuses_locally_naming_limit(void **state)
 	logbus_publisher_stats st;
 	char err[256];
 	size_t big = LOGBUS_RECORD_MAX + 100;
-	char *msg = malloc(big + 1);
-
-	assert_non_null(msg);
-	memset(msg, 'z', big);
-	msg[big] = '\0';
+	char *msg = harness_filled('z', big);
 	logbus_entry e = {
 	    .level = LOGBUS_INFO, .message = msg, .message_len = big};
 	assert_int_equal(logbus_write(p, &e), LOGBUS_ETOOBIG);

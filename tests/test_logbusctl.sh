@@ -365,6 +365,13 @@ expect_exit "publish without MESSAGE: exit 2" 2 ctl publish -s svc
 expect_exit "publish with two MESSAGEs: exit 2" 2 ctl publish -s svc a b
 expect_exit "bad --stream: exit 2" 2 ctl publish -s svc --stream pipe msg
 expect_exit "bad --timeout: exit 2" 2 ctl publish -s svc --timeout 1x msg
+expect_err_line "bad --timeout: says why" "^logbusctl: bad --timeout '1x': seconds, more than 0 and at most 86400 \(see logbusctl publish --help\)$"
+expect_exit "tail --timeout 0: exit 2" 2 ctl tail --timeout 0
+expect_err_line "tail --timeout 0: says why" "^logbusctl: bad --timeout '0': .*logbusctl tail --help"
+expect_exit "run --timeout over a day: exit 2" 2 ctl run -s svc --timeout 99999999 -- true
+expect_err_line "run --timeout over a day: says why" "^logbusctl: bad --timeout '99999999': .*logbusctl run --help"
+expect_exit "errors takes no --timeout: exit 2" 2 ctl errors --timeout 1
+expect_err_line "errors takes no --timeout: says so" "unknown option --timeout"
 expect_exit "unknown option: exit 2" 2 ctl publish -s svc --bogus msg
 expect_err_line "unknown option: named" "unknown option --bogus"
 expect_exit "option without value: exit 2" 2 ctl tail -n

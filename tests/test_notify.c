@@ -29,6 +29,7 @@
 #include "harness.h"
 #include "logbus/logbus.h"
 #include "notify.h"
+#include "timefmt.h"
 
 /* What the broker is told: a ping every 100 ms. */
 #define WATCHDOG_USEC "200000"
@@ -55,9 +56,7 @@ struct fixture {
 
 static long now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long)(timefmt_mono_ns() / 1000000);
 }
 
 static void listener_bind(struct listener *l, bool abstract)
@@ -256,18 +255,26 @@ static const char *broker_stderr(struct fixture *f)
 
 /* ---- tests ----------------------------------------------------------- */
 
-static void
-test_ready_watchdog_status_and_stopping_reach_a_path_socket(void **state)
+/* logbusd started with a watchdog, told of a listener on a path or abstract
+ * socket; the index of its READY=1 message. */
+static long start_until_ready(struct fixture *f, bool abstract)
 {
-	struct fixture *f = *state;
-
-	listener_bind(&f->l, false);
+	listener_bind(&f->l, abstract);
 	assert_int_equal(start_with_env(f, f->l.address, WATCHDOG_USEC, NULL),
 	                 0);
 	long ready = wait_msg(&f->l, 0, "READY=1");
 	if (ready < 0)
 		dump(&f->l);
 	assert_true(ready >= 0);
+	return ready;
+}
+
+static void
+test_ready_watchdog_status_and_stopping_reach_a_path_socket(void **state)
+{
+	struct fixture *f = *state;
+
+	long ready = start_until_ready(f, false);
 	/* READY=1 carries the first status; recovery said so before it. */
 	assert_true(has_line(f->l.msgs[ready], "STATUS=serving: "));
 	long recovering = find_msg(&f->l, 0, "STATUS=recovering the journal");
@@ -303,13 +310,7 @@ static void test_abstract_notify_socket_is_reached(void **state)
 {
 	struct fixture *f = *state;
 
-	listener_bind(&f->l, true);
-	assert_int_equal(start_with_env(f, f->l.address, WATCHDOG_USEC, NULL),
-	                 0);
-	long ready = wait_msg(&f->l, 0, "READY=1");
-	if (ready < 0)
-		dump(&f->l);
-	assert_true(ready >= 0);
+	long ready = start_until_ready(f, true);
 	publish_one(f->b->run_dir);
 	assert_true(wait_count(&f->l, "WATCHDOG=1", 3));
 	stop_says_stopping(f, (size_t)ready + 1);
@@ -402,9 +403,7 @@ static void test_vanished_notify_socket_is_reported_once(void **state)
 
 static uint64_t monotonic_usec(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+	return (uint64_t)timefmt_mono_ns() / 1000;
 }
 
 /* A reload: RELOADING=1 with the time it began (systemd tells reloads

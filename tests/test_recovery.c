@@ -28,7 +28,6 @@
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -38,6 +37,7 @@
 #include "logbus/logbus.h"
 #include "proto.h"
 #include "raw_request.h"
+#include "timefmt.h"
 
 extern char **environ;
 
@@ -585,9 +585,7 @@ static bool broker_exited(void *arg)
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double)timefmt_mono_ns() / 1e9;
 }
 
 static void

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -22,6 +23,7 @@
 #include "record.h"
 #include "size.h"
 #include "strbuf.h"
+#include "timefmt.h"
 #include "utf8.h"
 
 static void test_crc32c_matches_standard_vectors(void **state)
@@ -262,12 +264,18 @@ struct packed {
 	msgpack_zone zone;
 };
 
+/* An empty buffer and zone, and pk writing into the buffer. */
+static void packing(struct packed *p, msgpack_packer *pk)
+{
+	msgpack_sbuffer_init(&p->sb);
+	msgpack_zone_init(&p->zone, 1024);
+	msgpack_packer_init(pk, &p->sb, msgpack_sbuffer_write);
+}
+
 static void pack(struct packed *p, const struct record_in *in)
 {
 	msgpack_packer pk;
-	msgpack_sbuffer_init(&p->sb);
-	msgpack_zone_init(&p->zone, 1024);
-	msgpack_packer_init(&pk, &p->sb, msgpack_sbuffer_write);
+	packing(p, &pk);
 	record_pack(&pk, in);
 }
 
@@ -277,27 +285,71 @@ static void unpacked(struct packed *p)
 	msgpack_zone_destroy(&p->zone);
 }
 
+/* What was packed into p, read back in p's zone. */
+static msgpack_object unpack_packed(struct packed *p)
+{
+	msgpack_object o;
+	size_t off = 0;
+
+	assert_int_equal(
+	    msgpack_unpack(p->sb.data, p->sb.size, &off, &p->zone, &o),
+	    MSGPACK_UNPACK_SUCCESS);
+	return o;
+}
+
 #define S(x) ((struct lb_str){(x), (uint32_t)strlen(x)})
+
+/* A record with every top key and four fields, one of each type. */
+static const logbus_field sample_fields[] = {
+    LOGBUS_STR("user", "user123"), LOGBUS_INT("n", -5), LOGBUS_FLOAT("r", 0.5),
+    LOGBUS_BOOL("ok", 1)};
+static struct record_in sample_record(void)
+{
+	return (struct record_in){.time_ns = 1763805600123456789,
+	                          .level = 30,
+	                          .stream = LOGBUS_STREAM_STDERR,
+	                          .service = S("service_123"),
+	                          .logger = S("pactown.sandbox"),
+	                          .message = S("Creating sandbox"),
+	                          .fields = sample_fields,
+	                          .nfields = 4};
+}
+
+/* pack(), then record_decode's result. */
+static int pack_and_decode(struct packed *p, const struct record_in *in,
+                           struct record_view *v, struct record_error *e)
+{
+	pack(p, in);
+	return record_decode(p->sb.data, p->sb.size, &p->zone, v, e);
+}
+
+/* A map of nkeys keys, the first five of them t, v, s, n and m; the caller
+ * packs the rest. */
+static void pack_record_head(msgpack_packer *pk, uint32_t nkeys, int64_t t,
+                             int v, const char *svc, const char *logger,
+                             const char *msg)
+{
+	msgpack_pack_map(pk, nkeys);
+	mp_pack_key(pk, "t");
+	msgpack_pack_int64(pk, t);
+	mp_pack_key(pk, "v");
+	msgpack_pack_int(pk, v);
+	mp_pack_key(pk, "s");
+	mp_pack_key(pk, svc);
+	mp_pack_key(pk, "n");
+	mp_pack_key(pk, logger);
+	mp_pack_key(pk, "m");
+	mp_pack_key(pk, msg);
+}
 
 static void test_record_round_trips_every_field(void **state)
 {
 	(void)state;
-	logbus_field f[] = {LOGBUS_STR("user", "user123"), LOGBUS_INT("n", -5),
-	                    LOGBUS_FLOAT("r", 0.5), LOGBUS_BOOL("ok", 1)};
-	struct record_in in = {.time_ns = 1763805600123456789,
-	                       .level = 30,
-	                       .stream = LOGBUS_STREAM_STDERR,
-	                       .service = S("service_123"),
-	                       .logger = S("pactown.sandbox"),
-	                       .message = S("Creating sandbox"),
-	                       .fields = f,
-	                       .nfields = 4};
+	struct record_in in = sample_record();
 	struct packed p;
 	struct record_view v;
 	struct record_error e;
-	pack(&p, &in);
-	assert_int_equal(record_decode(p.sb.data, p.sb.size, &p.zone, &v, &e),
-	                 0);
+	assert_int_equal(pack_and_decode(&p, &in, &v, &e), 0);
 	assert_true(v.time_ns == in.time_ns);
 	assert_int_equal(v.level, 30);
 	assert_int_equal(v.stream, LOGBUS_STREAM_STDERR);
@@ -318,9 +370,7 @@ static void expect_refused(struct record_in *in, const char *code)
 	struct packed p;
 	struct record_view v;
 	struct record_error e;
-	pack(&p, in);
-	assert_int_equal(record_decode(p.sb.data, p.sb.size, &p.zone, &v, &e),
-	                 -1);
+	assert_int_equal(pack_and_decode(&p, in, &v, &e), -1);
 	assert_string_equal(e.code, code);
 	assert_true(strlen(e.msg) > 0);
 	unpacked(&p);
@@ -350,6 +400,22 @@ static void test_record_refuses_bad_service_ids(void **state)
 	assert_true(service_id_valid("a.b-c_D9", 8));
 }
 
+/* Field keys take the letters of service ids, a leading '.' too. */
+static void
+test_field_keys_take_letters_digits_dot_underscore_dash(void **state)
+{
+	(void)state;
+	char longkey[LOGBUS_KEY_MAX + 1];
+	memset(longkey, 'k', sizeof longkey);
+	assert_true(field_key_valid("a.b-c_D9", 8));
+	assert_true(field_key_valid(".x", 2));
+	assert_true(field_key_valid(longkey, LOGBUS_KEY_MAX));
+	assert_false(field_key_valid(longkey, LOGBUS_KEY_MAX + 1));
+	const char *bad[] = {"", "a b", "a/b", "caf\xc3\xa9", "k=v", NULL};
+	for (int i = 0; bad[i]; i++)
+		assert_false(field_key_valid(bad[i], strlen(bad[i])));
+}
+
 static void test_record_refuses_invalid_utf8_and_bad_logger(void **state)
 {
 	(void)state;
@@ -368,28 +434,26 @@ static void test_record_refuses_invalid_utf8_and_bad_logger(void **state)
 static void test_record_refuses_missing_keys_and_wrong_types(void **state)
 {
 	(void)state;
-	msgpack_sbuffer sb;
+	struct packed p;
 	msgpack_packer pk;
-	msgpack_zone zone;
 	struct record_view v;
 	struct record_error e;
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_zone_init(&zone, 1024);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	packing(&p, &pk);
 	msgpack_pack_map(&pk, 2);
 	mp_pack_key(&pk, "t");
 	msgpack_pack_int(&pk, 1);
 	mp_pack_key(&pk, "v");
 	msgpack_pack_int(&pk, 300);
-	assert_int_equal(record_decode(sb.data, sb.size, &zone, &v, &e), -1);
+	assert_int_equal(record_decode(p.sb.data, p.sb.size, &p.zone, &v, &e),
+	                 -1);
 	assert_string_equal(e.code, ERR_BAD_RECORD);
-	msgpack_sbuffer_clear(&sb);
+	msgpack_sbuffer_clear(&p.sb);
 	msgpack_pack_array(&pk, 0);
-	assert_int_equal(record_decode(sb.data, sb.size, &zone, &v, &e), -1);
-	assert_int_equal(record_decode("\xc1", 1, &zone, &v, &e), -1);
-	msgpack_sbuffer_destroy(&sb);
-	msgpack_zone_destroy(&zone);
+	assert_int_equal(record_decode(p.sb.data, p.sb.size, &p.zone, &v, &e),
+	                 -1);
+	assert_int_equal(record_decode("\xc1", 1, &p.zone, &v, &e), -1);
+	unpacked(&p);
 }
 
 static void test_exit_report_round_trips(void **state)
@@ -420,9 +484,7 @@ static void test_exit_report_round_trips(void **state)
 	struct record_view v;
 	struct record_error e;
 	struct exit_view xv;
-	pack(&p, &in);
-	assert_int_equal(record_decode(p.sb.data, p.sb.size, &p.zone, &v, &e),
-	                 0);
+	assert_int_equal(pack_and_decode(&p, &in, &v, &e), 0);
 	assert_non_null(v.exit);
 	assert_int_equal(exit_decode(v.exit, &xv, &e), 0);
 	assert_true(xv.code == -11 && xv.core && xv.pid == 4242);
@@ -477,16 +539,9 @@ static void test_record_peek_reads_what_decode_reads(void **state)
 	(void)state;
 	char longmsg[70000];
 	memset(longmsg, 'm', sizeof longmsg);
-	logbus_field f[] = {LOGBUS_STR("user", "user123"), LOGBUS_INT("n", -5),
-	                    LOGBUS_FLOAT("r", 0.5), LOGBUS_BOOL("ok", 1)};
-	struct record_in in = {.time_ns = -1763805600123456789,
-	                       .level = 255,
-	                       .stream = LOGBUS_STREAM_STDERR,
-	                       .service = S("service_123"),
-	                       .logger = S("pactown.sandbox"),
-	                       .message = S("Creating sandbox"),
-	                       .fields = f,
-	                       .nfields = 4};
+	struct record_in in = sample_record();
+	in.time_ns = -1763805600123456789;
+	in.level = 255;
 	struct packed p;
 	pack(&p, &in);
 	assert_peek_agrees(p.sb.data, p.sb.size);
@@ -593,16 +648,13 @@ static int check_agrees(const char *data, size_t len)
 static void test_record_check_accepts_only_what_decode_accepts(void **state)
 {
 	(void)state;
-	logbus_field f[] = {LOGBUS_STR("user", "us\xc3\xa9r"),
-	                    LOGBUS_INT("n", -5), LOGBUS_FLOAT("r", 0.5),
-	                    LOGBUS_BOOL("ok", 1)};
-	struct record_in in = {.time_ns = 1763805600123456789,
-	                       .level = LOGBUS_INFO,
-	                       .service = S("service_123"),
-	                       .logger = S("pactown.sandbox"),
-	                       .message = S("Creating sandbox"),
-	                       .fields = f,
-	                       .nfields = 4};
+	logbus_field f[4];
+	memcpy(f, sample_fields, sizeof f);
+	f[0] = (logbus_field)LOGBUS_STR("user", "us\xc3\xa9r");
+	struct record_in in = sample_record();
+	in.level = LOGBUS_INFO;
+	in.stream = LOGBUS_STREAM_LOG;
+	in.fields = f;
 	struct packed p;
 
 	/* What the library sends: accepted in place, with or without
@@ -680,17 +732,7 @@ static void test_record_check_accepts_only_what_decode_accepts(void **state)
 	for (int variant = 0; variant < 5; variant++) {
 		/* 1: a bin field, 2: a map field, 3: an unknown array */
 		msgpack_sbuffer_clear(&sb);
-		msgpack_pack_map(&pk, 8);
-		mp_pack_key(&pk, "t");
-		msgpack_pack_int64(&pk, 7);
-		mp_pack_key(&pk, "v");
-		msgpack_pack_int(&pk, 30);
-		mp_pack_key(&pk, "s");
-		mp_pack_key(&pk, "svc");
-		mp_pack_key(&pk, "n");
-		mp_pack_key(&pk, "a.b");
-		mp_pack_key(&pk, "m");
-		mp_pack_key(&pk, "msg");
+		pack_record_head(&pk, 8, 7, 30, "svc", "a.b", "msg");
 		mp_pack_key(&pk, "f");
 		msgpack_pack_map(&pk, 6);
 		mp_pack_key(&pk, "nil");
@@ -945,17 +987,11 @@ static void test_filter_matches_services_level_and_logger_prefix(void **state)
 	assert_int_equal(filter_from_public(&f, &pub, err, sizeof err), 0);
 
 	/* through the wire form, as the broker gets it */
-	msgpack_sbuffer sb;
+	struct packed p;
 	msgpack_packer pk;
-	msgpack_zone zone;
-	msgpack_object o;
-	size_t off = 0;
-	msgpack_sbuffer_init(&sb);
-	msgpack_zone_init(&zone, 1024);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	packing(&p, &pk);
 	filter_pack(&pk, &f);
-	assert_int_equal(msgpack_unpack(sb.data, sb.size, &off, &zone, &o),
-	                 MSGPACK_UNPACK_SUCCESS);
+	msgpack_object o = unpack_packed(&p);
 	assert_int_equal(filter_unpack(&g, &o, err, sizeof err), 0);
 
 	struct record_view v = {
@@ -973,31 +1009,24 @@ static void test_filter_matches_services_level_and_logger_prefix(void **state)
 	assert_false(filter_match(&g, &v));
 	filter_fini(&f);
 	filter_fini(&g);
-	msgpack_sbuffer_destroy(&sb);
-	msgpack_zone_destroy(&zone);
+	unpacked(&p);
 }
 
 static void test_filter_unpack_refuses_unknown_keys(void **state)
 {
 	(void)state;
-	msgpack_sbuffer sb;
+	struct packed p;
 	msgpack_packer pk;
-	msgpack_zone zone;
-	msgpack_object o;
 	struct filter f;
 	char err[128];
-	size_t off = 0;
-	msgpack_sbuffer_init(&sb);
-	msgpack_zone_init(&zone, 1024);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	packing(&p, &pk);
 	msgpack_pack_map(&pk, 1);
 	mp_pack_key(&pk, "color");
 	msgpack_pack_int(&pk, 1);
-	msgpack_unpack(sb.data, sb.size, &off, &zone, &o);
+	msgpack_object o = unpack_packed(&p);
 	assert_int_equal(filter_unpack(&f, &o, err, sizeof err), -1);
 	assert_non_null(strstr(err, "color"));
-	msgpack_sbuffer_destroy(&sb);
-	msgpack_zone_destroy(&zone);
+	unpacked(&p);
 }
 
 static void test_filter_regex_gives_up_at_its_match_limit(void **state)
@@ -1028,27 +1057,20 @@ static void test_filter_regex_gives_up_at_its_match_limit(void **state)
 static int unpack_repeated(const char *k, void (*second)(msgpack_packer *),
                            char *err, size_t errlen)
 {
-	msgpack_sbuffer sb;
+	struct packed p;
 	msgpack_packer pk;
-	msgpack_zone zone;
-	msgpack_object o;
 	struct filter f;
-	size_t off = 0;
-	msgpack_sbuffer_init(&sb);
-	msgpack_zone_init(&zone, 1024);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	packing(&p, &pk);
 	msgpack_pack_map(&pk, 2);
 	mp_pack_key(&pk, k);
 	second(&pk);
 	mp_pack_key(&pk, k);
 	second(&pk);
-	assert_int_equal(msgpack_unpack(sb.data, sb.size, &off, &zone, &o),
-	                 MSGPACK_UNPACK_SUCCESS);
+	msgpack_object o = unpack_packed(&p);
 	int rc = filter_unpack(&f, &o, err, errlen);
 	if (rc == 0)
 		filter_fini(&f);
-	msgpack_sbuffer_destroy(&sb);
-	msgpack_zone_destroy(&zone);
+	unpacked(&p);
 	return rc;
 }
 
@@ -1099,15 +1121,10 @@ static void test_filter_unpack_refuses_repeated_keys(void **state)
 	}
 
 	/* More keys than a filter has is refused before any is read. */
-	msgpack_sbuffer sb;
+	struct packed p;
 	msgpack_packer pk;
-	msgpack_zone zone;
-	msgpack_object o;
 	struct filter f;
-	size_t off = 0;
-	msgpack_sbuffer_init(&sb);
-	msgpack_zone_init(&zone, 1024);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	packing(&p, &pk);
 	msgpack_pack_map(&pk, 9);
 	for (int i = 0; i < 9; i++) {
 		char k[8];
@@ -1115,11 +1132,10 @@ static void test_filter_unpack_refuses_repeated_keys(void **state)
 		mp_pack_key(&pk, k);
 		msgpack_pack_int(&pk, i);
 	}
-	msgpack_unpack(sb.data, sb.size, &off, &zone, &o);
+	msgpack_object o = unpack_packed(&p);
 	assert_int_equal(filter_unpack(&f, &o, err, sizeof err), -1);
 	assert_non_null(strstr(err, "9 keys"));
-	msgpack_sbuffer_destroy(&sb);
-	msgpack_zone_destroy(&zone);
+	unpacked(&p);
 }
 
 /* A record whose key k appears twice (with valid values each time). */
@@ -1129,17 +1145,7 @@ static void pack_record_twice(msgpack_sbuffer *sb, const char *k)
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	/* "f" and "o" are not among the five keys every record has */
 	bool extra = strcmp(k, "f") == 0 || strcmp(k, "o") == 0;
-	msgpack_pack_map(&pk, 6 + extra);
-	mp_pack_key(&pk, "t");
-	msgpack_pack_int64(&pk, 1);
-	mp_pack_key(&pk, "v");
-	msgpack_pack_int(&pk, 20);
-	mp_pack_key(&pk, "s");
-	mp_pack_key(&pk, "svc_a");
-	mp_pack_key(&pk, "n");
-	mp_pack_key(&pk, "app");
-	mp_pack_key(&pk, "m");
-	mp_pack_key(&pk, "hello");
+	pack_record_head(&pk, 6 + extra, 1, 20, "svc_a", "app", "hello");
 	if (strcmp(k, "f") == 0) {
 		/* a field map that is fine, and one whose key repeats */
 		mp_pack_key(&pk, "f");
@@ -1193,17 +1199,7 @@ static void test_record_refuses_repeated_keys(void **state)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 6);
-	mp_pack_key(&pk, "t");
-	msgpack_pack_int64(&pk, 1);
-	mp_pack_key(&pk, "v");
-	msgpack_pack_int(&pk, 20);
-	mp_pack_key(&pk, "s");
-	mp_pack_key(&pk, "svc_a");
-	mp_pack_key(&pk, "n");
-	mp_pack_key(&pk, "app");
-	mp_pack_key(&pk, "m");
-	mp_pack_key(&pk, "hello");
+	pack_record_head(&pk, 6, 1, 20, "svc_a", "app", "hello");
 	mp_pack_key(&pk, "f");
 	msgpack_pack_map(&pk, 2);
 	mp_pack_key(&pk, "user");
@@ -1271,10 +1267,32 @@ static void test_frame_detects_flipped_bytes_and_short_tails(void **state)
 	                 FRAME_CORRUPT);
 }
 
+/* Both layouts, with the fraction of a time before 1970 counted up from
+ * the second below it. */
+static void test_timefmt_writes_python_and_rfc3339_layouts(void **state)
+{
+	(void)state;
+	char b[TIMEFMT_MAX];
+
+	assert_int_equal(setenv("TZ", "UTC", 1), 0);
+	tzset();
+	assert_int_equal(timefmt_python(b, sizeof b, 1763805600123456789), 23);
+	assert_string_equal(b, "2025-11-22 10:00:00,123");
+	assert_int_equal(timefmt_rfc3339(b, sizeof b, 1763805600123456789), 27);
+	assert_string_equal(b, "2025-11-22T10:00:00.123456Z");
+	assert_int_equal(timefmt_python(b, sizeof b, -1500000000), 23);
+	assert_string_equal(b, "1969-12-31 23:59:58,500");
+	assert_int_equal(timefmt_rfc3339(b, sizeof b, -1), 27);
+	assert_string_equal(b, "1969-12-31T23:59:59.999999Z");
+	assert_int_equal(timefmt_rfc3339(b, sizeof b, 5000), 27);
+	assert_string_equal(b, "1970-01-01T00:00:00.000005Z");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_crc32c_matches_standard_vectors),
+	    cmocka_unit_test(test_timefmt_writes_python_and_rfc3339_layouts),
 	    cmocka_unit_test(test_utf8_accepts_valid_and_rejects_invalid),
 	    cmocka_unit_test(test_utf8_cut_never_splits_a_character),
 	    cmocka_unit_test(test_utf8_sanitize_replaces_each_bad_byte),
@@ -1286,6 +1304,8 @@ int main(void)
 	    cmocka_unit_test(test_cursor_rejects_malformed),
 	    cmocka_unit_test(test_record_round_trips_every_field),
 	    cmocka_unit_test(test_record_refuses_bad_service_ids),
+	    cmocka_unit_test(
+	        test_field_keys_take_letters_digits_dot_underscore_dash),
 	    cmocka_unit_test(test_record_refuses_invalid_utf8_and_bad_logger),
 	    cmocka_unit_test(test_record_refuses_missing_keys_and_wrong_types),
 	    cmocka_unit_test(test_exit_report_round_trips),

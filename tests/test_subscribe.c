@@ -32,6 +32,7 @@
 
 #include "harness.h"
 #include "logbus/logbus.h"
+#include "timefmt.h"
 
 #define WAIT_MS      60000 /* bound for conditions; generous for ASan */
 #define NEXT_WAIT_MS 30000 /* bound for one logbus_reader_next */
@@ -166,9 +167,7 @@ static void sleep_ms(long ms)
 
 static int64_t mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return timefmt_mono_ns() / 1000000;
 }
 
 static int64_t real_ns(void)

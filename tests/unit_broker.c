@@ -14,12 +14,12 @@
 
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "journal.h"
 #include "logbus/logbus.h"
 #include "services.h"
@@ -90,15 +90,6 @@ void unit_broker_init(struct unit_broker *u)
 	u->session = 99;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 void unit_broker_fini(struct unit_broker *u)
 {
 	struct broker *b = &u->b;
@@ -109,7 +100,7 @@ void unit_broker_fini(struct unit_broker *u)
 	services_free(b->services);
 	journal_close(b->journal);
 	ev_loop_destroy(b->loop);
-	nftw(u->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	files_remove_tree(u->dir);
 }
 
 int unit_broker_setup(void **state)

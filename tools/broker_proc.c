@@ -22,18 +22,11 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "timefmt.h"
 
 extern char **environ;
 
 #define POLL_MS 10
-
-static int64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void sleep_poll(void)
 {
@@ -87,7 +80,7 @@ int broker_proc_spawn(struct broker_proc *b)
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, b->stderr_path,
 	                                 O_WRONLY | O_CREAT | O_APPEND, 0644);
-	b->spawn_ns = monotonic_ns();
+	b->spawn_ns = timefmt_mono_ns();
 	rv = posix_spawn(&b->pid, b->bin, &fa, NULL, (char **)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rv != 0)
@@ -123,7 +116,7 @@ static bool is_serving(const struct broker_proc *b)
 enum broker_proc_wait broker_proc_wait(struct broker_proc *b, int timeout_ms,
                                        const volatile sig_atomic_t *stop)
 {
-	int64_t end = monotonic_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t end = timefmt_mono_ns() + (int64_t)timeout_ms * 1000000;
 	int status;
 
 	for (;;) {
@@ -134,7 +127,7 @@ enum broker_proc_wait broker_proc_wait(struct broker_proc *b, int timeout_ms,
 		}
 		if (is_serving(b))
 			return BROKER_PROC_SERVING;
-		if (monotonic_ns() >= end || (stop != NULL && *stop))
+		if (timefmt_mono_ns() >= end || (stop != NULL && *stop))
 			return BROKER_PROC_TIMEOUT;
 		sleep_poll();
 	}
@@ -142,7 +135,7 @@ enum broker_proc_wait broker_proc_wait(struct broker_proc *b, int timeout_ms,
 
 int broker_proc_stop(struct broker_proc *b, int sig, int kill_after_ms)
 {
-	int64_t end = monotonic_ns() + (int64_t)kill_after_ms * 1000000;
+	int64_t end = timefmt_mono_ns() + (int64_t)kill_after_ms * 1000000;
 	int status = -1;
 
 	if (b->pid <= 0)
@@ -153,7 +146,7 @@ int broker_proc_stop(struct broker_proc *b, int sig, int kill_after_ms)
 		    waitpid(b->pid, &status, kill_after_ms < 0 ? 0 : WNOHANG);
 		if (w == b->pid || (w < 0 && errno != EINTR))
 			break;
-		if (w == 0 && monotonic_ns() >= end) {
+		if (w == 0 && timefmt_mono_ns() >= end) {
 			kill(b->pid, SIGKILL);
 			while (waitpid(b->pid, &status, 0) < 0 &&
 			       errno == EINTR)

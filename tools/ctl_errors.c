@@ -31,7 +31,7 @@ static int errors_parse(int argc, char **argv, struct errors_args *a)
 	int c, rc;
 
 	while ((c = command_getopt(argc, argv, ":ao:h", longopts, &a->run_dir,
-	                           &rc)) != -1) {
+	                           NULL, &rc)) != -1) {
 		switch (c) {
 		case OPT_STOP:
 			return rc;

@@ -67,7 +67,8 @@ int option_error(const char *cmd, int c, char **argv,
 }
 
 int command_getopt(int argc, char **argv, const char *optstring,
-                   const struct option *longopts, char **run_dir, int *status)
+                   const struct option *longopts, char **run_dir,
+                   int *timeout_ms, int *status)
 {
 	int c;
 
@@ -80,6 +81,13 @@ int command_getopt(int argc, char **argv, const char *optstring,
 				return OPT_STOP;
 			}
 			*run_dir = optarg;
+			break;
+		case OPT_TIMEOUT:
+			if (timeout_ms == NULL)
+				return c;
+			*status = timeout_arg(argv[0], optarg, timeout_ms);
+			if (*status != PARSE_OK)
+				return OPT_STOP;
 			break;
 		case 'h':
 			command_help(argv[0], stdout);
@@ -102,7 +110,7 @@ int common_options_only(int argc, char **argv, char **run_dir)
 	                                         {NULL, 0, NULL, 0}};
 	int c, status = 0;
 
-	c = command_getopt(argc, argv, ":h", longopts, run_dir, &status);
+	c = command_getopt(argc, argv, ":h", longopts, run_dir, NULL, &status);
 	if (c == -1)
 		return PARSE_OK;
 	return c == OPT_STOP ? status

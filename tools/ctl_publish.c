@@ -157,7 +157,7 @@ static int publish_parse(int argc, char **argv, struct publish_args *a)
 	int c, rc;
 
 	while ((c = command_getopt(argc, argv, ":s:l:p:f:h", longopts,
-	                           &a->run_dir, &rc)) != -1) {
+	                           &a->run_dir, &a->timeout_ms, &rc)) != -1) {
 		switch (c) {
 		case OPT_STOP:
 			return rc;
@@ -182,11 +182,6 @@ static int publish_parse(int argc, char **argv, struct publish_args *a)
 				                   "unknown stream '%s': use "
 				                   "log, stdout or stderr",
 				                   optarg);
-			break;
-		case OPT_TIMEOUT:
-			if ((rc = timeout_arg(argv[0], optarg,
-			                      &a->timeout_ms)) != PARSE_OK)
-				return rc;
 			break;
 		default:
 			return option_error(argv[0], c, argv, longopts);

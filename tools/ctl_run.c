@@ -175,7 +175,7 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 	/* "+": the first word that is not an option is the command, so
 	 * that its own options are never taken for ours. */
 	while ((c = command_getopt(argc, argv, "+:s:l:h", longopts, &a->run_dir,
-	                           &rc)) != -1) {
+	                           &a->timeout_ms, &rc)) != -1) {
 		switch (c) {
 		case OPT_STOP:
 			return rc;
@@ -207,11 +207,6 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 				                   "number of bytes, 1 to %d",
 				                   optarg, TAIL_MAX);
 			a->tail_bytes = (size_t)v;
-			break;
-		case OPT_TIMEOUT:
-			if ((rc = timeout_arg(argv[0], optarg,
-			                      &a->timeout_ms)) != PARSE_OK)
-				return rc;
 			break;
 		default:
 			return option_error(argv[0], c, argv, longopts);

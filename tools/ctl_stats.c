@@ -40,7 +40,7 @@ static int view_parse(int argc, char **argv, struct view_args *a,
 	int c, rc;
 
 	while ((c = command_getopt(argc, argv, with_service ? ":o:s:h" : ":o:h",
-	                           longopts, &a->run_dir, &rc)) != -1) {
+	                           longopts, &a->run_dir, NULL, &rc)) != -1) {
 		switch (c) {
 		case OPT_STOP:
 			return rc;

@@ -103,8 +103,9 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 	const char *eq;
 	int c, rc;
 
-	while ((c = command_getopt(argc, argv, ":fn:s:p:l:g:F:S:U:o:h",
-	                           longopts, &a->run_dir, &rc)) != -1) {
+	while (
+	    (c = command_getopt(argc, argv, ":fn:s:p:l:g:F:S:U:o:h", longopts,
+	                        &a->run_dir, &a->timeout_ms, &rc)) != -1) {
 		switch (c) {
 		case OPT_STOP:
 			return rc;
@@ -211,11 +212,6 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 			break;
 		case OPT_NO_PAGER:
 			break; /* we never page */
-		case OPT_TIMEOUT:
-			if ((rc = timeout_arg(argv[0], optarg,
-			                      &a->timeout_ms)) != PARSE_OK)
-				return rc;
-			break;
 		default:
 			return option_error(argv[0], c, argv, longopts);
 		}

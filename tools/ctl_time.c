@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "logbusctl.h"
+#include "timefmt.h"
 
 /* The most seconds that still fit in int64 nanoseconds either way. */
 #define SECONDS_MAX (INT64_MAX / NS_PER_S - 1)
@@ -336,8 +337,5 @@ bool parse_time(const char *s, int64_t now, int64_t *out)
 
 int64_t monotonic_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return timefmt_mono_ns() / 1000000;
 }

@@ -108,13 +108,15 @@ int admin_failed(const char *what, const char *run_dir, int rc,
 
 /*
  * The next of a command's own options, as getopt_long returns it.  The
- * options every command shares are handled here: --run-dir into *run_dir,
- * --help printed, getopt's errors said.  Returns -1 after the last option,
- * or OPT_STOP when the command is to return *status at once.
+ * options several commands share are handled here: --run-dir into *run_dir,
+ * --timeout into *timeout_ms (NULL when the command has none), --help
+ * printed, getopt's errors said.  Returns -1 after the last option, or
+ * OPT_STOP when the command is to return *status at once.
  */
 #define OPT_STOP -2
 int command_getopt(int argc, char **argv, const char *optstring,
-                   const struct option *longopts, char **run_dir, int *status);
+                   const struct option *longopts, char **run_dir,
+                   int *timeout_ms, int *status);
 
 /* getopt_long's '?' and ':' results as a usage error (returns 2). */
 int option_error(const char *cmd, int c, char **argv,
