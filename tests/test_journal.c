@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "timefmt.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -140,14 +142,6 @@ static struct journal *jopen(struct fixture *fx, struct journal_recovery *rec)
 	assert_int_equal(rc, 0);
 	assert_non_null(j);
 	return j;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* "record <seq> " padded with 'x' to pad bytes (or more). */
@@ -344,7 +338,7 @@ static void append_one_refused(struct journal *j, uint64_t batch, uint64_t seq,
 	char data[64];
 	struct journal_rec rec = {.data = data};
 	uint64_t first = 0;
-	struct frame_record st = t_stamp(now_ns());
+	struct frame_record st = t_stamp(timefmt_now_ns());
 
 	rec.len = payload(data, sizeof data, seq, 30);
 	assert_int_equal(journal_append_batch(j, T_SESSION, batch, &rec, 1, &st,
@@ -388,7 +382,7 @@ static void closed_journal(struct fixture *fx, size_t count, size_t per,
 {
 	struct journal *j = jopen(fx, NULL);
 
-	append_records(fx, j, count, per, pad, now_ns());
+	append_records(fx, j, count, per, pad, timefmt_now_ns());
 	journal_close(j);
 	list_segments(fx, path, cap);
 }
@@ -461,7 +455,7 @@ static void test_append_then_read_back_in_order(void **state)
 	assert_int_equal(journal_last_seq(j), 0);
 	assert_int_equal(journal_first_seq(j), 1);
 	check_read_all(j, 1, 0);
-	append_records(fx, j, 10, 3, 50, now_ns());
+	append_records(fx, j, 10, 3, 50, timefmt_now_ns());
 	check_read_all(j, 1, 10);
 	journal_get_stats(j, &st);
 	assert_int_equal(st.segments, 1);
@@ -477,14 +471,14 @@ static void test_sequence_survives_reopen(void **state)
 	struct journal_recovery rec;
 	struct journal *j = jopen(fx, NULL);
 
-	append_records(fx, j, 10, 4, 40, now_ns());
+	append_records(fx, j, 10, 4, 40, timefmt_now_ns());
 	journal_close(j);
 
 	j = jopen(fx, &rec);
 	assert_recovered(&rec, 0, 0, 0);
 	assert_int_equal(journal_last_seq(j), 10);
 	assert_int_equal(journal_first_seq(j), 1);
-	append_records(fx, j, 5, 2, 40, now_ns());
+	append_records(fx, j, 5, 2, 40, timefmt_now_ns());
 	check_read_all(j, 1, 15);
 	journal_close(j);
 }
@@ -501,7 +495,7 @@ static void test_rotation_by_size_keeps_every_record(void **state)
 
 	fx->cfg.segment_bytes = 4096;
 	j = jopen(fx, NULL);
-	append_records(fx, j, 500, per, pad, now_ns());
+	append_records(fx, j, 500, per, pad, timefmt_now_ns());
 	journal_get_stats(j, &st);
 	assert_true(st.segments > 5);
 	assert_int_equal(st.segments, list_segments(fx, path, sizeof(path)));
@@ -513,7 +507,7 @@ static void test_rotation_by_size_keeps_every_record(void **state)
 	j = jopen(fx, NULL);
 	assert_int_equal(journal_last_seq(j), 500);
 	check_read_all(j, 1, 500);
-	append_records(fx, j, 20, per, pad, now_ns());
+	append_records(fx, j, 20, per, pad, timefmt_now_ns());
 	check_read_all(j, 1, 520);
 	journal_close(j);
 }
@@ -529,7 +523,7 @@ static void test_retention_drops_oldest_segments_never_active(void **state)
 	fx->cfg.segment_bytes = 4096;
 	fx->cfg.max_total_bytes = 5 * 4096;
 	j = jopen(fx, NULL);
-	append_records(fx, j, 500, 5, 100, now_ns());
+	append_records(fx, j, 500, 5, 100, timefmt_now_ns());
 	journal_retain(j);
 	journal_get_stats(j, &st);
 	assert_true(st.segments_removed > 0);
@@ -556,7 +550,7 @@ static void test_retention_drops_oldest_segments_never_active(void **state)
 	assert_int_equal(journal_last_seq(j), 500);
 	first = journal_first_seq(j);
 	assert_true(first > 1 && first <= 500);
-	append_records(fx, j, 3, 3, 100, now_ns());
+	append_records(fx, j, 3, 3, 100, timefmt_now_ns());
 	journal_retain(j);
 	/* Whether the append rotated depends on the frame sizes; either way
 	 * the active segment, holding 501..503, stays. */
@@ -577,8 +571,8 @@ static void test_retention_by_age_drops_segments_with_old_records(void **state)
 	fx->cfg.segment_bytes = 4096;
 	fx->cfg.max_age_s = 3600;
 	j = jopen(fx, NULL);
-	append_records(fx, j, 100, 5, 100, now_ns() - 2 * hour);
-	append_records(fx, j, 100, 5, 100, now_ns());
+	append_records(fx, j, 100, 5, 100, timefmt_now_ns() - 2 * hour);
+	append_records(fx, j, 100, 5, 100, timefmt_now_ns());
 	journal_retain(j);
 	journal_get_stats(j, &st);
 	assert_true(st.segments_removed > 0);
@@ -596,7 +590,7 @@ static void test_read_after_seq_starts_mid_segment(void **state)
 	                           500, 1234, 1999, 2000, 5000};
 	struct journal *j = jopen(fx, NULL);
 
-	append_records(fx, j, 2000, 10, 150, now_ns());
+	append_records(fx, j, 2000, 10, 150, timefmt_now_ns());
 	for (int round = 0; round < 2; round++) {
 		for (size_t i = 0; i < sizeof(afters) / sizeof(afters[0]);
 		     i++) {
@@ -616,7 +610,7 @@ static void test_read_reverse_yields_newest_first_across_segments(void **state)
 
 	fx->cfg.segment_bytes = 4096;
 	j = jopen(fx, NULL);
-	append_records(fx, j, 300, 4, 100, now_ns());
+	append_records(fx, j, 300, 4, 100, timefmt_now_ns());
 	for (int round = 0; round < 2; round++) {
 		check_read_down(j, UINT64_MAX, 0, 300, 1);
 		check_read_down(j, 150, 0, 149, 1);
@@ -647,7 +641,7 @@ static void test_torn_tail_is_truncated_on_restart(void **state)
 	assert_recovered(&rec, 2 * FRAME_OVERHEAD + pad - 3, 0, 0);
 	assert_int_equal(journal_last_seq(j), 3);
 	check_read_all(j, 1, 3);
-	append_records(fx, j, 1, 1, pad, now_ns());
+	append_records(fx, j, 1, 1, pad, timefmt_now_ns());
 	check_read_all(j, 1, 4);
 	journal_close(j);
 }
@@ -661,8 +655,8 @@ static void test_torn_batch_is_truncated_whole(void **state)
 	char path[256];
 	struct journal *j = jopen(fx, NULL);
 
-	append_batch(j, 5, 1, 1, pad, now_ns());
-	append_batch(j, 5, 2, 3, pad, now_ns()); /* seqs 2, 3, 4 */
+	append_batch(j, 5, 1, 1, pad, timefmt_now_ns());
+	append_batch(j, 5, 2, 3, pad, timefmt_now_ns()); /* seqs 2, 3, 4 */
 	journal_close(j);
 	list_segments(fx, path, sizeof(path));
 	size = file_size(path);
@@ -679,7 +673,7 @@ static void test_torn_batch_is_truncated_whole(void **state)
 	/* The torn batch was never acknowledged: dedup must not know it. */
 	assert_int_equal(fx->nbatches, 1);
 	assert_int_equal(fx->batches[0].batch, 1);
-	append_batch(j, 5, 2, 3, pad, now_ns());
+	append_batch(j, 5, 2, 3, pad, timefmt_now_ns());
 	check_read_all(j, 1, 4);
 	journal_close(j);
 }
@@ -703,7 +697,7 @@ static void test_flipped_byte_in_middle_of_last_segment_is_skipped(void **state)
 	assert_int_equal(list_segments(fx, NULL, 0), 2);
 
 	const uint64_t up[] = {1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13};
-	append_records(fx, j, 3, 3, 60, now_ns());
+	append_records(fx, j, 3, 3, 60, timefmt_now_ns());
 	for (int round = 0; round < 2; round++) {
 		s = read_after(j, 0, 0);
 		assert_int_equal(s.n, 12);
@@ -750,9 +744,9 @@ static void test_batch_markers_replayed_at_open(void **state)
 	struct journal *j = jopen(fx, NULL);
 
 	assert_int_equal(fx->nbatches, 0);
-	append_batch(j, 1, 10, 1, 30, now_ns());
-	append_batch(j, 1, 11, 2, 30, now_ns());
-	append_batch(j, 2, 5, 3, 30, now_ns());
+	append_batch(j, 1, 10, 1, 30, timefmt_now_ns());
+	append_batch(j, 1, 11, 2, 30, timefmt_now_ns());
+	append_batch(j, 2, 5, 3, 30, timefmt_now_ns());
 	journal_close(j);
 
 	j = jopen(fx, NULL);
@@ -778,7 +772,7 @@ static void test_batch_markers_replayed_from_last_two_segments(void **state)
 
 	fx->cfg.segment_bytes = 4096;
 	j = jopen(fx, NULL);
-	append_records(fx, j, 400, 4, 100, now_ns());
+	append_records(fx, j, 400, 4, 100, timefmt_now_ns());
 	total = fx->next_batch - 1;
 	journal_close(j);
 
@@ -809,7 +803,7 @@ static void test_journal_id_stable_across_reopen(void **state)
 
 	memcpy(id, journal_id(j), sizeof(id));
 	assert_memory_not_equal(id, zero, sizeof(id));
-	append_records(fx, j, 3, 3, 30, now_ns());
+	append_records(fx, j, 3, 3, 30, timefmt_now_ns());
 	journal_close(j);
 
 	j = jopen(fx, NULL);
@@ -846,7 +840,7 @@ static void test_append_failure_leaves_journal_unchanged(void **state)
 	struct journal *j = jopen(fx, NULL);
 	int rc;
 
-	append_records(fx, j, 10, 5, 100, now_ns());
+	append_records(fx, j, 10, 5, 100, timefmt_now_ns());
 	list_segments(fx, path, sizeof(path));
 	size = file_size(path);
 	for (int i = 0; i < 5; i++) {
@@ -860,7 +854,7 @@ static void test_append_failure_leaves_journal_unchanged(void **state)
 	lim = old;
 	lim.rlim_cur = (rlim_t)(size + 700);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	struct frame_record st = t_stamp(now_ns());
+	struct frame_record st = t_stamp(timefmt_now_ns());
 	rc = journal_append_batch(j, T_SESSION, 99, recs, 5, &st, &first, err,
 	                          sizeof(err));
 	setrlimit(RLIMIT_FSIZE, &old);
@@ -874,7 +868,7 @@ static void test_append_failure_leaves_journal_unchanged(void **state)
 	assert_int_equal(journal_last_seq(j), 10);
 	check_read_all(j, 1, 10);
 
-	append_records(fx, j, 5, 5, 300, now_ns());
+	append_records(fx, j, 5, 5, 300, timefmt_now_ns());
 	check_read_all_across_reopen(fx, j, 1, 15);
 }
 
@@ -905,7 +899,7 @@ test_append_goes_on_in_a_new_segment_after_an_undo_failed(void **state)
 	char err[512] = "", path[256];
 	struct journal *j = jopen(fx, NULL);
 
-	append_records(fx, j, 10, 5, 30, now_ns());
+	append_records(fx, j, 10, 5, 30, timefmt_now_ns());
 	list_segments(fx, path, sizeof(path));
 	if (!set_immutable(path, true)) {
 		journal_close(j);
@@ -914,7 +908,8 @@ test_append_goes_on_in_a_new_segment_after_an_undo_failed(void **state)
 	append_one_refused(j, 100, 11, err, sizeof err);
 	assert_non_null(strstr(err, path));
 	/* Still immutable: the next append goes to a new segment. */
-	uint64_t first = append_batch(j, T_SESSION, 101, 1, 30, now_ns());
+	uint64_t first =
+	    append_batch(j, T_SESSION, 101, 1, 30, timefmt_now_ns());
 	assert_int_equal(first, 11);
 	assert_int_equal(list_segments(fx, NULL, 0), 2);
 	check_read_all(j, 1, 11);
@@ -938,7 +933,7 @@ static void test_removed_directory_is_noticed_and_made_again(void **state)
 	unsigned char id[JOURNAL_ID_LEN];
 	memcpy(id, id0, sizeof id);
 
-	append_records(fx, j, 10, 5, 30, now_ns());
+	append_records(fx, j, 10, 5, 30, timefmt_now_ns());
 	snprintf(root_log, sizeof root_log, "%s/log", fx->root);
 	files_remove_tree(root_log);
 	assert_int_equal(access(fx->dir, F_OK), -1);
@@ -951,7 +946,8 @@ static void test_removed_directory_is_noticed_and_made_again(void **state)
 	assert_int_equal(access(fx->dir, F_OK), 0);
 	assert_int_equal(journal_check(j, err, sizeof err), 0);
 
-	uint64_t first = append_batch(j, T_SESSION, 200, 3, 30, now_ns());
+	uint64_t first =
+	    append_batch(j, T_SESSION, 200, 3, 30, timefmt_now_ns());
 	assert_int_equal(first, 11);
 	assert_int_equal(journal_first_seq(j), 11);
 	assert_memory_equal(journal_id(j), id, sizeof id);
@@ -972,7 +968,7 @@ static void test_append_into_a_removed_directory_is_refused_once(void **state)
 	char root_log[200];
 	struct journal *j = jopen(fx, NULL);
 
-	append_records(fx, j, 4, 4, 30, now_ns());
+	append_records(fx, j, 4, 4, 30, timefmt_now_ns());
 	snprintf(root_log, sizeof root_log, "%s/log", fx->root);
 	files_remove_tree(root_log);
 
@@ -980,7 +976,8 @@ static void test_append_into_a_removed_directory_is_refused_once(void **state)
 	append_one_refused(j, 300, 5, err, sizeof err);
 	assert_non_null(strstr(err, "removed"));
 	assert_int_equal(journal_last_seq(j), 4);
-	uint64_t first = append_batch(j, T_SESSION, 301, 1, 30, now_ns());
+	uint64_t first =
+	    append_batch(j, T_SESSION, 301, 1, 30, timefmt_now_ns());
 	assert_int_equal(first, 5);
 	check_read_all_across_reopen(fx, j, 5, 5);
 }
@@ -992,7 +989,7 @@ static void test_callback_can_stop_read(void **state)
 
 	fx->cfg.segment_bytes = 4096;
 	j = jopen(fx, NULL);
-	append_records(fx, j, 100, 3, 100, now_ns());
+	append_records(fx, j, 100, 3, 100, timefmt_now_ns());
 	check_read_up(j, 0, 3, 1, 3);
 	check_read_up(j, 50, 1, 51, 51);
 	check_read_down(j, UINT64_MAX, 2, 100, 99);
@@ -1012,7 +1009,7 @@ static void test_sync_runs_only_when_dirty(void **state)
 	journal_get_stats(j, &st);
 	assert_int_equal(st.fsyncs, 0);
 
-	append_records(fx, j, 2, 2, 30, now_ns());
+	append_records(fx, j, 2, 2, 30, timefmt_now_ns());
 	assert_int_equal(journal_dirty(j), 1);
 	assert_int_equal(journal_sync(j, err, sizeof(err)), 0);
 	assert_int_equal(journal_dirty(j), 0);
@@ -1055,7 +1052,7 @@ static void test_sync_later_hands_a_descriptor_and_never_waits(void **state)
 	assert_int_equal(h.n, 0);
 	journal_sync_later(j); /* clean: nothing handed over */
 	assert_int_equal(h.n, 0);
-	append_records(fx, j, 2, 2, 30, now_ns());
+	append_records(fx, j, 2, 2, 30, timefmt_now_ns());
 	journal_sync_later(j);
 	assert_int_equal(h.n, 1);
 	assert_int_equal(journal_dirty(j), 0);
@@ -1068,7 +1065,7 @@ static void test_sync_later_hands_a_descriptor_and_never_waits(void **state)
 
 	/* rotation hands the sealed segment over instead of syncing it, then
 	 * the new segment's header and the directory */
-	append_records(fx, j, 200, 10, 100, now_ns());
+	append_records(fx, j, 200, 10, 100, timefmt_now_ns());
 	assert_true(list_segments(fx, NULL, 0) > 1);
 	assert_true(h.n >= 4);
 	assert_string_equal(h.paths[1], newest);
@@ -1106,7 +1103,7 @@ static void test_retention_leaves_the_last_close_to_release_async(void **state)
 	fx->cfg.segment_bytes = 4096;
 	fx->cfg.max_total_bytes = 3 * 4096;
 	struct journal *j = jopen(fx, NULL);
-	append_records(fx, j, 300, 5, 100, now_ns());
+	append_records(fx, j, 300, 5, 100, timefmt_now_ns());
 	journal_get_stats(j, &st);
 	assert_true(st.segments_removed > 0);
 	assert_int_equal(h.n, st.segments_removed);
@@ -1135,7 +1132,7 @@ static void test_large_batch_spans_several_writev_calls(void **state)
 	struct journal *j = jopen(fx, NULL);
 
 	/* 1 + 2 * 1500 iovecs: more than IOV_MAX (1024). */
-	append_batch(j, T_SESSION, 1, 1500, 20, now_ns());
+	append_batch(j, T_SESSION, 1, 1500, 20, timefmt_now_ns());
 	check_read_all_across_reopen(fx, j, 1, 1500);
 }
 
@@ -1153,7 +1150,7 @@ static void test_record_over_max_record_is_refused(void **state)
 	assert_non_null(big);
 	r.data = big;
 	r.len = 101;
-	struct frame_record st = t_stamp(now_ns());
+	struct frame_record st = t_stamp(timefmt_now_ns());
 	assert_int_equal(
 	    journal_append_batch(j, 1, 1, &r, 1, &st, &first, err, sizeof(err)),
 	    -1);
@@ -1170,7 +1167,7 @@ static void test_newest_segment_shorter_than_header_is_removed(void **state)
 	char path[300];
 	struct journal *j = jopen(fx, NULL);
 
-	append_records(fx, j, 5, 5, 30, now_ns());
+	append_records(fx, j, 5, 5, 30, timefmt_now_ns());
 	journal_close(j);
 	/* Broker died while creating the next segment. */
 	snprintf(path, sizeof(path), "%s/%016x.journal", fx->dir, 6u);
@@ -1179,7 +1176,7 @@ static void test_newest_segment_shorter_than_header_is_removed(void **state)
 	j = jopen(fx, &rec);
 	assert_int_equal(access(path, F_OK), -1);
 	assert_int_equal(journal_last_seq(j), 5);
-	append_records(fx, j, 2, 2, 30, now_ns());
+	append_records(fx, j, 2, 2, 30, timefmt_now_ns());
 	check_read_all(j, 1, 7);
 	journal_close(j);
 }
@@ -1190,7 +1187,7 @@ static void test_newest_segment_with_zero_header_is_set_aside(void **state)
 	char path[300], aside[310], first[300], zeros[4096] = {0};
 	struct journal *j = jopen(fx, NULL);
 
-	append_records(fx, j, 5, 5, 30, now_ns());
+	append_records(fx, j, 5, 5, 30, timefmt_now_ns());
 	journal_close(j);
 	/* The power went before the new segment's first sync: its size
 	 * reached the disk, its bytes did not. */
@@ -1202,7 +1199,7 @@ static void test_newest_segment_with_zero_header_is_set_aside(void **state)
 	snprintf(aside, sizeof(aside), "%s.torn", path);
 	assert_int_equal(file_size(aside), sizeof zeros);
 	assert_int_equal(journal_last_seq(j), 5);
-	append_records(fx, j, 2, 2, 30, now_ns());
+	append_records(fx, j, 2, 2, 30, timefmt_now_ns());
 	check_read_all(j, 1, 7);
 	journal_close(j);
 
@@ -1227,8 +1224,8 @@ static void four_segments(struct fixture *fx, char paths[4][300])
 	fx->cfg.segment_bytes = 10 * (FRAME_OVERHEAD + 100) + 64;
 	struct journal *j = jopen(fx, NULL);
 	for (int k = 0; k < 3; k++)
-		append_records(fx, j, 10, 10, 100, now_ns());
-	append_records(fx, j, 1, 1, 100, now_ns());
+		append_records(fx, j, 10, 10, 100, timefmt_now_ns());
+	append_records(fx, j, 1, 1, 100, timefmt_now_ns());
 	assert_int_equal(list_segments(fx, NULL, 0), 4);
 	journal_close(j);
 	for (unsigned k = 0; k < 4; k++)
@@ -1269,7 +1266,7 @@ static void test_damaged_old_segment_header_is_set_aside(void **state)
 	assert_int_equal(damage_saying(fx, "checksum"), 1);
 	assert_int_equal(journal_first_seq(j), 11);
 	check_read_all(j, 11, 31);
-	append_records(fx, j, 2, 2, 100, now_ns());
+	append_records(fx, j, 2, 2, 100, timefmt_now_ns());
 	check_read_all(j, 11, 33);
 	journal_close(j);
 }
@@ -1370,7 +1367,8 @@ static void test_damaged_newest_segment_header_never_reuses_a_seq(void **state)
 	assert_int_equal(file_size(aside), size);
 	assert_int_equal(damage_saying(fx, path), 1);
 	assert_true(journal_last_seq(j) >= 3);
-	uint64_t first = append_batch(j, T_SESSION, 500, 1, 30, now_ns());
+	uint64_t first =
+	    append_batch(j, T_SESSION, 500, 1, 30, timefmt_now_ns());
 	assert_true(first > 3);
 	journal_close(j);
 }
@@ -1384,7 +1382,7 @@ static void test_symlinked_segment_is_never_followed(void **state)
 	char target[200], link[300], err[512] = "";
 	struct journal *j = jopen(fx, NULL);
 
-	append_records(fx, j, 3, 3, 30, now_ns());
+	append_records(fx, j, 3, 3, 30, timefmt_now_ns());
 	journal_close(j);
 	snprintf(target, sizeof target, "%s/precious", fx->root);
 	const char *text = "not a journal segment, and it must stay as it is\n";
@@ -1405,7 +1403,7 @@ static void test_segment_from_another_journal_fails_open(void **state)
 	char err[512] = "", path[300];
 	struct journal *j = jopen(fx, NULL);
 
-	append_records(fx, j, 3, 3, 30, now_ns());
+	append_records(fx, j, 3, 3, 30, timefmt_now_ns());
 	journal_close(j);
 	/* A newer segment, valid on its own, from another journal. */
 	memset(h, 0, sizeof(h));
@@ -1503,7 +1501,7 @@ static void append_svc(struct fixture *fx, struct journal *j,
 		lg->svc[want + i] = svc;
 	}
 	lg->n = want + n - 1;
-	struct frame_record st = t_stamp(now_ns());
+	struct frame_record st = t_stamp(timefmt_now_ns());
 	int rc = journal_append_batch(j, T_SESSION, fx->next_batch++, recs, n,
 	                              &st, &first, err, sizeof(err));
 	if (rc)

@@ -37,6 +37,7 @@
 #include "paths.h"
 #include "proto.h"
 #include "raw_request.h"
+#include "timefmt.h"
 
 static const char *const socks[3] = {SOCK_INGEST, SOCK_QUERY, SOCK_LIVE};
 
@@ -77,9 +78,7 @@ static int teardown(void **state)
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double)timefmt_mono_ns() / 1e9;
 }
 
 /* What kills an nng 1.5.2 ipc listener: a connection closed before the SP

@@ -29,6 +29,7 @@
 #include "proto.h"
 #include "raw_request.h"
 #include "record.h"
+#include "timefmt.h"
 
 /* The issue's reproduction: 2,000 records of 'a' x 40 and '!', and a read
  * filtered by ^(a|a?)+$, which backtracks 2^40 ways on each of them.  It ran
@@ -42,9 +43,7 @@
 
 static double now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)timefmt_mono_ns() / 1e6;
 }
 
 static void publish_runaway_bait(const struct broker_proc *b)

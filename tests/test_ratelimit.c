@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "timefmt.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -47,22 +49,14 @@ static void assert_kept(struct unit_broker *u, size_t i, const char *msg)
 	assert_ptr_equal(u->batch.recs[i].svc, u->batch.views[i].service.p);
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Wait (bounded) until the monotonic clock is past t. */
 static void wait_past(int64_t t)
 {
 	struct timespec ms = {0, 1000000};
 
-	for (int i = 0; i < 10000 && mono_ns() <= t; i++)
+	for (int i = 0; i < 10000 && timefmt_mono_ns() <= t; i++)
 		nanosleep(&ms, NULL);
-	assert_true(mono_ns() > t);
+	assert_true(timefmt_mono_ns() > t);
 }
 
 static void
@@ -126,7 +120,7 @@ static void test_next_window_reports_the_suppressed_count_once(void **state)
 	limits(u, 1, 0.05);
 	add(u, "svc", 0, 4);
 	ratelimit_batch(&u->b, &u->batch);
-	int64_t window_started_by = mono_ns();
+	int64_t window_started_by = timefmt_mono_ns();
 	assert_int_equal(u->batch.n, 1);
 	assert_int_equal(unit_broker_logged(u, "Suppressed"), 0);
 	unit_batch_clear(u);

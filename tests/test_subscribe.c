@@ -170,13 +170,6 @@ static int64_t mono_ms(void)
 	return timefmt_mono_ns() / 1000000;
 }
 
-static int64_t real_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int collect_on_log(const logbus_record *rec, void *user)
 {
 	struct got_list *l = user;
@@ -918,7 +911,7 @@ static void test_fifty_followers_with_different_filters_each_get_exactly_theirs(
     void **state)
 {
 	struct broker_proc *b = *state;
-	int64_t t0 = real_ns();
+	int64_t t0 = timefmt_now_ns();
 	logbus_publisher *pubs[5];
 	struct follower *f = calloc(NSPECS, sizeof *f);
 	struct got_list journal;
@@ -1195,7 +1188,7 @@ static void test_each_start_position(void **state)
 
 	memset(md, 0, sizeof *md);
 	md->run_dir = b->run_dir;
-	md->t0 = real_ns();
+	md->t0 = timefmt_now_ns();
 	model_publish(p, md, 100);
 
 	/* The cursor of record p40, from a head reader. */
