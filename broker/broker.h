@@ -23,6 +23,7 @@
 
 #include "access.h"
 #include "batch.h"
+#include "dirs.h"
 #include "endpoint.h"
 #include "notify.h"
 #include "ratelimit.h"
@@ -96,6 +97,7 @@ struct broker {
 	struct endpoint ingest, query, live;
 	struct services *services;
 	struct routes *routes;
+	struct dirs dirs; /* dirs.h: the run and log directories */
 	struct broker_stats stats;
 	struct stats_rate rate; /* stats.c: the ingest rate's ticker */
 	/* trust and access: the resolved settings and the caches (who sent
