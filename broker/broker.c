@@ -33,6 +33,7 @@
 
 #include "broker.h"
 #include "config.h"
+#include "error_report.h"
 #include "ingest.h"
 #include "journal.h"
 #include "logbus/logbus.h"
@@ -702,6 +703,7 @@ void broker_fini(struct broker *b)
 	selflog_fini(b);
 	routes_free(b->routes);
 	b->routes = NULL;
+	error_report_fini(b);
 	syncer_free(b->syncer); /* finishes the syncs it holds */
 	if (b->journal) {
 		if (journal_sync(b->journal, err, sizeof err) < 0)

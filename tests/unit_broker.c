@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "error_report.h"
 #include "journal.h"
 #include "logbus/logbus.h"
 #include "services.h"
@@ -114,6 +115,7 @@ void unit_broker_fini(struct unit_broker *u)
 	selflog_fini(b);
 	services_free(b->services);
 	journal_close(b->journal);
+	error_report_fini(b);
 	dirs_close(&b->dirs);
 	ev_loop_destroy(b->loop);
 	nftw(u->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
