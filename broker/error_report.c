@@ -378,8 +378,9 @@ static int replace_file(struct broker *b, const char *name, const char *text,
 	char uidtext[16];
 	char tmp[NAME_MAX + 1], old[NAME_MAX + 1];
 
-	snprintf(tmp, sizeof tmp, "%s.tmp", name);
-	snprintf(old, sizeof old, "%s.1", name);
+	/* name has room for the suffixes (write_one) */
+	snprintf(tmp, sizeof tmp, "%.*s.tmp", NAME_MAX - 4, name);
+	snprintf(old, sizeof old, "%.*s.1", NAME_MAX - 4, name);
 	int fd = create_tmp(dfd, tmp);
 	if (fd < 0) {
 		snprintf(err, errlen, "create %s/%s: %s", dir, tmp,
