@@ -1,6 +1,7 @@
 /*
- * broker.c: logbusd's life: lock the run directory, open the journal,
- * listen, run the loop, drain on SIGTERM, clean up.
+ * broker.c: logbusd's life: check the run and log directories and hold
+ * them open (dirs.h), lock the run directory, open the journal, listen, run
+ * the loop, drain on SIGTERM, clean up.
  *
  * Order matters at start: the run directory's lock is taken before any
  * nng_listen, because a second nng_listen on a live socket path stops the
@@ -32,6 +33,7 @@
 
 #include "broker.h"
 #include "config.h"
+#include "error_report.h"
 #include "ingest.h"
 #include "journal.h"
 #include "logbus/logbus.h"
@@ -60,7 +62,9 @@ static int lock_run_dir(struct broker *b)
 		           b->cfg.run_dir);
 		return -1;
 	}
-	b->lock_fd = open(b->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* Through the checked directory, never a link planted at its name. */
+	b->lock_fd = openat(b->dirs.run_fd, RUN_LOCK,
+	                    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (b->lock_fd < 0) {
 		broker_log(b, LOGBUS_ERROR, "cannot open %s: %s", b->lock_path,
 		           strerror(errno));
@@ -426,6 +430,21 @@ static void log_early_damage(struct broker *b)
 	b->early_damage.n = 0;
 }
 
+/* The journal made the log directory again: the files follow it there,
+ * once it passes the same checks as at start. */
+static void reopen_log_dir(struct broker *b)
+{
+	char err[1024];
+
+	if (dirs_reopen_log(&b->dirs, b->cfg.log_dir, err, sizeof err) < 0)
+		broker_log(b, LOGBUS_ERROR,
+		           "%s; routed files and error reports are not written "
+		           "until it is fixed",
+		           err);
+	if (b->routes)
+		routes_reopen(b->routes);
+}
+
 /*
  * The journal's upkeep, on its own timer: index what start-up left
  * unindexed (a segment a tick, quickly, so that damage is reported soon
@@ -447,8 +466,8 @@ static void on_journal_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		b->journal_indexing = rc == 1;
 	}
 	rc = journal_check(b->journal, err, sizeof err);
-	if (rc > 0 && b->routes) /* the log directory may be new */
-		routes_reopen(b->routes);
+	if (rc > 0) /* the log directory may be new */
+		reopen_log_dir(b);
 	if (rc < 0 && !b->journal_failing)
 		broker_log(b, LOGBUS_CRITICAL, "%s", err);
 	b->journal_failing = rc < 0;
@@ -530,6 +549,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	memset(b, 0, sizeof *b);
 	b->cfg = *cfg;
 	b->lock_fd = -1;
+	b->dirs.run_fd = b->dirs.log_fd = -1;
 	b->stats.started_ns = timefmt_now_ns();
 	if (notify_init(&b->notify, err, sizeof err) < 0)
 		broker_log(b, LOGBUS_WARNING, "%s", err);
@@ -553,6 +573,11 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		broker_log(b, LOGBUS_ERROR,
 		           "cannot create log directory %s: %s", cfg->log_dir,
 		           strerror(errno));
+		return -1;
+	}
+	if (dirs_open(&b->dirs, cfg->run_dir, cfg->log_dir, err, sizeof err) <
+	    0) {
+		broker_log(b, LOGBUS_ERROR, "%s", err);
 		return -1;
 	}
 	if (access_resolve(cfg, &b->access_cfg, err, sizeof err) < 0) {
@@ -678,6 +703,7 @@ void broker_fini(struct broker *b)
 	selflog_fini(b);
 	routes_free(b->routes);
 	b->routes = NULL;
+	error_report_fini(b);
 	syncer_free(b->syncer); /* finishes the syncs it holds */
 	if (b->journal) {
 		if (journal_sync(b->journal, err, sizeof err) < 0)
@@ -696,6 +722,7 @@ void broker_fini(struct broker *b)
 	 * the old file and one that creates a new one both hold "the" lock. */
 	if (b->lock_fd >= 0)
 		close(b->lock_fd);
+	dirs_close(&b->dirs);
 	if (b->loop)
 		ev_loop_destroy(b->loop);
 	notify_fini(&b->notify);

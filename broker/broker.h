@@ -23,6 +23,7 @@
 
 #include "access.h"
 #include "batch.h"
+#include "dirs.h"
 #include "endpoint.h"
 #include "notify.h"
 #include "ratelimit.h"
@@ -59,6 +60,8 @@ struct broker_config {
 	uint64_t rate_burst;       /* records per window; 0: no limit */
 	uint32_t max_record_bytes; /* encoded record, <= LOGBUS_RECORD_MAX */
 	uint32_t max_fields;       /* per record, <= LOGBUS_FIELDS_MAX */
+	/* error_report.c: report files a uid may have; 0: no limit */
+	uint64_t max_reports_per_uid;
 };
 
 /* Why records and requests were refused, for stats and the tests. */
@@ -96,6 +99,8 @@ struct broker {
 	struct endpoint ingest, query, live;
 	struct services *services;
 	struct routes *routes;
+	struct dirs dirs; /* dirs.h: the run and log directories */
+	struct report_owners *report_owners; /* error_report.c */
 	struct broker_stats stats;
 	struct stats_rate rate; /* stats.c: the ingest rate's ticker */
 	/* trust and access: the resolved settings and the caches (who sent

@@ -99,6 +99,9 @@ static const struct setting settings[] = {
      "a size from 1K to 256K"},
     {"limits", "max-fields", "max-fields", NULL, CT_COUNT32, OFF(max_fields), 0,
      LOGBUS_FIELDS_MAX, true, "a number from 0 to 64"},
+    {"limits", "max-reports-per-uid", "max-reports-per-uid", NULL, CT_COUNT,
+     OFF(max_reports_per_uid), 0, 1e9, true,
+     "a number of error report files (0: no limit)"},
     {"routes", "defaults", "no-default-routes", "no", CT_BOOL,
      OFF(default_routes), 0, 0, true, "yes or no"},
     {"route", NULL, "route", NULL, CT_ROUTE, OFF(routes), 0, 0, true,
@@ -125,6 +128,7 @@ static void defaults(struct broker_config *cfg)
 	cfg->rate_burst = 1000000;
 	cfg->max_record_bytes = LOGBUS_RECORD_MAX;
 	cfg->max_fields = LOGBUS_FIELDS_MAX;
+	cfg->max_reports_per_uid = 256;
 }
 
 uint64_t config_parse_size(const char *s)

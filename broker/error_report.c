@@ -19,9 +19,19 @@
  * accepted ([A-Za-z0-9._-], not starting with '.'), so it never leaves the
  * log directory; a reader never sees half a report (written to a temporary
  * file, then renamed over the old one, which is kept as .1 by a hard link
- * made first); a report is opened, written and closed, so ten thousand
- * services cost no descriptors.  A failure is logged and nothing else
- * stops: the record is in the journal whatever happens here.
+ * made first); every name is made, opened, linked and renamed through the
+ * log directory's descriptor and never through a symbolic link (dirs.h),
+ * the temporary file with O_EXCL; a report is opened, written and closed,
+ * so ten thousand services cost no descriptors, and its fdatasync runs on
+ * the sync thread (syncer.h), never in the loop.  A failure is logged and
+ * nothing else stops: the record is in the journal whatever happens here.
+ *
+ * A uid other than root and logbusd's own has at most max-reports-per-uid
+ * report files ([limits]); past that its services' new reports are not
+ * written, and one WARNING record of logbusd says so when it reaches the
+ * limit.  A report rewritten for the same uid does not count again.  A
+ * batch gets one report per service, from its last exit record, so a
+ * batch's work here is bounded by its services, not its records.
  *
  * Each report carries the uid of the record it came from in the extended
  * attribute user.logbus.uid (the .1 is a hard link, so it keeps its own);
@@ -35,6 +45,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +62,7 @@
 #include "selflog.h"
 #include "services.h"
 #include "strbuf.h"
+#include "syncer.h"
 #include "timefmt.h"
 
 #define REPORT_MODE 0640
@@ -164,54 +176,246 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* Put text in place of path atomically, keeping the old one as path.1. */
-static int replace_file(const char *path, const char *text, size_t len,
-                        uint32_t uid, char *err, size_t errlen)
+/* The uid in an open report's attribute: 1 with *uid, or 0 when it has
+ * none or is not a regular file. */
+static int fd_uid(int fd, uint32_t *uid)
 {
-	char uidtext[16];
-	char tmp[4200], old[4200];
+	char v[16], *end;
+	struct stat st;
 
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	snprintf(old, sizeof old, "%s.1", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	ssize_t n = fgetxattr(fd, UID_XATTR, v, sizeof v - 1);
+	if (n <= 0)
+		return 0;
+	v[n] = '\0';
+	unsigned long u = strtoul(v, &end, 10);
+	if (*end != '\0' || end == v || u > UINT32_MAX)
+		return 0;
+	*uid = (uint32_t)u;
+	return 1;
+}
+
+/* A file of the log directory for reading, never through a link. */
+static int open_report(struct broker *b, const char *name)
+{
+	return openat(b->dirs.log_fd, name,
+	              O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+}
+
+/* Whose is the report name: 1 with *uid; 0 when it says nobody's (or
+ * something else stands there); -1 when there is none. */
+static int report_uid(struct broker *b, const char *name, uint32_t *uid)
+{
+	int fd = open_report(b, name);
+
+	if (fd < 0)
+		return errno == ENOENT ? -1 : 0;
+	int rc = fd_uid(fd, uid);
+	close(fd);
+	return rc;
+}
+
+/* The log directory, to list. */
+static DIR *log_dir_list(struct broker *b)
+{
 	int fd =
-	    open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, REPORT_MODE);
+	    openat(b->dirs.log_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (d == NULL && fd >= 0)
+		close(fd);
+	return d;
+}
+
+static bool report_name(const char *name, const char **svc, size_t *len);
+
+/* ---- how many reports each uid has --------------------------------------
+ *
+ * Counted from the directory's attributes at the first report after start,
+ * then kept as reports are written: one more for the uid when its report
+ * is new, or replaces another uid's (one less for that one).  A report
+ * without the attribute counts for nobody, so on a file system without
+ * user xattrs the limit counts the reports made since start.  A report
+ * removed by hand is counted until the next start.
+ */
+
+struct report_owner {
+	uint32_t uid;
+	uint32_t reports;
+	bool used;
+	bool told; /* the limit was reported and still holds */
+};
+
+struct report_owners { /* open addressing, cap a power of two */
+	struct report_owner *v;
+	size_t n, cap;
+};
+
+static struct report_owner *owner_slot(struct report_owner *v, size_t cap,
+                                       uint32_t uid)
+{
+	size_t i = (uid * 2654435761u) & (cap - 1);
+
+	while (v[i].used && v[i].uid != uid)
+		i = (i + 1) & (cap - 1);
+	return &v[i];
+}
+
+/* uid's entry, made when missing; NULL when out of memory. */
+static struct report_owner *owner_get(struct report_owners *o, uint32_t uid)
+{
+	if ((o->n + 1) * 2 > o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 64;
+		struct report_owner *v = calloc(cap, sizeof *v);
+		if (v == NULL)
+			return NULL;
+		for (size_t i = 0; i < o->cap; i++)
+			if (o->v[i].used)
+				*owner_slot(v, cap, o->v[i].uid) = o->v[i];
+		free(o->v);
+		o->v = v;
+		o->cap = cap;
+	}
+	struct report_owner *w = owner_slot(o->v, o->cap, uid);
+	if (!w->used) {
+		*w = (struct report_owner){.uid = uid, .used = true};
+		o->n++;
+	}
+	return w;
+}
+
+/* The table, counted from the directory the first time; NULL when out of
+ * memory (reports are then written uncounted). */
+static struct report_owners *owners(struct broker *b)
+{
+	struct report_owners *o = b->report_owners;
+	struct dirent *de;
+	const char *svc;
+	size_t len;
+	uint32_t uid;
+
+	if (o != NULL)
+		return o;
+	if ((o = calloc(1, sizeof *o)) == NULL)
+		return NULL;
+	b->report_owners = o;
+	DIR *d = log_dir_list(b);
+	while (d && (de = readdir(d)) != NULL) {
+		struct report_owner *w;
+		if (report_name(de->d_name, &svc, &len) &&
+		    report_uid(b, de->d_name, &uid) == 1 &&
+		    (w = owner_get(o, uid)) != NULL)
+			w->reports++;
+	}
+	if (d)
+		closedir(d);
+	return o;
+}
+
+void error_report_fini(struct broker *b)
+{
+	if (b->report_owners)
+		free(b->report_owners->v);
+	free(b->report_owners);
+	b->report_owners = NULL;
+}
+
+/* May uid have one more report?  Root and logbusd's own user always may;
+ * the first refusal after a uid reached the limit is told. */
+static bool report_allowed(struct broker *b, uint32_t uid,
+                           struct report_owner *w)
+{
+	uint64_t max = b->cfg.max_reports_per_uid;
+
+	if (w == NULL || max == 0 || uid == 0 || uid == (uint32_t)geteuid() ||
+	    w->reports < max) {
+		if (w)
+			w->told = false;
+		return true;
+	}
+	if (!w->told) {
+		logbus_field f[] = {
+		    LOGBUS_INT("uid", uid),
+		    LOGBUS_INT("reports", w->reports),
+		};
+		w->told = true;
+		broker_log_fields(
+		    b, LOGBUS_WARNING, f, 2,
+		    "error reports: uid %" PRIu32 " has %" PRIu32
+		    " report files, the limit "
+		    "(max-reports-per-uid); reports of its other "
+		    "services are not written (their exit records "
+		    "are in the journal)",
+		    uid, w->reports);
+	}
+	return false;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+/* A new temporary file; one a crash left (or anything else at its name, a
+ * link included) is removed first, never followed. */
+static int create_tmp(int dfd, const char *tmp)
+{
+	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(dfd, tmp, flags, REPORT_MODE);
+
+	if (fd < 0 && errno == EEXIST && unlinkat(dfd, tmp, 0) == 0)
+		fd = openat(dfd, tmp, flags, REPORT_MODE);
+	return fd;
+}
+
+/* Put text in place of the report name atomically, keeping the old one as
+ * name.1.  The data is synced on the sync thread afterwards, or left to
+ * the kernel's writeback when that thread is busy: the loop never waits
+ * for the disk, and the journal has the record whatever happens. */
+static int replace_file(struct broker *b, const char *name, const char *text,
+                        size_t len, uint32_t uid, char *err, size_t errlen)
+{
+	const char *dir = b->cfg.log_dir;
+	int dfd = b->dirs.log_fd;
+	char uidtext[16];
+	char tmp[NAME_MAX + 1], old[NAME_MAX + 1];
+
+	/* name has room for the suffixes (write_one) */
+	snprintf(tmp, sizeof tmp, "%.*s.tmp", NAME_MAX - 4, name);
+	snprintf(old, sizeof old, "%.*s.1", NAME_MAX - 4, name);
+	int fd = create_tmp(dfd, tmp);
 	if (fd < 0) {
-		snprintf(err, errlen, "create %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "create %s/%s: %s", dir, tmp,
+		         strerror(errno));
 		return -1;
 	}
 	int un = snprintf(uidtext, sizeof uidtext, "%u", uid);
 	if (fsetxattr(fd, UID_XATTR, uidtext, (size_t)un, 0) < 0) {
 		snprintf(err, errlen,
-		         "cannot set %s on %s: %s (only root and the reader "
+		         "cannot set %s on %s/%s: %s (only root and the reader "
 		         "group will see this report)",
-		         UID_XATTR, tmp, strerror(errno));
+		         UID_XATTR, dir, tmp, strerror(errno));
 		/* logged below as a warning, the report is still written */
 	}
-	if (write_all(fd, text, len) < 0 || fdatasync(fd) < 0) {
-		snprintf(err, errlen, "write %s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	close(fd);
+	const char *what = "write", *at = tmp;
+	if (write_all(fd, text, len) < 0)
+		goto fail;
 	/* The previous report becomes .1 without ever being absent. */
-	if (unlink(old) < 0 && errno != ENOENT) {
-		snprintf(err, errlen, "remove %s: %s", old, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	if (link(path, old) < 0 && errno != ENOENT) {
-		snprintf(err, errlen, "keep %s as .1: %s", path,
-		         strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) < 0) {
-		snprintf(err, errlen, "rename %s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
+	what = "remove", at = old;
+	if (unlinkat(dfd, old, 0) < 0 && errno != ENOENT)
+		goto fail;
+	what = "keep as .1", at = name;
+	if (linkat(dfd, name, dfd, old, 0) < 0 && errno != ENOENT)
+		goto fail;
+	what = "rename", at = tmp;
+	if (renameat(dfd, tmp, dfd, name) < 0)
+		goto fail;
+	if (b->syncer == NULL || !syncer_offer(b->syncer, fd, name))
+		close(fd);
 	return 0;
+fail:
+	snprintf(err, errlen, "%s %s/%s: %s", what, dir, at, strerror(errno));
+	close(fd);
+	unlinkat(dfd, tmp, 0);
+	return -1;
 }
 
 /* For `logbusctl services`: the service's last report and how it ended. */
@@ -228,29 +432,45 @@ static void report_seen(struct broker *b, const struct record_view *v,
 		services_report(svc, timefmt_now_ns(), code, v->message.p, len);
 }
 
-/* The report of one exit record. */
+/* The report of one exit record, published by uid. */
 static void write_one(struct broker *b, const struct record_view *v,
                       uint32_t uid)
 {
-	char path[4096], err[4400] = "";
+	char name[NAME_MAX + 1], err[4400] = "";
 	char *text;
 	size_t tlen;
 	int64_t code;
+	uint32_t prev = 0;
 
-	int n = snprintf(path, sizeof path, "%s/service_%.*s_error.log",
-	                 b->cfg.log_dir, (int)v->service.len, v->service.p);
-	if (n < 0 || (size_t)n >= sizeof path) {
-		broker_log(b, LOGBUS_WARNING, "error report: path too long");
+	int n = snprintf(name, sizeof name - 4, "service_%.*s_error.log",
+	                 (int)v->service.len, v->service.p);
+	if (n < 0 || (size_t)n >= sizeof name - 4) {
+		broker_log(b, LOGBUS_WARNING, "error report: name too long");
 		return;
 	}
+	/* A new report for uid, or one taken over from another uid, counts
+	 * against uid's limit. */
+	int had = report_uid(b, name, &prev);
+	bool adds = had < 0 || (had == 1 && prev != uid);
+	struct report_owners *o = owners(b);
+	struct report_owner *w = o ? owner_get(o, uid) : NULL;
+	if (adds && !report_allowed(b, uid, w))
+		return;
 	if (render(v, &text, &tlen, &code) < 0) {
 		broker_log(b, LOGBUS_WARNING,
-		           "error report %s: cannot render it", path);
+		           "error report %s/%s: cannot render it",
+		           b->cfg.log_dir, name);
 		return;
 	}
-	if (replace_file(path, text, tlen, uid, err, sizeof err) < 0) {
+	if (replace_file(b, name, text, tlen, uid, err, sizeof err) < 0) {
 		broker_log(b, LOGBUS_WARNING, "error report: %s", err);
 	} else {
+		struct report_owner *pw;
+		if (adds && w)
+			w->reports++;
+		if (adds && had == 1 && (pw = owner_get(o, prev)) != NULL &&
+		    pw->reports > 0)
+			pw->reports--;
 		b->stats.error_reports++;
 		report_seen(b, v, code);
 		if (*err)
@@ -259,29 +479,89 @@ static void write_one(struct broker *b, const struct record_view *v,
 	free(text);
 }
 
-void error_report_write(struct broker *b, const struct batch *bt)
+static uint32_t svc_hash(const struct lb_str *s)
 {
-	for (size_t i = 0; i < bt->n; i++)
-		if (bt->views[i].exit)
-			write_one(b, &bt->views[i], bt->stamp.uid);
+	uint32_t h = 2166136261u;
+
+	for (uint32_t i = 0; i < s->len; i++)
+		h = (h ^ (unsigned char)s->p[i]) * 16777619u;
+	return h;
 }
 
-/* May the reader see the report at path? */
-static bool report_visible(const struct reader *rd, const char *path)
+/* Mark in last[] the exit records of bt that are their service's last in
+ * the batch (a set of services, open addressing): 0, or -1 when out of
+ * memory. */
+static int last_exits(const struct batch *bt, bool *last)
 {
-	char v[16];
-	ssize_t n;
+	size_t cap = 16;
 
-	if (rd->trusted)
-		return true;
-	n = getxattr(path, UID_XATTR, v, sizeof v - 1);
-	if (n <= 0)
-		return false;
-	v[n] = '\0';
-	char *end;
-	unsigned long uid = strtoul(v, &end, 10);
-	return *end == '\0' && uid <= UINT32_MAX &&
-	       reader_may_see(rd, (uint32_t)uid);
+	while (cap < 2 * bt->n)
+		cap *= 2;
+	const struct lb_str **set = calloc(cap, sizeof *set);
+	if (set == NULL)
+		return -1;
+	for (size_t i = bt->n; i-- > 0;) {
+		const struct lb_str *svc = &bt->views[i].service;
+		last[i] = false;
+		if (bt->views[i].exit == NULL)
+			continue;
+		size_t k = svc_hash(svc) & (cap - 1);
+		while (set[k] && !(set[k]->len == svc->len &&
+		                   memcmp(set[k]->p, svc->p, svc->len) == 0))
+			k = (k + 1) & (cap - 1);
+		if (set[k] == NULL) {
+			set[k] = svc;
+			last[i] = true;
+		}
+	}
+	free(set);
+	return 0;
+}
+
+/* One report per service and batch, from its last exit record: the
+ * earlier ones are in the journal, and a batch of exits of one service
+ * costs one file's writing, not one per record. */
+void error_report_write(struct broker *b, const struct batch *bt)
+{
+	bool *last;
+	size_t i;
+
+	for (i = 0; i < bt->n && bt->views[i].exit == NULL; i++)
+		;
+	if (i == bt->n)
+		return; /* the common case: no exit in the batch */
+	if ((last = malloc(bt->n * sizeof *last)) == NULL ||
+	    last_exits(bt, last) < 0) {
+		free(last);
+		broker_log(b, LOGBUS_WARNING,
+		           "error reports: out of memory, %zu records' reports "
+		           "not written",
+		           bt->n);
+		return;
+	}
+	for (; i < bt->n; i++)
+		if (last[i])
+			write_one(b, &bt->views[i], bt->stamp.uid);
+	free(last);
+}
+
+/* The report name, open, when it is a regular file the reader may see
+ * (st filled); else -1. */
+static int open_visible(struct broker *b, const char *name,
+                        const struct reader *rd, struct stat *st)
+{
+	uint32_t uid;
+	int fd = open_report(b, name);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) ||
+	    !(rd->trusted ||
+	      (fd_uid(fd, &uid) == 1 && reader_may_see(rd, uid)))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* ---- the query ops that read reports back ---- */
@@ -310,7 +590,7 @@ void error_report_list_op(struct endpoint *ep, nng_msg *msg,
                           const msgpack_object *req, const struct reader *rd)
 {
 	struct broker *b = ep->b;
-	DIR *d = opendir(b->cfg.log_dir);
+	DIR *d = log_dir_list(b);
 	struct dirent *de;
 	msgpack_sbuffer rows;
 	msgpack_packer rp, pk;
@@ -328,16 +608,17 @@ void error_report_list_op(struct endpoint *ep, nng_msg *msg,
 		const char *svc;
 		size_t len;
 		struct stat st, st1;
-		char path[4200];
-		if (!report_name(de->d_name, &svc, &len))
+		char older_name[NAME_MAX + 1];
+		int fd;
+		if (!report_name(de->d_name, &svc, &len) ||
+		    (fd = open_visible(b, de->d_name, rd, &st)) < 0)
 			continue;
-		snprintf(path, sizeof path, "%s/%s", b->cfg.log_dir,
+		close(fd);
+		snprintf(older_name, sizeof older_name, "%.*s.1", NAME_MAX - 2,
 		         de->d_name);
-		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
-		    !report_visible(rd, path))
-			continue;
-		strncat(path, ".1", sizeof path - strlen(path) - 1);
-		bool older = report_visible(rd, path) && stat(path, &st1) == 0;
+		bool older = (fd = open_visible(b, older_name, rd, &st1)) >= 0;
+		if (older)
+			close(fd);
 		msgpack_pack_array(&rp, 4);
 		mp_pack_str(&rp, svc, len);
 		msgpack_pack_int64(&rp, mtime_ns(&st));
@@ -364,7 +645,7 @@ void error_report_get_op(struct endpoint *ep, nng_msg *msg,
 	const char *svc;
 	size_t len;
 	uint64_t gen = 0;
-	char path[4200];
+	char name[NAME_MAX + 1];
 	struct stat st;
 	msgpack_packer pk;
 
@@ -380,13 +661,10 @@ void error_report_get_op(struct endpoint *ep, nng_msg *msg,
 		            "gen is 0 (latest) or 1 (the one before)");
 		return;
 	}
-	snprintf(path, sizeof path, "%s/service_%.*s_error.log%s",
-	         b->cfg.log_dir, (int)len, svc, gen ? ".1" : "");
-	int fd =
-	    report_visible(rd, path) ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		if (fd >= 0)
-			close(fd);
+	snprintf(name, sizeof name, "service_%.*s_error.log%s", (int)len, svc,
+	         gen ? ".1" : "");
+	int fd = open_visible(b, name, rd, &st);
+	if (fd < 0) {
 		reply_error(ep, msg, ERR_NOT_FOUND,
 		            "no %serror report for service %.*s",
 		            gen ? "earlier " : "", (int)len, svc);
@@ -399,7 +677,8 @@ void error_report_get_op(struct endpoint *ep, nng_msg *msg,
 	close(fd);
 	if (got < 0) {
 		free(text);
-		reply_error(ep, msg, ERR_JOURNAL, "cannot read %s", path);
+		reply_error(ep, msg, ERR_JOURNAL, "cannot read %s/%s",
+		            b->cfg.log_dir, name);
 		return;
 	}
 	reply_begin(b, &pk, 2);

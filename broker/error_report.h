@@ -21,6 +21,9 @@ struct reader;
  * sees only the reports of its own uid's records). */
 void error_report_write(struct broker *b, const struct batch *bt);
 
+/* Free what the writing kept (the reports counted per uid). */
+void error_report_fini(struct broker *b);
+
 /* Query ops: "errors" lists the reports rd may see, "error_report" returns
  * one. */
 void error_report_list_op(struct endpoint *ep, nng_msg *msg,

@@ -78,6 +78,9 @@ static void usage(FILE *f)
 	        "  --max-fields N        refuse records with more than N "
 	        "fields, 0 to 64\n"
 	        "                        (default 64)\n"
+	        "  --max-reports-per-uid N  error report files a uid other "
+	        "than root may\n"
+	        "                        have (default 256; 0: no limit)\n"
 	        "  --quiet               no log lines on stderr\n"
 	        "  -h, --help            this text\n"
 	        "  -V, --version         the version\n");

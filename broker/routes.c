@@ -12,13 +12,19 @@
  *    cannot exhaust descriptors;
  *  - a file name comes from configuration checked at start, or from a
  *    logger component reduced to [A-Za-z0-9._-] under by-logger/: never
- *    outside the log directory, never the journal or an error report.
+ *    outside the log directory, never the journal or an error report;
+ *  - every file and directory is made, opened, renamed and removed through
+ *    a descriptor of its directory (the log directory's, by-logger/'s, or
+ *    a configured route's own while its file is open) and never through a
+ *    symbolic link (dirs.h): a link or anything but a regular file at a
+ *    route's name makes the route fail, it is never written through.
  */
 #include "routes.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +34,8 @@
 #include "batch.h"
 #include "broker.h"
 #include "config.h"
+#include "dirs.h"
 #include "lru.h"
-#include "paths.h"
 #include "record.h"
 #include "selflog.h"
 #include "strbuf.h"
@@ -45,7 +51,9 @@
 
 struct route {
 	struct route_spec spec;
-	char path[4400];
+	char path[4400];  /* for messages */
+	const char *base; /* the file's name in its directory */
+	int dirfd;        /* a nested route's directory while open; -1 */
 	bool automatic;
 	char component[COMPONENT_MAX + 1]; /* automatic: whose records */
 	int fd;                            /* -1: closed */
@@ -67,6 +75,7 @@ struct routes {
 	bool json; /* a route writes JSON: it needs the records' fields */
 	size_t nauto;
 	bool auto_full_reported;
+	int auto_fd; /* by-logger/, or -1 */
 	struct route *buckets[AUTO_BUCKETS];
 	struct lru open; /* open files, most recently written first */
 	size_t nopen;
@@ -293,7 +302,10 @@ static struct route *route_add(struct routes *r, const struct route_spec *spec,
 	rt->spec = *spec;
 	rt->automatic = automatic;
 	rt->fd = -1;
+	rt->dirfd = -1;
 	rt->done = done;
+	const char *slash = strrchr(rt->spec.file, '/');
+	rt->base = slash ? slash + 1 : rt->spec.file;
 	snprintf(rt->path, sizeof rt->path, "%s/%s", r->b->cfg.log_dir,
 	         spec->file);
 	r->json |= spec->format == ROUTE_JSON;
@@ -400,6 +412,7 @@ struct routes *routes_new(struct broker *b, const struct routes_config *cfg,
 		return NULL;
 	}
 	r->b = b;
+	r->auto_fd = -1;
 	r->defaults = cfg->defaults;
 	r->tsec = -1;
 	msgpack_zone_init(&r->zone, 4096);
@@ -460,6 +473,9 @@ void routes_inherit(struct routes *r, const struct routes *old)
 
 static void route_close(struct routes *r, struct route *rt)
 {
+	if (rt->dirfd >= 0)
+		close(rt->dirfd);
+	rt->dirfd = -1;
 	if (rt->fd < 0)
 		return;
 	close(rt->fd);
@@ -478,6 +494,8 @@ void routes_free(struct routes *r)
 		sb_free(&r->v[i]->out);
 		free(r->v[i]);
 	}
+	if (r->auto_fd >= 0)
+		close(r->auto_fd);
 	free(r->v);
 	free(r->touched);
 	free(r->config);
@@ -505,32 +523,62 @@ static void route_failed(struct routes *r, struct route *rt, const char *what)
 	route_close(r, rt);
 }
 
+/* The descriptor of the directory rt's file is in, made where missing:
+ * the log directory's, by-logger/'s (kept until a reopen) or a nested
+ * route's (kept while its file is open); not the caller's to close.  -1
+ * with errno. */
+static int route_dirfd(struct routes *r, struct route *rt)
+{
+	int log_fd = r->b->dirs.log_fd;
+	const char *base;
+
+	if (rt->automatic) {
+		if (r->auto_fd < 0)
+			r->auto_fd = dirs_open_parent(log_fd, rt->spec.file,
+			                              0750, &base);
+		return r->auto_fd;
+	}
+	if (rt->base == rt->spec.file)
+		return log_fd;
+	if (rt->dirfd < 0)
+		rt->dirfd =
+		    dirs_open_parent(log_fd, rt->spec.file, 0750, &base);
+	return rt->dirfd;
+}
+
 static int route_open(struct routes *r, struct route *rt)
 {
 	struct stat st;
-	char dir[sizeof rt->path];
 
 	if (rt->fd >= 0) {
 		lru_touch(&r->open, &rt->lru);
 		return 0;
 	}
-	snprintf(dir, sizeof dir, "%s", rt->path);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	if (paths_mkdir_p(dir, 0750) < 0) {
+	int dfd = route_dirfd(r, rt);
+	if (dfd < 0) {
 		route_failed(r, rt, "create the directory of");
 		return -1;
 	}
 	while (r->nopen >= OPEN_MAX)
 		route_close(r, lru_entry(r->open.tail, struct route, lru));
-	rt->fd = open(rt->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	              rt->spec.mode);
-	if (rt->fd < 0 || fstat(rt->fd, &st) < 0) {
-		if (rt->fd >= 0)
+	/* O_NONBLOCK: a FIFO at the name must not stop the loop. */
+	rt->fd = openat(dfd, rt->base,
+	                O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
+	                    O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+	                rt->spec.mode);
+	if (rt->fd < 0 || fstat(rt->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		const char *what = "open";
+		if (rt->fd >= 0) {
+			if (!S_ISREG(st.st_mode)) {
+				what = "write to a non-regular file at";
+				errno = EINVAL;
+			}
+			int e = errno;
 			close(rt->fd);
+			errno = e;
+		}
 		rt->fd = -1;
-		route_failed(r, rt, "open");
+		route_failed(r, rt, what);
 		return -1;
 	}
 	rt->size = (uint64_t)st.st_size;
@@ -545,23 +593,34 @@ static int route_open(struct routes *r, struct route *rt)
  * ext4 answers by writing the renamed file's data out at once. */
 static void route_rotate(struct routes *r, struct route *rt)
 {
-	char from[sizeof rt->path + 16], to[sizeof rt->path + 16];
+	char from[NAME_MAX + 1], to[NAME_MAX + 1];
+	int failed = 0;
 
 	route_close(r, rt);
-	snprintf(to, sizeof to, "%s.%d", rt->path, rt->spec.backups);
-	int oldest = open(to, O_RDONLY | O_CLOEXEC);
-	if (unlink(to) < 0 && errno != ENOENT)
+	int dfd = route_dirfd(r, rt);
+	if (dfd < 0) {
 		route_failed(r, rt, "rotate");
-	for (int i = rt->spec.backups - 1; i >= 1; i--) {
-		snprintf(from, sizeof from, "%s.%d", rt->path, i);
-		snprintf(to, sizeof to, "%s.%d", rt->path, i + 1);
-		if (rename(from, to) < 0 && errno != ENOENT)
-			route_failed(r, rt, "rotate");
+		return;
 	}
-	snprintf(to, sizeof to, "%s.1", rt->path);
-	if (rename(rt->path, to) < 0 && errno != ENOENT)
-		route_failed(r, rt, "rotate");
+	snprintf(to, sizeof to, "%s.%d", rt->base, rt->spec.backups);
+	int oldest =
+	    openat(dfd, to, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (unlinkat(dfd, to, 0) < 0 && errno != ENOENT)
+		failed = errno;
+	for (int i = rt->spec.backups - 1; i >= 1; i--) {
+		snprintf(from, sizeof from, "%s.%d", rt->base, i);
+		snprintf(to, sizeof to, "%s.%d", rt->base, i + 1);
+		if (renameat(dfd, from, dfd, to) < 0 && errno != ENOENT)
+			failed = errno;
+	}
+	snprintf(to, sizeof to, "%s.1", rt->base);
+	if (renameat(dfd, rt->base, dfd, to) < 0 && errno != ENOENT)
+		failed = errno;
 	syncer_release(r->b->syncer, oldest);
+	if (failed) {
+		errno = failed;
+		route_failed(r, rt, "rotate");
+	}
 	r->st.rotations++;
 	rt->size = 0;
 }
@@ -907,6 +966,10 @@ unsigned routes_reopen(struct routes *r)
 			route_close(r, r->v[i]);
 			n++;
 		}
+	/* by-logger/ too: it may have been moved or made again */
+	if (r->auto_fd >= 0)
+		close(r->auto_fd);
+	r->auto_fd = -1;
 	return n;
 }
 

@@ -132,20 +132,26 @@ struct syncer *syncer_new(struct ev_loop *loop,
 	return s;
 }
 
+/* Queue j when fewer than limit jobs wait; whether it was queued. */
+static bool enqueue(struct syncer *s, const struct job *j, size_t limit)
+{
+	pthread_mutex_lock(&s->mu);
+	bool queued = s->n < limit && !s->stopping;
+	if (queued) {
+		s->q[(s->head + s->n) % QUEUE] = *j;
+		s->n++;
+		pthread_cond_signal(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return queued;
+}
+
 static void submit(struct syncer *s, const struct job *job)
 {
 	struct job j = *job;
 
-	pthread_mutex_lock(&s->mu);
-	if (s->n < QUEUE && !s->stopping) {
-		s->q[(s->head + s->n) % QUEUE] = j;
-		s->n++;
-		pthread_cond_signal(&s->cv);
-		pthread_mutex_unlock(&s->mu);
-		return;
-	}
-	pthread_mutex_unlock(&s->mu);
-	run_job(s, &j);
+	if (!enqueue(s, &j, QUEUE))
+		run_job(s, &j);
 }
 
 void syncer_submit(void *arg, int fd, const char *path)
@@ -156,6 +162,14 @@ void syncer_submit(void *arg, int fd, const char *path)
 		return;
 	snprintf(j.path, sizeof j.path, "%s", path);
 	submit(arg, &j);
+}
+
+int syncer_offer(void *arg, int fd, const char *path)
+{
+	struct job j = {.fd = fd, .sync = true};
+
+	snprintf(j.path, sizeof j.path, "%s", path);
+	return enqueue(arg, &j, QUEUE / 2);
 }
 
 void syncer_release(void *arg, int fd)

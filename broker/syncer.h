@@ -9,6 +9,8 @@
  * stays valid.  Syncs that a reply waits for (a CRITICAL record) and the
  * last one at shutdown stay synchronous in the loop.
  *
+ * Error reports are synced here too, when there is room (syncer_offer).
+ *
  * The thread also closes the last descriptor of removed files (a rotated
  * file's oldest backup, a segment dropped by retention): freeing a large
  * file's blocks is done by that close, and on a filesystem mounted with
@@ -38,6 +40,11 @@ struct syncer *syncer_new(struct ev_loop *loop,
 /* Queue a sync of fd (which the syncer closes); path names it in errors.
  * A directory gets fsync, a file fdatasync. */
 void syncer_submit(void *syncer, int fd, const char *path);
+/* Queue a sync of fd if the queue is less than half full, and return 1;
+ * else return 0 and leave fd to the caller.  For files whose sync may be
+ * left to the kernel (error reports): they never take the room the
+ * journal's syncs need, nor make the caller wait. */
+int syncer_offer(void *syncer, int fd, const char *path);
 /* Queue the close of fd, a removed file's last descriptor (no sync). */
 void syncer_release(void *syncer, int fd);
 void syncer_get_stats(struct syncer *s, struct syncer_stats *st);

@@ -2,7 +2,9 @@
  * test_routes.c: broker/routes.c, the routed files: rotation by size with
  * a bounded number of backups, reopening after logrotate moved a file, and
  * a file that cannot be written (disk full) reported once, skipped, and
- * caught up from the journal when it works again.
+ * caught up from the journal when it works again; a symbolic link at a
+ * route's name, at by-logger/ or at a route's directory is never written
+ * through.
  *
  * tests/test_routes.sh covers the same files through a running logbusd
  * (its ctest is test_routes_cli).
@@ -14,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,26 @@
 
 #include "routes.h"
 #include "unit_broker.h"
+
+/*
+ * A full disk for one file: this program is linked with -Wl,--wrap=write,
+ * so routes.c's write(2) comes here and fails with ENOSPC on the file whose
+ * inode full_ino names.
+ */
+static ino_t full_ino;
+ssize_t __real_write(int fd, const void *p, size_t n);
+ssize_t __wrap_write(int fd, const void *p, size_t n);
+
+ssize_t __wrap_write(int fd, const void *p, size_t n)
+{
+	struct stat st;
+
+	if (full_ino && fstat(fd, &st) == 0 && st.st_ino == full_ino) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return __real_write(fd, p, n);
+}
 
 /* Routes from one --route spec, without all.log and by-logger/. */
 static struct routes *routes_of(struct unit_broker *u, const char *spec)
@@ -160,9 +184,12 @@ static void test_disk_full_is_reported_once_and_caught_up_later(void **state)
 	struct routes_stats st;
 	int nums[64];
 
+	struct stat fst;
 	unit_path(u, "full.log", path, sizeof path);
-	if (symlink("/dev/full", path) < 0) /* every write: ENOSPC */
-		fail_msg("symlink %s: %m", path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640);
+	assert_true(fd >= 0 && fstat(fd, &fst) == 0);
+	close(fd);
+	full_ino = fst.st_ino; /* every write: ENOSPC */
 	struct routes *r = routes_of(u, "full.log");
 
 	write_lines(u, r, 0, 2);
@@ -181,7 +208,7 @@ static void test_disk_full_is_reported_once_and_caught_up_later(void **state)
 	routes_get_stats(r, &st);
 	assert_int_equal(st.failing, 1);
 
-	assert_int_equal(unlink(path), 0); /* room again */
+	full_ino = 0; /* room again */
 	routes_tick(r);
 	routes_get_stats(r, &st);
 	assert_int_equal(st.failing, 0);
@@ -192,6 +219,61 @@ static void test_disk_full_is_reported_once_and_caught_up_later(void **state)
 	write_lines(u, r, 4, 1); /* and new batches go straight in */
 	assert_int_equal(lines_of(u, "full.log", nums, 64), 5);
 	routes_free(r);
+}
+
+/* A link at name (to the victim's file, or its directory): the route of
+ * spec fails, reported, and never writes through it. */
+static void route_fails_at_link(struct unit_broker *u, bool to_dir,
+                                const char *name, const char *spec)
+{
+	struct unit_victim v;
+	struct routes_stats st;
+	char about[64];
+
+	unit_victim_make(&v);
+	unit_plant(u, to_dir ? v.dir : v.file, name);
+	struct routes *r = routes_of(u, spec);
+	write_lines(u, r, 0, 2);
+	unit_victim_untouched(&v);
+	routes_get_stats(r, &st);
+	assert_int_equal(st.failing, 1);
+	snprintf(about, sizeof about, "route %s: cannot", spec);
+	assert_non_null(unit_broker_event(u, about));
+	routes_free(r);
+	unit_victim_remove(&v);
+}
+
+static void test_a_link_at_a_route_file_is_never_followed(void **state)
+{
+	route_fails_at_link(*state, false, "app.log", "app.log");
+	assert_non_null(unit_broker_event(*state, "symbolic links"));
+}
+
+static void test_a_link_at_a_route_directory_is_never_followed(void **state)
+{
+	route_fails_at_link(*state, true, "sub", "sub/precious");
+}
+
+static void test_a_link_at_by_logger_is_never_followed(void **state)
+{
+	struct unit_broker *u = *state;
+	struct unit_victim v;
+	struct routes_config rc = {.defaults = true};
+	char err[256];
+	size_t size;
+
+	unit_victim_make(&v);
+	unit_plant(u, v.dir, "by-logger");
+	struct routes *r = routes_new(&u->b, &rc, err, sizeof err);
+	assert_non_null(r);
+	write_lines(u, r, 0, 2); /* logger "app": by-logger/app.log */
+	unit_victim_untouched(&v);
+	char *text = slurp(u, "all.log", &size); /* all.log is written */
+	assert_non_null(strstr(text, "app: line 01"));
+	free(text);
+	assert_non_null(unit_broker_event(u, "route by-logger/app.log"));
+	routes_free(r);
+	unit_victim_remove(&v);
 }
 
 int main(void)
@@ -209,6 +291,15 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_disk_full_is_reported_once_and_caught_up_later,
 	        unit_broker_setup, unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_a_link_at_a_route_file_is_never_followed,
+	        unit_broker_setup, unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_a_link_at_a_route_directory_is_never_followed,
+	        unit_broker_setup, unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_a_link_at_by_logger_is_never_followed, unit_broker_setup,
+	        unit_broker_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

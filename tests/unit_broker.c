@@ -14,11 +14,14 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "error_report.h"
 #include "files.h"
 #include "journal.h"
 #include "logbus/logbus.h"
@@ -73,6 +76,9 @@ void unit_broker_init(struct unit_broker *u)
 	b->cfg.log_dir = u->dir;
 	b->cfg.quiet = true;
 	b->lock_fd = -1;
+	b->dirs.run_fd = -1;
+	b->dirs.log_fd = open(u->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(b->dirs.log_fd >= 0);
 	struct journal_config jc = {
 	    .dir = jdir,
 	    .segment_bytes = 1 << 20,
@@ -88,6 +94,7 @@ void unit_broker_init(struct unit_broker *u)
 	selflog_init(b, capture, u);
 	batch_init(&u->batch);
 	u->session = 99;
+	u->uid = 1000;
 }
 
 void unit_broker_fini(struct unit_broker *u)
@@ -99,6 +106,8 @@ void unit_broker_fini(struct unit_broker *u)
 	selflog_fini(b);
 	services_free(b->services);
 	journal_close(b->journal);
+	error_report_fini(b);
+	dirs_close(&b->dirs);
 	ev_loop_destroy(b->loop);
 	files_remove_tree(u->dir);
 }
@@ -141,7 +150,6 @@ const struct unit_event *unit_broker_event(struct unit_broker *u,
 void unit_batch_add(struct unit_broker *u, const char *service,
                     const char *logger, int level, const char *message)
 {
-	struct batch *bt = &u->batch;
 	struct record_in in = {
 	    .time_ns = 1700000000123456789,
 	    .level = level,
@@ -149,6 +157,13 @@ void unit_batch_add(struct unit_broker *u, const char *service,
 	    .logger = {logger, (uint32_t)strlen(logger)},
 	    .message = {message, (uint32_t)strlen(message)},
 	};
+
+	unit_batch_add_record(u, &in);
+}
+
+void unit_batch_add_record(struct unit_broker *u, const struct record_in *in)
+{
+	struct batch *bt = &u->batch;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	struct record_error e;
@@ -157,7 +172,7 @@ void unit_batch_add(struct unit_broker *u, const char *service,
 	assert_true(batch_reserve(bt, bt->n + 1));
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	record_pack(&pk, &in);
+	record_pack(&pk, in);
 	u->bytes[u->nbytes++] = sb.data; /* the batch points into it */
 	struct journal_rec *r = &bt->recs[bt->n];
 	struct record_view *v = &bt->views[bt->n];
@@ -175,7 +190,7 @@ void unit_batch_commit(struct unit_broker *u)
 	char err[256];
 
 	bt->stamp = (struct frame_record){
-	    .pid = 4242, .uid = 1000, .gid = 1000, .comm = "unit"};
+	    .pid = 4242, .uid = u->uid, .gid = 1000, .comm = "unit"};
 	assert_int_equal(journal_append_batch(u->b.journal, u->session, ++u->bn,
 	                                      bt->recs, bt->n, &bt->stamp,
 	                                      &bt->first_seq, err, sizeof err),
@@ -194,4 +209,49 @@ const char *unit_path(struct unit_broker *u, const char *name, char *buf,
 {
 	snprintf(buf, len, "%s/%s", u->dir, name);
 	return buf;
+}
+
+void unit_victim_make(struct unit_victim *v)
+{
+	snprintf(v->dir, sizeof v->dir, "/tmp/logbus-victim-XXXXXX");
+	assert_non_null(mkdtemp(v->dir));
+	snprintf(v->file, sizeof v->file, "%s/precious", v->dir);
+	FILE *f = fopen(v->file, "w");
+	assert_non_null(f);
+	fputs("precious\n", f);
+	fclose(f);
+}
+
+void unit_victim_untouched(struct unit_victim *v)
+{
+	char text[64];
+	FILE *f = fopen(v->file, "r");
+	struct dirent *de;
+	int entries = 0;
+
+	assert_non_null(f);
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	assert_string_equal(text, "precious\n");
+	DIR *d = opendir(v->dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		entries += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(entries, 1);
+}
+
+void unit_victim_remove(struct unit_victim *v)
+{
+	unlink(v->file);
+	rmdir(v->dir);
+}
+
+void unit_plant(struct unit_broker *u, const char *target, const char *name)
+{
+	char path[256];
+
+	if (symlink(target, unit_path(u, name, path, sizeof path)) < 0)
+		fail_msg("symlink %s: %m", path);
 }

@@ -36,6 +36,7 @@ struct unit_broker {
 	char *bytes[UNIT_RECS_MAX];
 	size_t nbytes;
 	uint64_t session, bn;
+	uint32_t uid; /* the publisher unit_batch_commit stamps: 1000 */
 };
 
 /* A broker with an empty journal under a new temporary directory. */
@@ -55,6 +56,8 @@ const struct unit_event *unit_broker_event(struct unit_broker *u,
 /* Add a publisher's record to u->batch, as ingest would have decoded it. */
 void unit_batch_add(struct unit_broker *u, const char *service,
                     const char *logger, int level, const char *message);
+/* The same for any record (one with an exit report, say). */
+void unit_batch_add_record(struct unit_broker *u, const struct record_in *in);
 /* Append u->batch to the journal (its first_seq and stamp are set). */
 void unit_batch_commit(struct unit_broker *u);
 /* Empty u->batch for the next one. */
@@ -63,5 +66,18 @@ void unit_batch_clear(struct unit_broker *u);
 /* path under the log directory */
 const char *unit_path(struct unit_broker *u, const char *name, char *buf,
                       size_t len);
+
+/* A file outside the log directory for a planted link to point at:
+ * dir/precious holding "precious\n". */
+struct unit_victim {
+	char dir[64], file[96];
+};
+
+void unit_victim_make(struct unit_victim *v);
+/* Fails the test unless the file is as made and alone in its directory. */
+void unit_victim_untouched(struct unit_victim *v);
+void unit_victim_remove(struct unit_victim *v);
+/* A symbolic link to target at name under the log directory. */
+void unit_plant(struct unit_broker *u, const char *target, const char *name);
 
 #endif
