@@ -24,6 +24,7 @@
 #include "access.h"
 #include "batch.h"
 #include "endpoint.h"
+#include "live.h"
 #include "notify.h"
 #include "ratelimit.h"
 #include "selflog.h"
@@ -72,6 +73,7 @@ enum reject_reason {
 	REJ_JOURNAL,
 	REJ_TOO_MANY_FIELDS,
 	REJ_BATCH_TOO_BIG,
+	REJ_UNREAD, /* a query connection that does not read its replies */
 	REJ_COUNT
 };
 
@@ -129,6 +131,7 @@ struct broker {
 	msgpack_sbuffer out;
 	struct batch batch; /* ingest.c's: the publish being handled */
 	msgpack_sbuffer live_out;
+	struct live_window live_window; /* live.c: what pub0 may hold */
 	char *scratch;
 	size_t scratch_cap;
 	/* the service manager (notify.h): READY, STOPPING, the watchdog, and
