@@ -8,6 +8,7 @@
  * broker's memory (VmRSS), and other readers are answered meanwhile.
  */
 #include <pthread.h>
+#include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -436,7 +437,9 @@ static int sp_connect(const char *run_dir, const char *sock, uint8_t proto)
 	return fd;
 }
 
-/* Read n bytes within HARNESS_WAIT_MS: n, 0 at the end, -1 on timeout. */
+/* Read n bytes within HARNESS_WAIT_MS: n, 0 when the peer closed (a close
+ * with our requests still unread reaches us as ECONNRESET), -1 on timeout
+ * or another error. */
 static ssize_t read_full(int fd, void *buf, size_t n)
 {
 	size_t got = 0;
@@ -446,8 +449,10 @@ static ssize_t read_full(int fd, void *buf, size_t n)
 		if (poll(&pfd, 1, HARNESS_WAIT_MS) <= 0)
 			return -1;
 		ssize_t r = read(fd, (char *)buf + got, n - got);
-		if (r <= 0)
-			return r < 0 ? -1 : 0;
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			return 0;
+		if (r < 0)
+			return -1;
 		got += (size_t)r;
 	}
 	return (ssize_t)got;
@@ -496,8 +501,11 @@ static void test_a_connection_that_never_reads_is_closed(void **state)
 			len = len << 8 | h[1 + k];
 		char *m = malloc(len);
 		assert_non_null(m);
-		assert_int_equal(read_full(fd, m, len), (ssize_t)len);
+		n = read_full(fd, m, len);
 		free(m);
+		if (n == 0) /* closed part way through it */
+			break;
+		assert_int_equal(n, (ssize_t)len);
 		replies++;
 	}
 	close(fd);
