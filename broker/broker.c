@@ -621,12 +621,12 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	query_init(b);
 	if (endpoint_open(&b->ingest, b, "ingest", cfg->run_dir, SOCK_INGEST,
 	                  &b->access_cfg.ingest, INGEST_RECV_MAX, ingest_ops,
-	                  err, sizeof err) < 0 ||
+	                  false, err, sizeof err) < 0 ||
 	    endpoint_open(&b->query, b, "query", cfg->run_dir, SOCK_QUERY,
-	                  &b->access_cfg.query, QUERY_REQ_MAX, query_ops, err,
-	                  sizeof err) < 0 ||
+	                  &b->access_cfg.query, QUERY_REQ_MAX, query_ops, true,
+	                  err, sizeof err) < 0 ||
 	    endpoint_open(&b->live, b, "live", cfg->run_dir, SOCK_LIVE,
-	                  &b->access_cfg.live, 1024, NULL, err,
+	                  &b->access_cfg.live, 1024, NULL, false, err,
 	                  sizeof err) < 0) {
 		broker_log(b, LOGBUS_ERROR, "%s", err);
 		return -1;

@@ -25,6 +25,7 @@
 #include "batch.h"
 #include "dirs.h"
 #include "endpoint.h"
+#include "live.h"
 #include "notify.h"
 #include "ratelimit.h"
 #include "selflog.h"
@@ -75,6 +76,7 @@ enum reject_reason {
 	REJ_JOURNAL,
 	REJ_TOO_MANY_FIELDS,
 	REJ_BATCH_TOO_BIG,
+	REJ_UNREAD, /* a query connection that does not read its replies */
 	REJ_COUNT
 };
 
@@ -134,6 +136,7 @@ struct broker {
 	msgpack_sbuffer out;
 	struct batch batch; /* ingest.c's: the publish being handled */
 	msgpack_sbuffer live_out;
+	struct live_window live_window; /* live.c: what pub0 may hold */
 	char *scratch;
 	size_t scratch_cap;
 	/* the service manager (notify.h): READY, STOPPING, the watchdog, and

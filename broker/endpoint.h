@@ -2,8 +2,9 @@
  * endpoint.h: the sockets the broker listens on (listener.c): ingest and
  * query (raw rep0, requests dispatched by request.c) and live (pub0).
  *
- * nng's own threads touch only the atomic pipe counters (pipe
- * notifications); everything else is the loop's.
+ * nng's own threads touch only the atomic pipe counters and tell closed
+ * pipes to the unread replies' list (pipe notifications); everything else
+ * is the loop's.
  */
 #ifndef LOGBUS_ENDPOINT_H
 #define LOGBUS_ENDPOINT_H
@@ -40,6 +41,9 @@ struct endpoint {
 	bool open;
 	ev_io recv_w, send_w;
 	const struct request_op *ops; /* NULL-terminated; NULL for live */
+	/* replies each connection has not read (unread.h); NULL: not
+	 * counted (ingest, live) */
+	struct unread *unread;
 	/* replies that got NNG_EAGAIN, sent when SENDFD says there is room */
 	nng_msg **parked;
 	size_t nparked, parked_cap;
@@ -74,7 +78,8 @@ struct endpoint {
 int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
                   const char *run_dir, const char *sock_name,
                   const struct socket_access *access, size_t recv_max,
-                  const struct request_op *ops, char *err, size_t errlen);
+                  const struct request_op *ops, bool count_unread, char *err,
+                  size_t errlen);
 /* Stop taking requests, at a stop: with b->stopping set nothing starts
  * them again.  Replies parked or sent later still go out. */
 void endpoint_pause(struct endpoint *ep);

@@ -37,6 +37,7 @@
 
 #include "broker.h"
 #include "endpoint.h"
+#include "live.h"
 
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -44,13 +45,9 @@
 #include <nng/protocol/pubsub0/sub.h>
 
 #include "paths.h"
+#include "unread.h"
 
 #define DRAIN_MAX 64 /* messages per wake-up, then let other watchers run */
-/* Messages pub0 queues per subscriber before it drops the oldest (1..8192):
- * deep enough that a subscriber stalled for a moment loses nothing.  The
- * queues share messages, so together they hold at most the last
- * LIVE_SENDBUF messages of at most 32 KiB (live.c): 32 MiB. */
-#define LIVE_SENDBUF 1024
 /* Replies waiting for room in nng: past this the endpoint stops taking
  * requests until they have left, so a client that sends and never reads
  * cannot make the broker hold replies without bound. */
@@ -103,6 +100,9 @@ static void on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 		uint_fast32_t id = (uint_fast32_t)nng_pipe_id(p);
 		if (!atomic_compare_exchange_strong(&ep->self_pipe, &id, 0))
 			atomic_fetch_sub(&ep->pipes, 1);
+		if (ep->unread)
+			unread_pipe_closed(ep->unread,
+			                   (uint32_t)nng_pipe_id(p));
 	}
 }
 
@@ -224,7 +224,8 @@ void endpoint_reply(struct endpoint *ep, nng_msg *msg)
 int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
                   const char *run_dir, const char *sock_name,
                   const struct socket_access *access, size_t recv_max,
-                  const struct request_op *ops, char *err, size_t errlen)
+                  const struct request_op *ops, bool count_unread, char *err,
+                  size_t errlen)
 {
 	int rv, rfd = -1, sfd = -1;
 
@@ -250,6 +251,10 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 		return -1;
 	}
 	bool rep = ops != NULL;
+	if (count_unread && (ep->unread = unread_new(b->loop)) == NULL) {
+		snprintf(err, errlen, "%s socket: out of memory", name);
+		return -1;
+	}
 	if ((rv = rep ? nng_rep0_open_raw(&ep->sock)
 	              : nng_pub0_open(&ep->sock)) != 0 ||
 	    (rv = nng_socket_set_size(ep->sock, NNG_OPT_RECVMAXSZ, recv_max)) !=
@@ -269,6 +274,8 @@ int endpoint_open(struct endpoint *ep, struct broker *b, const char *name,
 	    (rep &&
 	     (rv = nng_socket_get_int(ep->sock, NNG_OPT_SENDFD, &sfd)) != 0)) {
 		snprintf(err, errlen, "%s socket: %s", name, nng_strerror(rv));
+		unread_free(ep->unread);
+		ep->unread = NULL;
 		return -1;
 	}
 	ep->open = true;
@@ -437,6 +444,8 @@ void endpoint_probe_start(struct endpoint *ep)
 
 	if (ep->nreclaim > 0 && ev_time() >= ep->reclaim_at)
 		reclaim(ep);
+	if (ep->unread)
+		unread_sweep(ep->unread);
 	if (!ep->open || (ep->probing && !probe_settle(ep)))
 		return;
 	if (!ep->listening) { /* the last re-listen failed */
@@ -634,6 +643,8 @@ void endpoint_close(struct endpoint *ep)
 	ep->parked = NULL;
 	ep->nparked = ep->parked_cap = 0;
 	nng_close(ep->sock);
+	unread_free(ep->unread); /* after nng_close: no more pipe events */
+	ep->unread = NULL;
 	unlink(ep->path);
 	ep->open = false;
 }

@@ -15,6 +15,19 @@
  * first != its position + 1, and a subscriber of one service as prev > its
  * position; either repairs from the journal.  pub0 never blocks: a slow
  * subscriber loses messages, never slows ingest.
+ *
+ * Memory.  pub0 queues up to LIVE_SENDBUF messages per subscriber and
+ * drops the oldest, sharing the messages between the queues, so what the
+ * queues hold is among the last LIVE_SENDBUF messages sent; besides, each
+ * subscriber's connection may be part way through writing one older
+ * message.  A message is cut at LIVE_MSG_MAX bytes of frames, but a record
+ * bigger than that goes alone (up to LOGBUS_RECORD_MAX), so the broker
+ * keeps the sum of the last LIVE_SENDBUF messages' sizes (the window) and
+ * does not send a message that would take it over LIVE_BYTES_MAX: it is
+ * committed and counted like any other, and subscribers read it from the
+ * journal, having seen the gap.  Worst case: LIVE_BYTES_MAX, plus one
+ * message (at most a record of LOGBUS_RECORD_MAX and its map) per
+ * subscriber.
  */
 #include "live.h"
 
@@ -28,9 +41,24 @@
 #include "services.h"
 
 /* Records per live message are cut at this many bytes (one bigger record
- * goes alone): pub0 keeps up to LIVE_SENDBUF messages per subscriber, so
- * this bounds what slow subscribers can make the broker hold. */
+ * goes alone). */
 #define LIVE_MSG_MAX (32u * 1024u)
+
+/* Whether a message of len bytes may be sent: the window's bytes with it
+ * in place of the oldest stay within LIVE_BYTES_MAX.  If so, it is in. */
+static bool window_admit(struct live_window *w, size_t len)
+{
+	uint64_t bytes = w->bytes - w->size[w->head] + len;
+
+	if (bytes > LIVE_BYTES_MAX) {
+		w->skipped++;
+		return false;
+	}
+	w->bytes = bytes;
+	w->size[w->head] = (uint32_t)len;
+	w->head = (w->head + 1) % LIVE_SENDBUF;
+	return true;
+}
 
 static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
 {
@@ -69,6 +97,8 @@ static void publish_run(struct broker *b, const struct batch *bt, size_t from,
 		services_count(svc, first_seq + i, bt->views[i].level,
 		               bt->views[i].time_ns, recs[i].len);
 	nng_msg *m;
+	if (!window_admit(&b->live_window, out->size + frames))
+		return; /* subscribers repair from the journal */
 	if (nng_msg_alloc(&m, out->size + frames) != 0) {
 		broker_log(b, LOGBUS_ERROR, "live: out of memory");
 		return;

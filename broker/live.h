@@ -5,8 +5,27 @@
 #ifndef LOGBUS_LIVE_H
 #define LOGBUS_LIVE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct batch;
 struct broker;
+
+/* Messages pub0 queues per subscriber before it drops the oldest
+ * (1..8192): deep enough that a subscriber stalled for a moment loses
+ * nothing.  Every queue holds a subset of the last LIVE_SENDBUF messages
+ * sent (pub0 shares them, drop-oldest), so those bound what the queues
+ * hold; live.c keeps their bytes under LIVE_BYTES_MAX. */
+#define LIVE_SENDBUF   1024
+#define LIVE_BYTES_MAX (32u * 1024 * 1024)
+
+/* The sizes of the last LIVE_SENDBUF messages sent, and their sum. */
+struct live_window {
+	uint32_t size[LIVE_SENDBUF];
+	size_t head;
+	uint64_t bytes;
+	uint64_t skipped; /* messages not sent: over LIVE_BYTES_MAX */
+};
 
 /* Publish a committed batch, with the frame headers the journal just
  * wrote for it. */

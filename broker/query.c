@@ -7,6 +7,8 @@
  * journal's end as of the request ("eof").  Each request does bounded work
  * (records, reply bytes, bytes scanned), so a reader with a rare filter over
  * a large journal pages through it without stalling the loop for others.
+ * The reply bytes are also cut to the room its connection, its uid and all
+ * readers have for replies not read yet (unread.h).
  *
  * A position older than the oldest record kept is "cursor_expired" with the
  * oldest sequence number; a position from another journal, or beyond its end
@@ -44,6 +46,7 @@
 #include "stats.h"
 #include "syncer.h"
 #include "timefmt.h"
+#include "unread.h"
 #include "waiters.h"
 
 #define SCAN_BUDGET (64u * 1024 * 1024) /* frame bytes examined per read */
@@ -54,6 +57,9 @@
  * regular expression, bounded by FILTER_MATCH_LIMIT). */
 #define READ_SLICE_NS (4 * 1000000LL)
 #define TAIL_JOBS_MAX 64 /* tails scanning at once; more: try again */
+/* A read reply's bytes besides its frames, with room to spare: its keys,
+ * the journal id, "own" and the token. */
+#define READ_REPLY_KEYS 1024
 
 struct read_state {
 	struct broker *b;
@@ -350,6 +356,17 @@ enum read_result read_serve(struct endpoint *ep, nng_msg *msg,
 	st.last = journal_last_seq(b->journal);
 	st.max = rq->max;
 	st.maxb = rq->maxb;
+	if (ep->unread) { /* the room may have shrunk since a wait began */
+		size_t room =
+		    unread_room(ep->unread, reply_pipe(msg), err, sizeof err);
+		if (room < UNREAD_ROOM_MIN) {
+			reply_error(ep, msg, ERR_UNREAD, "%s", err);
+			return READ_ANSWERED;
+		}
+		room -= UNREAD_SMALL_ROOM + READ_REPLY_KEYS;
+		if (room < st.maxb)
+			st.maxb = room;
+	}
 	st.next = rq->after;
 	st.deadline_ns = timefmt_mono_ns() + READ_SLICE_NS;
 	struct journal_want want = {rq->flt.services, rq->flt.nservices,

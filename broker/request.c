@@ -11,6 +11,12 @@
  * refuses a reader outside the reader group every op but those in
  * open_ops, which restrict what they return to the reader's own records:
  * an op added later is closed to such readers until it does the same.
+ *
+ * On a socket that counts unread replies (the query socket, unread.h)
+ * every reply ends with "tok", and a request is first judged by what its
+ * connection has not read: served, answered ERR_UNREAD, or, from a
+ * connection with UNREAD_REPLIES_MAX unread, not answered and the
+ * connection closed.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +27,7 @@
 #include "broker.h"
 #include "proto.h"
 #include "selflog.h"
+#include "unread.h"
 
 /* What a reader outside the reader group may ask: its own records and
  * reports, and the broker-wide counters (which name no service).  The
@@ -28,12 +35,68 @@
 static const char *const open_ops[] = {OP_READ,   OP_INFO,   OP_STATS,
                                        OP_ERRORS, OP_REPORT, NULL};
 
-static bool op_open(const char *name)
+/* Ops whose replies are a few KiB at most: they need only
+ * UNREAD_SMALL_ROOM (unread.h). */
+static const char *const small_ops[] = {OP_INFO, OP_STATS, OP_ROTATE, NULL};
+
+static bool op_in(const char *const *ops, const char *name)
 {
-	for (int i = 0; open_ops[i]; i++)
-		if (strcmp(open_ops[i], name) == 0)
+	for (int i = 0; ops[i]; i++)
+		if (strcmp(ops[i], name) == 0)
 			return true;
 	return false;
+}
+
+static bool op_small(const char *name)
+{
+	return op_in(small_ops, name);
+}
+
+static bool op_open(const char *name)
+{
+	return op_in(open_ops, name);
+}
+
+/* A reply map's header is always a map16 (0xde, count big-endian), so
+ * that reply_send can add the token as the map's last key. */
+static void reply_map(msgpack_sbuffer *out, size_t nkeys)
+{
+	unsigned char h[3] = {0xde, (unsigned char)(nkeys >> 8),
+	                      (unsigned char)nkeys};
+
+	msgpack_sbuffer_clear(out);
+	msgpack_sbuffer_write(out, (const char *)h, sizeof h);
+}
+
+/* The pipe a raw rep0 request came on (or a reply goes to): the first
+ * four bytes of nng's header, big-endian. */
+uint32_t reply_pipe(nng_msg *req)
+{
+	const unsigned char *h = nng_msg_header(req);
+
+	if (nng_msg_header_len(req) < 4)
+		return 0;
+	return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
+	       (uint32_t)h[2] << 8 | h[3];
+}
+
+/* On a socket that counts unread replies: "tok" as the last key, the
+ * reply charged to its pipe (unread.h). */
+static void reply_add_tok(struct endpoint *ep, nng_msg *req)
+{
+	msgpack_sbuffer *out = &ep->b->out;
+	unsigned char t[13] = {0xa3, 't', 'o', 'k', 0xcf};
+	uint64_t tok =
+	    unread_charge(ep->unread, reply_pipe(req), out->size + sizeof t);
+
+	for (int i = 0; i < 8; i++)
+		t[5 + i] = (unsigned char)(tok >> (56 - 8 * i));
+	msgpack_sbuffer_write(out, (const char *)t, sizeof t);
+	/* the count, once the write (which may move the buffer) is done */
+	unsigned char *h = (unsigned char *)out->data;
+	unsigned n = ((unsigned)h[1] << 8 | h[2]) + 1;
+	h[1] = (unsigned char)(n >> 8);
+	h[2] = (unsigned char)n;
 }
 
 static nng_msg *reply_new(nng_msg *req, const msgpack_sbuffer *body)
@@ -53,15 +116,16 @@ static nng_msg *reply_new(nng_msg *req, const msgpack_sbuffer *body)
 
 void reply_begin(struct broker *b, msgpack_packer *pk, size_t nkeys)
 {
-	msgpack_sbuffer_clear(&b->out);
+	reply_map(&b->out, nkeys + 1);
 	msgpack_packer_init(pk, &b->out, msgpack_sbuffer_write);
-	msgpack_pack_map(pk, nkeys + 1);
 	mp_pack_key(pk, "ok");
 	msgpack_pack_true(pk);
 }
 
 void reply_send(struct endpoint *ep, nng_msg *req)
 {
+	if (ep->unread)
+		reply_add_tok(ep, req);
 	nng_msg *m = reply_new(req, &ep->b->out);
 
 	if (m == NULL)
@@ -81,6 +145,7 @@ const char *const reject_names[REJ_COUNT] = {
     [REJ_JOURNAL] = ERR_JOURNAL,
     [REJ_TOO_MANY_FIELDS] = ERR_TOO_MANY_FIELDS,
     [REJ_BATCH_TOO_BIG] = ERR_BATCH_TOO_BIG,
+    [REJ_UNREAD] = ERR_UNREAD,
 };
 
 void count_reject(struct broker *b, const char *code)
@@ -102,9 +167,8 @@ static void vreply_error(struct endpoint *ep, nng_msg *req, const char *code,
 
 	vsnprintf(text, sizeof text, fmt, ap);
 	count_reject(b, code);
-	msgpack_sbuffer_clear(&b->out);
+	reply_map(&b->out, extra_key ? 4 : 3);
 	msgpack_packer_init(&pk, &b->out, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, extra_key ? 4 : 3);
 	mp_pack_key(&pk, "ok");
 	msgpack_pack_false(&pk);
 	mp_pack_key(&pk, "code");
@@ -147,9 +211,24 @@ void request_dispatch(struct endpoint *ep, nng_msg *msg)
 	const char *op;
 	const msgpack_object *twice;
 
-	if (msgpack_unpack(nng_msg_body(msg), nng_msg_len(msg), &off,
-	                   &b->req_zone, &req) != MSGPACK_UNPACK_SUCCESS ||
-	    req.type != MSGPACK_OBJECT_MAP) {
+	bool decoded =
+	    msgpack_unpack(nng_msg_body(msg), nng_msg_len(msg), &off,
+	                   &b->req_zone, &req) == MSGPACK_UNPACK_SUCCESS &&
+	    req.type == MSGPACK_OBJECT_MAP;
+	enum unread_verdict v = UNREAD_SERVE;
+	char why[256];
+
+	if (ep->unread) {
+		uint64_t tok = 0;
+		bool has_tok = decoded && mp_get_u64(&req, REPLY_TOK, &tok);
+		v = unread_request(ep->unread, nng_msg_get_pipe(msg), has_tok,
+		                   tok, why, sizeof why);
+		if (v == UNREAD_CLOSE)
+			nng_pipe_close(nng_msg_get_pipe(msg));
+	}
+	if (v == UNREAD_CLOSE || v == UNREAD_GONE) {
+		/* no reply: the connection is closed, or going */
+	} else if (!decoded) {
 		reply_error(ep, msg, ERR_BAD_REQUEST,
 		            "request is not a msgpack map");
 	} else if (req.via.map.size > REQUEST_KEYS_MAX) {
@@ -164,29 +243,40 @@ void request_dispatch(struct endpoint *ep, nng_msg *msg)
 		    twice->via.str.ptr);
 	} else if (!mp_get_bytes(&req, "op", &op, &oplen)) {
 		reply_error(ep, msg, ERR_BAD_REQUEST, "request has no op");
+	} else if (v == UNREAD_BUSY) {
+		reply_error(ep, msg, ERR_UNREAD, "%s", why);
 	} else {
 		const struct request_op *o = ep->ops;
 		while (o->name && !(strlen(o->name) == oplen &&
 		                    memcmp(o->name, op, oplen) == 0))
 			o++;
-		if (o->name && ep == &b->query) {
-			rd = &who;
-			who.trusted = access_reader(
-			    b->access, nng_msg_get_pipe(msg), &who.uid);
-		}
-		if (rd && !rd->trusted && !op_open(o->name))
-			reply_error(ep, msg, ERR_DENIED,
-			            "%s is for root and the reader group (%s); "
-			            "uid %u may read only its own records",
-			            o->name, b->access_cfg.reader_group,
-			            rd->uid);
-		else if (o->name)
-			o->fn(ep, msg, &req, rd);
-		else
+		if (o->name == NULL) {
 			reply_error(ep, msg, ERR_UNKNOWN_OP,
 			            "unknown op '%.*s' on the %s socket",
 			            (int)(oplen > 32 ? 32 : oplen), op,
 			            ep->name);
+		} else if (ep->unread &&
+		           unread_room(ep->unread, reply_pipe(msg), why,
+		                       sizeof why) < (op_small(o->name)
+		                                          ? UNREAD_SMALL_ROOM
+		                                          : UNREAD_ROOM_MIN)) {
+			reply_error(ep, msg, ERR_UNREAD, "%s", why);
+		} else {
+			if (ep == &b->query) {
+				rd = &who;
+				who.trusted = access_reader(
+				    b->access, nng_msg_get_pipe(msg), &who.uid);
+			}
+			if (rd && !rd->trusted && !op_open(o->name))
+				reply_error(
+				    ep, msg, ERR_DENIED,
+				    "%s is for root and the reader group (%s); "
+				    "uid %u may read only its own records",
+				    o->name, b->access_cfg.reader_group,
+				    rd->uid);
+			else
+				o->fn(ep, msg, &req, rd);
+		}
 	}
 	msgpack_zone_clear(&b->req_zone);
 	nng_msg_free(msg);

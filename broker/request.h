@@ -49,6 +49,9 @@ void reply_error(struct endpoint *ep, nng_msg *req, const char *code,
 void reply_error_with(struct endpoint *ep, nng_msg *req, const char *code,
                       const char *key, uint64_t value, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+/* The pipe a raw rep0 request came on, from its header (a request kept
+ * as a copy of its header has no nng_msg_get_pipe). */
+uint32_t reply_pipe(nng_msg *req);
 /* Count a refusal by its ERR_* code (b->stats.rejected). */
 void count_reject(struct broker *b, const char *code);
 extern const char *const reject_names[]; /* the ERR_* codes, by REJ_* */

@@ -32,7 +32,7 @@ static int call(const char *run_dir, const char *op,
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	size_t off = 0;
-	bool ok = false;
+	bool ok = false, retried = false;
 	int rv;
 
 	const char *dir =
@@ -41,6 +41,7 @@ static int call(const char *run_dir, const char *op,
 		snprintf(err, errlen, "run directory path too long");
 		return LOGBUS_EINVAL;
 	}
+again:
 	if ((rv = reqconn_open(&conn, dir, SOCK_QUERY, QUERY_RECV_MAX, err,
 	                       errlen)) != 0)
 		return rv;
@@ -58,6 +59,7 @@ static int call(const char *run_dir, const char *op,
 	reqconn_close(&conn);
 	if (rv != 0)
 		return rv;
+	off = 0;
 	msgpack_zone_init(&c->zone, 4096);
 	if (msgpack_unpack(nng_msg_body(c->reply), nng_msg_len(c->reply), &off,
 	                   &c->zone, &c->o) != MSGPACK_UNPACK_SUCCESS ||
@@ -72,6 +74,15 @@ static int call(const char *run_dir, const char *op,
 		mp_get_bytes(&c->o, "code", &code, &clen);
 		mp_get_bytes(&c->o, "error", &text, &tlen);
 		snprintf(err, errlen, "%.*s", (int)tlen, text);
+		if (!retried && clen == strlen(ERR_UNREAD) &&
+		    memcmp(code, ERR_UNREAD, clen) == 0) {
+			/* Too much unread on this uid or in all: once more,
+			 * on a fresh connection (each call has its own). */
+			retried = true;
+			msgpack_zone_destroy(&c->zone);
+			nng_msg_free(c->reply);
+			goto again;
+		}
 		rv = clen == strlen(ERR_NOT_FOUND) &&
 		             memcmp(code, ERR_NOT_FOUND, clen) == 0
 		         ? LOGBUS_ENOTFOUND

@@ -62,6 +62,9 @@
 
 enum source { NONE, QUERY, LIVE };
 
+/* fetch_once: the broker answered ERR_UNREAD (not a LOGBUS_* code). */
+#define UNREAD_RETRY 1
+
 struct logbus_reader {
 	struct reqconn conn;
 	struct filter flt;
@@ -279,8 +282,12 @@ static void build_read(struct logbus_reader *r, int wait_ms)
 
 	msgpack_sbuffer_clear(&r->req);
 	msgpack_packer_init(&pk, &r->req, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk,
-	                 2 + (r->positioned ? 2 : 0) + tail + (wait_ms > 0));
+	msgpack_pack_map(&pk, 2 + (r->positioned ? 2 : 0) + tail +
+	                          (wait_ms > 0) + (r->conn.tok != 0));
+	if (r->conn.tok != 0) { /* the last reply was read */
+		mp_pack_key(&pk, REPLY_TOK);
+		msgpack_pack_uint64(&pk, r->conn.tok);
+	}
 	if (wait_ms > 0) {
 		mp_pack_key(&pk, "wait");
 		msgpack_pack_uint64(&pk, (uint64_t)wait_ms);
@@ -316,13 +323,14 @@ static int broker_error(struct logbus_reader *r, const msgpack_object *o)
 	}
 	if (clen == strlen(ERR_CURSOR) && !memcmp(code, ERR_CURSOR, clen))
 		return LOGBUS_ECURSOR;
+	if (clen == strlen(ERR_UNREAD) && !memcmp(code, ERR_UNREAD, clen))
+		return UNREAD_RETRY;
 	return LOGBUS_EREJECTED;
 }
 
-/* Ask for the next page (wait_ms > 0: the broker may hold the request that
- * long for records to come); on success its frames are the current
- * message. */
-static int fetch(struct logbus_reader *r, int wait_ms)
+/* One read request and its reply: fetch's, which retries once after
+ * UNREAD_RETRY. */
+static int fetch_once(struct logbus_reader *r, int wait_ms)
 {
 	msgpack_object o;
 	size_t off = 0;
@@ -346,6 +354,7 @@ static int fetch(struct logbus_reader *r, int wait_ms)
 	                   &r->zone, &o) != MSGPACK_UNPACK_SUCCESS ||
 	    !mp_get_bool(&o, "ok", &ok))
 		goto proto;
+	reqconn_take_tok(&r->conn, &o);
 	if (!ok) {
 		rv = broker_error(r, &o);
 		drop_msg(r);
@@ -381,6 +390,24 @@ proto:
 	snprintf(r->error, sizeof r->error,
 	         "logbusd sent a read reply this library cannot read");
 	return LOGBUS_EPROTO;
+}
+
+/* Ask for the next page (wait_ms > 0: the broker may hold the request that
+ * long for records to come); on success its frames are the current
+ * message.  The broker answers ERR_UNREAD when this connection, this uid
+ * or all readers have too many replies not read yet: the connection is
+ * dialled afresh (nothing unread on it) and the request tried once more;
+ * a second refusal is the broker's sentence, LOGBUS_EREJECTED. */
+static int fetch(struct logbus_reader *r, int wait_ms)
+{
+	int rv = fetch_once(r, wait_ms);
+
+	if (rv != UNREAD_RETRY)
+		return rv;
+	if ((rv = reqconn_reopen(&r->conn, r->error, sizeof r->error)) != 0)
+		return rv;
+	rv = fetch_once(r, wait_ms);
+	return rv == UNREAD_RETRY ? LOGBUS_EREJECTED : rv;
 }
 
 /* ---- live ---------------------------------------------------------------- */

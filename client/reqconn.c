@@ -14,43 +14,67 @@
 
 #include "logbus/logbus.h"
 #include "paths.h"
+#include "proto.h"
 
 #define SLICE_MS    100  /* how often a waiting call looks around */
 #define RESEND_MS   5000 /* req0 resends an unanswered request this often */
 #define SENDTIME_MS 100
 #define DRAIN_MS    2000 /* close waits this long for a pending reply */
 
-int reqconn_open(struct reqconn *c, const char *run_dir, const char *sock,
-                 size_t recv_max, char *err, size_t errlen)
+static int dial(struct reqconn *c, char *err, size_t errlen)
 {
-	char url[160];
 	int rv;
 
-	memset(c, 0, sizeof *c);
-	if (paths_socket_url(url, sizeof url, run_dir, sock) == NULL ||
-	    (size_t)snprintf(c->path, sizeof c->path, "%s/%s", run_dir, sock) >=
-	        sizeof c->path) {
-		snprintf(err, errlen, "run directory path too long: %s",
-		         run_dir);
-		return LOGBUS_EINVAL;
-	}
+	c->pending = false;
+	c->tok = 0;
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
 		snprintf(err, errlen, "cannot open a socket: %s",
 		         nng_strerror(rv));
 		return LOGBUS_ESYS;
 	}
-	if ((rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, recv_max)) ||
+	if ((rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ,
+	                              c->recv_max)) ||
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME,
 	                            RESEND_MS)) ||
 	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, SENDTIME_MS)) ||
 	    (rv = nng_socket_get_int(c->sock, NNG_OPT_RECVFD, &c->recvfd)) ||
-	    (rv = redial_start(&c->rd, c->sock, url))) {
+	    (rv = redial_start(&c->rd, c->sock, c->url))) {
 		snprintf(err, errlen, "cannot set up a connection to %s: %s",
 		         c->path, nng_strerror(rv));
 		nng_close(c->sock);
 		return LOGBUS_ESYS;
 	}
 	return 0;
+}
+
+int reqconn_open(struct reqconn *c, const char *run_dir, const char *sock,
+                 size_t recv_max, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof *c);
+	if (paths_socket_url(c->url, sizeof c->url, run_dir, sock) == NULL ||
+	    (size_t)snprintf(c->path, sizeof c->path, "%s/%s", run_dir, sock) >=
+	        sizeof c->path) {
+		snprintf(err, errlen, "run directory path too long: %s",
+		         run_dir);
+		return LOGBUS_EINVAL;
+	}
+	c->recv_max = recv_max;
+	return dial(c, err, errlen);
+}
+
+int reqconn_reopen(struct reqconn *c, char *err, size_t errlen)
+{
+	reqconn_close(c);
+	memset(&c->rd, 0, sizeof c->rd);
+	return dial(c, err, errlen);
+}
+
+void reqconn_take_tok(struct reqconn *c, const msgpack_object *reply)
+{
+	uint64_t tok;
+
+	if (mp_get_u64(reply, REPLY_TOK, &tok))
+		c->tok = tok;
 }
 
 /*

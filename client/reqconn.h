@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <msgpack.h>
 #include <nng/nng.h>
 
 #include "redial.h"
@@ -33,12 +34,23 @@ struct reqconn {
 	/* A request went out and its reply has not been taken: a call that
 	 * gave up (timeout, stop) leaves it, a long poll most often. */
 	bool pending;
+	/* The token of the last reply taken (0: none yet), echoed in the
+	 * next request: the broker counts what a connection has not read
+	 * (shared/proto.h, UNREAD_*). */
+	uint64_t tok;
+	char url[160];
+	size_t recv_max;
 };
 
 int reqconn_open(struct reqconn *c, const char *run_dir, const char *sock,
                  size_t recv_max, char *err, size_t errlen);
 /* Takes a pending reply first (at most DRAIN_MS), then closes. */
 void reqconn_close(struct reqconn *c);
+/* Close and dial again: a fresh connection, with nothing unread (after
+ * the broker answered ERR_UNREAD).  fail_fast is kept. */
+int reqconn_reopen(struct reqconn *c, char *err, size_t errlen);
+/* Keep the token of a reply just taken (its "tok", if any). */
+void reqconn_take_tok(struct reqconn *c, const msgpack_object *reply);
 
 /*
  * Send body and wait for the reply, up to timeout_ms (-1: no limit).

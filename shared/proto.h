@@ -38,6 +38,21 @@
 #define REJ_TEXT_MAX     16
 #define INGEST_REPLY_MAX (512 * 1024)
 
+/* Replies a query connection has not read (broker/unread.c): every reply
+ * ends with "tok", which the client echoes in its next request to say it
+ * read that reply and all before it.  Past these bytes (per connection,
+ * per uid, in total) requests are answered ERR_UNREAD and a read's reply
+ * is cut to the room; with UNREAD_REPLIES_BUSY replies unread a
+ * connection's requests are answered ERR_UNREAD, and a request that finds
+ * UNREAD_REPLIES_MAX unread (nng keeps 64 per connection, then drops)
+ * closes the connection. */
+#define UNREAD_PIPE_MAX     (8u * 1024 * 1024)
+#define UNREAD_UID_MAX      (64u * 1024 * 1024)
+#define UNREAD_TOTAL_MAX    (256u * 1024 * 1024)
+#define UNREAD_REPLIES_BUSY 32
+#define UNREAD_REPLIES_MAX  64
+#define REPLY_TOK           "tok"
+
 /* The service of the broker's own records (selflog.c, ratelimit.c): no
  * publisher may use it, so that nobody can write what reads as the broker
  * speaking. */
@@ -80,7 +95,8 @@
 #define ERR_EXPIRED         "cursor_expired"
 #define ERR_SHUTTING_DOWN   "shutting_down"
 #define ERR_NOT_FOUND       "not_found"
-#define ERR_DENIED          "denied" /* op for the reader group only */
+#define ERR_DENIED          "denied"         /* op for the reader group only */
+#define ERR_UNREAD          "unread_replies" /* read your replies first */
 
 /* ---- msgpack helpers for protocol maps (proto.c) ---- */
 
