@@ -621,7 +621,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	query_init(b);
 	if (endpoint_open(&b->ingest, b, "ingest", cfg->run_dir, SOCK_INGEST,
 	                  &b->access_cfg.ingest, INGEST_RECV_MAX, ingest_ops,
-	                  false, err, sizeof err) < 0 ||
+	                  true, err, sizeof err) < 0 ||
 	    endpoint_open(&b->query, b, "query", cfg->run_dir, SOCK_QUERY,
 	                  &b->access_cfg.query, QUERY_REQ_MAX, query_ops, true,
 	                  err, sizeof err) < 0 ||

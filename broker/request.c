@@ -12,11 +12,14 @@
  * open_ops, which restrict what they return to the reader's own records:
  * an op added later is closed to such readers until it does the same.
  *
- * On a socket that counts unread replies (the query socket, unread.h)
+ * On a socket that counts unread replies (unread.h: both request sockets)
  * every reply ends with "tok", and a request is first judged by what its
  * connection has not read: served, answered ERR_UNREAD, or, from a
  * connection with UNREAD_REPLIES_MAX unread, not answered and the
- * connection closed.
+ * connection closed.  On the ingest socket a connection over its bound is
+ * always closed, never answered ERR_UNREAD: a publisher takes an error it
+ * does not know as a refusal of its batch, and a closed connection makes
+ * it send the batch again on a fresh one (acknowledged once: sessions.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,6 +53,15 @@ static bool op_in(const char *const *ops, const char *name)
 static bool op_small(const char *name)
 {
 	return op_in(small_ops, name);
+}
+
+/* The room a reply to op on ep may need: an ack at most INGEST_REPLY_MAX,
+ * a small op's reply a few KiB, a read's at least one largest record. */
+static size_t room_needed(const struct endpoint *ep, const char *op)
+{
+	if (ep == &ep->b->ingest)
+		return INGEST_REPLY_MAX;
+	return op_small(op) ? UNREAD_SMALL_ROOM : UNREAD_ROOM_MIN;
 }
 
 static bool op_open(const char *name)
@@ -223,6 +235,8 @@ void request_dispatch(struct endpoint *ep, nng_msg *msg)
 		bool has_tok = decoded && mp_get_u64(&req, REPLY_TOK, &tok);
 		v = unread_request(ep->unread, nng_msg_get_pipe(msg), has_tok,
 		                   tok, why, sizeof why);
+		if (v == UNREAD_BUSY && ep == &b->ingest)
+			v = UNREAD_CLOSE;
 		if (v == UNREAD_CLOSE)
 			nng_pipe_close(nng_msg_get_pipe(msg));
 	}
@@ -257,10 +271,11 @@ void request_dispatch(struct endpoint *ep, nng_msg *msg)
 			            ep->name);
 		} else if (ep->unread &&
 		           unread_room(ep->unread, reply_pipe(msg), why,
-		                       sizeof why) < (op_small(o->name)
-		                                          ? UNREAD_SMALL_ROOM
-		                                          : UNREAD_ROOM_MIN)) {
-			reply_error(ep, msg, ERR_UNREAD, "%s", why);
+		                       sizeof why) < room_needed(ep, o->name)) {
+			if (ep == &b->ingest)
+				nng_pipe_close(nng_msg_get_pipe(msg));
+			else
+				reply_error(ep, msg, ERR_UNREAD, "%s", why);
 		} else {
 			if (ep == &b->query) {
 				rd = &who;

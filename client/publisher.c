@@ -51,7 +51,10 @@
 /* msgpack keys and headers per record, over the entry's own (take_batch
  * says why) */
 #define ENCODE_SLACK 64
-#define FMT_STACK    1024
+/* The end of every publish request: "tok" and a fixed-width u64 (the
+ * BATCH_MAX - 4096 budget of take_batch leaves room for it). */
+#define TOK_TAIL  13
+#define FMT_STACK 1024
 
 /*
  * A queued entry, as laid out in the ring:
@@ -667,7 +670,7 @@ static void build_request(struct logbus_publisher *p, struct outgoing *o,
 
 	msgpack_sbuffer_clear(&o->req);
 	msgpack_packer_init(&pk, &o->req, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 4 + (drops > 0));
+	msgpack_pack_map(&pk, 5 + (drops > 0));
 	mp_pack_key(&pk, "op");
 	mp_pack_key(&pk, OP_PUBLISH);
 	mp_pack_key(&pk, "sid");
@@ -685,6 +688,19 @@ static void build_request(struct logbus_publisher *p, struct outgoing *o,
 		r = encode_entry(p, r, &pk);
 	if (drops > 0)
 		encode_drop_notice(p, drops, &pk);
+	/* The last ack's token, known only when the request goes out: the
+	 * key and a fixed-width u64 that tok_patch fills in. */
+	static const unsigned char tok[TOK_TAIL] = {0xa3, 't', 'o', 'k', 0xcf};
+	msgpack_sbuffer_write(&o->req, (const char *)tok, sizeof tok);
+}
+
+/* Put the token of the last reply read on this connection into the last
+ * 8 bytes of a request build_request made, just before it goes out: the
+ * broker counts the acks a connection has not read (shared/proto.h). */
+static void tok_patch(unsigned char *req, size_t len, uint64_t tok)
+{
+	for (int i = 0; i < 8; i++)
+		req[len - 8 + (size_t)i] = (unsigned char)(tok >> (56 - 8 * i));
 }
 
 enum outcome { SENT, RETRY, GIVE_UP };
@@ -712,7 +728,7 @@ static enum outcome take_reply(struct logbus_publisher *p, nng_msg *reply,
 	    !mp_get_bool(&o, "ok", &ok)) {
 		set_error(p, "logbusd sent a reply this library cannot read");
 		out = RETRY;
-	} else if (!ok) {
+	} else if (reqconn_take_tok(&p->conn, &o), !ok) {
 		const char *code = "", *text = "";
 		size_t clen = 0, tlen = 0;
 		mp_get_bytes(&o, "code", &code, &clen);
@@ -818,13 +834,18 @@ static bool deliver(struct logbus_publisher *p, struct outgoing *o,
 	for (;;) {
 		nng_msg *reply = NULL;
 		int rv;
-		if (o->msg != NULL) /* the first time: made already */
+		if (o->msg != NULL) { /* the first time: made already */
+			tok_patch(nng_msg_body(o->msg), nng_msg_len(o->msg),
+			          p->conn.tok);
 			rv = reqconn_send_msg(&p->conn, o->msg, CALL_SLICE_MS,
 			                      &p->abort, err, sizeof err);
-		else
+		} else {
+			tok_patch((unsigned char *)o->req.data, o->req.size,
+			          p->conn.tok);
 			rv = reqconn_send(&p->conn, o->req.data, o->req.size,
 			                  CALL_SLICE_MS, &p->abort, err,
 			                  sizeof err);
+		}
 		o->msg = NULL;
 		if (rv == 0) {
 			if (!ready)
@@ -874,13 +895,17 @@ static void sync_broker(struct logbus_publisher *p)
 
 	msgpack_sbuffer_clear(&p->rec);
 	msgpack_packer_init(&pk, &p->rec, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 1);
+	msgpack_pack_map(&pk, 2);
 	mp_pack_key(&pk, "op");
 	mp_pack_key(&pk, OP_SYNC);
+	mp_pack_key(&pk, REPLY_TOK);
+	msgpack_pack_uint64(&pk, p->conn.tok);
 	pthread_mutex_unlock(&p->mu);
 	if (reqconn_call(&p->conn, p->rec.data, p->rec.size, &reply,
-	                 CALL_SLICE_MS, &p->abort, err, sizeof err) == 0)
+	                 CALL_SLICE_MS, &p->abort, err, sizeof err) == 0) {
+		reqconn_take_tok_msg(&p->conn, reply);
 		nng_msg_free(reply);
+	}
 	pthread_mutex_lock(&p->mu);
 	p->sync_done = ticket;
 	pthread_cond_broadcast(&p->done);

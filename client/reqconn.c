@@ -77,6 +77,19 @@ void reqconn_take_tok(struct reqconn *c, const msgpack_object *reply)
 		c->tok = tok;
 }
 
+void reqconn_take_tok_msg(struct reqconn *c, nng_msg *reply)
+{
+	msgpack_zone zone;
+	msgpack_object o;
+	size_t off = 0;
+
+	msgpack_zone_init(&zone, 256);
+	if (msgpack_unpack(nng_msg_body(reply), nng_msg_len(reply), &off, &zone,
+	                   &o) == MSGPACK_UNPACK_SUCCESS)
+		reqconn_take_tok(c, &o);
+	msgpack_zone_destroy(&zone);
+}
+
 /*
  * nng 1.5.2 can block nng_close for good when the reply to an outstanding
  * request arrives while the socket closes (seen with gdb: the reaper waits

@@ -49,8 +49,10 @@ void reqconn_close(struct reqconn *c);
 /* Close and dial again: a fresh connection, with nothing unread (after
  * the broker answered ERR_UNREAD).  fail_fast is kept. */
 int reqconn_reopen(struct reqconn *c, char *err, size_t errlen);
-/* Keep the token of a reply just taken (its "tok", if any). */
+/* Keep the token of a reply just taken (its "tok", if any): from the
+ * decoded reply, or from the message itself. */
 void reqconn_take_tok(struct reqconn *c, const msgpack_object *reply);
+void reqconn_take_tok_msg(struct reqconn *c, nng_msg *reply);
 
 /*
  * Send body and wait for the reply, up to timeout_ms (-1: no limit).

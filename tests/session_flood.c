@@ -41,9 +41,12 @@ int main(int argc, char **argv)
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	uint64_t tok = 0; /* echoed, as the protocol asks: read replies */
 	for (long i = 0; i < count; i++) {
 		msgpack_sbuffer_clear(&sb);
-		msgpack_pack_map(&pk, 4);
+		msgpack_pack_map(&pk, 5);
+		mp_pack_key(&pk, REPLY_TOK);
+		msgpack_pack_uint64(&pk, tok);
 		mp_pack_key(&pk, "op");
 		mp_pack_key(&pk, OP_PUBLISH);
 		mp_pack_key(&pk, "sid");
@@ -59,6 +62,14 @@ int main(int argc, char **argv)
 			        nng_strerror(rv));
 			return 1;
 		}
+		msgpack_zone z;
+		msgpack_object o;
+		size_t off = 0;
+		msgpack_zone_init(&z, 256);
+		if (msgpack_unpack(nng_msg_body(m), nng_msg_len(m), &off, &z,
+		                   &o) == MSGPACK_UNPACK_SUCCESS)
+			mp_get_u64(&o, REPLY_TOK, &tok);
+		msgpack_zone_destroy(&z);
 		nng_msg_free(m);
 	}
 	msgpack_sbuffer_destroy(&sb);

@@ -567,34 +567,30 @@ static ssize_t read_full(int fd, void *buf, size_t n)
  * answers 64, refusing those past 32 unread, then closes the connection
  * rather than let nng drop replies in silence (the unbounded broker
  * answered ~400 of 500 and dropped the rest). */
-static void test_a_connection_that_never_reads_is_closed(void **state)
+/* Send body as count requests on one raw connection to sock, pipelined,
+ * then read what comes back until the broker closes the connection (a
+ * read that times out fails the test: never closed).  Returns how many
+ * whole replies came. */
+static int pipeline_unread(const struct broker_proc *b, const char *sock,
+                           const msgpack_sbuffer *body, uint32_t count)
 {
-	struct broker_proc *b = *state;
-	msgpack_sbuffer body;
-	msgpack_packer pk;
-	struct raw_reply r;
-	bool ok = false;
-	int fd = sp_connect(b->run_dir, SOCK_QUERY, 0x30), replies = 0;
+	int fd = sp_connect(b->run_dir, sock, 0x30), replies = 0;
+	unsigned char *m = malloc(13 + body->size);
 
-	msgpack_sbuffer_init(&body);
-	msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 1);
-	mp_pack_key(&pk, "op");
-	mp_pack_key(&pk, OP_INFO);
-	for (uint32_t i = 0; i < 500; i++) {
-		unsigned char m[64];
-		uint64_t len = 4 + body.size;
+	assert_non_null(m);
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t len = 4 + body->size;
 		m[0] = 1;
 		for (int k = 0; k < 8; k++)
 			m[1 + k] = (unsigned char)(len >> (56 - 8 * k));
 		uint32_t id = 0x80000000u | i;
 		for (int k = 0; k < 4; k++)
 			m[9 + k] = (unsigned char)(id >> (24 - 8 * k));
-		memcpy(m + 13, body.data, body.size);
-		if (send(fd, m, 13 + body.size, MSG_NOSIGNAL) < 0)
+		memcpy(m + 13, body->data, body->size);
+		if (send(fd, m, 13 + body->size, MSG_NOSIGNAL) < 0)
 			break; /* closed already */
 	}
-	msgpack_sbuffer_destroy(&body);
+	free(m);
 	for (;;) {
 		unsigned char h[9];
 		ssize_t n = read_full(fd, h, sizeof h);
@@ -604,22 +600,71 @@ static void test_a_connection_that_never_reads_is_closed(void **state)
 		uint64_t len = 0;
 		for (int k = 0; k < 8; k++)
 			len = len << 8 | h[1 + k];
-		char *m = malloc(len);
-		assert_non_null(m);
-		n = read_full(fd, m, len);
-		free(m);
+		char *r = malloc(len);
+		assert_non_null(r);
+		n = read_full(fd, r, len);
+		free(r);
 		if (n == 0) /* closed part way through it */
 			break;
 		assert_int_equal(n, (ssize_t)len);
 		replies++;
 	}
 	close(fd);
+	return replies;
+}
+
+static void test_a_connection_that_never_reads_is_closed(void **state)
+{
+	struct broker_proc *b = *state;
+	msgpack_sbuffer body;
+	msgpack_packer pk;
+	struct raw_reply r;
+	bool ok = false;
+
+	msgpack_sbuffer_init(&body);
+	msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	mp_pack_key(&pk, "op");
+	mp_pack_key(&pk, OP_INFO);
+	int replies = pipeline_unread(b, SOCK_QUERY, &body, 500);
+	msgpack_sbuffer_destroy(&body);
 	print_message("  500 requests, none read: %d replies, then closed\n",
 	              replies);
 	assert_true(replies <= UNREAD_REPLIES_MAX);
 	raw_info(b->run_dir, &r); /* and the broker serves others */
 	assert_true(mp_get_bool(&r.o, "ok", &ok) && ok);
 	raw_reply_free(&r);
+}
+
+/* The same on the ingest socket, with the largest acks a publisher can
+ * make the broker write: a batch of 10,000 refused records (each listed
+ * in the ack).  A publisher would take an error it does not know as a
+ * refusal of its batch, so such a connection is closed, not answered. */
+static void test_a_publisher_that_never_reads_its_acks_is_closed(void **state)
+{
+	struct broker_proc *b = *state;
+	msgpack_sbuffer body;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&body);
+	msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
+	raw_pack_publish(&pk, 0xacc, 1, 0, BATCH_RECORDS_MAX);
+	for (int i = 0; i < BATCH_RECORDS_MAX; i++)
+		msgpack_pack_nil(&pk); /* not a bin: refused, listed */
+	long before = rss_kb(b->pid);
+	int replies = pipeline_unread(b, SOCK_INGEST, &body, 300);
+	long grew = rss_kb(b->pid) - before;
+	msgpack_sbuffer_destroy(&body);
+	print_message("  300 batches of 10,000 refusals, no ack read: %d acks, "
+	              "then closed; VmRSS grew %ld KiB\n",
+	              replies, grew);
+	assert_true(replies <= UNREAD_REPLIES_MAX);
+	assert_true(grew < 64 * 1024);
+	/* and publishers are served */
+	logbus_publisher *p = harness_publisher(b->run_dir, "after");
+	assert_int_equal(logbus_log(p, LOGBUS_INFO, "still served"), LOGBUS_OK);
+	assert_int_equal(logbus_flush(p, HARNESS_WAIT_MS), LOGBUS_OK);
+	assert_int_equal(logbus_publisher_close(p, HARNESS_WAIT_MS), LOGBUS_OK);
 }
 
 static bool has_subscriber(void *arg)
@@ -689,6 +734,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_a_connection_that_never_reads_is_closed, harness_setup,
 	        harness_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_a_publisher_that_never_reads_its_acks_is_closed,
+	        harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_a_stalled_follower_holds_bounded_memory, harness_setup,
 	        harness_teardown),
