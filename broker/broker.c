@@ -542,6 +542,86 @@ static int open_journal(struct broker *b)
 	return 0;
 }
 
+/* Make the run and log directories if missing, check them and hold them
+ * open (dirs.h), resolve the socket owners, and lock the run directory. */
+static int open_dirs(struct broker *b)
+{
+	const struct broker_config *cfg = &b->cfg;
+	char err[512];
+
+	if (paths_mkdir_p(cfg->run_dir, 0755) < 0) {
+		broker_log(b, LOGBUS_ERROR,
+		           "cannot create run directory %s: %s", cfg->run_dir,
+		           strerror(errno));
+		return -1;
+	}
+	if (paths_mkdir_p(cfg->log_dir, 0750) < 0) {
+		broker_log(b, LOGBUS_ERROR,
+		           "cannot create log directory %s: %s", cfg->log_dir,
+		           strerror(errno));
+		return -1;
+	}
+	if (dirs_open(&b->dirs, cfg->run_dir, cfg->log_dir, err, sizeof err) <
+	        0 ||
+	    access_resolve(cfg, &b->access_cfg, err, sizeof err) < 0) {
+		broker_log(b, LOGBUS_ERROR, "%s", err);
+		return -1;
+	}
+	return lock_run_dir(b);
+}
+
+/* The three sockets: ingest and query count what their clients have not
+ * read (unread.h), live does not answer. */
+static int open_endpoints(struct broker *b)
+{
+	const struct broker_config *cfg = &b->cfg;
+	char err[512];
+
+	if (endpoint_open(&b->ingest, b, "ingest", cfg->run_dir, SOCK_INGEST,
+	                  &b->access_cfg.ingest, INGEST_RECV_MAX, ingest_ops,
+	                  true, err, sizeof err) < 0 ||
+	    endpoint_open(&b->query, b, "query", cfg->run_dir, SOCK_QUERY,
+	                  &b->access_cfg.query, QUERY_REQ_MAX, query_ops, true,
+	                  err, sizeof err) < 0 ||
+	    endpoint_open(&b->live, b, "live", cfg->run_dir, SOCK_LIVE,
+	                  &b->access_cfg.live, 1024, NULL, false, err,
+	                  sizeof err) < 0) {
+		broker_log(b, LOGBUS_ERROR, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Signals and timers: stop and reload, routed files' retries, the
+ * journal's syncs and upkeep, the #1518 probe. */
+static void start_watchers(struct broker *b)
+{
+	const struct broker_config *cfg = &b->cfg;
+
+	ev_signal_init(&b->sigterm_w, on_signal, SIGTERM);
+	ev_signal_init(&b->sigint_w, on_signal, SIGINT);
+	b->sigterm_w.data = b->sigint_w.data = b;
+	ev_signal_start(b->loop, &b->sigterm_w);
+	ev_signal_start(b->loop, &b->sigint_w);
+	ev_signal_init(&b->sighup_w, on_sighup, SIGHUP);
+	b->sighup_w.data = b;
+	ev_signal_start(b->loop, &b->sighup_w);
+	ev_timer_init(&b->routes_w, on_routes_tick, ROUTES_RETRY_S,
+	              ROUTES_RETRY_S);
+	ev_timer_start(b->loop, &b->routes_w);
+	ev_timer_init(&b->fsync_w, on_fsync, cfg->fsync_interval_s,
+	              cfg->fsync_interval_s);
+	ev_timer_start(b->loop, &b->fsync_w);
+	b->journal_indexing = true;
+	ev_init(&b->journal_w, on_journal_tick);
+	b->journal_w.repeat = JOURNAL_INDEX_S;
+	ev_timer_again(b->loop, &b->journal_w);
+	ev_timer_init(&b->probe_w, on_probe, cfg->probe_interval_s,
+	              cfg->probe_interval_s);
+	ev_timer_start(b->loop, &b->probe_w);
+	ev_init(&b->probe_check_w, on_probe_check);
+}
+
 int broker_init(struct broker *b, const struct broker_config *cfg)
 {
 	char err[512];
@@ -563,28 +643,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		broker_log(b, LOGBUS_ERROR, "cannot start the event loop");
 		return -1;
 	}
-	if (paths_mkdir_p(cfg->run_dir, 0755) < 0) {
-		broker_log(b, LOGBUS_ERROR,
-		           "cannot create run directory %s: %s", cfg->run_dir,
-		           strerror(errno));
-		return -1;
-	}
-	if (paths_mkdir_p(cfg->log_dir, 0750) < 0) {
-		broker_log(b, LOGBUS_ERROR,
-		           "cannot create log directory %s: %s", cfg->log_dir,
-		           strerror(errno));
-		return -1;
-	}
-	if (dirs_open(&b->dirs, cfg->run_dir, cfg->log_dir, err, sizeof err) <
-	    0) {
-		broker_log(b, LOGBUS_ERROR, "%s", err);
-		return -1;
-	}
-	if (access_resolve(cfg, &b->access_cfg, err, sizeof err) < 0) {
-		broker_log(b, LOGBUS_ERROR, "%s", err);
-		return -1;
-	}
-	if (lock_run_dir(b) < 0)
+	if (open_dirs(b) < 0)
 		return -1;
 	b->sessions = sessions_new(SESSIONS_MAX, SESSIONS_PER_UID_MAX);
 	if (b->sessions == NULL) {
@@ -619,40 +678,9 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		return -1;
 	}
 	query_init(b);
-	if (endpoint_open(&b->ingest, b, "ingest", cfg->run_dir, SOCK_INGEST,
-	                  &b->access_cfg.ingest, INGEST_RECV_MAX, ingest_ops,
-	                  true, err, sizeof err) < 0 ||
-	    endpoint_open(&b->query, b, "query", cfg->run_dir, SOCK_QUERY,
-	                  &b->access_cfg.query, QUERY_REQ_MAX, query_ops, true,
-	                  err, sizeof err) < 0 ||
-	    endpoint_open(&b->live, b, "live", cfg->run_dir, SOCK_LIVE,
-	                  &b->access_cfg.live, 1024, NULL, false, err,
-	                  sizeof err) < 0) {
-		broker_log(b, LOGBUS_ERROR, "%s", err);
+	if (open_endpoints(b) < 0)
 		return -1;
-	}
-	ev_signal_init(&b->sigterm_w, on_signal, SIGTERM);
-	ev_signal_init(&b->sigint_w, on_signal, SIGINT);
-	b->sigterm_w.data = b->sigint_w.data = b;
-	ev_signal_start(b->loop, &b->sigterm_w);
-	ev_signal_start(b->loop, &b->sigint_w);
-	ev_signal_init(&b->sighup_w, on_sighup, SIGHUP);
-	b->sighup_w.data = b;
-	ev_signal_start(b->loop, &b->sighup_w);
-	ev_timer_init(&b->routes_w, on_routes_tick, ROUTES_RETRY_S,
-	              ROUTES_RETRY_S);
-	ev_timer_start(b->loop, &b->routes_w);
-	ev_timer_init(&b->fsync_w, on_fsync, cfg->fsync_interval_s,
-	              cfg->fsync_interval_s);
-	ev_timer_start(b->loop, &b->fsync_w);
-	b->journal_indexing = true;
-	ev_init(&b->journal_w, on_journal_tick);
-	b->journal_w.repeat = JOURNAL_INDEX_S;
-	ev_timer_again(b->loop, &b->journal_w);
-	ev_timer_init(&b->probe_w, on_probe, cfg->probe_interval_s,
-	              cfg->probe_interval_s);
-	ev_timer_start(b->loop, &b->probe_w);
-	ev_init(&b->probe_check_w, on_probe_check);
+	start_watchers(b);
 	stats_init(b);
 	ratelimit_init(b);
 	broker_log(b, LOGBUS_INFO,

@@ -330,6 +330,19 @@ static int broker_error(struct logbus_reader *r, const msgpack_object *o)
 
 /* One read request and its reply: fetch's, which retries once after
  * UNREAD_RETRY. */
+/* The frames of the message now held (r->msg) are handed out next, from
+ * the first; then the reader stands at next (and at the end when eof). */
+static void hand_out(struct logbus_reader *r, enum source src, const char *recs,
+                     size_t len, uint64_t next, bool eof)
+{
+	r->source = src;
+	r->frames = (const unsigned char *)recs;
+	r->frames_len = len;
+	r->off = 0;
+	r->msg_next = next;
+	r->msg_eof = eof;
+}
+
 static int fetch_once(struct logbus_reader *r, int wait_ms)
 {
 	msgpack_object o;
@@ -378,12 +391,7 @@ static int fetch_once(struct logbus_reader *r, int wait_ms)
 	}
 	memcpy(r->jid, jid, CURSOR_ID_LEN);
 	r->positioned = true;
-	r->source = QUERY;
-	r->frames = (const unsigned char *)recs;
-	r->frames_len = recslen;
-	r->off = 0;
-	r->msg_next = next;
-	r->msg_eof = eof;
+	hand_out(r, QUERY, recs, recslen, next, eof);
 	return 0;
 proto:
 	drop_msg(r);
@@ -448,12 +456,7 @@ static bool take_live(struct logbus_reader *r, nng_msg *m)
 	}
 	drop_msg(r);
 	r->msg = m;
-	r->source = LIVE;
-	r->frames = (const unsigned char *)recs;
-	r->frames_len = recslen;
-	r->off = 0;
-	r->msg_next = last;
-	r->msg_eof = false;
+	hand_out(r, LIVE, recs, recslen, last, false);
 	return true;
 drop:
 	nng_msg_free(m);
