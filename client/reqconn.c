@@ -79,15 +79,11 @@ void reqconn_take_tok(struct reqconn *c, const msgpack_object *reply)
 
 void reqconn_take_tok_msg(struct reqconn *c, nng_msg *reply)
 {
-	msgpack_zone zone;
-	msgpack_object o;
-	size_t off = 0;
+	uint64_t tok;
 
-	msgpack_zone_init(&zone, 256);
-	if (msgpack_unpack(nng_msg_body(reply), nng_msg_len(reply), &off, &zone,
-	                   &o) == MSGPACK_UNPACK_SUCCESS)
-		reqconn_take_tok(c, &o);
-	msgpack_zone_destroy(&zone);
+	if (mp_body_get_u64(nng_msg_body(reply), nng_msg_len(reply), REPLY_TOK,
+	                    &tok))
+		c->tok = tok;
 }
 
 /*

@@ -60,6 +60,22 @@ bool mp_get_u64(const msgpack_object *map, const char *key, uint64_t *out)
 	return true;
 }
 
+bool mp_body_get_u64(const void *body, size_t len, const char *key,
+                     uint64_t *out)
+{
+	msgpack_zone zone;
+	msgpack_object o;
+	size_t off = 0;
+	bool got = false;
+
+	msgpack_zone_init(&zone, 256);
+	if (msgpack_unpack(body, len, &off, &zone, &o) ==
+	    MSGPACK_UNPACK_SUCCESS)
+		got = mp_get_u64(&o, key, out);
+	msgpack_zone_destroy(&zone);
+	return got;
+}
+
 bool mp_get_bool(const msgpack_object *map, const char *key, bool *out)
 {
 	const msgpack_object *v = mp_get(map, key);

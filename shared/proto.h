@@ -124,6 +124,9 @@ static inline bool mp_key_is(const msgpack_object *k, const char *name)
  * Quadratic in the map's size: for requests and filters, not records. */
 const msgpack_object *mp_repeated_key(const msgpack_object *map);
 bool mp_get_u64(const msgpack_object *map, const char *key, uint64_t *out);
+/* mp_get_u64 on the map a message body holds (len bytes at body). */
+bool mp_body_get_u64(const void *body, size_t len, const char *key,
+                     uint64_t *out);
 bool mp_get_bool(const msgpack_object *map, const char *key, bool *out);
 /* A str or bin value: pointer into the message and length. */
 bool mp_get_bytes(const msgpack_object *map, const char *key, const char **p,

@@ -164,7 +164,9 @@ stop_pid() {
 wait_sockets() {
 	local pid=$1 run=$2 err=$3
 	for _ in $(seq 200); do
-		if [ -S "$run/ingest.sock" ] && [ -S "$run/query.sock" ]; then
+		# all three: live.sock is made last, and a test may look at it
+		if [ -S "$run/ingest.sock" ] && [ -S "$run/query.sock" ] &&
+			[ -S "$run/live.sock" ]; then
 			return 0
 		fi
 		if ! kill -0 "$pid" 2>/dev/null; then

@@ -62,14 +62,8 @@ int main(int argc, char **argv)
 			        nng_strerror(rv));
 			return 1;
 		}
-		msgpack_zone z;
-		msgpack_object o;
-		size_t off = 0;
-		msgpack_zone_init(&z, 256);
-		if (msgpack_unpack(nng_msg_body(m), nng_msg_len(m), &off, &z,
-		                   &o) == MSGPACK_UNPACK_SUCCESS)
-			mp_get_u64(&o, REPLY_TOK, &tok);
-		msgpack_zone_destroy(&z);
+		mp_body_get_u64(nng_msg_body(m), nng_msg_len(m), REPLY_TOK,
+		                &tok);
 		nng_msg_free(m);
 	}
 	msgpack_sbuffer_destroy(&sb);
