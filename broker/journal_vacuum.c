@@ -78,9 +78,10 @@ void journal_retain(struct journal *j)
 		 * and so do the newer ones, keeping the journal contiguous.
 		 * Freeing its blocks can wait for the disk: the last close
 		 * is left to release_async. */
-		int keep = j->cfg.release_async
-		               ? open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-		               : -1;
+		int keep =
+		    j->cfg.release_async
+		        ? open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+		        : -1;
 		if (unlink(s->path) < 0 && errno != ENOENT) {
 			if (keep >= 0)
 				close(keep);
