@@ -100,6 +100,22 @@ static int resolve_group(const char *opt, const char *name, uint32_t dflt,
 	return 0;
 }
 
+/* Whether this process may give a file to group gid (chown(2)): root, or
+ * a member of it. */
+static bool may_give_to_group(uint32_t gid)
+{
+	gid_t groups[256];
+	int n;
+
+	if (geteuid() == 0 || getegid() == (gid_t)gid)
+		return true;
+	n = getgroups(256, groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == (gid_t)gid)
+			return true;
+	return false;
+}
+
 int access_resolve(const struct broker_config *cfg, struct access_config *out,
                    char *err, size_t errlen)
 {
@@ -115,12 +131,17 @@ int access_resolve(const struct broker_config *cfg, struct access_config *out,
 		         cfg->socket_user);
 		return -1;
 	}
-	/* Default: "adm" where it exists (Debian's group for reading logs),
-	 * else nobody but root and the broker's own user. */
+	/* Default: "adm" where it exists (Debian's group for reading logs)
+	 * and the broker may give live.sock to it (root, or a member: a user's
+	 * own broker is not), else nobody but root and the broker's own
+	 * user. */
 	out->reader_gid = ACCESS_NONE;
 	if (rg == NULL) {
-		if (group_id("adm", &out->reader_gid) == 0)
+		if (group_id("adm", &out->reader_gid) == 0 &&
+		    may_give_to_group(out->reader_gid))
 			rg = "adm";
+		else
+			out->reader_gid = ACCESS_NONE;
 	} else if (strcmp(rg, "none") == 0) {
 		rg = NULL;
 	} else if (resolve_group("reader-group", rg, ACCESS_NONE,

@@ -268,4 +268,21 @@ check "nobody's followers said nothing on stderr" \
 	sh -c "cat '$T/nf.err' '$T/nsub.err' >&2; test ! -s '$T/nf.err' -a ! -s '$T/nsub.err'"
 
 stop_pid "$BROKER_PID"
+# ---- a user's own broker ------------------------------------------------------
+
+# nobody runs a logbusd of its own with the defaults: the reader group
+# falls back to none where nobody may not give live.sock to adm (it used to
+# stop the start with "Operation not permitted").
+"${NOBODY[@]}" "$BIN/logbusd" --run-dir "$T/nobody/run" \
+	--log-dir "$T/nobody/log" --quiet 2>"$T/own.err" &
+OWN=$!
+track_pid "$OWN"
+check "a user's own broker starts with the defaults" \
+	wait_sockets "$OWN" "$T/nobody/run" "$T/own.err"
+"${NOBODY[@]}" "$BIN/logbusctl" --run-dir "$T/nobody/run" publish -s mine "of my own" ||
+	true
+expect_eq "... and serves its user" "of my own" \
+	"$("${NOBODY[@]}" "$BIN/logbusctl" --run-dir "$T/nobody/run" tail -n 1 -s mine -o cat)"
+stop_pid "$OWN"
+
 finish
