@@ -293,9 +293,7 @@ static void reload_config(struct broker *b)
 		config_fini(&next);
 		return;
 	}
-	struct routes_config rc = {.specs = next.routes,
-	                           .nspecs = next.nroutes,
-	                           .defaults = next.default_routes};
+	struct routes_config rc = config_routes(&next);
 	if (!routes_config_same(b->routes, &rc)) {
 		struct routes *routes = routes_new(b, &rc, err, sizeof err);
 		if (routes == NULL) {
@@ -665,9 +663,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		broker_log(b, LOGBUS_ERROR, "out of memory");
 		return -1;
 	}
-	struct routes_config rc = {.specs = cfg->routes,
-	                           .nspecs = cfg->nroutes,
-	                           .defaults = cfg->default_routes};
+	struct routes_config rc = config_routes(cfg);
 	if ((b->routes = routes_new(b, &rc, err, sizeof err)) == NULL) {
 		broker_log(b, LOGBUS_ERROR, "routes: %s", err);
 		return -1;
