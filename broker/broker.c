@@ -308,6 +308,7 @@ static void reload_config(struct broker *b)
 		routes_free(b->routes);
 		b->routes = routes;
 	}
+	bool next_read = next.file_read;
 	double fsync_s = b->cfg.fsync_interval_s;
 	int kept = config_apply_reloadable(&b->cfg, &next, note, sizeof note);
 	journal_set_limits(b->journal, b->cfg.segment_bytes, max_total(&b->cfg),
@@ -322,9 +323,16 @@ static void reload_config(struct broker *b)
 		broker_log(b, LOGBUS_WARNING,
 		           "reload: changed but kept until a restart: %s",
 		           note);
-	broker_log(b, LOGBUS_INFO,
-	           "reload: configuration from %s applied; %zu routes",
-	           b->cfg.src->path, rc.nspecs);
+	if (next_read)
+		broker_log(b, LOGBUS_INFO,
+		           "reload: configuration from %s applied; %zu routes",
+		           b->cfg.src->path, rc.nspecs);
+	else
+		broker_log(b, LOGBUS_INFO,
+		           "reload: no configuration file (%s does not exist); "
+		           "defaults and command-line options applied; %zu "
+		           "routes",
+		           b->cfg.src->path, rc.nspecs);
 }
 
 static void reload(struct broker *b)

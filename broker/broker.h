@@ -55,6 +55,7 @@ struct broker_config {
 	/* config.c: where it came from (reloads read it again), and the
 	 * strings it allocated */
 	const struct config_source *src;
+	bool file_read; /* src->path existed and was read */
 	char **owned;
 	size_t nowned;
 	/* limits (ratelimit.c, ingest.c): read from here at each use, so a

@@ -439,6 +439,7 @@ static int load_file(struct broker_config *cfg, const struct config_source *src,
 			break;
 	}
 	rewind(f);
+	cfg->file_read = true;
 	/* One line, one setting: an indented line is not a continuation, and
 	 * the first error stops the parse so its line number is the one. */
 	ini_allow_multiline = false;

@@ -128,6 +128,13 @@ typedef struct logbus_publisher_options {
 	 * the previous one is in flight, so a quiet publisher has no added
 	 * latency and a busy one still sends large batches. */
 	int linger_ms;
+	/* 1: logbus_flush (and so logbus_publisher_close) returns
+	 * LOGBUS_EUNREACHABLE at once, the records still queued, while no
+	 * broker can be reached: no socket file, or this user may not enter
+	 * the run directory or open the socket (logbus_publisher_error says
+	 * which); for a command-line tool.  0 (the default): flush waits up
+	 * to its timeout, for a broker that is starting or restarting. */
+	int fail_fast;
 } logbus_publisher_options;
 
 /* Open a publisher.  Connecting is asynchronous: this does not fail when the
