@@ -671,6 +671,7 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		broker_log(b, LOGBUS_ERROR, "out of memory");
 		return -1;
 	}
+	error_report_migrate(b); /* reports of the old names */
 	struct routes_config rc = config_routes(cfg);
 	if ((b->routes = routes_new(b, &rc, err, sizeof err)) == NULL) {
 		broker_log(b, LOGBUS_ERROR, "routes: %s", err);

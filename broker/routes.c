@@ -12,7 +12,8 @@
  *    cannot exhaust descriptors;
  *  - a file name comes from configuration checked at start, or from a
  *    logger component reduced to [A-Za-z0-9._-] under by-logger/: never
- *    outside the log directory, never the journal or an error report;
+ *    outside the log directory, never the journal or an error report
+ *    (no route's name at the top holds _error.log);
  *  - every file and directory is made, opened, renamed and removed through
  *    a descriptor of its directory (the log directory's, by-logger/'s, or
  *    a configured route's own while its file is open) and never through a
@@ -35,6 +36,7 @@
 #include "broker.h"
 #include "config.h"
 #include "dirs.h"
+#include "error_report.h"
 #include "lru.h"
 #include "record.h"
 #include "selflog.h"
@@ -117,6 +119,9 @@ static bool safe_relative_path(const char *p)
 	}
 	if (strncmp(p, "journal/", 8) == 0 || strcmp(p, "journal") == 0 ||
 	    strncmp(p, "service_", 8) == 0 || strncmp(p, AUTO_DIR "/", 10) == 0)
+		return false;
+	/* an error report's name (<service>_error.log), or its .1 or .tmp */
+	if (strchr(p, '/') == NULL && strstr(p, REPORT_SUFFIX) != NULL)
 		return false;
 	return true;
 }
@@ -254,8 +259,8 @@ int route_spec_parse(struct route_spec *s, const char *text, char *err,
 		snprintf(err, errlen,
 		         "route file '%s' must be a relative path "
 		         "of [A-Za-z0-9._-/] under the log "
-		         "directory, outside journal/, %s/ and "
-		         "service_*",
+		         "directory, outside journal/, %s/, "
+		         "service_* and *" REPORT_SUFFIX "*",
 		         buf, AUTO_DIR);
 		return -1;
 	}

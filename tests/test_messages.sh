@@ -9,7 +9,9 @@
 #    denied" naming the path, at once, never "is logbusd running?" after a
 #    timeout (as nobody through setpriv: skipped without root);
 #  - a reload without a configuration file says so, and names no file it
-#    did not read.
+#    did not read;
+#  - error reports of the old names (service_<service>_error.log) are
+#    renamed at start, once, each said in a record.
 #
 # Usage: bash tests/test_messages.sh BIN_DIR   (BIN_DIR holds logbusd and
 # logbusctl).  Every wait polls a condition, at most 10-20 s.
@@ -79,6 +81,30 @@ if grep -q ': absent, defaults)' "$T/check.txt"; then
 else
 	echo "# skipped the reload without a file: $(cat "$T/check.txt")"
 fi
+stop_broker
+
+# ---- error reports of the old names, renamed at start and said ------------
+
+# A log directory of an older logbusd, with reports of the old names:
+# service "old" and service "service_7".
+mkdir -m 0750 "$T/oldlog"
+printf 'Exit code: 3\n' >"$T/oldlog/service_old_error.log"
+printf 'Exit code: 7\n' >"$T/oldlog/service_service_7_error.log"
+start_logbusd "$T/broker.err" "$T/run" --log-dir "$T/oldlog"
+BROKER_PID=$LOGBUSD_PID
+ctl errors old >"$T/old.txt" 2>&1 || true
+check "an old report is read by its service" grep -qx "Exit code: 3" "$T/old.txt"
+ctl errors service_7 >"$T/s7.txt" 2>&1 || true
+check "service_7's old report too" grep -qx "Exit code: 7" "$T/s7.txt"
+ctl tail -n all -s logbusd -o cat >"$T/selflog.txt"
+check "each rename is said" grep -q \
+	"error report: renamed service_service_7_error.log to service_7_error.log" \
+	"$T/selflog.txt"
+stop_broker
+start_logbusd "$T/broker.err" "$T/run" --log-dir "$T/oldlog"
+BROKER_PID=$LOGBUSD_PID
+ctl errors service_7 >"$T/s7.txt" 2>&1 || true
+check "a second start renames nothing" grep -qx "Exit code: 7" "$T/s7.txt"
 stop_broker
 
 # ---- permission denied (as nobody) ------------------------------------------

@@ -253,7 +253,7 @@ typedef struct logbus_exit {
  * Publish a process exit: one ERROR record (INFO for exit code 0) whose
  * message says how it ended ("Process killed by SIGTERM (exit code: -15)")
  * followed by the last lines of stderr, carrying the whole report, from
- * which logbusd writes service_<id>_error.log.  Flushes before it returns:
+ * which logbusd writes <service>_error.log.  Flushes before it returns:
  * LOGBUS_OK once the broker has it, else as logbus_flush.
  */
 LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
