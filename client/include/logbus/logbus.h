@@ -128,6 +128,13 @@ typedef struct logbus_publisher_options {
 	 * the previous one is in flight, so a quiet publisher has no added
 	 * latency and a busy one still sends large batches. */
 	int linger_ms;
+	/* 1: logbus_flush (and so logbus_publisher_close) returns
+	 * LOGBUS_EUNREACHABLE at once, the records still queued, while no
+	 * broker can be reached: no socket file, or this user may not enter
+	 * the run directory or open the socket (logbus_publisher_error says
+	 * which); for a command-line tool.  0 (the default): flush waits up
+	 * to its timeout, for a broker that is starting or restarting. */
+	int fail_fast;
 } logbus_publisher_options;
 
 /* Open a publisher.  Connecting is asynchronous: this does not fail when the
@@ -246,7 +253,7 @@ typedef struct logbus_exit {
  * Publish a process exit: one ERROR record (INFO for exit code 0) whose
  * message says how it ended ("Process killed by SIGTERM (exit code: -15)")
  * followed by the last lines of stderr, carrying the whole report, from
- * which logbusd writes service_<id>_error.log.  Flushes before it returns:
+ * which logbusd writes <service>_error.log.  Flushes before it returns:
  * LOGBUS_OK once the broker has it, else as logbus_flush.
  */
 LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
