@@ -110,10 +110,10 @@ static bool matches(struct read_state *st, const struct frame_record *rec)
 		return false;
 	/* A peek that fails proves nothing: the full decode judges then. */
 	if (flt->nfields == 0 && record_peek(rec->data, rec->len, &v) == 0 &&
-	    (r = filter_test(flt, &v)) != FILTER_YES)
+	    (r = filter_test_frame(flt, &v, rec)) != FILTER_YES)
 		goto out;
 	if (record_decode(rec->data, rec->len, &b->rec_zone, &v, &e) == 0)
-		r = filter_test(flt, &v);
+		r = filter_test_frame(flt, &v, rec);
 	msgpack_zone_clear(&b->rec_zone);
 out:
 	if (r == FILTER_LIMIT)

@@ -304,6 +304,20 @@ typedef struct logbus_filter {
 	                              "(?i)(error|exception|failed)" */
 	int64_t since_ns;          /* record time >= since_ns (0: any) */
 	int64_t until_ns;          /* record time < until_ns (0: any) */
+	int max_level;             /* level <= max_level (0: no bound) */
+	/* The publisher as logbusd saw it (logbus_record's trusted pid, uid,
+	 * gid and comm; journalctl's _PID=, _UID=, _GID=, _COMM=): a record
+	 * passes when its pid is one of pids (none given: any), and the
+	 * same for uids, gids and comms (at most 15 bytes, exact).  A
+	 * reader outside the reader group still sees only its own uid. */
+	const uint32_t *pids;
+	size_t npids;
+	const uint32_t *uids;
+	size_t nuids;
+	const uint32_t *gids;
+	size_t ngids;
+	const char *const *comms;
+	size_t ncomms;
 } logbus_filter;
 
 typedef struct logbus_reader_options {
