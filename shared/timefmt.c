@@ -44,7 +44,26 @@ static size_t format(char *buf, size_t len, int64_t ns, bool utc,
 
 size_t timefmt_python(char *buf, size_t len, int64_t ns)
 {
-	return format(buf, len, ns, false, "%Y-%m-%d %H:%M:%S", ',', 3, "");
+	return timefmt_text(buf, len, ns, false, 3);
+}
+
+size_t timefmt_text(char *buf, size_t len, int64_t ns, bool utc, int digits)
+{
+	return format(buf, len, ns, utc, "%Y-%m-%d %H:%M:%S", ',', digits, "");
+}
+
+size_t timefmt_iso(char *buf, size_t len, int64_t ns, bool utc)
+{
+	time_t sec;
+	long f;
+	struct tm tm;
+
+	split(ns, &sec, &f);
+	if (utc)
+		gmtime_r(&sec, &tm);
+	else
+		localtime_r(&sec, &tm);
+	return strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
 }
 
 size_t timefmt_rfc3339(char *buf, size_t len, int64_t ns)
