@@ -1,13 +1,17 @@
 /*
  * ctl_tail.c: `logbusctl tail`, records from logbusd's journal, filtered,
  * oldest first: the last N, all since a time or after a cursor, and with -f
- * the records committed from then on.
+ * the records committed from then on; with -r newest first.  It reads as
+ * journalctl does (-u, -e, -p ranges, _UID= matches, -o short-iso, ...),
+ * and --disk-usage and --vacuum-* do journalctl's work on the journal
+ * instead of reading it.
  *
  * A read is a logbus_reader; tail decides only where it starts (a cursor
  * wins, then -n all, then --since without -n, else the last N) and what it
  * prints.  With a cursor and -n N the last N after the cursor are kept in a
- * ring of formatted lines.  Following, output is flushed at the end of each
- * burst and at most FOLLOW_FLUSH_MS after a record came; the cursor file
+ * ring of formatted lines, and so is everything -r prints, to be written
+ * newest first once the read ended.  Following, output is flushed at the end of
+ * each burst and at most FOLLOW_FLUSH_MS after a record came; the cursor file
  * is written only after a flush, so that it never gets ahead of what a
  * reader of our output was given.  A broker that goes away while we follow
  * is said once and waited for.  No state outside a command's frame but the

@@ -6,7 +6,9 @@
  * ctl_messages.c (what a user reads on stderr), ctl_options.c (the options
  * every command takes), ctl_output.c (standard output and records as
  * text), ctl_time.c (times on the command line), ctl_cursor_file.c (tail's
- * --cursor-file).
+ * --cursor-file), and tail's journalctl habits: ctl_priority.c (-p),
+ * ctl_matches.c (_PID=, _UID=, ...), ctl_journal.c (--disk-usage,
+ * --vacuum-*).
  *
  * Every message a user sees is one line on stderr starting "logbusctl: ";
  * exit status 0 done, 1 the operation failed, 2 the command line is wrong.
