@@ -1012,16 +1012,16 @@ static void test_filter_matches_services_level_and_logger_prefix(void **state)
 	unpacked(&p);
 }
 
-/* filter_unpack of the map body() packs: its result, err set. */
-static int unpack_filter_of(void (*body)(msgpack_packer *), char *err,
-                            size_t errlen)
+/* filter_unpack of the map body(pk, arg) packs: its result, err set. */
+static int unpack_filter_of(void (*body)(msgpack_packer *, const void *),
+                            const void *arg, char *err, size_t errlen)
 {
 	struct packed p;
 	msgpack_packer pk;
 	struct filter f;
 
 	packing(&p, &pk);
-	body(&pk);
+	body(&pk, arg);
 	msgpack_object o = unpack_packed(&p);
 	int rc = filter_unpack(&f, &o, err, errlen);
 	if (rc == 0)
@@ -1030,8 +1030,9 @@ static int unpack_filter_of(void (*body)(msgpack_packer *), char *err,
 	return rc;
 }
 
-static void pack_color(msgpack_packer *pk)
+static void pack_color(msgpack_packer *pk, const void *arg)
 {
+	(void)arg;
 	msgpack_pack_map(pk, 1);
 	mp_pack_key(pk, "color");
 	msgpack_pack_int(pk, 1);
@@ -1041,7 +1042,8 @@ static void test_filter_unpack_refuses_unknown_keys(void **state)
 {
 	(void)state;
 	char err[128];
-	assert_int_equal(unpack_filter_of(pack_color, err, sizeof err), -1);
+	assert_int_equal(unpack_filter_of(pack_color, NULL, err, sizeof err),
+	                 -1);
 	assert_non_null(strstr(err, "color"));
 }
 
@@ -1149,8 +1151,9 @@ static void test_filter_level_range_has_a_top(void **state)
 
 /* A uid match that is no uid is refused, never read as another uid.  (A
  * broker older than the key refuses it as unknown, like "color".) */
-static void pack_negative_uid(msgpack_packer *pk)
+static void pack_negative_uid(msgpack_packer *pk, const void *arg)
 {
+	(void)arg;
 	msgpack_pack_map(pk, 1);
 	mp_pack_key(pk, "uid");
 	msgpack_pack_array(pk, 1);
@@ -1161,8 +1164,8 @@ static void test_filter_unpack_refuses_a_bad_publisher_match(void **state)
 {
 	(void)state;
 	char err[128];
-	assert_int_equal(unpack_filter_of(pack_negative_uid, err, sizeof err),
-	                 -1);
+	assert_int_equal(
+	    unpack_filter_of(pack_negative_uid, NULL, err, sizeof err), -1);
 	assert_non_null(strstr(err, "uid"));
 }
 
@@ -1189,26 +1192,31 @@ static void test_filter_regex_gives_up_at_its_match_limit(void **state)
 	filter_fini(&f);
 }
 
+struct twice {
+	const char *k;
+	void (*second)(msgpack_packer *);
+};
+
+/* A map holding key k twice, each with what second() packs. */
+static void pack_twice(msgpack_packer *pk, const void *arg)
+{
+	const struct twice *t = arg;
+
+	msgpack_pack_map(pk, 2);
+	mp_pack_key(pk, t->k);
+	t->second(pk);
+	mp_pack_key(pk, t->k);
+	t->second(pk);
+}
+
 /* filter_unpack of a map holding key k twice, each with what second()
  * packs. */
 static int unpack_repeated(const char *k, void (*second)(msgpack_packer *),
                            char *err, size_t errlen)
 {
-	struct packed p;
-	msgpack_packer pk;
-	struct filter f;
-	packing(&p, &pk);
-	msgpack_pack_map(&pk, 2);
-	mp_pack_key(&pk, k);
-	second(&pk);
-	mp_pack_key(&pk, k);
-	second(&pk);
-	msgpack_object o = unpack_packed(&p);
-	int rc = filter_unpack(&f, &o, err, errlen);
-	if (rc == 0)
-		filter_fini(&f);
-	unpacked(&p);
-	return rc;
+	struct twice t = {k, second};
+
+	return unpack_filter_of(pack_twice, &t, err, errlen);
 }
 
 static void pack_services(msgpack_packer *pk)
