@@ -574,9 +574,9 @@ static bool tail_bounded(const struct tail_args *a)
 }
 
 /* Read a snapshot to its end; with a cursor and -n N print only the last
- * N; with -r hold them all and print them newest first (reading newest
- * first would need a backward read per page: the output of -r is what
- * is held).  last: nothing follows (the cursor line is printed). */
+ * N; with -r hold what is to be printed and write it newest first at the
+ * end (the reader hands records out oldest first).  last: nothing follows
+ * (the cursor line and "-- No entries --" are printed). */
 static int tail_snapshot(logbus_reader *r, const struct tail_args *a, bool last)
 {
 	struct line_ring ring = {0};
