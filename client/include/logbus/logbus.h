@@ -311,6 +311,20 @@ typedef struct logbus_filter {
 	                              "(?i)(error|exception|failed)" */
 	int64_t since_ns;          /* record time >= since_ns (0: any) */
 	int64_t until_ns;          /* record time < until_ns (0: any) */
+	int max_level;             /* level <= max_level (0: no bound) */
+	/* The publisher as logbusd saw it (logbus_record's trusted pid, uid,
+	 * gid and comm; journalctl's _PID=, _UID=, _GID=, _COMM=): a record
+	 * passes when its pid is one of pids (none given: any), and the
+	 * same for uids, gids and comms (at most 15 bytes, exact).  A
+	 * reader outside the reader group still sees only its own uid. */
+	const uint32_t *pids;
+	size_t npids;
+	const uint32_t *uids;
+	size_t nuids;
+	const uint32_t *gids;
+	size_t ngids;
+	const char *const *comms;
+	size_t ncomms;
 } logbus_filter;
 
 typedef struct logbus_reader_options {
@@ -425,6 +439,34 @@ LOGBUS_API int logbus_error_report(const char *run_dir, const char *service,
  * *files says how many. */
 LOGBUS_API int logbus_rotate(const char *run_dir, unsigned *files, char *err,
                              size_t errlen);
+
+/* A journal segment logbus_vacuum removed. */
+typedef struct logbus_vacuumed {
+	char file[64]; /* its name in the journal directory */
+	uint64_t first_seq, last_seq, bytes;
+} logbus_vacuumed;
+
+typedef struct logbus_vacuum_result {
+	logbus_vacuumed *removed; /* the first 1,000 removed, oldest first */
+	size_t nremoved;
+	uint64_t count, freed_bytes; /* every segment removed */
+	/* what the journal keeps now */
+	uint64_t segments, bytes, first_seq, last_seq;
+} logbus_vacuum_result;
+
+/*
+ * Apply the journal's retention now with these limits (journalctl's
+ * --vacuum-size and --vacuum-time): remove the oldest segments while the
+ * journal is over max_bytes, or while their newest record is older than
+ * max_age_s seconds; -1: no such limit (one of them must be given); never
+ * the segment being written.  For root, logbusd's user and the reader
+ * group (others: LOGBUS_EREJECTED, "denied").  Free res with
+ * logbus_vacuum_free.
+ */
+LOGBUS_API int logbus_vacuum(const char *run_dir, int64_t max_bytes,
+                             int64_t max_age_s, logbus_vacuum_result *res,
+                             char *err, size_t errlen);
+LOGBUS_API void logbus_vacuum_free(logbus_vacuum_result *res);
 
 /* ---- statistics: one request each ---------------------------------------- */
 
