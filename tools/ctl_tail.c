@@ -53,6 +53,8 @@ struct tail_args {
 	const char *cursor; /* where to start: after_cursor, file_cursor */
 	char file_cursor[CURSOR_TEXT_MAX];
 	bool follow, n_given, n_all, show_cursor, no_color, color;
+	bool all; /* -a: control characters as they are */
+	bool raw; /* what out_format_record is told */
 	int64_t n;
 	enum out_format format;
 	int timeout_ms;
@@ -79,6 +81,7 @@ static bool parse_streams(const char *s, unsigned *mask)
 static int tail_parse(int argc, char **argv, struct tail_args *a)
 {
 	static const struct option longopts[] = {
+	    {"all", no_argument, NULL, 'a'},
 	    {"follow", no_argument, NULL, 'f'},
 	    {"lines", required_argument, NULL, 'n'},
 	    {"service", required_argument, NULL, 's'},
@@ -104,11 +107,14 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 	int c, rc;
 
 	while (
-	    (c = command_getopt(argc, argv, ":fn:s:p:l:g:F:S:U:o:h", longopts,
+	    (c = command_getopt(argc, argv, ":afn:s:p:l:g:F:S:U:o:h", longopts,
 	                        &a->run_dir, &a->timeout_ms, &rc)) != -1) {
 		switch (c) {
 		case OPT_STOP:
 			return rc;
+		case 'a':
+			a->all = true;
+			break;
 		case 'f':
 			a->follow = true;
 			break;
@@ -449,12 +455,12 @@ static int tail_snapshot(logbus_reader *r, const struct tail_args *a, bool last)
 				break;
 			}
 			if ((rc = out_format_record(rec, a->format, a->color,
-			                            s)) != LOGBUS_OK)
+			                            a->raw, s)) != LOGBUS_OK)
 				break;
 			continue;
 		}
-		if ((rc = out_format_record(rec, a->format, a->color, &buf)) !=
-		    LOGBUS_OK)
+		if ((rc = out_format_record(rec, a->format, a->color, a->raw,
+		                            &buf)) != LOGBUS_OK)
 			break;
 		if ((o = out_write(buf.p, buf.len)) != OUT_OK)
 			break;
@@ -552,7 +558,8 @@ static int follow_print(logbus_reader *r, const struct tail_args *a,
 {
 	enum out_result o;
 
-	if (out_format_record(rec, a->format, a->color, buf) != LOGBUS_OK)
+	if (out_format_record(rec, a->format, a->color, a->raw, buf) !=
+	    LOGBUS_OK)
 		return fail("out of memory after reading records");
 	if ((o = out_write(buf->p, buf->len)) != OUT_OK)
 		return o == OUT_ERROR ? EXIT_FAIL : 0;
@@ -660,9 +667,11 @@ int cmd_tail(int argc, char **argv)
 	}
 	if ((rc = tail_parse(argc, argv, &a)) != PARSE_OK)
 		goto out;
+	bool tty = isatty(STDOUT_FILENO);
 	a.color = (a.format == OUT_TEXT || a.format == OUT_CAT) &&
-	          !a.no_color && getenv("NO_COLOR") == NULL &&
-	          isatty(STDOUT_FILENO);
+	          !a.no_color && getenv("NO_COLOR") == NULL && tty;
+	/* cat is the message's bytes, escaped only for a terminal */
+	a.raw = a.all || (a.format == OUT_CAT && !tty);
 	a.cursor = a.after_cursor;
 	if (a.cursor_file != NULL) {
 		if ((rc = cursor_file_read(a.cursor_file, a.file_cursor)) != 0)
@@ -766,6 +775,16 @@ const char ctl_tail_help[] =
 "                         line \"TIME [CURSOR]\", then \"    "
 "KEY=VALUE\" lines:\n"
 "                         seq ... comm, the fields, the message)\n"
+"                         text and verbose mark a message's further "
+"lines\n"
+"                         (\"    | \", deeper indent) and escape "
+"control\n"
+"                         characters (\\x1b, \\r, \\u009b); cat does "
+"on a\n"
+"                         terminal, and writes the bytes to a pipe\n"
+"  -a, --all              control characters as they are, unescaped "
+"(text,\n"
+"                         verbose, and cat on a terminal)\n"
 "      --no-color         no colour; on a terminal, text and cat "
 "show\n"
 "                         WARNING in yellow and ERROR and above in "
