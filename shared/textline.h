@@ -19,7 +19,7 @@
  *    is not doubled: the text is for people; the exact bytes are in the
  *    journal and in JSON output;
  *  - the common message, printable ASCII (and tabs) on one line, costs one
- *    scan, eight bytes at a time, and one copy.
+ *    scan, sixteen bytes at a time, and one copy.
  */
 #ifndef LOGBUS_TEXTLINE_H
 #define LOGBUS_TEXTLINE_H
@@ -35,7 +35,7 @@
 
 /* A record's parts, as the text layout shows them. */
 struct textline {
-	const char *time; /* formatted: "2026-11-22 10:00:00,123" */
+	const char *time; /* "2026-11-22 10:00:00,123", < TIMEFMT_MAX */
 	size_t time_len;
 	int level;
 	const char *logger;
