@@ -19,6 +19,11 @@
  * service_123).  Until 0.1 it was service_<service>_error.log: reports of
  * those names are renamed once, at start (error_report_migrate.c).
  *
+ * Every value on a header line is written with its newlines as \n and
+ * every part with its control characters escaped (textline.h): a process
+ * cannot add a header line or drive the terminal of whoever reads the
+ * report; the STDERR and STDOUT sections keep their lines as they were.
+ *
  * Invariants: the file name comes from a service id that record_decode
  * accepted ([A-Za-z0-9._-], not starting with '.'), so it never leaves the
  * log directory (and no route may write a name ending in _error.log); a reader
@@ -68,12 +73,15 @@
 #include "services.h"
 #include "strbuf.h"
 #include "syncer.h"
+#include "textline.h"
 #include "timefmt.h"
 
 #define REPORT_MODE 0640
 #define UID_XATTR   "user.logbus.uid"
 
-/* A section's body, ending in a newline. */
+/* A section's body, ending in a newline: the process's lines as it wrote
+ * them, control characters escaped (textline.h), so that the report reads
+ * the same in an editor and on a terminal. */
 static void section(struct strbuf *t, const char *name, struct lb_str s,
                     uint64_t cut)
 {
@@ -81,33 +89,36 @@ static void section(struct strbuf *t, const char *name, struct lb_str s,
 	if (cut)
 		sb_printf(t, "[... %" PRIu64 " earlier bytes not kept ...]\n",
 		          cut);
-	sb_put(t, s.p, s.len);
+	textline_escape(t, s.p, s.len, "", false);
 	if (s.len > 0 && s.p[s.len - 1] != '\n')
 		sb_put(t, "\n", 1);
 }
 
-/* Python's repr() of a str, as the layout's file list prints it. */
+/* A value on its header line: a newline in it is written \n, so that it
+ * cannot add a header line ("Exit code: 0"). */
+static void value(struct strbuf *t, const char *s, size_t n)
+{
+	textline_escape(t, s, n, NULL, false);
+}
+
+/* Python's repr() of a str, as the layout's file list prints it (control
+ * characters as textline_escape writes them). */
 static void py_repr(struct strbuf *t, const char *s, size_t n)
 {
 	bool dq = memchr(s, '\'', n) && !memchr(s, '"', n);
 	char q = dq ? '"' : '\'';
+	size_t run = 0;
 
 	sb_put(t, &q, 1);
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\\' || c == (unsigned char)q) {
-			sb_put(t, "\\", 1);
-			sb_put(t, s + i, 1);
-		} else if (c == '\n') {
-			sb_puts(t, "\\n");
-		} else if (c == '\t') {
-			sb_puts(t, "\\t");
-		} else if (c < 0x20 || c == 0x7f) {
-			sb_printf(t, "\\x%02x", c);
-		} else {
-			sb_put(t, s + i, 1);
-		}
+		if (s[i] != '\\' && s[i] != q && s[i] != '\t')
+			continue;
+		value(t, s + run, i - run);
+		sb_put(t, "\\", 1);
+		sb_put(t, s[i] == '\t' ? "t" : s + i, 1);
+		run = i + 1;
 	}
+	value(t, s + run, n - run);
 	sb_put(t, &q, 1);
 }
 
@@ -121,7 +132,7 @@ static void str_list(struct strbuf *t, const msgpack_object_array *a,
 		if (repr)
 			py_repr(t, s->ptr, s->size);
 		else
-			sb_put(t, s->ptr, s->size);
+			value(t, s->ptr, s->size);
 	}
 }
 
@@ -145,10 +156,10 @@ static int render(const struct record_view *v, char **out, size_t *outlen,
 	sb_puts(&t, "Command: ");
 	str_list(&t, x.argv, " ", false);
 	sb_puts(&t, "\nCWD: ");
-	sb_put(&t, x.cwd.p, x.cwd.len);
+	value(&t, x.cwd.p, x.cwd.len);
 	sb_puts(&t, "\nVenv: ");
 	if (x.venv.len)
-		sb_put(&t, x.venv.p, x.venv.len);
+		value(&t, x.venv.p, x.venv.len);
 	else
 		sb_puts(&t, "None");
 	sb_puts(&t, "\n\n");

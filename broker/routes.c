@@ -42,6 +42,7 @@
 #include "selflog.h"
 #include "strbuf.h"
 #include "syncer.h"
+#include "textline.h"
 #include "timefmt.h"
 
 #define OPEN_MAX      64
@@ -688,27 +689,24 @@ static int route_flush(struct routes *r, struct route *rt)
 
 /* ---- formatting ---------------------------------------------------------- */
 
-static void time_python(struct routes *r, int64_t ns, struct strbuf *out)
+/* "YYYY-MM-DD HH:MM:SS,mmm" into t (TIMEFMT_MAX bytes); its length. */
+static size_t time_python(struct routes *r, int64_t ns, char *t)
 {
 	int64_t sec = ns / 1000000000;
 	int ms = (int)((ns % 1000000000) / 1000000);
 
-	if (ns < 0) {
-		char t[TIMEFMT_MAX];
-		sb_put(out, t, timefmt_python(t, sizeof t, ns));
-		return;
-	}
+	if (ns < 0)
+		return timefmt_python(t, TIMEFMT_MAX, ns);
 	if (sec != r->tsec) { /* once a second, not once a record */
 		timefmt_python(r->tbuf, sizeof r->tbuf, sec * 1000000000);
 		r->tbuf[20] = '\0'; /* "YYYY-MM-DD HH:MM:SS," */
 		r->tsec = sec;
 	}
-	char t[24];
 	memcpy(t, r->tbuf, 20);
 	t[20] = (char)('0' + ms / 100);
 	t[21] = (char)('0' + ms / 10 % 10);
 	t[22] = (char)('0' + ms % 10);
-	sb_put(out, t, 23);
+	return 23;
 }
 
 /* Strip trailing newlines: the line adds its own. */
@@ -719,22 +717,26 @@ static struct lb_str trimmed(struct lb_str m)
 	return m;
 }
 
-/* %(asctime)s [%(levelname)s] %(name)s: %(message)s */
+/* The text layout every text file shares (textline.h): Python logging's
+ * with the service after the logger, further lines marked, controls
+ * escaped. */
 static void format_text(struct routes *r, struct strbuf *out,
                         const struct record_view *v)
 {
-	char lv[16];
-	struct lb_str m = trimmed(v->message);
-	const char *name = level_name(v->level, lv, sizeof lv);
+	char t[TIMEFMT_MAX];
+	struct textline tl = {
+	    .time = t,
+	    .time_len = time_python(r, v->time_ns, t),
+	    .level = v->level,
+	    .logger = v->logger.p,
+	    .logger_len = v->logger.len,
+	    .service = v->service.p,
+	    .service_len = v->service.len,
+	    .message = v->message.p,
+	    .message_len = v->message.len,
+	};
 
-	time_python(r, v->time_ns, out);
-	sb_put(out, " [", 2);
-	sb_puts(out, name);
-	sb_put(out, "] ", 2);
-	sb_put(out, v->logger.p, v->logger.len);
-	sb_put(out, ": ", 2);
-	sb_put(out, m.p, m.len);
-	sb_put(out, "\n", 1);
+	textline_format(out, &tl, false);
 }
 
 static bool reserved_key(const msgpack_object_str *k)

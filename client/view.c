@@ -13,6 +13,7 @@
 #include "frame.h"
 #include "record.h"
 #include "strbuf.h"
+#include "textline.h"
 #include "timefmt.h"
 
 void view_init(struct view *v)
@@ -181,23 +182,6 @@ static void format_json(struct strbuf *o, const logbus_record *r)
 	sb_puts(o, "}\n");
 }
 
-static void format_text(struct strbuf *o, const logbus_record *r)
-{
-	char t[TIMEFMT_MAX], lv[16];
-
-	timefmt_python(t, sizeof t, r->time_ns);
-	sb_puts(o, t);
-	sb_puts(o, " [");
-	sb_puts(o, level_name(r->level, lv, sizeof lv));
-	sb_puts(o, "] ");
-	sb_puts(o, r->logger);
-	sb_put(o, " ", 1);
-	sb_puts(o, r->service);
-	sb_puts(o, ": ");
-	sb_put(o, r->message, r->message_len);
-	sb_put(o, "\n", 1);
-}
-
 LOGBUS_API long logbus_record_format(const logbus_record *r,
                                      enum logbus_format format, char **buf,
                                      size_t *cap)
@@ -207,7 +191,7 @@ LOGBUS_API long logbus_record_format(const logbus_record *r,
 	if (format == LOGBUS_FORMAT_JSON)
 		format_json(&o, r);
 	else
-		format_text(&o, r);
+		textline_format_record(&o, r, false);
 	*buf = o.p;
 	*cap = o.cap;
 	return o.failed ? LOGBUS_ENOMEM : (long)o.len;

@@ -49,6 +49,11 @@ static inline int char_len(const unsigned char *s, size_t len)
 	return n;
 }
 
+int utf8_char_len(const char *s, size_t len)
+{
+	return char_len((const unsigned char *)s, len);
+}
+
 bool utf8_valid(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;

@@ -8,6 +8,10 @@
 
 bool utf8_valid(const char *s, size_t len);
 
+/* The length of the valid character at s (len > 0): 1 to 4; 0 when s does
+ * not start one; -1 when s starts one that len cuts short. */
+int utf8_char_len(const char *s, size_t len);
+
 /* Length of the longest prefix of s (at most len) that does not end inside a
  * multi-byte sequence: where a long line can be cut without splitting a
  * character. */

@@ -114,8 +114,8 @@ static int lines_of(struct unit_broker *u, const char *name, int *nums, int max)
 static void test_route_rotates_by_size_and_keeps_that_many_backups(void **state)
 {
 	struct unit_broker *u = *state;
-	/* a line: "2023-11-14 22:13:20,123 [INFO] app: line 00\n", 44 bytes:
-	 * two fit in 100 */
+	/* a line: "2023-11-14 22:13:20,123 [INFO] app svc: line 00\n", 48
+	 * bytes: two fit in 100 */
 	struct routes *r = routes_of(u, "app.log:max-size=100,backups=2");
 	struct routes_stats st;
 	int nums[64];
@@ -327,7 +327,7 @@ static void test_a_link_at_by_logger_is_never_followed(void **state)
 	write_lines(u, r, 0, 2); /* logger "app": by-logger/app.log */
 	unit_victim_untouched(&v);
 	char *text = slurp(u, "all.log", &size); /* all.log is written */
-	assert_non_null(strstr(text, "app: line 01"));
+	assert_non_null(strstr(text, "app svc: line 01"));
 	free(text);
 	assert_non_null(unit_broker_event(u, "route by-logger/app.log"));
 	routes_free(r);

@@ -44,15 +44,18 @@ BROKER_PID=$LOGBUSD_PID
 
 # expected_text LEVELNAME LOGGER MESSAGE < one JSON record (tail -o json):
 # what Python's logging writes for it with the format
-# "%(asctime)s [%(levelname)s] %(name)s: %(message)s": the record's time in
-# local time with milliseconds, the message's lines as they are.
+# "%(asctime)s [%(levelname)s] %(name)s %(service)s: %(message)s": the
+# record's time in local time with milliseconds, the message's further
+# lines after "    | ".
 expected_text() {
 	python3 -c '
 import json, sys, time
-ns = json.loads(sys.stdin.readline())["time_ns"]
+r = json.loads(sys.stdin.readline())
+ns = r["time_ns"]
 t = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ns // 10**9))
-sys.stdout.write("%s,%03d [%s] %s: %s\n"
-                 % (t, ns // 10**6 % 1000, sys.argv[1], sys.argv[2], sys.argv[3]))
+sys.stdout.write("%s,%03d [%s] %s %s: %s\n"
+                 % (t, ns // 10**6 % 1000, sys.argv[1], sys.argv[2], r["service"],
+                    sys.argv[3].replace("\n", "\n    | ")))
 ' "$@"
 }
 
@@ -67,10 +70,11 @@ print(text.count(block))
 ' "$1" "$2"
 }
 
-# messages FILE: the text after "LOGGER: " of each line of FILE that
-# starts a record (continuation lines of a multi-line message are left out).
+# messages FILE: the text after "LOGGER SERVICE: " of each line of FILE
+# that starts a record (continuation lines of a multi-line message are left
+# out).
 messages() {
-	sed -En 's/^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8},[0-9]{3} \[[A-Z0-9]+\] [^ ]+: //p' "$1"
+	sed -En 's/^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8},[0-9]{3} \[[A-Z0-9]+\] [^ ]+ [^ ]+: //p' "$1"
 }
 
 # self_records LEVEL TEXT: the messages of the broker's own records
@@ -111,8 +115,8 @@ check "locked: the broker made locked/x.log" \
 ctl publish -s svc_coll -l 'coll/x' "coll 0"
 ctl publish -s svc_coll -l 'coll_x' "coll 1"
 expect_eq "by-logger: 'coll/x' and 'coll_x' share by-logger/coll_x.log" \
-	"$(printf 'coll/x: coll 0\ncoll_x: coll 1')" \
-	"$(grep -o '[^ ]*: coll [0-9]*$' "$L/by-logger/coll_x.log" || true)"
+	"$(printf 'coll/x svc_coll: coll 0\ncoll_x svc_coll: coll 1')" \
+	"$(grep -o '[^ ]* [^ ]*: coll [0-9]*$' "$L/by-logger/coll_x.log" || true)"
 rm -f "$L/by-logger/coll_x.log"
 mkdir "$L/by-logger/coll_x.log"
 rm -rf "$LOCK"
@@ -140,13 +144,13 @@ ctl tail -n 1 -s service_123 -o json >"$T/rec"
 expected_text INFO pactown.sandbox "Creating sandbox for service_123" \
 	<"$T/rec" >"$T/want"
 check "text: the expected line has Python's layout" grep -Eqx \
-	'[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3} \[INFO\] pactown\.sandbox: Creating sandbox for service_123' \
+	'[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3} \[INFO\] pactown\.sandbox service_123: Creating sandbox for service_123' \
 	"$T/want"
 expect_eq "text: all.log has it byte for byte, in local time with ms" 1 \
 	"$(count_block "$L/all.log" "$T/want")"
 grep -F ': Creating sandbox for service_123' "$L/all.log" >"$T/got" || true
 check "text: all.log's line matches the layout exactly" grep -Eqx \
-	'[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3} \[INFO\] pactown\.sandbox: Creating sandbox for service_123' \
+	'[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{3} \[INFO\] pactown\.sandbox service_123: Creating sandbox for service_123' \
 	"$T/got"
 expect_eq "text: one such line" 1 "$(wc -l <"$T/got")"
 
@@ -164,7 +168,7 @@ MULTI=$'first line\nsecond line\n\tthird, indented\n  fourth'
 ctl publish -s svc_ml -l app.multi -p error "$MULTI"
 ctl tail -n 1 -s svc_ml -o json |
 	expected_text ERROR app.multi "$MULTI" >"$T/want"
-expect_eq "text: a multi-line message keeps its lines as they are" 1 \
+expect_eq "text: a multi-line message's further lines are marked" 1 \
 	"$(count_block "$L/all.log" "$T/want")"
 ctl publish -s svc_ml -l app.multi $'ends in a newline\n'
 ctl tail -n 1 -s svc_ml -o json |
@@ -292,7 +296,7 @@ expect_eq "filter service=svc_a|svc_b" "f-a f-b" "$(f_messages svc2.log)"
 expect_eq "filter logger=pactown: pactown and pactown.*, not pactownx" \
 	"f-pactown f-pactown.sandbox" "$(f_messages pactown-only.log)"
 check "filter logger=pactown: every line is of pactown or pactown.*" \
-	bash -c "! grep -Ev '^[0-9-]+ [0-9:,]+ \[[A-Z0-9]+\] pactown(\.[^ ]+)?: ' '$L/pactown-only.log'"
+	bash -c "! grep -Ev '^[0-9-]+ [0-9:,]+ \[[A-Z0-9]+\] pactown(\.[^ ]+)? [^ ]+: ' '$L/pactown-only.log'"
 expect_eq "filter stream=stderr" "f-stderr" "$(f_messages stderr.log)"
 expect_eq "filter level=warning: 30 and above" "f-warning f-31 f-error" \
 	"$(f_messages warn.log)"
@@ -304,13 +308,13 @@ ctl publish -s svc_bl -l pactown.health "bl health"
 ctl publish -s svc_bl -l 'weird/name' "bl weird"
 ctl publish -s svc_bl -l '../../escape' "bl escape" || true
 expect_eq "by-logger: pactown.sandbox.x and pactown.health in pactown.log" \
-	"$(printf 'pactown.sandbox.x: bl sandbox.x\npactown.health: bl health')" \
-	"$(grep -o '[^ ]*: bl .*' "$L/by-logger/pactown.log" || true)"
+	"$(printf 'pactown.sandbox.x svc_bl: bl sandbox.x\npactown.health svc_bl: bl health')" \
+	"$(grep -o '[^ ]* [^ ]*: bl .*' "$L/by-logger/pactown.log" || true)"
 check "by-logger: pactown.log has the earlier pactown.sandbox line too" \
-	grep -q '\] pactown\.sandbox: Creating sandbox for service_123$' \
+	grep -q '\] pactown\.sandbox service_123: Creating sandbox for service_123$' \
 	"$L/by-logger/pactown.log"
 check "by-logger: 'weird/name' goes to weird_name.log" \
-	grep -q '\] weird/name: bl weird$' "$L/by-logger/weird_name.log"
+	grep -q '\] weird/name svc_bl: bl weird$' "$L/by-logger/weird_name.log"
 expect_eq "by-logger: nothing else named after 'weird/name'" \
 	"$L/by-logger/weird_name.log" "$(find "$T/a" -path '*weird*')"
 expect_eq "by-logger: nothing named after '../../escape'" "" \
@@ -318,9 +322,9 @@ expect_eq "by-logger: nothing named after '../../escape'" "" \
 expect_eq "by-logger: the log directory's parent holds only it" "$L" \
 	"$(find "$T/a" -mindepth 1 -maxdepth 1)"
 check "by-logger: the broker's own records in logbus.log" \
-	grep -Eq '\[INFO\] logbus: serving ' "$L/by-logger/logbus.log"
+	grep -Eq '\[INFO\] logbus logbusd: serving ' "$L/by-logger/logbus.log"
 expect_eq "by-logger: logbus.log holds nothing but logbus's records" "" \
-	"$(grep -Ev '^[0-9-]+ [0-9:,]+ \[[A-Z0-9]+\] logbus: ' "$L/by-logger/logbus.log" || true)"
+	"$(grep -Ev '^[0-9-]+ [0-9:,]+ \[[A-Z0-9]+\] logbus logbusd: ' "$L/by-logger/logbus.log" || true)"
 
 start_logbusd "$T/c.err" "$T/run-c" --log-dir "$T/c/log" \
 	--no-default-routes --route 'only.log:service=svc_only'
@@ -358,7 +362,7 @@ d = sys.argv[1]
 names = ["small.log.3", "small.log.2", "small.log.1", "small.log"]
 data = [open(os.path.join(d, n), "rb").read() for n in names]
 line_re = re.compile(rb"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} \[INFO\] "
-                     rb"s_rot: (rotation line \d{4} x{20})")
+                     rb"s_rot s_rot: (rotation line \d{4} x{20})")
 print("sizes=%s" % [len(b) for b in data])
 print("over=%s" % [n for n, b in zip(names, data) if len(b) > 2048])
 print("whole_lines=%s" % all(b.endswith(b"\n") for b in data))
@@ -484,16 +488,16 @@ BROKER_B_CTL=("$BIN/logbusctl" --run-dir "$T/run-b")
 expect_eq "flood: one WARNING says the bound was reached" 1 \
 	"$(grep -c 'by-logger files already' "$T/b.warn" || true)"
 expect_eq "flood: all.log has every record, in order" \
-	"$(awk 'BEGIN { for (i = 0; i < 1200; i++) printf "l%04d.x: flood %04d\n", i, i }')" \
-	"$(grep -o 'l[0-9]*\.x: flood [0-9]*$' "$T/b/log/all.log" || true)"
+	"$(awk 'BEGIN { for (i = 0; i < 1200; i++) printf "l%04d.x flood: flood %04d\n", i, i }')" \
+	"$(grep -o 'l[0-9]*\.x flood: flood [0-9]*$' "$T/b/log/all.log" || true)"
 "${BROKER_B_CTL[@]}" publish -s flood -l l0005.y "after the bound"
 "${BROKER_B_CTL[@]}" publish -s flood -l newcomer "new after the bound"
 check "flood: an existing by-logger file still gets records" \
-	grep -q 'l0005\.y: after the bound$' "$T/b/log/by-logger/l0005.log"
+	grep -q 'l0005\.y flood: after the bound$' "$T/b/log/by-logger/l0005.log"
 check "flood: a new logger past the bound gets no file" \
 	test ! -e "$T/b/log/by-logger/newcomer.log"
 check "flood: ... but all.log has it" \
-	grep -q 'newcomer: new after the bound$' "$T/b/log/all.log"
+	grep -q 'newcomer flood: new after the bound$' "$T/b/log/all.log"
 "${BROKER_B_CTL[@]}" tail -n all -s logbusd -p warning -o cat >"$T/b.warn"
 expect_eq "flood: still one WARNING about the bound" 1 \
 	"$(grep -c 'by-logger files already' "$T/b.warn" || true)"
@@ -553,7 +557,7 @@ expect_eq "locked: the journal has every record" \
 expect_eq "locked: all.log has every record" \
 	"$(echo 'lock 0' && seq -f 'lock %g' 1 15)" \
 	"$(cat "$L"/all.log.moved* "$L/all.log" |
-		sed -n 's/.*\] svc_lock: \(lock [0-9]*\)$/\1/p')"
+		sed -n 's/.*\] svc_lock svc_lock: \(lock [0-9]*\)$/\1/p')"
 expect_eq "locked: still exactly one WARNING after more records and retries" \
 	1 "$(count_self WARNING "route locked/x.log")"
 
@@ -592,8 +596,8 @@ check "locked: new records go straight to x.log again" \
 check "by-logger: coll_x.log writes again" \
 	wait_for 10 count_self_is 1 INFO "route by-logger/coll_x.log: writing again"
 expect_eq "by-logger: coll_x.log caught up with both loggers' records" \
-	"$(printf 'coll/x: coll 2\ncoll_x: coll 3')" \
-	"$(grep -o '[^ ]*: coll [0-9]*$' "$L/by-logger/coll_x.log" || true)"
+	"$(printf 'coll/x svc_coll: coll 2\ncoll_x svc_coll: coll 3')" \
+	"$(grep -o '[^ ]* [^ ]*: coll [0-9]*$' "$L/by-logger/coll_x.log" || true)"
 expect_eq "by-logger: only COMPONENT.log files, no subdirectories" "" \
 	"$(find "$L/by-logger" -mindepth 1 ! \( -type f -regex '.*/by-logger/[A-Za-z0-9_-]+\.log' \))"
 

@@ -2,17 +2,21 @@
  * ctl_errors.c: `logbusctl errors`, the per-service error reports logbusd
  * keeps (<service>_error.log): the list of them, the newest last, or one
  * service's latest report exactly as stored (and with --all the one
- * before it).
+ * before it).  logbusd writes reports with control characters escaped; one
+ * an older logbusd wrote may hold them raw, so on a terminal a report is
+ * escaped again (which leaves an escaped one as it is).
  */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <logbus/logbus.h>
 
 #include "logbusctl.h"
+#include "textline.h"
 
 struct errors_args {
 	char *run_dir;
@@ -115,6 +119,26 @@ static int errors_list(const struct errors_args *a)
 	return out_flush() == OUT_ERROR ? EXIT_FAIL : 0;
 }
 
+/* A report's text on stdout: as stored, or on a terminal with control
+ * characters escaped. */
+static enum out_result report_write(const char *text, size_t len)
+{
+	struct strbuf b = {0};
+	enum out_result o;
+
+	if (!isatty(STDOUT_FILENO))
+		return out_write(text, len);
+	textline_escape(&b, text, len, "", false);
+	if (b.failed) {
+		sb_free(&b);
+		fail("out of memory");
+		return OUT_ERROR;
+	}
+	o = out_write(b.p ? b.p : "", b.len);
+	sb_free(&b);
+	return o;
+}
+
 /* A service's report as stored; with --all the one before it too. */
 static int errors_show(const struct errors_args *a)
 {
@@ -131,7 +155,7 @@ static int errors_show(const struct errors_args *a)
 	if (rc != LOGBUS_OK)
 		return admin_failed("cannot read the error report", a->run_dir,
 		                    rc, err);
-	o = out_write(text, len);
+	o = report_write(text, len);
 	free(text);
 	if (o == OUT_OK && a->all) {
 		err[0] = '\0';
@@ -147,7 +171,7 @@ static int errors_show(const struct errors_args *a)
 		}
 		local_time_text(written, when, sizeof when);
 		printf("==== previous report (written %s) ====\n", when);
-		o = out_write(text, len);
+		o = report_write(text, len);
 		free(text);
 	}
 	if (o == OUT_OK)
@@ -176,7 +200,8 @@ const char ctl_errors_help[] =
 "\"no error\n"
 "reports\".  With SERVICE, its latest report "
 "(SERVICE_error.log in\n"
-"logbusd's log directory) exactly as stored.\n"
+"logbusd's log directory) exactly as stored (on a terminal, with control\n"
+"characters escaped).\n"
 "\n"
 "  -a, --all              with SERVICE: the latest report, then the "
 "previous\n"

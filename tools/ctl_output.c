@@ -1,12 +1,16 @@
 /*
  * ctl_output.c: what logbusctl writes on standard output: the writes
  * themselves (a reader that went away, as in `logbusctl tail | head`, ends
- * the output quietly), a record in each of tail's formats (text and json
- * are the library's logbus_record_format; cat and verbose are ours, after
- * journalctl's), and times as people read them.
+ * the output quietly), a record in each of tail's formats (json is the
+ * library's logbus_record_format, text the layout of logbusd's text files,
+ * shared/textline.h; cat and verbose are ours, after journalctl's), and
+ * times as people read them.
  *
- * A record is formatted into a strbuf the caller keeps, so that a reader's
- * loop reuses one buffer.
+ * Text and verbose escape control characters and mark a message's further
+ * lines wherever they go, as journalctl escapes unprintable text unless
+ * --all; cat escapes only on a terminal, so that a pipe gets the bytes.
+ * A record is formatted into a strbuf the caller keeps, so that a
+ * reader's loop reuses one buffer.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,6 +24,7 @@
 #include "record.h"
 #include "strbuf.h"
 #include "timefmt.h"
+#include "textline.h"
 
 /* Levels from WARNING up stand out on a terminal (journalctl's habit). */
 #define COLOR_WARNING "\033[1;33m"
@@ -79,22 +84,15 @@ static const char *level_color(int level)
 }
 
 /* "    KEY=VALUE\n"; further lines of a value are indented deeper, so that
- * only a record's first line starts at the margin. */
+ * only a record's first line starts at the margin; controls escaped unless
+ * raw. */
 static void verbose_value(struct strbuf *b, const char *key, const char *v,
-                          size_t n)
+                          size_t n, bool raw)
 {
-	const char *nl;
-
 	sb_puts(b, "    ");
 	sb_puts(b, key);
 	sb_put(b, "=", 1);
-	while ((nl = memchr(v, '\n', n)) != NULL) {
-		sb_put(b, v, (size_t)(nl - v) + 1);
-		sb_puts(b, "        ");
-		n -= (size_t)(nl - v) + 1;
-		v = nl + 1;
-	}
-	sb_put(b, v, n);
+	textline_escape(b, v, n, "        ", raw);
 	sb_put(b, "\n", 1);
 }
 
@@ -118,28 +116,28 @@ static const char *verbose_key(const char *key, char *buf, size_t len)
  * KEY=VALUE line per part of the record: the broker's (seq, service, ...,
  * gid, comm), the structured fields in their order, the message last.
  */
-static void format_verbose(struct strbuf *b, const logbus_record *r)
+static void format_verbose(struct strbuf *b, const logbus_record *r, bool raw)
 {
 	char t[64], lv[16], kb[LOGBUS_KEY_MAX + 8];
 
 	logbus_format_time(r->time_ns, LOGBUS_TIME_RFC3339, t, sizeof t);
 	sb_printf(b, "%s [%s]\n", t, r->cursor);
 	sb_printf(b, "    seq=%" PRIu64 "\n", r->seq);
-	verbose_value(b, "service", r->service, strlen(r->service));
-	verbose_value(b, "logger", r->logger, strlen(r->logger));
+	verbose_value(b, "service", r->service, strlen(r->service), raw);
+	verbose_value(b, "logger", r->logger, strlen(r->logger), raw);
 	sb_printf(b, "    level=%s\n",
 	          logbus_level_name(r->level, lv, sizeof lv));
 	sb_printf(b, "    stream=%s\n", stream_name(r->stream));
 	sb_printf(b, "    pid=%" PRIu32 "\n    uid=%" PRIu32 "\n", r->pid,
 	          r->uid);
 	sb_printf(b, "    gid=%" PRIu32 "\n", r->gid);
-	verbose_value(b, "comm", r->comm, strlen(r->comm));
+	verbose_value(b, "comm", r->comm, strlen(r->comm), raw);
 	for (size_t i = 0; i < r->nfields; i++) {
 		const logbus_field *f = &r->fields[i];
 		const char *key = verbose_key(f->key, kb, sizeof kb);
 		switch (f->type) {
 		case LOGBUS_FIELD_STR:
-			verbose_value(b, key, f->v.s, strlen(f->v.s));
+			verbose_value(b, key, f->v.s, strlen(f->v.s), raw);
 			break;
 		case LOGBUS_FIELD_INT:
 			sb_printf(b, "    %s=%" PRId64 "\n", key, f->v.i);
@@ -155,44 +153,43 @@ static void format_verbose(struct strbuf *b, const logbus_record *r)
 			break;
 		}
 	}
-	verbose_value(b, "message", r->message, r->message_len);
+	verbose_value(b, "message", r->message, r->message_len, raw);
 }
 
 /* A record as format's lines in *b, which it replaces, with the message
- * coloured by level when color: LOGBUS_OK or LOGBUS_ENOMEM. */
+ * coloured by level when color; raw: control characters as they are
+ * (--all, or cat through a pipe).  LOGBUS_OK or LOGBUS_ENOMEM. */
 int out_format_record(const logbus_record *rec, enum out_format format,
-                      bool color, struct strbuf *b)
+                      bool color, bool raw, struct strbuf *b)
 {
 	const char *code = color ? level_color(rec->level) : NULL;
+	size_t at = 0;
 	long len;
 
 	sb_reset(b);
 	switch (format) {
 	case OUT_JSON:
-	case OUT_TEXT:
-		len = logbus_record_format(rec,
-		                           format == OUT_JSON
-		                               ? LOGBUS_FORMAT_JSON
-		                               : LOGBUS_FORMAT_TEXT,
-		                           &b->p, &b->cap);
+		len = logbus_record_format(rec, LOGBUS_FORMAT_JSON, &b->p,
+		                           &b->cap);
 		if (len < 0)
 			return (int)len;
 		b->len = (size_t)len;
-		if (format == OUT_JSON)
-			return LOGBUS_OK;
+		return LOGBUS_OK;
+	case OUT_TEXT:
+		at = textline_format_record(b, rec, raw);
 		break;
 	case OUT_CAT:
-		sb_put(b, rec->message, rec->message_len);
+		textline_escape(b, rec->message, rec->message_len, "", raw);
 		sb_put(b, "\n", 1);
 		break;
 	case OUT_VERBOSE:
-		format_verbose(b, rec);
+		format_verbose(b, rec, raw);
 		code = NULL;
 		break;
 	}
 	/* Text ends with the message, like cat: colour just the message. */
-	if (code != NULL)
-		color_tail(b, rec->message_len, code);
+	if (code != NULL && !b->failed)
+		color_tail(b, b->len - 1 - at, code);
 	return b->failed ? LOGBUS_ENOMEM : LOGBUS_OK;
 }
 

@@ -60,6 +60,8 @@ struct tail_args {
 	char file_cursor[CURSOR_TEXT_MAX];
 	bool follow, n_given, n_all, show_cursor, no_color, color;
 	bool reverse, pager_end, utc, quiet;
+	bool all; /* -a: control characters as they are */
+	bool raw; /* what out_format_record is told */
 	int64_t n;
 	enum out_format format;
 	enum out_time time; /* of text lines */
@@ -128,6 +130,7 @@ static bool parse_streams(const char *s, unsigned *mask)
 static int tail_parse(int argc, char **argv, struct tail_args *a)
 {
 	static const struct option longopts[] = {
+	    {"all", no_argument, NULL, 'a'},
 	    {"follow", no_argument, NULL, 'f'},
 	    {"lines", required_argument, NULL, 'n'},
 	    {"reverse", no_argument, NULL, 'r'},
@@ -163,12 +166,15 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 	int64_t span;
 	int c, rc;
 
-	while ((c = command_getopt(argc, argv, ":fn:res:u:p:l:g:F:S:U:o:qh",
+	while ((c = command_getopt(argc, argv, ":afn:res:u:p:l:g:F:S:U:o:qh",
 	                           longopts, &a->run_dir, &a->timeout_ms,
 	                           &rc)) != -1) {
 		switch (c) {
 		case OPT_STOP:
 			return rc;
+		case 'a':
+			a->all = true;
+			break;
 		case 'f':
 			a->follow = true;
 			break;
@@ -396,7 +402,7 @@ static void tail_options(const struct tail_args *a, logbus_reader_options *ro)
 static int tail_format(const logbus_record *rec, const struct tail_args *a,
                        struct strbuf *b)
 {
-	int rc = out_format_record(rec, a->format, a->color, b);
+	int rc = out_format_record(rec, a->format, a->color, a->raw, b);
 
 	if (rc != LOGBUS_OK)
 		return rc;
@@ -853,9 +859,11 @@ int cmd_tail(int argc, char **argv)
 		                        a.vacuum_age_s);
 		goto out;
 	}
+	bool tty = isatty(STDOUT_FILENO);
 	a.color = (a.format == OUT_TEXT || a.format == OUT_CAT) &&
-	          !a.no_color && getenv("NO_COLOR") == NULL &&
-	          isatty(STDOUT_FILENO);
+	          !a.no_color && getenv("NO_COLOR") == NULL && tty;
+	/* cat is the message's bytes, escaped only for a terminal */
+	a.raw = a.all || (a.format == OUT_CAT && !tty);
 	a.cursor = a.after_cursor;
 	if (a.cursor_file != NULL) {
 		if ((rc = cursor_file_read(a.cursor_file, a.file_cursor)) != 0)
@@ -999,6 +1007,16 @@ const char ctl_tail_help[] =
 "matched\n"
 "                         (text, short-* and verbose print it, like "
 "journalctl)\n"
+"                         text and verbose mark a message's further "
+"lines\n"
+"                         (\"    | \", deeper indent) and escape "
+"control\n"
+"                         characters (\\x1b, \\r, \\u009b); cat does "
+"on a\n"
+"                         terminal, and writes the bytes to a pipe\n"
+"  -a, --all              control characters as they are, unescaped "
+"(text,\n"
+"                         verbose, and cat on a terminal)\n"
 "      --no-color         no colour; on a terminal, text and cat "
 "show\n"
 "                         WARNING in yellow and ERROR and above in "

@@ -158,9 +158,10 @@ enum out_result out_flush(void);
 enum out_format { OUT_TEXT, OUT_JSON, OUT_CAT, OUT_VERBOSE };
 
 /* A record as format's lines in *b, which it replaces, with the message
- * coloured by level when color: LOGBUS_OK or LOGBUS_ENOMEM. */
+ * coloured by level when color; raw: control characters as they are
+ * (--all, or cat through a pipe).  LOGBUS_OK or LOGBUS_ENOMEM. */
 int out_format_record(const logbus_record *rec, enum out_format format,
-                      bool color, struct strbuf *b);
+                      bool color, bool raw, struct strbuf *b);
 
 /* "2026-11-22 10:00:00", local time. */
 void local_time_text(int64_t ns, char *buf, size_t len);

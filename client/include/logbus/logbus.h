@@ -560,7 +560,10 @@ LOGBUS_API size_t logbus_format_time(int64_t ns, enum logbus_time_style style,
                                      char *buf, size_t len);
 
 enum logbus_format {
-	/* "2026-11-22 10:00:00,123 [INFO] pactown.sandbox service_123: msg" */
+	/* "2026-11-22 10:00:00,123 [INFO] pactown.sandbox service_123: msg",
+	 * the layout of logbusd's text files: a message's further lines
+	 * start with "    | ", control characters are escaped (\x1b, \r,
+	 * \u009b), so that no record makes a line that reads as another */
 	LOGBUS_FORMAT_TEXT = 0,
 	/* one JSON object: seq, cursor, time, time_ns, level, level_no,
 	 * service, logger, message, stream, fields, pid, uid, gid, comm */
@@ -568,7 +571,8 @@ enum logbus_format {
 };
 
 /*
- * Format a record as one line ending in '\n' into *buf, which is grown with
+ * Format a record as one line ending in '\n' (text: with its marked
+ * continuation lines) into *buf, which is grown with
  * realloc as needed (start with *buf = NULL, *cap = 0; free(*buf) at the
  * end).  Returns the line's length, or LOGBUS_ENOMEM.
  */
