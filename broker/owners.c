@@ -375,9 +375,13 @@ static int load(struct owners *o, int fd, char *note, size_t notelen, char *err,
 	struct stat st;
 	char *buf;
 
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: %s", o->path,
-		         errno ? strerror(errno) : "not a regular file");
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", o->path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file: move it away",
+		         o->path);
 		return -1;
 	}
 	if ((uint64_t)st.st_size > CLAIMS_READ_MAX) {
