@@ -120,6 +120,7 @@ int view_fill(struct view *v, const unsigned char *frame,
 	r->uid = fr.uid;
 	r->gid = fr.gid;
 	memcpy(r->comm, fr.comm, sizeof r->comm);
+	r->not_owner = (fr.flags & FRAME_REC_NOT_OWNER) != 0;
 	cursor_format(v->cursor, jid, fr.seq);
 	r->cursor = v->cursor;
 	return 0;
@@ -178,7 +179,17 @@ static void format_json(struct strbuf *o, const logbus_record *r)
 	          ",\"comm\":",
 	          r->pid, r->uid, r->gid);
 	sb_json_str(o, r->comm, strlen(r->comm));
+	if (r->not_owner)
+		sb_puts(o, ",\"not_owner\":true");
 	sb_puts(o, "}\n");
+}
+
+/* A publisher that is not the service's owner (root or logbusd's user)
+ * shows after the service: "service_7[uid=0]". */
+static void owner_mark(struct strbuf *o, const logbus_record *r)
+{
+	if (r->not_owner)
+		sb_printf(o, "[uid=%" PRIu32 "]", r->uid);
 }
 
 static void format_text(struct strbuf *o, const logbus_record *r)
@@ -193,6 +204,7 @@ static void format_text(struct strbuf *o, const logbus_record *r)
 	sb_puts(o, r->logger);
 	sb_put(o, " ", 1);
 	sb_puts(o, r->service);
+	owner_mark(o, r);
 	sb_puts(o, ": ");
 	sb_put(o, r->message, r->message_len);
 	sb_put(o, "\n", 1);
