@@ -1006,5 +1006,6 @@ const char ctl_run_help[] =
 "not\n"
 "found, 126 not executable; 2 bad arguments; 1 logbusctl failed before "
 "COMMAND\n"
-"ran.\n";
+"ran, e.g. SERVICE belongs to another user (logbusd's [owners] can "
+"assign it).\n";
 /* clang-format on */
