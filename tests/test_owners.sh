@@ -12,7 +12,8 @@
 #    report cannot be replaced by another user;
 #  - logbusctl services shows each owner, claimed or configured;
 #  - [owners] assigns ids and prefixes to users and @groups (an exact id
-#    wins over a prefix); an unknown name stops the start;
+#    wins over a prefix, and wins over a claim), also at a reload; an
+#    unknown name stops the start;
 #  - claims survive a restart; a damaged claims file stops the start
 #    with its line, an unfinished last line is cut and said so;
 #  - max-claims-per-uid bounds what one user claims.
@@ -207,6 +208,18 @@ expect_eq "services -s of a claim without records since the start" \
 	"$(svc_json svc_nrun owner/name) $(svc_json svc_nrun owner/how) $(svc_json svc_nrun records)"
 expect_exit "services -s of a service nobody owns: still not found" 1 \
 	ctl services -s no_such_service
+
+# ---- [owners] takes effect at a reload ----------------------------------------
+
+octl publish -s late "claimed by the other user"
+echo "late = nobody" >>"$T/logbusd.conf"
+kill -HUP "$BROKER_PID"
+check "reload applied" wait_for 10 self_says "reload: configuration from $T/logbusd.conf applied"
+expect_exit "after the reload, late is nobody's: the claimant is refused" 1 \
+	octl publish -s late "FORGED"
+nctl publish -s late "nobody's by [owners]"
+expect_eq "... and services says configured" "nobody configured" \
+	"$(svc_json late owner/name) $(svc_json late owner/how)"
 
 # ---- the claims file ----------------------------------------------------------
 
