@@ -110,19 +110,24 @@ struct owner_run {
 	char msg[256];
 };
 
-/* May the batch's publisher (bt->stamp) use v's service (owners.h)? */
+/* May the batch's publisher (bt->stamp) use v's service (owners.h)?  The
+ * sentence of a refusal (user names looked up) only while the ack still
+ * carries sentences (REJ_TEXT_MAX). */
 static enum owner_verdict owner_of(struct broker *b, const struct batch *bt,
                                    const struct record_view *v,
+                                   const struct sorted *s,
                                    struct owner_run *run)
 {
 	if (run->svc == NULL || run->len != v->service.len ||
 	    memcmp(run->svc, v->service.p, run->len) != 0) {
+		bool told = s->nrej < REJ_TEXT_MAX;
 		run->svc = v->service.p;
 		run->len = v->service.len;
 		run->msg[0] = '\0';
-		run->verdict = owners_check(
-		    b->owners, b->access, v->service.p, v->service.len,
-		    bt->stamp.uid, bt->stamp.gid, run->msg, sizeof run->msg);
+		run->verdict =
+		    owners_check(b->owners, b->access, v->service.p,
+		                 v->service.len, bt->stamp.uid, bt->stamp.gid,
+		                 told ? run->msg : NULL, sizeof run->msg);
 	}
 	return run->verdict;
 }
@@ -173,7 +178,8 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 			         "(max-fields)",
 			         v->nfields, max_fields);
 			rv = add_reject(s, i, ERR_TOO_MANY_FIELDS, msg);
-		} else if ((own = owner_of(b, bt, v, &run)) == OWNER_REFUSED) {
+		} else if ((own = owner_of(b, bt, v, s, &run)) ==
+		           OWNER_REFUSED) {
 			rv = add_reject(s, i, ERR_NOT_OWNER, run.msg);
 		} else {
 			struct journal_rec *r = &bt->recs[bt->n++];
