@@ -611,11 +611,6 @@ int owners_configure(struct owners *o, const struct broker_config *cfg,
 	return 0;
 }
 
-size_t owners_claims(const struct owners *o)
-{
-	return o->count;
-}
-
 /* A uid's user name, or "" when it has none; the last one is remembered
  * for NAME_TTL_S. */
 #define NAME_TTL_S 30

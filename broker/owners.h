@@ -111,7 +111,4 @@ int owners_commit(struct owners *o, char *err, size_t errlen);
 void owners_info(struct owners *o, const char *svc, size_t len,
                  struct owner_info *out);
 
-/* How many claims there are (for the start's record). */
-size_t owners_claims(const struct owners *o);
-
 #endif
