@@ -84,21 +84,25 @@ static void test_exit_report_of_a_named_service(void **state)
 {
 	struct broker_proc *b = *state;
 	logbus_publisher *p = harness_publisher(b->run_dir, "supervisor");
-	char path[512];
-	struct stat st;
 	const char *files[] = {"main.py"};
 	logbus_exit e = {.exit_code = 3,
 	                 .files = files,
 	                 .nfiles = 1,
 	                 .service = "sandbox_042"};
+	char *text = NULL, why[256];
+	size_t len;
+	int64_t when;
 
 	assert_int_equal(logbus_report_exit(p, &e, HARNESS_WAIT_MS), LOGBUS_OK);
-	snprintf(path, sizeof path, "%s/service_sandbox_042_error.log",
-	         b->log_dir);
-	assert_int_equal(stat(path, &st), 0);
-	snprintf(path, sizeof path, "%s/service_supervisor_error.log",
-	         b->log_dir);
-	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(logbus_error_report(b->run_dir, "sandbox_042", 0,
+	                                     &text, &len, &when, why,
+	                                     sizeof why),
+	                 LOGBUS_OK);
+	assert_non_null(strstr(text, "Exit code: 3\n"));
+	free(text);
+	assert_int_equal(logbus_error_report(b->run_dir, "supervisor", 0, &text,
+	                                     &len, &when, why, sizeof why),
+	                 LOGBUS_ENOTFOUND);
 	assert_int_equal(logbus_publisher_close(p, HARNESS_WAIT_MS), LOGBUS_OK);
 }
 

@@ -131,19 +131,23 @@ expect_eq "... and claimed it" "nobody claimed" \
 
 # ---- error reports ------------------------------------------------------------
 
+# The report as stored, and whether a previous one was kept: through
+# logbusctl errors, whatever the file is called.
+report() { ctl errors --all svc_rep; }
 ctl run -s svc_rep -- sh -c 'echo REAL >&2; exit 3' >/dev/null 2>&1 || true
 check "root's report is written" \
-	wait_for 10 grep -qx "Exit code: 3" "$T/log/service_svc_rep_error.log"
+	wait_for 10 bash -c "'$BIN/logbusctl' --run-dir '$T/run' errors svc_rep | grep -qx 'Exit code: 3'"
 expect_exit "nobody's run as svc_rep: refused" 1 \
 	nctl run -s svc_rep -- sh -c 'echo FORGED >&2; exit 9'
 expect_exit "nobody's exit report of svc_rep (library): refused" 1 \
 	"${NOBODY[@]}" "$BIN/owners_publisher" "$T/run" --exit svc_rep
 check "... as not_owner" grep -q "(not_owner): service svc_rep belongs to root" "$T/out"
-check "root's report is still root's" \
-	grep -qx "Exit code: 3" "$T/log/service_svc_rep_error.log"
-check "... not pushed to .1" test ! -e "$T/log/service_svc_rep_error.log.1"
+report >"$T/report.txt"
+check "root's report is still root's" grep -qx "Exit code: 3" "$T/report.txt"
+check "... not pushed to the previous one" \
+	bash -c "! grep -q '^==== previous report' '$T/report.txt'"
 check "... and says nothing forged" \
-	bash -c "! grep -q FORGED '$T/log/service_svc_rep_error.log'"
+	bash -c "! grep -q FORGED '$T/report.txt'"
 
 # ---- [owners]: configured users, groups and prefixes ------------------------
 
