@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "owners.h"
 
 #define COMM_SLOTS  1024 /* pipes whose process name is remembered */
 #define TRUST_SLOTS 256  /* (uid, gid) pairs whose trust is remembered */
@@ -39,10 +40,18 @@ struct trust_slot {
 	time_t until;
 };
 
+/* A (uid, gid) pair's membership of a group ([owners] NAME = @group). */
+struct member_slot {
+	uint32_t uid, gid, group;
+	bool used, in;
+	time_t until;
+};
+
 struct access {
 	struct access_config cfg;
 	struct comm_slot comm[COMM_SLOTS];
 	struct trust_slot trust[TRUST_SLOTS];
+	struct member_slot member[TRUST_SLOTS];
 };
 
 /* ---- names ---------------------------------------------------------------
@@ -59,7 +68,7 @@ static bool numeric_id(const char *s, uint32_t *out)
 	return true;
 }
 
-static int user_id(const char *name, uint32_t *uid)
+int access_user_id(const char *name, uint32_t *uid)
 {
 	char buf[4096];
 	struct passwd pw, *res = NULL;
@@ -71,7 +80,7 @@ static int user_id(const char *name, uint32_t *uid)
 	return numeric_id(name, uid) ? 0 : -1;
 }
 
-static int group_id(const char *name, uint32_t *gid)
+int access_group_id(const char *name, uint32_t *gid)
 {
 	char buf[16384];
 	struct group gr, *res = NULL;
@@ -90,7 +99,7 @@ static int resolve_group(const char *opt, const char *name, uint32_t dflt,
 		*gid = dflt;
 		return 0;
 	}
-	if (group_id(name, gid) < 0) {
+	if (access_group_id(name, gid) < 0) {
 		snprintf(err, errlen,
 		         "%s: no group '%s' on this system (see getent group; "
 		         "create it or name another)",
@@ -124,7 +133,7 @@ int access_resolve(const struct broker_config *cfg, struct access_config *out,
 
 	memset(out, 0, sizeof *out);
 	if (cfg->socket_user && *cfg->socket_user &&
-	    user_id(cfg->socket_user, &owner) < 0) {
+	    access_user_id(cfg->socket_user, &owner) < 0) {
 		snprintf(err, errlen,
 		         "socket-user: no user '%s' on this system (see getent "
 		         "passwd)",
@@ -137,7 +146,7 @@ int access_resolve(const struct broker_config *cfg, struct access_config *out,
 	 * user. */
 	out->reader_gid = ACCESS_NONE;
 	if (rg == NULL) {
-		if (group_id("adm", &out->reader_gid) == 0 &&
+		if (access_group_id("adm", &out->reader_gid) == 0 &&
 		    may_give_to_group(out->reader_gid))
 			rg = "adm";
 		else
@@ -160,7 +169,7 @@ int access_resolve(const struct broker_config *cfg, struct access_config *out,
 	    resolve_group("live-group", cfg->live_group, out->reader_gid,
 	                  &out->live.gid, err, errlen) < 0)
 		return -1;
-	return 0;
+	return owners_config_check(cfg, err, errlen);
 }
 
 int access_apply(const char *path, const struct socket_access *sa, char *err,
@@ -302,4 +311,25 @@ bool access_reader(struct access *a, nng_pipe p, uint32_t *uid)
 		s->until = now + TRUST_TTL_S;
 	}
 	return s->trusted;
+}
+
+bool access_member(struct access *a, uint32_t uid, uint32_t gid, uint32_t group)
+{
+	time_t now = time(NULL);
+	struct member_slot *s =
+	    &a->member[(uid * 31u + gid * 7u + group) % TRUST_SLOTS];
+
+	if (gid == group)
+		return true;
+	if (!s->used || s->uid != uid || s->gid != gid || s->group != group ||
+	    now >= s->until) {
+		*s = (struct member_slot){.uid = uid,
+		                          .gid = gid,
+		                          .group = group,
+		                          .used = true,
+		                          .in = uid != ACCESS_NONE &&
+		                                user_in_group(uid, group),
+		                          .until = now + TRUST_TTL_S};
+	}
+	return s->in;
 }

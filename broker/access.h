@@ -8,7 +8,8 @@
  * of the reader group are trusted and read everything; anybody else reads
  * only the records whose uid is their own.  Membership is the peer's gid or
  * the user's groups (getgrouplist on its passwd entry), cached with a bound
- * and an age, so a change to /etc/group is seen within TRUST_TTL_S.
+ * and an age, so a change to /etc/group is seen within TRUST_TTL_S.  The
+ * same look-up decides who is in a group that owns services (owners.h).
  */
 #ifndef LOGBUS_ACCESS_H
 #define LOGBUS_ACCESS_H
@@ -38,8 +39,9 @@ struct access_config {
 
 struct broker_config;
 
-/* Look up the names in cfg; an unknown user or group is an error that says
- * which option named it.  Returns 0, or -1 with err set. */
+/* Look up the names in cfg (the [owners] assignments' too); an unknown user
+ * or group is an error that says which option named it.  Returns 0, or -1
+ * with err set. */
 int access_resolve(const struct broker_config *cfg, struct access_config *out,
                    char *err, size_t errlen);
 
@@ -63,5 +65,14 @@ bool access_reader(struct access *a, nng_pipe p, uint32_t *uid);
 /* The same decision, uncached and thread-safe, for nng's pipe callbacks. */
 bool access_trusted(const struct access_config *cfg, uint32_t uid,
                     uint32_t gid);
+
+/* Whether a publisher (uid, with the peer's gid) is in group: its gid, or
+ * the user's groups, looked up again after TRUST_TTL_S (cached). */
+bool access_member(struct access *a, uint32_t uid, uint32_t gid,
+                   uint32_t group);
+
+/* A user or group name (or a number) to its id: 0, or -1 when unknown. */
+int access_user_id(const char *name, uint32_t *uid);
+int access_group_id(const char *name, uint32_t *gid);
 
 #endif

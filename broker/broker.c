@@ -37,6 +37,7 @@
 #include "ingest.h"
 #include "journal.h"
 #include "logbus/logbus.h"
+#include "owners.h"
 #include "paths.h"
 #include "proto.h"
 #include "query.h"
@@ -294,6 +295,13 @@ static void reload_config(struct broker *b)
 		return;
 	}
 	struct routes_config rc = config_routes(&next);
+	if (owners_config_check(&next, err, sizeof err) < 0) {
+		broker_log(b, LOGBUS_ERROR,
+		           "reload: %s; the running configuration is unchanged",
+		           err);
+		config_fini(&next);
+		return;
+	}
 	if (!routes_config_same(b->routes, &rc)) {
 		struct routes *routes = routes_new(b, &rc, err, sizeof err);
 		if (routes == NULL) {
@@ -309,6 +317,7 @@ static void reload_config(struct broker *b)
 		b->routes = routes;
 	}
 	bool next_read = next.file_read;
+	owners_configure(b->owners, &next, err, sizeof err); /* checked */
 	double fsync_s = b->cfg.fsync_interval_s;
 	int kept = config_apply_reloadable(&b->cfg, &next, note, sizeof note);
 	journal_set_limits(b->journal, b->cfg.segment_bytes, max_total(&b->cfg),
@@ -548,6 +557,24 @@ static int open_journal(struct broker *b)
 	return 0;
 }
 
+/* Who owns which service: the configuration's assignments and the claims
+ * kept beside the journal (owners.h). */
+static int open_owners(struct broker *b)
+{
+	char err[1024], note[512];
+
+	b->owners =
+	    owners_open(&b->dirs, b->cfg.log_dir, &b->cfg, (uint32_t)geteuid(),
+	                note, sizeof note, err, sizeof err);
+	if (b->owners == NULL) {
+		broker_log(b, LOGBUS_ERROR, "service claims: %s", err);
+		return -1;
+	}
+	if (*note)
+		broker_log(b, LOGBUS_WARNING, "service claims: %s", note);
+	return 0;
+}
+
 /* Make the run and log directories if missing, check them and hold them
  * open (dirs.h), resolve the socket owners, and lock the run directory. */
 static int open_dirs(struct broker *b)
@@ -665,6 +692,8 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	if (open_journal(b) < 0)
 		return -1;
 	selflog_init(b, commit_own, b);
+	if (open_owners(b) < 0)
+		return -1;
 	raise_fd_limit(b);
 	b->services = services_new(SERVICES_MAX, journal_last_seq(b->journal));
 	if (b->services == NULL) {
@@ -737,6 +766,8 @@ void broker_fini(struct broker *b)
 	routes_free(b->routes);
 	b->routes = NULL;
 	error_report_fini(b);
+	owners_free(b->owners);
+	b->owners = NULL;
 	syncer_free(b->syncer); /* finishes the syncs it holds */
 	if (b->journal) {
 		if (journal_sync(b->journal, err, sizeof err) < 0)

@@ -66,6 +66,11 @@ struct broker_config {
 	uint32_t max_fields;       /* per record, <= LOGBUS_FIELDS_MAX */
 	/* error_report.c: report files a uid may have; 0: no limit */
 	uint64_t max_reports_per_uid;
+	/* owners.c: [owners] and --owner, "SERVICE=NAME" text, and the
+	 * services a uid may claim (0: no limit) */
+	const char **owners;
+	size_t nowners;
+	uint64_t max_claims_per_uid;
 };
 
 /* Why records and requests were refused, for stats and the tests. */
@@ -80,6 +85,7 @@ enum reject_reason {
 	REJ_TOO_MANY_FIELDS,
 	REJ_BATCH_TOO_BIG,
 	REJ_UNREAD, /* a query connection that does not read its replies */
+	REJ_NOT_OWNER,
 	REJ_COUNT
 };
 
@@ -106,6 +112,7 @@ struct broker {
 	struct routes *routes;
 	struct dirs dirs; /* dirs.h: the run and log directories */
 	struct report_owners *report_owners; /* error_report.c */
+	struct owners *owners;               /* owners.c: who owns a service */
 	struct broker_stats stats;
 	struct stats_rate rate; /* stats.c: the ingest rate's ticker */
 	/* trust and access: the resolved settings and the caches (who sent

@@ -6,7 +6,8 @@
  * section or key is an error (a typo must not silently leave a default in
  * place).  Routes are sections of their own, [route NAME], whose keys are
  * those of --route; they are kept as --route text and parsed by routes.c,
- * which owns the parsed form.
+ * which owns the parsed form.  [owners] lines become --owner text the
+ * same way (owners.c parses and resolves them).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include "broker.h"
 #include "config.h"
+#include "owners.h"
 #include "routes.h"
 #include "size.h"
 
@@ -43,6 +45,7 @@ enum ctype {
 	CT_MODE,     /* int, octal permissions */
 	CT_LEVEL,    /* int, LOGBUS_DEBUG.. */
 	CT_ROUTE,    /* --route SPEC: appended to cfg->routes */
+	CT_OWNER,    /* --owner SERVICE=NAME: appended to cfg->owners */
 };
 
 struct setting {
@@ -102,6 +105,12 @@ static const struct setting settings[] = {
     {"limits", "max-reports-per-uid", "max-reports-per-uid", NULL, CT_COUNT,
      OFF(max_reports_per_uid), 0, 1e9, true,
      "a number of error report files (0: no limit)"},
+    {"limits", "max-claims-per-uid", "max-claims-per-uid", NULL, CT_COUNT,
+     OFF(max_claims_per_uid), 0, 1e9, true,
+     "a number of services (0: no limit)"},
+    {"owners", NULL, "owner", NULL, CT_OWNER, OFF(owners), 0, 0, true,
+     "SERVICE=USER or SERVICE=@GROUP, SERVICE an id or a prefix like "
+     "service_*"},
     {"routes", "defaults", "no-default-routes", "no", CT_BOOL,
      OFF(default_routes), 0, 0, true, "yes or no"},
     {"routes", "max-size", "route-max-size", NULL, CT_SIZE,
@@ -136,6 +145,7 @@ static void defaults(struct broker_config *cfg)
 	cfg->max_record_bytes = LOGBUS_RECORD_MAX;
 	cfg->max_fields = LOGBUS_FIELDS_MAX;
 	cfg->max_reports_per_uid = 256;
+	cfg->max_claims_per_uid = 10000;
 }
 
 uint64_t config_parse_size(const char *s)
@@ -210,6 +220,21 @@ static int add_route(struct broker_config *cfg, const char *spec, char *err,
 	return 0;
 }
 
+static int add_owner(struct broker_config *cfg, const char *spec, char *err,
+                     size_t errlen)
+{
+	if (owners_spec_check(spec, err, errlen) < 0)
+		return -1;
+	const char **v = realloc(cfg->owners, (cfg->nowners + 1) * sizeof *v);
+	if (v == NULL ||
+	    (cfg->owners = v, v[cfg->nowners] = keep(cfg, spec)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	cfg->nowners++;
+	return 0;
+}
+
 /* Parse value into the setting's field of cfg (cfg may be NULL: validate
  * only).  err says why it is wrong, without saying where. */
 static int set_value(struct broker_config *cfg, const struct setting *s,
@@ -281,6 +306,10 @@ static int set_value(struct broker_config *cfg, const struct setting *s,
 			return -1;
 		route_spec_fini(&rs);
 		return 0;
+	case CT_OWNER:
+		if (cfg)
+			return add_owner(cfg, value, err, errlen);
+		return owners_spec_check(value, err, errlen);
 	}
 bad:
 	snprintf(err, errlen, "bad value '%.200s': %s", value, s->hint);
@@ -374,6 +403,24 @@ static int route_key(struct file_ctx *c, const char *name, const char *key,
 	return 1;
 }
 
+/* An [owners] line, "SERVICE = NAME": kept as --owner text. */
+static int owner_key(struct file_ctx *c, const char *key, const char *value)
+{
+	char spec[400], why[400];
+
+	if ((size_t)snprintf(spec, sizeof spec, "%s=%s", key, value) >=
+	    sizeof spec) {
+		snprintf(c->err, sizeof c->err, "[owners] %.64s: too long",
+		         key);
+		return 0;
+	}
+	if (add_owner(c->cfg, spec, why, sizeof why) < 0) {
+		snprintf(c->err, sizeof c->err, "[owners] %s", why);
+		return 0;
+	}
+	return 1;
+}
+
 static int on_ini(void *arg, const char *section, const char *key,
                   const char *value)
 {
@@ -381,6 +428,8 @@ static int on_ini(void *arg, const char *section, const char *key,
 
 	if (strncmp(section, "route ", 6) == 0)
 		return route_key(c, section + 6, key, value);
+	if (strcmp(section, "owners") == 0)
+		return owner_key(c, key, value);
 	if (*section == '\0') {
 		snprintf(c->err, sizeof c->err, "'%s' is outside any [section]",
 		         key);
@@ -528,9 +577,11 @@ void config_fini(struct broker_config *cfg)
 		free(cfg->owned[i]);
 	free(cfg->owned);
 	free(cfg->routes);
+	free(cfg->owners);
 	cfg->owned = NULL;
 	cfg->routes = NULL;
-	cfg->nowned = cfg->nroutes = 0;
+	cfg->owners = NULL;
+	cfg->nowned = cfg->nroutes = cfg->nowners = 0;
 }
 
 /* ---- the command line --------------------------------------------------- */
@@ -558,7 +609,7 @@ int config_option(int val, const char *value, struct config_override *ov,
 	if (s->fixed)
 		value = s->fixed;
 	if (set_value(NULL, s, value, why, sizeof why) < 0) {
-		if (s->type == CT_ROUTE)
+		if (s->type == CT_ROUTE || s->type == CT_OWNER)
 			snprintf(err, errlen, "--%s '%.200s': %s", s->option,
 			         value, why);
 		else
@@ -587,6 +638,7 @@ static size_t field_size(enum ctype t)
 	case CT_PATH:
 	case CT_NAME:
 	case CT_ROUTE:
+	case CT_OWNER:
 		return sizeof(const char *);
 	default:
 		return sizeof(uint64_t);
@@ -622,6 +674,8 @@ static bool same_value(const struct setting *s, const struct broker_config *a,
 		return *(const int *)x == *(const int *)y;
 	case CT_ROUTE:
 		return true; /* routes.c compares them */
+	case CT_OWNER:
+		return true; /* owners.c takes them again */
 	}
 	return true;
 }
@@ -637,7 +691,8 @@ int config_apply_reloadable(struct broker_config *cur,
 		note[0] = '\0';
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		const struct setting *s = &settings[i];
-		if (s->type == CT_ROUTE || same_value(s, cur, next))
+		if (s->type == CT_ROUTE || s->type == CT_OWNER ||
+		    same_value(s, cur, next))
 			continue;
 		if (s->reload) {
 			memcpy((char *)cur + s->off,

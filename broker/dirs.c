@@ -242,3 +242,19 @@ int dirs_open_parent(int dirfd, const char *rel, unsigned mode,
 		*base = p;
 	return fd;
 }
+
+int dirs_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}

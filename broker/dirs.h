@@ -54,4 +54,8 @@ int dirs_open_checked(const char *path, const char *what, char *err,
 int dirs_open_parent(int dirfd, const char *rel, unsigned mode,
                      const char **base);
 
+/* Write all n bytes of p to fd (a file of these directories), again after
+ * EINTR and short writes: 0, or -1 with errno. */
+int dirs_write_all(int fd, const void *p, size_t n);
+
 #endif

@@ -75,6 +75,7 @@
 #include "syncer.h"
 #include "textline.h"
 #include "timefmt.h"
+#include "uidcount.h"
 
 #define REPORT_MODE 0640
 #define UID_XATTR   "user.logbus.uid"
@@ -178,20 +179,6 @@ static int render(const struct record_view *v, char **out, size_t *outlen,
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* The uid in an open report's attribute: 1 with *uid, or 0 when it has
  * none or is not a regular file. */
 static int fd_uid(int fd, uint32_t *uid)
@@ -256,50 +243,9 @@ static bool report_name(const char *name, const char **svc, size_t *len);
  * removed by hand is counted until the next start.
  */
 
-struct report_owner {
-	uint32_t uid;
-	uint32_t reports;
-	bool used;
-	bool told; /* the limit was reported and still holds */
+struct report_owners {
+	struct uid_counts counts;
 };
-
-struct report_owners { /* open addressing, cap a power of two */
-	struct report_owner *v;
-	size_t n, cap;
-};
-
-static struct report_owner *owner_slot(struct report_owner *v, size_t cap,
-                                       uint32_t uid)
-{
-	size_t i = (uid * 2654435761u) & (cap - 1);
-
-	while (v[i].used && v[i].uid != uid)
-		i = (i + 1) & (cap - 1);
-	return &v[i];
-}
-
-/* uid's entry, made when missing; NULL when out of memory. */
-static struct report_owner *owner_get(struct report_owners *o, uint32_t uid)
-{
-	if ((o->n + 1) * 2 > o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 64;
-		struct report_owner *v = calloc(cap, sizeof *v);
-		if (v == NULL)
-			return NULL;
-		for (size_t i = 0; i < o->cap; i++)
-			if (o->v[i].used)
-				*owner_slot(v, cap, o->v[i].uid) = o->v[i];
-		free(o->v);
-		o->v = v;
-		o->cap = cap;
-	}
-	struct report_owner *w = owner_slot(o->v, o->cap, uid);
-	if (!w->used) {
-		*w = (struct report_owner){.uid = uid, .used = true};
-		o->n++;
-	}
-	return w;
-}
 
 /* The table, counted from the directory the first time; NULL when out of
  * memory (reports are then written uncounted). */
@@ -318,11 +264,11 @@ static struct report_owners *owners(struct broker *b)
 	b->report_owners = o;
 	DIR *d = log_dir_list(b);
 	while (d && (de = readdir(d)) != NULL) {
-		struct report_owner *w;
+		struct uid_count *w;
 		if (report_name(de->d_name, &svc, &len) &&
 		    report_uid(b, de->d_name, &uid) == 1 &&
-		    (w = owner_get(o, uid)) != NULL)
-			w->reports++;
+		    (w = uid_counts_get(&o->counts, uid)) != NULL)
+			w->n++;
 	}
 	if (d)
 		closedir(d);
@@ -332,20 +278,19 @@ static struct report_owners *owners(struct broker *b)
 void error_report_fini(struct broker *b)
 {
 	if (b->report_owners)
-		free(b->report_owners->v);
+		uid_counts_fini(&b->report_owners->counts);
 	free(b->report_owners);
 	b->report_owners = NULL;
 }
 
 /* May uid have one more report?  Root and logbusd's own user always may;
  * the first refusal after a uid reached the limit is told. */
-static bool report_allowed(struct broker *b, uint32_t uid,
-                           struct report_owner *w)
+static bool report_allowed(struct broker *b, uint32_t uid, struct uid_count *w)
 {
 	uint64_t max = b->cfg.max_reports_per_uid;
 
 	if (w == NULL || max == 0 || uid == 0 || uid == (uint32_t)geteuid() ||
-	    w->reports < max) {
+	    w->n < max) {
 		if (w)
 			w->told = false;
 		return true;
@@ -353,7 +298,7 @@ static bool report_allowed(struct broker *b, uint32_t uid,
 	if (!w->told) {
 		logbus_field f[] = {
 		    LOGBUS_INT("uid", uid),
-		    LOGBUS_INT("reports", w->reports),
+		    LOGBUS_INT("reports", w->n),
 		};
 		w->told = true;
 		broker_log_fields(
@@ -363,7 +308,7 @@ static bool report_allowed(struct broker *b, uint32_t uid,
 		    "(max-reports-per-uid); reports of its other "
 		    "services are not written (their exit records "
 		    "are in the journal)",
-		    uid, w->reports);
+		    uid, w->n);
 	}
 	return false;
 }
@@ -412,7 +357,7 @@ static int replace_file(struct broker *b, const char *name, const char *text,
 		/* logged below as a warning, the report is still written */
 	}
 	const char *what = "write", *at = tmp;
-	if (write_all(fd, text, len) < 0)
+	if (dirs_write_all(fd, text, len) < 0)
 		goto fail;
 	/* The previous report becomes .1 without ever being absent. */
 	what = "remove", at = old;
@@ -469,7 +414,7 @@ static void write_one(struct broker *b, const struct record_view *v,
 	int had = report_uid(b, name, &prev);
 	bool adds = had < 0 || (had == 1 && prev != uid);
 	struct report_owners *o = owners(b);
-	struct report_owner *w = o ? owner_get(o, uid) : NULL;
+	struct uid_count *w = o ? uid_counts_get(&o->counts, uid) : NULL;
 	if (adds && !report_allowed(b, uid, w))
 		return;
 	error_report_mark(b);
@@ -482,12 +427,13 @@ static void write_one(struct broker *b, const struct record_view *v,
 	if (replace_file(b, name, text, tlen, uid, err, sizeof err) < 0) {
 		broker_log(b, LOGBUS_WARNING, "error report: %s", err);
 	} else {
-		struct report_owner *pw;
+		struct uid_count *pw;
 		if (adds && w)
-			w->reports++;
-		if (adds && had == 1 && (pw = owner_get(o, prev)) != NULL &&
-		    pw->reports > 0)
-			pw->reports--;
+			w->n++;
+		if (adds && had == 1 &&
+		    (pw = uid_counts_get(&o->counts, prev)) != NULL &&
+		    pw->n > 0)
+			pw->n--;
 		b->stats.error_reports++;
 		report_seen(b, v, code);
 		if (*err)

@@ -13,6 +13,11 @@
  * acknowledged before it, since the loop does one thing at a time.  The
  * broker's own records (selflog.c) join the same path at ingest_append.
  *
+ * Ownership (owners.h): a record whose publisher may not use its service
+ * is refused alone (not_owner); one of root or the broker's user as
+ * somebody else's service is stored with FRAME_REC_NOT_OWNER; the services
+ * a batch claims are written and synced before its ack, in one write.
+ *
  * Limits: a record over cfg.max_record_bytes or with more than
  * cfg.max_fields fields is refused like any bad record (alone); a batch of
  * more than BATCH_RECORDS_MAX records is refused whole; records over a
@@ -40,6 +45,7 @@
 #include "broker.h"
 #include "error_report.h"
 #include "live.h"
+#include "owners.h"
 #include "proto.h"
 #include "ratelimit.h"
 #include "record.h"
@@ -65,7 +71,7 @@ void ingest_on_journal_batch(void *arg, const struct frame_batch *fb)
 struct reject {
 	uint32_t index;
 	const char *code;
-	char msg[160];
+	char msg[256];
 };
 
 /* The records of a publish refused, with why (the accepted ones are in the
@@ -95,14 +101,48 @@ static int add_reject(struct sorted *s, uint32_t index, const char *code,
 	return 0;
 }
 
+/* The last service whose ownership was looked at: a batch is mostly runs
+ * of one service, so a run costs one look-up. */
+struct owner_run {
+	const char *svc;
+	uint32_t len;
+	enum owner_verdict verdict;
+	char msg[256];
+};
+
+/* May the batch's publisher (bt->stamp) use v's service (owners.h)?  The
+ * sentence of a refusal (user names looked up) only while the ack still
+ * carries sentences (REJ_TEXT_MAX). */
+static enum owner_verdict owner_of(struct broker *b, const struct batch *bt,
+                                   const struct record_view *v,
+                                   const struct sorted *s,
+                                   struct owner_run *run)
+{
+	if (run->svc == NULL || run->len != v->service.len ||
+	    memcmp(run->svc, v->service.p, run->len) != 0) {
+		bool told = s->nrej < REJ_TEXT_MAX;
+		run->svc = v->service.p;
+		run->len = v->service.len;
+		run->msg[0] = '\0';
+		run->verdict =
+		    owners_check(b->owners, b->access, v->service.p,
+		                 v->service.len, bt->stamp.uid, bt->stamp.gid,
+		                 told ? run->msg : NULL, sizeof run->msg);
+	}
+	return run->verdict;
+}
+
 /* Check each record of arr: the valid ones go to bt (in order, decoded
- * once), the others to s with their reasons.  0, or -1 out of memory. */
+ * once), the others to s with their reasons.  bt->stamp says who sent
+ * them.  0, or -1 out of memory. */
 static int sort_records(struct broker *b, const msgpack_object_array *arr,
                         struct batch *bt, struct sorted *s)
 {
 	struct record_error e;
 	uint32_t max_bytes = b->cfg.max_record_bytes,
 	         max_fields = b->cfg.max_fields;
+	struct owner_run run = {0};
+	enum owner_verdict own = OWNER_MAY;
 	char msg[128];
 
 	memset(s, 0, sizeof *s);
@@ -138,12 +178,17 @@ static int sort_records(struct broker *b, const msgpack_object_array *arr,
 			         "(max-fields)",
 			         v->nfields, max_fields);
 			rv = add_reject(s, i, ERR_TOO_MANY_FIELDS, msg);
+		} else if ((own = owner_of(b, bt, v, s, &run)) ==
+		           OWNER_REFUSED) {
+			rv = add_reject(s, i, ERR_NOT_OWNER, run.msg);
 		} else {
 			struct journal_rec *r = &bt->recs[bt->n++];
 			r->data = bin->ptr;
 			r->len = bin->size;
 			r->svc = v->service.p;
 			r->svc_len = v->service.len;
+			r->flags =
+			    own == OWNER_MAY_OTHER ? FRAME_REC_NOT_OWNER : 0;
 			if (v->level >= LOGBUS_CRITICAL)
 				s->critical = true;
 		}
@@ -230,15 +275,25 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 		return;
 	}
 	b->stats.batches++;
+	/* Trusted fields come from the socket, never the record; the uid also
+	 * names the session (sessions.h) and says which services the records
+	 * may use (owners.h). */
+	bt->stamp.recv_ns = timefmt_now_ns();
+	access_stamp(b->access, nng_msg_get_pipe(msg), &bt->stamp);
 	if (sort_records(b, &recs->via.array, bt, &s) < 0) {
+		owners_commit(b->owners, err, sizeof err);
 		free(s.rej);
 		reply_error(ep, msg, ERR_JOURNAL, "out of memory");
 		return;
 	}
-	/* Trusted fields come from the socket, never the record; the uid also
-	 * names the session (sessions.h). */
-	bt->stamp.recv_ns = timefmt_now_ns();
-	access_stamp(b->access, nng_msg_get_pipe(msg), &bt->stamp);
+	/* The services this batch claimed are on disk before it is acked. */
+	if (owners_commit(b->owners, err, sizeof err) < 0) {
+		broker_log(b, LOGBUS_ERROR, "service claims: %s", err);
+		free(s.rej);
+		reply_error(ep, msg, ERR_JOURNAL,
+		            "cannot record who owns a new service: %s", err);
+		return;
+	}
 	const struct session_batch *prev =
 	    sessions_find(b->sessions, bt->stamp.uid, session);
 	if (prev != NULL && batch <= prev->batch) {
@@ -297,8 +352,47 @@ static void sync_op(struct endpoint *ep, nng_msg *msg,
 	reply_send(ep, msg);
 }
 
+/* {"op": "claim", "svc": str} -> {} when the caller may publish as svc
+ * (claiming it when nobody owns it), else not_owner with who owns it:
+ * `logbusctl run` asks before it starts a command, so that a command is
+ * never run unrecorded. */
+static void claim_op(struct endpoint *ep, nng_msg *msg,
+                     const msgpack_object *req, const struct reader *rd)
+{
+	struct broker *b = ep->b;
+	struct frame_record who = {0};
+	const char *svc;
+	size_t len;
+	char why[256] = "", err[256];
+	msgpack_packer pk;
+
+	(void)rd;
+	if (!mp_get_bytes(req, "svc", &svc, &len) ||
+	    !service_id_valid(svc, len) || service_is_self(svc, len)) {
+		reply_error(ep, msg, ERR_BAD_SERVICE,
+		            "claim needs a valid service id that is not "
+		            "logbusd's own");
+		return;
+	}
+	access_stamp(b->access, nng_msg_get_pipe(msg), &who);
+	if (owners_check(b->owners, b->access, svc, len, who.uid, who.gid, why,
+	                 sizeof why) == OWNER_REFUSED) {
+		reply_error(ep, msg, ERR_NOT_OWNER, "%s", why);
+		return;
+	}
+	if (owners_commit(b->owners, err, sizeof err) < 0) {
+		broker_log(b, LOGBUS_ERROR, "service claims: %s", err);
+		reply_error(ep, msg, ERR_JOURNAL,
+		            "cannot record who owns a new service: %s", err);
+		return;
+	}
+	reply_begin(b, &pk, 0);
+	reply_send(ep, msg);
+}
+
 const struct request_op ingest_ops[] = {
     {OP_PUBLISH, publish},
     {OP_SYNC, sync_op},
+    {OP_CLAIM, claim_op},
     {NULL, NULL},
 };

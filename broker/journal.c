@@ -402,6 +402,7 @@ static void batch_build(struct journal *j, const struct batch_args *a,
 	j->iov[0].iov_len = FRAME_OVERHEAD;
 	for (size_t i = 0; i < n; i++) {
 		struct frame_record r = *a->stamp;
+		r.flags = recs[i].flags;
 		r.seq = a->seq0 + i;
 		r.data = recs[i].data;
 		r.len = recs[i].len;

@@ -94,12 +94,14 @@ struct journal_rec {
 	 * journal reads it from data. */
 	const char *svc;
 	uint32_t svc_len;
+	uint8_t flags; /* FRAME_REC_* (frame.h): the broker's word on it */
 };
 
 /*
  * Append one batch: a marker (session, batch, count) and n records that get
  * consecutive sequence numbers starting at *first_seq, each stamped with
- * stamp's trusted fields (pid, uid, gid, comm) and recv_ns.  Rotates first when
+ * stamp's trusted fields (pid, uid, gid, comm) and recv_ns, and its own
+ * flags.  Rotates first when
  * the segment is full.  On error nothing of the batch stays in the journal (a
  * short write is truncated back) and err says why (disk full, ...).
  */

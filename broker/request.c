@@ -158,6 +158,7 @@ const char *const reject_names[REJ_COUNT] = {
     [REJ_TOO_MANY_FIELDS] = ERR_TOO_MANY_FIELDS,
     [REJ_BATCH_TOO_BIG] = ERR_BATCH_TOO_BIG,
     [REJ_UNREAD] = ERR_UNREAD,
+    [REJ_NOT_OWNER] = ERR_NOT_OWNER,
 };
 
 void count_reject(struct broker *b, const char *code)

@@ -721,7 +721,8 @@ static struct lb_str trimmed(struct lb_str m)
  * with the service after the logger, further lines marked, controls
  * escaped. */
 static void format_text(struct routes *r, struct strbuf *out,
-                        const struct record_view *v)
+                        const struct record_view *v,
+                        const struct frame_record *fr)
 {
 	char t[TIMEFMT_MAX];
 	struct textline tl = {
@@ -732,6 +733,8 @@ static void format_text(struct routes *r, struct strbuf *out,
 	    .logger_len = v->logger.len,
 	    .service = v->service.p,
 	    .service_len = v->service.len,
+	    .not_owner = (fr->flags & FRAME_REC_NOT_OWNER) != 0,
+	    .uid = fr->uid,
 	    .message = v->message.p,
 	    .message_len = v->message.len,
 	};
@@ -742,8 +745,9 @@ static void format_text(struct routes *r, struct strbuf *out,
 static bool reserved_key(const msgpack_object_str *k)
 {
 	static const char *const names[] = {
-	    "timestamp", "level", "logger", "message", "service", "seq",
-	    "stream",    "pid",   "uid",    "gid",     "comm",    NULL};
+	    "timestamp", "level",     "logger", "message", "service",
+	    "seq",       "stream",    "pid",    "uid",     "gid",
+	    "comm",      "not_owner", NULL};
 	for (int i = 0; names[i]; i++)
 		if (strlen(names[i]) == k->size &&
 		    memcmp(names[i], k->ptr, k->size) == 0)
@@ -774,6 +778,8 @@ static void format_json(struct strbuf *out, const struct record_view *v,
 	          ",\"uid\":%" PRIu32 ",\"gid\":%" PRIu32 ",\"comm\":",
 	          seq, stream_name(v->stream), fr->pid, fr->uid, fr->gid);
 	sb_json_str(out, fr->comm, strlen(fr->comm));
+	if (fr->flags & FRAME_REC_NOT_OWNER)
+		sb_puts(out, ",\"not_owner\":true");
 	for (uint32_t i = 0; v->fields && i < v->fields->size; i++) {
 		const msgpack_object_str *k = &v->fields->ptr[i].key.via.str;
 		sb_put(out, ",", 1);
@@ -809,7 +815,7 @@ static void route_line(struct routes *r, struct route *rt,
 		/* every text route of a record writes the same line */
 		if (r->text_seq != seq) {
 			sb_reset(&r->text);
-			format_text(r, &r->text, v);
+			format_text(r, &r->text, v, fr);
 			r->text_seq = seq;
 		}
 		sb_put(&rt->out, r->text.p, r->text.len);
@@ -957,13 +963,15 @@ static void decode_fields(struct routes *r, const struct journal_rec *rec,
 void routes_write(struct routes *r, const struct batch *bt)
 {
 	struct record_view v;
+	struct frame_record fr = bt->stamp; /* with each record's flags */
 
 	msgpack_zone_clear(&r->zone);
 	for (size_t i = 0; i < bt->n; i++) {
 		v = bt->views[i];
 		if (r->json && v.nfields && !v.fields)
 			decode_fields(r, &bt->recs[i], &v);
-		feed(r, &v, bt->first_seq + i, &bt->stamp);
+		fr.flags = bt->recs[i].flags;
+		feed(r, &v, bt->first_seq + i, &fr);
 	}
 	uint64_t last = bt->first_seq + bt->n - 1;
 	for (size_t i = 0; i < r->ntouched; i++) {

@@ -117,6 +117,7 @@ static bool selflog_stage(struct batch *bt, const char *data,
 		bt->recs[i].data = data + offs[i];
 		bt->recs[i].len = (uint32_t)(offs[i + 1] - offs[i]);
 		bt->recs[i].svc = NULL; /* the journal reads it */
+		bt->recs[i].flags = 0;
 		if (record_decode(bt->recs[i].data, bt->recs[i].len, &bt->zone,
 		                  &bt->views[i], &e) < 0)
 			return false; /* our own encoding: cannot happen */

@@ -21,6 +21,7 @@
 #include "proto.h"
 #include "request.h"
 #include "routes.h"
+#include "owners.h"
 #include "services.h"
 #include "syncer.h"
 #include "timefmt.h"
@@ -225,14 +226,35 @@ void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 
 struct svc_list {
 	msgpack_packer *pk;
+	struct owners *owners;
 	size_t n, max;
 };
 
-static void pack_service(msgpack_packer *pk, const struct service *s)
+/* Who owns it: "owner" (name, "" when none or nameless), "owner_id" (uid,
+ * or gid with "owner_group" true), "owner_how" (owners.h's enum). */
+static void pack_owner(msgpack_packer *pk, struct owners *o,
+                       const struct service *s)
+{
+	struct owner_info w;
+
+	owners_info(o, s->id, s->len, &w);
+	mp_pack_key(pk, "owner");
+	mp_pack_str(pk, w.name, strlen(w.name));
+	pack_u64(pk, "owner_id", w.id);
+	mp_pack_key(pk, "owner_group");
+	if (w.group)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	pack_u64(pk, "owner_how", (uint64_t)w.how);
+}
+
+static void pack_service(msgpack_packer *pk, struct owners *o,
+                         const struct service *s)
 {
 	const char *sum = s->exit_summary ? s->exit_summary : "";
 
-	msgpack_pack_map(pk, 14);
+	msgpack_pack_map(pk, 18);
 	mp_pack_key(pk, "svc");
 	mp_pack_str(pk, s->id, s->len);
 	pack_u64(pk, "records", s->records);
@@ -250,6 +272,7 @@ static void pack_service(msgpack_packer *pk, const struct service *s)
 	pack_i64(pk, "exit_code", s->exit_code);
 	mp_pack_key(pk, "exit");
 	mp_pack_str(pk, sum, strlen(sum));
+	pack_owner(pk, o, s);
 }
 
 static void add_service(void *arg, const struct service *s)
@@ -257,7 +280,7 @@ static void add_service(void *arg, const struct service *s)
 	struct svc_list *l = arg;
 
 	if (l->n < l->max) {
-		pack_service(l->pk, s);
+		pack_service(l->pk, l->owners, s);
 		l->n++;
 	}
 }
@@ -271,6 +294,8 @@ void services_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	uint64_t max = STATS_SERVICES_MAX;
 	uint32_t total = services_size(b->services);
 	const struct service *one = NULL;
+	struct service owned = {0};
+	struct owner_info w;
 	const char *id;
 	size_t len;
 	msgpack_packer pk;
@@ -286,6 +311,13 @@ void services_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 			return;
 		}
 		one = services_find(b->services, id, len);
+		if (one == NULL) { /* no records since start, but an owner */
+			owners_info(b->owners, id, len, &w);
+			owned.id = (char *)id;
+			owned.len = len;
+			if (w.how != OWNER_NONE)
+				one = &owned;
+		}
 		if (one == NULL) {
 			reply_error(
 			    ep, msg, ERR_NOT_FOUND,
@@ -305,9 +337,10 @@ void services_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	mp_pack_key(&pk, "services");
 	if (one != NULL) {
 		msgpack_pack_array(&pk, 1);
-		pack_service(&pk, one);
+		pack_service(&pk, b->owners, one);
 	} else {
-		struct svc_list l = {.pk = &pk, .max = max};
+		struct svc_list l = {
+		    .pk = &pk, .owners = b->owners, .max = max};
 		msgpack_pack_array(&pk, total < max ? total : max);
 		services_each(b->services, add_service, &l);
 	}

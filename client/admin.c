@@ -1,7 +1,9 @@
 /*
  * admin.c: one-request calls on the query socket for administration
- * (error reports, rotate, statistics, vacuum), each opening its own connection:
- * they are rare, and a handle would only be something more to close.
+ * (error reports, rotate, statistics, vacuum), each opening its own
+ * connection: they are rare, and a handle would only be something more
+ * to close.  A claim of a service goes to the ingest socket, where
+ * publishers are.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +24,13 @@ struct call {
 	msgpack_object o;
 };
 
-/* Send {op, + the pairs packed by add} and decode an ok reply into c. */
-static int call(const char *run_dir, const char *op,
-                void (*add)(msgpack_packer *pk, const void *arg), size_t nadd,
-                const void *arg, struct call *c, char *err, size_t errlen)
+/* Send {op, + the pairs packed by add} on the socket sock (SOCK_QUERY, or
+ * SOCK_INGEST for what publishers may ask) and decode an ok reply into c. */
+static int call_on(const char *run_dir, const char *sock, int timeout_ms,
+                   const char *op,
+                   void (*add)(msgpack_packer *pk, const void *arg),
+                   size_t nadd, const void *arg, struct call *c, char *err,
+                   size_t errlen)
 {
 	char buf[4096];
 	struct reqconn conn;
@@ -42,8 +47,10 @@ static int call(const char *run_dir, const char *op,
 		return LOGBUS_EINVAL;
 	}
 again:
-	if ((rv = reqconn_open(&conn, dir, SOCK_QUERY, QUERY_RECV_MAX, err,
-	                       errlen)) != 0)
+	if ((rv = reqconn_open(&conn, dir, sock,
+	                       strcmp(sock, SOCK_INGEST) == 0 ? INGEST_REPLY_MAX
+	                                                      : QUERY_RECV_MAX,
+	                       err, errlen)) != 0)
 		return rv;
 	conn.fail_fast = true;
 	msgpack_sbuffer_init(&sb);
@@ -53,8 +60,8 @@ again:
 	mp_pack_key(&pk, op);
 	if (add)
 		add(&pk, arg);
-	rv = reqconn_call(&conn, sb.data, sb.size, &c->reply, ADMIN_TIMEOUT_MS,
-	                  NULL, err, errlen);
+	rv = reqconn_call(&conn, sb.data, sb.size, &c->reply, timeout_ms, NULL,
+	                  err, errlen);
 	msgpack_sbuffer_destroy(&sb);
 	reqconn_close(&conn);
 	if (rv != 0)
@@ -93,6 +100,14 @@ again:
 		nng_msg_free(c->reply);
 	}
 	return rv;
+}
+
+static int call(const char *run_dir, const char *op,
+                void (*add)(msgpack_packer *pk, const void *arg), size_t nadd,
+                const void *arg, struct call *c, char *err, size_t errlen)
+{
+	return call_on(run_dir, SOCK_QUERY, ADMIN_TIMEOUT_MS, op, add, nadd,
+	               arg, c, err, errlen);
 }
 
 static void call_done(struct call *c)
@@ -365,6 +380,11 @@ static void take_service(const msgpack_object *m, logbus_service_info *s)
 	s->report_ns = get_i64(m, "report");
 	s->exit_code = get_i64(m, "exit_code");
 	get_str(m, "exit", s->exit_summary, sizeof s->exit_summary);
+	s->owner_how = (int)get_u64(m, "owner_how");
+	s->owner_id = (uint32_t)get_u64(m, "owner_id");
+	bool group = false;
+	s->owner_is_group = mp_get_bool(m, "owner_group", &group) && group;
+	get_str(m, "owner", s->owner_name, sizeof s->owner_name);
 }
 
 LOGBUS_API int logbus_services(const char *run_dir, const char *service,
@@ -490,4 +510,22 @@ LOGBUS_API void logbus_vacuum_free(logbus_vacuum_result *res)
 	free(res->removed);
 	res->removed = NULL;
 	res->nremoved = 0;
+}
+
+LOGBUS_API int logbus_service_claim(const char *run_dir, const char *service,
+                                    int timeout_ms, char *err, size_t errlen)
+{
+	struct call c;
+	int rv;
+
+	if (service == NULL || logbus_service_valid(service) != 0) {
+		snprintf(err, errlen, "invalid service id '%.*s'",
+		         LOGBUS_SERVICE_MAX, service ? service : "(null)");
+		return LOGBUS_EINVAL;
+	}
+	rv = call_on(run_dir, SOCK_INGEST, timeout_ms, OP_CLAIM, add_service, 1,
+	             service, &c, err, errlen);
+	if (rv == 0)
+		call_done(&c);
+	return rv;
 }

@@ -212,6 +212,8 @@ LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
 		return LOGBUS_EINVAL;
 	if (e->logger && !logger_valid(e->logger, strlen(e->logger)))
 		return LOGBUS_EINVAL;
+	if (e->service && !service_id_valid(e->service, strlen(e->service)))
+		return LOGBUS_EINVAL;
 	char *err = clean_tail(e->stderr_tail, &x.err_len, &x.err_cut);
 	char *out = clean_tail(e->stdout_tail, &x.out_len, &x.out_cut);
 	x.err = err;
@@ -225,6 +227,9 @@ LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
 	size_t mlen = compose_message(message, sizeof message, x.code, x.core,
 	                              err, x.err_len);
 	publisher_names(pub, &service, &logger);
+	if (e->service) /* one supervisor, many services */
+		service =
+		    (struct lb_str){e->service, (uint32_t)strlen(e->service)};
 	struct record_in in = {
 	    .time_ns = timefmt_now_ns(),
 	    .level = x.code == 0 ? LOGBUS_INFO : LOGBUS_ERROR,

@@ -59,8 +59,9 @@
 /*
  * A queued entry, as laid out in the ring:
  *   u32 total, i64 time_ns, u8 level, u8 stream, u16 nfields,
- *   u16 logger_len (0: the default logger), u16 pad, u32 msg_len,
- *   logger bytes, message bytes, then per field:
+ *   u16 logger_len (0: the default logger), u16 flags, u32 msg_len,
+ *   u16 service_len (0: the publisher's service),
+ *   logger bytes, service bytes, message bytes, then per field:
  *   u8 type, u8 key_len, key, NUL, value (str: u32 len, bytes, NUL;
  *   int/float: 8 bytes; bool: 1 byte).
  */
@@ -72,6 +73,7 @@ struct entry_hdr {
 	uint16_t logger_len;
 	uint16_t flags; /* ENTRY_ENCODED: the message is a whole record */
 	uint32_t msg_len;
+	uint16_t service_len;
 };
 
 #define ENTRY_ENCODED 1
@@ -304,7 +306,7 @@ static int enqueue(struct logbus_publisher *p, const logbus_entry *e,
                    const char *msg, size_t msg_len)
 {
 	const char *logger = e->logger;
-	size_t logger_len = 0;
+	size_t logger_len = 0, service_len = 0;
 	int rv;
 
 	if (e->level < 0 || e->level > 255)
@@ -324,13 +326,23 @@ static int enqueue(struct logbus_publisher *p, const logbus_entry *e,
 			    "bytes of UTF-8 without control "
 			    "characters");
 	}
+	if (e->service != NULL) {
+		service_len = strlen(e->service);
+		if (!service_id_valid(e->service, service_len))
+			return refuse(
+			    p, LOGBUS_EINVAL,
+			    "record refused: service '%.128s' is not 1..128 "
+			    "of [A-Za-z0-9._-], not starting with '.'",
+			    e->service);
+	}
 	if (!utf8_valid(msg, msg_len))
 		return refuse(p, LOGBUS_EUTF8,
 		              "record refused: the message is not valid "
 		              "UTF-8");
 	if ((rv = check_fields(p, e->fields, e->nfields)) != 0)
 		return rv;
-	size_t total = sizeof(struct entry_hdr) + logger_len + msg_len;
+	size_t total =
+	    sizeof(struct entry_hdr) + logger_len + service_len + msg_len;
 	for (size_t i = 0; i < e->nfields; i++)
 		total += field_size(&e->fields[i]);
 	size_t encoded = total + p->service_len +
@@ -354,12 +366,17 @@ static int enqueue(struct logbus_publisher *p, const logbus_entry *e,
 	    .nfields = (uint16_t)e->nfields,
 	    .logger_len = (uint16_t)logger_len,
 	    .msg_len = (uint32_t)msg_len,
+	    .service_len = (uint16_t)service_len,
 	};
 	memcpy(buf, &h, sizeof(struct entry_hdr));
 	char *w = buf + sizeof(struct entry_hdr);
 	if (logger_len) {
 		memcpy(w, logger, logger_len);
 		w += logger_len;
+	}
+	if (service_len) {
+		memcpy(w, e->service, service_len);
+		w += service_len;
 	}
 	memcpy(w, msg, msg_len);
 	w += msg_len;
@@ -534,18 +551,21 @@ static const char *encode_entry(struct logbus_publisher *p, const char *r,
 		msgpack_pack_bin_body(reqpk, c, h.msg_len);
 		return r + h.total;
 	}
+	const char *svc = c + h.logger_len;
 	struct record_in in = {
 	    .time_ns = h.time_ns,
 	    .level = h.level,
 	    .stream = h.stream,
-	    .service = {p->service, (uint32_t)p->service_len},
+	    .service = {h.service_len ? svc : p->service,
+	                h.service_len ? h.service_len
+	                              : (uint32_t)p->service_len},
 	    .logger = {h.logger_len ? c : p->logger,
 	               h.logger_len ? h.logger_len : (uint32_t)p->logger_len},
-	    .message = {c + h.logger_len, h.msg_len},
+	    .message = {svc + h.service_len, h.msg_len},
 	    .fields = fields,
 	    .nfields = h.nfields,
 	};
-	c += h.logger_len + h.msg_len;
+	c = svc + h.service_len + h.msg_len;
 	for (size_t i = 0; i < h.nfields; i++) {
 		logbus_field *f = &fields[i];
 		f->type = (enum logbus_field_type)(unsigned char)c[0];

@@ -121,6 +121,7 @@ int view_fill(struct view *v, const unsigned char *frame,
 	r->uid = fr.uid;
 	r->gid = fr.gid;
 	memcpy(r->comm, fr.comm, sizeof r->comm);
+	r->not_owner = (fr.flags & FRAME_REC_NOT_OWNER) != 0;
 	cursor_format(v->cursor, jid, fr.seq);
 	r->cursor = v->cursor;
 	return 0;
@@ -179,6 +180,8 @@ static void format_json(struct strbuf *o, const logbus_record *r)
 	          ",\"comm\":",
 	          r->pid, r->uid, r->gid);
 	sb_json_str(o, r->comm, strlen(r->comm));
+	if (r->not_owner)
+		sb_puts(o, ",\"not_owner\":true");
 	sb_puts(o, "}\n");
 }
 

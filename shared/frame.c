@@ -21,6 +21,7 @@ void frame_record_header(unsigned char hdr[FRAME_OVERHEAD],
 	unsigned char *b = hdr + FRAME_HDR;
 
 	body_header(b, FRAME_RECORD);
+	b[1] = r->flags;
 	le_put32(b + 4, r->pid);
 	le_put32(b + 8, r->uid);
 	le_put32(b + 12, r->gid);
@@ -75,6 +76,7 @@ void frame_record_decode(const unsigned char *f, struct frame_record *r)
 {
 	const unsigned char *b = f + FRAME_HDR;
 
+	r->flags = b[1];
 	r->pid = le_get32(b + 4);
 	r->uid = le_get32(b + 8);
 	r->gid = le_get32(b + 12);

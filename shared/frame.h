@@ -11,6 +11,7 @@
  * msgpack record exactly as it arrived:
  *
  *   u8  type = 1   u8 flags   u16 reserved (0)
+ *                                            flags: FRAME_REC_* below
  *   u32 pid        u32 uid    u32 gid        trusted: from SO_PEERCRED
  *   u64 seq                                  broker-assigned
  *   i64 recv_ns                              broker clock at commit
@@ -53,7 +54,13 @@ enum frame_type {
 	FRAME_BATCH = 2,
 };
 
+/* A record's flags, set by the broker: the publisher (root or logbusd's
+ * own user, who may publish as any service) is not the service's owner
+ * (broker/owners.h). */
+#define FRAME_REC_NOT_OWNER 1u
+
 struct frame_record {
+	uint8_t flags; /* FRAME_REC_* */
 	uint32_t pid, uid, gid;
 	uint64_t seq;
 	int64_t recv_ns;

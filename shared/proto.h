@@ -71,6 +71,7 @@
 /* Request ops. */
 #define OP_PUBLISH "pub"          /* ingest */
 #define OP_SYNC    "sync"         /* ingest: answered after the fan-out */
+#define OP_CLAIM   "claim"        /* ingest: may the caller publish as svc */
 #define OP_READ    "read"         /* query */
 #define OP_INFO    "info"         /* query */
 #define OP_ERRORS  "errors"       /* query: list error reports */
@@ -98,6 +99,7 @@
 #define ERR_NOT_FOUND       "not_found"
 #define ERR_DENIED          "denied"         /* op for the reader group only */
 #define ERR_UNREAD          "unread_replies" /* read your replies first */
+#define ERR_NOT_OWNER       "not_owner"      /* the service is another user's */
 
 /* ---- msgpack helpers for protocol maps (proto.c) ---- */
 

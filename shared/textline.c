@@ -10,6 +10,7 @@
  */
 #include "textline.h"
 
+#include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -159,6 +160,8 @@ size_t textline_format(struct strbuf *b, const struct textline *t, bool raw)
 	sb_put(b, " ", 1);
 	/* [A-Za-z0-9._-], as record_check made sure: nothing to escape */
 	sb_put(b, t->service, t->service_len);
+	if (t->not_owner)
+		sb_printf(b, "[uid=%" PRIu32 "]", t->uid);
 	sb_put(b, ": ", 2);
 	at = b->len;
 	textline_escape(b, t->message, n, TEXTLINE_CONT, raw);
@@ -178,6 +181,8 @@ size_t textline_format_record(struct strbuf *b, const logbus_record *r,
 	    .logger_len = strlen(r->logger),
 	    .service = r->service,
 	    .service_len = strlen(r->service),
+	    .not_owner = r->not_owner,
+	    .uid = r->uid,
 	    .message = r->message,
 	    .message_len = r->message_len,
 	};

@@ -7,6 +7,10 @@
  *   2026-11-22 10:00:00,123 [ERROR] pactown.sandbox service_123: Traceback:
  *       |   File "main.py", line 3
  *
+ * A record that root or logbusd's user published of somebody else's service
+ * (FRAME_REC_NOT_OWNER) names its publisher after the service:
+ * "service_7[uid=0]: ".
+ *
  * Invariants, whatever a publisher puts in a record:
  *  - a record's first line starts with its time (a digit) and each further
  *    line with TEXTLINE_CONT (a space), so no message makes a line that
@@ -26,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "logbus/logbus.h"
 #include "strbuf.h"
@@ -42,6 +47,8 @@ struct textline {
 	size_t logger_len;
 	const char *service;
 	size_t service_len;
+	bool not_owner; /* the publisher, uid, is not the service's owner */
+	uint32_t uid;
 	const char *message;
 	size_t message_len;
 };

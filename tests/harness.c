@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
@@ -270,4 +271,33 @@ char *harness_filled(char c, size_t n)
 	memset(s, c, n);
 	s[n] = '\0';
 	return s;
+}
+
+void harness_need_nobody(void)
+{
+	if (geteuid() != 0 || getpwnam("nobody") == NULL ||
+	    access("/usr/bin/setpriv", X_OK) != 0) {
+		print_message("  skipped: needs root, /usr/bin/setpriv and a "
+		              "user nobody\n");
+		skip();
+	}
+}
+
+int harness_run_as_nobody(const char *const argv[], char **out, char **err)
+{
+	const struct passwd *pw = getpwnam("nobody");
+	char uid[16], gid[16];
+	const char *v[24] = {"/usr/bin/setpriv", "--reuid", uid,
+	                     "--regid",          gid,       "--clear-groups"};
+	size_t n = 6;
+
+	assert_non_null(pw);
+	snprintf(uid, sizeof uid, "%u", (unsigned)pw->pw_uid);
+	snprintf(gid, sizeof gid, "%u", (unsigned)pw->pw_gid);
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		assert_true(n + 1 < sizeof v / sizeof v[0]);
+		v[n++] = argv[i];
+	}
+	v[n] = NULL;
+	return harness_run(v, NULL, out, err);
 }

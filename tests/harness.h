@@ -73,6 +73,14 @@ bool harness_wait(bool (*cond)(void *), void *arg, int timeout_ms);
 int harness_run(const char *const argv[], const char *stdin_text, char **out,
                 char **err);
 
+/* Skip the test (cmocka's skip, with a line saying why) unless programs
+ * can run as the user nobody: root, /usr/bin/setpriv and a user nobody. */
+void harness_need_nobody(void);
+/* harness_run as nobody (its uid and primary group, no other group)
+ * through setpriv; argv[0] a path, at most 16 arguments.  Call
+ * harness_need_nobody first. */
+int harness_run_as_nobody(const char *const argv[], char **out, char **err);
+
 /* A malloc'd string of n times c; fails the test when out of memory. */
 char *harness_filled(char c, size_t n);
 

@@ -56,6 +56,10 @@
 #   wait_for SECONDS COMMAND...
 #       Runs COMMAND (output discarded) every 50 ms until it succeeds;
 #       returns 1 when it still fails after SECONDS.
+#   group_without_nobody
+#       Prints the first of the groups users, staff and games that exists
+#       and has not the user nobody as a member; returns 1 when none does
+#       (for tests that run clients as nobody in and out of a group).
 #   start_logbusd ERR_FILE RUN_DIR [OPTION...]
 #       Starts "$BIN/logbusd --run-dir RUN_DIR OPTION..." in the background,
 #       its stderr appended to ERR_FILE; registers it, sets LOGBUSD_PID and
@@ -214,6 +218,17 @@ start_logbusd() {
 # ---- the test's broker -------------------------------------------------------
 
 # shellcheck disable=SC2120 # the options are the caller's, not the script's
+group_without_nobody() {
+	local g
+	for g in users staff games; do
+		if getent group "$g" >/dev/null && ! id -Gn nobody | grep -qw "$g"; then
+			echo "$g"
+			return 0
+		fi
+	done
+	return 1
+}
+
 start_broker() {
 	start_logbusd "$T/broker.err" "$T/run" --log-dir "$T/log" "$@"
 	BROKER_PID=$LOGBUSD_PID

@@ -94,8 +94,8 @@ check "text stats: received line" grep -Eq '^received +10 records, ' "$T/stats.t
 check "text stats: journal line" grep -Eq "^journal +1 segment, .*, seq 1\.\.$newest\$" "$T/stats.txt"
 check "text stats: uptime and pid" grep -Eq "^logbusd +[0-9.]+, pid $LOGBUSD_PID, up " "$T/stats.txt"
 ctl services >"$T/services.txt"
-check "text services: header" grep -Eq '^SERVICE +RECORDS +DEBUG +INFO +WARNING +ERROR +CRITICAL +BYTES +LAST RECORD +LAST ERROR REPORT$' "$T/services.txt"
-check "text services: web row" grep -Eq '^web +7 +1 +2 +3 +1 +0 +[0-9.]+ [KM]?i?B +[0-9-]+ [0-9:]+ +-$' "$T/services.txt"
+check "text services: header" grep -Eq '^SERVICE +OWNER +OWNED +RECORDS +DEBUG +INFO +WARNING +ERROR +CRITICAL +BYTES +LAST RECORD +LAST ERROR REPORT$' "$T/services.txt"
+check "text services: web row" grep -Eq '^web +[a-z0-9_-]+\([0-9]+\) +claimed +7 +1 +2 +3 +1 +0 +[0-9.]+ [KM]?i?B +[0-9-]+ [0-9:]+ +-$' "$T/services.txt"
 check "text services: job's report" grep -Eq '^job +.* Process exited with code 3$' "$T/services.txt"
 expect_eq "services -s gives one row" 2 "$(ctl services -s web | wc -l)"
 expect_eq "services -s -o json gives one object" 1 \

@@ -36,14 +36,8 @@ mkdir "$T/nobody" && chown nobody "$T/nobody"
 NOBODY_UID=$(id -u nobody)
 NOGROUP=$(id -gn nobody)
 # The reader group: an existing group nobody is not a member of.
-READERS=
-for g in users staff games; do
-	if getent group "$g" >/dev/null && ! id -Gn nobody | grep -qw "$g"; then
-		READERS=$g
-		break
-	fi
-done
-[ -n "$READERS" ] || { echo "skip: no group for the readers" >&2; exit 77; }
+READERS=$(group_without_nobody) ||
+	{ echo "skip: no group for the readers" >&2; exit 77; }
 
 # "${NOBODY[@]}" CMD...: CMD as nobody:nogroup with no other group;
 # "${READER[@]}" CMD...: as nobody whose group is the reader group.  Arrays,

@@ -181,6 +181,7 @@ void unit_batch_add_record(struct unit_broker *u, const struct record_in *in)
 	assert_int_equal(record_decode(r->data, r->len, &bt->zone, v, &e), 0);
 	r->svc = v->service.p;
 	r->svc_len = v->service.len;
+	r->flags = 0;
 	bt->n++;
 }
 

@@ -31,7 +31,8 @@
  *
  * Exit status: the command's (128 + N when killed by signal N); 127 when
  * the command is not found, 126 when it cannot be executed; 2 for a wrong
- * command line, 1 when logbusctl itself fails before the command runs.
+ * command line, 1 when logbusctl itself fails before the command runs, a
+ * service another user owns included (asked before the start).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -832,6 +833,19 @@ static int wait_code(int status)
 	return WEXITSTATUS(status);
 }
 
+/* Before the command starts: a service another user owns would have its
+ * output refused, so the command would run unrecorded; say so and stop
+ * instead.  A logbusd that does not answer is told later, as before. */
+static int run_may_publish(const struct run_args *a)
+{
+	char err[512] = "";
+
+	if (logbus_service_claim(a->run_dir, a->service, REACH_CHECK_MS, err,
+	                         sizeof err) == LOGBUS_EREJECTED)
+		return fail("run: %s", err);
+	return 0;
+}
+
 /* The publisher, opened once the child runs, and the start record. */
 static void run_publish_start(struct run *r)
 {
@@ -917,7 +931,8 @@ int cmd_run(int argc, char **argv)
 		rc = fail("cannot watch signals (%s)", strerror(errno));
 		goto out;
 	}
-	if ((rc = run_spawn(&r, &old, &dflt)) != 0)
+	if ((rc = run_may_publish(&a)) != 0 ||
+	    (rc = run_spawn(&r, &old, &dflt)) != 0)
 		goto out;
 	run_publish_start(&r);
 	if ((rc = run_loop(&r)) != 0) {
@@ -991,5 +1006,6 @@ const char ctl_run_help[] =
 "not\n"
 "found, 126 not executable; 2 bad arguments; 1 logbusctl failed before "
 "COMMAND\n"
-"ran.\n";
+"ran, e.g. SERVICE belongs to another user (logbusd's [owners] can "
+"assign it).\n";
 /* clang-format on */

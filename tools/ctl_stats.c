@@ -292,11 +292,44 @@ static int num_width(uint64_t v)
 	return snprintf(buf, sizeof buf, "%" PRIu64, v);
 }
 
+static const char *const owner_how[] = {"-", "claimed", "configured",
+                                        "logbusd"};
+
+/* "alice(1000)", "@security(27)", "uid 4242", or "-" when nobody owns it. */
+static const char *owner_text(const logbus_service_info *s, char *buf,
+                              size_t len)
+{
+	if (s->owner_how == LOGBUS_OWNER_NONE)
+		snprintf(buf, len, "-");
+	else if (s->owner_name[0])
+		snprintf(buf, len, "%s(%" PRIu32 ")", s->owner_name,
+		         s->owner_id);
+	else
+		snprintf(buf, len, "%s%" PRIu32,
+		         s->owner_is_group ? "gid " : "uid ", s->owner_id);
+	return buf;
+}
+
+static const char *owner_how_text(const logbus_service_info *s)
+{
+	int h = s->owner_how;
+	return h >= 0 && h <= LOGBUS_OWNER_BROKER ? owner_how[h] : "?";
+}
+
 static void services_text(const logbus_service_info *v, size_t n)
 {
 	int w[8] = {7, 7, 5, 4, 7, 5, 8, 5}; /* the headers' widths */
-	char a[64], b[64];
+	int ow = 5, hw = 5;                  /* OWNER, OWNED */
+	char a[64], b[64], o[128];
 
+	for (size_t i = 0; i < n; i++) {
+		int l = (int)strlen(owner_text(&v[i], o, sizeof o));
+		if (l > ow)
+			ow = l;
+		l = (int)strlen(owner_how_text(&v[i]));
+		if (l > hw)
+			hw = l;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const uint64_t col[] = {v[i].records, v[i].debug,
 		                        v[i].info,    v[i].warning,
@@ -311,18 +344,20 @@ static void services_text(const logbus_service_info *v, size_t n)
 		if (l > w[7])
 			w[7] = l;
 	}
-	printf("%-*s  %*s  %*s  %*s  %*s  %*s  %*s  %*s  %-19s  %s\n", w[0],
-	       "SERVICE", w[1], "RECORDS", w[2], "DEBUG", w[3], "INFO", w[4],
-	       "WARNING", w[5], "ERROR", w[6], "CRITICAL", w[7], "BYTES",
-	       "LAST RECORD", "LAST ERROR REPORT");
+	printf("%-*s  %-*s  %-*s  %*s  %*s  %*s  %*s  %*s  %*s  %*s  %-19s  "
+	       "%s\n",
+	       w[0], "SERVICE", ow, "OWNER", hw, "OWNED", w[1], "RECORDS", w[2],
+	       "DEBUG", w[3], "INFO", w[4], "WARNING", w[5], "ERROR", w[6],
+	       "CRITICAL", w[7], "BYTES", "LAST RECORD", "LAST ERROR REPORT");
 	for (size_t i = 0; i < n; i++) {
 		const logbus_service_info *s = &v[i];
 		local_time_text(s->last_ns, a, sizeof a);
-		printf("%-*s  %*" PRIu64 "  %*" PRIu64 "  %*" PRIu64
+		printf("%-*s  %-*s  %-*s  %*" PRIu64 "  %*" PRIu64 "  %*" PRIu64
 		       "  %*" PRIu64 "  %*" PRIu64 "  %*" PRIu64
 		       "  %*s  %-19s  ",
-		       w[0], s->service, w[1], s->records, w[2], s->debug, w[3],
-		       s->info, w[4], s->warning, w[5], s->error, w[6],
+		       w[0], s->service, ow, owner_text(s, o, sizeof o), hw,
+		       owner_how_text(s), w[1], s->records, w[2], s->debug,
+		       w[3], s->info, w[4], s->warning, w[5], s->error, w[6],
 		       s->critical, w[7],
 		       bytes_text((double)s->bytes, b, sizeof b), a);
 		if (s->report_ns == 0) {
@@ -332,6 +367,22 @@ static void services_text(const logbus_service_info *v, size_t n)
 		local_time_text(s->report_ns, a, sizeof a);
 		printf("%s %s\n", a, s->exit_summary);
 	}
+}
+
+/* {"name": str|null, "id": N, "group": bool, "how": str}, or null. */
+static void services_json_owner(const logbus_service_info *s)
+{
+	if (s->owner_how == LOGBUS_OWNER_NONE) {
+		fputs("null", stdout);
+		return;
+	}
+	fputs("{\"name\":", stdout);
+	if (s->owner_name[0])
+		json_str(s->owner_name);
+	else
+		fputs("null", stdout);
+	printf(",\"id\":%" PRIu32 ",\"group\":%s,\"how\":\"%s\"}", s->owner_id,
+	       s->owner_is_group ? "true" : "false", owner_how_text(s));
 }
 
 static void services_json(const logbus_service_info *v, size_t n)
@@ -351,8 +402,10 @@ static void services_json(const logbus_service_info *v, size_t n)
 		fputs(",\"last\":", stdout);
 		json_time(s->last_ns);
 		printf(",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64
-		       ",\"last_seq\":%" PRIu64 ",\"last_error_report\":",
+		       ",\"last_seq\":%" PRIu64 ",\"owner\":",
 		       s->first_ns, s->last_ns, s->last_seq);
+		services_json_owner(s);
+		fputs(",\"last_error_report\":", stdout);
 		if (s->report_ns == 0) {
 			fputs("null}", stdout);
 			continue;
@@ -435,8 +488,11 @@ const char ctl_stats_help[] =
 const char ctl_services_help[] =
     "usage: logbusctl services [options]\n"
     "\n"
-    "Each service logbusd has seen since it started, by name: records in "
-    "all and\n"
+    "Each service logbusd has seen since it started, by name: its owner "
+    "(the\n"
+    "user that published it first, \"claimed\", or the user or @group "
+    "logbusd's\n"
+    "[owners] assigns it to, \"configured\"), records in all and\n"
     "by level (DEBUG counts the levels below INFO, and so on; CRITICAL "
     "the\n"
     "levels from 50 up), bytes, the last record's time and the last error "
@@ -451,7 +507,7 @@ const char ctl_services_help[] =
     "\n"
     "  -s, --service ID       only this service (exit 1 when logbusd has "
     "no\n"
-    "                         record of it)\n"
+    "                         record and no owner of it)\n"
     "  -o, --output FORMAT    text (default: a table) or json (an array "
     "of\n"
     "                         objects, one per line: service, records, "
@@ -459,7 +515,9 @@ const char ctl_services_help[] =
     "                         levels {debug, info, warning, error, "
     "critical},\n"
     "                         first, last (RFC 3339), first_ns, last_ns,\n"
-    "                         last_seq, last_error_report: null or {time,\n"
+    "                         last_seq, owner: null or {name, id, group,\n"
+    "                         how: claimed|configured|logbusd},\n"
+    "                         last_error_report: null or {time,\n"
     "                         time_ns, exit_code, summary})\n" RUN_DIR_HELP
     "  -h, --help             this text\n"
     "\n"

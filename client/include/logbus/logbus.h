@@ -1,10 +1,10 @@
 /*
  * logbus.h: the public API of liblogbus, the client library of logbusd.
  *
- * A publisher sends structured records for one service to the broker:
- * logging calls copy the record into a bounded in-process queue and return;
- * a background thread sends the queue in batches and the broker acknowledges
- * each batch once it is in its journal.  logbus_flush() waits for those
+ * A publisher sends structured records to the broker, of its service or
+ * of one a record names: logging calls copy the record into a bounded
+ * in-process queue and return; a background thread sends the queue in
+ * batches and the broker acknowledges each batch once it is in its journal.  logbus_flush() waits for those
  * acknowledgements.  A reader reads records back from the journal by cursor.
  *
  * Every function returns 0 (LOGBUS_OK) or a negative LOGBUS_E* code;
@@ -160,7 +160,11 @@ LOGBUS_API int logbus_logv(logbus_publisher *pub, int level, const char *logger,
                            const logbus_field *fields, size_t nfields,
                            const char *fmt, va_list ap);
 
-/* Everything explicit, message not formatted (may hold any UTF-8). */
+/* Everything explicit, message not formatted (may hold any UTF-8).  A
+ * record may name its own service (one publisher for many services): the
+ * id is checked here like the publisher's, and by logbusd against who owns
+ * it (a record of a service another user owns is refused alone, and
+ * logbus_flush returns LOGBUS_EREJECTED saying who owns it). */
 typedef struct logbus_entry {
 	int64_t time_ns; /* 0: now (CLOCK_REALTIME) */
 	int level;
@@ -170,6 +174,7 @@ typedef struct logbus_entry {
 	size_t message_len; /* (size_t)-1: strlen(message) */
 	const logbus_field *fields;
 	size_t nfields;
+	const char *service; /* NULL: the publisher's service */
 } logbus_entry;
 
 LOGBUS_API int logbus_write(logbus_publisher *pub, const logbus_entry *e);
@@ -246,7 +251,8 @@ typedef struct logbus_exit {
 	 * lists cwd itself (sorted, at most 1000). */
 	const char *const *files;
 	size_t nfiles;
-	const char *logger; /* NULL: the publisher's default */
+	const char *logger;  /* NULL: the publisher's default */
+	const char *service; /* NULL: the publisher's service */
 } logbus_exit;
 
 /*
@@ -279,6 +285,10 @@ typedef struct logbus_record {
 	 * "" when unknown.  A record's own fields cannot set these. */
 	uint32_t pid, uid, gid;
 	char comm[16];
+	/* Set by logbusd: 1 when the publisher was not the service's owner
+	 * (root and logbusd's own user may publish as any service); text
+	 * output shows its uid after the service, "service_7[uid=0]". */
+	int not_owner;
 } logbus_record;
 
 /* ---- reading ------------------------------------------------------------- */
@@ -435,6 +445,15 @@ LOGBUS_API int logbus_error_report(const char *run_dir, const char *service,
                                    int64_t *written_ns, char *err,
                                    size_t errlen);
 
+/* May the calling user publish as service?  Claims it when nobody owns it
+ * yet (as a first record would), and returns LOGBUS_OK; LOGBUS_EREJECTED
+ * when another user owns it (err says who, and how to change that);
+ * LOGBUS_EUNREACHABLE or LOGBUS_ETIMEDOUT when logbusd did not answer
+ * within timeout_ms.  A supervisor asks before it starts a command, so
+ * that the command never runs unrecorded. */
+LOGBUS_API int logbus_service_claim(const char *run_dir, const char *service,
+                                    int timeout_ms, char *err, size_t errlen);
+
 /* Make logbusd reopen every file it writes (after logrotate moved them);
  * *files says how many. */
 LOGBUS_API int logbus_rotate(const char *run_dir, unsigned *files, char *err,
@@ -535,7 +554,20 @@ typedef struct logbus_service_info {
 	int64_t exit_code; /* >= 0 exit status, -N killed by signal N */
 	char exit_summary[LOGBUS_SUMMARY_MAX + 1]; /* first line of the
 	                                              exit record's message */
+	/* Who owns the service (only root and logbusd's own user publish
+	 * as a service they do not own): */
+	int owner_how;       /* enum logbus_owner_how */
+	int owner_is_group;  /* owner_id is a gid ([owners] NAME = @group) */
+	uint32_t owner_id;   /* uid, or gid */
+	char owner_name[64]; /* user name, "@group", "" when it has none */
 } logbus_service_info;
+
+enum logbus_owner_how {
+	LOGBUS_OWNER_NONE = 0,       /* nobody has published as it */
+	LOGBUS_OWNER_CLAIMED = 1,    /* the uid that published it first */
+	LOGBUS_OWNER_CONFIGURED = 2, /* assigned in logbusd's [owners] */
+	LOGBUS_OWNER_BROKER = 3,     /* "logbusd", the broker's own */
+};
 
 /*
  * The services logbusd has seen, the most recently active first (at most
