@@ -4,8 +4,9 @@
 # a command's death is reported (exit status, the error report's exact
 # text, the file and its previous generation, the journal's exit record),
 # its output as records (streams, levels, order, long lines, bytes that
-# are not UTF-8), the start record, signal forwarding, a broker that is not
-# there, and service ids that must not name files.
+# are not UTF-8), the levels lines name themselves, the start record,
+# signal forwarding, a broker that is not there, and service ids that must
+# not name files.
 #
 # Usage: bash tests/test_run.sh BIN_DIR   (BIN_DIR holds logbusd and
 # logbusctl, e.g. build/bin).  Prints "ok - NAME" / "not ok - NAME" for each
@@ -344,6 +345,117 @@ expect_eq "signal: SIGTERM reached the command, its status is ours" 7 "$rc"
 expect_eq "signal: its trap's output is a record" "got TERM" \
 	"$(records svc_sig | jq_lines 'r["message"] if r["stream"] == "stdout" else ""' | grep . | tail -n 1)"
 expect_eq "signal: nothing on stderr" "" "$(cat "$T/sig.err")"
+
+# ---- levels the lines carry -------------------------------------------------------------
+
+# A line that starts like Python logging, uvicorn or gunicorn output keeps
+# its own level; any other line takes the stream's (stderr WARNING, stdout
+# INFO).  The lines are written by one script, each stream in its order.
+cat >"$T/levels.sh" <<'EOF'
+e() { printf '%s\n' "$1" >&2; }
+o() { printf '%s\n' "$1"; }
+e 'INFO:     Started server process [42]'
+e 'ERROR:    Exception in ASGI application'
+e 'DEBUG:app.db:query took 3 ms'
+e 'CRITICAL:root:out of memory'
+e 'INFO:'
+e '[ERROR] cannot bind'
+e '[INFO] ready'
+e '2026-12-06 10:00:00,123 [ERROR] app: boom'
+e '2026-12-06 10:00:00.123456 [DEBUG] app: detail'
+e '2026-12-06 10:00:00,123 - app.db - ERROR - boom'
+e '2026-12-06 10:00:00,123 - INFO - ready'
+e '2026-12-06T10:00:00Z INFO app ready'
+e '2026-12-06 10:00:00+01:00 CRITICAL: gone'
+e '[2026-12-06 10:00:00 +0000] [42] [INFO] Booting worker with pid: 42'
+e 'FATAL: cannot start'
+e 'x INFO: y'
+e ' INFO: indented'
+e 'info: lower case'
+e 'INFOS: a longer word'
+e 'INFO no colon'
+e '[INFO no bracket'
+e '[NOTICE] not a Python level'
+e '2026-12-06 10:00:00,123 app ERROR later in the line'
+e '2026-12-06 10:00:00,123 - app - INFO no dash after'
+e '2026-12-06 1:00:00 INFO short hour'
+e '[42] [INFO] no time first'
+o 'WARNING:root:disk almost full'
+o 'WARN: old config'
+o '[WARNING] retrying'
+o 'ERROR:x'
+o 'plain stdout'
+EOF
+cat >"$T/levels.err" <<'EOF'
+INFO INFO:     Started server process [42]
+ERROR ERROR:    Exception in ASGI application
+DEBUG DEBUG:app.db:query took 3 ms
+CRITICAL CRITICAL:root:out of memory
+INFO INFO:
+ERROR [ERROR] cannot bind
+INFO [INFO] ready
+ERROR 2026-12-06 10:00:00,123 [ERROR] app: boom
+DEBUG 2026-12-06 10:00:00.123456 [DEBUG] app: detail
+ERROR 2026-12-06 10:00:00,123 - app.db - ERROR - boom
+INFO 2026-12-06 10:00:00,123 - INFO - ready
+INFO 2026-12-06T10:00:00Z INFO app ready
+CRITICAL 2026-12-06 10:00:00+01:00 CRITICAL: gone
+INFO [2026-12-06 10:00:00 +0000] [42] [INFO] Booting worker with pid: 42
+CRITICAL FATAL: cannot start
+WARNING x INFO: y
+WARNING  INFO: indented
+WARNING info: lower case
+WARNING INFOS: a longer word
+WARNING INFO no colon
+WARNING [INFO no bracket
+WARNING [NOTICE] not a Python level
+WARNING 2026-12-06 10:00:00,123 app ERROR later in the line
+WARNING 2026-12-06 10:00:00,123 - app - INFO no dash after
+WARNING 2026-12-06 1:00:00 INFO short hour
+WARNING [42] [INFO] no time first
+EOF
+cat >"$T/levels.out" <<'EOF'
+WARNING WARNING:root:disk almost full
+WARNING WARN: old config
+WARNING [WARNING] retrying
+ERROR ERROR:x
+INFO plain stdout
+EOF
+
+# stream_levels SERVICE STREAM: "LEVEL message" of the service's records of
+# STREAM, oldest first.
+stream_levels() {
+	records "$1" | jq_lines "r[\"level\"] + \" \" + r[\"message\"] if r[\"stream\"] == \"$2\" else \"\"" |
+		grep -v '^$' || true
+}
+
+expect_exit "detected levels: exit 0" 0 ctl run -s svc_det -- sh "$T/levels.sh"
+expect_eq "detected levels: stderr lines, each pattern and its look-alikes" \
+	"$(cat "$T/levels.err")" "$(stream_levels svc_det stderr)"
+expect_eq "detected levels: stdout lines" \
+	"$(cat "$T/levels.out")" "$(stream_levels svc_det stdout)"
+expect_eq "detected levels: the lines are kept exactly" \
+	"$(sh "$T/levels.sh" 2>&1 >/dev/null)" "$(cat "$T/err")"
+
+expect_exit "--no-detect-level: exit 0" 0 \
+	ctl run -s svc_nodet --no-detect-level -- sh "$T/levels.sh"
+expect_eq "--no-detect-level: every stderr line WARNING" \
+	"$(sed 's/^[A-Z]* /WARNING /' "$T/levels.err")" \
+	"$(stream_levels svc_nodet stderr)"
+expect_eq "--no-detect-level: every stdout line INFO" \
+	"$(sed 's/^[A-Z]* /INFO /' "$T/levels.out")" \
+	"$(stream_levels svc_nodet stdout)"
+
+expect_exit "detected level, --stderr-level: exit 0" 0 \
+	ctl run -s svc_det2 --stderr-level error -- sh -c 'echo "INFO: ok" >&2; echo other >&2'
+expect_eq "detected level, --stderr-level: the line's own, else the option's" \
+	"$(printf 'INFO INFO: ok\nERROR other')" "$(stream_levels svc_det2 stderr)"
+
+expect_exit "detected level, long line: exit 0" 0 ctl run -s svc_det_long -- \
+	python3 -c "import sys; sys.stderr.write('ERROR:' + 'x' * 70000 + '\n')"
+expect_eq "detected level, long line: every piece has the line's level" \
+	"ERROR 1|ERROR 2" \
+	"$(records svc_det_long | jq_lines 'r["level"] + " " + str(r["fields"]["part"]) if r["stream"] == "stderr" else ""' | grep . | paste -sd '|')"
 
 # ---- no broker --------------------------------------------------------------------------------
 

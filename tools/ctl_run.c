@@ -20,7 +20,9 @@
  *    logbusd answers is looked at once, REACH_CHECK_MS after the start,
  *    without waiting; if not, one line says the output is not recorded;
  *  - a line is a record (without its '\n'); bytes that are not UTF-8
- *    become U+FFFD in the record, the terminal gets them as they were.  A
+ *    become U+FFFD in the record, the terminal gets them as they were.
+ *    Its level is the one it starts with (ctl_run_level.c has the rule),
+ *    else its stream's; the line is kept as it was.  A
  *    line longer than PIECE_MAX bytes of text goes out as pieces carrying
  *    the fields part (1, 2, ...) and more (true but on the last), cut
  *    between characters; the pieces of a line without an end are sent as
@@ -55,6 +57,7 @@
 #include <logbus/logbus.h>
 
 #include "args.h"
+#include "ctl_run.h"
 #include "logbusctl.h"
 #include "proto.h"
 #include "record.h"
@@ -83,19 +86,7 @@ enum {
 	OPT_STDOUT_LEVEL,
 	OPT_STDERR_LEVEL,
 	OPT_TAIL_BYTES,
-};
-
-struct run_args {
-	char *run_dir;
-	const char *service;
-	const char *logger; /* NULL: the service id */
-	const char *cwd;    /* as given; NULL: ours */
-	const char *venv;
-	int stdout_level, stderr_level;
-	size_t tail_bytes;
-	int timeout_ms;
-	char **argv; /* the command, NULL-terminated */
-	int argc;
+	OPT_NO_DETECT_LEVEL,
 };
 
 /* One of the child's output streams. */
@@ -103,7 +94,8 @@ struct stream {
 	int fd;     /* read end of the pipe; -1 at EOF */
 	int out_fd; /* where it is copied (1 or 2); -1 once that failed */
 	enum logbus_stream kind;
-	int level;
+	int level;      /* the stream's */
+	int line_level; /* the current line's */
 	logbus_tail *tail;
 	unsigned char *pend; /* bytes not sent yet: the current line */
 	size_t len;
@@ -164,6 +156,7 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 	    {"stdout-level", required_argument, NULL, OPT_STDOUT_LEVEL},
 	    {"stderr-level", required_argument, NULL, OPT_STDERR_LEVEL},
 	    {"tail-bytes", required_argument, NULL, OPT_TAIL_BYTES},
+	    {"no-detect-level", no_argument, NULL, OPT_NO_DETECT_LEVEL},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    COMMON_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
@@ -207,6 +200,9 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 				                   "number of bytes, 1 to %d",
 				                   optarg, TAIL_MAX);
 			a->tail_bytes = (size_t)v;
+			break;
+		case OPT_NO_DETECT_LEVEL:
+			a->detect_level = false;
 			break;
 		default:
 			return option_error(argv[0], c, argv, longopts);
@@ -487,8 +483,14 @@ static void send_piece(struct run *r, struct stream *st, size_t len, bool split,
                        bool more)
 {
 	logbus_field f[2];
+	int level;
+
+	if (st->part == 0) { /* a line's first piece: its level */
+		level = r->a->detect_level ? run_line_level(r->msg, len) : -1;
+		st->line_level = level >= 0 ? level : st->level;
+	}
 	logbus_entry e = {
-	    .level = st->level,
+	    .level = st->line_level,
 	    .stream = st->kind,
 	    .logger = r->a->logger,
 	    .message = r->msg,
@@ -891,6 +893,7 @@ int cmd_run(int argc, char **argv)
 	    .stderr_level = LOGBUS_WARNING,
 	    .tail_bytes = TAIL_DEFAULT,
 	    .timeout_ms = DEFAULT_TIMEOUT_MS,
+	    .detect_level = true,
 	};
 	struct run r = {.a = &a, .sigfd = -1};
 	sigset_t old, dflt;
@@ -962,8 +965,13 @@ const char ctl_run_help[] =
 "      --venv DIR         run in the Python venv DIR: VIRTUAL_ENV=DIR, "
 "DIR/bin\n"
 "                         first in PATH, PYTHONHOME unset\n"
-"      --stdout-level LEVEL  level of stdout lines (default info)\n"
-"      --stderr-level LEVEL  level of stderr lines (default warning)\n"
+"      --stdout-level LEVEL  level of stdout lines without their own "
+"(default\n"
+"                         info)\n"
+"      --stderr-level LEVEL  level of stderr lines without their own "
+"(default\n"
+"                         warning)\n"
+"      --no-detect-level  every line takes its stream's level\n"
 "      --tail-bytes N     the last N bytes of each stream go into the "
 "exit\n"
 "                         report (default 65536)\n"
@@ -975,16 +983,22 @@ const char ctl_run_help[] =
 "A line is a record without its newline; bytes that are not UTF-8 become\n"
 "U+FFFD in it.  A line longer than 64 KiB is sent as several records "
 "with the\n"
-"fields part (1, 2, ...) and more (true on all but the last).  SIGINT, "
-"SIGTERM\n"
-"and SIGHUP are passed on to COMMAND (unless the terminal sent them to it\n"
-"already).  Once COMMAND ended, its pipes are read until they close, or "
-"until\n"
-"they stay quiet for 0.5 s (a process it left running may hold them).  "
-"When\n"
-"logbusd is not reachable, COMMAND runs all the same and one line says "
-"that its\n"
-"output is not recorded; records are dropped rather than ever stalling "
+"fields part (1, 2, ...) and more (true on all but the last).\n"
+"\n"
+"A line keeps its own level when it starts like Python logging, uvicorn or\n"
+"gunicorn output: LEVEL:, [LEVEL], TIME [LEVEL], TIME LEVEL, TIME - LEVEL "
+"-,\n"
+"TIME - NAME - LEVEL -, or [TIME] [PID] [LEVEL]; LEVEL is DEBUG, INFO, "
+"WARNING\n"
+"(or WARN), ERROR, CRITICAL (or FATAL) in capitals, TIME like 2026-12-06\n"
+"10:00:00,123.  Nothing may come before it; the line is recorded as it "
+"is.\n"
+"\n"
+"SIGINT, SIGTERM and SIGHUP are passed on to COMMAND (unless the terminal sent\n"
+"them to it already).  Once COMMAND ended, its pipes are read until they close,\n"
+"or until they stay quiet for 0.5 s (a process it left running may hold them).\n"
+"When logbusd is not reachable, COMMAND runs all the same and one line says\n"
+"that its output is not recorded; records are dropped rather than ever stalling\n"
 "COMMAND.\n"
 "\n"
 "Exit status: COMMAND's, or 128+N when a signal N killed it; 127 COMMAND "
