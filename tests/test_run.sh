@@ -5,8 +5,9 @@
 # text, the file and its previous generation, the journal's exit record),
 # its output as records (streams, levels, order, long lines, bytes that
 # are not UTF-8), the levels lines name themselves, the start record,
-# signal forwarding, a broker that is not there, and service ids that must
-# not name files.
+# signal forwarding, logbusctl itself killed with SIGKILL (the command and
+# what it started end with it, the watcher's report), a broker that is not
+# there, and service ids that must not name files.
 #
 # Usage: bash tests/test_run.sh BIN_DIR   (BIN_DIR holds logbusd and
 # logbusctl, e.g. build/bin).  Prints "ok - NAME" / "not ok - NAME" for each
@@ -456,6 +457,141 @@ expect_exit "detected level, long line: exit 0" 0 ctl run -s svc_det_long -- \
 expect_eq "detected level, long line: every piece has the line's level" \
 	"ERROR 1|ERROR 2" \
 	"$(records svc_det_long | jq_lines 'r["level"] + " " + str(r["fields"]["part"]) if r["stream"] == "stderr" else ""' | grep . | paste -sd '|')"
+
+# ---- logbusctl run killed with SIGKILL ----------------------------------------------------
+
+# gone PID: PID has ended (no such process, or a zombie).
+gone() {
+	local state
+	state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 1) || true
+	[ -z "$state" ] || [ "$state" = Z ]
+}
+
+pgid_of() {
+	ps -o pgid= -p "$1" 2>/dev/null | tr -d ' '
+}
+
+# killed_case NAME SERVICE HOW: logbusctl run SIGKILLed while its command
+# (a shell that started a sleep) runs.  HOW is "leader": logbusctl leads
+# a process group (setsid made one for it, as systemd or Python's
+# start_new_session do), which the command then shares; or "member":
+# logbusctl is in its parent's group, and the command gets its own.  No
+# controlling terminal either way, whatever terminal the test runs from.
+killed_case() {
+	local name=$1 svc=$2 how=$3 rc=0 wrapper
+	: >"$T/killed.pid"
+	# shellcheck disable=SC2016 # expanded by the command's shell
+	set -- "$BIN/logbusctl" --run-dir "$T/run" run -s "$svc" --cwd "$W" -- \
+		sh -c 'sleep 300 & echo "$$ $!"; echo boom >&2; wait'
+	if [ "$how" = leader ]; then
+		setsid "$@" >"$T/killed.out" 2>"$T/killed.err" &
+		echo $! >"$T/killed.pid"
+	else
+		# shellcheck disable=SC2016 # expanded by the shell it starts
+		setsid sh -c '"$@" & echo $! >"$0"; wait' "$T/killed.pid" "$@" \
+			>"$T/killed.out" 2>"$T/killed.err" &
+	fi
+	wrapper=$!
+	track_pid "$wrapper"
+	if poll grep -q . "$T/killed.pid" && poll grep -q . "$T/killed.out" &&
+		poll grep -qx boom "$T/killed.err"; then
+		pass "$name: the command runs"
+	else
+		fail "$name: the command runs" "no output within 10 s"
+	fi
+	KPID=$(cat "$T/killed.pid")
+	read -r KCMD KGRAND <"$T/killed.out" || true
+	expect_eq "$name: the pid is logbusctl's" logbusctl \
+		"$(cat "/proc/$KPID/comm" 2>/dev/null)"
+	if [ "$how" = leader ]; then
+		expect_eq "$name: the command is in logbusctl's group" \
+			"$KPID" "$(pgid_of "$KCMD")"
+	else
+		expect_eq "$name: the command leads a group of its own" \
+			"$KCMD" "$(pgid_of "$KCMD")"
+	fi
+	{
+		kill -KILL "$KPID"
+		wait "$wrapper" || rc=$?
+	} 2>/dev/null
+	untrack_pid "$wrapper"
+	if [ "$how" = leader ]; then
+		expect_eq "$name: logbusctl died of SIGKILL" 137 "$rc"
+	fi
+	check "$name: the command ended with it" wait_for 10 gone "$KCMD"
+	check "$name: what the command started ended too" \
+		wait_for 10 gone "$KGRAND"
+	check "$name: an error report was written" wait_for 10 ctl errors "$svc"
+	cat >"$T/want" <<EOF
+Exit code: -9
+Signal: SIGKILL
+Command: sh -c sleep 300 & echo "\$\$ \$!"; echo boom >&2; wait
+CWD: $W
+Venv: None
+
+--- STDERR ---
+boom
+logbusctl run (pid $KPID) was killed; the command was ended with it (SIGKILL)
+--- STDOUT ---
+$KCMD $KGRAND
+--- FILES ---
+['a.txt', 'b.py']
+EOF
+	report_is "$name: the report says logbusctl was killed" "$svc"
+	records "$svc" >"$T/killed.json" || true
+	expect_eq "$name: the journal's last record is the exit" \
+		"ERROR|log|Process killed by SIGKILL (exit code: -9)\\nboom\\nlogbusctl run (pid $KPID) was killed; the command was ended with it (SIGKILL)" \
+		"$(tail -n 1 "$T/killed.json" |
+			jq_lines 'r["level"] + "|" + r["stream"] + "|" + r["message"].replace("\n", "\\n")')"
+	expect_eq "$name: one exit record" 1 \
+		"$(grep -c '"message":"Process killed' "$T/killed.json" || true)"
+}
+
+killed_case "killed, leading a group" svc_killed leader
+killed_case "killed, in its parent's group" svc_killed2 member
+
+# logbusctl killed once the command had ended, before logbusd took the
+# report: the broker is stopped meanwhile, so the report cannot go out.
+mkfifo "$T/go"
+# shellcheck disable=SC2016 # expanded by the command's shell
+setsid "$BIN/logbusctl" --run-dir "$T/run" run -s svc_late --cwd "$W" \
+	--timeout 60 -- sh -c 'echo $$; read -r x <"$1"; echo late >&2; exit 3' \
+	sh "$T/go" >"$T/late.out" 2>"$T/late.err" &
+LPID=$!
+track_pid "$LPID"
+started() {
+	ctl tail -s svc_late -n all -o cat | grep -q '^Process started'
+}
+check "late: the command runs, logbusd has the start" poll started
+LCMD=$(cat "$T/late.out")
+kill -STOP "$BROKER_PID"
+echo go >"$T/go"
+# Reaped: logbusctl has read the command's output and told its watcher.
+check "late: the command ended" wait_for 10 test ! -e "/proc/$LCMD"
+# (bash's "Killed" notice goes to /dev/null)
+{
+	kill -KILL "$LPID"
+	wait "$LPID" || true
+} 2>/dev/null
+untrack_pid "$LPID"
+kill -CONT "$BROKER_PID"
+late_report() {
+	ctl errors --all svc_late | grep -qx "logbusctl run (pid $LPID) was killed before it had reported the end of the command"
+}
+check "late: the watcher's report says logbusctl was killed" wait_for 10 late_report
+ctl errors --all svc_late >"$T/late.rep" 2>&1 || true
+expect_eq "late: every report has the command's own exit code" "Exit code: 3" \
+	"$(grep '^Exit code' "$T/late.rep" | sort -u)"
+check "late: its stderr is in the report" grep -qx late "$T/late.rep"
+
+# A normal end: exactly one report, and the watcher leaves with logbusctl
+# (the pipe ends once every process holding its stderr has).
+ctl run -s svc_once --cwd "$W" -- sh -c 'echo once >&2; exit 4' 2>&1 |
+	cat >"$T/once.out" || true
+expect_eq "normal end: the output" once "$(cat "$T/once.out")"
+expect_eq "normal end: one exit record" 1 \
+	"$(records svc_once | grep -c '"message":"Process exited' || true)"
+check "normal end: no previous report" test ! -e "$LOG/service_svc_once_error.log.1"
 
 # ---- no broker --------------------------------------------------------------------------------
 
