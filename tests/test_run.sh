@@ -4,7 +4,9 @@
 # a command's death is reported (exit status, the error report's exact
 # text, the file and its previous generation, the journal's exit record),
 # its output as records (streams, levels, order, long lines, bytes that
-# are not UTF-8), the start record, signal forwarding, a broker that is not
+# are not UTF-8), the levels lines name themselves, the start record,
+# signal forwarding, logbusctl itself killed with SIGKILL (the command and
+# what it started end with it, the watcher's report), a broker that is not
 # there, and service ids that must not name files.
 #
 # Usage: bash tests/test_run.sh BIN_DIR   (BIN_DIR holds logbusd and
@@ -344,6 +346,252 @@ expect_eq "signal: SIGTERM reached the command, its status is ours" 7 "$rc"
 expect_eq "signal: its trap's output is a record" "got TERM" \
 	"$(records svc_sig | jq_lines 'r["message"] if r["stream"] == "stdout" else ""' | grep . | tail -n 1)"
 expect_eq "signal: nothing on stderr" "" "$(cat "$T/sig.err")"
+
+# ---- levels the lines carry -------------------------------------------------------------
+
+# A line that starts like Python logging, uvicorn or gunicorn output keeps
+# its own level; any other line takes the stream's (stderr WARNING, stdout
+# INFO).  The lines are written by one script, each stream in its order.
+cat >"$T/levels.sh" <<'EOF'
+e() { printf '%s\n' "$1" >&2; }
+o() { printf '%s\n' "$1"; }
+e 'INFO:     Started server process [42]'
+e 'ERROR:    Exception in ASGI application'
+e 'DEBUG:app.db:query took 3 ms'
+e 'CRITICAL:root:out of memory'
+e 'INFO:'
+e '[ERROR] cannot bind'
+e '[INFO] ready'
+e '2026-12-06 10:00:00,123 [ERROR] app: boom'
+e '2026-12-06 10:00:00.123456 [DEBUG] app: detail'
+e '2026-12-06 10:00:00,123 - app.db - ERROR - boom'
+e '2026-12-06 10:00:00,123 - INFO - ready'
+e '2026-12-06T10:00:00Z INFO app ready'
+e '2026-12-06 10:00:00+01:00 CRITICAL: gone'
+e '[2026-12-06 10:00:00 +0000] [42] [INFO] Booting worker with pid: 42'
+e 'FATAL: cannot start'
+e 'x INFO: y'
+e ' INFO: indented'
+e 'info: lower case'
+e 'INFOS: a longer word'
+e 'INFO no colon'
+e '[INFO no bracket'
+e '[NOTICE] not a Python level'
+e '2026-12-06 10:00:00,123 app ERROR later in the line'
+e '2026-12-06 10:00:00,123 - app - INFO no dash after'
+e '2026-12-06 1:00:00 INFO short hour'
+e '[42] [INFO] no time first'
+o 'WARNING:root:disk almost full'
+o 'WARN: old config'
+o '[WARNING] retrying'
+o 'ERROR:x'
+o 'plain stdout'
+EOF
+cat >"$T/levels.err" <<'EOF'
+INFO INFO:     Started server process [42]
+ERROR ERROR:    Exception in ASGI application
+DEBUG DEBUG:app.db:query took 3 ms
+CRITICAL CRITICAL:root:out of memory
+INFO INFO:
+ERROR [ERROR] cannot bind
+INFO [INFO] ready
+ERROR 2026-12-06 10:00:00,123 [ERROR] app: boom
+DEBUG 2026-12-06 10:00:00.123456 [DEBUG] app: detail
+ERROR 2026-12-06 10:00:00,123 - app.db - ERROR - boom
+INFO 2026-12-06 10:00:00,123 - INFO - ready
+INFO 2026-12-06T10:00:00Z INFO app ready
+CRITICAL 2026-12-06 10:00:00+01:00 CRITICAL: gone
+INFO [2026-12-06 10:00:00 +0000] [42] [INFO] Booting worker with pid: 42
+CRITICAL FATAL: cannot start
+WARNING x INFO: y
+WARNING  INFO: indented
+WARNING info: lower case
+WARNING INFOS: a longer word
+WARNING INFO no colon
+WARNING [INFO no bracket
+WARNING [NOTICE] not a Python level
+WARNING 2026-12-06 10:00:00,123 app ERROR later in the line
+WARNING 2026-12-06 10:00:00,123 - app - INFO no dash after
+WARNING 2026-12-06 1:00:00 INFO short hour
+WARNING [42] [INFO] no time first
+EOF
+cat >"$T/levels.out" <<'EOF'
+WARNING WARNING:root:disk almost full
+WARNING WARN: old config
+WARNING [WARNING] retrying
+ERROR ERROR:x
+INFO plain stdout
+EOF
+
+# stream_levels SERVICE STREAM: "LEVEL message" of the service's records of
+# STREAM, oldest first.
+stream_levels() {
+	records "$1" | jq_lines "r[\"level\"] + \" \" + r[\"message\"] if r[\"stream\"] == \"$2\" else \"\"" |
+		grep -v '^$' || true
+}
+
+expect_exit "detected levels: exit 0" 0 ctl run -s svc_det -- sh "$T/levels.sh"
+expect_eq "detected levels: stderr lines, each pattern and its look-alikes" \
+	"$(cat "$T/levels.err")" "$(stream_levels svc_det stderr)"
+expect_eq "detected levels: stdout lines" \
+	"$(cat "$T/levels.out")" "$(stream_levels svc_det stdout)"
+expect_eq "detected levels: the lines are kept exactly" \
+	"$(sh "$T/levels.sh" 2>&1 >/dev/null)" "$(cat "$T/err")"
+
+expect_exit "--no-detect-level: exit 0" 0 \
+	ctl run -s svc_nodet --no-detect-level -- sh "$T/levels.sh"
+expect_eq "--no-detect-level: every stderr line WARNING" \
+	"$(sed 's/^[A-Z]* /WARNING /' "$T/levels.err")" \
+	"$(stream_levels svc_nodet stderr)"
+expect_eq "--no-detect-level: every stdout line INFO" \
+	"$(sed 's/^[A-Z]* /INFO /' "$T/levels.out")" \
+	"$(stream_levels svc_nodet stdout)"
+
+expect_exit "detected level, --stderr-level: exit 0" 0 \
+	ctl run -s svc_det2 --stderr-level error -- sh -c 'echo "INFO: ok" >&2; echo other >&2'
+expect_eq "detected level, --stderr-level: the line's own, else the option's" \
+	"$(printf 'INFO INFO: ok\nERROR other')" "$(stream_levels svc_det2 stderr)"
+
+expect_exit "detected level, long line: exit 0" 0 ctl run -s svc_det_long -- \
+	python3 -c "import sys; sys.stderr.write('ERROR:' + 'x' * 70000 + '\n')"
+expect_eq "detected level, long line: every piece has the line's level" \
+	"ERROR 1|ERROR 2" \
+	"$(records svc_det_long | jq_lines 'r["level"] + " " + str(r["fields"]["part"]) if r["stream"] == "stderr" else ""' | grep . | paste -sd '|')"
+
+# ---- logbusctl run killed with SIGKILL ----------------------------------------------------
+
+# gone PID: PID has ended (no such process, or a zombie).
+gone() {
+	local state
+	state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 1) || true
+	[ -z "$state" ] || [ "$state" = Z ]
+}
+
+pgid_of() {
+	ps -o pgid= -p "$1" 2>/dev/null | tr -d ' '
+}
+
+# killed_case NAME SERVICE HOW: logbusctl run SIGKILLed while its command
+# (a shell that started a sleep) runs.  HOW is "leader": logbusctl leads
+# a process group (setsid made one for it, as systemd or Python's
+# start_new_session do), which the command then shares; or "member":
+# logbusctl is in its parent's group, and the command gets its own.  No
+# controlling terminal either way, whatever terminal the test runs from.
+killed_case() {
+	local name=$1 svc=$2 how=$3 rc=0 wrapper
+	: >"$T/killed.pid"
+	# shellcheck disable=SC2016 # expanded by the command's shell
+	set -- "$BIN/logbusctl" --run-dir "$T/run" run -s "$svc" --cwd "$W" -- \
+		sh -c 'sleep 300 & echo "$$ $!"; echo boom >&2; wait'
+	if [ "$how" = leader ]; then
+		setsid "$@" >"$T/killed.out" 2>"$T/killed.err" &
+		echo $! >"$T/killed.pid"
+	else
+		# shellcheck disable=SC2016 # expanded by the shell it starts
+		setsid sh -c '"$@" & echo $! >"$0"; wait' "$T/killed.pid" "$@" \
+			>"$T/killed.out" 2>"$T/killed.err" &
+	fi
+	wrapper=$!
+	track_pid "$wrapper"
+	if poll grep -q . "$T/killed.pid" && poll grep -q . "$T/killed.out" &&
+		poll grep -qx boom "$T/killed.err"; then
+		pass "$name: the command runs"
+	else
+		fail "$name: the command runs" "no output within 10 s"
+	fi
+	KPID=$(cat "$T/killed.pid")
+	read -r KCMD KGRAND <"$T/killed.out" || true
+	expect_eq "$name: the pid is logbusctl's" logbusctl \
+		"$(cat "/proc/$KPID/comm" 2>/dev/null)"
+	if [ "$how" = leader ]; then
+		expect_eq "$name: the command is in logbusctl's group" \
+			"$KPID" "$(pgid_of "$KCMD")"
+	else
+		expect_eq "$name: the command leads a group of its own" \
+			"$KCMD" "$(pgid_of "$KCMD")"
+	fi
+	{
+		kill -KILL "$KPID"
+		wait "$wrapper" || rc=$?
+	} 2>/dev/null
+	untrack_pid "$wrapper"
+	if [ "$how" = leader ]; then
+		expect_eq "$name: logbusctl died of SIGKILL" 137 "$rc"
+	fi
+	check "$name: the command ended with it" wait_for 10 gone "$KCMD"
+	check "$name: what the command started ended too" \
+		wait_for 10 gone "$KGRAND"
+	check "$name: an error report was written" wait_for 10 ctl errors "$svc"
+	cat >"$T/want" <<EOF
+Exit code: -9
+Signal: SIGKILL
+Command: sh -c sleep 300 & echo "\$\$ \$!"; echo boom >&2; wait
+CWD: $W
+Venv: None
+
+--- STDERR ---
+boom
+logbusctl run (pid $KPID) was killed; the command was ended with it (SIGKILL)
+--- STDOUT ---
+$KCMD $KGRAND
+--- FILES ---
+['a.txt', 'b.py']
+EOF
+	report_is "$name: the report says logbusctl was killed" "$svc"
+	records "$svc" >"$T/killed.json" || true
+	expect_eq "$name: the journal's last record is the exit" \
+		"ERROR|log|Process killed by SIGKILL (exit code: -9)\\nboom\\nlogbusctl run (pid $KPID) was killed; the command was ended with it (SIGKILL)" \
+		"$(tail -n 1 "$T/killed.json" |
+			jq_lines 'r["level"] + "|" + r["stream"] + "|" + r["message"].replace("\n", "\\n")')"
+	expect_eq "$name: one exit record" 1 \
+		"$(grep -c '"message":"Process killed' "$T/killed.json" || true)"
+}
+
+killed_case "killed, leading a group" svc_killed leader
+killed_case "killed, in its parent's group" svc_killed2 member
+
+# logbusctl killed once the command had ended, before logbusd took the
+# report: the broker is stopped meanwhile, so the report cannot go out.
+mkfifo "$T/go"
+# shellcheck disable=SC2016 # expanded by the command's shell
+setsid "$BIN/logbusctl" --run-dir "$T/run" run -s svc_late --cwd "$W" \
+	--timeout 60 -- sh -c 'echo $$; read -r x <"$1"; echo late >&2; exit 3' \
+	sh "$T/go" >"$T/late.out" 2>"$T/late.err" &
+LPID=$!
+track_pid "$LPID"
+started() {
+	ctl tail -s svc_late -n all -o cat | grep -q '^Process started'
+}
+check "late: the command runs, logbusd has the start" poll started
+LCMD=$(cat "$T/late.out")
+kill -STOP "$BROKER_PID"
+echo go >"$T/go"
+# Reaped: logbusctl has read the command's output and told its watcher.
+check "late: the command ended" wait_for 10 test ! -e "/proc/$LCMD"
+# (bash's "Killed" notice goes to /dev/null)
+{
+	kill -KILL "$LPID"
+	wait "$LPID" || true
+} 2>/dev/null
+untrack_pid "$LPID"
+kill -CONT "$BROKER_PID"
+late_report() {
+	ctl errors --all svc_late | grep -qx "logbusctl run (pid $LPID) was killed before it had reported the end of the command"
+}
+check "late: the watcher's report says logbusctl was killed" wait_for 10 late_report
+ctl errors --all svc_late >"$T/late.rep" 2>&1 || true
+expect_eq "late: every report has the command's own exit code" "Exit code: 3" \
+	"$(grep '^Exit code' "$T/late.rep" | sort -u)"
+check "late: its stderr is in the report" grep -qx late "$T/late.rep"
+
+# A normal end: exactly one report, and the watcher leaves with logbusctl
+# (the pipe ends once every process holding its stderr has).
+ctl run -s svc_once --cwd "$W" -- sh -c 'echo once >&2; exit 4' 2>&1 |
+	cat >"$T/once.out" || true
+expect_eq "normal end: the output" once "$(cat "$T/once.out")"
+expect_eq "normal end: one exit record" 1 \
+	"$(records svc_once | grep -c '"message":"Process exited' || true)"
+check "normal end: no previous report" test ! -e "$LOG/service_svc_once_error.log.1"
 
 # ---- no broker --------------------------------------------------------------------------------
 

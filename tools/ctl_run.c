@@ -5,27 +5,45 @@
  * report, from which logbusd writes <service>_error.log.
  *
  * How it is built, and why:
- *  - the child is started with posix_spawn before the publisher exists:
- *    nng is not fork-safe, and posix_spawn's child does nothing but its
- *    file actions (dup2, chdir) and exec.  No library handle is open at
- *    that moment, so no descriptor of ours can leak into the command;
+ *  - the child is forked before the publisher exists: nng is not
+ *    fork-safe, and the child does nothing but dup2, chdir, its signals
+ *    and exec (an exec failure comes back on a pipe).  No library handle
+ *    is open at that moment, so no descriptor of ours can leak into the
+ *    command;
+ *  - the command dies with us: PR_SET_PDEATHSIG (SIGKILL) in the child,
+ *    checked against getppid() for a death before it was set; and, since
+ *    that reaches the command alone, a watcher process (ctl_run_watch.c)
+ *    kills the command's process group and publishes the exit report when
+ *    we were killed.  Which group: ours when we lead one (made for us by
+ *    systemd, setsid, a shell's job control or Python's
+ *    start_new_session), so that a signal to it still reaches everything
+ *    as before; else a group of the command's own, except in the
+ *    foreground of a terminal, where the command stays in our group (so
+ *    that Ctrl-C, Ctrl-Z and reading the terminal work as for any
+ *    command) and only the command itself is killed with us;
  *  - SIGINT, SIGTERM, SIGHUP and SIGCHLD are blocked and read from a
  *    signalfd in the same poll(2) as the two pipes: no handler, no race
  *    between a signal and the loop.  The child gets back the mask and the
- *    dispositions we were started with (SIGPIPE default again).  A signal
- *    the terminal sent (si_code SI_KERNEL) reached the child by itself, as
- *    it is in our process group, so only the others are forwarded;
+ *    dispositions we were started with (SIGPIPE default again).  Signals
+ *    are forwarded to the command, except those the terminal sent
+ *    (si_code SI_KERNEL) to the group we share with it, which reached it
+ *    by themselves;
+ *  - the command's end is seen with waitid(WNOWAIT), told to the watcher,
+ *    and the command is reaped only once its output was read: a command
+ *    that is gone (not a zombie) has had all of it read;
  *  - the publisher drops records rather than block when its queue is full:
  *    a broker that is slow or away never stalls the command.  Whether
  *    logbusd answers is looked at once, REACH_CHECK_MS after the start,
  *    without waiting; if not, one line says the output is not recorded;
  *  - a line is a record (without its '\n'); bytes that are not UTF-8
- *    become U+FFFD in the record, the terminal gets them as they were.  A
+ *    become U+FFFD in the record, the terminal gets them as they were.
+ *    Its level is the one it starts with (ctl_run_level.c has the rule),
+ *    else its stream's; the line is kept as it was.  A
  *    line longer than PIECE_MAX bytes of text goes out as pieces carrying
  *    the fields part (1, 2, ...) and more (true but on the last), cut
  *    between characters; the pieces of a line without an end are sent as
  *    they fill, so memory stays bounded whatever the command writes;
- *  - after the child was reaped, the pipes are read until EOF or until
+ *  - after the command ended, the pipes are read until EOF or until
  *    they stay quiet for DRAIN_QUIET_MS: a background process the command
  *    left behind may hold them open for ever.
  *
@@ -41,12 +59,12 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -56,6 +74,7 @@
 #include <logbus/logbus.h>
 
 #include "args.h"
+#include "ctl_run.h"
 #include "logbusctl.h"
 #include "proto.h"
 #include "record.h"
@@ -84,19 +103,7 @@ enum {
 	OPT_STDOUT_LEVEL,
 	OPT_STDERR_LEVEL,
 	OPT_TAIL_BYTES,
-};
-
-struct run_args {
-	char *run_dir;
-	const char *service;
-	const char *logger; /* NULL: the service id */
-	const char *cwd;    /* as given; NULL: ours */
-	const char *venv;
-	int stdout_level, stderr_level;
-	size_t tail_bytes;
-	int timeout_ms;
-	char **argv; /* the command, NULL-terminated */
-	int argc;
+	OPT_NO_DETECT_LEVEL,
 };
 
 /* One of the child's output streams. */
@@ -104,7 +111,8 @@ struct stream {
 	int fd;     /* read end of the pipe; -1 at EOF */
 	int out_fd; /* where it is copied (1 or 2); -1 once that failed */
 	enum logbus_stream kind;
-	int level;
+	int level;      /* the stream's */
+	int line_level; /* the current line's */
 	logbus_tail *tail;
 	unsigned char *pend; /* bytes not sent yet: the current line */
 	size_t len;
@@ -117,8 +125,11 @@ struct run {
 	struct stream out, err;
 	char *msg; /* a piece's text, PIECE_MAX bytes */
 	pid_t pid;
+	bool own_group;   /* the command leads a process group */
+	pid_t kill_group; /* the group killed with us; 0: the command only */
+	struct run_watch *watch;
 	int status;
-	bool reaped;
+	bool ended; /* status holds how; it is reaped after the loop */
 	int sigfd;
 	int64_t check_at; /* ms: when to look whether logbusd answered */
 	int64_t drain_at; /* ms: when to stop reading after the child died */
@@ -165,6 +176,7 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 	    {"stdout-level", required_argument, NULL, OPT_STDOUT_LEVEL},
 	    {"stderr-level", required_argument, NULL, OPT_STDERR_LEVEL},
 	    {"tail-bytes", required_argument, NULL, OPT_TAIL_BYTES},
+	    {"no-detect-level", no_argument, NULL, OPT_NO_DETECT_LEVEL},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    COMMON_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
@@ -208,6 +220,9 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 				                   "number of bytes, 1 to %d",
 				                   optarg, TAIL_MAX);
 			a->tail_bytes = (size_t)v;
+			break;
+		case OPT_NO_DETECT_LEVEL:
+			a->detect_level = false;
 			break;
 		default:
 			return option_error(argv[0], c, argv, longopts);
@@ -413,6 +428,53 @@ static int signals_take(sigset_t *old, sigset_t *dflt)
 	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* Whether we run in the foreground of our controlling terminal. */
+static bool terminal_foreground(void)
+{
+	int fd = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	bool fg = fd >= 0 && tcgetpgrp(fd) == getpgrp();
+
+	if (fd >= 0)
+		close(fd);
+	return fg;
+}
+
+/*
+ * The child between fork and exec: calls that are safe after fork only.
+ * It dies with parent (who may be gone already); an exec that failed
+ * writes its errno to errfd.
+ */
+static _Noreturn void child_exec(const struct run *r, pid_t parent,
+                                 const char *exe, char **env, const int fds[3],
+                                 const sigset_t *mask, const sigset_t *dflt)
+{
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	ssize_t n;
+	int e;
+
+	if (r->own_group)
+		setpgid(0, 0);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		goto fail;
+	if (getppid() != parent)
+		_exit(127); /* too late to die with it: die now */
+	if (dup2(fds[0], STDOUT_FILENO) < 0 || dup2(fds[1], STDERR_FILENO) < 0)
+		goto fail;
+	if (r->a->cwd != NULL && chdir(r->cwd) < 0)
+		goto fail;
+	sigemptyset(&sa.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(dflt, sig) == 1)
+			sigaction(sig, &sa, NULL);
+	sigprocmask(SIG_SETMASK, mask, NULL);
+	execve(exe, r->a->argv, env);
+fail:
+	e = errno;
+	n = write(fds[2], &e, sizeof e);
+	(void)n;
+	_exit(127);
+}
+
 /*
  * Start the command with its stdout and stderr on pipes (whose read ends
  * go to r), in r->cwd.  Returns 0, or the exit status after saying why
@@ -421,12 +483,12 @@ static int signals_take(sigset_t *old, sigset_t *dflt)
 static int run_spawn(struct run *r, const sigset_t *mask, const sigset_t *dflt)
 {
 	const struct run_args *a = r->a;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	int po[2], pe[2], rc;
+	int po[2], pe[2], ep[2], rc, e = 0;
+	pid_t parent = getpid();
 	const char *path;
 	char exe[PATH_MAX];
 	char **env = child_env(r->venv[0] ? r->venv : NULL, &path);
+	ssize_t n;
 
 	if (env == NULL)
 		return fail("out of memory");
@@ -435,30 +497,41 @@ static int run_spawn(struct run *r, const sigset_t *mask, const sigset_t *dflt)
 		child_env_free(env, r->venv[0] ? r->venv : NULL);
 		return not_started(a->argv[0], rc);
 	}
-	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
+	    pipe2(ep, O_CLOEXEC) < 0) {
 		child_env_free(env, r->venv[0] ? r->venv : NULL);
 		return fail("cannot make a pipe (%s)", strerror(errno));
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, po[1], STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, pe[1], STDERR_FILENO);
-	if (a->cwd != NULL)
-		posix_spawn_file_actions_addchdir_np(&fa, r->cwd);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-	                                    POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setsigmask(&attr, mask);
-	posix_spawnattr_setsigdefault(&attr, dflt);
-	rc = posix_spawn(&r->pid, exe, &fa, &attr, a->argv, env);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
+	if (getpgrp() == getpid())
+		r->kill_group = getpid();
+	else
+		r->own_group = !terminal_foreground();
+	if ((r->pid = fork()) == 0)
+		child_exec(r, parent, exe, env, (int[3]){po[1], pe[1], ep[1]},
+		           mask, dflt);
+	if (r->pid < 0)
+		e = errno;
+	else if (r->own_group) {
+		setpgid(r->pid, r->pid); /* before anyone signals the group */
+		r->kill_group = r->pid;
+	}
 	child_env_free(env, r->venv[0] ? r->venv : NULL);
 	close(po[1]);
 	close(pe[1]);
-	if (rc != 0) {
+	close(ep[1]);
+	if (r->pid > 0) {
+		while ((n = read(ep[0], &e, sizeof e)) < 0 && errno == EINTR)
+			;
+		if (n != (ssize_t)sizeof e)
+			e = 0; /* EOF: the exec happened */
+		else
+			waitpid(r->pid, NULL, 0);
+	}
+	close(ep[0]);
+	if (e != 0) {
 		close(po[0]);
 		close(pe[0]);
-		return not_started(a->argv[0], rc);
+		return not_started(a->argv[0], e);
 	}
 	r->out.fd = po[0];
 	r->err.fd = pe[0];
@@ -488,8 +561,14 @@ static void send_piece(struct run *r, struct stream *st, size_t len, bool split,
                        bool more)
 {
 	logbus_field f[2];
+	int level;
+
+	if (st->part == 0) { /* a line's first piece: its level */
+		level = r->a->detect_level ? run_line_level(r->msg, len) : -1;
+		st->line_level = level >= 0 ? level : st->level;
+	}
 	logbus_entry e = {
-	    .level = st->level,
+	    .level = st->line_level,
 	    .stream = st->kind,
 	    .logger = r->a->logger,
 	    .message = r->msg,
@@ -587,6 +666,8 @@ static void stream_read(struct run *r, struct stream *st)
 		stream_eof(r, st);
 		return;
 	}
+	/* the watcher's copy first: what anyone saw is in its report */
+	run_watch_output(r->watch, st->kind, st->pend + st->len, (size_t)n);
 	copy_out(st, st->pend + st->len, (size_t)n);
 	logbus_tail_add(st->tail, st->pend + st->len, (size_t)n);
 	st->len += (size_t)n;
@@ -594,14 +675,24 @@ static void stream_read(struct run *r, struct stream *st)
 	r->drain_at = 0;
 }
 
-static void reap(struct run *r)
+/* How the command ended, once it has; it stays a zombie, reaped after
+ * the loop (see above). */
+static void peek_end(struct run *r)
 {
-	int status;
+	siginfo_t si;
 
-	if (!r->reaped && waitpid(r->pid, &status, WNOHANG) == r->pid) {
-		r->status = status;
-		r->reaped = true;
-	}
+	memset(&si, 0, sizeof si);
+	if (r->ended ||
+	    waitid(P_PID, (id_t)r->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+	    si.si_pid != r->pid)
+		return;
+	if (si.si_code == CLD_EXITED)
+		r->status = W_EXITCODE(si.si_status, 0);
+	else
+		r->status = W_EXITCODE(0, si.si_status) |
+		            (si.si_code == CLD_DUMPED ? WCOREFLAG : 0);
+	r->ended = true;
+	run_watch_ended(r->watch, r->status);
 }
 
 static void signals_read(struct run *r)
@@ -610,8 +701,9 @@ static void signals_read(struct run *r)
 
 	while (read(r->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
 		if (si.ssi_signo == SIGCHLD)
-			reap(r);
-		else if (!r->reaped && si.ssi_code != SI_KERNEL)
+			peek_end(r);
+		else if (!r->ended &&
+		         (r->own_group || si.ssi_code != SI_KERNEL))
 			kill(r->pid, (int)si.ssi_signo);
 	}
 }
@@ -647,19 +739,19 @@ static void reach_check(struct run *r)
 	r->warned = true;
 }
 
-/* Until both pipes are closed and the child is reaped. */
+/* Until both pipes are closed and the command has ended. */
 static int run_loop(struct run *r)
 {
-	while (r->out.fd >= 0 || r->err.fd >= 0 || !r->reaped) {
+	while (r->out.fd >= 0 || r->err.fd >= 0 || !r->ended) {
 		struct pollfd p[3] = {{.fd = r->sigfd, .events = POLLIN},
 		                      {.fd = r->out.fd, .events = POLLIN},
 		                      {.fd = r->err.fd, .events = POLLIN}};
 		int64_t now = monotonic_ms();
 		int timeout = -1;
 
-		if (r->reaped && r->drain_at == 0)
+		if (r->ended && r->drain_at == 0)
 			r->drain_at = now + DRAIN_QUIET_MS;
-		if (r->reaped && now >= r->drain_at) {
+		if (r->ended && now >= r->drain_at) {
 			/* a process left behind holds the pipes */
 			if (r->out.fd >= 0)
 				stream_eof(r, &r->out);
@@ -667,7 +759,7 @@ static int run_loop(struct run *r)
 				stream_eof(r, &r->err);
 			break;
 		}
-		if (r->reaped)
+		if (r->ended)
 			timeout = (int)(r->drain_at - now);
 		if (r->check_at != 0) {
 			int64_t left = r->check_at - now;
@@ -687,7 +779,7 @@ static int run_loop(struct run *r)
 		if (r->err.fd >= 0 && p[2].revents)
 			stream_read(r, &r->err);
 		if (r->out.fd < 0 && r->err.fd < 0)
-			reap(r);
+			peek_end(r);
 	}
 	return 0;
 }
@@ -758,27 +850,41 @@ static void report_argv_free(char **v, size_t n, const char *note)
 	free(v);
 }
 
+int run_report_send(logbus_publisher *pub, const struct run_args *a,
+                    const char *cwd, const char *venv, pid_t pid, int status,
+                    logbus_tail *err, logbus_tail *out, int timeout_ms)
+{
+	char note[64];
+	size_t argc = 0;
+	char **argv = report_argv(a->argv, a->argc, &argc, note, sizeof note);
+	char *ucwd = utf8_dup(cwd);
+	char *uvenv = venv ? utf8_dup(venv) : NULL;
+	logbus_exit e = {
+	    .pid = pid,
+	    .has_wait_status = 1,
+	    .wait_status = status,
+	    .argv = (const char *const *)argv,
+	    .argc = argc,
+	    .cwd = ucwd,
+	    .venv = uvenv,
+	    .stderr_tail = err,
+	    .stdout_tail = out,
+	    .logger = a->logger,
+	};
+	int rc = argv && ucwd && (uvenv || !venv)
+	             ? logbus_report_exit(pub, &e, timeout_ms)
+	             : LOGBUS_ENOMEM;
+
+	report_argv_free(argv, argc, note);
+	free(ucwd);
+	free(uvenv);
+	return rc;
+}
+
 /* The exit report, then the one line of anything that went wrong. */
 static void run_report(struct run *r)
 {
-	char note[64], path[4200], err[512];
-	size_t argc = 0;
-	char **argv =
-	    report_argv(r->a->argv, r->a->argc, &argc, note, sizeof note);
-	char *cwd = utf8_dup(r->cwd);
-	char *venv = r->venv[0] ? utf8_dup(r->venv) : NULL;
-	logbus_exit e = {
-	    .pid = r->pid,
-	    .has_wait_status = 1,
-	    .wait_status = r->status,
-	    .argv = (const char *const *)argv,
-	    .argc = argc,
-	    .cwd = cwd,
-	    .venv = venv,
-	    .stderr_tail = r->err.tail,
-	    .stdout_tail = r->out.tail,
-	    .logger = r->a->logger,
-	};
+	char path[4200], err[512];
 	logbus_publisher_stats st;
 	int timeout = r->a->timeout_ms, rc;
 	bool away = broker_away(r);
@@ -795,12 +901,9 @@ static void run_report(struct run *r)
 		              ? (int)(until - monotonic_ms())
 		              : 1;
 	}
-	rc = argv && cwd && (venv || !r->venv[0])
-	         ? logbus_report_exit(r->pub, &e, timeout)
-	         : LOGBUS_ENOMEM;
-	report_argv_free(argv, argc, note);
-	free(cwd);
-	free(venv);
+	rc = run_report_send(r->pub, r->a, r->cwd, r->venv[0] ? r->venv : NULL,
+	                     r->pid, r->status, r->err.tail, r->out.tail,
+	                     timeout);
 	if (r->warned && rc != LOGBUS_OK)
 		return; /* said already */
 	ingest_path(r, path, sizeof path);
@@ -905,11 +1008,14 @@ int cmd_run(int argc, char **argv)
 	    .stderr_level = LOGBUS_WARNING,
 	    .tail_bytes = TAIL_DEFAULT,
 	    .timeout_ms = DEFAULT_TIMEOUT_MS,
+	    .detect_level = true,
 	};
 	struct run r = {.a = &a, .sigfd = -1};
 	sigset_t old, dflt;
 	int rc;
 
+	if (argc > 1 && strcmp(argv[1], RUN_WATCH_ARG) == 0)
+		return run_watch_main(argc - 1, argv + 1);
 	if ((rc = run_parse(argc, argv, &a)) != PARSE_OK)
 		return rc;
 	errno = 0;
@@ -934,17 +1040,19 @@ int cmd_run(int argc, char **argv)
 	if ((rc = run_may_publish(&a)) != 0 ||
 	    (rc = run_spawn(&r, &old, &dflt)) != 0)
 		goto out;
+	r.watch = run_watch_start(&a, r.cwd, r.venv[0] ? r.venv : NULL, r.pid,
+	                          r.kill_group, &old);
 	run_publish_start(&r);
-	if ((rc = run_loop(&r)) != 0) {
-		/* poll failed: the child still gets what it is owed */
+	if (run_loop(&r) != 0) /* poll failed: the child still gets its due */
 		kill(r.pid, SIGTERM);
-		waitpid(r.pid, &r.status, 0);
-		r.reaped = true;
-	}
+	/* reaped only now that its output was read (see above) */
+	while (waitpid(r.pid, &r.status, 0) < 0 && errno == EINTR)
+		;
 	if (r.pub != NULL) {
 		run_report(&r);
 		logbus_publisher_close(r.pub, 0);
 	}
+	run_watch_done(r.watch);
 	rc = wait_code(r.status);
 out:
 	if (r.sigfd >= 0)
@@ -977,8 +1085,13 @@ const char ctl_run_help[] =
 "      --venv DIR         run in the Python venv DIR: VIRTUAL_ENV=DIR, "
 "DIR/bin\n"
 "                         first in PATH, PYTHONHOME unset\n"
-"      --stdout-level LEVEL  level of stdout lines (default info)\n"
-"      --stderr-level LEVEL  level of stderr lines (default warning)\n"
+"      --stdout-level LEVEL  level of stdout lines without their own "
+"(default\n"
+"                         info)\n"
+"      --stderr-level LEVEL  level of stderr lines without their own "
+"(default\n"
+"                         warning)\n"
+"      --no-detect-level  every line takes its stream's level\n"
 "      --tail-bytes N     the last N bytes of each stream go into the "
 "exit\n"
 "                         report (default 65536)\n"
@@ -990,17 +1103,31 @@ const char ctl_run_help[] =
 "A line is a record without its newline; bytes that are not UTF-8 become\n"
 "U+FFFD in it.  A line longer than 64 KiB is sent as several records "
 "with the\n"
-"fields part (1, 2, ...) and more (true on all but the last).  SIGINT, "
-"SIGTERM\n"
-"and SIGHUP are passed on to COMMAND (unless the terminal sent them to it\n"
-"already).  Once COMMAND ended, its pipes are read until they close, or "
-"until\n"
-"they stay quiet for 0.5 s (a process it left running may hold them).  "
-"When\n"
-"logbusd is not reachable, COMMAND runs all the same and one line says "
-"that its\n"
-"output is not recorded; records are dropped rather than ever stalling "
+"fields part (1, 2, ...) and more (true on all but the last).\n"
+"\n"
+"A line keeps its own level when it starts like Python logging, uvicorn or\n"
+"gunicorn output: LEVEL:, [LEVEL], TIME [LEVEL], TIME LEVEL, TIME - LEVEL "
+"-,\n"
+"TIME - NAME - LEVEL -, or [TIME] [PID] [LEVEL]; LEVEL is DEBUG, INFO, "
+"WARNING\n"
+"(or WARN), ERROR, CRITICAL (or FATAL) in capitals, TIME like 2026-12-06\n"
+"10:00:00,123.  Nothing may come before it; the line is recorded as it "
+"is.\n"
+"\n"
+"SIGINT, SIGTERM and SIGHUP are passed on to COMMAND (unless the terminal sent\n"
+"them to it already).  Once COMMAND ended, its pipes are read until they close,\n"
+"or until they stay quiet for 0.5 s (a process it left running may hold them).\n"
+"When logbusd is not reachable, COMMAND runs all the same and one line says\n"
+"that its output is not recorded; records are dropped rather than ever stalling\n"
 "COMMAND.\n"
+"\n"
+"COMMAND dies with logbusctl, even when logbusctl is killed with SIGKILL: "
+"a\n"
+"watcher process started beside it then kills COMMAND (and its process "
+"group,\n"
+"unless logbusctl runs in the foreground of a terminal) and publishes the "
+"exit\n"
+"report, whose last stderr line says that logbusctl run was killed.\n"
 "\n"
 "Exit status: COMMAND's, or 128+N when a signal N killed it; 127 COMMAND "
 "not\n"
