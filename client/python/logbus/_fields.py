@@ -66,23 +66,34 @@ def clean_key(key):
     return key or "_"
 
 
-def fill(arr, i, key, value):
-    """Set arr[i] to the field key=value; value's type picks the field's
-    (bool, int in int64, float; anything else as its str())."""
-    f = arr[i]
+def slots(arr):
+    """(field, its value union) of each element of a Field array: ctypes
+    makes a new wrapper object at each arr[i] and f.v, so a caller that
+    fills the same array again and again keeps these."""
+    return [(f, f.v) for f in arr]
+
+
+def fill(slot, key, value):
+    """Set slot (a pair of slots()) to the field key=value; value's type
+    picks the field's (bool, int in int64, float; anything else as its
+    str())."""
+    f, v = slot
     f.key = key if isinstance(key, bytes) else key.encode("utf-8")
     if value is True or value is False:
         f.type = _lib.FIELD_BOOL
-        f.v.b = 1 if value else 0
+        v.b = 1 if value else 0
+    elif type(value) is str:
+        f.type = _lib.FIELD_STR
+        v.s = value.encode("utf-8", "backslashreplace")
     elif isinstance(value, int) and INT64_MIN <= value <= INT64_MAX:
         f.type = _lib.FIELD_INT
-        f.v.i = value
+        v.i = value
     elif isinstance(value, float):
         f.type = _lib.FIELD_FLOAT
-        f.v.f = value
+        v.f = value
     else:
         f.type = _lib.FIELD_STR
-        f.v.s = text(value)
+        v.s = text(value)
 
 
 def field_array(fields):
@@ -92,8 +103,8 @@ def field_array(fields):
         raise ValueError("logbus: %d fields, more than the %d a record may "
                          "carry" % (len(items), _lib.FIELDS_MAX))
     arr = (_lib.Field * max(len(items), 1))()
-    for i, (k, v) in enumerate(items):
-        fill(arr, i, str(k), v)
+    for slot, (k, v) in zip(slots(arr), items):
+        fill(slot, str(k), v)
     return arr, len(items)
 
 

@@ -15,6 +15,7 @@ emit runs under the handler's lock (logging.Handler.handle), so the one
 Entry and Field array it reuses are never filled by two threads at once.
 """
 
+import ctypes
 import logging
 
 from . import _fields, _lib
@@ -52,6 +53,9 @@ class Handler(logging.Handler):
         self._entry = _lib.Entry()
         self._fields = (_lib.Field * _lib.FIELDS_MAX)()
         self._entry.fields = self._fields
+        self._slots = _fields.slots(self._fields)
+        self._entry_ref = ctypes.byref(self._entry)
+        self._write = self._lib.logbus_write
         self._names = {}  # logger name -> bytes, and field keys
 
     def emit(self, record):
@@ -75,26 +79,26 @@ class Handler(logging.Handler):
         e.message = msg
         e.message_len = len(msg)
         e.service = None
-        arr = self._fields
+        arr = self._slots
         n = 0
         if (_STD_LEVELS.get(lv) != record.levelname
                 and not record.levelname.startswith("Level ")):
-            _fields.fill(arr, n, b"levelname", record.levelname)
+            _fields.fill(arr[n], b"levelname", record.levelname)
             n += 1
-        _fields.fill(arr, n, b"threadName", record.threadName)
-        _fields.fill(arr, n + 1, b"processName", record.processName)
+        _fields.fill(arr[n], b"threadName", record.threadName)
+        _fields.fill(arr[n + 1], b"processName", record.processName)
         n += 2
         if record.exc_info and record.exc_info[0] is not None:
             if not record.exc_text:
                 fmt = self.formatter or _formatter
                 record.exc_text = fmt.formatException(record.exc_info)
-            _fields.fill(arr, n, b"exc_type", record.exc_info[0].__name__)
+            _fields.fill(arr[n], b"exc_type", record.exc_info[0].__name__)
             n += 1
         if record.exc_text:
-            _fields.fill(arr, n, b"exc_info", record.exc_text)
+            _fields.fill(arr[n], b"exc_info", record.exc_text)
             n += 1
         if record.stack_info:
-            _fields.fill(arr, n, b"stack_info", record.stack_info)
+            _fields.fill(arr[n], b"stack_info", record.stack_info)
             n += 1
         for key, value in record.__dict__.items():
             if key in _STANDARD or key.startswith("_"):
@@ -107,10 +111,10 @@ class Handler(logging.Handler):
             k = self._names.get(key)
             if k is None:
                 k = self._names[key] = _fields.clean_key(key).encode()
-            _fields.fill(arr, n, k, value)
+            _fields.fill(arr[n], k, value)
             n += 1
         e.nfields = n
-        rc = self._lib.logbus_write(self.publisher._handle(), e)
+        rc = self._write(self.publisher._handle(), self._entry_ref)
         if rc != _lib.OK and rc != _lib.EFULL:
             raise _lib.error(rc, self.publisher.last_error())
 

@@ -176,6 +176,26 @@ def _child_logs(name, run_dir, n):
         h.flush()
 
 
+def reap_all(pids, timeout):
+    """The exit codes of pids; one still running after timeout seconds is
+    killed (a child stuck on a lock its parent's thread held at fork must
+    not hang the test run)."""
+    codes = {}
+    deadline = time.monotonic() + timeout
+    while len(codes) < len(pids) and time.monotonic() < deadline:
+        for pid in pids:
+            if pid not in codes:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    codes[pid] = os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    for pid in pids:
+        if pid not in codes:
+            os.kill(pid, 9)
+            codes[pid] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return [codes[p] for p in pids]
+
+
 @FORK_PENDING
 def test_forked_children_log_through_the_parents_handler(log, broker,
                                                          service):
@@ -192,9 +212,7 @@ def test_forked_children_log_through_the_parents_handler(log, broker,
             finally:
                 os._exit(code)
         pids.append(pid)
-    for pid in pids:
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
+    assert reap_all(pids, 60) == [0] * 4
     log.handlers[0].flush()
     got = [r for r in records(broker, service) if r.message == "child"]
     by_child = {}
@@ -212,9 +230,15 @@ def test_multiprocessing_children(log, broker, service):
              for _ in range(4)]
     for p in procs:
         p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
+    try:
+        for p in procs:
+            p.join(60)
+    finally:
+        for p in procs:
+            if p.exitcode is None:  # stuck: it must not outlive the test
+                p.kill()
+                p.join()
+    assert [p.exitcode for p in procs] == [0] * 4
     got = [r for r in records(broker, service) if r.message == "child"]
     assert len(got) == 4000
     assert {r.fields["processName"] for r in got} == {p.name for p in procs}

@@ -36,8 +36,9 @@ def test_positions_and_filters(broker, service):
         == ["m0", "m2"]
     every = records(broker, service)
     assert msgs(cursor=every[9].cursor) == ["w0", "w1", "w2"]
-    assert msgs(since=every[10].time_ns / 1e9) == ["w0", "w1", "w2"]
-    assert msgs(until=every[1].time_ns / 1e9) == ["m0"]
+    assert msgs(since=every[10].datetime) == ["w0", "w1", "w2"]
+    assert msgs(until=every[1].datetime) == ["m0"]
+    assert msgs(since=every[12].time_ns / 1e9 - 3600, tail=1) == ["w2"]
     assert list(logbus.read(service=service + "_none",
                             run_dir=broker.run_dir)) == []
     with pytest.raises(logbus.LogbusError, match="regular expression|regex"):
