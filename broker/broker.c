@@ -293,9 +293,7 @@ static void reload_config(struct broker *b)
 		config_fini(&next);
 		return;
 	}
-	struct routes_config rc = {.specs = next.routes,
-	                           .nspecs = next.nroutes,
-	                           .defaults = next.default_routes};
+	struct routes_config rc = config_routes(&next);
 	if (!routes_config_same(b->routes, &rc)) {
 		struct routes *routes = routes_new(b, &rc, err, sizeof err);
 		if (routes == NULL) {
@@ -310,6 +308,7 @@ static void reload_config(struct broker *b)
 		routes_free(b->routes);
 		b->routes = routes;
 	}
+	bool next_read = next.file_read;
 	double fsync_s = b->cfg.fsync_interval_s;
 	int kept = config_apply_reloadable(&b->cfg, &next, note, sizeof note);
 	journal_set_limits(b->journal, b->cfg.segment_bytes, max_total(&b->cfg),
@@ -324,9 +323,16 @@ static void reload_config(struct broker *b)
 		broker_log(b, LOGBUS_WARNING,
 		           "reload: changed but kept until a restart: %s",
 		           note);
-	broker_log(b, LOGBUS_INFO,
-	           "reload: configuration from %s applied; %zu routes",
-	           b->cfg.src->path, rc.nspecs);
+	if (next_read)
+		broker_log(b, LOGBUS_INFO,
+		           "reload: configuration from %s applied; %zu routes",
+		           b->cfg.src->path, rc.nspecs);
+	else
+		broker_log(b, LOGBUS_INFO,
+		           "reload: no configuration file (%s does not exist); "
+		           "defaults and command-line options applied; %zu "
+		           "routes",
+		           b->cfg.src->path, rc.nspecs);
 }
 
 static void reload(struct broker *b)
@@ -665,9 +671,8 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		broker_log(b, LOGBUS_ERROR, "out of memory");
 		return -1;
 	}
-	struct routes_config rc = {.specs = cfg->routes,
-	                           .nspecs = cfg->nroutes,
-	                           .defaults = cfg->default_routes};
+	error_report_migrate(b); /* reports of the old names */
+	struct routes_config rc = config_routes(cfg);
 	if ((b->routes = routes_new(b, &rc, err, sizeof err)) == NULL) {
 		broker_log(b, LOGBUS_ERROR, "routes: %s", err);
 		return -1;

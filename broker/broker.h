@@ -50,9 +50,12 @@ struct broker_config {
 	const char **routes; /* --route text, FILE[:key=value,...] */
 	size_t nroutes;
 	bool default_routes;
+	uint64_t route_max_bytes; /* [routes] max-size: 0, logrotate rotates */
+	uint32_t route_backups;   /* [routes] backups: 0, the same */
 	/* config.c: where it came from (reloads read it again), and the
 	 * strings it allocated */
 	const struct config_source *src;
+	bool file_read; /* src->path existed and was read */
 	char **owned;
 	size_t nowned;
 	/* limits (ratelimit.c, ingest.c): read from here at each use, so a

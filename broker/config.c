@@ -104,6 +104,11 @@ static const struct setting settings[] = {
      "a number of error report files (0: no limit)"},
     {"routes", "defaults", "no-default-routes", "no", CT_BOOL,
      OFF(default_routes), 0, 0, true, "yes or no"},
+    {"routes", "max-size", "route-max-size", NULL, CT_SIZE,
+     OFF(route_max_bytes), 0, (double)(1ull << 50), true,
+     "a size like 10M (0: logbusd never rotates; logrotate does)"},
+    {"routes", "backups", "route-backups", NULL, CT_COUNT32, OFF(route_backups),
+     0, 100, true, "a number from 0 to 100 (0: logbusd never rotates)"},
     {"route", NULL, "route", NULL, CT_ROUTE, OFF(routes), 0, 0, true,
      "FILE[:key=value,...]"},
     {NULL, "probe-interval", "probe-interval", NULL, CT_SECONDS,
@@ -124,6 +129,8 @@ static void defaults(struct broker_config *cfg)
 	cfg->query_mode = 0666; /* readers see their own records only */
 	cfg->live_mode = 0660;  /* group: the reader group */
 	cfg->default_routes = true;
+	cfg->route_max_bytes = 10ull << 20; /* RotatingFileHandler's habit */
+	cfg->route_backups = 5;
 	cfg->rate_interval_s = 30;
 	cfg->rate_burst = 1000000;
 	cfg->max_record_bytes = LOGBUS_RECORD_MAX;
@@ -432,6 +439,7 @@ static int load_file(struct broker_config *cfg, const struct config_source *src,
 			break;
 	}
 	rewind(f);
+	cfg->file_read = true;
 	/* One line, one setting: an indented line is not a continuation, and
 	 * the first error stops the parse so its line number is the one. */
 	ini_allow_multiline = false;
@@ -497,14 +505,21 @@ int config_build(struct broker_config *cfg, const struct config_source *src,
 		}
 	}
 	/* Route files are checked together: none may write another's. */
-	struct routes_config rc = {.specs = cfg->routes,
-	                           .nspecs = cfg->nroutes,
-	                           .defaults = cfg->default_routes};
+	struct routes_config rc = config_routes(cfg);
 	if (routes_check(&rc, why, sizeof why) < 0) {
 		snprintf(err, errlen, "routes: %s", why);
 		return -1;
 	}
 	return 0;
+}
+
+struct routes_config config_routes(const struct broker_config *cfg)
+{
+	return (struct routes_config){.specs = cfg->routes,
+	                              .nspecs = cfg->nroutes,
+	                              .defaults = cfg->default_routes,
+	                              .max_bytes = cfg->route_max_bytes,
+	                              .backups = (int)cfg->route_backups};
 }
 
 void config_fini(struct broker_config *cfg)

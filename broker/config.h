@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 struct broker_config;
+struct routes_config;
 
 /* A value from the command line, kept to be applied again on reload. */
 struct config_override {
@@ -40,6 +41,9 @@ extern const char config_default_path[];
  * with err naming the file and line or the option, and the reason. */
 int config_build(struct broker_config *cfg, const struct config_source *src,
                  char *err, size_t errlen);
+/* The routes cfg describes ([routes], [route NAME], --route), for
+ * routes_new; it points into cfg. */
+struct routes_config config_routes(const struct broker_config *cfg);
 /* Free what config_build allocated. */
 void config_fini(struct broker_config *cfg);
 

@@ -15,16 +15,21 @@
  *   --- FILES ---
  *   ['main.py', 'requirements.txt', '.venv']
  *
+ * A report is <service>_error.log (service_123_error.log for the service
+ * service_123).  Until 0.1 it was service_<service>_error.log: reports of
+ * those names are renamed once, at start (error_report_migrate.c).
+ *
  * Invariants: the file name comes from a service id that record_decode
  * accepted ([A-Za-z0-9._-], not starting with '.'), so it never leaves the
- * log directory; a reader never sees half a report (written to a temporary
- * file, then renamed over the old one, which is kept as .1 by a hard link
- * made first); every name is made, opened, linked and renamed through the
- * log directory's descriptor and never through a symbolic link (dirs.h),
- * the temporary file with O_EXCL; a report is opened, written and closed,
- * so ten thousand services cost no descriptors, and its fdatasync runs on
- * the sync thread (syncer.h), never in the loop.  A failure is logged and
- * nothing else stops: the record is in the journal whatever happens here.
+ * log directory (and no route may write a name ending in _error.log); a reader
+ * never sees half a report (written to a temporary file, then renamed over the
+ * old one, which is kept as .1 by a hard link made first); every name is made,
+ * opened, linked and renamed through the log directory's descriptor and never
+ * through a symbolic link (dirs.h), the temporary file with O_EXCL; a report is
+ * opened, written and closed, so ten thousand services cost no descriptors, and
+ * its fdatasync runs on the sync thread (syncer.h), never in the loop.  A
+ * failure is logged and nothing else stops: the record is in the journal
+ * whatever happens here.
  *
  * A uid other than root and logbusd's own has at most max-reports-per-uid
  * report files ([limits]); past that its services' new reports are not
@@ -442,7 +447,7 @@ static void write_one(struct broker *b, const struct record_view *v,
 	int64_t code;
 	uint32_t prev = 0;
 
-	int n = snprintf(name, sizeof name - 4, "service_%.*s_error.log",
+	int n = snprintf(name, sizeof name - 4, "%.*s" REPORT_SUFFIX,
 	                 (int)v->service.len, v->service.p);
 	if (n < 0 || (size_t)n >= sizeof name - 4) {
 		broker_log(b, LOGBUS_WARNING, "error report: name too long");
@@ -456,6 +461,7 @@ static void write_one(struct broker *b, const struct record_view *v,
 	struct report_owner *w = o ? owner_get(o, uid) : NULL;
 	if (adds && !report_allowed(b, uid, w))
 		return;
+	error_report_mark(b);
 	if (render(v, &text, &tlen, &code) < 0) {
 		broker_log(b, LOGBUS_WARNING,
 		           "error report %s/%s: cannot render it",
@@ -568,15 +574,13 @@ static int open_visible(struct broker *b, const char *name,
 
 static bool report_name(const char *name, const char **svc, size_t *len)
 {
-	static const char pre[] = "service_", suf[] = "_error.log";
+	const size_t suf = sizeof REPORT_SUFFIX - 1;
 	size_t n = strlen(name);
 
-	if (n <= sizeof pre - 1 + sizeof suf - 1 ||
-	    strncmp(name, pre, sizeof pre - 1) != 0 ||
-	    strcmp(name + n - (sizeof suf - 1), suf) != 0)
+	if (n <= suf || strcmp(name + n - suf, REPORT_SUFFIX) != 0)
 		return false;
-	*svc = name + sizeof pre - 1;
-	*len = n - (sizeof pre - 1) - (sizeof suf - 1);
+	*svc = name;
+	*len = n - suf;
 	return service_id_valid(*svc, *len);
 }
 
@@ -661,7 +665,7 @@ void error_report_get_op(struct endpoint *ep, nng_msg *msg,
 		            "gen is 0 (latest) or 1 (the one before)");
 		return;
 	}
-	snprintf(name, sizeof name, "service_%.*s_error.log%s", (int)len, svc,
+	snprintf(name, sizeof name, "%.*s" REPORT_SUFFIX "%s", (int)len, svc,
 	         gen ? ".1" : "");
 	int fd = open_visible(b, name, rd, &st);
 	if (fd < 0) {

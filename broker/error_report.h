@@ -1,6 +1,7 @@
 /*
- * error_report.h: service_<id>_error.log, the file a user opens to learn
- * why a service's process died, written from exit records.
+ * error_report.h: <service>_error.log, the file a user opens to learn why
+ * a service's process died, written from exit records (service_123's is
+ * service_123_error.log).
  */
 #ifndef LOGBUS_ERROR_REPORT_H
 #define LOGBUS_ERROR_REPORT_H
@@ -20,6 +21,19 @@ struct reader;
  * that published it (kept with the file: a reader outside the reader group
  * sees only the reports of its own uid's records). */
 void error_report_write(struct broker *b, const struct batch *bt);
+
+/* A report's name is the service id and this. */
+#define REPORT_SUFFIX "_error.log"
+
+/* At start, once per log directory: reports of the old names
+ * (service_<service>_error.log, and .1) renamed to <service>_error.log,
+ * each said in a record of logbusd; one whose new name is taken is left
+ * with a WARNING saying how to rename it (error_report_migrate.c). */
+void error_report_migrate(struct broker *b);
+/* The log directory's mark that its reports have the new names, so that
+ * service_7_error.log is service_7's, never migrated again: made by the
+ * migration and before every report.  0, or -1 (told in a WARNING). */
+int error_report_mark(struct broker *b);
 
 /* Free what the writing kept (the reports counted per uid). */
 void error_report_fini(struct broker *b);

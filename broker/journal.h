@@ -150,6 +150,24 @@ int journal_check(struct journal *j, char *err, size_t errlen);
 
 /* Apply retention now (also done after each rotation). */
 void journal_retain(struct journal *j);
+
+/* A segment journal_vacuum removed; path is valid during the call only. */
+struct journal_removed {
+	const char *path;
+	uint64_t first_seq, last_seq, bytes;
+};
+
+/*
+ * Retention now with these limits instead of the configured ones: remove
+ * the oldest segments while the journal is over max_bytes (UINT64_MAX: no
+ * limit; 0 keeps only the active segment) or their newest record is older
+ * than cutoff_ns (wall clock; INT64_MIN: none), never the active segment.
+ * removed (if set) is told of each, oldest first.  Returns how many went.
+ */
+size_t journal_vacuum(struct journal *j, uint64_t max_bytes, int64_t cutoff_ns,
+                      void (*removed)(void *arg,
+                                      const struct journal_removed *r),
+                      void *arg);
 /* New size and age limits (a reload); retention applies them at once. */
 void journal_set_limits(struct journal *j, uint64_t segment_bytes,
                         uint64_t max_total_bytes, uint64_t max_age_s);

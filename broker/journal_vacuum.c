@@ -1,6 +1,7 @@
 /*
  * journal_vacuum.c: retention, by the journal's total size and by the age
- * of its records (journal_retain, journal_set_limits).
+ * of its records (journal_retain, journal_set_limits), and the same on
+ * request with other limits (journal_vacuum: logbusctl tail --vacuum-*).
  *
  * Owns the removal of segments: it unlinks the oldest ones while the
  * journal is over max_total_bytes or their newest record is older than
@@ -60,18 +61,30 @@ void journal_set_limits(struct journal *j, uint64_t segment_bytes,
 /* max_total_bytes == 0 means no size limit, max_age_s == 0 no age limit. */
 void journal_retain(struct journal *j)
 {
-	uint64_t total = 0, max = j->cfg.max_total_bytes;
+	uint64_t max =
+	    j->cfg.max_total_bytes ? j->cfg.max_total_bytes : UINT64_MAX;
 	int64_t cutoff = INT64_MIN;
 
-	for (size_t i = 0; i < j->nsegs; i++)
-		total += j->segs[i].size;
 	if (j->cfg.max_age_s && j->cfg.max_age_s < INT64_MAX / NS_PER_S)
 		cutoff = journal_clock_ns(CLOCK_REALTIME) -
 		         (int64_t)j->cfg.max_age_s * NS_PER_S;
+	journal_vacuum(j, max, cutoff, NULL, NULL);
+}
+
+size_t journal_vacuum(struct journal *j, uint64_t max_bytes, int64_t cutoff_ns,
+                      void (*removed)(void *arg,
+                                      const struct journal_removed *r),
+                      void *arg)
+{
+	uint64_t total = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < j->nsegs; i++)
+		total += j->segs[i].size;
 	while (j->nsegs > 1) {
 		const struct segment *s = &j->segs[0];
-		int over = max && total > max;
-		int old = seg_newest_ns(j, 0) < cutoff;
+		int over = total > max_bytes;
+		int old = seg_newest_ns(j, 0) < cutoff_ns;
 		if (!over && !old)
 			break;
 		/* No way to report here: a segment we cannot unlink stays,
@@ -88,8 +101,19 @@ void journal_retain(struct journal *j)
 			break;
 		}
 		total -= s->size;
+		if (removed != NULL) {
+			struct journal_removed r = {
+			    .path = s->path,
+			    .first_seq = s->first_seq,
+			    .last_seq = j->segs[1].first_seq - 1,
+			    .bytes = s->size,
+			};
+			removed(arg, &r);
+		}
+		n++;
 		seg_drop_oldest(j);
 		if (keep >= 0)
 			j->cfg.release_async(j->cfg.sync_arg, keep);
 	}
+	return n;
 }

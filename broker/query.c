@@ -1,5 +1,6 @@
 /*
- * query.c: reads from the journal by cursor and filter, and journal info.
+ * query.c: reads from the journal by cursor and filter, journal info, and
+ * the administrators' ops on the files it owns (rotate, vacuum).
  *
  * A read reply carries the matching record frames exactly as the journal
  * holds them (shared/frame.h), concatenated in one bin, plus where to go on
@@ -110,10 +111,10 @@ static bool matches(struct read_state *st, const struct frame_record *rec)
 		return false;
 	/* A peek that fails proves nothing: the full decode judges then. */
 	if (flt->nfields == 0 && record_peek(rec->data, rec->len, &v) == 0 &&
-	    (r = filter_test(flt, &v)) != FILTER_YES)
+	    (r = filter_test_frame(flt, &v, rec)) != FILTER_YES)
 		goto out;
 	if (record_decode(rec->data, rec->len, &b->rec_zone, &v, &e) == 0)
-		r = filter_test(flt, &v);
+		r = filter_test_frame(flt, &v, rec);
 	msgpack_zone_clear(&b->rec_zone);
 out:
 	if (r == FILTER_LIMIT)
@@ -644,12 +645,99 @@ static void rotate(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	reply_send(ep, msg);
 }
 
+/* ---- vacuum: retention now, with the limits a request gives ------------ */
+
+#define VACUUM_LIST_MAX 1000 /* removed segments named in one reply */
+
+struct vacuum_list {
+	struct {
+		char name[64];
+		uint64_t first, last, bytes;
+	} seg[VACUUM_LIST_MAX];
+	size_t n;
+	uint64_t count, freed;
+};
+
+static void on_vacuumed(void *arg, const struct journal_removed *r)
+{
+	struct vacuum_list *l = arg;
+	const char *slash = strrchr(r->path, '/');
+
+	l->count++;
+	l->freed += r->bytes;
+	if (l->n == VACUUM_LIST_MAX)
+		return;
+	snprintf(l->seg[l->n].name, sizeof l->seg[l->n].name, "%s",
+	         slash ? slash + 1 : r->path);
+	l->seg[l->n].first = r->first_seq;
+	l->seg[l->n].last = r->last_seq;
+	l->seg[l->n].bytes = r->bytes;
+	l->n++;
+}
+
+/* Remove the oldest segments over "size" bytes or older than "age"
+ * seconds, never the active one (trusted readers only: request.c). */
+static void vacuum(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
+                   const struct reader *rd)
+{
+	struct broker *b = ep->b;
+	struct journal_stats js;
+	struct vacuum_list *l;
+	msgpack_packer pk;
+	uint64_t size = UINT64_MAX, age;
+	int64_t cutoff = INT64_MIN;
+	bool has_size = mp_get_u64(req, "size", &size);
+	bool has_age = mp_get_u64(req, "age", &age);
+
+	(void)rd;
+	if (!has_size && !has_age) {
+		reply_error(ep, msg, ERR_BAD_REQUEST,
+		            "vacuum needs \"size\" (bytes to keep) or \"age\" "
+		            "(seconds of records to keep)");
+		return;
+	}
+	if (has_age && age < (uint64_t)(INT64_MAX / 1000000000))
+		cutoff = timefmt_now_ns() - (int64_t)age * 1000000000;
+	if ((l = calloc(1, sizeof *l)) == NULL) {
+		reply_error(ep, msg, ERR_JOURNAL, "out of memory for a vacuum");
+		return;
+	}
+	journal_vacuum(b->journal, size, cutoff, on_vacuumed, l);
+	journal_get_stats(b->journal, &js);
+	broker_log(b, LOGBUS_INFO,
+	           "vacuum: removed %llu segments (%llu bytes) on request; "
+	           "the journal keeps %llu bytes from record %llu on",
+	           (unsigned long long)l->count, (unsigned long long)l->freed,
+	           (unsigned long long)js.bytes,
+	           (unsigned long long)js.first_seq);
+	reply_begin(b, &pk, 7);
+	mp_pack_key(&pk, "removed");
+	msgpack_pack_array(&pk, l->n);
+	for (size_t i = 0; i < l->n; i++) {
+		msgpack_pack_map(&pk, 4);
+		mp_pack_key(&pk, "file");
+		mp_pack_key(&pk, l->seg[i].name);
+		pack_u64(&pk, "first", l->seg[i].first);
+		pack_u64(&pk, "last", l->seg[i].last);
+		pack_u64(&pk, "bytes", l->seg[i].bytes);
+	}
+	pack_u64(&pk, "count", l->count);
+	pack_u64(&pk, "freed", l->freed);
+	pack_u64(&pk, "segments", js.segments);
+	pack_u64(&pk, "bytes", js.bytes);
+	pack_u64(&pk, "first", js.first_seq);
+	pack_u64(&pk, "last", js.last_seq);
+	reply_send(ep, msg);
+	free(l);
+}
+
 const struct request_op query_ops[] = {
     {OP_READ, do_read},
     {OP_INFO, info},
     {OP_ERRORS, error_report_list_op},
     {OP_REPORT, error_report_get_op},
     {OP_ROTATE, rotate},
+    {OP_VACUUM, vacuum},
     {OP_STATS, stats_op},
     {OP_SERVICES, services_op},
     {NULL, NULL},

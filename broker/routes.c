@@ -12,7 +12,8 @@
  *    cannot exhaust descriptors;
  *  - a file name comes from configuration checked at start, or from a
  *    logger component reduced to [A-Za-z0-9._-] under by-logger/: never
- *    outside the log directory, never the journal or an error report;
+ *    outside the log directory, never the journal or an error report
+ *    (no route's name at the top holds _error.log);
  *  - every file and directory is made, opened, renamed and removed through
  *    a descriptor of its directory (the log directory's, by-logger/'s, or
  *    a configured route's own while its file is open) and never through a
@@ -35,6 +36,7 @@
 #include "broker.h"
 #include "config.h"
 #include "dirs.h"
+#include "error_report.h"
 #include "lru.h"
 #include "record.h"
 #include "selflog.h"
@@ -84,6 +86,8 @@ struct routes {
 	char *config;       /* the specs, one per line: is a reload a change? */
 	struct strbuf text; /* the text line of record text_seq */
 	uint64_t text_seq;
+	uint64_t max_bytes; /* routes_config's rotation, for by-logger/ */
+	int backups;
 	msgpack_zone zone;
 	int64_t tsec; /* the second tbuf holds */
 	char tbuf[TIMEFMT_MAX];
@@ -115,6 +119,9 @@ static bool safe_relative_path(const char *p)
 	}
 	if (strncmp(p, "journal/", 8) == 0 || strcmp(p, "journal") == 0 ||
 	    strncmp(p, "service_", 8) == 0 || strncmp(p, AUTO_DIR "/", 10) == 0)
+		return false;
+	/* an error report's name (<service>_error.log), or its .1 or .tmp */
+	if (strchr(p, '/') == NULL && strstr(p, REPORT_SUFFIX) != NULL)
 		return false;
 	return true;
 }
@@ -204,6 +211,7 @@ static int spec_option(struct route_spec *s, const char *k, const char *v,
 			snprintf(err, errlen, "bad max-size '%s'", v);
 			return -1;
 		}
+		s->max_set = true;
 	} else if (strcmp(k, "backups") == 0) {
 		long n = strtol(v, &end, 10);
 		if (*v == '\0' || *end || n < 0 || n > 100) {
@@ -211,6 +219,7 @@ static int spec_option(struct route_spec *s, const char *k, const char *v,
 			return -1;
 		}
 		s->backups = (int)n;
+		s->backups_set = true;
 	} else if (strcmp(k, "mode") == 0) {
 		long m = strtol(v, &end, 8);
 		if (*v == '\0' || *end || m < 0 || m > 0777) {
@@ -225,12 +234,14 @@ static int spec_option(struct route_spec *s, const char *k, const char *v,
 	return 0;
 }
 
-static void spec_defaults(struct route_spec *s)
+/* The spec of a route that said nothing yet; its rotation is routes_config's
+ * (the caller's max_bytes and backups). */
+static void spec_defaults(struct route_spec *s, uint64_t max_bytes, int backups)
 {
 	memset(s, 0, sizeof *s);
 	s->format = ROUTE_TEXT;
-	s->max_bytes = 10ull << 20; /* Python's RotatingFileHandler habit */
-	s->backups = 5;
+	s->max_bytes = max_bytes;
+	s->backups = backups;
 	s->mode = 0640;
 }
 
@@ -239,7 +250,7 @@ int route_spec_parse(struct route_spec *s, const char *text, char *err,
 {
 	char buf[2048];
 
-	spec_defaults(s);
+	spec_defaults(s, 0, 0);
 	snprintf(buf, sizeof buf, "%s", text);
 	char *opts = strchr(buf, ':');
 	if (opts)
@@ -248,8 +259,8 @@ int route_spec_parse(struct route_spec *s, const char *text, char *err,
 		snprintf(err, errlen,
 		         "route file '%s' must be a relative path "
 		         "of [A-Za-z0-9._-/] under the log "
-		         "directory, outside journal/, %s/ and "
-		         "service_*",
+		         "directory, outside journal/, %s/, "
+		         "service_* and *" REPORT_SUFFIX "*",
 		         buf, AUTO_DIR);
 		return -1;
 	}
@@ -335,7 +346,8 @@ static char *config_text(const struct routes_config *cfg)
 {
 	struct strbuf sb = {0};
 
-	sb_puts(&sb, cfg->defaults ? "defaults" : "none");
+	sb_printf(&sb, "%s %" PRIu64 "x%d", cfg->defaults ? "defaults" : "none",
+	          cfg->max_bytes, cfg->backups);
 	for (size_t i = 0; i < cfg->nspecs; i++) {
 		sb_puts(&sb, "\n");
 		sb_puts(&sb, cfg->specs[i]);
@@ -354,9 +366,15 @@ static int parse_specs(const struct routes_config *cfg,
 {
 	size_t n = 0;
 
-	for (; n < cfg->nspecs; n++)
-		if (route_spec_parse(&specs[n], cfg->specs[n], err, errlen) < 0)
+	for (; n < cfg->nspecs; n++) {
+		struct route_spec *s = &specs[n];
+		if (route_spec_parse(s, cfg->specs[n], err, errlen) < 0)
 			goto fail;
+		if (!s->max_set)
+			s->max_bytes = cfg->max_bytes;
+		if (!s->backups_set)
+			s->backups = cfg->backups;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const char *f = specs[i].file;
 		if (cfg->defaults && files_clash(f, "all.log")) {
@@ -414,6 +432,8 @@ struct routes *routes_new(struct broker *b, const struct routes_config *cfg,
 	r->b = b;
 	r->auto_fd = -1;
 	r->defaults = cfg->defaults;
+	r->max_bytes = cfg->max_bytes;
+	r->backups = cfg->backups;
 	r->tsec = -1;
 	msgpack_zone_init(&r->zone, 4096);
 	if ((r->config = config_text(cfg)) == NULL) {
@@ -429,7 +449,7 @@ struct routes *routes_new(struct broker *b, const struct routes_config *cfg,
 	}
 	if (cfg->defaults) {
 		struct route_spec all;
-		spec_defaults(&all);
+		spec_defaults(&all, cfg->max_bytes, cfg->backups);
 		snprintf(all.file, sizeof all.file, "all.log");
 		if (route_add(r, &all, false, last) == NULL)
 			goto oom;
@@ -862,7 +882,7 @@ static struct route *auto_route(struct routes *r, const struct record_view *v,
 		return NULL;
 	}
 	struct route_spec s;
-	spec_defaults(&s);
+	spec_defaults(&s, r->max_bytes, r->backups);
 	snprintf(file, sizeof file, "%s/%s.log", AUTO_DIR, comp);
 	snprintf(s.file, sizeof s.file, "%s", file);
 	struct route *rt = route_add(r, &s, true, seq - 1);

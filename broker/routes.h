@@ -4,7 +4,8 @@
  * A route says which records (services, minimum level, logger prefix,
  * streams) go to which file under the log directory, in which format (text:
  * Python logging's layout; json: one object per line), rotated by size like
- * Python's RotatingFileHandler.  Without configuration the broker writes
+ * Python's RotatingFileHandler, or not at all when logrotate is left to
+ * do it (max-size or backups 0).  Without configuration the broker writes
  * all.log (every record) and by-logger/<component>.log for each top-level
  * logger component seen (pactown.sandbox.* goes to by-logger/pactown.log).
  *
@@ -35,8 +36,10 @@ struct route_spec {
 	struct filter flt; /* services, level, logger prefix, streams */
 	enum route_format format;
 	uint64_t max_bytes; /* rotate above this; 0: never */
-	int backups;        /* file.1 .. file.N */
+	int backups;        /* file.1 .. file.N; 0: never rotate */
 	int mode;           /* of new files */
+	/* max-size, backups given in the spec: else routes_config's */
+	bool max_set, backups_set;
 };
 
 /* Parse "FILE[:key=value,...]" (keys: service, level, logger, stream,
@@ -50,6 +53,11 @@ struct routes_config {
 	const char *const *specs; /* --route text: FILE[:key=value,...] */
 	size_t nspecs;
 	bool defaults; /* all.log and by-logger/<component>.log */
+	/* The rotation of all.log, by-logger/ and every route that says
+	 * nothing of its own ([routes] max-size, backups); either 0: the
+	 * broker never renames or removes those files, logrotate does. */
+	uint64_t max_bytes;
+	int backups;
 };
 
 /* Every spec parses and no two routes write one file or its backups: 0, or

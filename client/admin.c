@@ -1,7 +1,7 @@
 /*
  * admin.c: one-request calls on the query socket for administration
- * (error reports, rotate, statistics), each opening its own connection: they
- * are rare, and a handle would only be something more to close.
+ * (error reports, rotate, statistics, vacuum), each opening its own connection:
+ * they are rare, and a handle would only be something more to close.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,4 +412,82 @@ LOGBUS_API int logbus_services(const char *run_dir, const char *service,
 LOGBUS_API void logbus_services_free(logbus_service_info *v)
 {
 	free(v);
+}
+
+/* ---- vacuum ---- */
+
+struct vacuum_args {
+	int64_t max_bytes, max_age_s;
+};
+
+static void add_vacuum(msgpack_packer *pk, const void *arg)
+{
+	const struct vacuum_args *a = arg;
+
+	if (a->max_bytes >= 0) {
+		mp_pack_key(pk, "size");
+		msgpack_pack_uint64(pk, (uint64_t)a->max_bytes);
+	}
+	if (a->max_age_s >= 0) {
+		mp_pack_key(pk, "age");
+		msgpack_pack_uint64(pk, (uint64_t)a->max_age_s);
+	}
+}
+
+LOGBUS_API int logbus_vacuum(const char *run_dir, int64_t max_bytes,
+                             int64_t max_age_s, logbus_vacuum_result *res,
+                             char *err, size_t errlen)
+{
+	struct vacuum_args a = {max_bytes, max_age_s};
+	struct call c;
+	int rv;
+
+	memset(res, 0, sizeof *res);
+	if (max_bytes < 0 && max_age_s < 0) {
+		snprintf(err, errlen,
+		         "a vacuum needs a size or an age to keep");
+		return LOGBUS_EINVAL;
+	}
+	rv = call(run_dir, OP_VACUUM, add_vacuum,
+	          (max_bytes >= 0) + (max_age_s >= 0), &a, &c, err, errlen);
+	if (rv != 0)
+		return rv;
+	const msgpack_object *rows = mp_get(&c.o, "removed");
+	if (rows == NULL || rows->type != MSGPACK_OBJECT_ARRAY) {
+		call_done(&c);
+		snprintf(err, errlen,
+		         "logbusd sent no list of removed segments");
+		return LOGBUS_EPROTO;
+	}
+	res->removed = calloc(rows->via.array.size + 1, sizeof *res->removed);
+	if (res->removed == NULL) {
+		call_done(&c);
+		return LOGBUS_ENOMEM;
+	}
+	for (uint32_t i = 0; i < rows->via.array.size; i++) {
+		const msgpack_object *r = &rows->via.array.ptr[i];
+		logbus_vacuumed *v = &res->removed[res->nremoved];
+		if (r->type != MSGPACK_OBJECT_MAP)
+			continue;
+		get_str(r, "file", v->file, sizeof v->file);
+		v->first_seq = get_u64(r, "first");
+		v->last_seq = get_u64(r, "last");
+		v->bytes = get_u64(r, "bytes");
+		res->nremoved++;
+	}
+	res->count = get_u64(&c.o, "count");
+	res->freed_bytes = get_u64(&c.o, "freed");
+	res->segments = get_u64(&c.o, "segments");
+	res->bytes = get_u64(&c.o, "bytes");
+	res->first_seq = get_u64(&c.o, "first");
+	res->last_seq = get_u64(&c.o, "last");
+	call_done(&c);
+	return 0;
+}
+
+LOGBUS_API void logbus_vacuum_free(logbus_vacuum_result *res)
+{
+	free(res->removed);
+	res->removed = NULL;
+	res->nremoved = 0;
 }

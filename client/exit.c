@@ -5,7 +5,7 @@
  * The record's message is what a person reads first in `logbusctl tail`:
  * how the process ended, then the last lines of its stderr.  The whole
  * report (command, cwd, venv, both tails, files) rides in the record's "x"
- * map, from which logbusd writes service_<id>_error.log.  Captured output is
+ * map, from which logbusd writes <service>_error.log.  Captured output is
  * whatever the process wrote, so it is made valid UTF-8 (U+FFFD for what is
  * not) before it leaves.
  */

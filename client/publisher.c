@@ -107,6 +107,7 @@ struct logbus_publisher {
 	 * and what `committed` was at the last one asked */
 	uint64_t sync_asked, sync_done, committed_at_sync;
 	bool closing;
+	bool fail_fast;    /* options: flush gives up when no broker can be */
 	atomic_bool abort; /* close timed out: stop retrying */
 	char error[256];
 	pthread_t sender;
@@ -1013,6 +1014,7 @@ LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
 	p->logger_len = strlen(logger);
 	memcpy(p->logger, logger, p->logger_len + 1);
 	p->on_full = o->on_full;
+	p->fail_fast = o->fail_fast != 0;
 	p->linger_ms = o->linger_ms > 0 ? o->linger_ms : 0;
 	p->cap = o->queue_bytes ? o->queue_bytes : QUEUE_DEFAULT;
 	if (p->cap < 64 * 1024)
@@ -1096,6 +1098,14 @@ LOGBUS_API int logbus_flush(logbus_publisher *p, int timeout_ms)
 		deadline_ts(&ts, timeout_ms);
 	pthread_mutex_lock(&p->mu);
 	uint64_t ticket = p->logged;
+	/* A command-line tool asked not to wait for a broker that cannot
+	 * come: no socket file, no permission (the records stay queued). */
+	if (p->fail_fast && p->answered < ticket &&
+	    !reqconn_connected(&p->conn) &&
+	    reqconn_absent(&p->conn, p->error, sizeof p->error)) {
+		pthread_mutex_unlock(&p->mu);
+		return LOGBUS_EUNREACHABLE;
+	}
 	p->flushing++;
 	pthread_cond_signal(&p->work);
 	while (p->answered < ticket && rv == 0) {

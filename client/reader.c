@@ -526,7 +526,7 @@ static bool next_frame(struct logbus_reader *r, int *err)
 			msgpack_zone_clear(&r->rec_zone);
 			bool want = record_decode(fr.data, fr.len, &r->rec_zone,
 			                          &v, &e) == 0 &&
-			            filter_match(&r->flt, &v);
+			            filter_match_frame(&r->flt, &v, &fr);
 			if (!want) {
 				r->after = fr.seq;
 				continue;

@@ -5,10 +5,14 @@
 #include "reqconn.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <nng/protocol/reqrep0/req.h>
 
@@ -115,15 +119,93 @@ bool reqconn_connected(struct reqconn *c)
 	return redial_connected(&c->rd);
 }
 
-void reqconn_unreachable(struct reqconn *c, char *err, size_t errlen)
+/* "root:adm" */
+static const char *owner_text(const struct stat *st, char *out, size_t len)
+{
+	struct passwd pw, *pr = NULL;
+	struct group gr, *gres = NULL;
+	char pbuf[1024], gbuf[4096], u[32], g[32];
+
+	if (getpwuid_r(st->st_uid, &pw, pbuf, sizeof pbuf, &pr) != 0 || !pr)
+		snprintf(u, sizeof u, "%u", (unsigned)st->st_uid);
+	if (getgrgid_r(st->st_gid, &gr, gbuf, sizeof gbuf, &gres) != 0 || !gres)
+		snprintf(g, sizeof g, "%u", (unsigned)st->st_gid);
+	snprintf(out, len, "%s:%s", pr ? pw.pw_name : u, gres ? gr.gr_name : g);
+	return out;
+}
+
+/* The first directory of path's parents, from the top, that this process
+ * may not enter: "permission denied: ..." in err, true; else false. */
+static bool dir_denied(const struct reqconn *c, char *err, size_t errlen)
+{
+	char dir[sizeof c->path], who[96];
+	struct stat st;
+
+	snprintf(dir, sizeof dir, "%s", c->path);
+	for (char *p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		bool denied = faccessat(AT_FDCWD, dir, X_OK, AT_EACCESS) < 0 &&
+		              errno == EACCES;
+		if (denied && stat(dir, &st) == 0) {
+			snprintf(
+			    err, errlen,
+			    "cannot reach logbusd at %s (permission "
+			    "denied: this user may not enter %s, mode "
+			    "%04o, owner %s): run as a user it lets in, or "
+			    "use another run directory",
+			    c->path, dir, (unsigned)(st.st_mode & 07777),
+			    owner_text(&st, who, sizeof who));
+			return true;
+		}
+		if (denied) {
+			snprintf(err, errlen,
+			         "cannot reach logbusd at %s (permission "
+			         "denied: this user may not enter %s)",
+			         c->path, dir);
+			return true;
+		}
+		*p = '/';
+	}
+	return false;
+}
+
+bool reqconn_absent(struct reqconn *c, char *err, size_t errlen)
 {
 	struct stat st;
-	const char *why =
-	    stat(c->path, &st) < 0 ? "no socket file" : "no answer";
-	snprintf(err, errlen,
-	         "cannot reach logbusd at %s (%s): is logbusd "
-	         "running?",
-	         c->path, why);
+	char who[96];
+
+	if (stat(c->path, &st) < 0) {
+		if (errno == EACCES && dir_denied(c, err, errlen))
+			return true;
+		snprintf(err, errlen,
+		         "cannot reach logbusd at %s (%s): is logbusd "
+		         "running?",
+		         c->path,
+		         errno == ENOENT ? "no socket file" : strerror(errno));
+		return true;
+	}
+	/* connect(2) to a Unix socket needs write permission on it */
+	if (faccessat(AT_FDCWD, c->path, W_OK, AT_EACCESS) < 0 &&
+	    errno == EACCES) {
+		snprintf(err, errlen,
+		         "cannot reach logbusd at %s (permission denied: the "
+		         "socket is mode %04o, owner %s): run as a user its "
+		         "mode lets in, or change the mode ([sockets] in "
+		         "logbusd.conf)",
+		         c->path, (unsigned)(st.st_mode & 07777),
+		         owner_text(&st, who, sizeof who));
+		return true;
+	}
+	return false;
+}
+
+void reqconn_unreachable(struct reqconn *c, char *err, size_t errlen)
+{
+	if (!reqconn_absent(c, err, errlen))
+		snprintf(err, errlen,
+		         "cannot reach logbusd at %s (no answer): is logbusd "
+		         "running?",
+		         c->path);
 }
 
 static bool stopped(const atomic_bool *stop)
@@ -165,13 +247,10 @@ int reqconn_send_msg(struct reqconn *c, nng_msg *msg, int timeout_ms,
 	int64_t deadline = deadline_of(timeout_ms);
 	int rv;
 
-	if (c->fail_fast && !reqconn_connected(c)) {
-		struct stat st;
-		if (stat(c->path, &st) < 0) {
-			nng_msg_free(msg);
-			reqconn_unreachable(c, err, errlen);
-			return LOGBUS_EUNREACHABLE;
-		}
+	if (c->fail_fast && !reqconn_connected(c) &&
+	    reqconn_absent(c, err, errlen)) {
+		nng_msg_free(msg);
+		return LOGBUS_EUNREACHABLE;
 	}
 	/* Waits for a pipe, SENDTIME_MS at a time. */
 	for (;;) {

@@ -29,7 +29,9 @@ struct reqconn {
 	char path[160];
 	int recvfd;
 	/* A call fails at once when there is no connection and no socket
-	 * file: right for a reader, wrong for a publisher, which waits. */
+	 * file (or no permission to reach it): right for a reader and a
+	 * command-line tool, wrong for a publisher in a service, which
+	 * waits for the broker. */
 	bool fail_fast;
 	/* A request went out and its reply has not been taken: a call that
 	 * gave up (timeout, stop) leaves it, a long poll most often. */
@@ -81,7 +83,14 @@ int reqconn_send_msg(struct reqconn *c, nng_msg *msg, int timeout_ms,
 
 bool reqconn_connected(struct reqconn *c);
 
-/* "cannot reach logbusd at PATH (why): is logbusd running?" */
+/* Whether no connection can come up now, however long one waits: no
+ * socket file, or this user may not enter the run directory (or one above
+ * it) or open the socket.  true with the reason in err: "cannot reach
+ * logbusd at PATH (no socket file): is logbusd running?", "... (permission
+ * denied: ...)". */
+bool reqconn_absent(struct reqconn *c, char *err, size_t errlen);
+/* Why a call found no broker: reqconn_absent's reason, else "cannot reach
+ * logbusd at PATH (no answer): is logbusd running?". */
 void reqconn_unreachable(struct reqconn *c, char *err, size_t errlen);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * exitinfo.h: the process-exit part of a record (key "x"), which a
  * supervisor publishes when a service's process ends and from which the
- * broker writes service_<id>_error.log.
+ * broker writes <service>_error.log.
  *
  *   "x": {"code": int,        exit status >= 0, or -N when killed by signal N
  *         "core": bool,       a core was dumped

@@ -21,7 +21,10 @@
 #define FILTER_SERVICES_MAX 1024
 #define FILTER_FIELDS_MAX   LOGBUS_FIELDS_MAX
 #define FILTER_REGEX_MAX    4096
-#define FILTER_KEYS_MAX     8 /* svc lvl lg st fld re since until */
+/* svc lvl lvlmax lg st fld re since until pid uid gid comm */
+#define FILTER_KEYS_MAX 13
+#define FILTER_IDS_MAX  256 /* pids, uids, gids or comms, each */
+#define FILTER_COMM_MAX (FRAME_COMM_LEN - 1)
 
 static int copy_str(struct lb_str *dst, const char *s, size_t len)
 {
@@ -168,6 +171,86 @@ static int public_fields(struct filter *f, const logbus_filter *pub, char *err,
 	return 0;
 }
 
+static int copy_ids(struct filter_ids *ids, const uint32_t *v, size_t n,
+                    const char *what, char *err, size_t errlen)
+{
+	if (n > FILTER_IDS_MAX) {
+		snprintf(err, errlen, "more than %d %s matches", FILTER_IDS_MAX,
+		         what);
+		return LOGBUS_EINVAL;
+	}
+	if (n == 0)
+		return 0;
+	if ((ids->v = malloc(n * sizeof *ids->v)) == NULL)
+		return LOGBUS_ENOMEM;
+	memcpy(ids->v, v, n * sizeof *ids->v);
+	ids->n = n;
+	return 0;
+}
+
+/* A process name the kernel could have: at most 15 bytes. */
+static bool comm_valid(const char *s, size_t len, char *err, size_t errlen)
+{
+	if (len <= FILTER_COMM_MAX && memchr(s, '\0', len) == NULL)
+		return true;
+	snprintf(err, errlen,
+	         "process name '%.*s' is longer than the %d bytes the kernel "
+	         "keeps: give its first %d",
+	         (int)(len > 64 ? 64 : len), s, FILTER_COMM_MAX,
+	         FILTER_COMM_MAX);
+	return false;
+}
+
+static int public_publisher(struct filter *f, const logbus_filter *pub,
+                            char *err, size_t errlen)
+{
+	int rv;
+
+	if ((rv = copy_ids(&f->pids, pub->pids, pub->npids, "pid", err,
+	                   errlen)) != 0 ||
+	    (rv = copy_ids(&f->uids, pub->uids, pub->nuids, "uid", err,
+	                   errlen)) != 0 ||
+	    (rv = copy_ids(&f->gids, pub->gids, pub->ngids, "gid", err,
+	                   errlen)) != 0)
+		return rv;
+	if (pub->ncomms == 0)
+		return 0;
+	if (pub->ncomms > FILTER_IDS_MAX) {
+		snprintf(err, errlen, "more than %d process name matches",
+		         FILTER_IDS_MAX);
+		return LOGBUS_EINVAL;
+	}
+	if ((f->comms = calloc(pub->ncomms, sizeof *f->comms)) == NULL)
+		return LOGBUS_ENOMEM;
+	for (size_t i = 0; i < pub->ncomms; i++) {
+		const char *c = pub->comms[i] ? pub->comms[i] : "";
+		if (!comm_valid(c, strlen(c), err, errlen))
+			return LOGBUS_EINVAL;
+		if (copy_str(&f->comms[f->ncomms], c, strlen(c)) < 0)
+			return LOGBUS_ENOMEM;
+		f->ncomms++;
+	}
+	return 0;
+}
+
+/* The level bounds: 0..255 each, the top not below the bottom. */
+static bool levels_valid(int min, int max, char *err, size_t errlen)
+{
+	if (min < 0 || min > 255 || max < 0 || max > 255) {
+		snprintf(err, errlen, "level %d is not 0..255",
+		         min < 0 || min > 255 ? min : max);
+		return false;
+	}
+	if (max > 0 && max < min) {
+		snprintf(err, errlen,
+		         "level range %d..%d is empty: its top is below its "
+		         "bottom",
+		         min, max);
+		return false;
+	}
+	return true;
+}
+
 int filter_from_public(struct filter *f, const logbus_filter *pub, char *err,
                        size_t errlen)
 {
@@ -177,22 +260,22 @@ int filter_from_public(struct filter *f, const logbus_filter *pub, char *err,
 	snprintf(err, errlen, "out of memory");
 	if (pub == NULL)
 		return 0;
-	if (pub->min_level < 0 || pub->min_level > 255) {
-		snprintf(err, errlen, "level %d is not 0..255", pub->min_level);
+	if (!levels_valid(pub->min_level, pub->max_level, err, errlen))
 		return LOGBUS_EINVAL;
-	}
 	if (pub->streams & ~7u) {
 		snprintf(err, errlen, "unknown stream bits 0x%x", pub->streams);
 		return LOGBUS_EINVAL;
 	}
 	f->min_level = pub->min_level;
+	f->max_level = pub->max_level;
 	f->streams = pub->streams;
 	f->since_ns = pub->since_ns;
 	f->until_ns = pub->until_ns;
 	if ((pub->nservices > 0 &&
 	     (rv = public_services(f, pub, err, errlen)) != 0) ||
 	    (pub->nfields > 0 &&
-	     (rv = public_fields(f, pub, err, errlen)) != 0))
+	     (rv = public_fields(f, pub, err, errlen)) != 0) ||
+	    (rv = public_publisher(f, pub, err, errlen)) != 0)
 		goto fail;
 	if (pub->logger_prefix && *pub->logger_prefix &&
 	    set_prefix(f, pub->logger_prefix, strlen(pub->logger_prefix)) < 0) {
@@ -217,12 +300,24 @@ static void pack_i64(msgpack_packer *pk, const char *key, int64_t v)
 	msgpack_pack_int64(pk, v);
 }
 
+static void pack_ids(msgpack_packer *pk, const char *key,
+                     const struct filter_ids *ids)
+{
+	if (ids->n == 0)
+		return;
+	mp_pack_key(pk, key);
+	msgpack_pack_array(pk, ids->n);
+	for (size_t i = 0; i < ids->n; i++)
+		msgpack_pack_uint32(pk, ids->v[i]);
+}
+
 void filter_pack(msgpack_packer *pk, const struct filter *f)
 {
 	size_t n = (f->nservices > 0) + (f->min_level > 0) +
-	           (f->logger_prefix != NULL) + (f->streams != 0) +
-	           (f->nfields > 0) + (f->regex != NULL) + (f->since_ns != 0) +
-	           (f->until_ns != 0);
+	           (f->max_level > 0) + (f->logger_prefix != NULL) +
+	           (f->streams != 0) + (f->nfields > 0) + (f->regex != NULL) +
+	           (f->since_ns != 0) + (f->until_ns != 0) + (f->pids.n > 0) +
+	           (f->uids.n > 0) + (f->gids.n > 0) + (f->ncomms > 0);
 
 	msgpack_pack_map(pk, n);
 	if (f->nservices > 0) {
@@ -258,6 +353,17 @@ void filter_pack(msgpack_packer *pk, const struct filter *f)
 		pack_i64(pk, "since", f->since_ns);
 	if (f->until_ns != 0)
 		pack_i64(pk, "until", f->until_ns);
+	if (f->max_level > 0)
+		pack_i64(pk, "lvlmax", f->max_level);
+	pack_ids(pk, "pid", &f->pids);
+	pack_ids(pk, "uid", &f->uids);
+	pack_ids(pk, "gid", &f->gids);
+	if (f->ncomms > 0) {
+		mp_pack_key(pk, "comm");
+		msgpack_pack_array(pk, f->ncomms);
+		for (size_t i = 0; i < f->ncomms; i++)
+			mp_pack_str(pk, f->comms[i].p, f->comms[i].len);
+	}
 }
 
 static int unpack_services(struct filter *f, const msgpack_object *v, char *err,
@@ -330,6 +436,69 @@ static int unpack_fields(struct filter *f, const msgpack_object *v, char *err,
 	return 0;
 }
 
+/* "pid", "uid" or "gid": an array of 32-bit ids. */
+static int unpack_ids(struct filter_ids *ids, const char *key,
+                      const msgpack_object *v, char *err, size_t errlen)
+{
+	if (v->type != MSGPACK_OBJECT_ARRAY ||
+	    v->via.array.size > FILTER_IDS_MAX) {
+		snprintf(err, errlen,
+		         "filter %s is not an array of at most %d ids", key,
+		         FILTER_IDS_MAX);
+		return -1;
+	}
+	if ((ids->v = calloc(v->via.array.size + 1, sizeof *ids->v)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (uint32_t i = 0; i < v->via.array.size; i++) {
+		const msgpack_object *id = &v->via.array.ptr[i];
+		if (id->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    id->via.u64 > UINT32_MAX) {
+			snprintf(err, errlen,
+			         "filter %s holds a value that is "
+			         "not 0..4294967295",
+			         key);
+			return -1;
+		}
+		ids->v[ids->n++] = (uint32_t)id->via.u64;
+	}
+	return 0;
+}
+
+static int unpack_comms(struct filter *f, const msgpack_object *v, char *err,
+                        size_t errlen)
+{
+	if (v->type != MSGPACK_OBJECT_ARRAY ||
+	    v->via.array.size > FILTER_IDS_MAX) {
+		snprintf(err, errlen,
+		         "filter comm is not an array of at most %d names",
+		         FILTER_IDS_MAX);
+		return -1;
+	}
+	if ((f->comms = calloc(v->via.array.size + 1, sizeof *f->comms)) ==
+	    NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (uint32_t i = 0; i < v->via.array.size; i++) {
+		const msgpack_object *c = &v->via.array.ptr[i];
+		if (c->type != MSGPACK_OBJECT_STR) {
+			snprintf(err, errlen, "filter comm holds a non-string");
+			return -1;
+		}
+		if (!comm_valid(c->via.str.ptr, c->via.str.size, err, errlen))
+			return -1;
+		if (copy_str(&f->comms[f->ncomms], c->via.str.ptr,
+		             c->via.str.size) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		f->ncomms++;
+	}
+	return 0;
+}
+
 static bool get_i64(const msgpack_object *v, int64_t *out)
 {
 	if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
@@ -351,17 +520,31 @@ static int unpack_entry(struct filter *f, const msgpack_object *k,
 		return unpack_services(f, v, err, errlen);
 	if (mp_key_is(k, "fld"))
 		return unpack_fields(f, v, err, errlen);
-	if (mp_key_is(k, "lvl") || mp_key_is(k, "st")) {
-		bool lvl = mp_key_is(k, "lvl");
-		if (!get_i64(v, &n) || n < 0 || n > (lvl ? 255 : 7)) {
-			snprintf(err, errlen, "filter %s is not 0..%d",
-			         lvl ? "lvl" : "st", lvl ? 255 : 7);
+	if (mp_key_is(k, "pid"))
+		return unpack_ids(&f->pids, "pid", v, err, errlen);
+	if (mp_key_is(k, "uid"))
+		return unpack_ids(&f->uids, "uid", v, err, errlen);
+	if (mp_key_is(k, "gid"))
+		return unpack_ids(&f->gids, "gid", v, err, errlen);
+	if (mp_key_is(k, "comm"))
+		return unpack_comms(f, v, err, errlen);
+	if (mp_key_is(k, "lvl") || mp_key_is(k, "lvlmax") ||
+	    mp_key_is(k, "st")) {
+		bool st = mp_key_is(k, "st");
+		const char *name = st                    ? "st"
+		                   : mp_key_is(k, "lvl") ? "lvl"
+		                                         : "lvlmax";
+		if (!get_i64(v, &n) || n < 0 || n > (st ? 7 : 255)) {
+			snprintf(err, errlen, "filter %s is not 0..%d", name,
+			         st ? 7 : 255);
 			return -1;
 		}
-		if (lvl)
+		if (st)
+			f->streams = (unsigned)n;
+		else if (mp_key_is(k, "lvl"))
 			f->min_level = (int)n;
 		else
-			f->streams = (unsigned)n;
+			f->max_level = (int)n;
 		return 0;
 	}
 	if (mp_key_is(k, "since") || mp_key_is(k, "until")) {
@@ -435,6 +618,10 @@ int filter_unpack(struct filter *f, const msgpack_object *o, char *err,
 			return -1;
 		}
 	}
+	if (!levels_valid(f->min_level, f->max_level, err, errlen)) {
+		filter_fini(f);
+		return -1;
+	}
 	return 0;
 }
 
@@ -503,10 +690,51 @@ static bool fields_match(const struct filter *f, const struct record_view *v)
 	return true;
 }
 
+static bool id_in(const struct filter_ids *ids, uint32_t id)
+{
+	for (size_t i = 0; i < ids->n; i++)
+		if (ids->v[i] == id)
+			return true;
+	return false;
+}
+
+/* The publisher matches: each kind given holds its id (or name). */
+static bool publisher_match(const struct filter *f,
+                            const struct frame_record *fr)
+{
+	if (f->pids.n == 0 && f->uids.n == 0 && f->gids.n == 0 &&
+	    f->ncomms == 0)
+		return true;
+	if (fr == NULL)
+		return false;
+	if ((f->pids.n && !id_in(&f->pids, fr->pid)) ||
+	    (f->uids.n && !id_in(&f->uids, fr->uid)) ||
+	    (f->gids.n && !id_in(&f->gids, fr->gid)))
+		return false;
+	if (f->ncomms == 0)
+		return true;
+	size_t len = strnlen(fr->comm, FRAME_COMM_LEN);
+	for (size_t i = 0; i < f->ncomms; i++)
+		if (f->comms[i].len == len &&
+		    memcmp(f->comms[i].p, fr->comm, len) == 0)
+			return true;
+	return false;
+}
+
 enum filter_result filter_test(const struct filter *f,
                                const struct record_view *v)
 {
-	if (v->level < f->min_level)
+	return filter_test_frame(f, v, NULL);
+}
+
+enum filter_result filter_test_frame(const struct filter *f,
+                                     const struct record_view *v,
+                                     const struct frame_record *fr)
+{
+	if (v->level < f->min_level ||
+	    (f->max_level > 0 && v->level > f->max_level))
+		return FILTER_NO;
+	if (!publisher_match(f, fr))
 		return FILTER_NO;
 	if (f->streams && !(f->streams & (1u << v->stream)))
 		return FILTER_NO;
@@ -545,6 +773,12 @@ bool filter_match(const struct filter *f, const struct record_view *v)
 	return filter_test(f, v) == FILTER_YES;
 }
 
+bool filter_match_frame(const struct filter *f, const struct record_view *v,
+                        const struct frame_record *fr)
+{
+	return filter_test_frame(f, v, fr) == FILTER_YES;
+}
+
 void filter_fini(struct filter *f)
 {
 	for (size_t i = 0; i < f->nservices; i++)
@@ -555,6 +789,12 @@ void filter_fini(struct filter *f)
 		free((void *)f->fields[i].value.p);
 	}
 	free(f->fields);
+	for (size_t i = 0; i < f->ncomms; i++)
+		free((void *)f->comms[i].p);
+	free(f->comms);
+	free(f->pids.v);
+	free(f->uids.v);
+	free(f->gids.v);
 	free(f->logger_prefix);
 	free(f->regex);
 	if (f->match)

@@ -6,11 +6,15 @@
  * Wire form (the "flt" map of a read request, PROTOCOL.md):
  *   "svc":   [str...]        service ids, any of them
  *   "lvl":   int             minimum level
+ *   "lvlmax": int            maximum level (a range: -p warning..err)
  *   "lg":    str             logger prefix, hierarchical (a.b: a.b, a.b.c)
  *   "st":    int             stream bit mask (1 << stream)
  *   "fld":   [[str, str]...] field KEY written as text equals VALUE
  *   "re":    str             PCRE2 pattern on the message
  *   "since": int, "until": int   record time range [since, until), ns
+ *   "pid", "uid", "gid": [int...]  the publisher's (the frame's trusted
+ *                           fields), any of them
+ *   "comm":  [str...]        the publisher's process name, any of them
  * An unknown key is an error, never ignored: a broker that cannot apply a
  * filter must not hand back records the caller did not ask for.
  */
@@ -22,6 +26,7 @@
 
 #include <msgpack.h>
 
+#include "frame.h"
 #include "logbus/logbus.h"
 #include "record.h"
 
@@ -29,10 +34,17 @@ struct filter_field {
 	struct lb_str key, value; /* owned copies */
 };
 
+/* Matches on one of the publisher's ids (pid, uid or gid): any of them. */
+struct filter_ids {
+	uint32_t *v; /* owned */
+	size_t n;
+};
+
 struct filter {
 	struct lb_str *services; /* owned copies */
 	size_t nservices;
 	int min_level;
+	int max_level;       /* 0: no upper bound */
 	char *logger_prefix; /* owned, NULL for none */
 	size_t prefix_len;
 	unsigned streams; /* 0: all */
@@ -42,6 +54,12 @@ struct filter {
 	/* pcre2_code_8 *, pcre2_match_data_8 *, pcre2_match_context_8 * */
 	void *code, *match, *mctx;
 	int64_t since_ns, until_ns;
+	/* The publisher, as the broker stamped it: journalctl's _PID=,
+	 * _UID=, _GID= and _COMM=.  Each kind is an OR of its values, the
+	 * kinds AND. */
+	struct filter_ids pids, uids, gids;
+	struct lb_str *comms; /* owned copies */
+	size_t ncomms;
 };
 
 /* From the public description (client side).  Returns 0, or LOGBUS_EINVAL /
@@ -69,6 +87,16 @@ enum filter_result filter_test(const struct filter *f,
                                const struct record_view *v);
 /* filter_test(f, v) == FILTER_YES. */
 bool filter_match(const struct filter *f, const struct record_view *v);
+
+/* filter_test of a record read from its frame, whose trusted fields the
+ * pid, uid, gid and comm matches look at.  filter_test is this without a
+ * frame: a filter with such matches then passes nothing, as it cannot
+ * know who published the record. */
+enum filter_result filter_test_frame(const struct filter *f,
+                                     const struct record_view *v,
+                                     const struct frame_record *fr);
+bool filter_match_frame(const struct filter *f, const struct record_view *v,
+                        const struct frame_record *fr);
 
 /* True when a record of this logger is under the prefix. */
 bool logger_under(const char *logger, size_t len, const char *prefix,

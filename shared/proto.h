@@ -76,6 +76,7 @@
 #define OP_ERRORS  "errors"       /* query: list error reports */
 #define OP_REPORT  "error_report" /* query: one error report */
 #define OP_ROTATE  "rotate"       /* query: reopen every routed file */
+#define OP_VACUUM  "vacuum"       /* query: retention now, given limits */
 
 /* Query ops for logbusctl stats and services (broker/stats.c). */
 #define OP_STATS    "stats"

@@ -3,7 +3,7 @@
  *
  * record_decode is the broker's gate: nothing reaches the journal that it
  * did not accept, and the service id it accepted is safe to put in a file
- * name (service_<id>_error.log), so its rules are strict and explicit:
+ * name (<service>_error.log), so its rules are strict and explicit:
  *  - required keys t, v, s, n, m with their types; o and f optional;
  *  - unknown keys are kept but ignored, so newer clients still work;
  *  - every string is valid UTF-8; the service id is [A-Za-z0-9._-]{1,128}

@@ -19,21 +19,28 @@ static void split(int64_t ns, time_t *sec, long *frac_ns)
 	*frac_ns = (long)f;
 }
 
+/* ns as a calendar time, local or UTC, and the fraction of its second. */
+static void broken_down(int64_t ns, bool utc, struct tm *tm, long *frac_ns)
+{
+	time_t sec;
+
+	split(ns, &sec, frac_ns);
+	if (utc)
+		gmtime_r(&sec, tm);
+	else
+		localtime_r(&sec, tm);
+}
+
 /* ns as layout (strftime), local time or UTC, then sep and the fraction of
  * the second in digits digits, then suffix. */
 static size_t format(char *buf, size_t len, int64_t ns, bool utc,
                      const char *layout, char sep, int digits,
                      const char *suffix)
 {
-	time_t sec;
 	long f, unit = 1000000000;
 	struct tm tm;
 
-	split(ns, &sec, &f);
-	if (utc)
-		gmtime_r(&sec, &tm);
-	else
-		localtime_r(&sec, &tm);
+	broken_down(ns, utc, &tm, &f);
 	for (int i = 0; i < digits; i++)
 		unit /= 10;
 	size_t n = strftime(buf, len, layout, &tm);
@@ -44,7 +51,21 @@ static size_t format(char *buf, size_t len, int64_t ns, bool utc,
 
 size_t timefmt_python(char *buf, size_t len, int64_t ns)
 {
-	return format(buf, len, ns, false, "%Y-%m-%d %H:%M:%S", ',', 3, "");
+	return timefmt_text(buf, len, ns, false, 3);
+}
+
+size_t timefmt_text(char *buf, size_t len, int64_t ns, bool utc, int digits)
+{
+	return format(buf, len, ns, utc, "%Y-%m-%d %H:%M:%S", ',', digits, "");
+}
+
+size_t timefmt_iso(char *buf, size_t len, int64_t ns, bool utc)
+{
+	long f;
+	struct tm tm;
+
+	broken_down(ns, utc, &tm, &f);
+	return strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
 }
 
 size_t timefmt_rfc3339(char *buf, size_t len, int64_t ns)

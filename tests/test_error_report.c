@@ -3,7 +3,10 @@
  * files per uid are capped (max-reports-per-uid), the cap is told once,
  * root is not capped, a report taken over by another uid moves its count,
  * the count survives a restart (it is read back from the files), and a
- * link at a report's name or its temporary name is never written through.
+ * link at a report's name or its temporary name is never written through;
+ * a report is <service>_error.log, and reports of the old names
+ * (service_<service>_error.log) are renamed at start, each said in a
+ * record, or left with a WARNING saying how when the new name is taken.
  *
  * tests/test_run.sh covers the reports' text through logbusctl run, and
  * tests/test_files.sh the cap as an unprivileged user of a real logbusd.
@@ -64,7 +67,7 @@ static bool report_exists(struct unit_broker *u, const char *service)
 	char name[128], path[256];
 	struct stat st;
 
-	snprintf(name, sizeof name, "service_%s_error.log", service);
+	snprintf(name, sizeof name, "%s_error.log", service);
 	return lstat(unit_path(u, name, path, sizeof path), &st) == 0 &&
 	       S_ISREG(st.st_mode);
 }
@@ -143,9 +146,7 @@ static void test_a_batch_writes_one_report_per_service(void **state)
 	struct stat st;
 	/* d's report of the batch's first exit never existed: no .1 */
 	assert_int_equal(
-	    lstat(unit_path(u, "service_d_error.log.1", path, sizeof path),
-	          &st),
-	    -1);
+	    lstat(unit_path(u, "d_error.log.1", path, sizeof path), &st), -1);
 }
 
 static void test_links_at_a_report_are_never_followed(void **state)
@@ -156,20 +157,115 @@ static void test_links_at_a_report_are_never_followed(void **state)
 	char path[256], text[64];
 
 	unit_victim_make(&v);
-	unit_plant(u, v.file, "service_x_error.log.tmp");
-	unit_plant(u, v.file, "service_x_error.log.1");
-	unit_plant(u, v.file, "service_y_error.log");
+	unit_plant(u, v.file, "x_error.log.tmp");
+	unit_plant(u, v.file, "x_error.log.1");
+	unit_plant(u, v.file, "y_error.log");
 	exits(u, 5001, svcs, 2);
 	unit_victim_untouched(&v);
 	assert_true(report_exists(u, "x"));
 	assert_true(report_exists(u, "y"));
-	FILE *f =
-	    fopen(unit_path(u, "service_y_error.log", path, sizeof path), "r");
+	FILE *f = fopen(unit_path(u, "y_error.log", path, sizeof path), "r");
 	assert_non_null(f);
 	assert_non_null(fgets(text, sizeof text, f));
 	fclose(f);
 	assert_string_equal(text, "Exit code: -9\n");
 	unit_victim_remove(&v);
+}
+
+/* A regular file name holding text, under the log directory. */
+static void plant_file(struct unit_broker *u, const char *name,
+                       const char *text)
+{
+	char path[256];
+	FILE *f = fopen(unit_path(u, name, path, sizeof path), "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The first line of name, or "" when there is no such file. */
+static const char *first_line(struct unit_broker *u, const char *name,
+                              char *buf, size_t len)
+{
+	char path[256];
+	FILE *f = fopen(unit_path(u, name, path, sizeof path), "r");
+
+	buf[0] = '\0';
+	if (f && fgets(buf, (int)len, f) == NULL)
+		buf[0] = '\0';
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+static void test_a_report_is_named_after_its_service(void **state)
+{
+	struct unit_broker *u = *state;
+	static const char *const svcs[] = {"service_123", "7"};
+	char path[256];
+	struct stat st;
+
+	exits(u, 5001, svcs, 2);
+	assert_true(report_exists(u, "service_123"));
+	assert_true(report_exists(u, "7"));
+	assert_int_equal(lstat(unit_path(u, "service_service_123_error.log",
+	                                 path, sizeof path),
+	                       &st),
+	                 -1);
+}
+
+static void test_reports_of_the_old_names_are_renamed_and_said(void **state)
+{
+	struct unit_broker *u = *state;
+	char line[64];
+
+	/* service 7, service service_7 and service abc, by the old names */
+	plant_file(u, "service_7_error.log", "seven\n");
+	plant_file(u, "service_7_error.log.1", "seven before\n");
+	plant_file(u, "service_service_7_error.log", "service_7\n");
+	plant_file(u, "service_abc_error.log", "abc\n");
+	error_report_migrate(&u->b);
+	assert_string_equal(first_line(u, "7_error.log", line, sizeof line),
+	                    "seven\n");
+	assert_string_equal(first_line(u, "7_error.log.1", line, sizeof line),
+	                    "seven before\n");
+	assert_string_equal(
+	    first_line(u, "service_7_error.log", line, sizeof line),
+	    "service_7\n");
+	assert_string_equal(first_line(u, "abc_error.log", line, sizeof line),
+	                    "abc\n");
+	assert_false(report_exists(u, "service_abc"));
+	assert_false(report_exists(u, "service_service_7"));
+	assert_int_equal(unit_broker_logged(u, "error report: renamed"), 4);
+	assert_non_null(unit_broker_event(
+	    u, "renamed service_service_7_error.log to service_7_error.log"));
+
+	/* Done once: service_7's report is a new name now, left alone. */
+	error_report_migrate(&u->b);
+	assert_string_equal(
+	    first_line(u, "service_7_error.log", line, sizeof line),
+	    "service_7\n");
+	assert_int_equal(unit_broker_logged(u, "error report: renamed"), 4);
+}
+
+static void test_an_old_name_whose_new_name_is_taken_is_told(void **state)
+{
+	struct unit_broker *u = *state;
+	char line[64];
+
+	plant_file(u, "service_q_error.log", "old q\n");
+	plant_file(u, "q_error.log", "new q\n");
+	error_report_migrate(&u->b);
+	assert_string_equal(first_line(u, "q_error.log", line, sizeof line),
+	                    "new q\n");
+	assert_string_equal(
+	    first_line(u, "service_q_error.log", line, sizeof line), "old q\n");
+	const struct unit_event *ev =
+	    unit_broker_event(u, "error report: kept service_q_error.log");
+	assert_non_null(ev);
+	assert_int_equal(ev->level, LOGBUS_WARNING);
+	assert_non_null(strstr(ev->message, "mv "));
 }
 
 int main(void)
@@ -193,6 +289,15 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_links_at_a_report_are_never_followed, unit_broker_setup,
 	        unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_a_report_is_named_after_its_service, unit_broker_setup,
+	        unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_reports_of_the_old_names_are_renamed_and_said,
+	        unit_broker_setup, unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_an_old_name_whose_new_name_is_taken_is_told,
+	        unit_broker_setup, unit_broker_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,7 +46,7 @@ victims_untouched() {
 # plant DIR: nobody's links at the names logbusd writes in DIR.
 plant() {
 	as_nobody ln -s "$T/victim" "$1/all.log"
-	as_nobody ln -s "$T/victim2" "$1/service_x_error.log.tmp"
+	as_nobody ln -s "$T/victim2" "$1/x_error.log.tmp"
 	as_nobody ln -s "$T/victimdir" "$1/by-logger"
 }
 
@@ -106,8 +106,8 @@ check "by-logger -> a directory: a WARNING too" \
 	wait_for 10 wself "route by-logger/app.log: cannot"
 wctl run -s x --cwd "$T" -- sh -c 'exit 3' || true
 check "a report is written in place of the planted .tmp link" \
-	wait_for 10 grep -qx "Exit code: 3" "$T/wlog/service_x_error.log"
-check "the report is a regular file" test -f "$T/wlog/service_x_error.log" -a ! -L "$T/wlog/service_x_error.log"
+	wait_for 10 grep -qx "Exit code: 3" "$T/wlog/x_error.log"
+check "the report is a regular file" test -f "$T/wlog/x_error.log" -a ! -L "$T/wlog/x_error.log"
 check "nothing was written through a link" victims_untouched
 stop_pid "$LOGBUSD_PID"
 
@@ -123,12 +123,12 @@ ctl run -s r1 --cwd "$T" -- false || true
 ctl run -s r2 --cwd "$T" -- false || true
 ctl run -s r3 --cwd "$T" -- false || true
 check "root's reports are not limited" \
-	wait_for 10 test -f "$T/log/service_r3_error.log"
+	wait_for 10 test -f "$T/log/r3_error.log"
 check "nobody's first two reports are written" \
-	test -f "$T/log/service_n1_error.log" -a -f "$T/log/service_n2_error.log"
+	test -f "$T/log/n1_error.log" -a -f "$T/log/n2_error.log"
 check "nobody's report of n1 written again (the .1 kept)" \
-	test -f "$T/log/service_n1_error.log.1"
-check "nobody's third is not" test ! -e "$T/log/service_n3_error.log"
+	test -f "$T/log/n1_error.log.1"
+check "nobody's third is not" test ! -e "$T/log/n3_error.log"
 self_warnings() { ctl tail -n all -s logbusd -p warning -o cat | grep -c "uid $NOBODY_UID has 2 report files" || true; }
 check "one WARNING record says so" wait_for 10 test "$(self_warnings)" -eq 1
 nobody_run n4

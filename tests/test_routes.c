@@ -153,6 +153,64 @@ static void test_no_backups_means_no_rotation(void **state)
 	routes_free(r);
 }
 
+/* [routes] max-size and backups: all.log and by-logger/ take them, and so
+ * does a route without settings of its own; a route's own win. */
+static void test_default_files_take_the_routes_rotation(void **state)
+{
+	struct unit_broker *u = *state;
+	const char *specs[] = {"plain.log", "own.log:max-size=1M,backups=1"};
+	struct routes_config rc = {.specs = specs,
+	                           .nspecs = 2,
+	                           .defaults = true,
+	                           .max_bytes = 100,
+	                           .backups = 3};
+	char err[256];
+	int nums[64];
+	struct routes *r = routes_new(&u->b, &rc, err, sizeof err);
+
+	assert_non_null(r);
+	write_lines(u, r, 0, 10); /* 44 bytes a line: two per file */
+	assert_true(exists(u, "all.log.3"));
+	assert_false(exists(u, "all.log.4"));
+	assert_true(exists(u, "by-logger/app.log.3"));
+	assert_false(exists(u, "by-logger/app.log.4"));
+	assert_true(exists(u, "plain.log.3"));
+	assert_false(exists(u, "own.log.1"));
+	assert_int_equal(lines_of(u, "own.log", nums, 64), 10);
+	routes_free(r);
+}
+
+/* max-size = 0: logbusd never renames or removes a file (logrotate does),
+ * it only opens the name again when told to. */
+static void test_max_size_0_leaves_rotation_to_logrotate(void **state)
+{
+	struct unit_broker *u = *state;
+	const char *specs[] = {"plain.log"};
+	struct routes_config rc = {
+	    .specs = specs, .nspecs = 1, .defaults = true, .backups = 5};
+	char err[256], from[256], to[256];
+	int nums[64];
+	struct routes *r = routes_new(&u->b, &rc, err, sizeof err);
+
+	assert_non_null(r);
+	for (int i = 0; i < 40; i++)
+		write_lines(u, r, i, 100);
+	assert_false(exists(u, "all.log.1"));
+	assert_false(exists(u, "by-logger/app.log.1"));
+	assert_false(exists(u, "plain.log.1"));
+	assert_int_equal(lines_of(u, "all.log", nums, 64), 64);
+	/* logrotate moves it, then `logbusctl rotate` */
+	assert_int_equal(rename(unit_path(u, "all.log", from, sizeof from),
+	                        unit_path(u, "all.log.1", to, sizeof to)),
+	                 0);
+	routes_reopen(r);
+	write_lines(u, r, 4000, 1);
+	assert_int_equal(lines_of(u, "all.log", nums, 64), 1);
+	assert_int_equal(nums[0], 4000);
+	assert_false(exists(u, "all.log.2"));
+	routes_free(r);
+}
+
 static void test_reopen_starts_a_new_file_after_logrotate_moved_it(void **state)
 {
 	struct unit_broker *u = *state;
@@ -285,6 +343,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_no_backups_means_no_rotation,
 	                                    unit_broker_setup,
 	                                    unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_default_files_take_the_routes_rotation, unit_broker_setup,
+	        unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_max_size_0_leaves_rotation_to_logrotate, unit_broker_setup,
+	        unit_broker_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_reopen_starts_a_new_file_after_logrotate_moved_it,
 	        unit_broker_setup, unit_broker_teardown),

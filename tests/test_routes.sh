@@ -507,6 +507,7 @@ expect_eq "flood: the broker exits 0 on SIGTERM (no sanitizer report)" 0 "$rc"
 
 for spec in '../x.log:../x\.log' '/etc/x:/etc/x' 'journal/x:journal/x' \
 	'service_1_error.log:service_1_error\.log' \
+	'app_error.log:app_error\.log' 'x_error.log.1:x_error\.log\.1' \
 	'by-logger/x.log:by-logger/x\.log' \
 	'a.log:level=loud:unknown level .loud.' \
 	'a.log:bogus=1:unknown route option .bogus.' \

@@ -179,7 +179,7 @@ expect_eq "exit 3: the exit record" \
 
 # ---- the report file and its previous generation --------------------------------------------
 
-F=$LOG/service_svc_term_error.log
+F=$LOG/svc_term_error.log
 check "report file: exists" test -f "$F"
 expect_eq "report file: mode 0640" 640 "$(mode_of "$F")"
 check "report file: what errors prints" cmp -s "$T/want_term1" "$F"
@@ -322,7 +322,7 @@ expect_exit "--venv: VENV/bin is searched first, exit 0" 0 \
 	ctl run -s svc_venv --venv "$T/venv" -- venv-hello
 expect_eq "--venv: VIRTUAL_ENV is set" "venv=$T/venv" "$(cat "$T/out")"
 expect_exit "--venv: a failing command" 4 ctl run -s svc_venv3 --cwd "$W" --venv "$T/venv" -- sh -c 'exit 4'
-check "--venv: the report's Venv line" has_line "$LOG/service_svc_venv3_error.log" "Venv: $T/venv"
+check "--venv: the report's Venv line" has_line "$LOG/svc_venv3_error.log" "Venv: $T/venv"
 
 # ---- signals ----------------------------------------------------------------------------------
 

@@ -1012,21 +1012,161 @@ static void test_filter_matches_services_level_and_logger_prefix(void **state)
 	unpacked(&p);
 }
 
-static void test_filter_unpack_refuses_unknown_keys(void **state)
+/* filter_unpack of the map body(pk, arg) packs: its result, err set. */
+static int unpack_filter_of(void (*body)(msgpack_packer *, const void *),
+                            const void *arg, char *err, size_t errlen)
 {
-	(void)state;
 	struct packed p;
 	msgpack_packer pk;
 	struct filter f;
-	char err[128];
+
 	packing(&p, &pk);
-	msgpack_pack_map(&pk, 1);
-	mp_pack_key(&pk, "color");
-	msgpack_pack_int(&pk, 1);
+	body(&pk, arg);
 	msgpack_object o = unpack_packed(&p);
-	assert_int_equal(filter_unpack(&f, &o, err, sizeof err), -1);
-	assert_non_null(strstr(err, "color"));
+	int rc = filter_unpack(&f, &o, err, errlen);
+	if (rc == 0)
+		filter_fini(&f);
 	unpacked(&p);
+	return rc;
+}
+
+static void pack_color(msgpack_packer *pk, const void *arg)
+{
+	(void)arg;
+	msgpack_pack_map(pk, 1);
+	mp_pack_key(pk, "color");
+	msgpack_pack_int(pk, 1);
+}
+
+static void test_filter_unpack_refuses_unknown_keys(void **state)
+{
+	(void)state;
+	char err[128];
+	assert_int_equal(unpack_filter_of(pack_color, NULL, err, sizeof err),
+	                 -1);
+	assert_non_null(strstr(err, "color"));
+}
+
+/* f through the wire form, as the broker gets it, into g. */
+static void filter_through_wire(const struct filter *f, struct filter *g)
+{
+	struct packed p;
+	msgpack_packer pk;
+	char err[128];
+
+	packing(&p, &pk);
+	filter_pack(&pk, f);
+	msgpack_object o = unpack_packed(&p);
+	assert_int_equal(filter_unpack(g, &o, err, sizeof err), 0);
+	unpacked(&p);
+}
+
+static void
+test_filter_matches_the_publisher_by_pid_uid_gid_and_comm(void **state)
+{
+	(void)state;
+	const uint32_t uids[] = {1001, 1002}, pids[] = {42};
+	const char *comms[] = {"python3"};
+	logbus_filter pub = {.uids = uids,
+	                     .nuids = 2,
+	                     .pids = pids,
+	                     .npids = 1,
+	                     .comms = comms,
+	                     .ncomms = 1};
+	struct filter f, g;
+	char err[128];
+	assert_int_equal(filter_from_public(&f, &pub, err, sizeof err), 0);
+	filter_through_wire(&f, &g);
+
+	struct record_view v = {.level = 20, .service = S("a")};
+	struct frame_record fr = {
+	    .pid = 42, .uid = 1002, .gid = 7, .comm = "python3"};
+	/* the same kind ORs: uid 1001 or 1002 */
+	assert_true(filter_match_frame(&g, &v, &fr));
+	fr.uid = 1001;
+	assert_true(filter_match_frame(&g, &v, &fr));
+	/* kinds AND: a matching uid with another pid or name is out */
+	fr.uid = 1003;
+	assert_false(filter_match_frame(&g, &v, &fr));
+	fr.uid = 1001;
+	fr.pid = 43;
+	assert_false(filter_match_frame(&g, &v, &fr));
+	fr.pid = 42;
+	memcpy(fr.comm, "python", 7);
+	assert_false(filter_match_frame(&g, &v, &fr));
+	/* without the frame nobody is known to be the publisher */
+	memcpy(fr.comm, "python3", 8);
+	assert_true(filter_match_frame(&g, &v, &fr));
+	assert_false(filter_match(&g, &v));
+
+	const uint32_t gids[] = {7};
+	logbus_filter by_gid = {.gids = gids, .ngids = 1};
+	struct filter h;
+	assert_int_equal(filter_from_public(&h, &by_gid, err, sizeof err), 0);
+	assert_true(filter_match_frame(&h, &v, &fr));
+	fr.gid = 8;
+	assert_false(filter_match_frame(&h, &v, &fr));
+	filter_fini(&h);
+	filter_fini(&f);
+	filter_fini(&g);
+}
+
+static void
+test_filter_refuses_a_process_name_the_kernel_cannot_have(void **state)
+{
+	(void)state;
+	const char *comms[] = {"sixteen_bytes_xx"};
+	logbus_filter pub = {.comms = comms, .ncomms = 1};
+	struct filter f;
+	char err[128];
+	assert_int_equal(filter_from_public(&f, &pub, err, sizeof err),
+	                 LOGBUS_EINVAL);
+	assert_non_null(strstr(err, "15 bytes"));
+}
+
+static void test_filter_level_range_has_a_top(void **state)
+{
+	(void)state;
+	logbus_filter pub = {.min_level = 30, .max_level = 49};
+	struct filter f, g;
+	char err[128];
+	assert_int_equal(filter_from_public(&f, &pub, err, sizeof err), 0);
+	filter_through_wire(&f, &g);
+	struct record_view v = {.level = 30, .service = S("a")};
+	assert_true(filter_match(&g, &v));
+	v.level = 49;
+	assert_true(filter_match(&g, &v));
+	v.level = 50;
+	assert_false(filter_match(&g, &v));
+	v.level = 29;
+	assert_false(filter_match(&g, &v));
+	filter_fini(&f);
+	filter_fini(&g);
+
+	logbus_filter empty = {.min_level = 40, .max_level = 30};
+	assert_int_equal(filter_from_public(&f, &empty, err, sizeof err),
+	                 LOGBUS_EINVAL);
+	assert_non_null(strstr(err, "empty"));
+}
+
+/* A uid match that is no uid is refused, never read as another uid.  (A
+ * broker older than the key refuses it as unknown, like "color".) */
+static void pack_negative_uid(msgpack_packer *pk, const void *arg)
+{
+	(void)arg;
+	msgpack_pack_map(pk, 1);
+	mp_pack_key(pk, "uid");
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_int64(pk, -1);
+}
+
+static void test_filter_unpack_refuses_a_bad_publisher_match(void **state)
+{
+	(void)state;
+	char err[128];
+	assert_int_equal(
+	    unpack_filter_of(pack_negative_uid, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "uid"));
 }
 
 static void test_filter_regex_gives_up_at_its_match_limit(void **state)
@@ -1052,26 +1192,31 @@ static void test_filter_regex_gives_up_at_its_match_limit(void **state)
 	filter_fini(&f);
 }
 
+struct twice {
+	const char *k;
+	void (*second)(msgpack_packer *);
+};
+
+/* A map holding key k twice, each with what second() packs. */
+static void pack_twice(msgpack_packer *pk, const void *arg)
+{
+	const struct twice *t = arg;
+
+	msgpack_pack_map(pk, 2);
+	mp_pack_key(pk, t->k);
+	t->second(pk);
+	mp_pack_key(pk, t->k);
+	t->second(pk);
+}
+
 /* filter_unpack of a map holding key k twice, each with what second()
  * packs. */
 static int unpack_repeated(const char *k, void (*second)(msgpack_packer *),
                            char *err, size_t errlen)
 {
-	struct packed p;
-	msgpack_packer pk;
-	struct filter f;
-	packing(&p, &pk);
-	msgpack_pack_map(&pk, 2);
-	mp_pack_key(&pk, k);
-	second(&pk);
-	mp_pack_key(&pk, k);
-	second(&pk);
-	msgpack_object o = unpack_packed(&p);
-	int rc = filter_unpack(&f, &o, err, errlen);
-	if (rc == 0)
-		filter_fini(&f);
-	unpacked(&p);
-	return rc;
+	struct twice t = {k, second};
+
+	return unpack_filter_of(pack_twice, &t, err, errlen);
 }
 
 static void pack_services(msgpack_packer *pk)
@@ -1100,16 +1245,25 @@ static void pack_number(msgpack_packer *pk)
 	msgpack_pack_int(pk, 1);
 }
 
+static void pack_ids(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_uint32(pk, 1000);
+}
+
 static void test_filter_unpack_refuses_repeated_keys(void **state)
 {
 	(void)state;
 	static const struct {
 		const char *key;
 		void (*value)(msgpack_packer *);
-	} cases[] = {{"svc", pack_services}, {"fld", pack_fields},
-	             {"lg", pack_text},      {"re", pack_text},
-	             {"lvl", pack_number},   {"st", pack_number},
-	             {"since", pack_number}, {"until", pack_number}};
+	} cases[] = {{"svc", pack_services},  {"fld", pack_fields},
+	             {"lg", pack_text},       {"re", pack_text},
+	             {"lvl", pack_number},    {"st", pack_number},
+	             {"since", pack_number},  {"until", pack_number},
+	             {"lvlmax", pack_number}, {"pid", pack_ids},
+	             {"uid", pack_ids},       {"gid", pack_ids},
+	             {"comm", pack_services}};
 	char err[128];
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		err[0] = '\0';
@@ -1125,8 +1279,8 @@ static void test_filter_unpack_refuses_repeated_keys(void **state)
 	msgpack_packer pk;
 	struct filter f;
 	packing(&p, &pk);
-	msgpack_pack_map(&pk, 9);
-	for (int i = 0; i < 9; i++) {
+	msgpack_pack_map(&pk, 14);
+	for (int i = 0; i < 14; i++) {
 		char k[8];
 		snprintf(k, sizeof k, "k%d", i);
 		mp_pack_key(&pk, k);
@@ -1134,7 +1288,7 @@ static void test_filter_unpack_refuses_repeated_keys(void **state)
 	}
 	msgpack_object o = unpack_packed(&p);
 	assert_int_equal(filter_unpack(&f, &o, err, sizeof err), -1);
-	assert_non_null(strstr(err, "9 keys"));
+	assert_non_null(strstr(err, "14 keys"));
 	unpacked(&p);
 }
 
@@ -1320,6 +1474,12 @@ int main(void)
 	        test_filter_matches_services_level_and_logger_prefix),
 	    cmocka_unit_test(test_filter_unpack_refuses_unknown_keys),
 	    cmocka_unit_test(test_filter_unpack_refuses_repeated_keys),
+	    cmocka_unit_test(
+	        test_filter_matches_the_publisher_by_pid_uid_gid_and_comm),
+	    cmocka_unit_test(
+	        test_filter_refuses_a_process_name_the_kernel_cannot_have),
+	    cmocka_unit_test(test_filter_level_range_has_a_top),
+	    cmocka_unit_test(test_filter_unpack_refuses_a_bad_publisher_match),
 	    cmocka_unit_test(test_filter_regex_gives_up_at_its_match_limit),
 	    cmocka_unit_test(test_record_refuses_repeated_keys),
 	    cmocka_unit_test(test_frame_detects_flipped_bytes_and_short_tails),

@@ -182,7 +182,7 @@ expect_eq "nobody, cursor resume again: nothing new" "" \
 # error reports
 ctl run -s svc_rcrash -- sh -c 'exit 3' >/dev/null 2>&1 || true
 nctl run -s svc_ncrash -- sh -c 'exit 4' >/dev/null 2>&1 || true
-poll test -e "$T/log/service_svc_ncrash_error.log"
+poll test -e "$T/log/svc_ncrash_error.log"
 expect_eq "nobody, errors: only the report of its own record" "svc_ncrash" \
 	"$(nctl errors | awk '{print $1}')"
 expect_exit "nobody, errors SERVICE of root's: not found" 1 \

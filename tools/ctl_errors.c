@@ -1,6 +1,6 @@
 /*
  * ctl_errors.c: `logbusctl errors`, the per-service error reports logbusd
- * keeps (service_<id>_error.log): the list of them, the newest last, or one
+ * keeps (<service>_error.log): the list of them, the newest last, or one
  * service's latest report exactly as stored (and with --all the one
  * before it).
  */
@@ -175,7 +175,7 @@ const char ctl_errors_help[] =
 "last: SERVICE  WRITTEN (local time)  SIZE (bytes)  (N kept), or "
 "\"no error\n"
 "reports\".  With SERVICE, its latest report "
-"(service_SERVICE_error.log in\n"
+"(SERVICE_error.log in\n"
 "logbusd's log directory) exactly as stored.\n"
 "\n"
 "  -a, --all              with SERVICE: the latest report, then the "

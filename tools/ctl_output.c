@@ -19,6 +19,7 @@
 #include "logbusctl.h"
 #include "record.h"
 #include "strbuf.h"
+#include "timefmt.h"
 
 /* Levels from WARNING up stand out on a terminal (journalctl's habit). */
 #define COLOR_WARNING "\033[1;33m"
@@ -193,6 +194,109 @@ int out_format_record(const logbus_record *rec, enum out_format format,
 	if (code != NULL)
 		color_tail(b, rec->message_len, code);
 	return b->failed ? LOGBUS_ENOMEM : LOGBUS_OK;
+}
+
+/*
+ * The time a text line starts with (the library's: Python's layout, local
+ * time, milliseconds) in another style: UTC, microseconds or journalctl's
+ * short-iso.  A line that does not start with that time stays as it is.
+ */
+void out_retime(struct strbuf *b, int64_t ns, enum out_time style, bool utc)
+{
+	char was[TIMEFMT_MAX], now[TIMEFMT_MAX];
+	size_t wlen = timefmt_python(was, sizeof was, ns), nlen;
+
+	if (style == OUT_TIME_ISO)
+		nlen = timefmt_iso(now, sizeof now, ns, utc);
+	else
+		nlen = timefmt_text(now, sizeof now, ns, utc,
+		                    style == OUT_TIME_PRECISE ? 6 : 3);
+	if (b->failed || b->len < wlen || memcmp(b->p, was, wlen) != 0)
+		return;
+	size_t rest = b->len - wlen;
+	if (nlen > wlen) {
+		sb_put(b, now, nlen - wlen); /* room; overwritten below */
+		if (b->failed)
+			return;
+	}
+	memmove(b->p + nlen, b->p + wlen, rest);
+	memcpy(b->p, now, nlen);
+	b->len = nlen + rest;
+	b->p[b->len] = '\0';
+}
+
+static void pretty_newline(struct strbuf *o, int depth)
+{
+	sb_put(o, "\n", 1);
+	for (int i = 0; i < depth; i++)
+		sb_put(o, "        ", 8);
+}
+
+/*
+ * A one-line JSON object in *b as journalctl -o json-pretty lays one out:
+ * a key per line, indented by 8, "key" : value, nested objects the same.
+ * Strings are copied as they are (escapes included).  LOGBUS_OK or
+ * LOGBUS_ENOMEM.
+ */
+int out_json_pretty(struct strbuf *b)
+{
+	struct strbuf o = {0};
+	bool in_str = false, esc = false;
+	int depth = 0;
+	size_t len = b->len;
+
+	while (len > 0 && b->p[len - 1] == '\n')
+		len--;
+	for (size_t i = 0; i < len; i++) {
+		char c = b->p[i];
+		if (in_str) {
+			sb_put(&o, &c, 1);
+			if (esc)
+				esc = false;
+			else if (c == '\\')
+				esc = true;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		switch (c) {
+		case '"':
+			in_str = true;
+			sb_put(&o, &c, 1);
+			break;
+		case '{':
+		case '[':
+			sb_put(&o, &c, 1);
+			if (i + 1 < len &&
+			    (b->p[i + 1] == '}' || b->p[i + 1] == ']'))
+				break; /* {} and [] stay on one line */
+			pretty_newline(&o, ++depth);
+			break;
+		case '}':
+		case ']':
+			if (i > 0 && b->p[i - 1] != '{' && b->p[i - 1] != '[')
+				pretty_newline(&o, --depth);
+			sb_put(&o, &c, 1);
+			break;
+		case ',':
+			sb_put(&o, ",", 1);
+			pretty_newline(&o, depth);
+			break;
+		case ':':
+			sb_put(&o, " : ", 3);
+			break;
+		default:
+			sb_put(&o, &c, 1);
+		}
+	}
+	sb_put(&o, "\n", 1);
+	if (o.failed) {
+		sb_free(&o);
+		return LOGBUS_ENOMEM;
+	}
+	sb_free(b);
+	*b = o;
+	return LOGBUS_OK;
 }
 
 /* "2026-11-22 10:00:00", local time. */

@@ -427,6 +427,7 @@ int cmd_publish(int argc, char **argv)
 	po.logger = a.logger;
 	po.queue_bytes = PUBLISH_QUEUE_BYTES;
 	po.on_full = LOGBUS_ON_FULL_BLOCK;
+	po.fail_fast = 1; /* no socket file: say so now, not after --timeout */
 	if ((rc = logbus_publisher_open(&pub, &po)) != LOGBUS_OK) {
 		/* The service id was checked: the logger is to blame. */
 		if (rc == LOGBUS_EINVAL)

@@ -2,7 +2,7 @@
  * ctl_run.c: `logbusctl run`, a supervisor for one command.  The command's
  * stdout and stderr become records of a service, line by line, and still
  * reach our own stdout and stderr as they come; its end becomes an exit
- * report, from which logbusd writes service_<id>_error.log.
+ * report, from which logbusd writes <service>_error.log.
  *
  * How it is built, and why:
  *  - the child is started with posix_spawn before the publisher exists:
@@ -949,7 +949,7 @@ const char ctl_run_help[] =
 "(stream stdout or stderr) and is copied to logbusctl's stdout or stderr "
 "as it\n"
 "comes; its end is published as an exit report, which logbusd keeps as\n"
-"service_SERVICE_error.log (see logbusctl errors).  stdin is the "
+"SERVICE_error.log (see logbusctl errors).  stdin is the "
 "command's.\n"
 "The first record is \"Process started with PID: N\" (fields pid, cmd).\n"
 "\n"

@@ -66,7 +66,7 @@ static int view_parse(int argc, char **argv, struct view_args *a,
 /* ---- human units ------------------------------------------------------- */
 
 /* "512 B", "1.5 KiB", "12.0 MiB". */
-static const char *bytes_text(double n, char *buf, size_t len)
+const char *bytes_text(double n, char *buf, size_t len)
 {
 	static const char *const units[] = {"B",   "KiB", "MiB",
 	                                    "GiB", "TiB", "PiB"};

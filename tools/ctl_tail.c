@@ -1,13 +1,17 @@
 /*
  * ctl_tail.c: `logbusctl tail`, records from logbusd's journal, filtered,
  * oldest first: the last N, all since a time or after a cursor, and with -f
- * the records committed from then on.
+ * the records committed from then on; with -r newest first.  It reads as
+ * journalctl does (-u, -e, -p ranges, _UID= matches, -o short-iso, ...),
+ * and --disk-usage and --vacuum-* do journalctl's work on the journal
+ * instead of reading it.
  *
  * A read is a logbus_reader; tail decides only where it starts (a cursor
  * wins, then -n all, then --since without -n, else the last N) and what it
  * prints.  With a cursor and -n N the last N after the cursor are kept in a
- * ring of formatted lines.  Following, output is flushed at the end of each
- * burst and at most FOLLOW_FLUSH_MS after a record came; the cursor file
+ * ring of formatted lines, and so is everything -r prints, to be written
+ * newest first once the read ended.  Following, output is flushed at the end of
+ * each burst and at most FOLLOW_FLUSH_MS after a record came; the cursor file
  * is written only after a flush, so that it never gets ahead of what a
  * reader of our output was given.  A broker that goes away while we follow
  * is said once and waited for.  No state outside a command's frame but the
@@ -28,6 +32,7 @@
 #include "logbusctl.h"
 #include "proto.h"
 #include "record.h"
+#include "size.h"
 #include "strbuf.h"
 #include "timefmt.h"
 
@@ -42,7 +47,8 @@ struct tail_args {
 	size_t nservices;
 	const char **fields; /* -F KEY=VALUE, as given */
 	size_t nfields;
-	int min_level;
+	struct publisher_matches matches; /* _PID=, -F uid=, ... */
+	int min_level, max_level;
 	const char *logger_prefix;
 	const char *regex;
 	unsigned streams; /* 1 << LOGBUS_STREAM_*; 0: all */
@@ -53,10 +59,53 @@ struct tail_args {
 	const char *cursor; /* where to start: after_cursor, file_cursor */
 	char file_cursor[CURSOR_TEXT_MAX];
 	bool follow, n_given, n_all, show_cursor, no_color, color;
+	bool reverse, pager_end, utc, quiet;
 	int64_t n;
 	enum out_format format;
+	enum out_time time; /* of text lines */
+	bool pretty;        /* json laid out over lines */
 	int timeout_ms;
+	/* instead of reading: --disk-usage, --vacuum-* (-1: not given) */
+	bool disk_usage;
+	int64_t vacuum_bytes, vacuum_age_s;
 };
+
+/* Long-only options of tail. */
+enum {
+	OPT_UTC = OPT_COMMAND_BASE,
+	OPT_DISK_USAGE,
+	OPT_VACUUM_SIZE,
+	OPT_VACUUM_TIME,
+};
+
+/* -o's names: journalctl's where they mean the same. */
+static const struct {
+	const char *name;
+	enum out_format format;
+	enum out_time time;
+	bool pretty;
+} outputs[] = {
+    {"text", OUT_TEXT, OUT_TIME_TEXT, false},
+    {"short", OUT_TEXT, OUT_TIME_TEXT, false},
+    {"short-precise", OUT_TEXT, OUT_TIME_PRECISE, false},
+    {"short-iso", OUT_TEXT, OUT_TIME_ISO, false},
+    {"json", OUT_JSON, OUT_TIME_TEXT, false},
+    {"json-pretty", OUT_JSON, OUT_TIME_TEXT, true},
+    {"cat", OUT_CAT, OUT_TIME_TEXT, false},
+    {"verbose", OUT_VERBOSE, OUT_TIME_TEXT, false},
+};
+
+static bool parse_output(const char *s, struct tail_args *a)
+{
+	for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++)
+		if (strcmp(outputs[i].name, s) == 0) {
+			a->format = outputs[i].format;
+			a->time = outputs[i].time;
+			a->pretty = outputs[i].pretty;
+			return true;
+		}
+	return false;
+}
 
 /* ---- the command line -------------------------------------------------- */
 
@@ -81,8 +130,12 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 	static const struct option longopts[] = {
 	    {"follow", no_argument, NULL, 'f'},
 	    {"lines", required_argument, NULL, 'n'},
+	    {"reverse", no_argument, NULL, 'r'},
+	    {"pager-end", no_argument, NULL, 'e'},
 	    {"service", required_argument, NULL, 's'},
+	    {"unit", required_argument, NULL, 'u'},
 	    {"level", required_argument, NULL, 'p'},
+	    {"priority", required_argument, NULL, 'p'},
 	    {"logger", required_argument, NULL, 'l'},
 	    {"grep", required_argument, NULL, 'g'},
 	    {"field", required_argument, NULL, 'F'},
@@ -95,17 +148,24 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 	    {"cursor-file", required_argument, NULL, OPT_CURSOR_FILE},
 	    {"no-color", no_argument, NULL, OPT_NO_COLOR},
 	    {"no-pager", no_argument, NULL, OPT_NO_PAGER},
+	    {"utc", no_argument, NULL, OPT_UTC},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"disk-usage", no_argument, NULL, OPT_DISK_USAGE},
+	    {"vacuum-size", required_argument, NULL, OPT_VACUUM_SIZE},
+	    {"vacuum-time", required_argument, NULL, OPT_VACUUM_TIME},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    COMMON_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	int64_t now = timefmt_now_ns();
 	const char *eq;
+	uint64_t size;
+	int64_t span;
 	int c, rc;
 
-	while (
-	    (c = command_getopt(argc, argv, ":fn:s:p:l:g:F:S:U:o:h", longopts,
-	                        &a->run_dir, &a->timeout_ms, &rc)) != -1) {
+	while ((c = command_getopt(argc, argv, ":fn:res:u:p:l:g:F:S:U:o:qh",
+	                           longopts, &a->run_dir, &a->timeout_ms,
+	                           &rc)) != -1) {
 		switch (c) {
 		case OPT_STOP:
 			return rc;
@@ -123,14 +183,21 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 				                   "'all'",
 				                   optarg);
 			break;
+		case 'r':
+			a->reverse = true;
+			break;
+		case 'e':
+			a->pager_end = true;
+			break;
 		case 's':
+		case 'u':
 			if ((rc = service_arg(argv[0], optarg)) != PARSE_OK)
 				return rc;
 			a->services[a->nservices++] = optarg;
 			break;
 		case 'p':
-			if ((rc = level_arg(argv[0], optarg, &a->min_level)) !=
-			    PARSE_OK)
+			if ((rc = priority_arg(argv[0], optarg, &a->min_level,
+			                       &a->max_level)) != PARSE_OK)
 				return rc;
 			break;
 		case 'l':
@@ -144,6 +211,13 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 			a->regex = optarg;
 			break;
 		case 'F':
+			rc = publisher_match_arg(argv[0], optarg, true,
+			                         &a->matches);
+			if (rc == 1)
+				break;
+			if (rc != 0)
+				return rc;
+			optarg = (char *)field_match_key(optarg);
 			if ((eq = strchr(optarg, '=')) == NULL)
 				return usage_error(argv[0],
 				                   "bad -F '%s': write "
@@ -178,19 +252,13 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 				a->until_arg = optarg;
 			break;
 		case 'o':
-			if (strcmp(optarg, "text") == 0)
-				a->format = OUT_TEXT;
-			else if (strcmp(optarg, "json") == 0)
-				a->format = OUT_JSON;
-			else if (strcmp(optarg, "cat") == 0)
-				a->format = OUT_CAT;
-			else if (strcmp(optarg, "verbose") == 0)
-				a->format = OUT_VERBOSE;
-			else
-				return usage_error(argv[0],
-				                   "unknown output '%s': use "
-				                   "text, json, cat or verbose",
-				                   optarg);
+			if (!parse_output(optarg, a))
+				return usage_error(
+				    argv[0],
+				    "unknown output '%s': use text (or short), "
+				    "short-iso, short-precise, json, "
+				    "json-pretty, cat or verbose",
+				    optarg);
 			break;
 		case OPT_AFTER_CURSOR:
 			if (*optarg == '\0')
@@ -212,12 +280,68 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 			break;
 		case OPT_NO_PAGER:
 			break; /* we never page */
+		case OPT_UTC:
+			a->utc = true;
+			break;
+		case 'q':
+			a->quiet = true;
+			break;
+		case OPT_DISK_USAGE:
+			a->disk_usage = true;
+			break;
+		case OPT_VACUUM_SIZE:
+			if (!size_parse(optarg, &size) || size > INT64_MAX)
+				return usage_error(
+				    argv[0],
+				    "bad --vacuum-size '%s': a "
+				    "size to keep, like 500M or "
+				    "2G (0: only the segment being "
+				    "written)",
+				    optarg);
+			a->vacuum_bytes = (int64_t)size;
+			break;
+		case OPT_VACUUM_TIME:
+			if (!parse_span_arg(optarg, &span))
+				return usage_error(
+				    argv[0],
+				    "bad --vacuum-time '%s': how "
+				    "much to keep, like 2d, 12h, "
+				    "1month or '1h 30min'",
+				    optarg);
+			a->vacuum_age_s = span / NS_PER_S;
+			break;
 		default:
 			return option_error(argv[0], c, argv, longopts);
 		}
 	}
-	if ((rc = no_arguments(argc, argv)) != PARSE_OK)
-		return rc;
+	for (; optind < argc; optind++) {
+		rc = publisher_match_arg(argv[0], argv[optind], false,
+		                         &a->matches);
+		if (rc == 0)
+			return usage_error(
+			    argv[0],
+			    "unexpected argument '%s': matches "
+			    "are _PID=, _UID=, _GID= and _COMM=; "
+			    "a field is -F KEY=VALUE",
+			    argv[optind]);
+		if (rc != 1)
+			return rc;
+	}
+	if (a->reverse && a->follow)
+		return usage_error(argv[0], "-r/--reverse and -f/--follow do "
+		                            "not go together: give one");
+	if ((a->disk_usage || a->vacuum_bytes >= 0 || a->vacuum_age_s >= 0) &&
+	    a->follow)
+		return usage_error(argv[0], "--disk-usage and --vacuum-* print "
+		                            "and exit: not with -f");
+	if (a->disk_usage && (a->vacuum_bytes >= 0 || a->vacuum_age_s >= 0))
+		return usage_error(argv[0], "--disk-usage and --vacuum-* are "
+		                            "two commands: give one");
+	if (a->pager_end && !a->n_given) {
+		/* journalctl without a pager: -e is -n 1000 */
+		a->n_given = true;
+		a->n = 1000;
+	}
 	if (a->after_cursor != NULL && a->cursor_file != NULL)
 		return usage_error(argv[0], "--after-cursor and --cursor-file "
 		                            "both say where to start: give "
@@ -241,6 +365,8 @@ static void tail_options(const struct tail_args *a, logbus_reader_options *ro)
 	ro->filter.services = a->nservices ? a->services : NULL;
 	ro->filter.nservices = a->nservices;
 	ro->filter.min_level = a->min_level;
+	ro->filter.max_level = a->max_level;
+	publisher_matches_filter(&a->matches, &ro->filter);
 	ro->filter.logger_prefix = a->logger_prefix;
 	ro->filter.streams = a->streams;
 	ro->filter.fields = a->nfields ? a->fields : NULL;
@@ -265,6 +391,32 @@ static void tail_options(const struct tail_args *a, logbus_reader_options *ro)
 }
 
 /* ---- reading what is there --------------------------------------------- */
+
+/* A record as -o, --utc and -o short-* say, into b. */
+static int tail_format(const logbus_record *rec, const struct tail_args *a,
+                       struct strbuf *b)
+{
+	int rc = out_format_record(rec, a->format, a->color, b);
+
+	if (rc != LOGBUS_OK)
+		return rc;
+	if (a->format == OUT_TEXT && (a->utc || a->time != OUT_TIME_TEXT))
+		out_retime(b, rec->time_ns, a->time, a->utc);
+	if (a->pretty)
+		return out_json_pretty(b);
+	return b->failed ? LOGBUS_ENOMEM : LOGBUS_OK;
+}
+
+/* journalctl's line for an empty result, in the formats read by people
+ * (json and cat print nothing, as journalctl's do), unless -q. */
+static enum out_result tail_no_entries(const struct tail_args *a)
+{
+	static const char line[] = "-- No entries --\n";
+
+	if (a->quiet || (a->format != OUT_TEXT && a->format != OUT_VERBOSE))
+		return OUT_OK;
+	return out_write(line, sizeof line - 1);
+}
 
 /* A reader's failure as one line; exit 1, or 2 when the command line is
  * to blame.  r is NULL when opening failed; open_err then says why. */
@@ -395,9 +547,11 @@ static struct strbuf *ring_next(struct line_ring *ring)
 	return s;
 }
 
-static enum out_result ring_write(const struct line_ring *ring)
+/* The lines oldest first, or newest first (-r). */
+static enum out_result ring_write(const struct line_ring *ring, bool reverse)
 {
-	for (size_t i = 0; i < ring->count; i++) {
+	for (size_t k = 0; k < ring->count; k++) {
+		size_t i = reverse ? ring->count - 1 - k : k;
 		const struct strbuf *s =
 		    &ring->slots[(ring->start + i) % ring->count];
 		enum out_result o = out_write(s->p, s->len);
@@ -407,8 +561,22 @@ static enum out_result ring_write(const struct line_ring *ring)
 	return OUT_OK;
 }
 
+/* Whether what is printed is the last N matching records: the reader
+ * reads only those (a tail), or all after a cursor of which the ring
+ * keeps N. */
+static bool tail_bounded(const struct tail_args *a)
+{
+	if (a->n_all)
+		return false;
+	if (a->cursor != NULL)
+		return a->n_given;
+	return a->n_given || a->since_arg == NULL;
+}
+
 /* Read a snapshot to its end; with a cursor and -n N print only the last
- * N.  last: nothing follows (the cursor line is printed). */
+ * N; with -r hold what is to be printed and write it newest first at the
+ * end (the reader hands records out oldest first).  last: nothing follows
+ * (the cursor line and "-- No entries --" are printed). */
 static int tail_snapshot(logbus_reader *r, const struct tail_args *a, bool last)
 {
 	struct line_ring ring = {0};
@@ -419,10 +587,14 @@ static int tail_snapshot(logbus_reader *r, const struct tail_args *a, bool last)
 
 	/* journalctl --after-cursor -n N: read all after the cursor, keep
 	 * the last N. */
-	bool use_ring = a->cursor != NULL && a->n_given && !a->n_all;
+	bool use_ring =
+	    (a->cursor != NULL && a->n_given && !a->n_all) || a->reverse;
 
-	ring.max = use_ring ? (size_t)a->n : 0;
+	ring.max = !use_ring         ? 0
+	           : tail_bounded(a) ? (size_t)a->n
+	                             : SIZE_MAX / sizeof(struct strbuf);
 	bool any = false, lost = false;
+	size_t printed = 0;
 	for (;;) {
 		rc = logbus_reader_next(r, &rec, -1);
 		/* Records gone on the way (a gap, or retention while this
@@ -448,21 +620,24 @@ static int tail_snapshot(logbus_reader *r, const struct tail_args *a, bool last)
 				rc = LOGBUS_ENOMEM;
 				break;
 			}
-			if ((rc = out_format_record(rec, a->format, a->color,
-			                            s)) != LOGBUS_OK)
+			if ((rc = tail_format(rec, a, s)) != LOGBUS_OK)
 				break;
 			continue;
 		}
-		if ((rc = out_format_record(rec, a->format, a->color, &buf)) !=
-		    LOGBUS_OK)
+		if ((rc = tail_format(rec, a, &buf)) != LOGBUS_OK)
 			break;
 		if ((o = out_write(buf.p, buf.len)) != OUT_OK)
 			break;
+		printed++;
 	}
 	sb_free(&buf);
-	if (o == OUT_OK && rc == 0 && use_ring)
-		o = ring_write(&ring);
+	if (o == OUT_OK && rc == 0 && use_ring) {
+		o = ring_write(&ring, a->reverse);
+		printed = ring.count;
+	}
 	ring_fini(&ring);
+	if (o == OUT_OK && rc == 0 && last && printed == 0)
+		o = tail_no_entries(a);
 	if (o == OUT_CLOSED)
 		return 0;
 	if (o == OUT_ERROR)
@@ -552,7 +727,7 @@ static int follow_print(logbus_reader *r, const struct tail_args *a,
 {
 	enum out_result o;
 
-	if (out_format_record(rec, a->format, a->color, buf) != LOGBUS_OK)
+	if (tail_format(rec, a, buf) != LOGBUS_OK)
 		return fail("out of memory after reading records");
 	if ((o = out_write(buf->p, buf->len)) != OUT_OK)
 		return o == OUT_ERROR ? EXIT_FAIL : 0;
@@ -645,21 +820,39 @@ int cmd_tail(int argc, char **argv)
 	    .n = 10,
 	    .format = OUT_TEXT,
 	    .timeout_ms = DEFAULT_TIMEOUT_MS,
+	    .vacuum_bytes = -1,
+	    .vacuum_age_s = -1,
 	};
 	logbus_reader_options ro = {0};
 	logbus_reader *r = NULL;
 	char err[512] = "", cursor[CURSOR_TEXT_MAX];
 	int rc;
 
-	/* At most one service or field per argument. */
+	/* At most one service, field or match per argument. */
 	a.services = calloc((size_t)argc, sizeof *a.services);
 	a.fields = calloc((size_t)argc, sizeof *a.fields);
-	if (a.services == NULL || a.fields == NULL) {
+	a.matches.comms = calloc((size_t)argc, sizeof *a.matches.comms);
+	for (int k = 0; k < MATCH_COMM; k++)
+		a.matches.ids[k] =
+		    calloc((size_t)argc, sizeof *a.matches.ids[k]);
+	if (a.services == NULL || a.fields == NULL || a.matches.comms == NULL ||
+	    a.matches.ids[MATCH_PID] == NULL ||
+	    a.matches.ids[MATCH_UID] == NULL ||
+	    a.matches.ids[MATCH_GID] == NULL) {
 		rc = fail("out of memory");
 		goto out;
 	}
 	if ((rc = tail_parse(argc, argv, &a)) != PARSE_OK)
 		goto out;
+	if (a.disk_usage) {
+		rc = journal_disk_usage(a.run_dir);
+		goto out;
+	}
+	if (a.vacuum_bytes >= 0 || a.vacuum_age_s >= 0) {
+		rc = journal_vacuum_now(a.run_dir, a.vacuum_bytes,
+		                        a.vacuum_age_s);
+		goto out;
+	}
 	a.color = (a.format == OUT_TEXT || a.format == OUT_CAT) &&
 	          !a.no_color && getenv("NO_COLOR") == NULL &&
 	          isatty(STDOUT_FILENO);
@@ -703,12 +896,17 @@ int cmd_tail(int argc, char **argv)
 out:
 	free(a.services);
 	free(a.fields);
+	free(a.matches.comms);
+	for (int k = 0; k < MATCH_COMM; k++)
+		free(a.matches.ids[k]);
 	return rc;
 }
 
 /* clang-format off */
 const char ctl_tail_help[] =
-"usage: logbusctl tail [options]\n"
+"usage: logbusctl tail [options] [_PID=N|_UID=N|_GID=N|_COMM=NAME]...\n"
+"       logbusctl tail --disk-usage | --vacuum-size=BYTES "
+"--vacuum-time=TIME\n"
 "\n"
 "Print records from logbusd's journal, oldest first: by default the "
 "last 10,\n"
@@ -727,9 +925,24 @@ const char ctl_tail_help[] =
 "                         --show-cursor gives the end's cursor); "
 "all: from\n"
 "                         the oldest record kept\n"
+"  -r, --reverse          newest first (with -n N: the newest N); "
+"not with -f\n"
+"  -e, --pager-end        the end: -n 1000 unless -n is given "
+"(journalctl's\n"
+"                         -e without a pager)\n"
 "  -s, --service ID       only this service; repeat for more\n"
-"  -p, --level LEVEL      only this level and above (error: error "
-"and critical)\n"
+"  -u, --unit ID          the same as -s\n"
+"  -p, --priority LEVEL   only this level and above, or a range "
+"FROM..TO\n"
+"                         (warning..err, either order): journalctl's "
+"emerg 0,\n"
+"                         alert 1, crit 2 (all three: CRITICAL), err "
+"3, warning 4,\n"
+"                         notice 5 (INFO: logbus has no NOTICE), info "
+"6, debug 7;\n"
+"                         or Python's debug, info, warning, error, "
+"critical,\n"
+"                         10..255; 8 and 9 are refused\n"
 "  -l, --logger PREFIX    only this logger and its children (pactown "
 "matches\n"
 "                         pactown.sandbox, not pactownx)\n"
@@ -743,7 +956,16 @@ const char ctl_tail_help[] =
 "  -F, --field KEY=VALUE  only records whose field KEY, written as "
 "text, is\n"
 "                         VALUE (user=user123, port=8001); repeat: "
-"all hold\n"
+"all hold.\n"
+"                         pid=, uid=, gid=, comm= are the publisher's "
+"(as _PID=\n"
+"                         ...); field.uid= is a field named uid\n"
+"  _PID=N, _UID=N, _GID=N, _COMM=NAME\n"
+"                         only records of this publisher, as logbusd "
+"saw it\n"
+"                         (journalctl's matches): the same key "
+"repeated is\n"
+"                         either value, different keys all hold\n"
 "  -S, --since TIME       only records from TIME on; without -n, all "
 "of them\n"
 "  -U, --until TIME       only records before TIME\n"
@@ -759,13 +981,24 @@ const char ctl_tail_help[] =
 "      --show-cursor      end with a line \"-- cursor: CUR\" for "
 "--after-cursor,\n"
 "                         in json output too (skip it when parsing)\n"
-"  -o, --output FORMAT    text (the Python logging layout), json (an "
-"object\n"
-"                         per line), cat (the message only) or "
-"verbose (a\n"
-"                         line \"TIME [CURSOR]\", then \"    "
-"KEY=VALUE\" lines:\n"
-"                         seq ... comm, the fields, the message)\n"
+"  -o, --output FORMAT    text or short (the Python logging layout), "
+"short-iso\n"
+"                         (2026-11-22T10:00:00+0100 ...), "
+"short-precise\n"
+"                         (microseconds), json (an object per line), "
+"json-pretty\n"
+"                         (a key per line), cat (the message only) or "
+"verbose\n"
+"                         (a line \"TIME [CURSOR]\", then \"    "
+"KEY=VALUE\"\n"
+"                         lines: seq ... comm, the fields, the "
+"message)\n"
+"      --utc              times of text and short-* in UTC (--since "
+"stays local)\n"
+"  -q, --quiet            no \"-- No entries --\" line when nothing "
+"matched\n"
+"                         (text, short-* and verbose print it, like "
+"journalctl)\n"
 "      --no-color         no colour; on a terminal, text and cat "
 "show\n"
 "                         WARNING in yellow and ERROR and above in "
@@ -774,7 +1007,18 @@ const char ctl_tail_help[] =
 "      --no-pager         accepted (journalctl's habit); we never "
 "page\n"
 "      --timeout SEC      wait this long for each answer of logbusd "
-"(default 5)\n" RUN_DIR_HELP "  -h, --help             this text\n"
+"(default 5)\n"
+"      --disk-usage       print how much the journal takes up, and "
+"exit\n"
+"      --vacuum-size=BYTES, --vacuum-time=TIME\n"
+"                         remove the oldest journal segments until "
+"it is at most\n"
+"                         BYTES (500M, 2G) and holds no segment "
+"wholly older\n"
+"                         than TIME (2d, 12h, 1month); never the "
+"segment being\n"
+"                         written; print what went (root and the "
+"reader group)\n" RUN_DIR_HELP "  -h, --help             this text\n"
 "\n"
 "TIME: RFC 3339 (2026-11-22T10:00:00Z, 2026-11-22T10:00:00.5+02:00); "
 "local\n"

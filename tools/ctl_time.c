@@ -335,6 +335,11 @@ bool parse_time(const char *s, int64_t now, int64_t *out)
 	return parse_absolute(s, now, out);
 }
 
+bool parse_span_arg(const char *s, int64_t *ns)
+{
+	return parse_span(s, strlen(s), ns);
+}
+
 int64_t monotonic_ms(void)
 {
 	return timefmt_mono_ns() / 1000000;

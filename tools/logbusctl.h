@@ -6,7 +6,9 @@
  * ctl_messages.c (what a user reads on stderr), ctl_options.c (the options
  * every command takes), ctl_output.c (standard output and records as
  * text), ctl_time.c (times on the command line), ctl_cursor_file.c (tail's
- * --cursor-file).
+ * --cursor-file), and tail's journalctl habits: ctl_priority.c (-p),
+ * ctl_matches.c (_PID=, _UID=, ...), ctl_journal.c (--disk-usage,
+ * --vacuum-*).
  *
  * Every message a user sees is one line on stderr starting "logbusctl: ";
  * exit status 0 done, 1 the operation failed, 2 the command line is wrong.
@@ -163,6 +165,59 @@ int out_format_record(const logbus_record *rec, enum out_format format,
 /* "2026-11-22 10:00:00", local time. */
 void local_time_text(int64_t ns, char *buf, size_t len);
 
+/* How a text line's time reads: Python's (milliseconds), with
+ * microseconds (-o short-precise), or journalctl's short-iso. */
+enum out_time { OUT_TIME_TEXT, OUT_TIME_PRECISE, OUT_TIME_ISO };
+
+/* Replace the time a text line in *b starts with (out_format_record's:
+ * local, milliseconds) by the record's time ns in style, in UTC if utc. */
+void out_retime(struct strbuf *b, int64_t ns, enum out_time style, bool utc);
+
+/* A JSON line in *b laid out as journalctl -o json-pretty does: a key
+ * per line, indented.  LOGBUS_OK or LOGBUS_ENOMEM. */
+int out_json_pretty(struct strbuf *b);
+
+/* "512 B", "1.5 KiB", "12.0 MiB" (ctl_stats.c). */
+const char *bytes_text(double n, char *buf, size_t len);
+
+/* ---- tail's -p (ctl_priority.c) ---------------------------------------- */
+
+/* A level or range, journalctl's or Python's, into the filter's bounds
+ * (*max 0: none). */
+int priority_arg(const char *cmd, const char *arg, int *min, int *max);
+
+/* ---- tail's matches on the publisher (ctl_matches.c) ------------------- */
+
+enum match_kind { MATCH_PID, MATCH_UID, MATCH_GID, MATCH_COMM };
+
+/* The caller gives each array room for one value per argument. */
+struct publisher_matches {
+	uint32_t *ids[MATCH_COMM]; /* by MATCH_PID, MATCH_UID, MATCH_GID */
+	size_t nids[MATCH_COMM];
+	const char **comms;
+	size_t ncomms;
+};
+
+/* _PID=N, _UID=N, _GID=N or _COMM=NAME (from_field: also pid=, uid=, gid=
+ * and comm=, -F's words): 1 when arg is one (added to m), 0 when it is not,
+ * else the exit status after a usage error. */
+int publisher_match_arg(const char *cmd, const char *arg, bool from_field,
+                        struct publisher_matches *m);
+/* -F field.uid=V (pid, gid, comm): "uid=V", the structured field; any
+ * other arg as it is. */
+const char *field_match_key(const char *arg);
+void publisher_matches_filter(const struct publisher_matches *m,
+                              logbus_filter *f);
+
+/* ---- tail's --disk-usage and --vacuum-* (ctl_journal.c) ---------------- */
+
+/* Print how much the journal takes up; an exit status. */
+int journal_disk_usage(const char *run_dir);
+/* Vacuum with these limits (-1: none) and print what went; an exit
+ * status. */
+int journal_vacuum_now(const char *run_dir, int64_t max_bytes,
+                       int64_t max_age_s);
+
 /* ---- times (ctl_time.c) ------------------------------------------------ */
 
 #define NS_PER_S INT64_C(1000000000)
@@ -170,6 +225,9 @@ void local_time_text(int64_t ns, char *buf, size_t len);
 /* A --since or --until value as ns since the epoch; now is the command's
  * start, the same for both. */
 bool parse_time(const char *s, int64_t now, int64_t *out);
+
+/* A span like "2d", "1h 30min", "90" (seconds) in ns (--vacuum-time). */
+bool parse_span_arg(const char *s, int64_t *ns);
 
 /* CLOCK_MONOTONIC in ms. */
 int64_t monotonic_ms(void);

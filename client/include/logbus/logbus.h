@@ -128,6 +128,13 @@ typedef struct logbus_publisher_options {
 	 * the previous one is in flight, so a quiet publisher has no added
 	 * latency and a busy one still sends large batches. */
 	int linger_ms;
+	/* 1: logbus_flush (and so logbus_publisher_close) returns
+	 * LOGBUS_EUNREACHABLE at once, the records still queued, while no
+	 * broker can be reached: no socket file, or this user may not enter
+	 * the run directory or open the socket (logbus_publisher_error says
+	 * which); for a command-line tool.  0 (the default): flush waits up
+	 * to its timeout, for a broker that is starting or restarting. */
+	int fail_fast;
 } logbus_publisher_options;
 
 /* Open a publisher.  Connecting is asynchronous: this does not fail when the
@@ -248,7 +255,7 @@ typedef struct logbus_exit {
  * Publish a process exit: one ERROR record (INFO for exit code 0) whose
  * message says how it ended ("Process killed by SIGTERM (exit code: -15)")
  * followed by the last lines of stderr, carrying the whole report, from
- * which logbusd writes service_<id>_error.log.  Flushes before it returns:
+ * which logbusd writes <service>_error.log.  Flushes before it returns:
  * LOGBUS_OK once the broker has it, else as logbus_flush.
  */
 LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
@@ -306,6 +313,20 @@ typedef struct logbus_filter {
 	                              "(?i)(error|exception|failed)" */
 	int64_t since_ns;          /* record time >= since_ns (0: any) */
 	int64_t until_ns;          /* record time < until_ns (0: any) */
+	int max_level;             /* level <= max_level (0: no bound) */
+	/* The publisher as logbusd saw it (logbus_record's trusted pid, uid,
+	 * gid and comm; journalctl's _PID=, _UID=, _GID=, _COMM=): a record
+	 * passes when its pid is one of pids (none given: any), and the
+	 * same for uids, gids and comms (at most 15 bytes, exact).  A
+	 * reader outside the reader group still sees only its own uid. */
+	const uint32_t *pids;
+	size_t npids;
+	const uint32_t *uids;
+	size_t nuids;
+	const uint32_t *gids;
+	size_t ngids;
+	const char *const *comms;
+	size_t ncomms;
 } logbus_filter;
 
 typedef struct logbus_reader_options {
@@ -420,6 +441,34 @@ LOGBUS_API int logbus_error_report(const char *run_dir, const char *service,
  * *files says how many. */
 LOGBUS_API int logbus_rotate(const char *run_dir, unsigned *files, char *err,
                              size_t errlen);
+
+/* A journal segment logbus_vacuum removed. */
+typedef struct logbus_vacuumed {
+	char file[64]; /* its name in the journal directory */
+	uint64_t first_seq, last_seq, bytes;
+} logbus_vacuumed;
+
+typedef struct logbus_vacuum_result {
+	logbus_vacuumed *removed; /* the first 1,000 removed, oldest first */
+	size_t nremoved;
+	uint64_t count, freed_bytes; /* every segment removed */
+	/* what the journal keeps now */
+	uint64_t segments, bytes, first_seq, last_seq;
+} logbus_vacuum_result;
+
+/*
+ * Apply the journal's retention now with these limits (journalctl's
+ * --vacuum-size and --vacuum-time): remove the oldest segments while the
+ * journal is over max_bytes, or while their newest record is older than
+ * max_age_s seconds; -1: no such limit (one of them must be given); never
+ * the segment being written.  For root, logbusd's user and the reader
+ * group (others: LOGBUS_EREJECTED, "denied").  Free res with
+ * logbus_vacuum_free.
+ */
+LOGBUS_API int logbus_vacuum(const char *run_dir, int64_t max_bytes,
+                             int64_t max_age_s, logbus_vacuum_result *res,
+                             char *err, size_t errlen);
+LOGBUS_API void logbus_vacuum_free(logbus_vacuum_result *res);
 
 /* ---- statistics: one request each ---------------------------------------- */
 
