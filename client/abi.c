@@ -20,12 +20,13 @@ static const struct {
 	const char *name;
 	size_t size;
 } abi_structs[] = {
-    ABI_STRUCT(logbus_field),        ABI_STRUCT(logbus_publisher_options),
-    ABI_STRUCT(logbus_entry),        ABI_STRUCT(logbus_publisher_stats),
-    ABI_STRUCT(logbus_exit),         ABI_STRUCT(logbus_record),
-    ABI_STRUCT(logbus_filter),       ABI_STRUCT(logbus_reader_options),
-    ABI_STRUCT(logbus_report_info),  ABI_STRUCT(logbus_stats),
-    ABI_STRUCT(logbus_service_info),
+    ABI_STRUCT(logbus_field),         ABI_STRUCT(logbus_publisher_options),
+    ABI_STRUCT(logbus_entry),         ABI_STRUCT(logbus_publisher_stats),
+    ABI_STRUCT(logbus_exit),          ABI_STRUCT(logbus_record),
+    ABI_STRUCT(logbus_filter),        ABI_STRUCT(logbus_reader_options),
+    ABI_STRUCT(logbus_report_info),   ABI_STRUCT(logbus_stats),
+    ABI_STRUCT(logbus_service_info),  ABI_STRUCT(logbus_vacuumed),
+    ABI_STRUCT(logbus_vacuum_result),
 };
 
 LOGBUS_API const char *logbus_version(void)

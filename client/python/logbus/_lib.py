@@ -73,7 +73,8 @@ class Field(ctypes.Structure):
 class PublisherOptions(ctypes.Structure):
     _fields_ = [("run_dir", c_char_p), ("service", c_char_p),
                 ("logger", c_char_p), ("queue_bytes", c_size_t),
-                ("on_full", c_int), ("linger_ms", c_int)]
+                ("on_full", c_int), ("linger_ms", c_int),
+                ("fail_fast", c_int)]
 
 
 class Entry(ctypes.Structure):
@@ -117,7 +118,12 @@ class Filter(ctypes.Structure):
                 ("min_level", c_int), ("logger_prefix", c_char_p),
                 ("streams", c_uint), ("fields", POINTER(c_char_p)),
                 ("nfields", c_size_t), ("message_regex", c_char_p),
-                ("since_ns", c_int64), ("until_ns", c_int64)]
+                ("since_ns", c_int64), ("until_ns", c_int64),
+                ("max_level", c_int),
+                ("pids", POINTER(c_uint32)), ("npids", c_size_t),
+                ("uids", POINTER(c_uint32)), ("nuids", c_size_t),
+                ("gids", POINTER(c_uint32)), ("ngids", c_size_t),
+                ("comms", POINTER(c_char_p)), ("ncomms", c_size_t)]
 
 
 class ReaderOptions(ctypes.Structure):

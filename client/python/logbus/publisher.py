@@ -33,12 +33,16 @@ class Publisher:
 
     on_full="block" makes a logging call wait for room when the queue
     (queue_bytes, 0: 8 MiB) is full; "drop" drops the record and counts it
-    (the broker gets a record saying how many).  A publisher may be used
+    (the broker gets a record saying how many).  fail_fast makes flush()
+    and close() fail at once (LOGBUS_EUNREACHABLE, records kept) while no
+    broker can be reached, for a command-line tool; by default they wait
+    for a broker that is starting.  A publisher may be used
     from many threads; one thread's records keep their order.
     """
 
     def __init__(self, service, run_dir=None, *, logger=None, queue_bytes=0,
-                 on_full="block", linger_ms=0, close_timeout=5.0):
+                 on_full="block", linger_ms=0, fail_fast=False,
+                 close_timeout=5.0):
         lib = _lib.lib()
         if on_full not in ("block", "drop"):
             raise ValueError("logbus: on_full is 'block' or 'drop', not %r"
@@ -53,7 +57,7 @@ class Publisher:
             queue_bytes=queue_bytes,
             on_full=_lib.ON_FULL_DROP if on_full == "drop" else
             _lib.ON_FULL_BLOCK,
-            linger_ms=linger_ms)
+            linger_ms=linger_ms, fail_fast=1 if fail_fast else 0)
         handle = ctypes.c_void_p()
         rc = lib.logbus_publisher_open(ctypes.byref(handle),
                                        ctypes.byref(opts))

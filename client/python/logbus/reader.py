@@ -97,6 +97,15 @@ def _strs(values):
     return (ctypes.c_char_p * max(len(values), 1))(*values), len(values)
 
 
+def _ids(values):
+    if values is None:
+        return None, 0
+    if isinstance(values, int):
+        values = [values]
+    values = [int(v) for v in values]
+    return (ctypes.c_uint32 * max(len(values), 1))(*values), len(values)
+
+
 def _streams(value):
     if value is None:
         return 0
@@ -112,10 +121,11 @@ class Reader:
     """Records of the journal, by position and filter (see read()).
     Iterate it (for, async for), or call next(timeout)."""
 
-    def __init__(self, *, service=None, level=None, logger=None, stream=None,
-                 fields=None, regex=None, since=None, until=None, tail=None,
-                 cursor=None, new=False, follow=False, run_dir=None,
-                 timeout=5.0):
+    def __init__(self, *, service=None, level=None, max_level=None,
+                 logger=None, stream=None, fields=None, regex=None,
+                 since=None, until=None, pid=None, uid=None, gid=None,
+                 comm=None, tail=None, cursor=None, new=False, follow=False,
+                 run_dir=None, timeout=5.0):
         lib = _lib.lib()
         self.follow = bool(follow)
         self._keep = []  # what the options point to, alive until open
@@ -152,6 +162,16 @@ class Reader:
             f.services, f.nservices = arr, n
         if level is not None:
             f.min_level = _fields.level(level)
+        if max_level is not None:
+            f.max_level = _fields.level(max_level)
+        for name, values in (("pids", pid), ("uids", uid), ("gids", gid)):
+            arr, n = _ids(values)
+            if arr is not None:
+                setattr(f, name, arr)
+                setattr(f, "n" + name, n)
+        arr, n = _strs(comm)
+        if arr is not None:
+            f.comms, f.ncomms = arr, n
         if logger:
             f.logger_prefix = _fields.text(logger)
         f.streams = _streams(stream)
@@ -312,10 +332,12 @@ def read(**kw):
     record C names), new=True (only what is committed after the open),
     since=TIME (from TIME on); default the oldest record kept.
     Filters, combined with AND: service (a name or a list: any of them),
-    level (minimum), logger (prefix: "a.b" matches a.b and a.b.c), stream
-    ("log", "stdout", "stderr", or a list), fields ({"user": "u1"}: the
-    field written as text equals the value), regex (PCRE2 on the message),
-    since and until (a datetime, or seconds since the epoch).
+    level and max_level (the bounds, inclusive), logger (prefix: "a.b"
+    matches a.b and a.b.c), stream ("log", "stdout", "stderr", or a list),
+    fields ({"user": "u1"}: the field written as text equals the value),
+    regex (PCRE2 on the message), since and until (a datetime, or seconds
+    since the epoch), and the publisher as logbusd saw it: pid, uid, gid
+    (a number or a list) and comm (a process name or a list).
     run_dir: the broker's (None: $LOGBUS_RUN_DIR or the default);
     timeout: seconds per request to the broker.
     """

@@ -37,3 +37,14 @@ def test_refusals_say_why(broker, service):
             pub.log("loud", "x")
     with pytest.raises(logbus.LogbusError, match="closed"):
         pub.info("after close")
+
+
+def test_fail_fast_without_a_broker(tmp_path):
+    pub = logbus.Publisher("py_failfast", run_dir=str(tmp_path),
+                           fail_fast=True)
+    pub.info("kept")
+    with pytest.raises(logbus.LogbusError) as e:
+        pub.flush(30)
+    assert e.value.name == "LOGBUS_EUNREACHABLE"
+    with pytest.raises(logbus.LogbusError):
+        pub.close(0)

@@ -4,6 +4,7 @@ errors surfaced) and with async for; resuming by cursor; wait_for and
 messages."""
 
 import asyncio
+import os
 import threading
 import time
 
@@ -39,6 +40,13 @@ def test_positions_and_filters(broker, service):
     assert msgs(since=every[10].datetime) == ["w0", "w1", "w2"]
     assert msgs(until=every[1].datetime) == ["m0"]
     assert msgs(since=every[12].time_ns / 1e9 - 3600, tail=1) == ["w2"]
+    assert msgs(max_level="info", regex="^m[01]$") == ["m0", "m1"]
+    assert msgs(level=30, max_level=30, tail=1) == ["w2"]
+    mine = dict(pid=os.getpid(), uid=[os.getuid()], gid=os.getgid())
+    assert len(msgs(**mine)) == 13
+    assert msgs(pid=[os.getpid() + 1000000]) == []
+    assert len(msgs(comm=every[0].comm)) == 13
+    assert msgs(comm=["nobody-runs-me"]) == []
     assert list(logbus.read(service=service + "_none",
                             run_dir=broker.run_dir)) == []
     with pytest.raises(logbus.LogbusError, match="regular expression|regex"):
