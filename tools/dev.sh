@@ -17,8 +17,9 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 packages=(gcc make cmake pkg-config libnng-dev libmsgpack-dev libev-dev
           libcmocka-dev libpcre2-dev libinih-dev
-          rsyslog    # the peer of tools/bench/compare.sh, in its smoke test
-          logrotate) # test_logrotate runs the shipped sample
+          rsyslog        # the peer of tools/bench/compare.sh, in its smoke test
+          logrotate      # test_logrotate runs the shipped sample
+          python3-pytest python3-venv) # the Python binding's tests
 jobs=$(nproc 2>/dev/null || echo 2)
 
 deps() {

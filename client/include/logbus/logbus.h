@@ -612,6 +612,28 @@ LOGBUS_API long logbus_record_format(const logbus_record *r,
                                      enum logbus_format format, char **buf,
                                      size_t *cap);
 
+/* ---- the ABI, for bindings without a compiler ---------------------------- */
+
+/*
+ * A binding that lays out these structs itself (Python's ctypes) checks
+ * them against the library it loaded before it calls anything else:
+ * LOGBUS_ABI_VERSION changes whenever a public struct or a function's
+ * contract changes incompatibly, and logbus_abi_size gives the library's
+ * sizeof of each public struct, so a mismatch is refused with an error
+ * rather than found as corrupted memory.
+ */
+#define LOGBUS_ABI_VERSION 1
+
+/* LOGBUS_VERSION_STRING of the library loaded. */
+LOGBUS_API const char *logbus_version(void);
+
+/* LOGBUS_ABI_VERSION of the library loaded. */
+LOGBUS_API int logbus_abi_version(void);
+
+/* sizeof the public struct called name ("logbus_entry", ...), or 0 for a
+ * name the library does not know. */
+LOGBUS_API size_t logbus_abi_size(const char *name);
+
 /* ---- helpers ------------------------------------------------------------- */
 
 LOGBUS_API const char *logbus_strerror(int code);
