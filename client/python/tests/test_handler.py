@@ -19,9 +19,6 @@ from conftest import records
 FORK_PENDING = pytest.mark.xfail(
     strict=True, reason="needs liblogbus to work in a forked child (issue 12 "
     "item 4, engineer C's fork work); remove this mark once it is merged")
-PER_RECORD_PENDING = pytest.mark.xfail(
-    strict=True, reason="needs liblogbus to honour logbus_entry.service "
-    "(issue 12 item 3, engineer A's own work); remove this mark once merged")
 
 
 @pytest.fixture
@@ -156,7 +153,6 @@ def test_bad_record_goes_to_handle_error(log, broker, service, capsys):
     assert "Traceback" in capsys.readouterr().err
 
 
-@PER_RECORD_PENDING
 def test_one_handler_many_services(log, broker, service):
     log.info("as the handler's service")
     log.info("as another", extra={"service": service + "_other"})
