@@ -37,7 +37,7 @@
  *    without waiting; if not, one line says the output is not recorded;
  *  - a line is a record (without its '\n'); bytes that are not UTF-8
  *    become U+FFFD in the record, the terminal gets them as they were.
- *    Its level is the one it starts with (ctl_run_level.c has the rule),
+ *    Its level is the one it starts with (logbus_line_level has the rule),
  *    else its stream's; the line is kept as it was.  A
  *    line longer than PIECE_MAX bytes of text goes out as pieces carrying
  *    the fields part (1, 2, ...) and more (true but on the last), cut
@@ -564,7 +564,8 @@ static void send_piece(struct run *r, struct stream *st, size_t len, bool split,
 	int level;
 
 	if (st->part == 0) { /* a line's first piece: its level */
-		level = r->a->detect_level ? run_line_level(r->msg, len) : -1;
+		level =
+		    r->a->detect_level ? logbus_line_level(r->msg, len) : -1;
 		st->line_level = level >= 0 ? level : st->level;
 	}
 	logbus_entry e = {

@@ -1,7 +1,7 @@
 /*
  * ctl_run.h: what the parts of `logbusctl run` share.  ctl_run.c is the
- * supervisor (the command, its output, its exit report); ctl_run_level.c
- * reads the level a line of output names itself; ctl_run_watch.c is the
+ * supervisor (the command, its output, its exit report; the level a line
+ * names itself is logbus_line_level's); ctl_run_watch.c is the
  * watcher, a second process that reports the command's end when logbusctl
  * run itself is killed (with SIGKILL nothing else can).
  */
@@ -40,11 +40,6 @@ struct run_args {
 int run_report_send(logbus_publisher *pub, const struct run_args *a,
                     const char *cwd, const char *venv, pid_t pid, int status,
                     logbus_tail *err, logbus_tail *out, int timeout_ms);
-
-/* ---- ctl_run_level.c ----------------------------------------------------- */
-
-/* The level the line s (n bytes, no newline) starts with, or -1. */
-int run_line_level(const char *s, size_t n);
 
 /* ---- ctl_run_watch.c ----------------------------------------------------- */
 

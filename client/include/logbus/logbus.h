@@ -265,6 +265,17 @@ typedef struct logbus_exit {
 LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
                                   int timeout_ms);
 
+/*
+ * The level a line of a process's output names itself, or -1: the rule
+ * `logbusctl run` and the Python binding's logbus.run apply before the
+ * stream's level.  The line (len bytes, no newline) must START with it:
+ * `LEVEL:` (uvicorn, Python logging's default), `[LEVEL]`, `TIME [LEVEL]`,
+ * `TIME LEVEL`, `TIME - [NAME - ]LEVEL -` or gunicorn's `[TIME] [PID]
+ * [LEVEL]`, LEVEL one of DEBUG INFO WARNING WARN ERROR CRITICAL FATAL in
+ * capitals (line_level.c has it exactly).
+ */
+LOGBUS_API int logbus_line_level(const char *line, size_t len);
+
 /* ---- records read back --------------------------------------------------- */
 
 typedef struct logbus_record {

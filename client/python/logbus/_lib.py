@@ -175,6 +175,7 @@ _FUNCTIONS = {
     "logbus_level_parse": (c_int, [c_char_p]),
     "logbus_default_run_dir": (c_char_p, [c_char_p, c_size_t]),
     "logbus_service_valid": (c_int, [c_char_p]),
+    "logbus_line_level": (c_int, [c_char_p, c_size_t]),
 }
 
 

@@ -4,7 +4,9 @@ the exit report of a process started any other way.
 Process (and run(), which waits for it) starts a command with its stdout
 and stderr on pipes; each line becomes a record of the service (stream
 stdout at INFO, stderr at WARNING unless stdout_level/stderr_level say
-otherwise), the first record is "Process started with PID: N" (fields pid
+otherwise; a line that starts with its own level, `INFO:` or `[ERROR]`,
+keeps it unless detect_level=False: liblogbus's logbus_line_level, the
+rule of `logbusctl run`), the first record is "Process started with PID: N" (fields pid
 and cmd), and its end is an exit report from which logbusd writes
 service_<id>_error.log, byte for byte as `logbusctl run` has it: the same
 command line, absolute working directory and venv, the last tail_bytes of
@@ -204,6 +206,7 @@ class _Stream:
         self.tail = _Tail(tail_bytes)
         self.pend = b""
         self.part = 0
+        self.line_level = level  # the current line's (_start_line)
 
 
 class Completed(subprocess.CompletedProcess):
@@ -229,6 +232,7 @@ class Process:
     def __init__(self, args, *, service=None, publisher=None, cwd=None,
                  venv=None, env=None, run_dir=None, logger=None,
                  stdout_level="info", stderr_level="warning",
+                 detect_level=True,
                  tail_bytes=TAIL_DEFAULT, echo=False, stdin=None,
                  report_timeout=5.0):
         if isinstance(args, (str, bytes, os.PathLike)):
@@ -246,6 +250,7 @@ class Process:
         self.report_error = None
         self.returncode = None
         levels = (_fields.level(stdout_level), _fields.level(stderr_level))
+        self._detect_level = detect_level
         child_env = dict(os.environ if env is None else env)
         if self.venv:
             path = child_env.pop("PATH", None) or os.confstr("CS_PATH")
@@ -453,6 +458,8 @@ class Process:
         # a line with no end yet: send its full pieces
         while len(pend) - start >= PIECE_MAX:
             cut = self._cut(pend, start)
+            if st.part == 0:
+                self._start_line(st, pend[start:cut])
             st.part += 1
             self._piece(st, pend[start:cut], st.part, True)
             start = cut
@@ -470,6 +477,8 @@ class Process:
         return cut
 
     def _line(self, st, line):
+        if st.part == 0:
+            self._start_line(st, line)
         start = 0
         while len(line) - start > PIECE_MAX:
             cut = self._cut(line, start)
@@ -480,11 +489,21 @@ class Process:
             st.part += 1
             self._piece(st, line[start:], st.part, False)
         else:
-            self._log(st.level, line.decode("utf-8", "replace"), st.kind)
+            self._log(st.line_level, line.decode("utf-8", "replace"),
+                      st.kind)
         st.part = 0
 
+    def _start_line(self, st, data):
+        """A line's level, from its start (all its pieces take it), as
+        logbusctl run reads it."""
+        level = -1
+        if self._detect_level:
+            head = data[:PIECE_MAX]
+            level = _lib.lib().logbus_line_level(head, len(head))
+        st.line_level = level if level >= 0 else st.level
+
     def _piece(self, st, data, part, more):
-        self._log(st.level, data.decode("utf-8", "replace"), st.kind,
+        self._log(st.line_level, data.decode("utf-8", "replace"), st.kind,
                   {"part": part, "more": more})
 
     def _report(self):

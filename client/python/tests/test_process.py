@@ -87,6 +87,9 @@ def test_lines_become_records_as_logbusctl_run_makes_them(broker, service,
     long = "x" * (70 * 1024)
     script = ("import sys; print('hello'); sys.stdout.flush(); "
               "sys.stderr.write('warn line\\n'); sys.stderr.flush(); "
+              "sys.stderr.write('INFO:     Started server\\n'); "
+              "sys.stderr.write('x ERROR: not a level\\n'); "
+              "sys.stderr.flush(); "
               "sys.stdout.buffer.write(b'bad \\xff byte\\n'); "
               "print('%s')" % long)
     done = logbus.run([sys.executable, "-c", script], service=service,
@@ -102,6 +105,9 @@ def test_lines_become_records_as_logbusctl_run_makes_them(broker, service,
              if r.fields.get("part") is None]
     assert ("stdout", 20, "hello") in lines
     assert ("stderr", 30, "warn line") in lines
+    # a line's own level, as logbusctl run reads it (logbus_line_level)
+    assert ("stderr", 20, "INFO:     Started server") in lines
+    assert ("stderr", 30, "x ERROR: not a level") in lines
     assert ("stdout", 20, "bad \ufffd byte") in lines
     parts = [r for r in got if "part" in r.fields]
     assert [(r.fields["part"], r.fields["more"]) for r in parts] == [
@@ -109,7 +115,9 @@ def test_lines_become_records_as_logbusctl_run_makes_them(broker, service,
     assert "".join(r.message for r in parts) == long
     assert {r.logger for r in got} == {"pactown.sandbox"}
     assert got[-1].level == 20  # exit code 0 is INFO
-    assert got[-1].message == "Process exited with code 0\nwarn line"
+    assert got[-1].message == ("Process exited with code 0\nwarn line\n"
+                               "INFO:     Started server\n"
+                               "x ERROR: not a level")
 
 
 def test_process_terminate_and_wait_for_readiness(broker, service, work):

@@ -1,7 +1,8 @@
 /*
- * ctl_run_level.c: the level a line of a command's output names itself,
- * so that `logbusctl run` records uvicorn's and Python logging's INFO
- * lines on stderr as INFO, not as the stream's WARNING.
+ * line_level.c: logbus_line_level, the level a line of a command's output
+ * names itself, so that `logbusctl run` and the Python binding's
+ * logbus.run record uvicorn's and Python logging's INFO lines on stderr as
+ * INFO, not as the stream's WARNING: one rule for both.
  *
  * The rule, exactly (README's `run` says the same): a line keeps its own
  * level when it starts with one of
@@ -27,8 +28,6 @@
 #include <string.h>
 
 #include <logbus/logbus.h>
-
-#include "ctl_run.h"
 
 #define ZONE_IN_BRACKETS_MAX 12
 
@@ -161,7 +160,7 @@ static int gunicorn_level(const char *s, size_t n)
 	return level_word(s + i, n - i, ']', &used);
 }
 
-int run_line_level(const char *s, size_t n)
+LOGBUS_API int logbus_line_level(const char *s, size_t n)
 {
 	size_t used, t;
 	int level;
