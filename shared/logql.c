@@ -815,6 +815,20 @@ void logql_push(struct logql *q, logbus_filter *f)
 	push_line(q, f);
 }
 
+bool logql_pushed_all(const struct logql *q)
+{
+	if (!q->levels_pushed || !q->streams_pushed)
+		return false;
+	for (size_t i = 0; i < q->nm; i++)
+		if (!q->m[i].pushed && q->m[i].label != L_LEVEL &&
+		    q->m[i].label != L_STREAM)
+			return false;
+	for (size_t i = 0; i < q->nlf; i++)
+		if (!q->lf[i].pushed)
+			return false;
+	return true;
+}
+
 /* ---- the client's share ------------------------------------------------- */
 
 static enum filter_result line_test(const struct line_filter *lf,

@@ -58,6 +58,11 @@ void logql_push(struct logql *q, logbus_filter *f);
  * a push); FILTER_LIMIT when a regex gave up on it (regexp.h). */
 enum filter_result logql_test(const struct logql *q, const logbus_record *r);
 
+/* True when, after logql_push, logql_test passes every record logbusd
+ * hands over: the broker's filter is the whole query (a tail of N records
+ * can then be the broker's; otherwise the client must count). */
+bool logql_pushed_all(const struct logql *q);
+
 /* True when no record can match (level="error", level="info"). */
 bool logql_empty(const struct logql *q);
 
