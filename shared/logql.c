@@ -431,7 +431,7 @@ static int parse_matcher(struct parser *ps)
 {
 	struct logql *q = ps->q;
 	struct matcher *m;
-	enum label label;
+	enum label label = L_SERVICE;
 	const char *at, *label_at = ps->p;
 	char err[200];
 

@@ -364,6 +364,22 @@ static bool keep(struct result *res, const logbus_record *r)
 	return true;
 }
 
+/* A reader of [start, end) with what of q logbusd can apply. */
+static void range_reader(const struct call *c, struct logql *q, int64_t start,
+                         int64_t end, logbus_reader_options *o, char *err,
+                         size_t errlen)
+{
+	memset(o, 0, sizeof *o);
+	o->run_dir = c->run_dir;
+	logql_push(q, &o->filter);
+	o->filter.since_ns = start;
+	o->filter.until_ns = end;
+	o->start = LOGBUS_START_SINCE;
+	o->since_ns = start;
+	o->error = err;
+	o->error_len = errlen;
+}
+
 /* Read [start, end) with q into res: the first limit records (forward) or
  * the last (backward).  Returns 0 or the error status. */
 static int read_range(struct call *c, struct logql *q, int64_t start,
@@ -375,19 +391,10 @@ static int read_range(struct call *c, struct logql *q, int64_t start,
 	char err[512] = "";
 	int rc;
 
-	memset(&o, 0, sizeof o);
-	o.run_dir = c->run_dir;
-	logql_push(q, &o.filter);
-	o.filter.since_ns = start;
-	o.filter.until_ns = end;
-	o.error = err;
-	o.error_len = sizeof err;
+	range_reader(c, q, start, end, &o, err, sizeof err);
 	if (!forward && c->allow == NULL && logql_pushed_all(q)) {
 		o.start = LOGBUS_START_TAIL; /* logbusd counts them */
 		o.tail_n = res->limit;
-	} else {
-		o.start = LOGBUS_START_SINCE;
-		o.since_ns = start;
 	}
 	if (logql_empty(q))
 		return 0;
@@ -634,15 +641,7 @@ static int serve_values(struct call *c, const char *name, size_t len)
 	const char *text = arg(c, "query");
 	if ((rc = parse_query(c, text && *text ? text : every, &q)) != 0)
 		return rc;
-	memset(&o, 0, sizeof o);
-	o.run_dir = c->run_dir;
-	logql_push(q, &o.filter);
-	o.filter.since_ns = start;
-	o.filter.until_ns = end;
-	o.start = LOGBUS_START_SINCE;
-	o.since_ns = start;
-	o.error = err;
-	o.error_len = sizeof err;
+	range_reader(c, q, start, end, &o, err, sizeof err);
 	if ((vals = calloc(LOKI_VALUES_MAX, sizeof *vals)) == NULL) {
 		logql_free(q);
 		return error_reply(c, 500, "internal", "out of memory");
