@@ -88,7 +88,7 @@ struct read_state {
  * record cost a sixth of a regex scan's speed. */
 static bool slice_over(struct read_state *st)
 {
-	unsigned every = st->flt->code != NULL ? 16 : 128;
+	unsigned every = st->flt->regex != NULL ? 16 : 128;
 
 	if (st->examined++ == 0)
 		return false; /* always a record's progress */

@@ -1,9 +1,9 @@
 /*
  * filter.c: build, encode, decode and match record filters (filter.h).
  *
- * The regular expression is compiled once per filter with PCRE2 in UTF mode
- * (and JIT when the platform has it); messages are valid UTF-8 by the time
- * they are stored, so matching skips PCRE2's own UTF check.
+ * The regular expression is compiled once per filter (regexp.c: PCRE2 with
+ * logbus's limits); messages are valid UTF-8 by the time they are stored,
+ * so matching skips PCRE2's own UTF check.
  */
 #include "filter.h"
 
@@ -12,15 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "proto.h"
 #include "utf8.h"
 
 #define FILTER_SERVICES_MAX 1024
 #define FILTER_FIELDS_MAX   LOGBUS_FIELDS_MAX
-#define FILTER_REGEX_MAX    4096
 /* svc lvl lvlmax lg st fld re since until pid uid gid comm */
 #define FILTER_KEYS_MAX 13
 #define FILTER_IDS_MAX  256 /* pids, uids, gids or comms, each */
@@ -51,38 +47,11 @@ static int set_prefix(struct filter *f, const char *s, size_t len)
 static int compile_regex(struct filter *f, const char *re, size_t len,
                          char *err, size_t errlen)
 {
-	int code;
-	PCRE2_SIZE at;
-
-	if (len > FILTER_REGEX_MAX) {
-		snprintf(err, errlen, "regular expression longer than %d bytes",
-		         FILTER_REGEX_MAX);
-		return -1;
-	}
-	f->code =
-	    pcre2_compile((PCRE2_SPTR)re, len, PCRE2_UTF, &code, &at, NULL);
-	if (f->code == NULL) {
-		PCRE2_UCHAR msg[160];
-		pcre2_get_error_message(code, msg, sizeof msg);
-		snprintf(err, errlen,
-		         "bad regular expression at offset %zu: %s", (size_t)at,
-		         (const char *)msg);
-		return -1;
-	}
-	pcre2_jit_compile(f->code, PCRE2_JIT_COMPLETE); /* best effort */
-	f->match = pcre2_match_data_create_from_pattern(f->code, NULL);
-	/* Bounds on one match, interpreted or JIT: steps, and the memory
-	 * backtracking may use (the depth and heap limits apply where the
-	 * JIT does not, which has its own 32 KiB stack). */
-	f->mctx = pcre2_match_context_create(NULL);
-	if (f->mctx != NULL) {
-		pcre2_set_match_limit(f->mctx, FILTER_MATCH_LIMIT);
-		pcre2_set_depth_limit(f->mctx, FILTER_MATCH_LIMIT / 10);
-		pcre2_set_heap_limit(f->mctx, 8 * 1024); /* KiB */
-	}
 	struct lb_str tmp;
-	if (f->match == NULL || f->mctx == NULL ||
-	    copy_str(&tmp, re, len) < 0) {
+
+	if (regexp_compile(&f->re, re, len, false, err, errlen) < 0)
+		return -1;
+	if (copy_str(&tmp, re, len) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -757,15 +726,16 @@ enum filter_result filter_test_frame(const struct filter *f,
 		return FILTER_NO;
 	if (f->nfields > 0 && !fields_match(f, v))
 		return FILTER_NO;
-	if (f->code == NULL)
+	if (f->regex == NULL)
 		return FILTER_YES;
-	int rc = pcre2_match(f->code, (PCRE2_SPTR)v->message.p, v->message.len,
-	                     0, PCRE2_NO_UTF_CHECK, f->match, f->mctx);
-	if (rc >= 0)
+	switch (regexp_test(&f->re, v->message.p, v->message.len)) {
+	case REGEXP_YES:
 		return FILTER_YES;
-	if (rc == PCRE2_ERROR_NOMATCH || rc == PCRE2_ERROR_PARTIAL)
+	case REGEXP_NO:
 		return FILTER_NO;
-	return FILTER_LIMIT; /* match, depth, heap or JIT stack limit */
+	default:
+		return FILTER_LIMIT;
+	}
 }
 
 bool filter_match(const struct filter *f, const struct record_view *v)
@@ -797,11 +767,6 @@ void filter_fini(struct filter *f)
 	free(f->gids.v);
 	free(f->logger_prefix);
 	free(f->regex);
-	if (f->match)
-		pcre2_match_data_free(f->match);
-	if (f->code)
-		pcre2_code_free(f->code);
-	if (f->mctx)
-		pcre2_match_context_free(f->mctx);
+	regexp_fini(&f->re);
 	memset(f, 0, sizeof *f);
 }

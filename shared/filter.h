@@ -29,6 +29,7 @@
 #include "frame.h"
 #include "logbus/logbus.h"
 #include "record.h"
+#include "regexp.h"
 
 struct filter_field {
 	struct lb_str key, value; /* owned copies */
@@ -50,9 +51,8 @@ struct filter {
 	unsigned streams; /* 0: all */
 	struct filter_field *fields;
 	size_t nfields;
-	char *regex; /* the pattern, owned */
-	/* pcre2_code_8 *, pcre2_match_data_8 *, pcre2_match_context_8 * */
-	void *code, *match, *mctx;
+	char *regex;      /* the pattern, owned */
+	struct regexp re; /* compiled, when regex is set */
 	int64_t since_ns, until_ns;
 	/* The publisher, as the broker stamped it: journalctl's _PID=,
 	 * _UID=, _GID= and _COMM=.  Each kind is an OR of its values, the
@@ -82,7 +82,7 @@ int filter_unpack(struct filter *f, const msgpack_object *o, char *err,
  * record, whoever wrote it.  The caller says so; it is never a silent "no".
  */
 enum filter_result { FILTER_NO = 0, FILTER_YES = 1, FILTER_LIMIT = -1 };
-#define FILTER_MATCH_LIMIT 100000
+#define FILTER_MATCH_LIMIT REGEXP_MATCH_LIMIT
 enum filter_result filter_test(const struct filter *f,
                                const struct record_view *v);
 /* filter_test(f, v) == FILTER_YES. */

@@ -30,6 +30,7 @@
 
 #include "args.h"
 #include "logbusctl.h"
+#include "logql.h"
 #include "proto.h"
 #include "record.h"
 #include "size.h"
@@ -70,6 +71,13 @@ struct tail_args {
 	/* instead of reading: --disk-usage, --vacuum-* (-1: not given) */
 	bool disk_usage;
 	int64_t vacuum_bytes, vacuum_age_s;
+	/* `logbusctl query`: the LogQL query (its first argument); what
+	 * logbusd cannot apply is tested here on each record, and a last N
+	 * is then counted here (scan_tail: read from the start or --since,
+	 * keep the last N in the ring). */
+	bool query_mode, scan_tail;
+	const char *query_text;
+	struct logql *query;
 };
 
 /* Long-only options of tail. */
@@ -321,6 +329,10 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 		}
 	}
 	for (; optind < argc; optind++) {
+		if (a->query_mode && a->query_text == NULL) {
+			a->query_text = argv[optind];
+			continue;
+		}
 		rc = publisher_match_arg(argv[0], argv[optind], false,
 		                         &a->matches);
 		if (rc == 0)
@@ -333,6 +345,13 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 		if (rc != 1)
 			return rc;
 	}
+	if (a->query_mode &&
+	    (rc = query_check_args(argv[0], a->query_text, a->nservices > 0,
+	                           a->min_level || a->max_level,
+	                           a->logger_prefix || a->regex || a->streams,
+	                           a->disk_usage || a->vacuum_bytes >= 0 ||
+	                               a->vacuum_age_s >= 0)) != PARSE_OK)
+		return rc;
 	if (a->reverse && a->follow)
 		return usage_error(argv[0], "-r/--reverse and -f/--follow do "
 		                            "not go together: give one");
@@ -364,8 +383,11 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
  * Where to start and what to read.  A cursor wins, then -n all, then
  * --since without -n (all records since); else the last N.  --since and
  * --until are filters too, so -n N with --since is the last N of that range.
+ * A query (logbusctl query) goes to logbusd as far as it can; when some of
+ * it is left to us, its last N are counted here: read from the start (or
+ * --since) and keep them in the ring (scan_tail).
  */
-static void tail_options(const struct tail_args *a, logbus_reader_options *ro)
+static void tail_options(struct tail_args *a, logbus_reader_options *ro)
 {
 	ro->run_dir = a->run_dir;
 	ro->filter.services = a->nservices ? a->services : NULL;
@@ -382,9 +404,20 @@ static void tail_options(const struct tail_args *a, logbus_reader_options *ro)
 	ro->filter.until_ns = a->until_arg ? a->until_ns : 0;
 	ro->timeout_ms = a->timeout_ms;
 	ro->follow = a->follow;
+	if (a->query != NULL) {
+		/* logbusd counts a tail only of what it filters itself */
+		logql_push(a->query, &ro->filter);
+		a->scan_tail = !logql_pushed_all(a->query) &&
+		               a->cursor == NULL && !a->n_all &&
+		               (a->n_given || a->since_arg == NULL);
+	}
 	if (a->cursor != NULL) {
 		ro->start = LOGBUS_START_CURSOR;
 		ro->cursor = a->cursor;
+	} else if (a->scan_tail) {
+		ro->start =
+		    a->since_arg ? LOGBUS_START_SINCE : LOGBUS_START_HEAD;
+		ro->since_ns = a->since_ns;
 	} else if (a->n_all) {
 		ro->start = LOGBUS_START_HEAD;
 	} else if (a->since_arg != NULL && !a->n_given) {
@@ -397,6 +430,26 @@ static void tail_options(const struct tail_args *a, logbus_reader_options *ro)
 }
 
 /* ---- reading what is there --------------------------------------------- */
+
+/* Whether rec passes the part of the query logbusd did not apply: 1 yes,
+ * 0 no, -1 a regex gave up on it (said here). */
+static int tail_keep(const struct tail_args *a, const logbus_record *rec)
+{
+	if (a->query == NULL)
+		return 1;
+	switch (logql_test(a->query, rec)) {
+	case FILTER_YES:
+		return 1;
+	case FILTER_NO:
+		return 0;
+	default:
+		fail("the query's regular expression gave up on record %llu "
+		     "(over %d steps of backtracking): simplify it, e.g. "
+		     "without nested or overlapping repeats like (a|a?)+",
+		     (unsigned long long)rec->seq, REGEXP_MATCH_LIMIT);
+		return -1;
+	}
+}
 
 /* A record as -o, --utc and -o short-* say, into b. */
 static int tail_format(const logbus_record *rec, const struct tail_args *a,
@@ -572,6 +625,8 @@ static enum out_result ring_write(const struct line_ring *ring, bool reverse)
  * keeps N. */
 static bool tail_bounded(const struct tail_args *a)
 {
+	if (a->scan_tail)
+		return true;
 	if (a->n_all)
 		return false;
 	if (a->cursor != NULL)
@@ -593,14 +648,15 @@ static int tail_snapshot(logbus_reader *r, const struct tail_args *a, bool last)
 
 	/* journalctl --after-cursor -n N: read all after the cursor, keep
 	 * the last N. */
-	bool use_ring =
-	    (a->cursor != NULL && a->n_given && !a->n_all) || a->reverse;
+	bool use_ring = (a->cursor != NULL && a->n_given && !a->n_all) ||
+	                a->reverse || a->scan_tail;
 
 	ring.max = !use_ring         ? 0
 	           : tail_bounded(a) ? (size_t)a->n
 	                             : SIZE_MAX / sizeof(struct strbuf);
-	bool any = false, lost = false;
+	bool any = false, lost = false, gave_up = false;
 	size_t printed = 0;
+	int k;
 	for (;;) {
 		rc = logbus_reader_next(r, &rec, -1);
 		/* Records gone on the way (a gap, or retention while this
@@ -618,6 +674,12 @@ static int tail_snapshot(logbus_reader *r, const struct tail_args *a, bool last)
 		if (rc != 1)
 			break;
 		any = true;
+		if ((k = tail_keep(a, rec)) < 0) {
+			gave_up = true;
+			break;
+		}
+		if (k == 0)
+			continue;
 		if (use_ring) {
 			struct strbuf *s;
 			if (ring.max == 0)
@@ -642,6 +704,8 @@ static int tail_snapshot(logbus_reader *r, const struct tail_args *a, bool last)
 		printed = ring.count;
 	}
 	ring_fini(&ring);
+	if (gave_up)
+		return EXIT_FAIL;
 	if (o == OUT_OK && rc == 0 && last && printed == 0)
 		o = tail_no_entries(a);
 	if (o == OUT_CLOSED)
@@ -783,7 +847,10 @@ static int tail_follow(logbus_reader *r, const struct tail_args *a)
 	while (st == FOLLOW_ON && !follow_stop) {
 		rc = logbus_reader_next(r, &rec, FOLLOW_POLL_MS);
 		if (rc == 1) {
-			st = follow_print(r, a, &f, rec, &buf);
+			int k = tail_keep(a, rec);
+			st = k < 0    ? EXIT_FAIL
+			     : k == 0 ? FOLLOW_ON
+			              : follow_print(r, a, &f, rec, &buf);
 		} else if (rc == 0) {
 			f.started = true;
 			st = follow_flush(r, a, &f);
@@ -822,12 +889,18 @@ static int tail_follow(logbus_reader *r, const struct tail_args *a)
 
 int cmd_tail(int argc, char **argv)
 {
+	return tail_command(argc, argv, false);
+}
+
+int tail_command(int argc, char **argv, bool query_mode)
+{
 	struct tail_args a = {
 	    .n = 10,
 	    .format = OUT_TEXT,
 	    .timeout_ms = DEFAULT_TIMEOUT_MS,
 	    .vacuum_bytes = -1,
 	    .vacuum_age_s = -1,
+	    .query_mode = query_mode,
 	};
 	logbus_reader_options ro = {0};
 	logbus_reader *r = NULL;
@@ -850,6 +923,12 @@ int cmd_tail(int argc, char **argv)
 	}
 	if ((rc = tail_parse(argc, argv, &a)) != PARSE_OK)
 		goto out;
+	if (a.query_mode) {
+		if ((rc = query_compile(argv[0], a.query_text, &a.query)) !=
+		    PARSE_OK)
+			goto out;
+		rc = 0;
+	}
 	if (a.disk_usage) {
 		rc = journal_disk_usage(a.run_dir);
 		goto out;
@@ -879,7 +958,8 @@ int cmd_tail(int argc, char **argv)
 	ro.error_len = sizeof err;
 	/* -f, a cursor and -n N: the last N after the cursor from a
 	 * snapshot, then follow from where it ended. */
-	if (a.follow && a.cursor != NULL && a.n_given && !a.n_all) {
+	if (a.follow &&
+	    ((a.cursor != NULL && a.n_given && !a.n_all) || a.scan_tail)) {
 		ro.follow = 0;
 		if ((rc = logbus_reader_open(&r, &ro)) != LOGBUS_OK) {
 			rc = tail_failed(NULL, &a, rc, err);
@@ -888,12 +968,14 @@ int cmd_tail(int argc, char **argv)
 		rc = tail_snapshot(r, &a, false);
 		snprintf(cursor, sizeof cursor, "%s",
 		         logbus_reader_cursor(r) ? logbus_reader_cursor(r)
-		                                 : a.cursor);
+		         : a.cursor              ? a.cursor
+		                                 : "");
 		logbus_reader_close(r);
 		if (rc != 0)
 			goto out;
 		ro.follow = 1;
 		ro.cursor = cursor;
+		ro.start = cursor[0] ? LOGBUS_START_CURSOR : LOGBUS_START_NEW;
 	}
 	if ((rc = logbus_reader_open(&r, &ro)) != LOGBUS_OK) {
 		rc = tail_failed(NULL, &a, rc, err);
@@ -902,6 +984,7 @@ int cmd_tail(int argc, char **argv)
 	rc = a.follow ? tail_follow(r, &a) : tail_snapshot(r, &a, true);
 	logbus_reader_close(r);
 out:
+	logql_free(a.query);
 	free(a.services);
 	free(a.fields);
 	free(a.matches.comms);

@@ -73,8 +73,10 @@ int cmd_errors(int argc, char **argv);  /* ctl_errors.c */
 int cmd_stats(int argc, char **argv);   /* ctl_stats.c */
 int cmd_services(int argc, char **argv);
 int cmd_rotate(int argc, char **argv); /* ctl_rotate.c */
+int cmd_query(int argc, char **argv);  /* ctl_query.c */
 extern const char ctl_publish_help[], ctl_tail_help[], ctl_run_help[],
-    ctl_errors_help[], ctl_stats_help[], ctl_services_help[], ctl_rotate_help[];
+    ctl_errors_help[], ctl_stats_help[], ctl_services_help[], ctl_rotate_help[],
+    ctl_query_help[];
 
 /* COMMAND's help text on f (logbusctl.c). */
 void command_help(const char *name, FILE *f);
@@ -180,6 +182,22 @@ int out_json_pretty(struct strbuf *b);
 
 /* "512 B", "1.5 KiB", "12.0 MiB" (ctl_stats.c). */
 const char *bytes_text(double n, char *buf, size_t len);
+
+/* ---- tail and query (ctl_tail.c, ctl_query.c) ------------------------- */
+
+/* tail's work; query_mode: `logbusctl query LOGQL`, the same options but
+ * the filters the query says. */
+int tail_command(int argc, char **argv, bool query_mode);
+
+struct logql;
+/* The query's text parsed into *q, or the exit status after saying where
+ * it is wrong (PARSE_OK when it is right). */
+int query_compile(const char *cmd, const char *text, struct logql **q);
+/* What query refuses of tail's command line: no query, or filters the
+ * query says itself (-s, -p, -l, -g, --stream), or --disk-usage and
+ * --vacuum-*.  PARSE_OK or the exit status. */
+int query_check_args(const char *cmd, const char *text, bool services,
+                     bool levels, bool others, bool journal);
 
 /* ---- tail's -p (ctl_priority.c) ---------------------------------------- */
 
