@@ -31,6 +31,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "alerts.h"
 #include "broker.h"
 #include "config.h"
 #include "error_report.h"
@@ -316,6 +317,11 @@ static void reload_config(struct broker *b)
 		routes_free(b->routes);
 		b->routes = routes;
 	}
+	if (alerts_configure(b->alerts, &next, err, sizeof err) < 0) {
+		broker_log(b, LOGBUS_ERROR,
+		           "reload: alerts: %s; the alert rules are unchanged",
+		           err);
+	}
 	bool next_read = next.file_read;
 	owners_configure(b->owners, &next, err, sizeof err); /* checked */
 	double fsync_s = b->cfg.fsync_interval_s;
@@ -334,8 +340,10 @@ static void reload_config(struct broker *b)
 		           note);
 	if (next_read)
 		broker_log(b, LOGBUS_INFO,
-		           "reload: configuration from %s applied; %zu routes",
-		           b->cfg.src->path, rc.nspecs);
+		           "reload: configuration from %s applied; %zu routes, "
+		           "%zu alert rules",
+		           b->cfg.src->path, rc.nspecs,
+		           alerts_count(b->alerts));
 	else
 		broker_log(b, LOGBUS_INFO,
 		           "reload: no configuration file (%s does not exist); "
@@ -671,7 +679,10 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	batch_init(&b->batch);
 	msgpack_sbuffer_init(&b->out);
 	msgpack_sbuffer_init(&b->live_out);
-	b->loop = ev_default_loop(EVFLAG_AUTO);
+	/* Not libev's default loop: that one reaps every child on SIGCHLD
+	 * (waitpid(-1)), and would take the exit status of an alert's
+	 * command from the worker that waits for it (alert_exec.c). */
+	b->loop = ev_loop_new(EVFLAG_AUTO);
 	if (b->loop == NULL) {
 		broker_log(b, LOGBUS_ERROR, "cannot start the event loop");
 		return -1;
@@ -704,6 +715,10 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	struct routes_config rc = config_routes(cfg);
 	if ((b->routes = routes_new(b, &rc, err, sizeof err)) == NULL) {
 		broker_log(b, LOGBUS_ERROR, "routes: %s", err);
+		return -1;
+	}
+	if ((b->alerts = alerts_new(b, err, sizeof err)) == NULL) {
+		broker_log(b, LOGBUS_ERROR, "alerts: %s", err);
 		return -1;
 	}
 	if ((b->access = access_new(&b->access_cfg)) == NULL ||
@@ -762,7 +777,10 @@ void broker_fini(struct broker *b)
 	b->waiters = NULL;
 	access_free(b->access);
 	b->access = NULL;
+	alerts_stop(b->alerts); /* their last records go in with selflog's */
 	selflog_fini(b);
+	alerts_free(b->alerts);
+	b->alerts = NULL;
 	routes_free(b->routes);
 	b->routes = NULL;
 	error_report_fini(b);

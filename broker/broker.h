@@ -71,6 +71,9 @@ struct broker_config {
 	const char **owners;
 	size_t nowners;
 	uint64_t max_claims_per_uid;
+	/* alerts.c: [alert NAME] keys as NAME, key, value triples */
+	const char **alerts;
+	size_t nalerts;
 };
 
 /* Why records and requests were refused, for stats and the tests. */
@@ -113,6 +116,7 @@ struct broker {
 	struct dirs dirs; /* dirs.h: the run and log directories */
 	struct report_owners *report_owners; /* error_report.c */
 	struct owners *owners;               /* owners.c: who owns a service */
+	struct alerts *alerts;               /* alerts.c: [alert] rules */
 	struct broker_stats stats;
 	struct stats_rate rate; /* stats.c: the ingest rate's ticker */
 	/* trust and access: the resolved settings and the caches (who sent

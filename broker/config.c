@@ -7,7 +7,10 @@
  * place).  Routes are sections of their own, [route NAME], whose keys are
  * those of --route; they are kept as --route text and parsed by routes.c,
  * which owns the parsed form.  [owners] lines become --owner text the
- * same way (owners.c parses and resolves them).
+ * same way (owners.c parses and resolves them).  [alert NAME] sections
+ * are kept as NAME, key, value triples, each key checked as it is read
+ * (alert_rule.c) and the rules as a whole at the end (alerts.c): there
+ * is no command-line form of a rule.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -17,6 +20,8 @@
 
 #include <ini.h>
 
+#include "alert_rule.h"
+#include "alerts.h"
 #include "broker.h"
 #include "config.h"
 #include "owners.h"
@@ -421,6 +426,40 @@ static int owner_key(struct file_ctx *c, const char *key, const char *value)
 	return 1;
 }
 
+/* An [alert NAME] line: checked now, so that an error names its line. */
+static int alert_key(struct file_ctx *c, const char *name, const char *key,
+                     const char *value)
+{
+	struct broker_config *cfg = c->cfg;
+	char why[400];
+
+	if (!alert_name_valid(name)) {
+		snprintf(c->err, sizeof c->err,
+		         "[alert %.64s]: a rule's name is 1 to %d of "
+		         "[A-Za-z0-9_.-], not starting with '.'",
+		         name, ALERT_NAME_MAX);
+		return 0;
+	}
+	if (alert_rule_key_check(key, value, why, sizeof why) < 0) {
+		snprintf(c->err, sizeof c->err, "[alert %.64s] %s", name, why);
+		return 0;
+	}
+	const char **v = realloc(cfg->alerts, (cfg->nalerts + 3) * sizeof *v);
+	if (v == NULL) {
+		snprintf(c->err, sizeof c->err, "out of memory");
+		return 0;
+	}
+	cfg->alerts = v;
+	if ((v[cfg->nalerts] = keep(cfg, name)) == NULL ||
+	    (v[cfg->nalerts + 1] = keep(cfg, key)) == NULL ||
+	    (v[cfg->nalerts + 2] = keep(cfg, value)) == NULL) {
+		snprintf(c->err, sizeof c->err, "out of memory");
+		return 0;
+	}
+	cfg->nalerts += 3;
+	return 1;
+}
+
 static int on_ini(void *arg, const char *section, const char *key,
                   const char *value)
 {
@@ -428,6 +467,8 @@ static int on_ini(void *arg, const char *section, const char *key,
 
 	if (strncmp(section, "route ", 6) == 0)
 		return route_key(c, section + 6, key, value);
+	if (strncmp(section, "alert ", 6) == 0)
+		return alert_key(c, section + 6, key, value);
 	if (strcmp(section, "owners") == 0)
 		return owner_key(c, key, value);
 	if (*section == '\0') {
@@ -559,6 +600,11 @@ int config_build(struct broker_config *cfg, const struct config_source *src,
 		snprintf(err, errlen, "routes: %s", why);
 		return -1;
 	}
+	if (alerts_check(cfg, why, sizeof why) < 0) {
+		snprintf(err, errlen, "%s: %s",
+		         src->path ? src->path : "alerts", why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -578,10 +624,12 @@ void config_fini(struct broker_config *cfg)
 	free(cfg->owned);
 	free(cfg->routes);
 	free(cfg->owners);
+	free(cfg->alerts);
 	cfg->owned = NULL;
 	cfg->routes = NULL;
 	cfg->owners = NULL;
-	cfg->nowned = cfg->nroutes = cfg->nowners = 0;
+	cfg->alerts = NULL;
+	cfg->nowned = cfg->nroutes = cfg->nowners = cfg->nalerts = 0;
 }
 
 /* ---- the command line --------------------------------------------------- */

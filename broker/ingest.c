@@ -41,6 +41,7 @@
 
 #include "ingest.h"
 
+#include "alerts.h"
 #include "batch.h"
 #include "broker.h"
 #include "error_report.h"
@@ -248,6 +249,7 @@ void ingest_fanout(struct broker *b, const struct batch *bt)
 		routes_write(b->routes, bt);
 	error_report_write(b, bt);
 	waiters_committed(b->waiters, bt->stamp.uid);
+	alerts_committed(b->alerts, bt);
 }
 
 static void publish_batch(struct endpoint *ep, nng_msg *msg,

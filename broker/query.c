@@ -36,6 +36,8 @@
 
 #include "query.h"
 
+#include "alerts.h"
+
 #include "broker.h"
 #include "error_report.h"
 #include "filter.h"
@@ -740,5 +742,7 @@ const struct request_op query_ops[] = {
     {OP_VACUUM, vacuum},
     {OP_STATS, stats_op},
     {OP_SERVICES, services_op},
+    {OP_ALERTS, alerts_op},
+    {OP_ALERT_TEST, alert_test_op},
     {NULL, NULL},
 };

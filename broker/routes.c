@@ -39,6 +39,7 @@
 #include "error_report.h"
 #include "lru.h"
 #include "record.h"
+#include "record_json.h"
 #include "selflog.h"
 #include "strbuf.h"
 #include "syncer.h"
@@ -709,14 +710,6 @@ static size_t time_python(struct routes *r, int64_t ns, char *t)
 	return 23;
 }
 
-/* Strip trailing newlines: the line adds its own. */
-static struct lb_str trimmed(struct lb_str m)
-{
-	while (m.len > 0 && (m.p[m.len - 1] == '\n' || m.p[m.len - 1] == '\r'))
-		m.len--;
-	return m;
-}
-
 /* The text layout every text file shares (textline.h): Python logging's
  * with the service after the logger, further lines marked, controls
  * escaped. */
@@ -742,61 +735,6 @@ static void format_text(struct routes *r, struct strbuf *out,
 	textline_format(out, &tl, false);
 }
 
-static bool reserved_key(const msgpack_object_str *k)
-{
-	static const char *const names[] = {
-	    "timestamp", "level",     "logger", "message", "service",
-	    "seq",       "stream",    "pid",    "uid",     "gid",
-	    "comm",      "not_owner", NULL};
-	for (int i = 0; names[i]; i++)
-		if (strlen(names[i]) == k->size &&
-		    memcmp(names[i], k->ptr, k->size) == 0)
-			return true;
-	return false;
-}
-
-/* One object: the keys of a common Python JSON formatter, then ours, then
- * the structured fields ("field." in front of one that would collide). */
-static void format_json(struct strbuf *out, const struct record_view *v,
-                        uint64_t seq, const struct frame_record *fr)
-{
-	char t[TIMEFMT_MAX], lv[16];
-	struct lb_str m = trimmed(v->message);
-
-	timefmt_rfc3339(t, sizeof t, v->time_ns);
-	sb_printf(out, "{\"timestamp\":\"%s\",\"level\":", t);
-	const char *name = level_name(v->level, lv, sizeof lv);
-	sb_json_str(out, name, strlen(name));
-	sb_puts(out, ",\"logger\":");
-	sb_json_str(out, v->logger.p, v->logger.len);
-	sb_puts(out, ",\"message\":");
-	sb_json_str(out, m.p, m.len);
-	sb_puts(out, ",\"service\":");
-	sb_json_str(out, v->service.p, v->service.len);
-	sb_printf(out,
-	          ",\"seq\":%" PRIu64 ",\"stream\":\"%s\",\"pid\":%" PRIu32
-	          ",\"uid\":%" PRIu32 ",\"gid\":%" PRIu32 ",\"comm\":",
-	          seq, stream_name(v->stream), fr->pid, fr->uid, fr->gid);
-	sb_json_str(out, fr->comm, strlen(fr->comm));
-	if (fr->flags & FRAME_REC_NOT_OWNER)
-		sb_puts(out, ",\"not_owner\":true");
-	for (uint32_t i = 0; v->fields && i < v->fields->size; i++) {
-		const msgpack_object_str *k = &v->fields->ptr[i].key.via.str;
-		sb_put(out, ",", 1);
-		if (reserved_key(k)) {
-			char key[LOGBUS_KEY_MAX + 8];
-			int n = snprintf(key, sizeof key, "field.%.*s",
-			                 (int)k->size, k->ptr);
-			sb_json_str(out, key, (size_t)n);
-		} else {
-			sb_json_str(out, k->ptr, k->size);
-		}
-		sb_put(out, ":", 1);
-		sb_json_scalar(out, &v->fields->ptr[i].val);
-	}
-	sb_puts(out, "}\n");
-}
-
 /* Append one record's line to the route, rotating first when the line
  * would take the file past its size. */
 static void route_line(struct routes *r, struct route *rt,
@@ -810,7 +748,7 @@ static void route_line(struct routes *r, struct route *rt,
 	if (rt->fd < 0 && route_open(r, rt) < 0)
 		return;
 	if (rt->spec.format == ROUTE_JSON) {
-		format_json(&rt->out, v, seq, fr);
+		record_json(&rt->out, v, seq, fr);
 	} else {
 		/* every text route of a record writes the same line */
 		if (r->text_seq != seq) {

@@ -31,28 +31,30 @@
 
 #define SELFLOG_MAX    1000
 #define SELFLOG_LOGGER "logbus"
-#define SELFLOG_TEXT   512
-#define SELFLOG_FIELDS 2   /* structured fields of an event */
+#define SELFLOG_TEXT   SELFLOG_TEXT_MAX
+#define SELFLOG_FIELDS 5   /* structured fields of an event */
 #define SELFLOG_FSTR   160 /* bytes of a string field's value, copied */
 
 struct self_event {
 	int64_t time_ns;
 	int level;
+	const char *logger; /* a literal */
 	char text[SELFLOG_TEXT];
 	size_t nfields;
 	logbus_field f[SELFLOG_FIELDS]; /* a string points into fstr */
 	char fstr[SELFLOG_FIELDS][SELFLOG_FSTR];
 };
 
-static void vlog(struct broker *b, int level, const logbus_field *f, size_t nf,
-                 const char *fmt, va_list ap)
-    __attribute__((format(printf, 5, 0)));
+static void vlog(struct broker *b, const char *logger, int level,
+                 const logbus_field *f, size_t nf, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
 
-static void vlog(struct broker *b, int level, const logbus_field *f, size_t nf,
-                 const char *fmt, va_list ap)
+static void vlog(struct broker *b, const char *logger, int level,
+                 const logbus_field *f, size_t nf, const char *fmt, va_list ap)
 {
 	struct selflog *sl = &b->selflog;
-	struct self_event ev = {.time_ns = timefmt_now_ns(), .level = level};
+	struct self_event ev = {
+	    .time_ns = timefmt_now_ns(), .level = level, .logger = logger};
 	char lv[16];
 
 	vsnprintf(ev.text, sizeof ev.text, fmt, ap);
@@ -91,7 +93,7 @@ void broker_log(struct broker *b, int level, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(b, level, NULL, 0, fmt, ap);
+	vlog(b, SELFLOG_LOGGER, level, NULL, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -101,7 +103,17 @@ void broker_log_fields(struct broker *b, int level, const logbus_field *f,
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(b, level, f, nf, fmt, ap);
+	vlog(b, SELFLOG_LOGGER, level, f, nf, fmt, ap);
+	va_end(ap);
+}
+
+void broker_log_as(struct broker *b, const char *logger, int level,
+                   const logbus_field *f, size_t nf, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(b, logger, level, f, nf, fmt, ap);
 	va_end(ap);
 }
 
@@ -140,7 +152,7 @@ static void pack_event(msgpack_sbuffer *sb, const struct self_event *ev)
 	    .time_ns = ev->time_ns,
 	    .level = ev->level,
 	    .service = {SELF_SERVICE, sizeof SELF_SERVICE - 1},
-	    .logger = {SELFLOG_LOGGER, sizeof SELFLOG_LOGGER - 1},
+	    .logger = {ev->logger, (uint32_t)strlen(ev->logger)},
 	    .message = {ev->text, (uint32_t)strlen(ev->text)},
 	    .fields = f,
 	    .nfields = ev->nfields,
@@ -164,6 +176,7 @@ void selflog_flush(struct broker *b)
 		struct self_event *ev = &sl->events[n++];
 		ev->time_ns = timefmt_now_ns();
 		ev->level = LOGBUS_WARNING;
+		ev->logger = SELFLOG_LOGGER;
 		ev->nfields = 0;
 		snprintf(ev->text, SELFLOG_TEXT,
 		         "%llu more events of logbusd were not recorded",

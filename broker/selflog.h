@@ -45,6 +45,13 @@ void broker_log(struct broker *b, int level, const char *fmt, ...)
 void broker_log_fields(struct broker *b, int level, const logbus_field *f,
                        size_t nf, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* The same under another logger than "logbus" (a literal: alerts.c's
+ * "logbus.alert"). */
+void broker_log_as(struct broker *b, const char *logger, int level,
+                   const logbus_field *f, size_t nf, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* The longest event text; longer ones are cut. */
+#define SELFLOG_TEXT_MAX 512
 
 /* The journal is open: commit queued events with commit(arg, ...) after
  * each loop iteration. */

@@ -11,18 +11,13 @@
 
 #include <msgpack.h>
 
+#include "admin.h"
 #include "logbus/logbus.h"
 #include "paths.h"
 #include "proto.h"
 #include "reqconn.h"
 
 #define ADMIN_TIMEOUT_MS 5000
-
-struct call {
-	nng_msg *reply;
-	msgpack_zone zone;
-	msgpack_object o;
-};
 
 /* Send {op, + the pairs packed by add} on the socket sock (SOCK_QUERY, or
  * SOCK_INGEST for what publishers may ask) and decode an ok reply into c. */
@@ -102,15 +97,15 @@ again:
 	return rv;
 }
 
-static int call(const char *run_dir, const char *op,
-                void (*add)(msgpack_packer *pk, const void *arg), size_t nadd,
-                const void *arg, struct call *c, char *err, size_t errlen)
+int call(const char *run_dir, const char *op,
+         void (*add)(msgpack_packer *pk, const void *arg), size_t nadd,
+         const void *arg, struct call *c, char *err, size_t errlen)
 {
 	return call_on(run_dir, SOCK_QUERY, ADMIN_TIMEOUT_MS, op, add, nadd,
 	               arg, c, err, errlen);
 }
 
-static void call_done(struct call *c)
+void call_done(struct call *c)
 {
 	msgpack_zone_destroy(&c->zone);
 	nng_msg_free(c->reply);
@@ -231,14 +226,14 @@ LOGBUS_API int logbus_rotate(const char *run_dir, unsigned *files, char *err,
 
 /* ---- statistics ---- */
 
-static uint64_t get_u64(const msgpack_object *m, const char *key)
+uint64_t get_u64(const msgpack_object *m, const char *key)
 {
 	uint64_t v = 0;
 	mp_get_u64(m, key, &v);
 	return v;
 }
 
-static int64_t get_i64(const msgpack_object *m, const char *key)
+int64_t get_i64(const msgpack_object *m, const char *key)
 {
 	const msgpack_object *v = mp_get(m, key);
 	if (v != NULL && (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
@@ -259,8 +254,7 @@ static double get_double(const msgpack_object *m, const char *key)
 }
 
 /* A str value copied into buf (cut to fit), "" when absent. */
-static void get_str(const msgpack_object *m, const char *key, char *buf,
-                    size_t len)
+void get_str(const msgpack_object *m, const char *key, char *buf, size_t len)
 {
 	const char *p;
 	size_t n;

@@ -82,6 +82,9 @@
 /* Query ops for logbusctl stats and services (broker/stats.c). */
 #define OP_STATS    "stats"
 #define OP_SERVICES "services"
+/* Query ops for logbusctl alerts (broker/alerts.c), admin only. */
+#define OP_ALERTS     "alerts"     /* the rules, positions, counts */
+#define OP_ALERT_TEST "alert_test" /* one test action of "rule" */
 
 /* Error codes in replies ("code"). */
 #define ERR_BAD_REQUEST     "bad_request"

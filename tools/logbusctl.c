@@ -62,6 +62,8 @@ static const struct command commands[] = {
      ctl_services_help},
     {"rotate", cmd_rotate, "make logbusd reopen the files it writes",
      ctl_rotate_help},
+    {"alerts", cmd_alerts, "alert rules: positions, actions; test one",
+     ctl_alerts_help},
     {"help", cmd_help, "help on a command",
      "usage: logbusctl help [COMMAND]\n"
      "\n"

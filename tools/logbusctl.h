@@ -74,9 +74,10 @@ int cmd_stats(int argc, char **argv);   /* ctl_stats.c */
 int cmd_services(int argc, char **argv);
 int cmd_rotate(int argc, char **argv); /* ctl_rotate.c */
 int cmd_query(int argc, char **argv);  /* ctl_query.c */
+int cmd_alerts(int argc, char **argv); /* ctl_alerts.c */
 extern const char ctl_publish_help[], ctl_tail_help[], ctl_run_help[],
     ctl_errors_help[], ctl_stats_help[], ctl_services_help[], ctl_rotate_help[],
-    ctl_query_help[];
+    ctl_query_help[], ctl_alerts_help[];
 
 /* COMMAND's help text on f (logbusctl.c). */
 void command_help(const char *name, FILE *f);

@@ -591,6 +591,45 @@ LOGBUS_API int logbus_services(const char *run_dir, const char *service,
                                size_t *total, char *err, size_t errlen);
 LOGBUS_API void logbus_services_free(logbus_service_info *v);
 
+/* ---- alert rules ([alert NAME] in logbusd.conf) -------------------------- */
+
+typedef struct logbus_alert_info {
+	char name[65];
+	char action[16]; /* "exec", "webhook", or "journal" (a record only) */
+	char rule[512];  /* its keys as written: "level = error; exec = ..." */
+	uint64_t position;     /* the last record it is done with: evaluated and
+	                          its action completed */
+	uint64_t fed;          /* the last record handed to its worker */
+	uint64_t queued_bytes; /* handed over, not evaluated yet */
+	uint64_t fired;        /* actions run since logbusd started */
+	uint64_t failed;       /* of them, and of tests, failed */
+	uint64_t held;         /* matches held back now (throttled) */
+	uint64_t tests;        /* test actions run */
+	int64_t last_fired_ns; /* when the last action ended; 0: never */
+	char last_service[LOGBUS_SERVICE_MAX + 1];
+	char last_result[256]; /* "alert: page exited with 0" */
+} logbus_alert_info;
+
+/*
+ * The alert rules logbusd runs, and last_seq the journal's newest record
+ * (a rule whose position is below it has records left to evaluate).  For
+ * root, logbusd's user and the reader group.  Free *out with
+ * logbus_alerts_free.
+ */
+LOGBUS_API int logbus_alerts(const char *run_dir, logbus_alert_info **out,
+                             size_t *n, uint64_t *last_seq, char *err,
+                             size_t errlen);
+LOGBUS_API void logbus_alerts_free(logbus_alert_info *v);
+
+/*
+ * Make a rule run its action once for a made-up record (service logbusd,
+ * logger logbus.alert), queued behind what its worker is doing.  *tests
+ * (if not NULL) is the rule's count of tests before this one: the test is
+ * done once logbus_alerts shows more.  LOGBUS_ENOTFOUND: no such rule.
+ */
+LOGBUS_API int logbus_alert_test(const char *run_dir, const char *rule,
+                                 uint64_t *tests, char *err, size_t errlen);
+
 /* ---- formatting ---------------------------------------------------------- */
 
 enum logbus_time_style {
