@@ -113,7 +113,7 @@ static void services_json_owner(struct strbuf *b, const logbus_service_info *s)
 
 void services_json(struct strbuf *b, const logbus_service_info *v, size_t n)
 {
-	putchar('[');
+	sb_puts(b, "[");
 	for (size_t i = 0; i < n; i++) {
 		const logbus_service_info *s = &v[i];
 		sb_puts(b, i ? ",\n{\"service\":" : "\n{\"service\":");
