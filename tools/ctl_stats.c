@@ -17,6 +17,7 @@
 #include <logbus/logbus.h>
 
 #include "logbusctl.h"
+#include "stats_json.h"
 #include "strbuf.h"
 
 struct view_args {
@@ -119,25 +120,6 @@ static const char *plural(uint64_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
-/* A JSON string, escaped as the library's JSON records are (the text is
- * UTF-8: logbusd checked it).  Out of memory, null. */
-static void json_str(const char *s)
-{
-	struct strbuf b = {0};
-
-	sb_json_str(&b, s, strlen(s));
-	fputs(b.failed ? "null" : b.p, stdout);
-	sb_free(&b);
-}
-
-static void json_time(int64_t ns)
-{
-	char buf[64];
-
-	logbus_format_time(ns, LOGBUS_TIME_RFC3339, buf, sizeof buf);
-	json_str(buf);
-}
-
 /* ---- stats ------------------------------------------------------------- */
 
 #define LABEL "%-15s "
@@ -206,56 +188,23 @@ static void stats_text(const logbus_stats *st)
 	       plural(st->error_reports, "report", "reports"));
 }
 
-#define JU64(key, v) printf("\"%s\":%" PRIu64, key, (uint64_t)(v))
-
-static void stats_json(const logbus_stats *st)
+/* stats_json or services_json on stdout. */
+static int print_json(const logbus_stats *st, const logbus_service_info *v,
+                      size_t n)
 {
-	fputs("{\"version\":", stdout);
-	json_str(st->version);
-	printf(",\"pid\":%" PRIu64 ",\"started\":", st->pid);
-	json_time(st->started_ns);
-	printf(",\"started_ns\":%" PRId64 ",\"uptime_s\":%.3f", st->started_ns,
-	       (double)st->uptime_ns / 1e9);
-	printf(",\"memory\":{\"rss_bytes\":%" PRIu64 ",\"peak_bytes\":%" PRIu64
-	       "}",
-	       st->rss_bytes, st->rss_peak_bytes);
-	printf(",\"received\":{\"records\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
-	       st->received, st->received_bytes);
-	printf(",\"committed\":{\"records\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
-	       st->committed, st->committed_bytes);
-	printf(",\"rejected\":{\"total\":%" PRIu64, st->rejected);
-	for (size_t i = 0; i < st->nrejected_by; i++) {
-		putchar(',');
-		json_str(st->rejected_by[i].code);
-		printf(":%" PRIu64, st->rejected_by[i].count);
-	}
-	printf("},\"rate_limited\":%" PRIu64 ",\"client_dropped\":%" PRIu64,
-	       st->rate_limited, st->client_dropped);
-	printf(",\"batches\":{\"received\":%" PRIu64 ",\"resent\":%" PRIu64 "}",
-	       st->batches, st->batches_resent);
-	printf(",\"rate\":{\"records_1s\":%.3f,\"bytes_1s\":%.3f,"
-	       "\"records_60s\":%.3f,\"bytes_60s\":%.3f}",
-	       st->rate_1s, st->bytes_rate_1s, st->rate_60s,
-	       st->bytes_rate_60s);
-	printf(",\"connections\":{\"publishers\":%" PRIu64
-	       ",\"readers\":%" PRIu64 ",\"subscribers\":%" PRIu64 "}",
-	       st->publishers, st->readers, st->subscribers);
-	printf(",\"journal\":{\"segments\":%" PRIu64 ",\"bytes\":%" PRIu64
-	       ",\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64 "}",
-	       st->journal_segments, st->journal_bytes, st->first_seq,
-	       st->last_seq);
-	printf(",\"fsync\":{\"count\":%" PRIu64 ",\"errors\":%" PRIu64
-	       ",\"last_ms\":%.3f}",
-	       st->fsyncs, st->fsync_errors, (double)st->last_fsync_ns / 1e6);
-	printf(",\"routes\":{\"files\":%" PRIu64 ",\"open\":%" PRIu64
-	       ",\"errors\":%" PRIu64 ",\"failing\":%" PRIu64
-	       ",\"rotations\":%" PRIu64 "}",
-	       st->route_files, st->route_open, st->route_errors,
-	       st->route_failing, st->route_rotations);
-	printf(",\"services\":{\"known\":%" PRIu64 ",\"kept_max\":%" PRIu64 "}",
-	       st->services, st->services_max);
-	printf(",\"error_reports\":%" PRIu64 ",\"queries\":%" PRIu64 "}\n",
-	       st->error_reports, st->queries);
+	struct strbuf b = {0};
+	int rc = 0;
+
+	if (st)
+		stats_json(&b, st);
+	else
+		services_json(&b, v, n);
+	if (b.failed)
+		rc = fail("out of memory");
+	else
+		fwrite(b.p, 1, b.len, stdout);
+	sb_free(&b);
+	return rc;
 }
 
 int cmd_stats(int argc, char **argv)
@@ -272,7 +221,7 @@ int cmd_stats(int argc, char **argv)
 		return admin_failed("cannot get logbusd's statistics",
 		                    a.run_dir, rc, err);
 	if (a.json)
-		stats_json(&st);
+		return print_json(&st, NULL, 0);
 	else
 		stats_text(&st);
 	return 0;
@@ -292,9 +241,6 @@ static int num_width(uint64_t v)
 	return snprintf(buf, sizeof buf, "%" PRIu64, v);
 }
 
-static const char *const owner_how[] = {"-", "claimed", "configured",
-                                        "logbusd"};
-
 /* "alice(1000)", "@security(27)", "uid 4242", or "-" when nobody owns it. */
 static const char *owner_text(const logbus_service_info *s, char *buf,
                               size_t len)
@@ -310,12 +256,6 @@ static const char *owner_text(const logbus_service_info *s, char *buf,
 	return buf;
 }
 
-static const char *owner_how_text(const logbus_service_info *s)
-{
-	int h = s->owner_how;
-	return h >= 0 && h <= LOGBUS_OWNER_BROKER ? owner_how[h] : "?";
-}
-
 static void services_text(const logbus_service_info *v, size_t n)
 {
 	int w[8] = {7, 7, 5, 4, 7, 5, 8, 5}; /* the headers' widths */
@@ -326,7 +266,7 @@ static void services_text(const logbus_service_info *v, size_t n)
 		int l = (int)strlen(owner_text(&v[i], o, sizeof o));
 		if (l > ow)
 			ow = l;
-		l = (int)strlen(owner_how_text(&v[i]));
+		l = (int)strlen(stats_owner_how(&v[i]));
 		if (l > hw)
 			hw = l;
 	}
@@ -356,7 +296,7 @@ static void services_text(const logbus_service_info *v, size_t n)
 		       "  %*" PRIu64 "  %*" PRIu64 "  %*" PRIu64
 		       "  %*s  %-19s  ",
 		       w[0], s->service, ow, owner_text(s, o, sizeof o), hw,
-		       owner_how_text(s), w[1], s->records, w[2], s->debug,
+		       stats_owner_how(s), w[1], s->records, w[2], s->debug,
 		       w[3], s->info, w[4], s->warning, w[5], s->error, w[6],
 		       s->critical, w[7],
 		       bytes_text((double)s->bytes, b, sizeof b), a);
@@ -367,58 +307,6 @@ static void services_text(const logbus_service_info *v, size_t n)
 		local_time_text(s->report_ns, a, sizeof a);
 		printf("%s %s\n", a, s->exit_summary);
 	}
-}
-
-/* {"name": str|null, "id": N, "group": bool, "how": str}, or null. */
-static void services_json_owner(const logbus_service_info *s)
-{
-	if (s->owner_how == LOGBUS_OWNER_NONE) {
-		fputs("null", stdout);
-		return;
-	}
-	fputs("{\"name\":", stdout);
-	if (s->owner_name[0])
-		json_str(s->owner_name);
-	else
-		fputs("null", stdout);
-	printf(",\"id\":%" PRIu32 ",\"group\":%s,\"how\":\"%s\"}", s->owner_id,
-	       s->owner_is_group ? "true" : "false", owner_how_text(s));
-}
-
-static void services_json(const logbus_service_info *v, size_t n)
-{
-	putchar('[');
-	for (size_t i = 0; i < n; i++) {
-		const logbus_service_info *s = &v[i];
-		fputs(i ? ",\n{\"service\":" : "\n{\"service\":", stdout);
-		json_str(s->service);
-		printf(",\"records\":%" PRIu64 ",\"bytes\":%" PRIu64
-		       ",\"levels\":{\"debug\":%" PRIu64 ",\"info\":%" PRIu64
-		       ",\"warning\":%" PRIu64 ",\"error\":%" PRIu64
-		       ",\"critical\":%" PRIu64 "},\"first\":",
-		       s->records, s->bytes, s->debug, s->info, s->warning,
-		       s->error, s->critical);
-		json_time(s->first_ns);
-		fputs(",\"last\":", stdout);
-		json_time(s->last_ns);
-		printf(",\"first_ns\":%" PRId64 ",\"last_ns\":%" PRId64
-		       ",\"last_seq\":%" PRIu64 ",\"owner\":",
-		       s->first_ns, s->last_ns, s->last_seq);
-		services_json_owner(s);
-		fputs(",\"last_error_report\":", stdout);
-		if (s->report_ns == 0) {
-			fputs("null}", stdout);
-			continue;
-		}
-		fputs("{\"time\":", stdout);
-		json_time(s->report_ns);
-		printf(",\"time_ns\":%" PRId64 ",\"exit_code\":%" PRId64
-		       ",\"summary\":",
-		       s->report_ns, s->exit_code);
-		json_str(s->exit_summary);
-		fputs("}}", stdout);
-	}
-	fputs(n ? "\n]\n" : "]\n", stdout);
 }
 
 int cmd_services(int argc, char **argv)
@@ -439,7 +327,7 @@ int cmd_services(int argc, char **argv)
 		return admin_failed("cannot list services", a.run_dir, rc, err);
 	qsort(v, n, sizeof *v, service_cmp);
 	if (a.json)
-		services_json(v, n);
+		rc = print_json(NULL, v, n);
 	else if (n == 0)
 		puts("no services yet");
 	else
@@ -448,7 +336,7 @@ int cmd_services(int argc, char **argv)
 		warn("%zu of %zu services shown (the most recently active)", n,
 		     total);
 	logbus_services_free(v);
-	return 0;
+	return rc;
 }
 
 /* ---- help -------------------------------------------------------------- */

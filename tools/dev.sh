@@ -18,6 +18,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 packages=(gcc make cmake pkg-config libnng-dev libmsgpack-dev libev-dev
           libcmocka-dev libpcre2-dev libinih-dev
           libcurl4-openssl-dev # alert webhooks (broker/alert_webhook.c)
+          libmicrohttpd-dev    # logbus-http (tools/http)
           rsyslog        # the peer of tools/bench/compare.sh, in its smoke test
           logrotate      # test_logrotate runs the shipped sample
           python3-pytest python3-venv) # the Python binding's tests
