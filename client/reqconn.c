@@ -117,13 +117,17 @@ bool reqconn_connected(struct reqconn *c)
 
 void reqconn_unreachable(struct reqconn *c, char *err, size_t errlen)
 {
+	reqconn_unreachable_path(c->path, err, errlen);
+}
+
+void reqconn_unreachable_path(const char *path, char *err, size_t errlen)
+{
 	struct stat st;
-	const char *why =
-	    stat(c->path, &st) < 0 ? "no socket file" : "no answer";
+	const char *why = stat(path, &st) < 0 ? "no socket file" : "no answer";
 	snprintf(err, errlen,
 	         "cannot reach logbusd at %s (%s): is logbusd "
 	         "running?",
-	         c->path, why);
+	         path, why);
 }
 
 static bool stopped(const atomic_bool *stop)

@@ -83,5 +83,7 @@ bool reqconn_connected(struct reqconn *c);
 
 /* "cannot reach logbusd at PATH (why): is logbusd running?" */
 void reqconn_unreachable(struct reqconn *c, char *err, size_t errlen);
+/* The same for the socket file at path (spconn.c's too). */
+void reqconn_unreachable_path(const char *path, char *err, size_t errlen);
 
 #endif
