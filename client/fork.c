@@ -39,6 +39,8 @@ static void on_child(void)
 	pthread_mutex_unlock(&list_mu);
 }
 
+/* Should this fail (no memory for the handler), forks go unseen, as before
+ * this file: the child's nng calls panic.  There is no caller to tell. */
 static void watch(void)
 {
 	pthread_atfork(on_prepare, on_parent, on_child);
