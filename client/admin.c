@@ -12,6 +12,7 @@
 #include <msgpack.h>
 
 #include "admin.h"
+#include "fork.h"
 #include "logbus/logbus.h"
 #include "paths.h"
 #include "proto.h"
@@ -40,6 +41,11 @@ static int call_on(const char *run_dir, const char *sock, int timeout_ms,
 	if (dir == NULL) {
 		snprintf(err, errlen, "run directory path too long");
 		return LOGBUS_EINVAL;
+	}
+	fork_watch(); /* before nng starts */
+	if (fork_forked()) {
+		fork_error(err, errlen, "a call to logbusd's query socket");
+		return LOGBUS_EFORKED;
 	}
 again:
 	if ((rv = reqconn_open(&conn, dir, sock,

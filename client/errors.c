@@ -43,6 +43,8 @@ LOGBUS_API const char *logbus_strerror(int code)
 		return "logbusd dropped records over the service's rate limit";
 	case LOGBUS_ENOTFOUND:
 		return "not found";
+	case LOGBUS_EFORKED:
+		return "not usable in a child of fork()";
 	default:
 		return "unknown error";
 	}

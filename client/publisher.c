@@ -22,11 +22,21 @@
  *    acknowledged came back: the broker acknowledges a batch before it
  *    writes the routed files and tells followers, and answers the sync
  *    after that (ingest.c).
+ *
+ * After fork() (fork.h) the child's copy becomes a publisher of the child's
+ * own: an empty queue (what was queued is the parent's, which sends it),
+ * zero counts, a new session id, and a sender thread started by its first
+ * record, which talks through spconn.h because nng cannot be used in the
+ * child.  A publisher opened in such a child uses spconn from the start.
+ * The parent's publisher is not touched.  For the copy to be whole, the
+ * sender changes its own state (the batches it encodes) only under
+ * sender_mu, which the fork handlers hold with mu.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +46,14 @@
 
 #include <msgpack.h>
 
+#include "fork.h"
 #include "logbus/logbus.h"
 #include "paths.h"
 #include "proto.h"
 #include "publisher.h"
 #include "record.h"
 #include "reqconn.h"
+#include "spconn.h"
 #include "timefmt.h"
 #include "utf8.h"
 
@@ -92,7 +104,12 @@ struct logbus_publisher {
 	size_t service_len, logger_len;
 	enum logbus_on_full on_full;
 	int linger_ms;
-	struct reqconn conn;
+	char ingest_path[160];
+	bool own_link;         /* a child of fork(): sp, never conn (nng) */
+	struct reqconn conn;   /* opened when !own_link; in a child, the
+	                          parent's, left alone */
+	struct spconn sp;      /* used when own_link; made at open */
+	struct fork_hook hook; /* on fork.c's list while open */
 
 	pthread_mutex_t mu;
 	pthread_cond_t work;  /* sender waits for records */
@@ -113,8 +130,11 @@ struct logbus_publisher {
 	atomic_bool abort; /* close timed out: stop retrying */
 	char error[256];
 	pthread_t sender;
+	bool sender_started; /* false in a child of fork() until it logs */
 
-	/* sender-only state */
+	/* sender-only state, changed only under sender_mu or mu (or before
+	 * the sender starts) */
+	pthread_mutex_t sender_mu;
 	uint64_t session, batch;
 	char *raw; /* entries taken from the ring */
 	size_t raw_cap;
@@ -280,6 +300,8 @@ static int make_room(struct logbus_publisher *p, size_t need)
 	return 0;
 }
 
+static int start_sender(struct logbus_publisher *p);
+
 /* Copy an entry into the ring, waiting for room or dropping as the
  * publisher was told. */
 static int queue_put(struct logbus_publisher *p, const char *buf, size_t total)
@@ -287,7 +309,11 @@ static int queue_put(struct logbus_publisher *p, const char *buf, size_t total)
 	int rv;
 
 	pthread_mutex_lock(&p->mu);
-	if (total > p->cap) {
+	if (!p->sender_started && (rv = start_sender(p)) != 0) {
+		set_error(p, "cannot start the sender thread: %s",
+		          strerror(rv));
+		rv = LOGBUS_ESYS;
+	} else if (total > p->cap) {
 		rv = LOGBUS_ETOOBIG;
 		set_error(p, "record of %zu bytes is larger than the queue",
 		          total);
@@ -724,6 +750,129 @@ static void tok_patch(unsigned char *req, size_t len, uint64_t tok)
 		req[len - 8 + (size_t)i] = (unsigned char)(tok >> (56 - 8 * i));
 }
 
+/* ---- the link: nng's req0, or spconn in a child of fork() ---------------- */
+
+struct reply {
+	const void *body;
+	size_t len;
+	nng_msg *msg; /* nng's, to free; NULL from spconn */
+};
+
+static uint64_t link_tok(const struct logbus_publisher *p)
+{
+	return p->own_link ? p->sp.tok : p->conn.tok;
+}
+
+/* Keep the token of a reply just decoded (reqconn_take_tok). */
+static void link_take_tok(struct logbus_publisher *p, const msgpack_object *o)
+{
+	uint64_t tok;
+
+	if (!p->own_link)
+		reqconn_take_tok(&p->conn, o);
+	else if (mp_get_u64(o, REPLY_TOK, &tok))
+		p->sp.tok = tok;
+}
+
+static void link_take_tok_body(struct logbus_publisher *p,
+                               const struct reply *r)
+{
+	uint64_t tok;
+
+	if (!p->own_link)
+		reqconn_take_tok_msg(&p->conn, r->msg);
+	else if (mp_body_get_u64(r->body, r->len, REPLY_TOK, &tok))
+		p->sp.tok = tok;
+}
+
+/* Send o's request, with the token of the last reply read. */
+static int link_send(struct logbus_publisher *p, struct outgoing *o, char *err,
+                     size_t errlen)
+{
+	if (p->own_link) {
+		tok_patch((unsigned char *)o->req.data, o->req.size, p->sp.tok);
+		return spconn_send(&p->sp, o->req.data, o->req.size,
+		                   CALL_SLICE_MS, &p->abort, err, errlen);
+	}
+	/* The first time the message is made already; once nng has it,
+	 * it is nng's (a fork must not see it as the publisher's). */
+	pthread_mutex_lock(&p->sender_mu);
+	nng_msg *m = o->msg;
+	o->msg = NULL;
+	pthread_mutex_unlock(&p->sender_mu);
+	if (m != NULL) {
+		tok_patch(nng_msg_body(m), nng_msg_len(m), p->conn.tok);
+		return reqconn_send_msg(&p->conn, m, CALL_SLICE_MS, &p->abort,
+		                        err, errlen);
+	}
+	tok_patch((unsigned char *)o->req.data, o->req.size, p->conn.tok);
+	return reqconn_send(&p->conn, o->req.data, o->req.size, CALL_SLICE_MS,
+	                    &p->abort, err, errlen);
+}
+
+static int link_wait(struct logbus_publisher *p, struct reply *r,
+                     int timeout_ms, char *err, size_t errlen)
+{
+	r->msg = NULL;
+	if (p->own_link)
+		return spconn_wait(&p->sp, &r->body, &r->len, timeout_ms,
+		                   &p->abort, err, errlen);
+	int rv =
+	    reqconn_wait(&p->conn, &r->msg, timeout_ms, &p->abort, err, errlen);
+	if (rv == 0) {
+		r->body = nng_msg_body(r->msg);
+		r->len = nng_msg_len(r->msg);
+	}
+	return rv;
+}
+
+/* A request that is not a batch (sync): send and wait. */
+static int link_call(struct logbus_publisher *p, const void *body, size_t len,
+                     struct reply *r, char *err, size_t errlen)
+{
+	int rv;
+
+	r->msg = NULL;
+	if (!p->own_link) {
+		rv = reqconn_call(&p->conn, body, len, &r->msg, CALL_SLICE_MS,
+		                  &p->abort, err, errlen);
+		if (rv == 0) {
+			r->body = nng_msg_body(r->msg);
+			r->len = nng_msg_len(r->msg);
+		}
+		return rv;
+	}
+	if ((rv = spconn_send(&p->sp, body, len, CALL_SLICE_MS, &p->abort, err,
+	                      errlen)) != 0)
+		return rv;
+	return spconn_wait(&p->sp, &r->body, &r->len, CALL_SLICE_MS, &p->abort,
+	                   err, errlen);
+}
+
+static void link_release(struct reply *r)
+{
+	if (r->msg != NULL)
+		nng_msg_free(r->msg);
+	r->msg = NULL;
+}
+
+static bool link_connected(struct logbus_publisher *p)
+{
+	return p->own_link ? spconn_connected(&p->sp)
+	                   : reqconn_connected(&p->conn);
+}
+
+static void link_unreachable(struct logbus_publisher *p, char *err,
+                             size_t errlen)
+{
+	if (p->own_link)
+		spconn_unreachable(&p->sp, err, errlen);
+	else
+		reqconn_unreachable(&p->conn, err, errlen);
+}
+
+/* ---- batches out, acks in ------------------------------------------------ */
+
 enum outcome { SENT, RETRY, GIVE_UP };
 
 static bool dup_reply(const msgpack_object *o)
@@ -733,8 +882,8 @@ static bool dup_reply(const msgpack_object *o)
 }
 
 /* Read an ack.  Called with p->mu held.  n: records in the batch. */
-static enum outcome take_reply(struct logbus_publisher *p, nng_msg *reply,
-                               size_t n)
+static enum outcome take_reply(struct logbus_publisher *p,
+                               const struct reply *reply, size_t n)
 {
 	msgpack_zone zone;
 	msgpack_object o;
@@ -744,12 +893,12 @@ static enum outcome take_reply(struct logbus_publisher *p, nng_msg *reply,
 	enum outcome out = SENT;
 
 	msgpack_zone_init(&zone, 1024);
-	if (msgpack_unpack(nng_msg_body(reply), nng_msg_len(reply), &off, &zone,
-	                   &o) != MSGPACK_UNPACK_SUCCESS ||
+	if (msgpack_unpack(reply->body, reply->len, &off, &zone, &o) !=
+	        MSGPACK_UNPACK_SUCCESS ||
 	    !mp_get_bool(&o, "ok", &ok)) {
 		set_error(p, "logbusd sent a reply this library cannot read");
 		out = RETRY;
-	} else if (reqconn_take_tok(&p->conn, &o), !ok) {
+	} else if (link_take_tok(p, &o), !ok) {
 		const char *code = "", *text = "";
 		size_t clen = 0, tlen = 0;
 		mp_get_bytes(&o, "code", &code, &clen);
@@ -822,9 +971,12 @@ static void prepare(struct logbus_publisher *p, struct outgoing *o)
 
 	o->n = take_batch(p, &raw_len, &drops);
 	pthread_mutex_unlock(&p->mu);
+	pthread_mutex_lock(&p->sender_mu);
 	p->batch++;
 	build_request(p, o, drops);
-	o->msg = reqconn_msg(o->req.data, o->req.size);
+	/* in a child of fork(), nng makes no messages */
+	o->msg = p->own_link ? NULL : reqconn_msg(o->req.data, o->req.size);
+	pthread_mutex_unlock(&p->sender_mu);
 	pthread_mutex_lock(&p->mu);
 }
 
@@ -853,32 +1005,19 @@ static bool deliver(struct logbus_publisher *p, struct outgoing *o,
 	bool ready = false;
 
 	for (;;) {
-		nng_msg *reply = NULL;
-		int rv;
-		if (o->msg != NULL) { /* the first time: made already */
-			tok_patch(nng_msg_body(o->msg), nng_msg_len(o->msg),
-			          p->conn.tok);
-			rv = reqconn_send_msg(&p->conn, o->msg, CALL_SLICE_MS,
-			                      &p->abort, err, sizeof err);
-		} else {
-			tok_patch((unsigned char *)o->req.data, o->req.size,
-			          p->conn.tok);
-			rv = reqconn_send(&p->conn, o->req.data, o->req.size,
-			                  CALL_SLICE_MS, &p->abort, err,
-			                  sizeof err);
-		}
-		o->msg = NULL;
+		struct reply reply;
+		int rv = link_send(p, o, err, sizeof err);
 		if (rv == 0) {
 			if (!ready)
 				ready = prepare_next(p, next);
-			rv = reqconn_wait(&p->conn, &reply, CALL_SLICE_MS,
-			                  &p->abort, err, sizeof err);
+			rv = link_wait(p, &reply, CALL_SLICE_MS, err,
+			               sizeof err);
 		}
 		pthread_mutex_lock(&p->mu);
 		enum outcome out = RETRY;
 		if (rv == 0) {
-			out = take_reply(p, reply, o->n);
-			nng_msg_free(reply);
+			out = take_reply(p, &reply, o->n);
+			link_release(&reply);
 		} else if (rv == LOGBUS_ECLOSED) {
 			out = GIVE_UP;
 		} else {
@@ -910,7 +1049,7 @@ static bool sync_wanted(const struct logbus_publisher *p)
 static void sync_broker(struct logbus_publisher *p)
 {
 	uint64_t ticket = p->sync_asked;
-	nng_msg *reply = NULL;
+	struct reply reply;
 	msgpack_packer pk;
 	char err[256];
 
@@ -920,12 +1059,12 @@ static void sync_broker(struct logbus_publisher *p)
 	mp_pack_key(&pk, "op");
 	mp_pack_key(&pk, OP_SYNC);
 	mp_pack_key(&pk, REPLY_TOK);
-	msgpack_pack_uint64(&pk, p->conn.tok);
+	msgpack_pack_uint64(&pk, link_tok(p));
 	pthread_mutex_unlock(&p->mu);
-	if (reqconn_call(&p->conn, p->rec.data, p->rec.size, &reply,
-	                 CALL_SLICE_MS, &p->abort, err, sizeof err) == 0) {
-		reqconn_take_tok_msg(&p->conn, reply);
-		nng_msg_free(reply);
+	if (link_call(p, p->rec.data, p->rec.size, &reply, err, sizeof err) ==
+	    0) {
+		link_take_tok_body(p, &reply);
+		link_release(&reply);
 	}
 	pthread_mutex_lock(&p->mu);
 	p->sync_done = ticket;
@@ -985,14 +1124,97 @@ static void *sender_main(void *arg)
 	return NULL;
 }
 
+/* Called with p->mu held (or alone).  0 or an errno. */
+static int start_sender(struct logbus_publisher *p)
+{
+	int rv = pthread_create(&p->sender, NULL, sender_main, p);
+	if (rv == 0)
+		p->sender_started = true;
+	return rv;
+}
+
+static void new_session(struct logbus_publisher *p)
+{
+	if (getrandom(&p->session, sizeof p->session, 0) != sizeof p->session)
+		p->session = (uint64_t)timefmt_now_ns() ^ (uint64_t)getpid()
+		                                              << 32;
+	p->batch = 0;
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+
+/* The publisher a fork_hook is embedded in. */
+static struct logbus_publisher *publisher_of(struct fork_hook *h)
+{
+	char *base = (char *)h - offsetof(struct logbus_publisher, hook);
+	return (struct logbus_publisher *)(void *)base;
+}
+
+/* sender_mu first: the sender takes mu after it lets go of sender_mu. */
+void publisher_atfork_prepare(struct fork_hook *h)
+{
+	struct logbus_publisher *p = publisher_of(h);
+
+	pthread_mutex_lock(&p->sender_mu);
+	pthread_mutex_lock(&p->mu);
+}
+
+void publisher_atfork_parent(struct fork_hook *h)
+{
+	struct logbus_publisher *p = publisher_of(h);
+
+	pthread_mutex_unlock(&p->mu);
+	pthread_mutex_unlock(&p->sender_mu);
+}
+
+/*
+ * The child's copy, both locks held by this thread (the only one), becomes
+ * a publisher of the child's own.  The conditions are made again, not
+ * destroyed: they may count waiters that are not in this process.
+ */
+void publisher_atfork_child(struct fork_hook *h)
+{
+	struct logbus_publisher *p = publisher_of(h);
+
+	spconn_disconnect(&p->sp); /* if connected: the parent's, a copy */
+	p->own_link = true;
+	p->sender_started = false;
+	p->head = p->used = 0;
+	p->logged = p->answered = p->dropped = p->dropped_reported = 0;
+	p->committed = p->rejected = p->batches = p->resends = 0;
+	p->last_seq = p->flush_rejected = p->flush_limited = p->limited = 0;
+	p->flushing = 0;
+	p->sync_asked = p->sync_done = p->committed_at_sync = 0;
+	p->error[0] = '\0';
+	new_session(p);
+	for (int i = 0; i < 2; i++) {
+		msgpack_sbuffer_clear(&p->out[i].req);
+		p->out[i].n = 0;
+		/* made ahead, never given to nng: freeing a message is
+		 * plain memory in nng, which is not started for it */
+		nng_msg_free(p->out[i].msg);
+		p->out[i].msg = NULL;
+	}
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->space, NULL);
+	pthread_cond_init(&p->done, NULL);
+	pthread_mutex_unlock(&p->mu);
+	pthread_mutex_unlock(&p->sender_mu);
+}
+
 /* ---- open, flush, close -------------------------------------------------- */
 
 /* Free what open made, the sender thread gone or never started; connected:
- * the connection, the lock and its conditions were made too. */
+ * the connection, the lock and its conditions were made too.  In a child
+ * of fork() the nng connection is the parent's: nng cannot close it here,
+ * and the parent still uses it. */
 static void publisher_free(struct logbus_publisher *p, bool connected)
 {
 	if (connected) {
-		reqconn_close(&p->conn);
+		if (!p->own_link)
+			reqconn_close(&p->conn);
+		spconn_fini(&p->sp);
+		pthread_mutex_destroy(&p->sender_mu);
 		pthread_mutex_destroy(&p->mu);
 		pthread_cond_destroy(&p->work);
 		pthread_cond_destroy(&p->space);
@@ -1046,21 +1268,39 @@ LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
 	msgpack_sbuffer_init(&p->rec);
 	for (int i = 0; i < 2; i++)
 		msgpack_sbuffer_init(&p->out[i].req);
-	if (getrandom(&p->session, sizeof p->session, 0) != sizeof p->session)
-		p->session = (uint64_t)timefmt_now_ns() ^ (uint64_t)getpid()
-		                                              << 32;
+	new_session(p);
 	if (p->ring == NULL || p->raw == NULL) {
 		rv = LOGBUS_ENOMEM;
 		goto fail;
 	}
-	if ((rv = reqconn_open(&p->conn, dir, SOCK_INGEST, INGEST_REPLY_MAX,
+	if ((size_t)snprintf(p->ingest_path, sizeof p->ingest_path, "%s/%s",
+	                     dir, SOCK_INGEST) >= sizeof p->ingest_path) {
+		rv = LOGBUS_EINVAL;
+		goto fail;
+	}
+	/* Before nng starts: a fork from now on is seen.  spconn is made
+	 * either way, ready for a child. */
+	fork_watch();
+	p->own_link = fork_forked();
+	if ((rv = spconn_init(&p->sp, p->ingest_path, INGEST_REPLY_MAX, err,
+	                      sizeof err)) != 0)
+		goto fail;
+	if (!p->own_link &&
+	    (rv = reqconn_open(&p->conn, dir, SOCK_INGEST, INGEST_REPLY_MAX,
 	                       err, sizeof err)) != 0)
 		goto fail;
 	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->sender_mu, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->space, NULL);
 	pthread_cond_init(&p->done, NULL);
-	if (pthread_create(&p->sender, NULL, sender_main, p) != 0) {
+	/* On the list before the sender starts, which a fork waits for. */
+	fork_track(&p->hook);
+	pthread_mutex_lock(&p->mu);
+	rv = start_sender(p);
+	pthread_mutex_unlock(&p->mu);
+	if (rv != 0) {
+		fork_untrack(&p->hook);
 		publisher_free(p, true);
 		return LOGBUS_ESYS;
 	}
@@ -1141,8 +1381,8 @@ LOGBUS_API int logbus_flush(logbus_publisher *p, int timeout_ms)
 	if (rv == 0)
 		rv = wait_fanned_out(p, timeout_ms >= 0 ? &ts : NULL);
 	p->flushing--;
-	if (rv == LOGBUS_ETIMEDOUT && !reqconn_connected(&p->conn))
-		reqconn_unreachable(&p->conn, p->error, sizeof p->error);
+	if (rv == LOGBUS_ETIMEDOUT && !link_connected(p))
+		link_unreachable(p, p->error, sizeof p->error);
 	if (rv == 0 && p->flush_rejected > 0)
 		rv = LOGBUS_EREJECTED;
 	else if (rv == 0 && p->flush_limited > 0)
@@ -1158,13 +1398,16 @@ LOGBUS_API int logbus_publisher_close(logbus_publisher *p, int timeout_ms)
 	if (p == NULL)
 		return LOGBUS_EINVAL;
 	int rv = logbus_flush(p, timeout_ms);
+	fork_untrack(&p->hook);
 	pthread_mutex_lock(&p->mu);
 	p->closing = true;
 	atomic_store(&p->abort, true);
 	pthread_cond_broadcast(&p->work);
 	pthread_cond_broadcast(&p->space);
+	bool started = p->sender_started;
 	pthread_mutex_unlock(&p->mu);
-	pthread_join(p->sender, NULL);
+	if (started)
+		pthread_join(p->sender, NULL);
 	publisher_free(p, true);
 	return rv;
 }
@@ -1182,7 +1425,7 @@ LOGBUS_API void logbus_publisher_get_stats(logbus_publisher *p,
 	st->last_seq = p->last_seq;
 	st->limited = p->limited;
 	pthread_mutex_unlock(&p->mu);
-	st->connected = reqconn_connected(&p->conn);
+	st->connected = link_connected(p);
 }
 
 LOGBUS_API const char *logbus_publisher_error(logbus_publisher *p, char *buf,

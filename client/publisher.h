@@ -19,4 +19,11 @@ int publisher_put_encoded(struct logbus_publisher *p, const char *rec,
 void publisher_names(struct logbus_publisher *p, struct lb_str *service,
                      struct lb_str *logger);
 
+/* fork.c's handlers, for each open publisher (fork.h): take its locks,
+ * give them back in the parent, make the child's copy its own. */
+struct fork_hook;
+void publisher_atfork_prepare(struct fork_hook *h);
+void publisher_atfork_parent(struct fork_hook *h);
+void publisher_atfork_child(struct fork_hook *h);
+
 #endif

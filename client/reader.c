@@ -43,6 +43,7 @@
 
 #include "cursor.h"
 #include "filter.h"
+#include "fork.h"
 #include "frame.h"
 #include "logbus/logbus.h"
 #include "paths.h"
@@ -154,11 +155,13 @@ static int open_live(struct logbus_reader *r, const char *dir)
 	return 0;
 }
 
+/* In a child of fork() the sockets are the parent's, and nng cannot close
+ * them here: only the memory goes (a message is plain memory to nng). */
 static void reader_free(struct logbus_reader *r)
 {
 	if (r->msg)
 		nng_msg_free(r->msg);
-	if (r->live_open)
+	if (r->live_open && !fork_forked())
 		nng_close(r->live);
 	free(r->dir);
 	filter_fini(&r->flt);
@@ -180,6 +183,12 @@ LOGBUS_API int logbus_reader_open(logbus_reader **out,
 		if (o)
 			open_error(o, "unknown start position");
 		return LOGBUS_EINVAL;
+	}
+	fork_watch(); /* before nng starts */
+	if (fork_forked()) {
+		fork_error(err, sizeof err, "a reader");
+		open_error(o, err);
+		return LOGBUS_EFORKED;
 	}
 	const char *dir = o->run_dir
 	                      ? o->run_dir
@@ -254,7 +263,8 @@ LOGBUS_API void logbus_reader_close(logbus_reader *r)
 {
 	if (r == NULL)
 		return;
-	reqconn_close(&r->conn);
+	if (!fork_forked())
+		reqconn_close(&r->conn);
 	reader_free(r);
 }
 
@@ -569,6 +579,11 @@ LOGBUS_API int logbus_reader_next(logbus_reader *r, const logbus_record **rec,
 	    timeout_ms < 0 ? INT64_MAX : redial_now_ms() + timeout_ms;
 	int rv;
 
+	if (fork_forked()) {
+		fork_error(r->error, sizeof r->error,
+		           "a reader opened before fork()");
+		return LOGBUS_EFORKED;
+	}
 	for (;;) {
 		if (atomic_load(&r->stop))
 			return LOGBUS_ECLOSED;

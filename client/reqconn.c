@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -136,12 +137,12 @@ static const char *owner_text(const struct stat *st, char *out, size_t len)
 
 /* The first directory of path's parents, from the top, that this process
  * may not enter: "permission denied: ..." in err, true; else false. */
-static bool dir_denied(const struct reqconn *c, char *err, size_t errlen)
+static bool dir_denied(const char *path, char *err, size_t errlen)
 {
-	char dir[sizeof c->path], who[96];
+	char dir[PATH_MAX], who[96];
 	struct stat st;
 
-	snprintf(dir, sizeof dir, "%s", c->path);
+	snprintf(dir, sizeof dir, "%s", path);
 	for (char *p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
 		*p = '\0';
 		bool denied = faccessat(AT_FDCWD, dir, X_OK, AT_EACCESS) < 0 &&
@@ -153,7 +154,7 @@ static bool dir_denied(const struct reqconn *c, char *err, size_t errlen)
 			    "denied: this user may not enter %s, mode "
 			    "%04o, owner %s): run as a user it lets in, or "
 			    "use another run directory",
-			    c->path, dir, (unsigned)(st.st_mode & 07777),
+			    path, dir, (unsigned)(st.st_mode & 07777),
 			    owner_text(&st, who, sizeof who));
 			return true;
 		}
@@ -161,7 +162,7 @@ static bool dir_denied(const struct reqconn *c, char *err, size_t errlen)
 			snprintf(err, errlen,
 			         "cannot reach logbusd at %s (permission "
 			         "denied: this user may not enter %s)",
-			         c->path, dir);
+			         path, dir);
 			return true;
 		}
 		*p = '/';
@@ -169,43 +170,54 @@ static bool dir_denied(const struct reqconn *c, char *err, size_t errlen)
 	return false;
 }
 
-bool reqconn_absent(struct reqconn *c, char *err, size_t errlen)
+/* reqconn_absent for a socket path (no nng call: spconn uses it too). */
+static bool absent_path(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 	char who[96];
 
-	if (stat(c->path, &st) < 0) {
-		if (errno == EACCES && dir_denied(c, err, errlen))
+	if (stat(path, &st) < 0) {
+		if (errno == EACCES && dir_denied(path, err, errlen))
 			return true;
 		snprintf(err, errlen,
 		         "cannot reach logbusd at %s (%s): is logbusd "
 		         "running?",
-		         c->path,
+		         path,
 		         errno == ENOENT ? "no socket file" : strerror(errno));
 		return true;
 	}
 	/* connect(2) to a Unix socket needs write permission on it */
-	if (faccessat(AT_FDCWD, c->path, W_OK, AT_EACCESS) < 0 &&
+	if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) < 0 &&
 	    errno == EACCES) {
 		snprintf(err, errlen,
 		         "cannot reach logbusd at %s (permission denied: the "
 		         "socket is mode %04o, owner %s): run as a user its "
 		         "mode lets in, or change the mode ([sockets] in "
 		         "logbusd.conf)",
-		         c->path, (unsigned)(st.st_mode & 07777),
+		         path, (unsigned)(st.st_mode & 07777),
 		         owner_text(&st, who, sizeof who));
 		return true;
 	}
 	return false;
 }
 
-void reqconn_unreachable(struct reqconn *c, char *err, size_t errlen)
+bool reqconn_absent(struct reqconn *c, char *err, size_t errlen)
 {
-	if (!reqconn_absent(c, err, errlen))
+	return absent_path(c->path, err, errlen);
+}
+
+void reqconn_unreachable_path(const char *path, char *err, size_t errlen)
+{
+	if (!absent_path(path, err, errlen))
 		snprintf(err, errlen,
 		         "cannot reach logbusd at %s (no answer): is logbusd "
 		         "running?",
-		         c->path);
+		         path);
+}
+
+void reqconn_unreachable(struct reqconn *c, char *err, size_t errlen)
+{
+	reqconn_unreachable_path(c->path, err, errlen);
 }
 
 static bool stopped(const atomic_bool *stop)

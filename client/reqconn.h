@@ -92,5 +92,7 @@ bool reqconn_absent(struct reqconn *c, char *err, size_t errlen);
 /* Why a call found no broker: reqconn_absent's reason, else "cannot reach
  * logbusd at PATH (no answer): is logbusd running?". */
 void reqconn_unreachable(struct reqconn *c, char *err, size_t errlen);
+/* The same for the socket file at path (spconn.c's too). */
+void reqconn_unreachable_path(const char *path, char *err, size_t errlen);
 
 #endif

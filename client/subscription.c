@@ -5,6 +5,10 @@
  * The thread owns the reader; the caller may only ask for the cursor (under
  * the mutex), wait for the end, or close.  Close interrupts the reader and
  * joins the thread, so on_log never runs after close returned.
+ *
+ * In a child of fork() the thread is not there (nor may the child's reader
+ * use nng): wait says LOGBUS_EFORKED, the cursor is read without the lock
+ * the thread may have held, and close frees without joining.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -14,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cursor.h"
 #include "logbus/logbus.h"
@@ -33,7 +38,14 @@ struct logbus_subscription {
 	int result;
 	char cursor[CURSOR_STR_LEN + 1];
 	atomic_bool closing;
+	pid_t pid; /* the process whose thread this is */
 };
+
+/* A subscription of the parent, seen in a child of fork(). */
+static bool inherited(const struct logbus_subscription *s)
+{
+	return s->pid != getpid();
+}
 
 static bool passing(int rv)
 {
@@ -119,6 +131,7 @@ LOGBUS_API int logbus_subscribe(logbus_subscription **out,
 	s->on_error = on_error;
 	s->user = user;
 	s->follow = opts->follow != 0;
+	s->pid = getpid();
 	atomic_init(&s->closing, false);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->ended_cv, NULL);
@@ -138,6 +151,8 @@ LOGBUS_API int logbus_subscription_wait(logbus_subscription *s, int timeout_ms)
 	struct timespec ts;
 	int rv = 0;
 
+	if (inherited(s))
+		return LOGBUS_EFORKED;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (timeout_ms >= 0) {
 		ts.tv_sec += timeout_ms / 1000;
@@ -164,6 +179,10 @@ LOGBUS_API int logbus_subscription_wait(logbus_subscription *s, int timeout_ms)
 LOGBUS_API const char *logbus_subscription_cursor(logbus_subscription *s,
                                                   char *buf, size_t len)
 {
+	if (inherited(s)) {
+		snprintf(buf, len, "%s", s->cursor);
+		return buf;
+	}
 	pthread_mutex_lock(&s->mu);
 	snprintf(buf, len, "%s", s->cursor);
 	pthread_mutex_unlock(&s->mu);
@@ -174,6 +193,11 @@ LOGBUS_API void logbus_subscription_close(logbus_subscription *s)
 {
 	if (s == NULL)
 		return;
+	if (inherited(s)) {
+		logbus_reader_close(s->reader);
+		free(s);
+		return;
+	}
 	atomic_store(&s->closing, true);
 	logbus_reader_interrupt(s->reader);
 	pthread_join(s->thread, NULL);

@@ -11,8 +11,17 @@
  * logbus_strerror() names a code and the *_error() functions give the
  * detailed message of the last failure on a handle.  The library never
  * prints and never exits.  All handles are safe to use from several threads
- * unless a function says otherwise.  A process that forks must exec before
- * the child uses the library (nng is not fork-safe).
+ * unless a function says otherwise.
+ *
+ * fork() without exec: a publisher opened before the fork is, in the child,
+ * a publisher of the child's own: its queue starts empty (what was queued
+ * is the parent's, which still sends it), its counts at zero, with a new
+ * session and its own sender thread, started by its first record; close
+ * it in the child as usual.  Publishers opened in the child work too.  The
+ * child talks to logbusd without nng, which cannot be used after a fork;
+ * readers, subscriptions and the administration calls need nng, so in the
+ * child they return LOGBUS_EFORKED (closing them is safe).  The parent's
+ * handles are not affected.
  */
 #ifndef LOGBUS_LOGBUS_H
 #define LOGBUS_LOGBUS_H
@@ -54,6 +63,9 @@ enum {
 	LOGBUS_ENOTFOUND = -14,   /* no such thing (an error report) */
 	LOGBUS_ELIMITED = -15,    /* acknowledged, but the broker's rate limit
 	                             dropped some (logbus_flush) */
+	LOGBUS_EFORKED = -16,     /* readers and administration calls cannot
+	                             work in a child of fork(): exec, or use
+	                             them in the parent */
 };
 
 /* Python's level numbers; other values in 0..255 are allowed. */

@@ -16,9 +16,6 @@ import pytest
 import logbus
 from conftest import records
 
-FORK_PENDING = pytest.mark.xfail(
-    strict=True, reason="needs liblogbus to work in a forked child (issue 12 "
-    "item 4, engineer C's fork work); remove this mark once it is merged")
 
 
 @pytest.fixture
@@ -192,7 +189,6 @@ def reap_all(pids, timeout):
     return [codes[p] for p in pids]
 
 
-@FORK_PENDING
 def test_forked_children_log_through_the_parents_handler(log, broker,
                                                          service):
     log.info("parent before fork")
@@ -218,7 +214,6 @@ def test_forked_children_log_through_the_parents_handler(log, broker,
     assert all(v == list(range(10000)) for v in by_child.values())
 
 
-@FORK_PENDING
 def test_multiprocessing_children(log, broker, service):
     ctx = multiprocessing.get_context("fork")
     procs = [ctx.Process(target=_child_logs,
