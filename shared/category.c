@@ -19,7 +19,7 @@
  * that could not be imported, say).
  *
  * To add a rule, add a row where its priority puts it; a new category name
- * is known to logbusd once it is in a row (category_known), and the README
+ * is known to logbusd once it is in a row (category_name), and the README
  * table shows the rows.  Invariant: every name is shorter than
  * CATEGORY_NAME_MAX and names.
  */
@@ -235,13 +235,13 @@ const char *category_of(const struct category_in *in)
 	return "exit"; /* not reached: the last row takes any failure */
 }
 
-bool category_known(const char *s, size_t len)
+const char *category_name(const char *s, size_t len)
 {
 	for (size_t i = 0; i < NRULES; i++)
 		if (strlen(rules[i].category) == len &&
 		    memcmp(rules[i].category, s, len) == 0)
-			return true;
-	return false;
+			return rules[i].category;
+	return NULL;
 }
 
 const char *category_names(void)

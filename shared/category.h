@@ -32,8 +32,9 @@ struct category_in {
 /* The category of a death, or NULL for exit status 0 (not a failure). */
 const char *category_of(const struct category_in *in);
 
-/* Whether s (len bytes) is one of the categories' names. */
-bool category_known(const char *s, size_t len);
+/* The table's own copy of the name s (len bytes), which lives as long as
+ * the program; NULL when s is none of the categories' names. */
+const char *category_name(const char *s, size_t len);
 
 /* Every name, in the table's order: "dependency, port, ...". */
 const char *category_names(void);
