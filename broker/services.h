@@ -26,9 +26,9 @@ struct service {
 	uint64_t records, bytes;
 	uint64_t by_level[6]; /* <DEBUG.. DEBUG, INFO, WARNING, ERROR, >=CRIT */
 	/* The last error report written for it (0: none since start). */
-	int64_t report_ns;  /* when, broker's clock */
-	int64_t exit_code;  /* >= 0 exit status, -N killed by signal N */
-	char *exit_summary; /* first line of the exit record's message */
+	int64_t report_ns;    /* when, broker's clock */
+	int64_t exit_code;    /* >= 0 exit status, -N killed by signal N */
+	char *exit_summary;   /* first line of the exit record's message */
 	const char *category; /* its error category (category.h's), or NULL */
 	/* rate limit (ratelimit.c): the current window, monotonic ns */
 	int64_t rate_start_ns;

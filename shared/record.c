@@ -398,8 +398,8 @@ static int check_exit_category(const struct record_view *v,
 			continue;
 		if (cat == NULL || f->type != MSGPACK_OBJECT_STR ||
 		    f->via.str.size != cat->via.str.size ||
-		    memcmp(f->via.str.ptr, cat->via.str.ptr,
-		           f->via.str.size) != 0)
+		    memcmp(f->via.str.ptr, cat->via.str.ptr, f->via.str.size) !=
+		        0)
 			return fail(e, ERR_BAD_RECORD,
 			            "exit report: field error_category is not "
 			            "its exit map's category");

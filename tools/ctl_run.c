@@ -141,7 +141,7 @@ struct run {
 	bool timed_out;   /* --time-limit's SIGTERM was sent */
 	bool oom_known;   /* oom_before holds our cgroup's OOM kills */
 	uint64_t oom_before;
-	bool warned;      /* the line saying logbusd is away was printed */
+	bool warned; /* the line saying logbusd is away was printed */
 	uint64_t write_failures;
 	int write_rc;
 	char cwd[PATH_MAX]; /* absolute: the command's working directory */
@@ -942,9 +942,8 @@ static void run_report(struct run *r)
 		              ? (int)(until - monotonic_ms())
 		              : 1;
 	}
-	struct run_end end = {.pid = r->pid,
-	                      .status = r->status,
-	                      .timed_out = r->timed_out};
+	struct run_end end = {
+	    .pid = r->pid, .status = r->status, .timed_out = r->timed_out};
 	uint64_t oom_after;
 	/* The OOM killer sends SIGKILL; a count that rose meanwhile says it
 	 * was its doing (or, rarely, that it met another of our cgroup's

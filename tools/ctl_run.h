@@ -29,7 +29,7 @@ struct run_args {
 	size_t tail_bytes;
 	int timeout_ms;
 	int64_t time_limit_ms; /* --time-limit; 0: none */
-	char **argv; /* the command, NULL-terminated */
+	char **argv;           /* the command, NULL-terminated */
 	int argc;
 };
 

@@ -4,8 +4,9 @@
  * A publisher sends structured records to the broker, of its service or
  * of one a record names: logging calls copy the record into a bounded
  * in-process queue and return; a background thread sends the queue in
- * batches and the broker acknowledges each batch once it is in its journal.  logbus_flush() waits for those
- * acknowledgements.  A reader reads records back from the journal by cursor.
+ * batches and the broker acknowledges each batch once it is in its journal.
+ * logbus_flush() waits for those acknowledgements.  A reader reads records back
+ * from the journal by cursor.
  *
  * Every function returns 0 (LOGBUS_OK) or a negative LOGBUS_E* code;
  * logbus_strerror() names a code and the *_error() functions give the
