@@ -3,6 +3,7 @@
  * sandbox manager already know:
  *
  *   Exit code: -15
+ *   Category: signal                   (the error category, unless exit 0)
  *   Signal: SIGTERM                    (when killed by a signal)
  *   Command: uvicorn main:app --host 0.0.0.0 --port 8001
  *   CWD: /tmp/pactown-sandboxes/service_123
@@ -16,7 +17,10 @@
  *   ['main.py', 'requirements.txt', '.venv']
  *
  * A report is <service>_error.log (service_123_error.log for the service
- * service_123).  Until 0.1 it was service_<service>_error.log: reports of
+ * service_123).  The category is the exit map's own (the library derives
+ * it, category.h; record_decode refused any name not in the table), or,
+ * for a client that sent none, derived here by the same table.  Until 0.1
+ * it was service_<service>_error.log: reports of
  * those names are renamed once, at start (error_report_migrate.c).
  *
  * Every value on a header line is written with its newlines as \n and
@@ -65,6 +69,7 @@
 
 #include "batch.h"
 #include "broker.h"
+#include "category.h"
 #include "exitinfo.h"
 #include "proto.h"
 #include "record.h"
@@ -77,8 +82,12 @@
 #include "timefmt.h"
 #include "uidcount.h"
 
-#define REPORT_MODE 0640
-#define UID_XATTR   "user.logbus.uid"
+#define REPORT_MODE   0640
+#define UID_XATTR     "user.logbus.uid"
+#define CATEGORY_LINE "Category: "
+/* How far into a report its Category line can be: "Exit code: -128\n"
+ * and the longest name. */
+#define CATEGORY_HEAD 64
 
 /* A section's body, ending in a newline: the process's lines as it wrote
  * them, control characters escaped (textline.h), so that the report reads
@@ -137,10 +146,10 @@ static void str_list(struct strbuf *t, const msgpack_object_array *a,
 	}
 }
 
-/* The report of an exit record as text (malloc'd) and its exit code; 0 or
- * -1. */
+/* The report of an exit record as text (malloc'd), its exit code and
+ * category (NULL: none); 0 or -1. */
 static int render(const struct record_view *v, char **out, size_t *outlen,
-                  int64_t *code)
+                  int64_t *code, const char **category)
 {
 	struct record_error e;
 	struct exit_view x;
@@ -150,6 +159,9 @@ static int render(const struct record_view *v, char **out, size_t *outlen,
 	if (v->exit == NULL || exit_decode(v->exit, &x, &e) < 0)
 		return -1;
 	sb_printf(&t, "Exit code: %" PRId64 "\n", x.code);
+	*category = exit_category(&x);
+	if (*category != NULL)
+		sb_printf(&t, CATEGORY_LINE "%s\n", *category);
 	if (x.code < 0)
 		sb_printf(&t, "Signal: %s%s\n",
 		          exit_signal_name((int)-x.code, sig, sizeof sig),
@@ -381,7 +393,7 @@ fail:
 
 /* For `logbusctl services`: the service's last report and how it ended. */
 static void report_seen(struct broker *b, const struct record_view *v,
-                        int64_t code)
+                        int64_t code, const char *category)
 {
 	struct service *svc =
 	    services_get(b->services, v->service.p, v->service.len);
@@ -390,7 +402,8 @@ static void report_seen(struct broker *b, const struct record_view *v,
 	size_t len = nl ? (size_t)(nl - v->message.p) : v->message.len;
 
 	if (svc != NULL)
-		services_report(svc, timefmt_now_ns(), code, v->message.p, len);
+		services_report(svc, timefmt_now_ns(), code, category,
+		                v->message.p, len);
 }
 
 /* The report of one exit record, published by uid. */
@@ -401,6 +414,7 @@ static void write_one(struct broker *b, const struct record_view *v,
 	char *text;
 	size_t tlen;
 	int64_t code;
+	const char *category;
 	uint32_t prev = 0;
 
 	int n = snprintf(name, sizeof name - 4, "%.*s" REPORT_SUFFIX,
@@ -418,7 +432,7 @@ static void write_one(struct broker *b, const struct record_view *v,
 	if (adds && !report_allowed(b, uid, w))
 		return;
 	error_report_mark(b);
-	if (render(v, &text, &tlen, &code) < 0) {
+	if (render(v, &text, &tlen, &code, &category) < 0) {
 		broker_log(b, LOGBUS_WARNING,
 		           "error report %s/%s: cannot render it",
 		           b->cfg.log_dir, name);
@@ -435,7 +449,7 @@ static void write_one(struct broker *b, const struct record_view *v,
 		    pw->n > 0)
 			pw->n--;
 		b->stats.error_reports++;
-		report_seen(b, v, code);
+		report_seen(b, v, code, category);
 		if (*err)
 			broker_log(b, LOGBUS_WARNING, "error report: %s", err);
 	}
@@ -541,20 +555,39 @@ static bool report_name(const char *name, const char **svc, size_t *len)
 	return service_id_valid(*svc, *len);
 }
 
+/* The category an open report names on its second line, or NULL (a
+ * report of exit status 0, or one written before categories were). */
+static const char *fd_category(int fd)
+{
+	const size_t ll = sizeof CATEGORY_LINE - 1;
+	char head[CATEGORY_HEAD];
+	ssize_t n = pread(fd, head, sizeof head, 0);
+	const char *nl = n > 0 ? memchr(head, '\n', (size_t)n) : NULL;
+
+	if (nl == NULL || (size_t)(head + n - (nl + 1)) < ll ||
+	    memcmp(nl + 1, CATEGORY_LINE, ll) != 0)
+		return NULL;
+	const char *name = nl + 1 + ll;
+	const char *end = memchr(name, '\n', (size_t)(head + n - name));
+	return end ? category_name(name, (size_t)(end - name)) : NULL;
+}
+
 static int64_t mtime_ns(const struct stat *st)
 {
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-/* {"op": "errors"} -> {"reports": [[service, written_ns, size, kept]...]} */
+/* {"op": "errors"} -> {"reports": [[service, written_ns, size, kept]...],
+ * "categories": [category or "", ...]}, the categories in the reports'
+ * order (beside the rows, which older clients take only as they were). */
 void error_report_list_op(struct endpoint *ep, nng_msg *msg,
                           const msgpack_object *req, const struct reader *rd)
 {
 	struct broker *b = ep->b;
 	DIR *d = log_dir_list(b);
 	struct dirent *de;
-	msgpack_sbuffer rows;
-	msgpack_packer rp, pk;
+	msgpack_sbuffer rows, cats;
+	msgpack_packer rp, cp, pk;
 	size_t n = 0;
 
 	(void)req;
@@ -565,6 +598,8 @@ void error_report_list_op(struct endpoint *ep, nng_msg *msg,
 	}
 	msgpack_sbuffer_init(&rows);
 	msgpack_packer_init(&rp, &rows, msgpack_sbuffer_write);
+	msgpack_sbuffer_init(&cats);
+	msgpack_packer_init(&cp, &cats, msgpack_sbuffer_write);
 	while ((de = readdir(d)) != NULL) {
 		const char *svc;
 		size_t len;
@@ -574,6 +609,7 @@ void error_report_list_op(struct endpoint *ep, nng_msg *msg,
 		if (!report_name(de->d_name, &svc, &len) ||
 		    (fd = open_visible(b, de->d_name, rd, &st)) < 0)
 			continue;
+		const char *cat = fd_category(fd);
 		close(fd);
 		snprintf(older_name, sizeof older_name, "%.*s.1", NAME_MAX - 2,
 		         de->d_name);
@@ -585,14 +621,19 @@ void error_report_list_op(struct endpoint *ep, nng_msg *msg,
 		msgpack_pack_int64(&rp, mtime_ns(&st));
 		msgpack_pack_uint64(&rp, (uint64_t)st.st_size);
 		msgpack_pack_int(&rp, older ? 2 : 1);
+		mp_pack_key(&cp, cat ? cat : "");
 		n++;
 	}
 	closedir(d);
-	reply_begin(b, &pk, 1);
+	reply_begin(b, &pk, 2);
 	mp_pack_key(&pk, "reports");
 	msgpack_pack_array(&pk, n);
 	msgpack_sbuffer_write(&b->out, rows.data, rows.size);
+	mp_pack_key(&pk, "categories");
+	msgpack_pack_array(&pk, n);
+	msgpack_sbuffer_write(&b->out, cats.data, cats.size);
 	msgpack_sbuffer_destroy(&rows);
+	msgpack_sbuffer_destroy(&cats);
 	reply_send(ep, msg);
 }
 

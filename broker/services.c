@@ -152,7 +152,7 @@ void services_count(struct service *svc, uint64_t seq, int level,
 }
 
 void services_report(struct service *svc, int64_t when_ns, int64_t exit_code,
-                     const char *summary, size_t len)
+                     const char *category, const char *summary, size_t len)
 {
 	if (len > SERVICE_SUMMARY_MAX) { /* cut at a character's start */
 		len = SERVICE_SUMMARY_MAX;
@@ -168,6 +168,7 @@ void services_report(struct service *svc, int64_t when_ns, int64_t exit_code,
 	}
 	svc->report_ns = when_ns;
 	svc->exit_code = exit_code;
+	svc->category = category;
 }
 
 void services_each(const struct services *s,

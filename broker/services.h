@@ -26,9 +26,10 @@ struct service {
 	uint64_t records, bytes;
 	uint64_t by_level[6]; /* <DEBUG.. DEBUG, INFO, WARNING, ERROR, >=CRIT */
 	/* The last error report written for it (0: none since start). */
-	int64_t report_ns;  /* when, broker's clock */
-	int64_t exit_code;  /* >= 0 exit status, -N killed by signal N */
-	char *exit_summary; /* first line of the exit record's message */
+	int64_t report_ns;    /* when, broker's clock */
+	int64_t exit_code;    /* >= 0 exit status, -N killed by signal N */
+	char *exit_summary;   /* first line of the exit record's message */
+	const char *category; /* its error category (category.h's), or NULL */
 	/* rate limit (ratelimit.c): the current window, monotonic ns */
 	int64_t rate_start_ns;
 	uint64_t rate_count;      /* records seen in the window */
@@ -55,10 +56,10 @@ void services_count(struct service *svc, uint64_t seq, int level,
                     int64_t time_ns, uint32_t len);
 
 /* Remember the error report just written for svc; summary is copied (at
- * most SERVICE_SUMMARY_MAX bytes). */
+ * most SERVICE_SUMMARY_MAX bytes); category is category.h's name or NULL. */
 #define SERVICE_SUMMARY_MAX 200
 void services_report(struct service *svc, int64_t when_ns, int64_t exit_code,
-                     const char *summary, size_t len);
+                     const char *category, const char *summary, size_t len);
 
 /* Visit every known service (for stats), most recent first. */
 void services_each(const struct services *s,

@@ -254,7 +254,7 @@ static void pack_service(msgpack_packer *pk, struct owners *o,
 {
 	const char *sum = s->exit_summary ? s->exit_summary : "";
 
-	msgpack_pack_map(pk, 18);
+	msgpack_pack_map(pk, 19);
 	mp_pack_key(pk, "svc");
 	mp_pack_str(pk, s->id, s->len);
 	pack_u64(pk, "records", s->records);
@@ -272,6 +272,8 @@ static void pack_service(msgpack_packer *pk, struct owners *o,
 	pack_i64(pk, "exit_code", s->exit_code);
 	mp_pack_key(pk, "exit");
 	mp_pack_str(pk, sum, strlen(sum));
+	mp_pack_key(pk, "category");
+	mp_pack_key(pk, s->category ? s->category : "");
 	pack_owner(pk, o, s);
 }
 

@@ -117,6 +117,21 @@ void call_done(struct call *c)
 	nng_msg_free(c->reply);
 }
 
+/* An error category as logbusd names it: a word of [a-z], else "". */
+static void take_category(const msgpack_object *o, char *buf, size_t len)
+{
+	uint32_t n = o && o->type == MSGPACK_OBJECT_STR ? o->via.str.size : 0;
+
+	buf[0] = '\0';
+	if (n == 0 || n >= len)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		if (o->via.str.ptr[i] < 'a' || o->via.str.ptr[i] > 'z')
+			return;
+	memcpy(buf, o->via.str.ptr, n);
+	buf[n] = '\0';
+}
+
 LOGBUS_API int logbus_error_reports(const char *run_dir,
                                     logbus_report_info **out, size_t *n,
                                     char *err, size_t errlen)
@@ -139,6 +154,11 @@ LOGBUS_API int logbus_error_reports(const char *run_dir,
 		call_done(&c);
 		return LOGBUS_ENOMEM;
 	}
+	/* each row's category, in the rows' order (an older logbusd: none) */
+	const msgpack_object *cats = mp_get(&c.o, "categories");
+	if (cats != NULL && (cats->type != MSGPACK_OBJECT_ARRAY ||
+	                     cats->via.array.size != rows->via.array.size))
+		cats = NULL;
 	for (uint32_t i = 0; i < rows->via.array.size; i++) {
 		const msgpack_object *r = &rows->via.array.ptr[i];
 		if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 4 ||
@@ -151,6 +171,9 @@ LOGBUS_API int logbus_error_reports(const char *run_dir,
 		ri->written_ns = f[1].via.i64;
 		ri->size = f[2].via.u64;
 		ri->kept = (int)f[3].via.i64;
+		if (cats)
+			take_category(&cats->via.array.ptr[i], ri->category,
+			              sizeof ri->category);
 		(*n)++;
 	}
 	call_done(&c);
@@ -380,6 +403,8 @@ static void take_service(const msgpack_object *m, logbus_service_info *s)
 	s->report_ns = get_i64(m, "report");
 	s->exit_code = get_i64(m, "exit_code");
 	get_str(m, "exit", s->exit_summary, sizeof s->exit_summary);
+	take_category(mp_get(m, "category"), s->error_category,
+	              sizeof s->error_category);
 	s->owner_how = (int)get_u64(m, "owner_how");
 	s->owner_id = (uint32_t)get_u64(m, "owner_id");
 	bool group = false;

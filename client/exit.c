@@ -8,14 +8,24 @@
  * map, from which logbusd writes <service>_error.log.  Captured output is
  * whatever the process wrote, so it is made valid UTF-8 (U+FFFD for what is
  * not) before it leaves.
+ *
+ * A failure's error category (category.h) is derived here, where every
+ * publisher of exits passes (logbusctl run, the Python binding, C
+ * supervisors), from how the process ended, what the supervisor says it
+ * knows (a time limit, the OOM killer) and the cleaned tails; it rides in
+ * the exit map and as the field error_category, so that filters and
+ * alert rules see it.
  */
 #include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include <msgpack.h>
 
+#include "category.h"
 #include "exitinfo.h"
 #include "logbus/logbus.h"
 #include "publisher.h"
@@ -223,6 +233,16 @@ LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
 		x.files = (const char *const *)listed;
 		x.nfiles = nlisted;
 	}
+	struct category_in ci = {.code = x.code,
+	                         .core = x.core,
+	                         .timed_out = e->timed_out != 0,
+	                         .oom_killed = e->oom_killed != 0,
+	                         .err = err,
+	                         .err_len = x.err_len,
+	                         .out = out,
+	                         .out_len = x.out_len};
+	x.category = category_of(&ci);
+	logbus_field cat = LOGBUS_STR("error_category", x.category);
 	char message[MESSAGE_TAIL + 256];
 	size_t mlen = compose_message(message, sizeof message, x.code, x.core,
 	                              err, x.err_len);
@@ -238,6 +258,8 @@ LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
 	                                          (uint32_t)strlen(e->logger)}
 	                        : logger,
 	    .message = {message, (uint32_t)mlen},
+	    .fields = x.category ? &cat : NULL,
+	    .nfields = x.category ? 1 : 0,
 	    .exit = &x,
 	};
 	msgpack_sbuffer sb;
@@ -253,4 +275,77 @@ LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
 	free(err);
 	free(out);
 	return rv != 0 ? rv : logbus_flush(pub, timeout_ms);
+}
+
+/* ---- the OOM killer's count ---------------------------------------------- */
+
+/* The number after "key " on a line of the file path; 0, or -1. */
+static int read_counter(const char *path, const char *key, uint64_t *n)
+{
+	FILE *f = fopen(path, "re");
+	char line[256];
+	size_t kl = strlen(key);
+	int rc = -1;
+
+	if (f == NULL)
+		return -1;
+	while (rc < 0 && fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, key, kl) == 0 && line[kl] == ' ' &&
+		    sscanf(line + kl + 1, "%" SCNu64, n) == 1)
+			rc = 0;
+	fclose(f);
+	return rc;
+}
+
+/* The count in the cgroup hierarchy mounted at root, at the cgroup path
+ * /proc/self/cgroup names; at root itself when that path is not there (a
+ * container shows its own cgroup as the mount's root). */
+static int cgroup_count(const char *root, const char *path, const char *file,
+                        const char *key, uint64_t *n)
+{
+	char p[4096];
+
+	snprintf(p, sizeof p, "%s%s/%s", root, path, file);
+	if (read_counter(p, key, n) == 0)
+		return 0;
+	snprintf(p, sizeof p, "%s/%s", root, file);
+	return read_counter(p, key, n);
+}
+
+LOGBUS_API int logbus_oom_kill_count(uint64_t *count)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[4200], v1[4200] = "", v2[4200] = "";
+
+	if (count == NULL)
+		return LOGBUS_EINVAL;
+	if (f == NULL)
+		return LOGBUS_ENOTFOUND;
+	while (fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		char *ctl = strchr(line, ':');
+		char *path = ctl ? strchr(ctl + 1, ':') : NULL;
+		if (path == NULL)
+			continue;
+		*path++ = '\0';
+		ctl++;
+		if (strncmp(line, "0", 2) == 0 && *ctl == '\0')
+			snprintf(v2, sizeof v2, "%s", path);
+		char *save = NULL;
+		for (char *c = strtok_r(ctl, ",", &save); c;
+		     c = strtok_r(NULL, ",", &save))
+			if (strcmp(c, "memory") == 0)
+				snprintf(v1, sizeof v1, "%s", path);
+	}
+	fclose(f);
+	if (strcmp(v2, "/") == 0)
+		v2[0] = '\0';
+	if (strcmp(v1, "/") == 0)
+		v1[0] = '\0';
+	if (cgroup_count("/sys/fs/cgroup", v2, "memory.events", "oom_kill",
+	                 count) == 0 ||
+	    cgroup_count("/sys/fs/cgroup/memory", v1, "memory.oom_control",
+	                 "oom_kill", count) == 0)
+		return LOGBUS_OK;
+	return LOGBUS_ENOTFOUND;
 }

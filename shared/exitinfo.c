@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "category.h"
 #include "proto.h"
 #include "utf8.h"
 
@@ -30,7 +31,7 @@ void exit_pack(msgpack_packer *pk, const struct exit_in *x)
 {
 	size_t nfiles = x->nfiles > EXIT_FILES_MAX ? EXIT_FILES_MAX : x->nfiles;
 
-	msgpack_pack_map(pk, 11);
+	msgpack_pack_map(pk, 11 + (x->category != NULL));
 	pack_int(pk, "code", x->code);
 	mp_pack_key(pk, "core");
 	if (x->core)
@@ -50,6 +51,10 @@ void exit_pack(msgpack_packer *pk, const struct exit_in *x)
 	pack_int(pk, "err_cut", (int64_t)x->err_cut);
 	pack_int(pk, "out_cut", (int64_t)x->out_cut);
 	pack_strs(pk, "files", x->files, nfiles);
+	if (x->category != NULL) {
+		mp_pack_key(pk, "cat");
+		mp_pack_key(pk, x->category);
+	}
 }
 
 static int bad(struct record_error *e, const char *code, const char *what)
@@ -94,6 +99,7 @@ static int one(const msgpack_object *k, const msgpack_object *val,
 	                   : mp_key_is(k, "venv") ? &v->venv
 	                   : mp_key_is(k, "err")  ? &v->err
 	                   : mp_key_is(k, "out")  ? &v->out
+	                   : mp_key_is(k, "cat")  ? &v->category
 	                                          : NULL;
 	if (s != NULL) {
 		if (val->type != MSGPACK_OBJECT_STR)
@@ -103,6 +109,15 @@ static int one(const msgpack_object *k, const msgpack_object *val,
 			return bad(e, ERR_BAD_UTF8, "text is not UTF-8");
 		s->p = val->via.str.ptr;
 		s->len = val->via.str.size;
+		if (s == &v->category && category_name(s->p, s->len) == NULL) {
+			e->code = ERR_BAD_RECORD;
+			snprintf(e->msg, sizeof e->msg,
+			         "exit report: category \"%.*s\" is not one of "
+			         "%s",
+			         (int)(s->len > 24 ? 24 : s->len), s->p,
+			         category_names());
+			return -1;
+		}
 		return 0;
 	}
 	int64_t n;
@@ -185,4 +200,17 @@ size_t exit_summary(char *buf, size_t len, int64_t code, bool core)
 		             exit_signal_name((int)-code, name, sizeof name),
 		             code, core ? ", core dumped" : "");
 	return n < 0 ? 0 : (size_t)n;
+}
+
+const char *exit_category(const struct exit_view *v)
+{
+	if (v->category.len > 0)
+		return category_name(v->category.p, v->category.len);
+	struct category_in in = {.code = v->code,
+	                         .core = v->core,
+	                         .err = v->err.p,
+	                         .err_len = v->err.len,
+	                         .out = v->out.p,
+	                         .out_len = v->out.len};
+	return category_of(&in);
 }

@@ -7,7 +7,10 @@
  *  - required keys t, v, s, n, m with their types; o and f optional;
  *  - unknown keys are kept but ignored, so newer clients still work;
  *  - every string is valid UTF-8; the service id is [A-Za-z0-9._-]{1,128}
- *    not starting with '.'; the logger has no control characters.
+ *    not starting with '.'; the logger has no control characters;
+ *  - an exit report's category is one of category.h's names, and its
+ *    field error_category, when it has one, says the same (other records
+ *    may carry a field of that name as they please).
  */
 #include "record.h"
 
@@ -381,6 +384,29 @@ static int decode_key(const msgpack_object *k, const msgpack_object *val,
 	return 0;
 }
 
+/* An exit report's field error_category is its exit map's "cat", so
+ * that a filter on the field finds what the report says. */
+static int check_exit_category(const struct record_view *v,
+                               struct record_error *e)
+{
+	const msgpack_object *cat = mp_get(v->exit, "cat");
+
+	for (uint32_t i = 0; v->fields && i < v->fields->size; i++) {
+		const msgpack_object *k = &v->fields->ptr[i].key;
+		const msgpack_object *f = &v->fields->ptr[i].val;
+		if (!mp_key_is(k, "error_category"))
+			continue;
+		if (cat == NULL || f->type != MSGPACK_OBJECT_STR ||
+		    f->via.str.size != cat->via.str.size ||
+		    memcmp(f->via.str.ptr, cat->via.str.ptr, f->via.str.size) !=
+		        0)
+			return fail(e, ERR_BAD_RECORD,
+			            "exit report: field error_category is not "
+			            "its exit map's category");
+	}
+	return 0;
+}
+
 int record_decode(const char *data, size_t len, msgpack_zone *zone,
                   struct record_view *v, struct record_error *e)
 {
@@ -425,6 +451,8 @@ int record_decode(const char *data, size_t len, msgpack_zone *zone,
 		            "control characters");
 	if (!utf8_valid(v->message.p, v->message.len))
 		return fail(e, ERR_BAD_UTF8, "message is not valid UTF-8");
+	if (v->exit != NULL && check_exit_category(v, e) < 0)
+		return -1;
 	return 0;
 }
 

@@ -102,6 +102,7 @@ report_is() {
 run_in_w "SIGKILL" 137 svc_kill sh -c 'echo before; kill -KILL $$'
 cat >"$T/want" <<EOF
 Exit code: -9
+Category: signal
 Signal: SIGKILL
 Command: sh -c echo before; kill -KILL \$\$
 CWD: $W
@@ -120,6 +121,7 @@ expect_eq "SIGTERM: stdout reached the terminal" out "$(cat "$T/out")"
 expect_eq "SIGTERM: stderr reached the terminal" err "$(cat "$T/err")"
 cat >"$T/want" <<EOF
 Exit code: -15
+Category: signal
 Signal: SIGTERM
 Command: sh -c echo out; echo err >&2; kill -TERM \$\$
 CWD: $W
@@ -143,6 +145,7 @@ expect_eq "SIGTERM: the journal's last record is the exit, then stderr" \
 run_in_w "SIGSEGV" 139 svc_segv sh -c 'kill -SEGV $$'
 cat >"$T/want" <<EOF
 Exit code: -11
+Category: crash
 Signal: SIGSEGV
 Command: sh -c kill -SEGV \$\$
 CWD: $W
@@ -162,6 +165,7 @@ report_is "SIGSEGV: the report" svc_segv
 run_in_w "exit 3" 3 svc_exit3 sh -c 'echo three; echo oops >&2; exit 3'
 cat >"$T/want" <<EOF
 Exit code: 3
+Category: exit
 Command: sh -c echo three; echo oops >&2; exit 3
 CWD: $W
 Venv: None
@@ -188,6 +192,7 @@ check "report file: what errors prints" cmp -s "$T/want_term1" "$F"
 run_in_w "SIGTERM again" 143 svc_term sh -c 'echo second >&2; kill -TERM $$'
 cat >"$T/want" <<EOF
 Exit code: -15
+Category: signal
 Signal: SIGTERM
 Command: sh -c echo second >&2; kill -TERM \$\$
 CWD: $W
@@ -216,8 +221,8 @@ expect_exit "errors: exit 0" 0 ctl errors
 expect_eq "errors: the services, newest last" \
 	"$(printf 'svc_kill\nsvc_segv\nsvc_exit3\nsvc_term')" \
 	"$(awk '{print $1}' "$T/out")"
-check "errors: SERVICE  TIME  SIZE  (N kept)" grep -Eqx \
-	'svc_term +[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} +[0-9]+  \(2 kept\)' \
+check "errors: SERVICE  TIME  SIZE  CATEGORY  (N kept)" grep -Eqx \
+	'svc_term +[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} +[0-9]+  signal  \(2 kept\)' \
 	"$T/out"
 check "errors: one kept for svc_kill" grep -Eq '^svc_kill .*\(1 kept\)$' "$T/out"
 expect_eq "errors: the size is the file's" "$(size_of "$F")" \
@@ -524,6 +529,7 @@ killed_case() {
 	check "$name: an error report was written" wait_for 10 ctl errors "$svc"
 	cat >"$T/want" <<EOF
 Exit code: -9
+Category: signal
 Signal: SIGKILL
 Command: sh -c sleep 300 & echo "\$\$ \$!"; echo boom >&2; wait
 CWD: $W

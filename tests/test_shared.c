@@ -495,6 +495,62 @@ static void test_exit_report_round_trips(void **state)
 	unpacked(&p);
 }
 
+/* An exit report's category is one logbusd knows, and its field
+ * error_category says the same. */
+static void test_exit_report_category_is_checked(void **state)
+{
+	(void)state;
+	struct exit_in x = {.code = 1, .category = "port"};
+	logbus_field f = LOGBUS_STR("error_category", "port");
+	struct record_in in = {.level = 40,
+	                       .service = S("service_123"),
+	                       .logger = S("sup"),
+	                       .message = S("Process exited with code 1"),
+	                       .exit = &x,
+	                       .fields = &f,
+	                       .nfields = 1};
+	struct packed p;
+	struct record_view v;
+	struct record_error e;
+	struct exit_view xv;
+
+	assert_int_equal(pack_and_decode(&p, &in, &v, &e), 0);
+	assert_int_equal(exit_decode(v.exit, &xv, &e), 0);
+	assert_string_equal(exit_category(&xv), "port");
+	unpacked(&p);
+
+	x.category = "made_up";
+	f.v.s = "made_up";
+	assert_int_equal(pack_and_decode(&p, &in, &v, &e), -1);
+	assert_string_equal(e.code, ERR_BAD_RECORD);
+	assert_non_null(strstr(e.msg, "category \"made_up\" is not one of "
+	                              "dependency, port,"));
+	unpacked(&p);
+
+	x.category = "port";
+	f.v.s = "exit";
+	assert_int_equal(pack_and_decode(&p, &in, &v, &e), -1);
+	assert_non_null(strstr(e.msg, "error_category"));
+	unpacked(&p);
+
+	/* an older client's report has none: logbusd derives it */
+	x.category = NULL;
+	in.nfields = 0;
+	x.err = "PermissionError: [Errno 13] Permission denied\n";
+	x.err_len = strlen(x.err);
+	assert_int_equal(pack_and_decode(&p, &in, &v, &e), 0);
+	assert_int_equal(exit_decode(v.exit, &xv, &e), 0);
+	assert_int_equal(xv.category.len, 0);
+	assert_string_equal(exit_category(&xv), "permission");
+	unpacked(&p);
+
+	/* any other record may have a field of that name */
+	in.exit = NULL;
+	in.nfields = 1;
+	assert_int_equal(pack_and_decode(&p, &in, &v, &e), 0);
+	unpacked(&p);
+}
+
 /* An in-place reading (a) of the keys record_decode (d) read: the same
  * values, pointing at the same bytes. */
 static void assert_top_keys_same(const struct record_view *a,
@@ -1482,6 +1538,7 @@ int main(void)
 	    cmocka_unit_test(test_filter_unpack_refuses_a_bad_publisher_match),
 	    cmocka_unit_test(test_filter_regex_gives_up_at_its_match_limit),
 	    cmocka_unit_test(test_record_refuses_repeated_keys),
+	    cmocka_unit_test(test_exit_report_category_is_checked),
 	    cmocka_unit_test(test_frame_detects_flipped_bytes_and_short_tails),
 	    cmocka_unit_test(test_batch_marker_carries_the_publishers_uid),
 	};

@@ -81,7 +81,7 @@ static int errors_list(const struct errors_args *a)
 {
 	logbus_report_info *v;
 	char err[512] = "", when[64];
-	size_t n, wsvc = 0, wsize = 0;
+	size_t n, wsvc = 0, wsize = 0, wcat = 1;
 	int rc;
 
 	rc = logbus_error_reports(a->run_dir, &v, &n, err, sizeof err);
@@ -97,6 +97,8 @@ static int errors_list(const struct errors_args *a)
 		l = (size_t)snprintf(size, sizeof size, "%" PRIu64, v[i].size);
 		if (l > wsize)
 			wsize = l;
+		if (strlen(v[i].category) > wcat)
+			wcat = strlen(v[i].category);
 	}
 	if (n == 0 && !a->json)
 		printf("no error reports\n");
@@ -105,13 +107,18 @@ static int errors_list(const struct errors_args *a)
 			logbus_format_time(v[i].written_ns, LOGBUS_TIME_RFC3339,
 			                   when, sizeof when);
 			/* service ids need no escaping: [A-Za-z0-9._-] */
+			/* and categories are [a-z] */
 			printf("{\"service\":\"%s\",\"written\":\"%s\","
-			       "\"size\":%" PRIu64 ",\"kept\":%d}\n",
+			       "\"size\":%" PRIu64 ",\"kept\":%d,\"category\":",
 			       v[i].service, when, v[i].size, v[i].kept);
+			printf(v[i].category[0] ? "\"%s\"}\n" : "null}\n",
+			       v[i].category);
 		} else {
 			local_time_text(v[i].written_ns, when, sizeof when);
-			printf("%-*s  %s  %*" PRIu64 "  (%d kept)\n", (int)wsvc,
-			       v[i].service, when, (int)wsize, v[i].size,
+			printf("%-*s  %s  %*" PRIu64 "  %-*s  (%d kept)\n",
+			       (int)wsvc, v[i].service, when, (int)wsize,
+			       v[i].size, (int)wcat,
+			       v[i].category[0] ? v[i].category : "-",
 			       v[i].kept);
 		}
 	}
@@ -196,9 +203,12 @@ const char ctl_errors_help[] =
 "\n"
 "Without SERVICE, one line per service with an error report, the "
 "newest\n"
-"last: SERVICE  WRITTEN (local time)  SIZE (bytes)  (N kept), or "
-"\"no error\n"
-"reports\".  With SERVICE, its latest report "
+"last: SERVICE  WRITTEN (local time)  SIZE (bytes)  CATEGORY  (N "
+"kept), or\n"
+"\"no error reports\"; CATEGORY is the latest report's error category\n"
+"(dependency, port, permission, memory, timeout, config, crash, signal, "
+"exit;\n"
+"- for none).  With SERVICE, its latest report "
 "(SERVICE_error.log in\n"
 "logbusd's log directory) exactly as stored (on a terminal, with control\n"
 "characters escaped).\n"
@@ -211,7 +221,8 @@ const char ctl_errors_help[] =
 "  -o, --output FORMAT    text (default) or json for the list: an "
 "object per\n"
 "                         line with service, written (RFC 3339), "
-"size, kept\n" RUN_DIR_HELP "  -h, --help             this text\n"
+"size, kept,\n"
+"                         category (null for none)\n" RUN_DIR_HELP "  -h, --help             this text\n"
 "\n"
 "Exit status: 0 done; 1 no report for SERVICE, or logbusd not "
 "reachable; 2\n"

@@ -90,6 +90,9 @@ extern char **environ;
 #define RUN_QUEUE_BYTES (32u << 20) /* a burst of output, not dropped */
 #define REACH_CHECK_MS  1000
 #define DRAIN_QUIET_MS  500
+/* After --time-limit's SIGTERM, how long the command has before SIGKILL. */
+#define LIMIT_KILL_MS 5000
+#define LIMIT_MAX_S   (366 * 24 * 3600)
 /* The exit report's wait when logbusd never answered during the run. */
 #define AWAY_REPORT_MS 1000
 /* The command line in the start record and the exit report, bounded so
@@ -104,6 +107,7 @@ enum {
 	OPT_STDERR_LEVEL,
 	OPT_TAIL_BYTES,
 	OPT_NO_DETECT_LEVEL,
+	OPT_TIME_LIMIT,
 };
 
 /* One of the child's output streams. */
@@ -133,7 +137,11 @@ struct run {
 	int sigfd;
 	int64_t check_at; /* ms: when to look whether logbusd answered */
 	int64_t drain_at; /* ms: when to stop reading after the child died */
-	bool warned;      /* the line saying logbusd is away was printed */
+	int64_t limit_at; /* ms: --time-limit's next signal; 0: none */
+	bool timed_out;   /* --time-limit's SIGTERM was sent */
+	bool oom_known;   /* oom_before holds our cgroup's OOM kills */
+	uint64_t oom_before;
+	bool warned; /* the line saying logbusd is away was printed */
 	uint64_t write_failures;
 	int write_rc;
 	char cwd[PATH_MAX]; /* absolute: the command's working directory */
@@ -177,6 +185,7 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 	    {"stderr-level", required_argument, NULL, OPT_STDERR_LEVEL},
 	    {"tail-bytes", required_argument, NULL, OPT_TAIL_BYTES},
 	    {"no-detect-level", no_argument, NULL, OPT_NO_DETECT_LEVEL},
+	    {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    COMMON_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
@@ -223,6 +232,14 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 			break;
 		case OPT_NO_DETECT_LEVEL:
 			a->detect_level = false;
+			break;
+		case OPT_TIME_LIMIT:
+			if (!args_int64(optarg, 1, LIMIT_MAX_S, &v))
+				return usage_error(argv[0],
+				                   "bad --time-limit '%s': a "
+				                   "number of seconds, 1 to %d",
+				                   optarg, LIMIT_MAX_S);
+			a->time_limit_ms = v * 1000;
 			break;
 		default:
 			return option_error(argv[0], c, argv, longopts);
@@ -740,6 +757,18 @@ static void reach_check(struct run *r)
 	r->warned = true;
 }
 
+/* --time-limit ran out: SIGTERM, and SIGKILL when that is not enough. */
+static void limit_reached(struct run *r, int64_t now)
+{
+	if (r->ended) {
+		r->limit_at = 0;
+		return;
+	}
+	kill(r->pid, r->timed_out ? SIGKILL : SIGTERM);
+	r->limit_at = r->timed_out ? 0 : now + LIMIT_KILL_MS;
+	r->timed_out = true;
+}
+
 /* Until both pipes are closed and the command has ended. */
 static int run_loop(struct run *r)
 {
@@ -762,6 +791,15 @@ static int run_loop(struct run *r)
 		}
 		if (r->ended)
 			timeout = (int)(r->drain_at - now);
+		if (r->limit_at != 0) {
+			int64_t left = r->limit_at - now;
+			if (left <= 0) {
+				limit_reached(r, now);
+				continue;
+			}
+			if (timeout < 0 || left < timeout)
+				timeout = (int)left;
+		}
 		if (r->check_at != 0) {
 			int64_t left = r->check_at - now;
 			if (left <= 0) {
@@ -852,8 +890,9 @@ static void report_argv_free(char **v, size_t n, const char *note)
 }
 
 int run_report_send(logbus_publisher *pub, const struct run_args *a,
-                    const char *cwd, const char *venv, pid_t pid, int status,
-                    logbus_tail *err, logbus_tail *out, int timeout_ms)
+                    const char *cwd, const char *venv,
+                    const struct run_end *end, logbus_tail *err,
+                    logbus_tail *out, int timeout_ms)
 {
 	char note[64];
 	size_t argc = 0;
@@ -861,9 +900,9 @@ int run_report_send(logbus_publisher *pub, const struct run_args *a,
 	char *ucwd = utf8_dup(cwd);
 	char *uvenv = venv ? utf8_dup(venv) : NULL;
 	logbus_exit e = {
-	    .pid = pid,
+	    .pid = end->pid,
 	    .has_wait_status = 1,
-	    .wait_status = status,
+	    .wait_status = end->status,
 	    .argv = (const char *const *)argv,
 	    .argc = argc,
 	    .cwd = ucwd,
@@ -871,6 +910,8 @@ int run_report_send(logbus_publisher *pub, const struct run_args *a,
 	    .stderr_tail = err,
 	    .stdout_tail = out,
 	    .logger = a->logger,
+	    .timed_out = end->timed_out,
+	    .oom_killed = end->oom_killed,
 	};
 	int rc = argv && ucwd && (uvenv || !venv)
 	             ? logbus_report_exit(pub, &e, timeout_ms)
@@ -902,9 +943,18 @@ static void run_report(struct run *r)
 		              ? (int)(until - monotonic_ms())
 		              : 1;
 	}
+	struct run_end end = {
+	    .pid = r->pid, .status = r->status, .timed_out = r->timed_out};
+	uint64_t oom_after;
+	/* The OOM killer sends SIGKILL; a count that rose meanwhile says it
+	 * was its doing (or, rarely, that it met another of our cgroup's
+	 * processes too). */
+	end.oom_killed = r->oom_known && WIFSIGNALED(r->status) &&
+	                 WTERMSIG(r->status) == SIGKILL &&
+	                 logbus_oom_kill_count(&oom_after) == LOGBUS_OK &&
+	                 oom_after > r->oom_before;
 	rc = run_report_send(r->pub, r->a, r->cwd, r->venv[0] ? r->venv : NULL,
-	                     r->pid, r->status, r->err.tail, r->out.tail,
-	                     timeout);
+	                     &end, r->err.tail, r->out.tail, timeout);
 	if (r->warned && rc != LOGBUS_OK)
 		return; /* said already */
 	ingest_path(r, path, sizeof path);
@@ -1038,9 +1088,12 @@ int cmd_run(int argc, char **argv)
 		rc = fail("cannot watch signals (%s)", strerror(errno));
 		goto out;
 	}
+	r.oom_known = logbus_oom_kill_count(&r.oom_before) == LOGBUS_OK;
 	if ((rc = run_may_publish(&a)) != 0 ||
 	    (rc = run_spawn(&r, &old, &dflt)) != 0)
 		goto out;
+	if (a.time_limit_ms > 0)
+		r.limit_at = monotonic_ms() + a.time_limit_ms;
 	r.watch = run_watch_start(&a, r.cwd, r.venv[0] ? r.venv : NULL, r.pid,
 	                          r.kill_group, &old);
 	run_publish_start(&r);
@@ -1096,6 +1149,9 @@ const char ctl_run_help[] =
 "      --tail-bytes N     the last N bytes of each stream go into the "
 "exit\n"
 "                         report (default 65536)\n"
+"      --time-limit SEC   stop COMMAND after SEC seconds: SIGTERM, then "
+"SIGKILL\n"
+"                         5 s later; the report's category is timeout\n"
 "      --timeout SEC      wait this long for logbusd to take the exit "
 "report\n"
 "                         (default 5)\n" RUN_DIR_HELP
@@ -1129,6 +1185,14 @@ const char ctl_run_help[] =
 "unless logbusctl runs in the foreground of a terminal) and publishes the "
 "exit\n"
 "report, whose last stderr line says that logbusctl run was killed.\n"
+"\n"
+"The exit report names the error category of a failure (dependency, port,\n"
+"permission, memory, timeout, config, crash, signal, exit: the README's "
+"table),\n"
+"also the exit record's field error_category (logbusctl tail -F\n"
+"error_category=port).  memory after SIGKILL: when the OOM kill count of\n"
+"logbusctl's cgroup (memory.events, or v1's memory.oom_control) rose "
+"meanwhile.\n"
 "\n"
 "Exit status: COMMAND's, or 128+N when a signal N killed it; 127 COMMAND "
 "not\n"

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <logbus/logbus.h>
@@ -27,19 +28,29 @@ struct run_args {
 	bool detect_level; /* a line's own level before the stream's */
 	size_t tail_bytes;
 	int timeout_ms;
-	char **argv; /* the command, NULL-terminated */
+	int64_t time_limit_ms; /* --time-limit; 0: none */
+	char **argv;           /* the command, NULL-terminated */
 	int argc;
 };
 
+/* How the command ended, for its exit report. */
+struct run_end {
+	pid_t pid;
+	int status;      /* the wait status */
+	bool timed_out;  /* we stopped it at --time-limit */
+	bool oom_killed; /* SIGKILL while our cgroup's OOM kills rose */
+};
+
 /*
- * The exit report of a's command, pid, ended with wait status status: its
- * command line, cwd and venv (absolute, NULL: none) made UTF-8, the tails,
- * a's logger.  logbus_report_exit's result; LOGBUS_ENOMEM when a copy
- * could not be made.
+ * The exit report of a's command, ended as end says: its command line,
+ * cwd and venv (absolute, NULL: none) made UTF-8, the tails, a's logger.
+ * logbus_report_exit's result; LOGBUS_ENOMEM when a copy could not be
+ * made.
  */
 int run_report_send(logbus_publisher *pub, const struct run_args *a,
-                    const char *cwd, const char *venv, pid_t pid, int status,
-                    logbus_tail *err, logbus_tail *out, int timeout_ms);
+                    const char *cwd, const char *venv,
+                    const struct run_end *end, logbus_tail *err,
+                    logbus_tail *out, int timeout_ms);
 
 /* ---- ctl_run_watch.c ----------------------------------------------------- */
 

@@ -447,8 +447,10 @@ static int watch_report(const struct watch_in *in, int status, const char *note)
 	}
 	rc = logbus_publisher_open(&pub, &po);
 	if (rc == LOGBUS_OK)
-		rc = run_report_send(pub, &in->a, in->cwd, in->venv, in->pid,
-		                     status, err, out, in->a.timeout_ms);
+		rc = run_report_send(
+		    pub, &in->a, in->cwd, in->venv,
+		    &(struct run_end){.pid = in->pid, .status = status}, err,
+		    out, in->a.timeout_ms);
 	if (rc != LOGBUS_OK)
 		warn("logbusctl run (pid %d) was killed, and the exit report "
 		     "of its command (pid %d) did not reach logbusd in %s: %s",

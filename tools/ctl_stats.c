@@ -305,7 +305,11 @@ static void services_text(const logbus_service_info *v, size_t n)
 			continue;
 		}
 		local_time_text(s->report_ns, a, sizeof a);
-		printf("%s %s\n", a, s->exit_summary);
+		if (s->error_category[0])
+			printf("%s [%s] %s\n", a, s->error_category,
+			       s->exit_summary);
+		else
+			printf("%s %s\n", a, s->exit_summary);
 	}
 }
 
@@ -385,8 +389,9 @@ const char ctl_services_help[] =
     "the\n"
     "levels from 50 up), bytes, the last record's time and the last error "
     "report\n"
-    "(its time and the first line of the exit record), or \"-\".  logbusd "
-    "keeps\n"
+    "(its time, [its error category] unless the exit status was 0, and "
+    "the\n"
+    "first line of the exit record), or \"-\".  logbusd keeps\n"
     "the 100,000 most recently active services; a reply holds at most "
     "5,000,\n"
     "the most recently active (a line on stderr says when some were left "
@@ -406,7 +411,8 @@ const char ctl_services_help[] =
     "                         last_seq, owner: null or {name, id, group,\n"
     "                         how: claimed|configured|logbusd},\n"
     "                         last_error_report: null or {time,\n"
-    "                         time_ns, exit_code, summary})\n" RUN_DIR_HELP
+    "                         time_ns, exit_code, summary, category:\n"
+    "                         null or a name})\n" RUN_DIR_HELP
     "  -h, --help             this text\n"
     "\n"
     "Exit status: 0 done; 1 logbusd not reachable, or no record of the "

@@ -145,6 +145,11 @@ void services_json(struct strbuf *b, const logbus_service_info *v, size_t n)
 		          ",\"summary\":",
 		          s->report_ns, s->exit_code);
 		json_str(b, s->exit_summary);
+		sb_puts(b, ",\"category\":");
+		if (s->error_category[0])
+			json_str(b, s->error_category);
+		else
+			sb_puts(b, "null");
 		sb_puts(b, "}}");
 	}
 	sb_puts(b, n ? "\n]\n" : "]\n");

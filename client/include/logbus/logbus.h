@@ -4,8 +4,9 @@
  * A publisher sends structured records to the broker, of its service or
  * of one a record names: logging calls copy the record into a bounded
  * in-process queue and return; a background thread sends the queue in
- * batches and the broker acknowledges each batch once it is in its journal.  logbus_flush() waits for those
- * acknowledgements.  A reader reads records back from the journal by cursor.
+ * batches and the broker acknowledges each batch once it is in its journal.
+ * logbus_flush() waits for those acknowledgements.  A reader reads records back
+ * from the journal by cursor.
  *
  * Every function returns 0 (LOGBUS_OK) or a negative LOGBUS_E* code;
  * logbus_strerror() names a code and the *_error() functions give the
@@ -265,14 +266,21 @@ typedef struct logbus_exit {
 	size_t nfiles;
 	const char *logger;  /* NULL: the publisher's default */
 	const char *service; /* NULL: the publisher's service */
+	/* What only the supervisor knows (0: no): */
+	int timed_out;  /* it killed the process at its time limit */
+	int oom_killed; /* the kernel's OOM killer killed it (e.g. its
+	                   cgroup's count rose: logbus_oom_kill_count) */
 } logbus_exit;
 
 /*
  * Publish a process exit: one ERROR record (INFO for exit code 0) whose
  * message says how it ended ("Process killed by SIGTERM (exit code: -15)")
  * followed by the last lines of stderr, carrying the whole report, from
- * which logbusd writes <service>_error.log.  Flushes before it returns:
- * LOGBUS_OK once the broker has it, else as logbus_flush.
+ * which logbusd writes <service>_error.log.  A failure gets its error
+ * category ("dependency", "port", "crash", ... : README's table), from how
+ * it ended and the tails, in the report and as the record's field
+ * error_category.  Flushes before it returns: LOGBUS_OK once the broker
+ * has it, else as logbus_flush.
  */
 LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
                                   int timeout_ms);
@@ -287,6 +295,15 @@ LOGBUS_API int logbus_report_exit(logbus_publisher *pub, const logbus_exit *e,
  * capitals (line_level.c has it exactly).
  */
 LOGBUS_API int logbus_line_level(const char *line, size_t len);
+
+/*
+ * How many processes the kernel's OOM killer has killed in the calling
+ * process's cgroup and those below it (cgroup v2 memory.events, else v1
+ * memory.oom_control): read it before starting a child and after it died
+ * of SIGKILL; a rise means the OOM killer (or another of the cgroup's
+ * processes met it too).  LOGBUS_ENOTFOUND when the count cannot be read.
+ */
+LOGBUS_API int logbus_oom_kill_count(uint64_t *count);
 
 /* ---- records read back --------------------------------------------------- */
 
@@ -453,6 +470,8 @@ typedef struct logbus_report_info {
 	int64_t written_ns; /* when the latest report was written */
 	uint64_t size;      /* its size in bytes */
 	int kept;           /* reports kept: 1, or 2 with the previous one */
+	char category[16];  /* the latest's error category ([a-z]+, the
+	                       README's table); "" when none */
 } logbus_report_info;
 
 /* The services that have an error report.  *out is malloc'd (free it). */
@@ -583,6 +602,9 @@ typedef struct logbus_service_info {
 	int owner_is_group;  /* owner_id is a gid ([owners] NAME = @group) */
 	uint32_t owner_id;   /* uid, or gid */
 	char owner_name[64]; /* user name, "@group", "" when it has none */
+	char error_category[16]; /* the last error report's category
+	                            ([a-z]+); "" when none (exit 0, or no
+	                            report) */
 } logbus_service_info;
 
 enum logbus_owner_how {

@@ -99,7 +99,8 @@ class Exit(ctypes.Structure):
                 ("cwd", c_char_p), ("venv", c_char_p),
                 ("stderr_tail", c_void_p), ("stdout_tail", c_void_p),
                 ("files", POINTER(c_char_p)), ("nfiles", c_size_t),
-                ("logger", c_char_p), ("service", c_char_p)]
+                ("logger", c_char_p), ("service", c_char_p),
+                ("timed_out", c_int), ("oom_killed", c_int)]
 
 
 class Record(ctypes.Structure):

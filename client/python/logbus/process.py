@@ -106,11 +106,12 @@ class _Tail:
 
 def _publish_exit(pub, *, pid, args, cwd, venv, err_tail, out_tail,
                   status=None, returncode=None, files=None, logger=None,
-                  service=None, timeout=5.0):
+                  service=None, timeout=5.0, timed_out=False):
     """logbus_report_exit; raises LogbusError when the broker did not take
-    the report in time."""
+    the report in time.  timed_out: the supervisor killed it at its time
+    limit (the report's category is then timeout)."""
     argv = _argv(args)
-    x = _lib.Exit(pid=pid or 0)
+    x = _lib.Exit(pid=pid or 0, timed_out=1 if timed_out else 0)
     if status is not None:
         x.has_wait_status, x.wait_status = 1, status
     else:
@@ -251,6 +252,7 @@ class Process:
         self.returncode = None
         levels = (_fields.level(stdout_level), _fields.level(stderr_level))
         self._detect_level = detect_level
+        self._timed_out = False  # run()'s timeout killed it
         child_env = dict(os.environ if env is None else env)
         if self.venv:
             path = child_env.pop("PATH", None) or os.confstr("CS_PATH")
@@ -520,7 +522,8 @@ class Process:
                 venv=self.venv, err_tail=self._streams[1].tail,
                 out_tail=self._streams[0].tail, status=self._status,
                 logger=self.logger, service=self._per_record,
-                timeout=max(0.001, deadline - time.monotonic()))
+                timeout=max(0.001, deadline - time.monotonic()),
+                timed_out=self._timed_out)
         except _lib.LogbusError as e:
             self.report_error = e
 
@@ -530,14 +533,17 @@ def run(args, *, timeout=None, **kw):
     become records and its end an exit report.  Returns a Completed
     (args, returncode, report_error).  As subprocess.run: when timeout
     seconds pass, or anything interrupts the wait (Ctrl-C), the command is
-    killed (and its report published) and the exception raised."""
+    killed (and its report published, of category timeout when the time
+    ran out) and the exception raised."""
     p = Process(args, **kw)
     try:
         rc = p.wait(timeout)
-    except BaseException:
+    except BaseException as e:
         try:
             p.wait(0.25)
         except subprocess.TimeoutExpired:
+            # the report's category: timeout, as logbusctl run --time-limit
+            p._timed_out = isinstance(e, subprocess.TimeoutExpired)
             p.kill()
             p.wait()
         raise

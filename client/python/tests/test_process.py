@@ -49,7 +49,7 @@ def test_sigterm_report_equals_logbusctl_run(broker, service, work):
         broker, service, work,
         ["sh", "-c", "echo out; echo err >&2; kill -TERM $$"])
     assert done.returncode == -15
-    assert text == ("Exit code: -15\nSignal: SIGTERM\n"
+    assert text == ("Exit code: -15\nCategory: signal\nSignal: SIGTERM\n"
                     "Command: sh -c echo out; echo err >&2; kill -TERM $$\n"
                     "CWD: %s\nVenv: None\n\n--- STDERR ---\nerr\n"
                     "--- STDOUT ---\nout\n--- FILES ---\n"
@@ -61,13 +61,24 @@ def test_traceback_report_equals_logbusctl_run(broker, service, work):
         broker, service, work, [sys.executable, "-c", TRACEBACK],
         venv=str(work / ".venv"))
     assert done.returncode == 1
-    assert text.startswith("Exit code: 1\nCommand: %s -c " % sys.executable)
+    assert text.startswith("Exit code: 1\nCategory: exit\nCommand: %s -c "
+                           % sys.executable)
     assert "Venv: %s/.venv\n" % work in text
     assert "RuntimeError: database is gone\n--- STDOUT ---\nstarting\n" in text
     died = records(broker, service)[-1]
     assert died.level == 40
     assert died.message.startswith("Process exited with code 1\n")
     assert died.message.endswith("RuntimeError: database is gone")
+
+
+def test_run_timeout_reports_category_timeout(broker, service, work):
+    with pytest.raises(subprocess.TimeoutExpired):
+        logbus.run(["sleep", "60"], service=service, cwd=str(work),
+                   run_dir=broker.run_dir, timeout=0.5)
+    text = report(broker, service)
+    assert text.startswith("Exit code: -9\nCategory: timeout\n")
+    died = records(broker, service)[-1]
+    assert died.fields["error_category"] == "timeout"
 
 
 def test_report_exit_of_a_completed_process(broker, service, work):
@@ -135,7 +146,7 @@ def test_process_terminate_and_wait_for_readiness(broker, service, work):
         assert p.wait(30) == -15
     assert p.report_error is None
     assert report(broker, service).startswith(
-        "Exit code: -15\nSignal: SIGTERM\n")
+        "Exit code: -15\nCategory: signal\nSignal: SIGTERM\n")
     p.terminate()  # reaped: nothing is sent
 
 
