@@ -723,8 +723,8 @@ static enum outcome take_reply(struct logbus_publisher *p, nng_msg *reply,
 	enum outcome out = SENT;
 
 	msgpack_zone_init(&zone, 1024);
-	if (msgpack_unpack(nng_msg_body(reply), nng_msg_len(reply), &off, &zone,
-	                   &o) != MSGPACK_UNPACK_SUCCESS ||
+	if (mp_unpack(nng_msg_body(reply), nng_msg_len(reply), &off, &zone,
+	              &o) != MSGPACK_UNPACK_SUCCESS ||
 	    !mp_get_bool(&o, "ok", &ok)) {
 		set_error(p, "logbusd sent a reply this library cannot read");
 		out = RETRY;

@@ -1171,6 +1171,55 @@ static void pack_record_twice(msgpack_sbuffer *sb, const char *k)
 		msgpack_pack_int(&pk, 1);
 }
 
+/*
+ * msgpack-c allocates a container's elements as soon as it reads the
+ * container's header: five bytes (a map32 of 2^32-1 pairs) asked malloc
+ * for 128 GiB, and a count of 2^24 inside a record mapped 512 MiB for a
+ * request of a few bytes (found by tests/fuzz/fuzz_record).  A count the
+ * remaining bytes cannot hold, at one byte an element, is refused first.
+ */
+static void test_decoders_refuse_counts_the_bytes_cannot_hold(void **state)
+{
+	(void)state;
+	static const char huge_map[] = "\xdf\xff\xff\xff\xff";
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_zone zone;
+	struct record_view v;
+	struct record_error e;
+	uint64_t u;
+
+	msgpack_zone_init(&zone, 1024);
+	assert_int_equal(record_decode(huge_map, 5, &zone, &v, &e), -1);
+	assert_string_equal(e.code, ERR_BAD_RECORD);
+	assert_non_null(strstr(e.msg, "more elements than"));
+	assert_false(mp_body_get_u64(huge_map, 5, "tok", &u));
+
+	/* a good record's head, then fields declaring 2^24 pairs */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_record_head(&pk, 6, 1, 20, "svc_a", "app", "hello");
+	mp_pack_key(&pk, "f");
+	msgpack_sbuffer_write(&sb, "\xdf\x01\x00\x00\x00", 5);
+	mp_pack_key(&pk, "k");
+	mp_pack_key(&pk, "v");
+	assert_int_equal(record_check(sb.data, sb.size, &v), -1);
+	assert_int_equal(record_decode(sb.data, sb.size, &zone, &v, &e), -1);
+	assert_non_null(strstr(e.msg, "more elements than"));
+
+	/* the same with the count it has: a good record */
+	msgpack_sbuffer_clear(&sb);
+	pack_record_head(&pk, 6, 1, 20, "svc_a", "app", "hello");
+	mp_pack_key(&pk, "f");
+	msgpack_sbuffer_write(&sb, "\xdf\x00\x00\x00\x01", 5);
+	mp_pack_key(&pk, "k");
+	mp_pack_key(&pk, "v");
+	assert_int_equal(record_decode(sb.data, sb.size, &zone, &v, &e), 0);
+	assert_int_equal(v.nfields, 1);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_zone_destroy(&zone);
+}
+
 static void test_record_refuses_repeated_keys(void **state)
 {
 	(void)state;
@@ -1322,6 +1371,7 @@ int main(void)
 	    cmocka_unit_test(test_filter_unpack_refuses_repeated_keys),
 	    cmocka_unit_test(test_filter_regex_gives_up_at_its_match_limit),
 	    cmocka_unit_test(test_record_refuses_repeated_keys),
+	    cmocka_unit_test(test_decoders_refuse_counts_the_bytes_cannot_hold),
 	    cmocka_unit_test(test_frame_detects_flipped_bytes_and_short_tails),
 	    cmocka_unit_test(test_batch_marker_carries_the_publishers_uid),
 	};
