@@ -134,10 +134,12 @@ const msgpack_object *mp_repeated_key(const msgpack_object *map)
 			continue;
 		for (uint32_t j = 0; j < i; j++) {
 			const msgpack_object *e = &map->via.map.ptr[j].key;
+			/* an empty string's pointer may be NULL */
 			if (e->type == MSGPACK_OBJECT_STR &&
 			    e->via.str.size == k->via.str.size &&
-			    memcmp(e->via.str.ptr, k->via.str.ptr,
-			           k->via.str.size) == 0)
+			    (k->via.str.size == 0 ||
+			     memcmp(e->via.str.ptr, k->via.str.ptr,
+			            k->via.str.size) == 0))
 				return k;
 		}
 	}

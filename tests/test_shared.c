@@ -1369,6 +1369,7 @@ int main(void)
 	        test_filter_matches_services_level_and_logger_prefix),
 	    cmocka_unit_test(test_filter_unpack_refuses_unknown_keys),
 	    cmocka_unit_test(test_filter_unpack_refuses_repeated_keys),
+	    cmocka_unit_test(test_repeated_empty_keys_are_found),
 	    cmocka_unit_test(test_filter_regex_gives_up_at_its_match_limit),
 	    cmocka_unit_test(test_record_refuses_repeated_keys),
 	    cmocka_unit_test(test_decoders_refuse_counts_the_bytes_cannot_hold),
