@@ -56,6 +56,14 @@ static int compile_regex(struct filter *f, const char *re, size_t len,
 		         FILTER_REGEX_MAX);
 		return -1;
 	}
+	/* The pattern is a C string everywhere else (filter_pack, the
+	 * public filter): one read two ways is refused. */
+	if (memchr(re, '\0', len) != NULL) {
+		snprintf(err, errlen,
+		         "regular expression holds a NUL byte: write it as "
+		         "\\x00");
+		return -1;
+	}
 	f->code =
 	    pcre2_compile((PCRE2_SPTR)re, len, PCRE2_UTF, &code, &at, NULL);
 	if (f->code == NULL) {

@@ -1138,6 +1138,63 @@ static void test_filter_unpack_refuses_repeated_keys(void **state)
 	unpacked(&p);
 }
 
+/*
+ * A pattern is a C string everywhere else (logbus_filter.message_regex,
+ * filter_pack): one with a NUL byte inside, which PCRE2 would compile
+ * whole, is refused rather than read two ways (found by
+ * tests/fuzz/fuzz_filter: "^(a\0)" packed again as "^(a", which does not
+ * compile).  \x00 in the pattern still matches a NUL.
+ */
+static void test_filter_unpack_refuses_a_nul_in_the_pattern(void **state)
+{
+	(void)state;
+	struct packed p;
+	msgpack_packer pk;
+	struct filter f;
+	char err[128];
+
+	packing(&p, &pk);
+	msgpack_pack_map(&pk, 1);
+	mp_pack_key(&pk, "re");
+	mp_pack_str(&pk, "^(a\0)", 5);
+	msgpack_object o = unpack_packed(&p);
+	err[0] = '\0';
+	assert_int_equal(filter_unpack(&f, &o, err, sizeof err), -1);
+	assert_non_null(strstr(err, "NUL"));
+	unpacked(&p);
+
+	packing(&p, &pk);
+	msgpack_pack_map(&pk, 1);
+	mp_pack_key(&pk, "re");
+	mp_pack_key(&pk, "^(a\\x00)");
+	o = unpack_packed(&p);
+	assert_int_equal(filter_unpack(&f, &o, err, sizeof err), 0);
+	filter_fini(&f);
+	unpacked(&p);
+}
+
+/* msgpack-c gives an empty string that comes before any other string a
+ * NULL pointer: two empty keys are the same key, found without handing
+ * memcmp a NULL (UBSan; found by tests/fuzz/fuzz_filter). */
+static void test_repeated_empty_keys_are_found(void **state)
+{
+	(void)state;
+	struct packed p;
+	msgpack_packer pk;
+
+	packing(&p, &pk);
+	msgpack_pack_map(&pk, 2);
+	mp_pack_key(&pk, "");
+	msgpack_pack_int(&pk, 1);
+	mp_pack_key(&pk, "");
+	msgpack_pack_int(&pk, 2);
+	msgpack_object o = unpack_packed(&p);
+	const msgpack_object *k = mp_repeated_key(&o);
+	assert_non_null(k);
+	assert_int_equal(k->via.str.size, 0);
+	unpacked(&p);
+}
+
 /* A record whose key k appears twice (with valid values each time). */
 static void pack_record_twice(msgpack_sbuffer *sb, const char *k)
 {
@@ -1370,6 +1427,7 @@ int main(void)
 	    cmocka_unit_test(test_filter_unpack_refuses_unknown_keys),
 	    cmocka_unit_test(test_filter_unpack_refuses_repeated_keys),
 	    cmocka_unit_test(test_repeated_empty_keys_are_found),
+	    cmocka_unit_test(test_filter_unpack_refuses_a_nul_in_the_pattern),
 	    cmocka_unit_test(test_filter_regex_gives_up_at_its_match_limit),
 	    cmocka_unit_test(test_record_refuses_repeated_keys),
 	    cmocka_unit_test(test_decoders_refuse_counts_the_bytes_cannot_hold),
