@@ -259,6 +259,45 @@ static void test_cursor_rejects_malformed(void **state)
 	assert_int_equal(cursor_parse(t, id, &seq), -1);
 }
 
+/*
+ * Issue 15's finding 4: a cursor that parses formats back to exactly the
+ * string given, so a reader's stored cursor is never read as another.
+ * Every byte of a cursor replaced by every other byte: accepted only as
+ * a lowercase hex digit where a hex digit belongs, and then it formats
+ * back to the same string; white space around it, or a sign, is refused.
+ */
+static void test_cursor_accepts_only_what_it_writes(void **state)
+{
+	(void)state;
+	unsigned char id[CURSOR_ID_LEN];
+	char s[CURSOR_STR_LEN + 1], t[CURSOR_STR_LEN + 3],
+	    back[CURSOR_STR_LEN + 1];
+	uint64_t seq;
+
+	for (int i = 0; i < CURSOR_ID_LEN; i++)
+		id[i] = (unsigned char)(i * 29 + 7);
+	cursor_format(s, id, 0xfedcba9876543210ull);
+	for (int i = 0; i < CURSOR_STR_LEN; i++) {
+		bool hex = i >= 4 && i != 4 + 2 * CURSOR_ID_LEN;
+		int accepted = 0;
+		for (int c = 1; c < 256; c++) {
+			strcpy(t, s);
+			t[i] = (char)c;
+			if (cursor_parse(t, id, &seq) != 0)
+				continue;
+			accepted++;
+			cursor_format(back, id, seq);
+			assert_string_equal(back, t);
+		}
+		assert_int_equal(accepted, hex ? 16 : 1);
+	}
+	const char *around[] = {" %s", "%s ", "%s\n", "+%s", "%s0", "\t%s"};
+	for (size_t i = 0; i < sizeof around / sizeof around[0]; i++) {
+		snprintf(t, sizeof t, around[i], s);
+		assert_int_equal(cursor_parse(t, id, &seq), -1);
+	}
+}
+
 struct packed {
 	msgpack_sbuffer sb;
 	msgpack_zone zone;
@@ -1408,6 +1447,7 @@ int main(void)
 	    cmocka_unit_test(test_size_parse_takes_digits_and_a_unit),
 	    cmocka_unit_test(test_cursor_round_trips),
 	    cmocka_unit_test(test_cursor_rejects_malformed),
+	    cmocka_unit_test(test_cursor_accepts_only_what_it_writes),
 	    cmocka_unit_test(test_record_round_trips_every_field),
 	    cmocka_unit_test(test_record_refuses_bad_service_ids),
 	    cmocka_unit_test(
