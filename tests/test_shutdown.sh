@@ -88,6 +88,21 @@ kill_broker() {
 	BROKER_PID=
 }
 
+# broker_killed NAME REGEX CMD...: CMD on the test's broker; once it is
+# busy the broker is killed, and CMD must end within BOUND seconds saying
+# why (REGEX, extended, on its stderr).
+broker_killed() {
+	local name=$1 why=$2
+	shift 2
+	start_group "$T/$name" "$@"
+	if busy "$name" "$T/log/journal"; then
+		kill_broker
+		ends_within "$name" "$PID"
+		check "${name}_says_why" grep -Eq "$why" "$T/$name.err"
+	fi
+	[ -z "$BROKER_PID" ] || kill_broker
+}
+
 # bench_sigterm MODE ARG...: logbus-bench --mode MODE with its own broker,
 # once busy, SIGTERM to its group.
 bench_sigterm() {
@@ -123,31 +138,17 @@ if busy "$name" "$T/log/journal"; then
 	check "broker_still_serves_after_the_bench_stopped" ctl stats
 fi
 
-name=bench_broker_killed_ends
-start_group "$T/$name" "$BIN/logbus-bench" --mode query --run-dir "$T/run" \
+broker_killed bench_broker_killed_ends "is logbusd running\?" \
+	"$BIN/logbus-bench" --mode query --run-dir "$T/run" \
 	--query-records 200000000 --query-services 10
-if busy "$name" "$T/log/journal"; then
-	kill_broker
-	ends_within "$name" "$PID"
-	check "bench_says_the_broker_is_gone" \
-		grep -q "is logbusd running?" "$T/$name.err"
-fi
-[ -z "$BROKER_PID" ] || kill_broker
 
 # --- logbus-crowd: its broker killed -----------------------------------------
 
 rm -rf "$T/run" "$T/log"
 start_broker
-name=crowd_broker_killed_ends
-start_group "$T/$name" "$BIN/logbus-crowd" --run-dir "$T/run" \
-	--publishers 20 --subscribers 2 --seconds 600 --rate 2000
-if busy "$name" "$T/log/journal"; then
-	kill_broker
-	ends_within "$name" "$PID"
-	check "crowd_says_the_broker_is_gone" \
-		grep -q "logbusd (pid [0-9]*) is gone" "$T/$name.err"
-fi
-[ -z "$BROKER_PID" ] || kill_broker
+broker_killed crowd_broker_killed_ends "logbusd \(pid [0-9]+\) is gone" \
+	"$BIN/logbus-crowd" --run-dir "$T/run" --publishers 20 \
+	--subscribers 2 --seconds 600 --rate 2000
 rm -rf "$T/run"
 
 # --- logbusctl with its broker stopped ---------------------------------------
