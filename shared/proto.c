@@ -93,8 +93,7 @@ bool mp_counts_fit(const void *data, size_t len)
 msgpack_unpack_return mp_unpack(const char *data, size_t len, size_t *off,
                                 msgpack_zone *zone, msgpack_object *obj)
 {
-	*off = 0;
-	if (!mp_counts_fit(data, len))
+	if (*off > len || !mp_counts_fit(data + *off, len - *off))
 		return MSGPACK_UNPACK_PARSE_ERROR;
 	return msgpack_unpack(data, len, off, zone, obj);
 }

@@ -115,8 +115,9 @@
  * pass, no allocation.
  */
 bool mp_counts_fit(const void *data, size_t len);
-/* msgpack_unpack from offset 0 (*off: where the object ended), refusing
- * what mp_counts_fit refuses with MSGPACK_UNPACK_PARSE_ERROR. */
+/* msgpack_unpack of the object at data + *off (*off: then where it
+ * ended), refusing what mp_counts_fit refuses with
+ * MSGPACK_UNPACK_PARSE_ERROR. */
 msgpack_unpack_return mp_unpack(const char *data, size_t len, size_t *off,
                                 msgpack_zone *zone, msgpack_object *obj);
 

@@ -1312,6 +1312,18 @@ static void test_decoders_refuse_counts_the_bytes_cannot_hold(void **state)
 	mp_pack_key(&pk, "v");
 	assert_int_equal(record_decode(sb.data, sb.size, &zone, &v, &e), 0);
 	assert_int_equal(v.nfields, 1);
+
+	/* mp_unpack starts where *off says (a live message's topic first) */
+	static const char topic_then_map[] = "svc\0\x81\xa1k\x01";
+	msgpack_object o;
+	size_t off = 4;
+	assert_int_equal(mp_unpack(topic_then_map, 8, &off, &zone, &o),
+	                 MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(off, 8);
+	assert_true(mp_get_u64(&o, "k", &u) && u == 1);
+	off = 0;
+	assert_int_equal(mp_unpack(huge_map, 5, &off, &zone, &o),
+	                 MSGPACK_UNPACK_PARSE_ERROR);
 	msgpack_sbuffer_destroy(&sb);
 	msgpack_zone_destroy(&zone);
 }
