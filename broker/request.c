@@ -225,8 +225,8 @@ void request_dispatch(struct endpoint *ep, nng_msg *msg)
 	const msgpack_object *twice;
 
 	bool decoded =
-	    msgpack_unpack(nng_msg_body(msg), nng_msg_len(msg), &off,
-	                   &b->req_zone, &req) == MSGPACK_UNPACK_SUCCESS &&
+	    mp_unpack(nng_msg_body(msg), nng_msg_len(msg), &off, &b->req_zone,
+	              &req) == MSGPACK_UNPACK_SUCCESS &&
 	    req.type == MSGPACK_OBJECT_MAP;
 	enum unread_verdict v = UNREAD_SERVE;
 	char why[256];

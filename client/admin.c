@@ -69,8 +69,8 @@ again:
 		return rv;
 	off = 0;
 	msgpack_zone_init(&c->zone, 4096);
-	if (msgpack_unpack(nng_msg_body(c->reply), nng_msg_len(c->reply), &off,
-	                   &c->zone, &c->o) != MSGPACK_UNPACK_SUCCESS ||
+	if (mp_unpack(nng_msg_body(c->reply), nng_msg_len(c->reply), &off,
+	              &c->zone, &c->o) != MSGPACK_UNPACK_SUCCESS ||
 	    !mp_get_bool(&c->o, "ok", &ok)) {
 		snprintf(err, errlen,
 		         "logbusd sent a reply this library "

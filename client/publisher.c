@@ -60,6 +60,12 @@
 #define QUEUE_DEFAULT  (8u * 1024 * 1024)
 #define CALL_SLICE_MS  1000 /* one wait for an ack before sending again */
 #define RETRY_PAUSE_MS 200  /* after the broker said it cannot write */
+/* A wait without a deadline (flush -1, a logging call blocked on a full
+ * queue) gives up once it has seen no connection to the broker for this
+ * long: the broker is gone, not restarting.  The same as a reader's
+ * default request timeout. */
+#define GONE_MS       5000
+#define WAIT_SLICE_MS 100 /* how often such a wait looks */
 /* msgpack keys and headers per record, over the entry's own (take_batch
  * says why) */
 #define ENCODE_SLACK 64
@@ -126,8 +132,9 @@ struct logbus_publisher {
 	 * and what `committed` was at the last one asked */
 	uint64_t sync_asked, sync_done, committed_at_sync;
 	bool closing;
-	bool fail_fast;    /* options: flush gives up when no broker can be */
-	atomic_bool abort; /* close timed out: stop retrying */
+	bool fail_fast;     /* options: flush gives up when no broker can be */
+	atomic_bool abort;  /* close timed out: stop retrying */
+	int64_t gone_since; /* note_connection: no connection since (ms) */
 	char error[256];
 	pthread_t sender;
 	bool sender_started; /* false in a child of fork() until it logs */
@@ -284,18 +291,66 @@ static char *put_field(char *w, const logbus_field *f)
 	return w;
 }
 
-/* Wait for room (block mode) or count a drop.  Called with p->mu held. */
+static void deadline_ts(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* One slice of a wait without a deadline on cond (p->mu held). */
+static void wait_slice(struct logbus_publisher *p, pthread_cond_t *cond)
+{
+	struct timespec ts;
+
+	deadline_ts(&ts, WAIT_SLICE_MS);
+	pthread_cond_timedwait(cond, &p->mu, &ts);
+}
+
+/* Note whether the connection is up: p->gone_since is when it was first
+ * seen down, 0 while up.  Called with p->mu held, by the sender after each
+ * try and by every wait without a deadline. */
+static bool link_connected(struct logbus_publisher *p);
+static void link_unreachable(struct logbus_publisher *p, char *err,
+                             size_t errlen);
+
+static void note_connection(struct logbus_publisher *p)
+{
+	if (link_connected(p))
+		p->gone_since = 0;
+	else if (p->gone_since == 0)
+		p->gone_since = redial_now_ms();
+}
+
+/* For a wait without a deadline: true, with p->error saying so, once the
+ * connection has been down for GONE_MS.  Called with p->mu held. */
+static bool broker_gone(struct logbus_publisher *p)
+{
+	note_connection(p);
+	if (p->gone_since == 0 || redial_now_ms() - p->gone_since < GONE_MS)
+		return false;
+	link_unreachable(p, p->error, sizeof p->error);
+	return true;
+}
+
+/* Wait for room (block mode, while the broker is there) or count a drop.
+ * Called with p->mu held. */
 static int make_room(struct logbus_publisher *p, size_t need)
 {
 	while (p->cap - p->used < need) {
 		if (p->closing)
 			return LOGBUS_ECLOSED;
-		if (p->on_full == LOGBUS_ON_FULL_DROP) {
+		bool drop = p->on_full == LOGBUS_ON_FULL_DROP;
+		if (drop || broker_gone(p)) {
 			p->dropped++;
 			pthread_cond_signal(&p->work);
-			return LOGBUS_EFULL;
+			return drop ? LOGBUS_EFULL : LOGBUS_EUNREACHABLE;
 		}
-		pthread_cond_wait(&p->space, &p->mu);
+		wait_slice(p, &p->space);
 	}
 	return 0;
 }
@@ -893,7 +948,7 @@ static enum outcome take_reply(struct logbus_publisher *p,
 	enum outcome out = SENT;
 
 	msgpack_zone_init(&zone, 1024);
-	if (msgpack_unpack(reply->body, reply->len, &off, &zone, &o) !=
+	if (mp_unpack(reply->body, reply->len, &off, &zone, &o) !=
 	        MSGPACK_UNPACK_SUCCESS ||
 	    !mp_get_bool(&o, "ok", &ok)) {
 		set_error(p, "logbusd sent a reply this library cannot read");
@@ -1014,6 +1069,7 @@ static bool deliver(struct logbus_publisher *p, struct outgoing *o,
 			               sizeof err);
 		}
 		pthread_mutex_lock(&p->mu);
+		note_connection(p);
 		enum outcome out = RETRY;
 		if (rv == 0) {
 			out = take_reply(p, &reply, o->n);
@@ -1311,17 +1367,6 @@ fail:
 	return rv;
 }
 
-static void deadline_ts(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* After flush's records were acknowledged: wait until the broker has
  * fanned them out too (sync_broker), unless nothing was committed since
  * the last sync.  Called with p->mu held.  Past the deadline it returns 0
@@ -1338,11 +1383,14 @@ static int wait_fanned_out(struct logbus_publisher *p,
 	while (p->sync_done < want) {
 		if (atomic_load(&p->abort))
 			return LOGBUS_ECLOSED;
-		if (deadline == NULL)
-			pthread_cond_wait(&p->done, &p->mu);
-		else if (pthread_cond_timedwait(&p->done, &p->mu, deadline) ==
-		         ETIMEDOUT)
+		if (deadline == NULL) {
+			if (broker_gone(p))
+				return 0;
+			wait_slice(p, &p->done);
+		} else if (pthread_cond_timedwait(&p->done, &p->mu, deadline) ==
+		           ETIMEDOUT) {
 			return 0;
+		}
 	}
 	return 0;
 }
@@ -1360,8 +1408,7 @@ LOGBUS_API int logbus_flush(logbus_publisher *p, int timeout_ms)
 	uint64_t ticket = p->logged;
 	/* A command-line tool asked not to wait for a broker that cannot
 	 * come: no socket file, no permission (the records stay queued). */
-	if (p->fail_fast && p->answered < ticket &&
-	    !reqconn_connected(&p->conn) &&
+	if (p->fail_fast && p->answered < ticket && !link_connected(p) &&
 	    reqconn_absent(&p->conn, p->error, sizeof p->error)) {
 		pthread_mutex_unlock(&p->mu);
 		return LOGBUS_EUNREACHABLE;
@@ -1372,7 +1419,10 @@ LOGBUS_API int logbus_flush(logbus_publisher *p, int timeout_ms)
 		if (atomic_load(&p->abort)) {
 			rv = LOGBUS_ECLOSED;
 		} else if (timeout_ms < 0) {
-			pthread_cond_wait(&p->done, &p->mu);
+			if (broker_gone(p))
+				rv = LOGBUS_EUNREACHABLE;
+			else
+				wait_slice(p, &p->done);
 		} else if (pthread_cond_timedwait(&p->done, &p->mu, &ts) ==
 		           ETIMEDOUT) {
 			rv = p->answered < ticket ? LOGBUS_ETIMEDOUT : 0;

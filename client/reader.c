@@ -373,8 +373,8 @@ static int fetch_once(struct logbus_reader *r, int wait_ms)
 		return rv;
 	r->msg = reply;
 	msgpack_zone_clear(&r->zone);
-	if (msgpack_unpack(nng_msg_body(reply), nng_msg_len(reply), &off,
-	                   &r->zone, &o) != MSGPACK_UNPACK_SUCCESS ||
+	if (mp_unpack(nng_msg_body(reply), nng_msg_len(reply), &off, &r->zone,
+	              &o) != MSGPACK_UNPACK_SUCCESS ||
 	    !mp_get_bool(&o, "ok", &ok))
 		goto proto;
 	reqconn_take_tok(&r->conn, &o);
@@ -450,7 +450,7 @@ static bool take_live(struct logbus_reader *r, nng_msg *m)
 		goto drop;
 	off = (size_t)(nul + 1 - body);
 	msgpack_zone_clear(&r->zone);
-	if (msgpack_unpack(body, len, &off, &r->zone, &o) !=
+	if (mp_unpack(body, len, &off, &r->zone, &o) !=
 	        MSGPACK_UNPACK_SUCCESS ||
 	    !mp_get_bytes(&o, "jid", &jid, &jidlen) ||
 	    jidlen != CURSOR_ID_LEN || !mp_get_u64(&o, "first", &first) ||

@@ -97,13 +97,14 @@ void reqconn_take_tok_msg(struct reqconn *c, nng_msg *reply)
  * on the pipe's receive; fixed upstream after 1.5.2).  So a request left
  * pending, typically a long poll the broker holds for up to a second, is
  * answered and taken before the close; a broker that never answers costs
- * DRAIN_MS.
+ * DRAIN_MS, one that is gone (no connection: no reply can come) nothing.
  */
 void reqconn_close(struct reqconn *c)
 {
 	int64_t deadline = redial_now_ms() + DRAIN_MS;
 
-	while (c->pending && redial_now_ms() < deadline) {
+	while (c->pending && reqconn_connected(c) &&
+	       redial_now_ms() < deadline) {
 		struct pollfd pfd = {.fd = c->recvfd, .events = POLLIN};
 		nng_msg *m;
 		if (poll(&pfd, 1, SLICE_MS) > 0 &&

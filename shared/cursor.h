@@ -3,8 +3,12 @@
  *
  * Format: "lb1-" 32 lowercase hex digits of the journal id, "-", 16 lowercase
  * hex digits of a sequence number: the position just after that record.
- * Sequence 0 means "before the first record".  Parsing is strict: anything
- * else, including upper case, is not a cursor.
+ * Sequence 0 means "before the first record".  Parsing is strict: it
+ * accepts exactly the strings cursor_format writes, so a cursor that parses
+ * formats back to itself (issue 15, finding 4; test_shared and
+ * tests/fuzz/fuzz_cursor check it).  Anything else, upper case, white
+ * space or a sign included, is not a cursor; the newline after a cursor in
+ * logbusctl's --cursor-file belongs to the file, not to the cursor.
  */
 #ifndef LOGBUS_CURSOR_H
 #define LOGBUS_CURSOR_H

@@ -47,6 +47,14 @@ static int set_prefix(struct filter *f, const char *s, size_t len)
 static int compile_regex(struct filter *f, const char *re, size_t len,
                          char *err, size_t errlen)
 {
+	/* The pattern is a C string everywhere else (filter_pack, the
+	 * public filter): one read two ways is refused. */
+	if (memchr(re, '\0', len) != NULL) {
+		snprintf(err, errlen,
+		         "regular expression holds a NUL byte: write it as "
+		         "\\x00");
+		return -1;
+	}
 	struct lb_str tmp;
 
 	if (regexp_compile(&f->re, re, len, false, err, errlen) < 0)

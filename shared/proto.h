@@ -111,6 +111,22 @@
 
 #include <msgpack.h>
 
+/*
+ * Whether every array and map that the msgpack object at data declares
+ * could have its elements in the bytes after its header, at one byte an
+ * element.  msgpack-c allocates a container's elements as soon as it reads
+ * the header, so five bytes (a map32 of 2^32-1 pairs) ask it for 128 GiB:
+ * every decoder of bytes from a peer or a file checks this first (mp_unpack
+ * does).  Bytes that are not msgpack at all pass: msgpack-c says so.  One
+ * pass, no allocation.
+ */
+bool mp_counts_fit(const void *data, size_t len);
+/* msgpack_unpack of the object at data + *off (*off: then where it
+ * ended), refusing what mp_counts_fit refuses with
+ * MSGPACK_UNPACK_PARSE_ERROR. */
+msgpack_unpack_return mp_unpack(const char *data, size_t len, size_t *off,
+                                msgpack_zone *zone, msgpack_object *obj);
+
 void mp_pack_str(msgpack_packer *pk, const char *s, size_t len);
 void mp_pack_key(msgpack_packer *pk, const char *key); /* NUL-terminated */
 

@@ -415,6 +415,9 @@ int record_decode(const char *data, size_t len, msgpack_zone *zone,
 	unsigned have = 0;
 
 	memset(v, 0, sizeof *v);
+	if (!mp_counts_fit(data, len))
+		return fail(e, ERR_BAD_RECORD,
+		            "record declares more elements than it has bytes");
 	if (msgpack_unpack(data, len, &off, zone, &obj) !=
 	    MSGPACK_UNPACK_SUCCESS)
 		return fail(e, ERR_BAD_RECORD, "record is not msgpack");

@@ -9,12 +9,14 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -621,6 +623,79 @@ test_flush_on_unreachable_broker_times_out_with_a_reason(void **state)
 	logbus_reader_close(r);
 }
 
+/*
+ * Issue 15, item 5: no wait without a deadline.  The broker killed under
+ * a connected publisher in block mode: the logging call blocked on the
+ * full queue, flush(-1) and close(-1) each end with LOGBUS_EUNREACHABLE
+ * within a bound (5 s without a connection, then at once), where they
+ * waited for good.  In a thread, so that a hang fails the test.
+ */
+struct gone_run {
+	logbus_publisher *p;
+	int log_rv, flush_rv, close_rv;
+	int64_t log_ms, total_ms;
+	atomic_bool done;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *gone_main(void *arg)
+{
+	struct gone_run *g = arg;
+	int64_t t0 = mono_ms();
+	int rv;
+
+	while ((rv = logbus_log(g->p, LOGBUS_INFO, "%0200d", 7)) == LOGBUS_OK)
+		;
+	g->log_rv = rv;
+	g->log_ms = mono_ms() - t0;
+	g->flush_rv = logbus_flush(g->p, -1);
+	g->close_rv = logbus_publisher_close(g->p, -1);
+	g->total_ms = mono_ms() - t0;
+	atomic_store(&g->done, true);
+	return NULL;
+}
+
+static bool gone_done(void *arg)
+{
+	return atomic_load(&((struct gone_run *)arg)->done);
+}
+
+static void
+test_waits_without_deadline_end_when_the_broker_is_gone(void **state)
+{
+	struct broker_proc *b = *state;
+	struct gone_run g = {0};
+	pthread_t th;
+	logbus_publisher_options o = {.run_dir = b->run_dir,
+	                              .service = "gone",
+	                              .queue_bytes = 64 * 1024,
+	                              .on_full = LOGBUS_ON_FULL_BLOCK};
+
+	atomic_init(&g.done, false);
+	assert_int_equal(logbus_publisher_open(&g.p, &o), 0);
+	assert_int_equal(logbus_log(g.p, LOGBUS_INFO, "connected"), 0);
+	assert_int_equal(logbus_flush(g.p, HARNESS_WAIT_MS), 0);
+	harness_stop(b, SIGKILL);
+	assert_int_equal(pthread_create(&th, NULL, gone_main, &g), 0);
+	if (!harness_wait(gone_done, &g, 30000))
+		fail_msg("a wait without a deadline still waits 30 s after "
+		         "the broker was killed");
+	pthread_join(th, NULL);
+	assert_int_equal(g.log_rv, LOGBUS_EUNREACHABLE);
+	assert_int_equal(g.flush_rv, LOGBUS_EUNREACHABLE);
+	assert_int_equal(g.close_rv, LOGBUS_EUNREACHABLE);
+	/* the flush and the close did not wait 5 s again */
+	assert_true(g.total_ms - g.log_ms < 3000);
+	print_message("gone: logging call %lld ms, all %lld ms\n",
+	              (long long)g.log_ms, (long long)g.total_ms);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "child") == 0)
@@ -648,6 +723,9 @@ int main(int argc, char **argv)
 	        harness_setup, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_flush_on_unreachable_broker_times_out_with_a_reason,
+	        harness_setup, harness_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_waits_without_deadline_end_when_the_broker_is_gone,
 	        harness_setup, harness_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -259,6 +259,45 @@ static void test_cursor_rejects_malformed(void **state)
 	assert_int_equal(cursor_parse(t, id, &seq), -1);
 }
 
+/*
+ * Issue 15's finding 4: a cursor that parses formats back to exactly the
+ * string given, so a reader's stored cursor is never read as another.
+ * Every byte of a cursor replaced by every other byte: accepted only as
+ * a lowercase hex digit where a hex digit belongs, and then it formats
+ * back to the same string; white space around it, or a sign, is refused.
+ */
+static void test_cursor_accepts_only_what_it_writes(void **state)
+{
+	(void)state;
+	unsigned char id[CURSOR_ID_LEN];
+	char s[CURSOR_STR_LEN + 1], t[CURSOR_STR_LEN + 3],
+	    back[CURSOR_STR_LEN + 1];
+	uint64_t seq;
+
+	for (int i = 0; i < CURSOR_ID_LEN; i++)
+		id[i] = (unsigned char)(i * 29 + 7);
+	cursor_format(s, id, 0xfedcba9876543210ull);
+	for (int i = 0; i < CURSOR_STR_LEN; i++) {
+		bool hex = i >= 4 && i != 4 + 2 * CURSOR_ID_LEN;
+		int accepted = 0;
+		for (int c = 1; c < 256; c++) {
+			strcpy(t, s);
+			t[i] = (char)c;
+			if (cursor_parse(t, id, &seq) != 0)
+				continue;
+			accepted++;
+			cursor_format(back, id, seq);
+			assert_string_equal(back, t);
+		}
+		assert_int_equal(accepted, hex ? 16 : 1);
+	}
+	const char *around[] = {" %s", "%s ", "%s\n", "+%s", "%s0", "\t%s"};
+	for (size_t i = 0; i < sizeof around / sizeof around[0]; i++) {
+		snprintf(t, sizeof t, around[i], s);
+		assert_int_equal(cursor_parse(t, id, &seq), -1);
+	}
+}
+
 struct packed {
 	msgpack_sbuffer sb;
 	msgpack_zone zone;
@@ -1348,6 +1387,63 @@ static void test_filter_unpack_refuses_repeated_keys(void **state)
 	unpacked(&p);
 }
 
+/*
+ * A pattern is a C string everywhere else (logbus_filter.message_regex,
+ * filter_pack): one with a NUL byte inside, which PCRE2 would compile
+ * whole, is refused rather than read two ways (found by
+ * tests/fuzz/fuzz_filter: "^(a\0)" packed again as "^(a", which does not
+ * compile).  \x00 in the pattern still matches a NUL.
+ */
+static void test_filter_unpack_refuses_a_nul_in_the_pattern(void **state)
+{
+	(void)state;
+	struct packed p;
+	msgpack_packer pk;
+	struct filter f;
+	char err[128];
+
+	packing(&p, &pk);
+	msgpack_pack_map(&pk, 1);
+	mp_pack_key(&pk, "re");
+	mp_pack_str(&pk, "^(a\0)", 5);
+	msgpack_object o = unpack_packed(&p);
+	err[0] = '\0';
+	assert_int_equal(filter_unpack(&f, &o, err, sizeof err), -1);
+	assert_non_null(strstr(err, "NUL"));
+	unpacked(&p);
+
+	packing(&p, &pk);
+	msgpack_pack_map(&pk, 1);
+	mp_pack_key(&pk, "re");
+	mp_pack_key(&pk, "^(a\\x00)");
+	o = unpack_packed(&p);
+	assert_int_equal(filter_unpack(&f, &o, err, sizeof err), 0);
+	filter_fini(&f);
+	unpacked(&p);
+}
+
+/* msgpack-c gives an empty string that comes before any other string a
+ * NULL pointer: two empty keys are the same key, found without handing
+ * memcmp a NULL (UBSan; found by tests/fuzz/fuzz_filter). */
+static void test_repeated_empty_keys_are_found(void **state)
+{
+	(void)state;
+	struct packed p;
+	msgpack_packer pk;
+
+	packing(&p, &pk);
+	msgpack_pack_map(&pk, 2);
+	mp_pack_key(&pk, "");
+	msgpack_pack_int(&pk, 1);
+	mp_pack_key(&pk, "");
+	msgpack_pack_int(&pk, 2);
+	msgpack_object o = unpack_packed(&p);
+	const msgpack_object *k = mp_repeated_key(&o);
+	assert_non_null(k);
+	assert_int_equal(k->via.str.size, 0);
+	unpacked(&p);
+}
+
 /* A record whose key k appears twice (with valid values each time). */
 static void pack_record_twice(msgpack_sbuffer *sb, const char *k)
 {
@@ -1379,6 +1475,67 @@ static void pack_record_twice(msgpack_sbuffer *sb, const char *k)
 		mp_pack_key(&pk, "other");
 	else
 		msgpack_pack_int(&pk, 1);
+}
+
+/*
+ * msgpack-c allocates a container's elements as soon as it reads the
+ * container's header: five bytes (a map32 of 2^32-1 pairs) asked malloc
+ * for 128 GiB, and a count of 2^24 inside a record mapped 512 MiB for a
+ * request of a few bytes (found by tests/fuzz/fuzz_record).  A count the
+ * remaining bytes cannot hold, at one byte an element, is refused first.
+ */
+static void test_decoders_refuse_counts_the_bytes_cannot_hold(void **state)
+{
+	(void)state;
+	static const char huge_map[] = "\xdf\xff\xff\xff\xff";
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_zone zone;
+	struct record_view v;
+	struct record_error e;
+	uint64_t u;
+
+	msgpack_zone_init(&zone, 1024);
+	assert_int_equal(record_decode(huge_map, 5, &zone, &v, &e), -1);
+	assert_string_equal(e.code, ERR_BAD_RECORD);
+	assert_non_null(strstr(e.msg, "more elements than"));
+	assert_false(mp_body_get_u64(huge_map, 5, "tok", &u));
+
+	/* a good record's head, then fields declaring 2^24 pairs */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_record_head(&pk, 6, 1, 20, "svc_a", "app", "hello");
+	mp_pack_key(&pk, "f");
+	msgpack_sbuffer_write(&sb, "\xdf\x01\x00\x00\x00", 5);
+	mp_pack_key(&pk, "k");
+	mp_pack_key(&pk, "v");
+	assert_int_equal(record_check(sb.data, sb.size, &v), -1);
+	assert_int_equal(record_decode(sb.data, sb.size, &zone, &v, &e), -1);
+	assert_non_null(strstr(e.msg, "more elements than"));
+
+	/* the same with the count it has: a good record */
+	msgpack_sbuffer_clear(&sb);
+	pack_record_head(&pk, 6, 1, 20, "svc_a", "app", "hello");
+	mp_pack_key(&pk, "f");
+	msgpack_sbuffer_write(&sb, "\xdf\x00\x00\x00\x01", 5);
+	mp_pack_key(&pk, "k");
+	mp_pack_key(&pk, "v");
+	assert_int_equal(record_decode(sb.data, sb.size, &zone, &v, &e), 0);
+	assert_int_equal(v.nfields, 1);
+
+	/* mp_unpack starts where *off says (a live message's topic first) */
+	static const char topic_then_map[] = "svc\0\x81\xa1k\x01";
+	msgpack_object o;
+	size_t off = 4;
+	assert_int_equal(mp_unpack(topic_then_map, 8, &off, &zone, &o),
+	                 MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(off, 8);
+	assert_true(mp_get_u64(&o, "k", &u) && u == 1);
+	off = 0;
+	assert_int_equal(mp_unpack(huge_map, 5, &off, &zone, &o),
+	                 MSGPACK_UNPACK_PARSE_ERROR);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_zone_destroy(&zone);
 }
 
 static void test_record_refuses_repeated_keys(void **state)
@@ -1512,6 +1669,7 @@ int main(void)
 	    cmocka_unit_test(test_size_parse_takes_digits_and_a_unit),
 	    cmocka_unit_test(test_cursor_round_trips),
 	    cmocka_unit_test(test_cursor_rejects_malformed),
+	    cmocka_unit_test(test_cursor_accepts_only_what_it_writes),
 	    cmocka_unit_test(test_record_round_trips_every_field),
 	    cmocka_unit_test(test_record_refuses_bad_service_ids),
 	    cmocka_unit_test(
@@ -1539,6 +1697,9 @@ int main(void)
 	    cmocka_unit_test(test_filter_regex_gives_up_at_its_match_limit),
 	    cmocka_unit_test(test_record_refuses_repeated_keys),
 	    cmocka_unit_test(test_exit_report_category_is_checked),
+	    cmocka_unit_test(test_repeated_empty_keys_are_found),
+	    cmocka_unit_test(test_filter_unpack_refuses_a_nul_in_the_pattern),
+	    cmocka_unit_test(test_decoders_refuse_counts_the_bytes_cannot_hold),
 	    cmocka_unit_test(test_frame_detects_flipped_bytes_and_short_tails),
 	    cmocka_unit_test(test_batch_marker_carries_the_publishers_uid),
 	};

@@ -10,6 +10,10 @@
 #                                        test with ctest
 #   tools/dev.sh deps                    only install what is missing
 #
+# test also builds the fuzz targets (tests/fuzz, build-fuzz/) and runs each
+# for a few seconds when clang and its libFuzzer runtime (Debian: clang,
+# libclang-rt-14-dev) are installed, and says why not otherwise.
+#
 # Missing Debian packages are installed with apt-get when run as root;
 # otherwise the exact apt-get line is printed and the script stops.
 set -euo pipefail
@@ -50,6 +54,26 @@ build() { # build DIR [cmake options...]
 	cmake --build "$top/$dir" -j "$jobs"
 }
 
+# Whether clang links a libFuzzer target; says why not when it cannot.
+fuzz_ready() {
+	local tmp ok=0
+	if ! command -v clang >/dev/null; then
+		echo "logbus: fuzz targets skipped: no clang" \
+			"(apt-get install clang libclang-rt-14-dev)" >&2
+		return 1
+	fi
+	tmp=$(mktemp -d)
+	echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n)
+	      { (void)d; (void)n; return 0; }' >"$tmp/t.c"
+	if ! clang -fsanitize=fuzzer "$tmp/t.c" -o "$tmp/t" 2>/dev/null; then
+		echo "logbus: fuzz targets skipped: clang cannot link" \
+			"-fsanitize=fuzzer (apt-get install libclang-rt-14-dev)" >&2
+		ok=1
+	fi
+	rm -rf "$tmp"
+	return $ok
+}
+
 case "${1:-}" in
 deps)
 	deps
@@ -72,10 +96,24 @@ test)
 	cd "$top/build-test"
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-	exec ctest --output-on-failure --timeout 600 -j "$jobs"
+	fuzz=0
+	if fuzz_ready; then
+		cmake -S "$top" -B "$top/build-fuzz" -DCMAKE_C_COMPILER=clang \
+			-DCMAKE_BUILD_TYPE=Debug -DLOGBUS_FUZZ=ON \
+			-DLOGBUS_TESTS=OFF -DLOGBUS_WERROR=ON >/dev/null
+		cmake --build "$top/build-fuzz" -j "$jobs" --target fuzz
+		fuzz=1
+	fi
+	rc=0
+	ctest --output-on-failure --timeout 600 -j "$jobs" || rc=$?
+	if [ $fuzz = 1 ]; then
+		cd "$top/build-fuzz"
+		ctest --output-on-failure -j "$jobs" || rc=$?
+	fi
+	exit $rc
 	;;
 *)
-	sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 	exit 2
 	;;
 esac

@@ -97,7 +97,7 @@ static void *producer_main(void *arg)
 	for (long i = 0; i < p->records && !bench_interrupted; i++)
 		if ((rv = ingest_write(p, i)) != LOGBUS_OK)
 			break;
-	if (rv == LOGBUS_OK)
+	if (rv == LOGBUS_OK && !bench_interrupted)
 		rv = logbus_flush(p->pub, -1);
 	p->end_ns = clock_ns(CLOCK_MONOTONIC);
 	p->rv = rv;

@@ -64,7 +64,7 @@ static int generate_chunk(struct generator *g, long round, long s)
 	if ((rv = logbus_publisher_open(&pub, &po)) != LOGBUS_OK)
 		return fail("cannot open a publisher on %s: %s", g->c->run_dir,
 		            logbus_strerror(rv));
-	for (long i = 0; i < n && rv == LOGBUS_OK; i++) {
+	for (long i = 0; i < n && rv == LOGBUS_OK && !bench_interrupted; i++) {
 		logbus_field f[BENCH_NFIELDS] = {LOGBUS_INT("round", round),
 		                                 LOGBUS_INT("n", i),
 		                                 LOGBUS_STR("user", "user123")};
@@ -75,7 +75,7 @@ static int generate_chunk(struct generator *g, long round, long s)
 		                  .nfields = BENCH_NFIELDS};
 		rv = logbus_write(pub, &e);
 	}
-	if (rv == LOGBUS_OK)
+	if (rv == LOGBUS_OK && !bench_interrupted)
 		rv = logbus_flush(pub, -1);
 	if (rv != LOGBUS_OK)
 		logbus_publisher_error(pub, why, sizeof why);

@@ -38,6 +38,8 @@
 #define TICK_MS         100 /* a driver logs a tick's share at a time */
 #define QUEUE_BYTES     (64 * 1024)
 #define DELIVERY_WAIT_S 120 /* for the subscribers after the last flush */
+#define FLUSH_S         60  /* for all the publishers' last flushes */
+#define CLOSE_MS        10000
 
 struct opts {
 	const char *run_dir;
@@ -285,6 +287,7 @@ int main(int argc, char **argv)
 	struct crowd c = {.o = &o};
 	struct sub *subs = NULL;
 	int rc = 1, rv;
+	int close_ms = CLOSE_MS; /* 0 once the broker failed us */
 	char err[256];
 
 	if ((rv = parse(argc, argv, &o)) != 0)
@@ -371,17 +374,30 @@ int main(int argc, char **argv)
 	long rss_max = 0;
 	while (now_s() - t0 < o.seconds) {
 		long r = proc_kb(pid, "VmRSS");
+		if (r < 0) { /* the broker is gone: no wait is any use */
+			say("logbusd (pid %ld) is gone", pid);
+			close_ms = 0;
+			break;
+		}
 		rss_max = r > rss_max ? r : rss_max;
 		sleep_ms(200);
 	}
+	atomic_store(&c.stop, true);
 	for (int i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
+	if (close_ms == 0)
+		goto out;
+	/* One deadline for every flush, not FLUSH_S each. */
 	uint64_t total = 0;
+	double flush_end = now_s() + FLUSH_S;
 	for (int i = 0; i < o.publishers; i++) {
-		if ((rv = logbus_flush(c.pubs[i], 60000)) != LOGBUS_OK) {
+		double left = flush_end - now_s();
+		rv = logbus_flush(c.pubs[i], left > 0 ? (int)(left * 1000) : 0);
+		if (rv != LOGBUS_OK) {
 			say("publisher %d: flush: %s: %s", i,
 			    logbus_strerror(rv),
 			    logbus_publisher_error(c.pubs[i], err, sizeof err));
+			close_ms = 0;
 			goto out;
 		}
 		total += c.published[i];
@@ -434,7 +450,7 @@ int main(int argc, char **argv)
 out:
 	for (int i = 0; i < o.publishers; i++)
 		if (c.pubs[i])
-			logbus_publisher_close(c.pubs[i], 10000);
+			logbus_publisher_close(c.pubs[i], close_ms);
 	for (int i = 0; i < o.subscribers; i++) {
 		if (subs[i].s)
 			logbus_subscription_close(subs[i].s);

@@ -125,7 +125,10 @@ typedef struct logbus_field {
 typedef struct logbus_publisher logbus_publisher;
 
 enum logbus_on_full {
-	LOGBUS_ON_FULL_BLOCK = 0, /* the logging call waits for room */
+	LOGBUS_ON_FULL_BLOCK = 0, /* the logging call waits for room, while
+	                             the broker is there: with no connection
+	                             to it for 5 s the record is dropped and
+	                             counted, LOGBUS_EUNREACHABLE */
 	LOGBUS_ON_FULL_DROP = 1,  /* the record is dropped and counted; the
 	                             count reaches the broker as a record */
 };
@@ -155,8 +158,9 @@ typedef struct logbus_publisher_options {
 LOGBUS_API int logbus_publisher_open(logbus_publisher **out,
                                      const logbus_publisher_options *opts);
 
-/* Flush (up to timeout_ms, -1 = forever), stop the sender, free.  Returns
- * the flush's result. */
+/* Flush (up to timeout_ms, -1 = as logbus_flush), stop the sender, free.
+ * Returns the flush's result.  Bounded when the broker is gone: at most
+ * timeout_ms (-1: 5 s without a connection) plus a moment. */
 LOGBUS_API int logbus_publisher_close(logbus_publisher *pub, int timeout_ms);
 
 /* Log with the default logger. */
@@ -199,11 +203,13 @@ LOGBUS_API int logbus_write(logbus_publisher *pub, const logbus_entry *e);
  * LOGBUS_ELIMITED when the broker acknowledged them all but its per-service
  * rate limit dropped some (counted in logbus_publisher_stats.limited; each
  * drop is reported by one flush only), LOGBUS_ETIMEDOUT when the time ran
- * out (they are still queued and will be sent).  timeout_ms -1 waits
- * forever.  Committed records are in the journal; when it returns 0,
- * LOGBUS_EREJECTED or LOGBUS_ELIMITED within its time the broker
- * has also written them to the routed files and error reports and passed
- * them to followers (one more round trip, only when something was
+ * out (they are still queued and will be sent).  timeout_ms -1 waits as
+ * long as it takes while the broker is there, and returns
+ * LOGBUS_EUNREACHABLE once there has been no connection to it for 5 s (a
+ * restart takes less; the records stay queued).  Committed records are in the
+ * journal; when it returns 0, LOGBUS_EREJECTED or LOGBUS_ELIMITED within its
+ * time the broker has also written them to the routed files and error reports
+ * and passed them to followers (one more round trip, only when something was
  * committed since the last flush).
  */
 LOGBUS_API int logbus_flush(logbus_publisher *pub, int timeout_ms);
