@@ -217,6 +217,22 @@ start_logbusd() {
 
 # ---- the test's broker -------------------------------------------------------
 
+# Whether this test can act as a second, unprivileged user: root (to
+# switch), setpriv, and the user nobody.
+can_be_nobody() {
+	[ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
+		getent passwd nobody >/dev/null
+}
+
+# A test that is about a second user: exit 77 (ctest: skipped), saying why,
+# when it cannot be one.
+need_nobody() {
+	if ! can_be_nobody; then
+		echo "skip: $(basename "$0" .sh) needs root, setpriv and a user nobody" >&2
+		exit 77
+	fi
+}
+
 # shellcheck disable=SC2120 # the options are the caller's, not the script's
 group_without_nobody() {
 	local g

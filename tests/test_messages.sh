@@ -109,8 +109,7 @@ stop_broker
 
 # ---- permission denied (as nobody) ------------------------------------------
 
-if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null ||
-	! getent passwd nobody >/dev/null; then
+if ! can_be_nobody; then
 	echo "# skipped permission denied: needs root, setpriv and nobody"
 	finish
 	exit 0

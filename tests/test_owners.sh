@@ -27,11 +27,7 @@ set -eEuo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need_bin_dir logbusd logbusctl owners_publisher -- "$@"
-if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null ||
-	! getent passwd nobody >/dev/null; then
-	echo "skip: test_owners needs root, setpriv and a user nobody" >&2
-	exit 77
-fi
+need_nobody
 OTHER=4242
 if getent passwd "$OTHER" >/dev/null; then
 	echo "skip: test_owners needs uid $OTHER to be nobody's" >&2

@@ -20,11 +20,7 @@ set -eEuo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need_bin_dir logbusd logbusctl -- "$@"
-if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null ||
-	! getent passwd nobody >/dev/null; then
-	echo "skip: test_tail_uid needs root, setpriv and a user nobody" >&2
-	exit 77
-fi
+need_nobody
 test_init
 unset NO_COLOR
 chmod 0755 "$T" # nobody must reach the sockets
