@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv1a.h"
 #include "record.h"
 
 const struct svc_bloom svc_bloom_any = {{UINT64_MAX, UINT64_MAX}};
@@ -40,12 +41,8 @@ const struct svc_bloom svc_bloom_any = {{UINT64_MAX, UINT64_MAX}};
 struct svc_bloom svc_bloom_of(const char *svc, size_t len)
 {
 	struct svc_bloom b = {{0, 0}};
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = fnv1a64(svc, len);
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)svc[i];
-		h *= 0x100000001b3ull;
-	}
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;

@@ -30,6 +30,7 @@
 #include "broker.h"
 #include "crc32c.h"
 #include "dirs.h"
+#include "fnv1a.h"
 #include "proto.h"
 #include "record.h"
 #include "strbuf.h"
@@ -225,18 +226,10 @@ static const struct rule *rule_find(const struct owners *o, const char *svc,
 /* ---- the claims table ----------------------------------------------------
  */
 
-static uint64_t hash_id(const char *id, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)id[i]) * 0x100000001b3ull;
-	return h;
-}
-
 static struct claim *claim_find(const struct owners *o, const char *svc,
                                 size_t len)
 {
-	uint64_t h = hash_id(svc, len);
+	uint64_t h = fnv1a64(svc, len);
 
 	for (struct claim *c = o->buckets[h & (o->nbuckets - 1)]; c;
 	     c = c->next)
@@ -272,7 +265,7 @@ static struct claim *claim_add(struct owners *o, const char *svc, size_t len,
 		free(c);
 		return NULL;
 	}
-	c->hash = hash_id(svc, len);
+	c->hash = fnv1a64(svc, len);
 	c->uid = uid;
 	c->len = (uint32_t)len;
 	memcpy(c->svc, svc, len);

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 
+#include "fnv1a.h"
 #include "lru.h"
 #include <string.h>
 
@@ -23,14 +24,6 @@ struct services {
 	struct lru lru;
 	uint64_t horizon;
 };
-
-static uint64_t hash_id(const char *id, size_t len)
-{
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
-	return h;
-}
 
 struct services *services_new(uint32_t max, uint64_t horizon)
 {
@@ -96,13 +89,13 @@ static struct entry *lookup(const struct services *s, const char *id,
 const struct service *services_find(const struct services *s, const char *id,
                                     size_t len)
 {
-	struct entry *e = lookup(s, id, len, hash_id(id, len));
+	struct entry *e = lookup(s, id, len, fnv1a64(id, len));
 	return e ? &e->svc : NULL;
 }
 
 struct service *services_get(struct services *s, const char *id, size_t len)
 {
-	uint64_t h = hash_id(id, len);
+	uint64_t h = fnv1a64(id, len);
 	struct entry **head = &s->buckets[h & (s->nbuckets - 1)];
 	struct entry *e = lookup(s, id, len, h);
 
