@@ -35,8 +35,10 @@
 #       directories, the caller's defaults never leak in.
 #   cleanup
 #       The EXIT trap: sends SIGTERM to every pid in TEST_PIDS, the last
-#       registered first, waits for each (its status ignored), then removes
-#       T.  Whatever ends the script, nothing it registered outlives it.
+#       registered first, waits for each (its status ignored), runs the
+#       script's own test_cleanup when it defines one (unmounting what it
+#       mounted under T, say), then removes T.  Whatever ends the script,
+#       nothing it registered outlives it.
 #
 # Processes: a script registers every background process it starts, and
 # unregisters it once it has stopped it and waited for it itself (so that
@@ -140,6 +142,9 @@ cleanup() {
 		kill -TERM "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+	if declare -F test_cleanup >/dev/null; then
+		test_cleanup || true
+	fi
 	rm -rf "$T"
 }
 
