@@ -377,6 +377,7 @@ static void on_routes_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	if (b->routes)
 		routes_tick(b->routes);
+	error_report_tick(b);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)

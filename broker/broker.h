@@ -101,6 +101,7 @@ struct broker_stats {
 	uint64_t rejected[REJ_COUNT];
 	uint64_t queries;
 	uint64_t error_reports;
+	uint64_t error_report_errors; /* reports that could not be written */
 	int64_t started_ns;
 };
 

@@ -37,8 +37,13 @@
  * through a symbolic link (dirs.h), the temporary file with O_EXCL; a report is
  * opened, written and closed, so ten thousand services cost no descriptors, and
  * its fdatasync runs on the sync thread (syncer.h), never in the loop.  A
- * failure is logged and nothing else stops: the record is in the journal
- * whatever happens here.
+ * failure stops nothing else (the record is in the journal whatever happens
+ * here): it is counted (stats error_report_errors), told in one WARNING
+ * while the problem lasts, and the service is remembered with its exit
+ * record's seq; error_report_tick writes its report from the journal once
+ * it can (a full disk, a read-only directory), unless a newer report of the
+ * service was written first.  At most RETRY_MAX services wait so; past that
+ * a failed report is only counted (its exit record is in the journal).
  *
  * A uid other than root and logbusd's own has at most max-reports-per-uid
  * report files ([limits]); past that its services' new reports are not
@@ -255,8 +260,19 @@ static bool report_name(const char *name, const char **svc, size_t *len);
  * removed by hand is counted until the next start.
  */
 
+/* A report that could not be written: its service and exit record. */
+struct report_retry {
+	char service[LOGBUS_SERVICE_MAX + 1];
+	uint64_t seq;
+};
+
+#define RETRY_MAX 1024
+
 struct report_owners {
 	struct uid_counts counts;
+	struct report_retry *retry; /* failed reports, oldest first */
+	size_t nretry;
+	bool failing; /* told in a WARNING, not written since */
 };
 
 /* The table, counted from the directory the first time; NULL when out of
@@ -289,8 +305,10 @@ static struct report_owners *owners(struct broker *b)
 
 void error_report_fini(struct broker *b)
 {
-	if (b->report_owners)
+	if (b->report_owners) {
 		uid_counts_fini(&b->report_owners->counts);
+		free(b->report_owners->retry);
+	}
 	free(b->report_owners);
 	b->report_owners = NULL;
 }
@@ -406,9 +424,45 @@ static void report_seen(struct broker *b, const struct record_view *v,
 		                v->message.p, len);
 }
 
-/* The report of one exit record, published by uid. */
+/* Remember that service's report failed at its exit record seq (the
+ * latest failure of a service replaces its earlier one). */
+static void retry_add(struct report_owners *o, const struct lb_str *service,
+                      uint64_t seq)
+{
+	size_t i;
+
+	for (i = 0; i < o->nretry; i++)
+		if (strlen(o->retry[i].service) == service->len &&
+		    memcmp(o->retry[i].service, service->p, service->len) == 0)
+			break;
+	if (i == o->nretry) {
+		if (o->nretry == RETRY_MAX || service->len > LOGBUS_SERVICE_MAX)
+			return;
+		if (o->retry == NULL &&
+		    (o->retry = calloc(RETRY_MAX, sizeof *o->retry)) == NULL)
+			return;
+		o->nretry++;
+	}
+	snprintf(o->retry[i].service, sizeof o->retry[i].service, "%.*s",
+	         (int)service->len, service->p);
+	o->retry[i].seq = seq;
+}
+
+/* A report of service was written: an older failure of it is moot. */
+static void retry_drop(struct report_owners *o, const struct lb_str *service)
+{
+	for (size_t i = 0; i < o->nretry; i++)
+		if (strlen(o->retry[i].service) == service->len &&
+		    memcmp(o->retry[i].service, service->p, service->len) ==
+		        0) {
+			o->retry[i] = o->retry[--o->nretry];
+			return;
+		}
+}
+
+/* The report of one exit record (its seq), published by uid. */
 static void write_one(struct broker *b, const struct record_view *v,
-                      uint32_t uid)
+                      uint32_t uid, uint64_t seq)
 {
 	char name[NAME_MAX + 1], err[4400] = "";
 	char *text;
@@ -439,8 +493,28 @@ static void write_one(struct broker *b, const struct record_view *v,
 		return;
 	}
 	if (replace_file(b, name, text, tlen, uid, err, sizeof err) < 0) {
-		broker_log(b, LOGBUS_WARNING, "error report: %s", err);
+		b->stats.error_report_errors++;
+		if (o && !o->failing)
+			broker_log(
+			    b, LOGBUS_WARNING,
+			    "error report: %s; the reports that cannot be "
+			    "written now are written from the journal "
+			    "when it works again",
+			    err);
+		else if (o == NULL)
+			broker_log(b, LOGBUS_WARNING, "error report: %s", err);
+		if (o) {
+			o->failing = true;
+			retry_add(o, &v->service, seq);
+		}
 	} else {
+		if (o) {
+			retry_drop(o, &v->service);
+			if (o->failing && o->nretry == 0)
+				broker_log(b, LOGBUS_INFO,
+				           "error reports: writing again");
+			o->failing = o->nretry > 0;
+		}
 		struct uid_count *pw;
 		if (adds && w)
 			w->n++;
@@ -518,8 +592,75 @@ void error_report_write(struct broker *b, const struct batch *bt)
 	}
 	for (; i < bt->n; i++)
 		if (last[i])
-			write_one(b, &bt->views[i], bt->stamp.uid);
+			write_one(b, &bt->views[i], bt->stamp.uid,
+			          bt->first_seq + i);
 	free(last);
+}
+
+struct retry_read {
+	struct broker *b;
+	const struct report_retry *r;
+	msgpack_zone zone;
+	bool found;
+};
+
+static int retry_one(void *arg, const struct frame_record *fr,
+                     const unsigned char *frame, uint32_t frame_len)
+{
+	struct retry_read *rr = arg;
+	struct record_view v;
+	struct record_error e;
+
+	(void)frame;
+	(void)frame_len;
+	if (fr->seq != rr->r->seq)
+		return 1; /* gone (retention, a damaged segment) */
+	if (record_decode(fr->data, fr->len, &rr->zone, &v, &e) == 0 &&
+	    v.exit != NULL && v.service.len == strlen(rr->r->service) &&
+	    memcmp(v.service.p, rr->r->service, v.service.len) == 0) {
+		rr->found = true;
+		write_one(rr->b, &v, fr->uid, fr->seq);
+	}
+	return 1;
+}
+
+void error_report_tick(struct broker *b)
+{
+	struct report_owners *o = b->report_owners;
+	char err[256];
+
+	if (o == NULL || o->nretry == 0)
+		return;
+	/* write_one reorders the table: work on a copy */
+	size_t n = o->nretry;
+	struct report_retry *todo = malloc(n * sizeof *todo);
+	if (todo == NULL)
+		return;
+	memcpy(todo, o->retry, n * sizeof *todo);
+	for (size_t i = 0; i < n; i++) {
+		struct retry_read rr = {.b = b, .r = &todo[i]};
+		uint64_t before = b->stats.error_report_errors;
+		msgpack_zone_init(&rr.zone, 4096);
+		int rc = journal_read(b->journal, todo[i].seq - 1, retry_one,
+		                      &rr, err, sizeof err);
+		msgpack_zone_destroy(&rr.zone);
+		if (rc == 0 && !rr.found) {
+			struct lb_str s = {todo[i].service,
+			                   (uint32_t)strlen(todo[i].service)};
+			broker_log(b, LOGBUS_WARNING,
+			           "error report %s/%s" REPORT_SUFFIX
+			           ": its exit record (seq %" PRIu64
+			           ") is no longer in the journal; not written",
+			           b->cfg.log_dir, todo[i].service,
+			           todo[i].seq);
+			retry_drop(o, &s);
+		}
+		if (b->stats.error_report_errors != before)
+			break; /* still failing: the rest waits too */
+	}
+	free(todo);
+	if (o->failing && o->nretry == 0)
+		o->failing = false;
 }
 
 /* The report name, open, when it is a regular file the reader may see

@@ -22,6 +22,10 @@ struct reader;
  * sees only the reports of its own uid's records). */
 void error_report_write(struct broker *b, const struct batch *bt);
 
+/* Write from the journal the reports that failed (a full disk, a read-only
+ * directory) and have not been written since; called every few seconds. */
+void error_report_tick(struct broker *b);
+
 /* A report's name is the service id and this. */
 #define REPORT_SUFFIX "_error.log"
 

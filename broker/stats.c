@@ -178,7 +178,7 @@ void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	                         : js.last_fsync_ns;
 	int64_t up = timefmt_mono_ns() - b->rate.started_mono_ns;
 
-	reply_begin(b, &pk, 35);
+	reply_begin(b, &pk, 36);
 	mp_pack_key(&pk, "version");
 	mp_pack_key(&pk, LOGBUS_VERSION);
 	pack_u64(&pk, "pid", (uint64_t)getpid());
@@ -218,6 +218,7 @@ void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	pack_u64(&pk, "services", services_size(b->services));
 	pack_u64(&pk, "services_max", SERVICES_MAX);
 	pack_u64(&pk, "error_reports", st->error_reports);
+	pack_u64(&pk, "error_report_errors", st->error_report_errors);
 	pack_u64(&pk, "queries", st->queries);
 	reply_send(ep, msg);
 }

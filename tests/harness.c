@@ -28,10 +28,40 @@
 
 extern char **environ;
 
+static bool under_valgrind(void)
+{
+	const char *v = getenv("LOGBUS_VALGRIND");
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/* With LOGBUS_VALGRIND=1 (tools/dev.sh valgrind) every program is the
+ * script of its name in the bin directory's valgrind/, which runs it under
+ * valgrind memcheck, and the test program itself starts again that way
+ * before main (glibc passes argv to constructors). */
 const char *harness_bin(const char *name, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%s", LOGBUS_BIN_DIR, name);
+	snprintf(buf, len, "%s%s/%s", LOGBUS_BIN_DIR,
+	         under_valgrind() ? "/valgrind" : "", name);
 	return buf;
+}
+
+__attribute__((constructor)) static void harness_reexec(int argc, char **argv)
+{
+	char self[4096];
+	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+
+	if (!under_valgrind() || getenv("LOGBUS_VALGRIND_INNER") != NULL)
+		return;
+	setenv("LOGBUS_VALGRIND_INNER", "1", 1);
+	harness_bin(base ? base + 1 : argv[0], self, sizeof self);
+	execv(self, argv);
+	fprintf(stderr, "harness: cannot run %s: %s\n", self, strerror(errno));
+	_exit(1);
+}
+
+int harness_wait_ms(void)
+{
+	return under_valgrind() ? 10 * HARNESS_WAIT_MS : HARNESS_WAIT_MS;
 }
 
 static long now_ms(void)
@@ -64,7 +94,8 @@ static int spawn_and_wait(struct broker_proc *b)
 		        strerror(rv));
 		return -1;
 	}
-	if (broker_proc_wait(b, HARNESS_WAIT_MS, NULL) != BROKER_PROC_SERVING) {
+	if (broker_proc_wait(b, harness_wait_ms(), NULL) !=
+	    BROKER_PROC_SERVING) {
 		char *log = files_slurp(b->stderr_path, NULL);
 		fprintf(stderr,
 		        "harness: logbusd did not start; its stderr:\n%s",

@@ -17,6 +17,8 @@
 #include "logbus/logbus.h"
 
 #define HARNESS_WAIT_MS 15000
+/* HARNESS_WAIT_MS, or ten times it under valgrind (LOGBUS_VALGRIND=1). */
+int harness_wait_ms(void);
 
 /* Make a temporary directory and start logbusd in it with b->extra;
  * waits until it serves.  On failure the broker is stopped and its stderr

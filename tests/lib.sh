@@ -25,7 +25,11 @@
 #       ARG... (the script's "$@") must be one directory holding every
 #       PROGRAM as an executable; otherwise prints
 #       "usage: $0 BIN_DIR (with P1 and P2 in it)" on stderr and exits 2.
-#       Sets BIN.
+#       Sets BIN; with LOGBUS_VALGRIND=1 (tools/dev.sh valgrind) BIN is
+#       its valgrind/ folder, where each program is a script that runs the
+#       real one under valgrind memcheck.
+#   WAIT_SCALE   1, or 10 with LOGBUS_VALGRIND=1: how many times longer
+#                wait_sockets, poll and wait_for wait.
 #   test_init
 #       Makes T in $TMPDIR (or /tmp), named after the script
 #       (test_foo.sh: test_foo.XXXXXX), and sets two traps: EXIT runs
@@ -35,8 +39,10 @@
 #       directories, the caller's defaults never leak in.
 #   cleanup
 #       The EXIT trap: sends SIGTERM to every pid in TEST_PIDS, the last
-#       registered first, waits for each (its status ignored), then removes
-#       T.  Whatever ends the script, nothing it registered outlives it.
+#       registered first, waits for each (its status ignored), runs the
+#       script's own test_cleanup when it defines one (unmounting what it
+#       mounted under T, say), then removes T.  Whatever ends the script,
+#       nothing it registered outlives it.
 #
 # Processes: a script registers every background process it starts, and
 # unregisters it once it has stopped it and waited for it itself (so that
@@ -124,7 +130,15 @@ need_bin_dir() {
 		exit 2
 	fi
 	BIN=$(cd "$1" && pwd)
+	if [ "${LOGBUS_VALGRIND:-}" = 1 ]; then
+		BIN=$BIN/valgrind
+	fi
 }
+
+WAIT_SCALE=1
+if [ "${LOGBUS_VALGRIND:-}" = 1 ]; then
+	WAIT_SCALE=10
+fi
 
 test_init() {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/$(basename "$0" .sh).XXXXXX")
@@ -140,6 +154,9 @@ cleanup() {
 		kill -TERM "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+	if declare -F test_cleanup >/dev/null; then
+		test_cleanup || true
+	fi
 	rm -rf "$T"
 }
 
@@ -167,7 +184,7 @@ stop_pid() {
 
 wait_sockets() {
 	local pid=$1 run=$2 err=$3
-	for _ in $(seq 200); do
+	for _ in $(seq $((200 * WAIT_SCALE))); do
 		# all three: live.sock is made last, and a test may look at it
 		if [ -S "$run/ingest.sock" ] && [ -S "$run/query.sock" ] &&
 			[ -S "$run/live.sock" ]; then
@@ -180,13 +197,13 @@ wait_sockets() {
 		fi
 		sleep 0.05
 	done
-	echo "logbusd did not create its sockets in $run within 10 s:" >&2
+	echo "logbusd did not create its sockets in $run within $((10 * WAIT_SCALE)) s:" >&2
 	cat "$err" >&2
 	return 1
 }
 
 poll() {
-	for _ in $(seq 200); do
+	for _ in $(seq $((200 * WAIT_SCALE))); do
 		if "$@"; then
 			return 0
 		fi
@@ -196,7 +213,7 @@ poll() {
 }
 
 wait_for() {
-	local end=$((SECONDS + $1))
+	local end=$((SECONDS + $1 * WAIT_SCALE))
 	shift
 	until "$@" >/dev/null 2>&1; do
 		if [ "$SECONDS" -gt "$end" ]; then

@@ -172,6 +172,53 @@ static void test_links_at_a_report_are_never_followed(void **state)
 	unit_victim_remove(&v);
 }
 
+/* A report that cannot be written (here a directory at its temporary
+ * name; a full disk in tests/test_disk_faults.sh) is counted, told once
+ * while the problem lasts, and written from the journal by the next tick
+ * once the way is clear: the last exit record's report, not an older one. */
+static void test_a_failed_report_is_counted_and_written_later(void **state)
+{
+	struct unit_broker *u = *state;
+	static const char *const x[] = {"x"};
+	char path[256], text[64];
+
+	assert_int_equal(
+	    mkdir(unit_path(u, "x_error.log.tmp", path, sizeof path), 0700), 0);
+	assert_int_equal(
+	    mkdir(unit_path(u, "x_error.log.tmp/in", path, sizeof path), 0700),
+	    0);
+	exits(u, 5001, x, 1);
+	exits(u, 5001, x, 1);
+	assert_false(report_exists(u, "x"));
+	assert_int_equal(u->b.stats.error_report_errors, 2);
+	assert_int_equal(u->b.stats.error_reports, 0);
+	assert_int_equal(unit_broker_logged(u, "error report: create"), 1);
+	const struct unit_event *ev =
+	    unit_broker_event(u, "error report: create");
+	assert_int_equal(ev->level, LOGBUS_WARNING);
+
+	error_report_tick(&u->b); /* still in the way: nothing changes */
+	assert_false(report_exists(u, "x"));
+	assert_int_equal(unit_broker_logged(u, "error report: create"), 1);
+
+	assert_int_equal(
+	    rmdir(unit_path(u, "x_error.log.tmp/in", path, sizeof path)), 0);
+	assert_int_equal(
+	    rmdir(unit_path(u, "x_error.log.tmp", path, sizeof path)), 0);
+	error_report_tick(&u->b);
+	assert_true(report_exists(u, "x"));
+	assert_int_equal(u->b.stats.error_reports, 1);
+	FILE *f = fopen(unit_path(u, "x_error.log", path, sizeof path), "r");
+	assert_non_null(f);
+	assert_non_null(fgets(text, sizeof text, f));
+	fclose(f);
+	assert_string_equal(text, "Exit code: -9\n");
+	assert_int_equal(unit_broker_logged(u, "error reports: writing again"),
+	                 1);
+	error_report_tick(&u->b); /* written once */
+	assert_int_equal(u->b.stats.error_reports, 1);
+}
+
 /* A regular file name holding text, under the log directory. */
 static void plant_file(struct unit_broker *u, const char *name,
                        const char *text)
@@ -273,6 +320,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
 	        test_reports_past_the_limit_are_not_written_and_told_once,
+	        unit_broker_setup, unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_a_failed_report_is_counted_and_written_later,
 	        unit_broker_setup, unit_broker_teardown),
 	    cmocka_unit_test_setup_teardown(test_root_has_no_report_limit,
 	                                    unit_broker_setup,

@@ -11,6 +11,16 @@
  * from the run directory's lock file) and at the end prints its VmHWM, the
  * peak resident memory since the broker started.
  *
+ * Fairness and slow readers (issue 15): --flood adds a publisher (service
+ * "crowd-flood", logger "flood") that logs as fast as logbus_log lets it
+ * for the whole run; --quiet-rate R adds a quiet publisher ("crowd-quiet",
+ * logger "quiet") logging R records/s and a follower of that service alone,
+ * which measures each record's latency from logbus_log (the record's time)
+ * to its callback and prints p50, p99 and the maximum; --stall S adds a
+ * follower of the crowd whose callback stops for S seconds at its first
+ * record: it must then catch up (every record once) or be told "cursor
+ * expired", and the others and the quiet follower go on meanwhile.
+ *
  * Built only on liblogbus's public API.  Exit status: 0 every record
  * arrived everywhere (and VmHWM is under --max-rss-mb, if given), 1 not,
  * 2 a bad command line.  Messages are lines on stderr starting
@@ -47,6 +57,23 @@ struct opts {
 	double seconds;
 	double rate; /* records/s per publisher */
 	long max_rss_mb;
+	bool flood;
+	double quiet_rate; /* 0: no quiet publisher */
+	double stall_s;    /* 0: no stalled follower */
+	double max_quiet_p99_ms;
+};
+
+#define LAT_MAX 1000000 /* quiet latencies kept */
+
+/* The quiet service's follower: latencies in µs, in arrival order. */
+struct quiet {
+	logbus_publisher *pub;
+	logbus_subscription *s;
+	uint64_t published;
+	atomic_uint_fast64_t received, wrong;
+	uint64_t next;
+	uint32_t *lat_us;
+	atomic_size_t nlat;
 };
 
 struct crowd {
@@ -63,6 +90,8 @@ struct sub {
 	atomic_uint_fast64_t received;
 	atomic_uint_fast64_t wrong; /* out of order, twice, or unparsable */
 	int npub;
+	double stall_s;      /* stop this long at the first record */
+	atomic_bool expired; /* told "cursor expired" */
 };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -134,6 +163,10 @@ static int on_log(const logbus_record *rec, void *user)
 	unsigned p;
 	unsigned long long n;
 
+	if (s->stall_s > 0) {
+		sleep_ms((long)(s->stall_s * 1000));
+		s->stall_s = 0;
+	}
 	if (sscanf(rec->message, "p%u n%llu", &p, &n) != 2 ||
 	    p >= (unsigned)s->npub || n != s->next[p]) {
 		atomic_fetch_add(&s->wrong, 1);
@@ -146,9 +179,93 @@ static int on_log(const logbus_record *rec, void *user)
 
 static int on_error(int code, const char *message, void *user)
 {
-	(void)user;
+	struct sub *s = user;
+
 	say("subscriber: %s: %s", logbus_strerror(code), message);
+	if (code == LOGBUS_EEXPIRED && s != NULL) {
+		atomic_store(&s->expired, true);
+		return 0; /* an answer: it fell behind retention */
+	}
 	return 1; /* retry: the broker's errors here are passing */
+}
+
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int on_quiet(const logbus_record *rec, void *user)
+{
+	struct quiet *q = user;
+	unsigned long long n;
+	int64_t lat = (wall_ns() - rec->time_ns) / 1000;
+	size_t i = atomic_fetch_add(&q->nlat, 1);
+
+	if (i < LAT_MAX)
+		q->lat_us[i] = lat < 0 ? 0 : (uint32_t)lat;
+	if (sscanf(rec->message, "q%llu", &n) != 1 || n != q->next)
+		atomic_fetch_add(&q->wrong, 1);
+	else
+		q->next++;
+	atomic_fetch_add(&q->received, 1);
+	return 0;
+}
+
+static int on_quiet_error(int code, const char *message, void *user)
+{
+	(void)user;
+	say("quiet follower: %s: %s", logbus_strerror(code), message);
+	return 1;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct flood {
+	struct crowd *c;
+	logbus_publisher *pub;
+	uint64_t published;
+};
+
+/* As fast as the publisher takes records, until the run ends. */
+static void *drive_flood(void *arg)
+{
+	struct flood *f = arg;
+	double end = now_s() + f->c->o->seconds;
+
+	while (!atomic_load(&f->c->stop) && now_s() < end)
+		for (int k = 0; k < 1000; k++)
+			if (logbus_log(f->pub, LOGBUS_INFO, "f%llu",
+			               (unsigned long long)f->published) ==
+			    LOGBUS_OK)
+				f->published++;
+	return NULL;
+}
+
+struct quiet_driver {
+	struct crowd *c;
+	struct quiet *q;
+};
+
+static void *drive_quiet(void *arg)
+{
+	struct quiet_driver *d = arg;
+	long gap_ms = (long)(1000 / d->c->o->quiet_rate);
+	double end = now_s() + d->c->o->seconds;
+
+	while (!atomic_load(&d->c->stop) && now_s() < end) {
+		if (logbus_log(d->q->pub, LOGBUS_INFO, "q%llu",
+		               (unsigned long long)d->q->published) ==
+		    LOGBUS_OK)
+			d->q->published++;
+		sleep_ms(gap_ms > 0 ? gap_ms : 1);
+	}
+	return NULL;
 }
 
 struct driver {
@@ -202,7 +319,16 @@ static int usage(FILE *f, int rc)
 	        "  --rate R            records/s per publisher, 0.01 to 100000 "
 	        "(default 1)\n"
 	        "  --max-rss-mb MB     fail when the broker's VmHWM is over "
-	        "MB\n");
+	        "MB\n"
+	        "  --flood             one more publisher logging at full "
+	        "speed\n"
+	        "  --quiet-rate R      a quiet publisher of R records/s and "
+	        "its follower's\n"
+	        "                      latency (p50, p99, max)\n"
+	        "  --max-quiet-p99-ms MS  fail when the quiet p99 is over "
+	        "MS\n"
+	        "  --stall S           one more follower that stops reading "
+	        "for S seconds\n");
 	return rc;
 }
 
@@ -226,6 +352,10 @@ static int parse(int argc, char **argv, struct opts *o)
 	    {"seconds", required_argument, NULL, 't'},
 	    {"rate", required_argument, NULL, 'R'},
 	    {"max-rss-mb", required_argument, NULL, 'm'},
+	    {"flood", no_argument, NULL, 'F'},
+	    {"quiet-rate", required_argument, NULL, 'Q'},
+	    {"max-quiet-p99-ms", required_argument, NULL, 'P'},
+	    {"stall", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -265,6 +395,25 @@ static int parse(int argc, char **argv, struct opts *o)
 				goto bad;
 			o->max_rss_mb = v;
 			break;
+		case 'F':
+			o->flood = true;
+			break;
+		case 'Q':
+			o->quiet_rate = strtod(optarg, &end);
+			if (*end ||
+			    !(o->quiet_rate >= 0.1 && o->quiet_rate <= 1000))
+				goto bad;
+			break;
+		case 'P':
+			o->max_quiet_p99_ms = strtod(optarg, &end);
+			if (*end || !(o->max_quiet_p99_ms > 0))
+				goto bad;
+			break;
+		case 'S':
+			o->stall_s = strtod(optarg, &end);
+			if (*end || !(o->stall_s > 0 && o->stall_s <= 3600))
+				goto bad;
+			break;
 		case 'h':
 			exit(usage(stdout, 0));
 		default:
@@ -286,7 +435,9 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct crowd c = {.o = &o};
 	struct sub *subs = NULL;
-	int rc = 1, rv;
+	struct quiet q = {0};
+	struct flood fl = {.c = &c};
+	int rc = 1, rv, nsubs;
 	int close_ms = CLOSE_MS; /* 0 once the broker failed us */
 	char err[256];
 
@@ -312,11 +463,12 @@ int main(int argc, char **argv)
 		say("out of memory");
 		return 1;
 	}
+	nsubs = o.subscribers + (o.stall_s > 0);
 	atomic_init(&c.stop, false);
 	atomic_init(&c.failed_logs, 0);
 
 	/* Subscribers first, following from now, so that they see all. */
-	for (int i = 0; i < o.subscribers; i++) {
+	for (int i = 0; i < nsubs; i++) {
 		const char *logger = "crowd";
 		logbus_reader_options ro = {
 		    .run_dir = o.run_dir,
@@ -331,6 +483,8 @@ int main(int argc, char **argv)
 		subs[i].next = calloc((size_t)o.publishers, sizeof(uint64_t));
 		atomic_init(&subs[i].received, 0);
 		atomic_init(&subs[i].wrong, 0);
+		atomic_init(&subs[i].expired, false);
+		subs[i].stall_s = i == o.subscribers ? o.stall_s : 0;
 		if (subs[i].next == NULL ||
 		    (rv = logbus_subscribe(&subs[i].s, &ro, on_log, on_error,
 		                           &subs[i])) != LOGBUS_OK) {
@@ -353,6 +507,40 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (o.quiet_rate > 0) {
+		static const char *const quiet_svc[] = {"crowd-quiet"};
+		logbus_reader_options ro = {
+		    .run_dir = o.run_dir,
+		    .start = LOGBUS_START_NEW,
+		    .follow = 1,
+		    .timeout_ms = 30000,
+		    .filter = {.services = quiet_svc, .nservices = 1},
+		    .error = err,
+		    .error_len = sizeof err,
+		};
+		logbus_publisher_options po = {.run_dir = o.run_dir,
+		                               .service = "crowd-quiet",
+		                               .logger = "quiet"};
+		atomic_init(&q.received, 0);
+		atomic_init(&q.wrong, 0);
+		atomic_init(&q.nlat, 0);
+		if ((q.lat_us = calloc(LAT_MAX, sizeof *q.lat_us)) == NULL ||
+		    (rv = logbus_subscribe(&q.s, &ro, on_quiet, on_quiet_error,
+		                           &q)) != LOGBUS_OK ||
+		    (rv = logbus_publisher_open(&q.pub, &po)) != LOGBUS_OK) {
+			say("quiet service: cannot start it: %s", err);
+			goto out;
+		}
+	}
+	if (o.flood) {
+		logbus_publisher_options po = {.run_dir = o.run_dir,
+		                               .service = "crowd-flood",
+		                               .logger = "flood"};
+		if ((rv = logbus_publisher_open(&fl.pub, &po)) != LOGBUS_OK) {
+			say("flood publisher: %s", logbus_strerror(rv));
+			goto out;
+		}
+	}
 	long rss_connected = proc_kb(pid, "VmRSS");
 
 	pthread_t th[DRIVERS];
@@ -371,6 +559,12 @@ int main(int argc, char **argv)
 		}
 		nth++;
 	}
+	pthread_t flood_th, quiet_th;
+	struct quiet_driver qd = {&c, &q};
+	bool flooding =
+	    o.flood && pthread_create(&flood_th, NULL, drive_flood, &fl) == 0;
+	bool quieting = o.quiet_rate > 0 &&
+	                pthread_create(&quiet_th, NULL, drive_quiet, &qd) == 0;
 	long rss_max = 0;
 	while (now_s() - t0 < o.seconds) {
 		long r = proc_kb(pid, "VmRSS");
@@ -385,6 +579,10 @@ int main(int argc, char **argv)
 	atomic_store(&c.stop, true);
 	for (int i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
+	if (flooding)
+		pthread_join(flood_th, NULL);
+	if (quieting)
+		pthread_join(quiet_th, NULL);
 	if (close_ms == 0)
 		goto out;
 	/* One deadline for every flush, not FLUSH_S each. */
@@ -403,21 +601,35 @@ int main(int argc, char **argv)
 		total += c.published[i];
 	}
 	double pub_s = now_s() - t0;
+	for (int k = 0; k < 2; k++) {
+		logbus_publisher *p = k ? q.pub : fl.pub;
+		/* the flood may meet its service's rate limit: policy */
+		if (p && (rv = logbus_flush(p, 60000)) != LOGBUS_OK &&
+		    !(k == 0 && rv == LOGBUS_ELIMITED)) {
+			say("%s publisher: flush: %s", k ? "quiet" : "flood",
+			    logbus_strerror(rv));
+			goto out;
+		}
+	}
 
-	/* Every subscriber gets every record. */
-	double deadline = now_s() + DELIVERY_WAIT_S;
-	int behind = o.subscribers;
+	/* Every subscriber gets every record; the stalled one may instead
+	 * be told that it fell behind what the journal keeps. */
+	double deadline = now_s() + DELIVERY_WAIT_S + o.stall_s;
+	int behind = nsubs;
 	while (behind > 0 && now_s() < deadline) {
-		behind = 0;
-		for (int i = 0; i < o.subscribers; i++)
-			behind += atomic_load(&subs[i].received) < total;
+		behind = q.pub && atomic_load(&q.received) < q.published;
+		for (int i = 0; i < nsubs; i++)
+			behind += atomic_load(&subs[i].received) < total &&
+			          !atomic_load(&subs[i].expired);
 		long r = proc_kb(pid, "VmRSS");
 		rss_max = r > rss_max ? r : rss_max;
 		if (behind > 0)
 			sleep_ms(100);
 	}
 	uint64_t wrong = 0, missing = 0;
-	for (int i = 0; i < o.subscribers; i++) {
+	for (int i = 0; i < nsubs; i++) {
+		if (atomic_load(&subs[i].expired))
+			continue;
 		wrong += atomic_load(&subs[i].wrong);
 		for (int p = 0; p < o.publishers; p++)
 			missing +=
@@ -438,8 +650,42 @@ int main(int argc, char **argv)
 	       "client connected, %ld kB at most sampled, %ld kB now; "
 	       "VmHWM %ld kB\n",
 	       pid, rss_start, rss_connected, rss_max, rss, hwm);
+	if (o.flood)
+		printf("flood: %llu records at full speed (%.0f/s)\n",
+		       (unsigned long long)fl.published, fl.published / pub_s);
+	if (o.stall_s > 0)
+		printf("stalled follower: stopped %.0f s, then %s\n", o.stall_s,
+		       atomic_load(&subs[o.subscribers].expired)
+		           ? "told cursor expired"
+		       : atomic_load(&subs[o.subscribers].received) >= total
+		           ? "caught up"
+		           : "behind");
+	double p99_ms = 0;
+	if (q.pub) {
+		size_t n = atomic_load(&q.nlat);
+		n = n < LAT_MAX ? n : LAT_MAX;
+		qsort(q.lat_us, n, sizeof *q.lat_us, cmp_u32);
+		double p50 = n ? q.lat_us[n / 2] / 1000.0 : 0;
+		p99_ms = n ? q.lat_us[n * 99 / 100] / 1000.0 : 0;
+		printf("quiet service: %llu records, %llu received, %llu out "
+		       "of order or twice; publish-to-follower latency p50 "
+		       "%.1f ms, p99 %.1f ms, max %.1f ms\n",
+		       (unsigned long long)q.published,
+		       (unsigned long long)atomic_load(&q.received),
+		       (unsigned long long)atomic_load(&q.wrong), p50, p99_ms,
+		       n ? q.lat_us[n - 1] / 1000.0 : 0);
+		if (atomic_load(&q.received) != q.published ||
+		    atomic_load(&q.wrong) != 0)
+			missing++;
+	}
 	rc = missing == 0 && wrong == 0 && atomic_load(&c.failed_logs) == 0 ? 0
 	                                                                    : 1;
+	if (o.max_quiet_p99_ms > 0 && p99_ms > o.max_quiet_p99_ms) {
+		say("the quiet service's p99 %.1f ms is over "
+		    "--max-quiet-p99-ms %.1f",
+		    p99_ms, o.max_quiet_p99_ms);
+		rc = 1;
+	}
 	if (rc != 0)
 		say("not every record reached every subscriber exactly once");
 	if (o.max_rss_mb > 0 && hwm > o.max_rss_mb * 1024) {
@@ -451,7 +697,14 @@ out:
 	for (int i = 0; i < o.publishers; i++)
 		if (c.pubs[i])
 			logbus_publisher_close(c.pubs[i], close_ms);
-	for (int i = 0; i < o.subscribers; i++) {
+	if (q.s)
+		logbus_subscription_close(q.s);
+	if (q.pub)
+		logbus_publisher_close(q.pub, close_ms);
+	if (fl.pub)
+		logbus_publisher_close(fl.pub, close_ms);
+	free(q.lat_us);
+	for (int i = 0; i < nsubs && subs; i++) {
 		if (subs[i].s)
 			logbus_subscription_close(subs[i].s);
 		free(subs[i].next);
