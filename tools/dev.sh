@@ -18,7 +18,9 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 packages=(gcc make cmake pkg-config libnng-dev libmsgpack-dev libev-dev
           libcmocka-dev libpcre2-dev libinih-dev
           rsyslog    # the peer of tools/bench/compare.sh, in its smoke test
-          logrotate) # test_logrotate runs the shipped sample
+          logrotate  # test_logrotate runs the shipped sample
+          libcurl4-openssl-dev librelp-dev # logbus-forward
+          clickhouse-server rsyslog-relp)  # its tests' destinations
 jobs=$(nproc 2>/dev/null || echo 2)
 
 deps() {

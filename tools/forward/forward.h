@@ -34,6 +34,7 @@
 #define FWD_NAME_MAX   64
 #define FWD_CURSOR_MAX 128
 #define FWD_ERR_MAX    512
+#define FWD_MSG_MAX    2048 /* a sentence built around an error */
 #define FWD_SERVICES   32
 #define FWD_VALUE_MAX  512
 
@@ -187,7 +188,7 @@ struct fwd_figures {
 	int64_t oldest_pending_recv_ns; /* 0: nothing waiting */
 	int64_t last_ack_ns;
 	char state[32]; /* "ok", "retrying", "waiting for logbusd", ... */
-	char last_error[FWD_ERR_MAX];
+	char last_error[FWD_MSG_MAX];
 	int64_t last_error_ns;
 };
 

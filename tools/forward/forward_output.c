@@ -93,7 +93,7 @@ static uint64_t cursor_seq(const char *c)
 static int open_reader(struct fwd_output *o)
 {
 	const struct fwd_output_config *c = o->cfg;
-	char cursor[FWD_CURSOR_MAX], why[FWD_ERR_MAX] = "", msg[2048];
+	char cursor[FWD_CURSOR_MAX], why[FWD_ERR_MAX] = "", msg[FWD_MSG_MAX];
 	logbus_reader_options ro = {
 	    .run_dir = o->run_dir[0] ? o->run_dir : NULL,
 	    .follow = 1,
@@ -161,7 +161,7 @@ static void skip_expired(struct fwd_output *o)
 	uint64_t at = cursor_seq(logbus_reader_cursor(o->reader));
 	uint64_t oldest = logbus_reader_oldest_seq(o->reader);
 	uint64_t lost = oldest > at + 1 ? oldest - at - 1 : 0;
-	char msg[FWD_ERR_MAX];
+	char msg[FWD_MSG_MAX];
 
 	snprintf(msg, sizeof msg,
 	         "ERROR: position expired: logbusd's retention removed "
@@ -190,7 +190,7 @@ static int gather(struct fwd_output *o, const struct sink_ops *ops,
 {
 	const struct fwd_output_config *c = o->cfg;
 	int64_t deadline = 0;
-	char msg[FWD_ERR_MAX];
+	char msg[FWD_MSG_MAX];
 
 	while (!*o->stop && b->n < c->batch_records &&
 	       ops->size(sink) < c->batch_bytes) {
@@ -248,7 +248,7 @@ static bool deliver(struct fwd_output *o, const struct sink_ops *ops,
                     struct sink *sink, const struct batch *b)
 {
 	int backoff = BACKOFF_FIRST_MS, attempts = 0;
-	char err[FWD_ERR_MAX], msg[2048];
+	char err[FWD_ERR_MAX], msg[FWD_MSG_MAX];
 	enum sink_result res;
 
 	while ((res = ops->send(sink, err, sizeof err)) == SINK_RETRY) {

@@ -42,6 +42,12 @@ static void on_relp_error(void *user, char *objinfo, char *msg, relpRetVal code)
 	s->broken = true;
 }
 
+/* librelp calls its debug printer unconditionally: it must be set. */
+static void relp_debug_quiet(char *fmt, ...)
+{
+	(void)fmt;
+}
+
 static struct sink *relp_open(const struct fwd_output_config *oc)
 {
 	struct sink *s = calloc(1, sizeof *s);
@@ -52,6 +58,7 @@ static struct sink *relp_open(const struct fwd_output_config *oc)
 		free(s);
 		return NULL;
 	}
+	relpEngineSetDbgprint(s->engine, relp_debug_quiet);
 	relpEngineSetOnErr(s->engine, on_relp_error);
 	relpEngineSetEnableCmd(s->engine, (unsigned char *)"syslog",
 	                       eRelpCmdState_Required);
