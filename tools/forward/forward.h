@@ -173,8 +173,6 @@ int syslog_facility(const char *name);
 /* A record's journal id (hex) and sequence number from its cursor. */
 bool record_journal(const logbus_record *r, char id[33]);
 
-/* A structured field's value as JSON. */
-void fields_json_value(struct strbuf *b, const logbus_field *f);
 /* A structured field's value as text (what -F KEY=VALUE compares). */
 void fields_text_value(struct strbuf *b, const logbus_field *f);
 

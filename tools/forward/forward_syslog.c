@@ -65,24 +65,6 @@ bool record_journal(const logbus_record *r, char id[33])
 	return true;
 }
 
-void fields_json_value(struct strbuf *b, const logbus_field *f)
-{
-	switch (f->type) {
-	case LOGBUS_FIELD_STR:
-		sb_json_str(b, f->v.s, strlen(f->v.s));
-		break;
-	case LOGBUS_FIELD_INT:
-		sb_printf(b, "%" PRId64, f->v.i);
-		break;
-	case LOGBUS_FIELD_FLOAT:
-		sb_json_float(b, f->v.f);
-		break;
-	case LOGBUS_FIELD_BOOL:
-		sb_puts(b, f->v.b ? "true" : "false");
-		break;
-	}
-}
-
 void fields_text_value(struct strbuf *b, const logbus_field *f)
 {
 	switch (f->type) {
@@ -93,7 +75,7 @@ void fields_text_value(struct strbuf *b, const logbus_field *f)
 		sb_double(b, f->v.f);
 		break;
 	default:
-		fields_json_value(b, f);
+		sb_json_field_value(b, f);
 	}
 }
 

@@ -101,7 +101,7 @@ static void ch_add(struct sink *s, const logbus_record *r)
 		sb_json_str(&fields, r->fields[i].key,
 		            strlen(r->fields[i].key));
 		sb_put(&fields, ":", 1);
-		fields_json_value(&fields, &r->fields[i]);
+		sb_json_field_value(&fields, &r->fields[i]);
 	}
 	sb_put(&fields, "}", 1);
 	sb_puts(b, ",\"fields\":");
