@@ -136,20 +136,7 @@ static void out_json_field(struct strbuf *o, const logbus_field *f)
 {
 	sb_json_str(o, f->key, strlen(f->key));
 	sb_put(o, ":", 1);
-	switch (f->type) {
-	case LOGBUS_FIELD_STR:
-		sb_json_str(o, f->v.s, strlen(f->v.s));
-		break;
-	case LOGBUS_FIELD_INT:
-		sb_printf(o, "%" PRId64, f->v.i);
-		break;
-	case LOGBUS_FIELD_FLOAT:
-		sb_json_float(o, f->v.f);
-		break;
-	case LOGBUS_FIELD_BOOL:
-		sb_puts(o, f->v.b ? "true" : "false");
-		break;
-	}
+	sb_json_field_value(o, f);
 }
 
 static void format_json(struct strbuf *o, const logbus_record *r)

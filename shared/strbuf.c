@@ -154,3 +154,21 @@ void sb_json_scalar(struct strbuf *b, const msgpack_object *o)
 		break;
 	}
 }
+
+void sb_json_field_value(struct strbuf *b, const logbus_field *f)
+{
+	switch (f->type) {
+	case LOGBUS_FIELD_STR:
+		sb_json_str(b, f->v.s, strlen(f->v.s));
+		break;
+	case LOGBUS_FIELD_INT:
+		sb_printf(b, "%" PRId64, f->v.i);
+		break;
+	case LOGBUS_FIELD_FLOAT:
+		sb_json_float(b, f->v.f);
+		break;
+	case LOGBUS_FIELD_BOOL:
+		sb_puts(b, f->v.b ? "true" : "false");
+		break;
+	}
+}

@@ -12,6 +12,8 @@
 
 #include <msgpack.h>
 
+#include "logbus/logbus.h"
+
 struct strbuf {
 	char *p; /* NUL-terminated while not failed */
 	size_t len, cap;
@@ -33,6 +35,8 @@ void sb_json_str(struct strbuf *b, const char *s, size_t n);
 /* The shortest text reading back as d, always a float ("1.0"); NaN and
  * infinities, which JSON lacks, as null. */
 void sb_json_float(struct strbuf *b, double d);
+/* A structured field's value as JSON (string, integer, float, bool). */
+void sb_json_field_value(struct strbuf *b, const logbus_field *f);
 /* A msgpack scalar (str, int, float, bool, nil) as JSON. */
 void sb_json_scalar(struct strbuf *b, const msgpack_object *o);
 

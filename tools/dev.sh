@@ -30,6 +30,8 @@ packages=(gcc make cmake pkg-config libnng-dev libmsgpack-dev libev-dev
           libmicrohttpd-dev    # logbus-http (tools/http)
           rsyslog        # the peer of tools/bench/compare.sh, in its smoke test
           logrotate      # test_logrotate runs the shipped sample
+          librelp-dev                     # logbus-forward (and libcurl)
+          clickhouse-server rsyslog-relp  # its tests' destinations
           python3-pytest python3-venv # the Python binding's tests
           valgrind)      # tools/dev.sh valgrind
 jobs=$(nproc 2>/dev/null || echo 2)
