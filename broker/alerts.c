@@ -1129,12 +1129,6 @@ static void pack_str(msgpack_packer *pk, const char *key, const char *s)
 	mp_pack_str(pk, s, strlen(s));
 }
 
-static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
-{
-	mp_pack_key(pk, key);
-	msgpack_pack_uint64(pk, v);
-}
-
 void alerts_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
                const struct reader *rd)
 {
@@ -1146,7 +1140,7 @@ void alerts_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	(void)req;
 	(void)rd;
 	reply_begin(b, &pk, 2);
-	pack_u64(&pk, "last", journal_last_seq(b->journal));
+	mp_put_u64(&pk, "last", journal_last_seq(b->journal));
 	mp_pack_key(&pk, "rules");
 	msgpack_pack_array(&pk, n);
 	for (size_t i = 0; i < n; i++) {
@@ -1161,13 +1155,13 @@ void alerts_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 		pack_str(&pk, "name", r->name);
 		pack_str(&pk, "action", kind_name(r->kind));
 		pack_str(&pk, "rule", r->text);
-		pack_u64(&pk, "pos", st.pos);
-		pack_u64(&pk, "fed", r->fed);
-		pack_u64(&pk, "queued", queued);
-		pack_u64(&pk, "fired", st.fired);
-		pack_u64(&pk, "failed", st.failed);
-		pack_u64(&pk, "held", st.held);
-		pack_u64(&pk, "tests", st.tests);
+		mp_put_u64(&pk, "pos", st.pos);
+		mp_put_u64(&pk, "fed", r->fed);
+		mp_put_u64(&pk, "queued", queued);
+		mp_put_u64(&pk, "fired", st.fired);
+		mp_put_u64(&pk, "failed", st.failed);
+		mp_put_u64(&pk, "held", st.held);
+		mp_put_u64(&pk, "tests", st.tests);
 		mp_pack_key(&pk, "last_fired");
 		msgpack_pack_int64(&pk, st.last_fired_ns);
 		pack_str(&pk, "last_service", st.last_service);
@@ -1200,7 +1194,7 @@ void alert_test_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 		pthread_cond_signal(&r->cv);
 		pthread_mutex_unlock(&r->mu);
 		reply_begin(b, &pk, 1);
-		pack_u64(&pk, "tests", done); /* done when tests passes it */
+		mp_put_u64(&pk, "tests", done); /* done when tests passes it */
 		reply_send(ep, msg);
 		return;
 	}
