@@ -77,6 +77,16 @@ kill9_broker() {
 	wait "$BROKER_PID" 2>/dev/null || true
 	untrack_pid "$BROKER_PID"
 }
+# crash_while_blocked RULE: kill -9 of the broker while RULE's last action
+# started waits for $T/block, and of that action's process group; then the
+# block lifted and the broker started again.
+crash_while_blocked() {
+	kill9_broker
+	kill -9 -- "-$(awk '/^started/ {p = $3} END {print p}' \
+		"$T/acts/$1.runs")" 2>/dev/null || true
+	rm -f "$T/block"
+	start_broker --config "$T/logbusd.conf"
+}
 
 A=$T/act.sh
 conf <<EOF
@@ -206,12 +216,7 @@ seq2=$(seq_of once)
 # rule's worker waits for the first one, which is blocked)
 expect_eq "kill -9: the second's action not started before the kill" 1 \
 	"$(grep -c '^started' "$T/acts/once.runs")"
-kill9_broker
-# the interrupted action (its process group) goes too
-kill -9 -- "-$(awk '/^started/ {print $3; exit}' "$T/acts/once.runs")" \
-	2>/dev/null || true
-rm -f "$T/block"
-start_broker --config "$T/logbusd.conf"
+crash_while_blocked once # the interrupted action goes too
 check "kill -9: both actions done after the restart" \
 	wait_for 20 has_lines "$T/acts/once.log" 2
 expect_eq "kill -9: the second's action started once" 1 \
@@ -456,11 +461,7 @@ ctl publish -s moved -p error "r2"
 check "log dir: the second action started" \
 	wait_for 20 grep -q "^started $(seq_of moved) " "$T/acts/moved.runs"
 ctl publish -s moved -p error "r3"
-kill9_broker
-kill -9 -- "-$(awk '/^started/ {p = $3} END {print p}' "$T/acts/moved.runs")" \
-	2>/dev/null || true
-rm -f "$T/block"
-start_broker --config "$T/logbusd.conf"
+crash_while_blocked moved
 check "log dir: r2 and r3 acted on after the restart" \
 	wait_for 20 has_lines "$T/acts/moved.log" 3
 expect_eq "log dir: none lost, none repeated" "r1
