@@ -5,9 +5,12 @@
  * Threads: the loop owns struct alerts and every run's `fed` (the last seq
  * handed to the worker); a worker owns its rule's state (position,
  * throttle) and its current rule.  They share, under the run's mutex, the
- * queue, the flags (stop, a new rule, a test) and a copy of the status for
- * `logbusctl alerts`.  Workers tell the loop what to journal through a
- * bounded list and an ev_async (broker_log is the loop's).
+ * queue, the flags (stop, a new rule, a test, a save owed) and a copy of
+ * the status for `logbusctl alerts`.  Workers tell the loop what to
+ * journal through a bounded list and an ev_async (broker_log is the
+ * loop's).  The alerts directory's descriptor is the loop's to replace
+ * (the log directory made again) under dir_lock, which workers hold to
+ * read and write their files through it.
  *
  * A chunk is the frames of consecutive records (the journal's bytes: frame
  * header, body header, the client's msgpack), shared by every rule it was
@@ -81,6 +84,7 @@ struct run {
 	struct chunk *q[QUEUE_CHUNKS];
 	size_t qhead, qn, qbytes;
 	bool stop, retire;
+	bool resave; /* the directory is new: save the state there */
 	unsigned tests_asked;
 	struct run_status st;
 	/* the worker's */
@@ -104,7 +108,8 @@ struct event {
 
 struct alerts {
 	struct broker *b;
-	int dirfd; /* <log dir>/alerts */
+	int dirfd; /* <log dir>/alerts; replaced under dir_lock */
+	pthread_rwlock_t dir_lock;
 	unsigned char journal_id[CURSOR_ID_LEN];
 	struct run *runs[ALERTS_MAX];
 	size_t n;
@@ -601,8 +606,11 @@ static void save(struct run *r)
 	r->st.pos = r->state.pos;
 	r->st.held = held;
 	pthread_mutex_unlock(&r->mu);
-	if (alert_state_save(r->a->dirfd, r->name, &r->state, err, sizeof err) <
-	    0) {
+	pthread_rwlock_rdlock(&r->a->dir_lock);
+	int rc =
+	    alert_state_save(r->a->dirfd, r->name, &r->state, err, sizeof err);
+	pthread_rwlock_unlock(&r->a->dir_lock);
+	if (rc < 0) {
 		struct event e = {.level = LOGBUS_ERROR};
 		snprintf(e.text, sizeof e.text,
 		         "alert %s: %.300s; after a restart the rule may act "
@@ -746,6 +754,10 @@ static void *run_main(void *arg)
 
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
+		if (r->resave) {
+			r->resave = false;
+			r->dirty = true;
+		}
 		if (r->next_rule) {
 			alert_rule_free(r->rule);
 			r->rule = r->next_rule;
@@ -777,7 +789,8 @@ static void *run_main(void *arg)
 			save(r);
 		due = resolve_due(r);
 		pthread_mutex_lock(&r->mu);
-		if (r->stop || r->qn || r->tests_asked || r->next_rule)
+		if (r->stop || r->qn || r->tests_asked || r->next_rule ||
+		    r->resave)
 			continue;
 		/* a second at most: a resolve comes due, a save is owed */
 		int64_t until = timefmt_now_ns() + 1000000000LL;
@@ -788,10 +801,13 @@ static void *run_main(void *arg)
 		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
 	}
 	pthread_mutex_unlock(&r->mu);
-	if (r->retire)
+	if (r->retire) {
+		pthread_rwlock_rdlock(&r->a->dir_lock);
 		alert_state_remove(r->a->dirfd, r->name);
-	else if (r->dirty)
+		pthread_rwlock_unlock(&r->a->dir_lock);
+	} else if (r->dirty) {
 		save(r);
+	}
 	return NULL;
 }
 
@@ -994,6 +1010,7 @@ struct alerts *alerts_new(struct broker *b, char *err, size_t errlen)
 	a->dirfd = -1;
 	memcpy(a->journal_id, journal_id(b->journal), CURSOR_ID_LEN);
 	pthread_mutex_init(&a->ev_mu, NULL);
+	pthread_rwlock_init(&a->dir_lock, NULL);
 	ev_async_init(&a->event_w, on_event);
 	a->event_w.data = a;
 	ev_async_start(b->loop, &a->event_w);
@@ -1073,6 +1090,35 @@ int alerts_configure(struct alerts *a, const struct broker_config *cfg,
 	return 0;
 }
 
+void alerts_reopen(struct alerts *a)
+{
+	char err[1024];
+	int fd, old;
+
+	if (a == NULL || a->dirfd < 0 || a->stopped)
+		return;
+	if ((fd = open_dir(a->b, err, sizeof err)) < 0) {
+		broker_log_as(a->b, ALERT_LOGGER, LOGBUS_ERROR, NULL, 0,
+		              "alerts: %s; until it is fixed the rules' "
+		              "positions go to the removed directory, and "
+		              "a restart starts them from the journal's end",
+		              err);
+		return;
+	}
+	pthread_rwlock_wrlock(&a->dir_lock);
+	old = a->dirfd;
+	a->dirfd = fd;
+	pthread_rwlock_unlock(&a->dir_lock);
+	close(old);
+	for (size_t i = 0; i < a->n; i++) {
+		struct run *r = a->runs[i];
+		pthread_mutex_lock(&r->mu);
+		r->resave = true;
+		pthread_cond_signal(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+	}
+}
+
 size_t alerts_count(const struct alerts *a)
 {
 	return a ? a->n : 0;
@@ -1116,6 +1162,7 @@ void alerts_free(struct alerts *a)
 		close(a->dirfd);
 	alert_webhook_fini();
 	pthread_mutex_destroy(&a->ev_mu);
+	pthread_rwlock_destroy(&a->dir_lock);
 	free(a->events);
 	free(a);
 }
@@ -1129,12 +1176,6 @@ static void pack_str(msgpack_packer *pk, const char *key, const char *s)
 	mp_pack_str(pk, s, strlen(s));
 }
 
-static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
-{
-	mp_pack_key(pk, key);
-	msgpack_pack_uint64(pk, v);
-}
-
 void alerts_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
                const struct reader *rd)
 {
@@ -1146,7 +1187,7 @@ void alerts_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	(void)req;
 	(void)rd;
 	reply_begin(b, &pk, 2);
-	pack_u64(&pk, "last", journal_last_seq(b->journal));
+	mp_put_u64(&pk, "last", journal_last_seq(b->journal));
 	mp_pack_key(&pk, "rules");
 	msgpack_pack_array(&pk, n);
 	for (size_t i = 0; i < n; i++) {
@@ -1161,13 +1202,13 @@ void alerts_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 		pack_str(&pk, "name", r->name);
 		pack_str(&pk, "action", kind_name(r->kind));
 		pack_str(&pk, "rule", r->text);
-		pack_u64(&pk, "pos", st.pos);
-		pack_u64(&pk, "fed", r->fed);
-		pack_u64(&pk, "queued", queued);
-		pack_u64(&pk, "fired", st.fired);
-		pack_u64(&pk, "failed", st.failed);
-		pack_u64(&pk, "held", st.held);
-		pack_u64(&pk, "tests", st.tests);
+		mp_put_u64(&pk, "pos", st.pos);
+		mp_put_u64(&pk, "fed", r->fed);
+		mp_put_u64(&pk, "queued", queued);
+		mp_put_u64(&pk, "fired", st.fired);
+		mp_put_u64(&pk, "failed", st.failed);
+		mp_put_u64(&pk, "held", st.held);
+		mp_put_u64(&pk, "tests", st.tests);
 		mp_pack_key(&pk, "last_fired");
 		msgpack_pack_int64(&pk, st.last_fired_ns);
 		pack_str(&pk, "last_service", st.last_service);
@@ -1200,7 +1241,7 @@ void alert_test_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 		pthread_cond_signal(&r->cv);
 		pthread_mutex_unlock(&r->mu);
 		reply_begin(b, &pk, 1);
-		pack_u64(&pk, "tests", done); /* done when tests passes it */
+		mp_put_u64(&pk, "tests", done); /* done when tests passes it */
 		reply_send(ep, msg);
 		return;
 	}

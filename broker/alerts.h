@@ -56,6 +56,9 @@ struct alerts *alerts_new(struct broker *b, char *err, size_t errlen);
  * their state file removed).  0, or -1 with err (nothing changed). */
 int alerts_configure(struct alerts *a, const struct broker_config *cfg,
                      char *err, size_t errlen);
+/* The log directory was made again while logbusd ran (dirs_reopen_log):
+ * the rules' state files go into the new one, saved there at once. */
+void alerts_reopen(struct alerts *a);
 /* A batch was committed (ingest_fanout). */
 void alerts_committed(struct alerts *a, const struct batch *bt);
 /* Stop every worker (running actions are killed; their records are acted

@@ -467,6 +467,7 @@ static void reopen_log_dir(struct broker *b)
 		           err);
 	if (b->routes)
 		routes_reopen(b->routes);
+	alerts_reopen(b->alerts);
 }
 
 /*

@@ -60,12 +60,6 @@ static bool window_admit(struct live_window *w, size_t len)
 	return true;
 }
 
-static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
-{
-	mp_pack_key(pk, key);
-	msgpack_pack_uint64(pk, v);
-}
-
 /* Publish records [from, to) of bt, all of one service: the map's keys
  * packed in b->live_out, then the frames the journal wrote copied once,
  * straight into the message. */
@@ -88,9 +82,9 @@ static void publish_run(struct broker *b, const struct batch *bt, size_t from,
 	mp_pack_key(&pk, "jid");
 	msgpack_pack_bin(&pk, JOURNAL_ID_LEN);
 	msgpack_pack_bin_body(&pk, journal_id(b->journal), JOURNAL_ID_LEN);
-	pack_u64(&pk, "first", first_seq + from);
-	pack_u64(&pk, "last", first_seq + to - 1);
-	pack_u64(&pk, "prev", services_prev(b->services, svc));
+	mp_put_u64(&pk, "first", first_seq + from);
+	mp_put_u64(&pk, "last", first_seq + to - 1);
+	mp_put_u64(&pk, "prev", services_prev(b->services, svc));
 	mp_pack_key(&pk, "recs");
 	msgpack_pack_bin(&pk, frames);
 	for (size_t i = from; i < to; i++) /* after "prev" was taken */

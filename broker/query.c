@@ -220,12 +220,6 @@ static void reply_gave_up(struct endpoint *ep, nng_msg *msg, uint64_t seq)
 	            (unsigned long long)seq, FILTER_MATCH_LIMIT);
 }
 
-static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
-{
-	mp_pack_key(pk, key);
-	msgpack_pack_uint64(pk, v);
-}
-
 static void pack_jid(msgpack_packer *pk, const struct journal *j)
 {
 	mp_pack_key(pk, "jid");
@@ -249,15 +243,15 @@ static void info(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	syncer_get_stats(b->syncer, &ss);
 	reply_begin(b, &pk, 8);
 	pack_jid(&pk, b->journal);
-	pack_u64(&pk, "fsyncs", js.fsyncs + ss.syncs);
-	pack_u64(&pk, "committed", b->stats.records_committed);
+	mp_put_u64(&pk, "fsyncs", js.fsyncs + ss.syncs);
+	mp_put_u64(&pk, "committed", b->stats.records_committed);
 	mp_pack_key(&pk, "rejected");
 	msgpack_pack_map(&pk, REJ_COUNT);
 	for (int i = 0; i < REJ_COUNT; i++)
-		pack_u64(&pk, reject_names[i], b->stats.rejected[i]);
+		mp_put_u64(&pk, reject_names[i], b->stats.rejected[i]);
 	stats_pack_routes(b, &pk);
-	pack_u64(&pk, "first", journal_first_seq(b->journal));
-	pack_u64(&pk, "last", journal_last_seq(b->journal));
+	mp_put_u64(&pk, "first", journal_first_seq(b->journal));
+	mp_put_u64(&pk, "last", journal_last_seq(b->journal));
 	mp_pack_key(&pk, "version");
 	mp_pack_key(&pk, LOGBUS_VERSION);
 	reply_send(ep, msg);
@@ -334,11 +328,11 @@ static void read_reply(struct endpoint *ep, nng_msg *msg,
 
 	reply_begin(b, &pk, 6 + !rd->trusted);
 	if (!rd->trusted)
-		pack_u64(&pk, "own", rd->uid);
+		mp_put_u64(&pk, "own", rd->uid);
 	pack_jid(&pk, b->journal);
-	pack_u64(&pk, "first", journal_first_seq(b->journal));
-	pack_u64(&pk, "last", st->last);
-	pack_u64(&pk, "next", st->next);
+	mp_put_u64(&pk, "first", journal_first_seq(b->journal));
+	mp_put_u64(&pk, "last", st->last);
+	mp_put_u64(&pk, "next", st->next);
 	mp_pack_key(&pk, "eof");
 	if (!st->full && st->next >= st->last)
 		msgpack_pack_true(&pk);
@@ -643,7 +637,7 @@ static void rotate(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	unsigned n = routes_reopen(b->routes);
 	broker_log(b, LOGBUS_INFO, "rotate: reopened %u routed files", n);
 	reply_begin(b, &pk, 1);
-	pack_u64(&pk, "files", n);
+	mp_put_u64(&pk, "files", n);
 	reply_send(ep, msg);
 }
 
@@ -719,16 +713,16 @@ static void vacuum(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 		msgpack_pack_map(&pk, 4);
 		mp_pack_key(&pk, "file");
 		mp_pack_key(&pk, l->seg[i].name);
-		pack_u64(&pk, "first", l->seg[i].first);
-		pack_u64(&pk, "last", l->seg[i].last);
-		pack_u64(&pk, "bytes", l->seg[i].bytes);
+		mp_put_u64(&pk, "first", l->seg[i].first);
+		mp_put_u64(&pk, "last", l->seg[i].last);
+		mp_put_u64(&pk, "bytes", l->seg[i].bytes);
 	}
-	pack_u64(&pk, "count", l->count);
-	pack_u64(&pk, "freed", l->freed);
-	pack_u64(&pk, "segments", js.segments);
-	pack_u64(&pk, "bytes", js.bytes);
-	pack_u64(&pk, "first", js.first_seq);
-	pack_u64(&pk, "last", js.last_seq);
+	mp_put_u64(&pk, "count", l->count);
+	mp_put_u64(&pk, "freed", l->freed);
+	mp_put_u64(&pk, "segments", js.segments);
+	mp_put_u64(&pk, "bytes", js.bytes);
+	mp_put_u64(&pk, "first", js.first_seq);
+	mp_put_u64(&pk, "last", js.last_seq);
 	reply_send(ep, msg);
 	free(l);
 }

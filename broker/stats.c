@@ -95,12 +95,6 @@ void stats_count_batch(struct broker *b, const msgpack_object_array *recs,
 
 /* ---- the "stats" op ---------------------------------------------------- */
 
-static void pack_u64(msgpack_packer *pk, const char *key, uint64_t v)
-{
-	mp_pack_key(pk, key);
-	msgpack_pack_uint64(pk, v);
-}
-
 static void pack_i64(msgpack_packer *pk, const char *key, int64_t v)
 {
 	mp_pack_key(pk, key);
@@ -145,11 +139,11 @@ void stats_pack_routes(struct broker *b, msgpack_packer *pk)
 	routes_get_stats(b->routes, &rs);
 	mp_pack_key(pk, "routes");
 	msgpack_pack_map(pk, 5);
-	pack_u64(pk, "files", rs.routes);
-	pack_u64(pk, "open", rs.open_files);
-	pack_u64(pk, "errors", rs.errors);
-	pack_u64(pk, "failing", rs.failing);
-	pack_u64(pk, "rotations", rs.rotations);
+	mp_put_u64(pk, "files", rs.routes);
+	mp_put_u64(pk, "open", rs.open_files);
+	mp_put_u64(pk, "errors", rs.errors);
+	mp_put_u64(pk, "failing", rs.failing);
+	mp_put_u64(pk, "rotations", rs.rotations);
 }
 
 void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
@@ -181,45 +175,46 @@ void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	reply_begin(b, &pk, 36);
 	mp_pack_key(&pk, "version");
 	mp_pack_key(&pk, LOGBUS_VERSION);
-	pack_u64(&pk, "pid", (uint64_t)getpid());
+	mp_put_u64(&pk, "pid", (uint64_t)getpid());
 	pack_i64(&pk, "started", st->started_ns);
-	pack_u64(&pk, "uptime_ns", up > 0 ? (uint64_t)up : 0);
-	pack_u64(&pk, "rss", rss);
-	pack_u64(&pk, "rss_peak", peak);
-	pack_u64(&pk, "received", st->records_received);
-	pack_u64(&pk, "received_bytes", st->bytes_received);
-	pack_u64(&pk, "committed", st->records_committed);
-	pack_u64(&pk, "committed_bytes", st->bytes_committed);
+	mp_put_u64(&pk, "uptime_ns", up > 0 ? (uint64_t)up : 0);
+	mp_put_u64(&pk, "rss", rss);
+	mp_put_u64(&pk, "rss_peak", peak);
+	mp_put_u64(&pk, "received", st->records_received);
+	mp_put_u64(&pk, "received_bytes", st->bytes_received);
+	mp_put_u64(&pk, "committed", st->records_committed);
+	mp_put_u64(&pk, "committed_bytes", st->bytes_committed);
 	mp_pack_key(&pk, "rejected");
 	msgpack_pack_map(&pk, REJ_COUNT);
 	for (int i = 0; i < REJ_COUNT; i++)
-		pack_u64(&pk, reject_names[i], st->rejected[i]);
-	pack_u64(&pk, "rate_limited", st->rate_limited);
-	pack_u64(&pk, "client_dropped", st->client_dropped);
-	pack_u64(&pk, "batches", st->batches);
-	pack_u64(&pk, "batches_dup", st->batches_dup);
+		mp_put_u64(&pk, reject_names[i], st->rejected[i]);
+	mp_put_u64(&pk, "rate_limited", st->rate_limited);
+	mp_put_u64(&pk, "client_dropped", st->client_dropped);
+	mp_put_u64(&pk, "batches", st->batches);
+	mp_put_u64(&pk, "batches_dup", st->batches_dup);
 	pack_double(&pk, "rate_1s", r1);
 	pack_double(&pk, "rate_bytes_1s", b1);
 	pack_double(&pk, "rate_60s", r60);
 	pack_double(&pk, "rate_bytes_60s", b60);
-	pack_u64(&pk, "publishers", pipes(&b->ingest));
-	pack_u64(&pk, "readers", pipes(&b->query));
-	pack_u64(&pk, "subscribers", pipes(&b->live));
-	pack_u64(&pk, "relistens",
-	         b->ingest.relistens + b->query.relistens + b->live.relistens);
-	pack_u64(&pk, "segments", js.segments);
-	pack_u64(&pk, "journal_bytes", js.bytes);
-	pack_u64(&pk, "first", js.first_seq);
-	pack_u64(&pk, "last", js.last_seq);
-	pack_u64(&pk, "fsyncs", js.fsyncs + ss.syncs);
-	pack_u64(&pk, "fsync_errors", ss.errors);
-	pack_u64(&pk, "fsync_last_ns", last_sync);
+	mp_put_u64(&pk, "publishers", pipes(&b->ingest));
+	mp_put_u64(&pk, "readers", pipes(&b->query));
+	mp_put_u64(&pk, "subscribers", pipes(&b->live));
+	mp_put_u64(&pk, "relistens",
+	           b->ingest.relistens + b->query.relistens +
+	               b->live.relistens);
+	mp_put_u64(&pk, "segments", js.segments);
+	mp_put_u64(&pk, "journal_bytes", js.bytes);
+	mp_put_u64(&pk, "first", js.first_seq);
+	mp_put_u64(&pk, "last", js.last_seq);
+	mp_put_u64(&pk, "fsyncs", js.fsyncs + ss.syncs);
+	mp_put_u64(&pk, "fsync_errors", ss.errors);
+	mp_put_u64(&pk, "fsync_last_ns", last_sync);
 	stats_pack_routes(b, &pk);
-	pack_u64(&pk, "services", services_size(b->services));
-	pack_u64(&pk, "services_max", SERVICES_MAX);
-	pack_u64(&pk, "error_reports", st->error_reports);
-	pack_u64(&pk, "error_report_errors", st->error_report_errors);
-	pack_u64(&pk, "queries", st->queries);
+	mp_put_u64(&pk, "services", services_size(b->services));
+	mp_put_u64(&pk, "services_max", SERVICES_MAX);
+	mp_put_u64(&pk, "error_reports", st->error_reports);
+	mp_put_u64(&pk, "error_report_errors", st->error_report_errors);
+	mp_put_u64(&pk, "queries", st->queries);
 	reply_send(ep, msg);
 }
 
@@ -241,13 +236,13 @@ static void pack_owner(msgpack_packer *pk, struct owners *o,
 	owners_info(o, s->id, s->len, &w);
 	mp_pack_key(pk, "owner");
 	mp_pack_str(pk, w.name, strlen(w.name));
-	pack_u64(pk, "owner_id", w.id);
+	mp_put_u64(pk, "owner_id", w.id);
 	mp_pack_key(pk, "owner_group");
 	if (w.group)
 		msgpack_pack_true(pk);
 	else
 		msgpack_pack_false(pk);
-	pack_u64(pk, "owner_how", (uint64_t)w.how);
+	mp_put_u64(pk, "owner_how", (uint64_t)w.how);
 }
 
 static void pack_service(msgpack_packer *pk, struct owners *o,
@@ -258,17 +253,17 @@ static void pack_service(msgpack_packer *pk, struct owners *o,
 	msgpack_pack_map(pk, 19);
 	mp_pack_key(pk, "svc");
 	mp_pack_str(pk, s->id, s->len);
-	pack_u64(pk, "records", s->records);
-	pack_u64(pk, "bytes", s->bytes);
+	mp_put_u64(pk, "records", s->records);
+	mp_put_u64(pk, "bytes", s->bytes);
 	/* below DEBUG counts as debug: five columns cover every level */
-	pack_u64(pk, "debug", s->by_level[0] + s->by_level[1]);
-	pack_u64(pk, "info", s->by_level[2]);
-	pack_u64(pk, "warning", s->by_level[3]);
-	pack_u64(pk, "error", s->by_level[4]);
-	pack_u64(pk, "critical", s->by_level[5]);
+	mp_put_u64(pk, "debug", s->by_level[0] + s->by_level[1]);
+	mp_put_u64(pk, "info", s->by_level[2]);
+	mp_put_u64(pk, "warning", s->by_level[3]);
+	mp_put_u64(pk, "error", s->by_level[4]);
+	mp_put_u64(pk, "critical", s->by_level[5]);
 	pack_i64(pk, "first", s->first_time_ns);
 	pack_i64(pk, "last", s->last_time_ns);
-	pack_u64(pk, "last_seq", s->last_seq);
+	mp_put_u64(pk, "last_seq", s->last_seq);
 	pack_i64(pk, "report", s->report_ns);
 	pack_i64(pk, "exit_code", s->exit_code);
 	mp_pack_key(pk, "exit");
@@ -335,8 +330,8 @@ void services_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	    (max == 0 || max > STATS_SERVICES_MAX))
 		max = STATS_SERVICES_MAX;
 	reply_begin(b, &pk, 3);
-	pack_u64(&pk, "total", total);
-	pack_u64(&pk, "kept_max", SERVICES_MAX);
+	mp_put_u64(&pk, "total", total);
+	mp_put_u64(&pk, "kept_max", SERVICES_MAX);
 	mp_pack_key(&pk, "services");
 	if (one != NULL) {
 		msgpack_pack_array(&pk, 1);

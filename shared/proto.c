@@ -109,6 +109,12 @@ void mp_pack_key(msgpack_packer *pk, const char *key)
 	mp_pack_str(pk, key, strlen(key));
 }
 
+void mp_put_u64(msgpack_packer *pk, const char *key, uint64_t v)
+{
+	mp_pack_key(pk, key);
+	msgpack_pack_uint64(pk, v);
+}
+
 const msgpack_object *mp_get(const msgpack_object *map, const char *key)
 {
 	if (map == NULL || map->type != MSGPACK_OBJECT_MAP)

@@ -129,6 +129,8 @@ msgpack_unpack_return mp_unpack(const char *data, size_t len, size_t *off,
 
 void mp_pack_str(msgpack_packer *pk, const char *s, size_t len);
 void mp_pack_key(msgpack_packer *pk, const char *key); /* NUL-terminated */
+/* One entry of a map being packed: key, then v (mp_get_u64 reads it). */
+void mp_put_u64(msgpack_packer *pk, const char *key, uint64_t v);
 
 /* The value under key in a map object, or NULL. */
 const msgpack_object *mp_get(const msgpack_object *map, const char *key);

@@ -4,10 +4,13 @@
 # an exec rule gets exactly the matching records (the record as JSON on its
 # stdin, the main keys in its environment), a field match (error_category),
 # exit records only, a storm throttled with a correct "and N more", a kill -9
-# of the broker between a record and its action (the action runs after the
-# restart, once), a slow action that delays neither ingest nor another rule,
-# a webhook to a local server answering 500 then 200 (retried), a reload
-# adding and removing a rule, and logbusctl alerts / alerts test.
+# of the broker between a record's commit and its action (the action runs
+# after the restart, once) and after an action (not run again), a hanging
+# action killed at its timeout (the rule goes on), resolve-after, a slow
+# action that delays neither ingest nor another rule, a webhook to a local
+# server answering 500 then 200 (retried), a reload adding and removing a
+# rule, the log directory removed and made again while logbusd runs (the
+# positions follow it), and logbusctl alerts / alerts test.
 #
 # Usage: bash tests/test_alerts.sh BIN_DIR   (BIN_DIR holds logbusd and
 # logbusctl).  Prints "ok - NAME" / "not ok - NAME" for each check and a last
@@ -49,6 +52,40 @@ lines() { # lines of a file, 0 when it does not exist
 }
 has_lines() { # FILE N: FILE has at least N lines
 	[ "$(lines "$1")" -ge "$2" ]
+}
+
+# seq_of SERVICE: the sequence number of the service's last record.
+seq_of() {
+	ctl tail -s "$1" -n 1 -o json |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["seq"])'
+}
+# position_of RULE: the position `logbusctl alerts` shows (the saved one).
+position_of() {
+	ctl alerts | awk -v r="$1" '$1 == r {print $3}'
+}
+# position_at_least RULE SEQ
+position_at_least() {
+	[ "$(position_of "$1")" -ge "$2" ]
+}
+# says TEXT: one of logbusd's own records holds TEXT.
+says() {
+	ctl tail -n all -s logbusd -o cat | grep -qF -- "$1"
+}
+# kill9_broker: kill -9 of the test's broker, waited for.
+kill9_broker() {
+	kill -9 "$BROKER_PID"
+	wait "$BROKER_PID" 2>/dev/null || true
+	untrack_pid "$BROKER_PID"
+}
+# crash_while_blocked RULE: kill -9 of the broker while RULE's last action
+# started waits for $T/block, and of that action's process group; then the
+# block lifted and the broker started again.
+crash_while_blocked() {
+	kill9_broker
+	kill -9 -- "-$(awk '/^started/ {p = $3} END {print p}' \
+		"$T/acts/$1.runs")" 2>/dev/null || true
+	rm -f "$T/block"
+	start_broker --config "$T/logbusd.conf"
 }
 
 A=$T/act.sh
@@ -174,18 +211,27 @@ ctl publish -s once -p error "first"
 check "kill -9: the first action started" \
 	wait_for 20 grep -q '^started' "$T/acts/once.runs"
 ctl publish -s once -p error "second" # committed, not acted on yet
-kill -9 "$BROKER_PID"
-wait "$BROKER_PID" 2>/dev/null || true
-untrack_pid "$BROKER_PID"
-# the interrupted action (its process group) goes too
-kill -9 -- "-$(awk '/^started/ {print $3; exit}' "$T/acts/once.runs")" \
-	2>/dev/null || true
-rm -f "$T/block"
-start_broker --config "$T/logbusd.conf"
+seq2=$(seq_of once)
+# the window: "second" is in the journal, its action has not started (the
+# rule's worker waits for the first one, which is blocked)
+expect_eq "kill -9: the second's action not started before the kill" 1 \
+	"$(grep -c '^started' "$T/acts/once.runs")"
+crash_while_blocked once # the interrupted action goes too
 check "kill -9: both actions done after the restart" \
 	wait_for 20 has_lines "$T/acts/once.log" 2
+expect_eq "kill -9: the second's action started once" 1 \
+	"$(grep -c "^started $seq2 " "$T/acts/once.runs")"
 ctl publish -s once -p error "third"
 check "kill -9: and a new one" wait_for 20 has_lines "$T/acts/once.log" 3
+# kill -9 again once the third's action is done and its position saved:
+# that action is not run again
+seq3=$(seq_of once)
+check "kill -9: the third's position saved" \
+	wait_for 20 position_at_least once "$seq3"
+kill9_broker
+start_broker --config "$T/logbusd.conf"
+check "kill -9 after the action: its position kept" \
+	position_at_least once "$seq3"
 stop_broker
 start_broker --config "$T/logbusd.conf"
 ctl publish -s once -p error "fourth"
@@ -196,9 +242,79 @@ expect_eq "kill -9 and restarts: each record acted on once" \
 second
 third
 fourth" "$(cut -d'|' -f4 "$T/acts/once.log")"
+expect_eq "kill -9 and restarts: the third's action started once" 1 \
+	"$(grep -c "^started $seq3 " "$T/acts/once.runs")"
 expect_eq "kill -9: the interrupted action was started twice (documented)" \
 	2 "$(grep -c "^started $(head -1 "$T/acts/once.log" | cut -d'|' -f6) " \
 		"$T/acts/once.runs")"
+stop_broker
+
+# ---- a hanging action is killed at its timeout; resolve-after -----------------------
+
+rm -f "$T/acts"/*
+# "hang..." records: sleep 600 (its pid kept); others: a line in hang.log
+cat >"$T/hang.sh" <<'HANG'
+#!/bin/sh
+out=$(dirname "$0")/acts
+case $LOGBUS_MESSAGE in
+hang*) echo $$ >"$out/hang.pid" && exec sleep 600 ;;
+esac
+echo "$LOGBUS_MESSAGE" >>"$out/hang.log"
+HANG
+chmod +x "$T/hang.sh"
+conf <<EOF
+[alert hang]
+service = hang
+exec = $T/hang.sh
+timeout = 1s
+interval = 0
+
+[alert quiet]
+service = quiet|quiet_b
+exec = $A
+interval = 1m
+resolve-after = 2s
+EOF
+start_broker --config "$T/logbusd.conf"
+start=$(date +%s%N)
+ctl publish -s hang -p error "hang now"
+ctl publish -s hang -p error "after it"
+check "timeout: the rule goes on with the next record" \
+	wait_for 30 has_lines "$T/acts/hang.log" 1
+took=$((($(date +%s%N) - start) / 1000000))
+check "timeout: not before the timeout of 1 s (${took} ms)" \
+	test "$took" -ge 1000
+expect_eq "timeout: the next record's action" "after it" \
+	"$(cat "$T/acts/hang.log")"
+check "timeout: the sleep 600 is gone" \
+	wait_for 20 sh -c "! kill -0 $(cat "$T/acts/hang.pid")"
+check "timeout: journaled" wait_for 20 says \
+	"alert hang: hang: hang now; $T/hang.sh killed at its timeout of 1s"
+
+# three records in one interval: one alert (two held back), then, quiet
+# for 2 s, one resolved action carrying the two
+start=$(date +%s%N)
+printf 'q1\nq2\nq3\n' | ctl publish -s quiet -p error -
+check "resolve-after: the alert and the resolved action" \
+	wait_for 30 has_lines "$T/acts/quiet.log" 2
+took=$((($(date +%s%N) - start) / 1000000))
+check "resolve-after: not before 2 s quiet (${took} ms)" test "$took" -ge 2000
+expect_eq "resolve-after: the alert" "alert|quiet|ERROR|q1|" \
+	"$(sed -n 1p "$T/acts/quiet.log" | cut -d'|' -f1-5)"
+check "resolve-after: resolved, with what was held back" \
+	grep -Eq '^resolved\|quiet\|\|\|and 2 more since [0-2][0-9]:[0-5][0-9]:[0-5][0-9]\|$' \
+	<<<"$(sed -n 2p "$T/acts/quiet.log")"
+check "resolve-after: journaled" wait_for 20 says \
+	"alert quiet: quiet resolved: no match for 2s (2 more since"
+# once: quiet_b's cycle ends more than 2 s after quiet's resolved action
+ctl publish -s quiet_b -p error "b1"
+check "resolve-after: quiet_b resolved too" \
+	wait_for 30 has_lines "$T/acts/quiet.log" 4
+expect_eq "resolve-after: one resolved action per quiet time" \
+	"alert|quiet
+resolved|quiet
+alert|quiet_b
+resolved|quiet_b" "$(cut -d'|' -f1-2 "$T/acts/quiet.log")"
 stop_broker
 
 # ---- a slow action delays neither ingest nor another rule --------------------------
@@ -317,6 +433,40 @@ ctl publish -s web -p error "after the removal"
 check "reload: the kept rule goes on" wait_for 20 has_lines "$T/acts/added.log" 2
 expect_eq "reload: the removed rule's webhook was not called again" 2 \
 	"$(lines "$T/acts/posts")"
+stop_broker
+
+# ---- the log directory removed and made again ----------------------------------------
+
+rm -f "$T/acts"/* "$T/block" "$T/go"
+conf <<EOF
+[alert moved]
+service = moved
+exec = $A
+interval = 0
+EOF
+start_broker --config "$T/logbusd.conf"
+ctl publish -s moved -p error "r1"
+check "log dir: the first action" wait_for 20 has_lines "$T/acts/moved.log" 1
+check "log dir: its position saved" \
+	wait_for 20 position_at_least moved "$(seq_of moved)"
+rm -rf "$T/log"
+check "log dir: logbusd made the journal again" \
+	wait_for 20 says "was removed while logbusd ran"
+check "log dir: the rule's position saved in the new directory" \
+	wait_for 20 test -s "$T/log/alerts/moved.state"
+# a kill -9 now, r2's action running and r3's not started: both done after
+# the restart, from the position saved in the new directory
+touch "$T/block"
+ctl publish -s moved -p error "r2"
+check "log dir: the second action started" \
+	wait_for 20 grep -q "^started $(seq_of moved) " "$T/acts/moved.runs"
+ctl publish -s moved -p error "r3"
+crash_while_blocked moved
+check "log dir: r2 and r3 acted on after the restart" \
+	wait_for 20 has_lines "$T/acts/moved.log" 3
+expect_eq "log dir: none lost, none repeated" "r1
+r2
+r3" "$(cut -d'|' -f4 "$T/acts/moved.log")"
 stop_broker
 
 # ---- configuration mistakes -----------------------------------------------------------

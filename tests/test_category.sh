@@ -7,6 +7,11 @@
 # nothing known, an exit 0) each get their category in the report file's
 # Category line, in `logbusctl errors` and `services` (text and JSON), and
 # in the exit record's field error_category, which `tail -F` filters on.
+# Then real programs, each checked by its report file's Category line: a
+# Python script importing a module that is not installed, a Python server
+# binding a port the test holds, a Python worker killed with kill -9 from
+# outside while it runs, and a C program (compiled here with cc) that
+# dereferences NULL.
 #
 # Usage: bash tests/test_category.sh BIN_DIR   (BIN_DIR holds logbusd and
 # logbusctl).  Prints "ok - NAME" / "not ok - NAME" for each check and a
@@ -176,5 +181,101 @@ expect_eq "tail -F error_category=crash: the segfault" svc_segv \
 import json, sys
 for line in sys.stdin:
     print(json.loads(line)["service"])')"
+
+# ---- real programs, as a user runs them -------------------------------------------
+
+# report_category SERVICE: the Category line of the service's report file.
+report_category() {
+	sed -n 2p "$T/log/$1_error.log"
+}
+
+cat >"$W/app.py" <<'PY'
+import json
+import logbus_test_not_installed  # a dependency nobody installed
+
+print(json.dumps({"app": "started"}))
+PY
+run_as "app.py, a module not installed" 1 app_dep python3 app.py
+check "app.py: Python said so" \
+	grep -q "ModuleNotFoundError: No module named 'logbus_test_not_installed'" \
+	"$T/log/app_dep_error.log"
+expect_eq "app.py: Category dependency" "Category: dependency" \
+	"$(report_category app_dep)"
+
+# the port: held by the test, then asked for by the server
+cat >"$T/hold_port.py" <<'PY'
+import os, signal, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(s.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+signal.pause()
+PY
+python3 "$T/hold_port.py" "$T/port" &
+HOLDER=$!
+track_pid "$HOLDER"
+wait_for 20 test -s "$T/port"
+cat >"$W/server.py" <<'PY'
+import socket, sys
+srv = socket.socket()
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen()
+print("listening on", sys.argv[1])
+PY
+run_as "server.py, its port in use" 1 app_port python3 server.py "$(cat "$T/port")"
+check "server.py: Python said so" \
+	grep -q "Address already in use" "$T/log/app_port_error.log"
+expect_eq "server.py: Category port" "Category: port" \
+	"$(report_category app_port)"
+stop_pid "$HOLDER"
+
+# kill -9 from outside, while it works
+cat >"$W/worker.py" <<'PY'
+import os, sys, time
+print("working", flush=True)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(os.getpid()))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(600)
+PY
+"$BIN/logbusctl" --run-dir "$T/run" run -s app_kill --cwd "$W" -- \
+	python3 worker.py "$T/worker.pid" >/dev/null 2>&1 &
+RUNNER=$!
+track_pid "$RUNNER"
+wait_for 20 test -s "$T/worker.pid"
+kill -9 "$(cat "$T/worker.pid")"
+rc=0
+wait "$RUNNER" || rc=$?
+untrack_pid "$RUNNER"
+expect_eq "worker.py, kill -9: logbusctl run's status" 137 "$rc"
+expect_eq "worker.py, kill -9: Category signal" "Category: signal" \
+	"$(report_category app_kill)"
+check "worker.py, kill -9: the signal line" \
+	grep -qx "Signal: SIGKILL" "$T/log/app_kill_error.log"
+
+# a C program that dereferences NULL
+if command -v cc >/dev/null; then
+	cat >"$W/segv.c" <<'C'
+#include <stdio.h>
+
+int main(void)
+{
+	volatile int *p = NULL;
+
+	fprintf(stderr, "reading the configuration\n");
+	return *p;
+}
+C
+	cc -O0 -o "$W/segv" "$W/segv.c"
+	run_as "segv, a C program" 139 app_segv ./segv
+	expect_eq "segv: Category crash" "Category: crash" \
+		"$(report_category app_segv)"
+	check "segv: the signal line" \
+		grep -qx "Signal: SIGSEGV" "$T/log/app_segv_error.log"
+else
+	echo "# skip: segv, a C program (no cc)"
+fi
 
 finish

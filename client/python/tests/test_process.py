@@ -5,6 +5,7 @@ traceback, in a venv), a child's lines become records as logbusctl run
 makes them, and a supervised process can be stopped."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -171,3 +172,72 @@ def test_output_of_exactly_one_piece_without_a_newline(broker, service):
     assert done.returncode == 0
     got = [r for r in records(broker, service) if r.stream == "stdout"]
     assert "".join(r.message for r in got) == "y" * 65536
+
+
+# Real programs through logbus.run, each checked by its report file's
+# Category line (tests/test_category.sh does the same through logbusctl run).
+SEGV_C = """#include <stdio.h>
+int main(void)
+{
+	volatile int *p = NULL;
+	fprintf(stderr, "reading the configuration\\n");
+	return *p;
+}
+"""
+
+
+def report_file_category(broker, service):
+    path = os.path.join(broker.log_dir, service + "_error.log")
+    with open(path) as f:
+        return f.read().split("\n")[1]
+
+
+def test_run_a_script_importing_a_missing_module_is_dependency(
+        broker, service, work):
+    (work / "app.py").write_text("import logbus_test_not_installed\n")
+    done = logbus.run([sys.executable, "app.py"], service=service,
+                      cwd=str(work), run_dir=broker.run_dir)
+    assert done.returncode == 1
+    assert report_file_category(broker, service) == "Category: dependency"
+
+
+def test_run_a_server_on_a_port_in_use_is_port(broker, service, work):
+    (work / "server.py").write_text(
+        "import socket, sys\n"
+        "s = socket.socket()\n"
+        "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+        "s.listen()\n")
+    import socket
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        done = logbus.run([sys.executable, "server.py",
+                           str(held.getsockname()[1])], service=service,
+                          cwd=str(work), run_dir=broker.run_dir)
+    assert done.returncode == 1
+    assert report_file_category(broker, service) == "Category: port"
+
+
+def test_run_a_process_killed_by_sigkill_is_signal(broker, service, work):
+    done = logbus.run([sys.executable, "-c",
+                       "import os, signal; print('working', flush=True); "
+                       "os.kill(os.getpid(), signal.SIGKILL)"],
+                      service=service, cwd=str(work), run_dir=broker.run_dir)
+    assert done.returncode == -9
+    assert report_file_category(broker, service) == "Category: signal"
+
+
+def test_run_a_segfaulting_c_program_is_crash(broker, service, work):
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no cc to build the segfaulting program")
+    (work / "segv.c").write_text(SEGV_C)
+    subprocess.run([cc, "-O0", "-o", str(work / "segv"),
+                    str(work / "segv.c")], check=True)
+    # without the sanitizer runtime ctest preloads into Python: it would
+    # catch the fault and exit 1
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    done = logbus.run(["./segv"], service=service, cwd=str(work), env=env,
+                      run_dir=broker.run_dir)
+    assert done.returncode == -11
+    assert report_file_category(broker, service) == "Category: crash"
