@@ -595,13 +595,26 @@ static int64_t report_whole(struct campaign *c, const char *name)
 	return r;
 }
 
+/* The oldest exit whose report must be on disk when exit k is the last
+ * acknowledged: k, unless k was in flight at a crash (logged before it,
+ * acknowledged after it: the broker does not write a report again after
+ * a restart, README "What is durable when"); then what was acknowledged
+ * before that crash.  --strict-fanout: always k. */
+static uint64_t report_floor(const struct campaign *c, uint64_t k)
+{
+	for (unsigned j = 0; j < c->crashes && !c->strict_fanout; j++)
+		if (c->exits_logged_at[j] >= k)
+			return c->exits_at[j] < k ? c->exits_at[j] : k;
+	return k;
+}
+
 /* After a crash, before the restart: the report and its backup are whole,
  * and the report is the last exit acknowledged, or a later one. */
 static void check_reports(struct campaign *c)
 {
 	int64_t k = report_whole(c, EXIT_SERVICE "_error.log");
 	int64_t k1 = report_whole(c, EXIT_SERVICE "_error.log.1");
-	uint64_t acked = atomic_load(&c->exits_acked);
+	uint64_t acked = report_floor(c, atomic_load(&c->exits_acked));
 	uint64_t logged = atomic_load(&c->exits_logged);
 
 	if (k < 0 || k1 < 0)
@@ -924,12 +937,7 @@ static void check_final_report(struct campaign *c)
 {
 	int64_t k = report_whole(c, EXIT_SERVICE "_error.log");
 	uint64_t logged = atomic_load(&c->exits_logged);
-	uint64_t least = logged;
-
-	if (!c->strict_fanout && c->crashes > 0 &&
-	    c->exits_at[c->crashes - 1] < logged &&
-	    c->exits_logged_at[c->crashes - 1] >= logged)
-		least = c->exits_at[c->crashes - 1];
+	uint64_t least = report_floor(c, logged);
 	if (k >= 0 && (uint64_t)k < least)
 		fail(c,
 		     "the error report is of exit %" PRId64
@@ -1147,6 +1155,7 @@ int main(int argc, char **argv)
 	       (double)(now_ms() - t0) / 1000.0, records,
 	       atomic_load(&c.exits_logged), rb.n, delivered, c.nfollowers,
 	       c.ncursors, c.route_missing_inflight, c.failures);
+	fflush(stdout);
 	free(rb.seqs);
 out:
 	atomic_store(&c.stop_pubs, 1);
