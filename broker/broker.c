@@ -531,6 +531,9 @@ static int open_journal(struct broker *b)
 	    .max_age_s = b->cfg.max_age_s,
 	    .max_record = LOGBUS_RECORD_MAX,
 	    .on_batch = ingest_on_journal_batch,
+	    /* a resend after a crash is known if its batch is in the last
+	     * 128 MiB of the journal (two default segments) */
+	    .replay_bytes = 128ull << 20,
 	    .arg = b,
 	    .sync_async = syncer_submit,
 	    .release_async = syncer_release,

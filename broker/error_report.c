@@ -76,6 +76,7 @@
 #include "broker.h"
 #include "category.h"
 #include "exitinfo.h"
+#include "fault.h"
 #include "proto.h"
 #include "record.h"
 #include "request.h"
@@ -393,9 +394,11 @@ static int replace_file(struct broker *b, const char *name, const char *text,
 	what = "remove", at = old;
 	if (unlinkat(dfd, old, 0) < 0 && errno != ENOENT)
 		goto fail;
+	FAULT_POINT("error_report_keep"); /* no .1 for a moment */
 	what = "keep as .1", at = name;
 	if (linkat(dfd, name, dfd, old, 0) < 0 && errno != ENOENT)
 		goto fail;
+	FAULT_POINT("error_report_replace"); /* new one aside, old as .1 */
 	what = "rename", at = tmp;
 	if (renameat(dfd, tmp, dfd, name) < 0)
 		goto fail;

@@ -45,6 +45,7 @@
 #include "batch.h"
 #include "broker.h"
 #include "error_report.h"
+#include "fault.h"
 #include "live.h"
 #include "owners.h"
 #include "proto.h"
@@ -322,6 +323,7 @@ static void publish_batch(struct endpoint *ep, nng_msg *msg,
 		}
 		if (s.critical && journal_sync(b->journal, err, sizeof err) < 0)
 			broker_log(b, LOGBUS_ERROR, "journal: %s", err);
+		FAULT_POINT("ingest_ack"); /* written, not acknowledged */
 	}
 	struct session_batch sb = {.batch = batch,
 	                           .first_seq = bt->first_seq,

@@ -46,6 +46,9 @@ struct journal_config {
 	/* Called at open for every batch marker in the newest segments, oldest
 	 * first, so that the ingest dedup table survives a restart. */
 	void (*on_batch)(void *arg, const struct frame_batch *b);
+	/* ... from the newest segments that hold at least this many bytes,
+	 * and at least the two newest (0: the two newest only). */
+	uint64_t replay_bytes;
 	void *arg;
 	/* If set, the periodic sync (journal_sync_later) and the sync of a
 	 * segment sealed by rotation are handed over as a dup()ed descriptor

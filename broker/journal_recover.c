@@ -237,14 +237,18 @@ static void replay_batches(const struct journal *j, const struct batchvec *bv)
  * Scan the newest segment: truncate its torn tail, recover the last seq,
  * and seal it when it holds a bad range (appends then go to a new segment;
  * when it holds no record there is no new name to give, so appends stay
- * in it).  Batch markers of the last two segments go to cfg->on_batch once
- * nothing can fail any more.
+ * in it).  Batch markers of the newest segments go to cfg->on_batch once
+ * nothing can fail any more: of the two newest, and of older ones while
+ * those read hold less than cfg->replay_bytes (a batch committed just
+ * before a crash whose ack was lost may have had segments of other
+ * batches written after it, and is sent again after the restart).
  */
 int journal_recover(struct journal *j, struct journal_recovery *rec, char *err,
                     size_t errlen)
 {
 	size_t last = j->nsegs - 1;
-	struct batchvec prev = {0}, newest = {0};
+	struct batchvec *prev = NULL, newest = {0};
+	size_t nprev = 0;
 	int want = j->cfg.on_batch != NULL, rc = -1;
 	uint64_t bad = 0;
 	struct segment *s = &j->segs[last];
@@ -261,12 +265,26 @@ int journal_recover(struct journal *j, struct journal_recovery *rec, char *err,
 		goto out;
 	rec->corrupt_skipped = bad;
 	j->last_seq = s->last_seq;
-	if (last > 0) {
+	/* prev[0] is the segment before the newest, prev[1] the one
+	 * before that, ... */
+	uint64_t bytes = s->size;
+	for (size_t k = last; k > 0; k--) {
 		uint64_t prev_bad = 0;
-		if (seg_index(j, last - 1, want ? &prev : NULL, &prev_bad, 0,
-		              err, errlen))
+		if (k < last && (!want || bytes >= j->cfg.replay_bytes))
+			break;
+		struct batchvec *v = realloc(prev, (nprev + 1) * sizeof *prev);
+		if (v == NULL) {
+			journal_errf(err, errlen, "out of memory");
 			goto out;
-		seg_report(j, last - 1, prev_bad);
+		}
+		prev = v;
+		memset(&prev[nprev], 0, sizeof prev[nprev]);
+		nprev++;
+		if (seg_index(j, k - 1, want ? &prev[nprev - 1] : NULL,
+		              &prev_bad, 0, err, errlen))
+			goto out;
+		seg_report(j, k - 1, prev_bad);
+		bytes += j->segs[k - 1].size;
 	}
 	if (bad && seg_has_records(s)) {
 		if (seg_create(j, j->last_seq + 1, false, err, errlen))
@@ -274,12 +292,15 @@ int journal_recover(struct journal *j, struct journal_recovery *rec, char *err,
 		rec->sealed_corrupt = 1;
 	}
 	if (want) {
-		replay_batches(j, &prev);
+		for (size_t k = nprev; k > 0; k--)
+			replay_batches(j, &prev[k - 1]);
 		replay_batches(j, &newest);
 	}
 	rc = 0;
 out:
-	free(prev.v);
+	for (size_t k = 0; k < nprev; k++)
+		free(prev[k].v);
+	free(prev);
 	free(newest.v);
 	return rc;
 }

@@ -29,6 +29,8 @@
  */
 #include "journal_int.h"
 
+#include "fault.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -375,6 +377,8 @@ int seg_create(struct journal *j, uint64_t first_seq, bool later, char *err,
 		seg_pop(j);
 		return -1;
 	}
+	if (later)
+		FAULT_POINT("segment_rotate"); /* an empty newest segment */
 	memcpy(sh.id, j->id, JOURNAL_ID_LEN);
 	sh.first_seq = first_seq;
 	sh.created_ns = journal_clock_ns(CLOCK_REALTIME);

@@ -16,6 +16,8 @@
  */
 #include "journal_int.h"
 
+#include "fault.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -100,6 +102,7 @@ size_t journal_vacuum(struct journal *j, uint64_t max_bytes, int64_t cutoff_ns,
 				close(keep);
 			break;
 		}
+		FAULT_POINT("retention"); /* unlinked, still in the table */
 		total -= s->size;
 		if (removed != NULL) {
 			struct journal_removed r = {

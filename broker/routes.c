@@ -37,6 +37,7 @@
 #include "config.h"
 #include "dirs.h"
 #include "error_report.h"
+#include "fault.h"
 #include "lru.h"
 #include "record.h"
 #include "record_json.h"
@@ -635,6 +636,7 @@ static void route_rotate(struct routes *r, struct route *rt)
 		if (renameat(dfd, from, dfd, to) < 0 && errno != ENOENT)
 			failed = errno;
 	}
+	FAULT_POINT("route_rotate"); /* no .1 between .2 and the file */
 	snprintf(to, sizeof to, "%s.1", rt->base);
 	if (renameat(dfd, rt->base, dfd, to) < 0 && errno != ENOENT)
 		failed = errno;

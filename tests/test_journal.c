@@ -792,6 +792,33 @@ static void test_batch_markers_replayed_from_last_two_segments(void **state)
 	journal_close(j);
 }
 
+/* A batch committed, then two segments and more of other batches before a
+ * crash (the campaign found it with 64K segments): its resend after the
+ * restart must still be known, or it is written twice. */
+static void test_batch_markers_replayed_from_replay_bytes(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j;
+
+	fx->cfg.segment_bytes = 4096;
+	fx->cfg.replay_bytes = 256 * 1024;
+	j = jopen(fx, NULL);
+	append_batch(j, 77, 5, 4, 100, timefmt_now_ns());
+	append_records(fx, j, 400, 4, 100, timefmt_now_ns());
+	assert_true(journal_last_seq(j) == 404);
+	journal_close(j);
+
+	fx->nbatches = 0;
+	j = jopen(fx, NULL);
+	size_t found = 0;
+	for (size_t i = 0; i < fx->nbatches; i++)
+		found += fx->batches[i].session == 77 &&
+		         fx->batches[i].batch == 5 &&
+		         fx->batches[i].first_seq == 1;
+	assert_int_equal(found, 1);
+	journal_close(j);
+}
+
 static void test_journal_id_stable_across_reopen(void **state)
 {
 	struct fixture *fx = *state;
@@ -1813,6 +1840,7 @@ int main(void)
 	    T(test_corrupt_tail_with_nothing_valid_after_is_truncated),
 	    T(test_batch_markers_replayed_at_open),
 	    T(test_batch_markers_replayed_from_last_two_segments),
+	    T(test_batch_markers_replayed_from_replay_bytes),
 	    T(test_journal_id_stable_across_reopen),
 	    T(test_append_failure_leaves_journal_unchanged),
 	    T(test_append_goes_on_in_a_new_segment_after_an_undo_failed),
