@@ -103,6 +103,11 @@ start_rsyslog() {
 		mkdir -p "$d/work"
 		cat >"$d/rsyslog.conf" <<EOF
 global(workDirectory="$d/work")
+# RELP acknowledges what rsyslogd received; what it still queues when it
+# is stopped is dropped after queue.timeoutShutdown (1.5 s by default), so
+# the test gives its queue time to drain (a real setup: a disk-assisted
+# queue with queue.saveOnShutdown).
+main_queue(queue.timeoutShutdown="60000")
 module(load="imrelp")
 input(type="imrelp" port="$RELP_PORT" address="127.0.0.1")
 module(load="imtcp")
