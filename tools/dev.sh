@@ -9,6 +9,9 @@
 #                                        warnings as errors, then run every
 #                                        test with ctest
 #   tools/dev.sh deps                    only install what is missing
+#   tools/dev.sh playwright DIR          install playwright-core (pinned)
+#                                        into DIR/node_modules from npm, for
+#                                        the browser test (test_http_browser)
 #
 # Missing Debian packages are installed with apt-get when run as root;
 # otherwise the exact apt-get line is printed and the script stops.
@@ -21,7 +24,13 @@ packages=(gcc make cmake pkg-config libnng-dev libmsgpack-dev libev-dev
           libmicrohttpd-dev    # logbus-http (tools/http)
           rsyslog        # the peer of tools/bench/compare.sh, in its smoke test
           logrotate      # test_logrotate runs the shipped sample
-          python3-pytest python3-venv) # the Python binding's tests
+          python3-pytest python3-venv # the Python binding's tests
+          chromium) # the Logs page's browser test (with Node.js and npm)
+# The browser test drives Debian's chromium with this Playwright, installed
+# under the build directory (build-test/npm), never globally.  Node.js and
+# npm are not installed here: Debian's nodejs and npm packages, or
+# NodeSource's nodejs, all do.
+playwright_version=1.65.2
 jobs=$(nproc 2>/dev/null || echo 2)
 
 deps() {
@@ -43,6 +52,20 @@ deps() {
 		  apt-get install -y -q "${missing[@]}" </dev/null; }
 }
 
+playwright() { # playwright DIR: playwright-core in DIR/node_modules
+	local dir have
+	dir=$(realpath -m "$1")
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		echo "logbus: node or npm not found (apt-get install nodejs npm)" >&2
+		return 1
+	fi
+	have=$(node -p "require('$dir/node_modules/playwright-core/package.json').version" 2>/dev/null || true)
+	[ "$have" = "$playwright_version" ] && return 0
+	mkdir -p "$dir"
+	npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
+		"playwright-core@$playwright_version" </dev/null
+}
+
 build() { # build DIR [cmake options...]
 	local dir=$1
 	shift
@@ -54,6 +77,10 @@ case "${1:-}" in
 deps)
 	deps
 	;;
+playwright)
+	[ $# -eq 2 ] || { echo "usage: $0 playwright DIR" >&2; exit 2; }
+	playwright "$2"
+	;;
 run)
 	shift
 	deps
@@ -64,6 +91,8 @@ test)
 	deps
 	build build-test -DCMAKE_BUILD_TYPE=Debug -DLOGBUS_SANITIZE=ON \
 		-DLOGBUS_WERROR=ON
+	playwright "$top/build-test/npm" ||
+		echo "logbus: npm could not install playwright-core: the browser test will be skipped" >&2
 	# gcc warns about some things only when it optimises (-Wformat-overflow
 	# and -Wformat-truncation follow values through inlined code): build
 	# everything, tests included, at -O3 too.
