@@ -4,8 +4,9 @@
 # error reports, stats and errors; follow as chunked text and as SSE with
 # heartbeats; SSE resumed by Last-Event-ID across a restart of logbus-http
 # and of logbusd, every record exactly once; token scoping on every
-# endpoint; the stream cap's 503; a stalled client dropped while another
-# follower gets everything; a Unix socket; no open address without tokens.
+# endpoint; SIGHUP reads the token file again; the stream cap's 503; a
+# stalled client dropped while another follower gets everything; a Unix
+# socket; no open address without tokens.
 set -eEuo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -273,6 +274,27 @@ check "token A's SSE: not another service's" bash -c "! grep -q 'b must not show
 expect_eq "token A: /v1/services lists only svc_a" "svc_a" \
 	"$(get "${A[@]}" "$URL/v1/services" | json '",".join(s["service"] for s in d)')"
 stop_pid "$fpid"
+
+# ---- SIGHUP reads the token file again ------------------------------------
+tok_new=nnnnnnnnnnnnnnnnnnnnnnnn
+printf '%s svc_*\n%s svc_b\n' "$tok_star" "$tok_new" >"$T/tokens.new"
+chmod 600 "$T/tokens.new"
+mv "$T/tokens.new" "$T/tokens"
+kill -HUP "$HTTP_PID"
+check "SIGHUP: the token file is read again" \
+	wait_for 10 grep -q 'SIGHUP: 2 tokens from' "$T/http.err"
+expect_eq "SIGHUP: a new token works" "svc_b" \
+	"$(get -H "Authorization: Bearer $tok_new" "$URL/v1/logs?format=json" | services_of)"
+expect_eq "SIGHUP: a removed token is a 401" 401 "$(status "${A[@]}" "$URL/v1/logs")"
+expect_eq "SIGHUP: a kept token still works" 200 \
+	"$(status -H "Authorization: Bearer $tok_star" "$URL/v1/logs?tail=1")"
+chmod 644 "$T/tokens"
+kill -HUP "$HTTP_PID"
+check "SIGHUP: a token file it cannot take is reported" \
+	wait_for 10 grep -q 'SIGHUP: .*chmod o-rwx.*keeping the 2 tokens' "$T/http.err"
+expect_eq "... and the tokens it had keep working" 200 \
+	"$(status -H "Authorization: Bearer $tok_new" "$URL/v1/logs?tail=1")"
+chmod 600 "$T/tokens"
 stop_http
 
 # ---- where it listens ---------------------------------------------------------

@@ -14,6 +14,9 @@
 #                                        program under valgrind memcheck;
 #                                        fails on any error or definite leak
 #   tools/dev.sh deps                    only install what is missing
+#   tools/dev.sh playwright DIR          install playwright-core (pinned)
+#                                        into DIR/node_modules from npm, for
+#                                        the browser test (test_http_browser)
 #
 # test also builds the fuzz targets (tests/fuzz, build-fuzz/) and runs each
 # for a few seconds when clang and its libFuzzer runtime (Debian: clang,
@@ -33,7 +36,13 @@ packages=(gcc make cmake pkg-config libnng-dev libmsgpack-dev libev-dev
           librelp-dev                     # logbus-forward (and libcurl)
           clickhouse-server rsyslog-relp  # its tests' destinations
           python3-pytest python3-venv # the Python binding's tests
-          valgrind)      # tools/dev.sh valgrind
+          valgrind       # tools/dev.sh valgrind
+          chromium) # the Logs page's browser test (with Node.js and npm)
+# The browser test drives Debian's chromium with this Playwright, installed
+# under the build directory (build-test/npm), never globally.  Node.js and
+# npm are not installed here: Debian's nodejs and npm packages, or
+# NodeSource's nodejs, all do.
+playwright_version=1.65.2
 jobs=$(nproc 2>/dev/null || echo 2)
 
 deps() {
@@ -53,6 +62,20 @@ deps() {
 	apt-get install -y -q "${missing[@]}" </dev/null ||
 		{ apt-get update -q </dev/null &&
 		  apt-get install -y -q "${missing[@]}" </dev/null; }
+}
+
+playwright() { # playwright DIR: playwright-core in DIR/node_modules
+	local dir have
+	dir=$(realpath -m "$1")
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		echo "logbus: node or npm not found (apt-get install nodejs npm)" >&2
+		return 1
+	fi
+	have=$(node -p "require('$dir/node_modules/playwright-core/package.json').version" 2>/dev/null || true)
+	[ "$have" = "$playwright_version" ] && return 0
+	mkdir -p "$dir"
+	npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
+		"playwright-core@$playwright_version" </dev/null
 }
 
 build() { # build DIR [cmake options...]
@@ -86,6 +109,10 @@ case "${1:-}" in
 deps)
 	deps
 	;;
+playwright)
+	[ $# -eq 2 ] || { echo "usage: $0 playwright DIR" >&2; exit 2; }
+	playwright "$2"
+	;;
 run)
 	shift
 	deps
@@ -96,6 +123,8 @@ test)
 	deps
 	build build-test -DCMAKE_BUILD_TYPE=Debug -DLOGBUS_SANITIZE=ON \
 		-DLOGBUS_WERROR=ON
+	playwright "$top/build-test/npm" ||
+		echo "logbus: npm could not install playwright-core: the browser test will be skipped" >&2
 	# gcc warns about some things only when it optimises (-Wformat-overflow
 	# and -Wformat-truncation follow values through inlined code): build
 	# everything, tests included, at -O3 too.
@@ -160,7 +189,7 @@ valgrind)
 	exit "$rc"
 	;;
 *)
-	sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,26s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 	exit 2
 	;;
 esac

@@ -63,9 +63,12 @@ struct token;
 struct tokens;
 
 /* Read a token file: "TOKEN PATTERN..." per line, '#' comments.  NULL with
- * err set (the file, the line, what is wrong). */
+ * err set (the file, the line, what is wrong); else a set with one
+ * reference, the caller's. */
 struct tokens *tokens_load(const char *path, char *err, size_t errlen);
-void tokens_free(struct tokens *t);
+/* Another reference to t (NULL stays NULL); the last unref frees it. */
+struct tokens *tokens_ref(struct tokens *t);
+void tokens_unref(struct tokens *t);
 size_t tokens_count(const struct tokens *t);
 
 /* The token whose secret is s, or NULL. */
@@ -95,8 +98,8 @@ struct stream_entry {
 
 struct http_server {
 	const struct http_config *cfg;
-	const char *run_dir; /* NULL: the library's default */
-	struct tokens *tokens;
+	const char *run_dir;   /* NULL: the library's default */
+	struct tokens *tokens; /* under lock; a reference of its own */
 	struct MHD_Daemon *mhd;
 	int listen_fd;
 	char unix_path[PATH_MAX]; /* unlinked at the end */
@@ -115,12 +118,21 @@ struct http_request {
 	struct http_server *srv;
 	struct MHD_Connection *conn;
 	const char *url;
+	struct tokens *tokens;     /* a reference for the request's time */
 	const struct token *token; /* NULL: no tokens configured */
 };
 
+/* Serve; the server takes over the reference to tokens (NULL: none),
+ * also when it fails. */
 int http_server_start(struct http_server *srv, const struct http_config *cfg,
                       struct tokens *tokens, char *err, size_t errlen);
 void http_server_stop(struct http_server *srv);
+
+/* The tokens new requests are checked against, with a reference. */
+struct tokens *http_server_tokens(struct http_server *srv);
+/* Replace them (the server takes over the reference to tokens); requests
+ * and streams already in progress keep the set they started with. */
+void http_server_set_tokens(struct http_server *srv, struct tokens *tokens);
 
 /* Queue a response of status with body (copied) and content type. */
 enum MHD_Result http_reply(struct http_request *rq, unsigned status,

@@ -45,6 +45,7 @@
 struct logstream {
 	struct stream_entry entry;
 	struct http_server *srv;
+	struct tokens *tokens; /* a reference: token and q point into it */
 	const struct token *token;
 	struct logs_query q;
 	logbus_reader *reader;
@@ -298,6 +299,7 @@ static void stream_free(void *cls)
 		logbus_reader_close(s->reader);
 	sb_free(&s->out);
 	free(s->line);
+	tokens_unref(s->tokens);
 	free(s);
 }
 
@@ -423,6 +425,7 @@ enum MHD_Result logs_serve(struct http_request *rq, bool json)
 		                  "max-streams); try again later",
 		                  rq->srv->cfg->max_streams);
 	}
+	s->tokens = tokens_ref(rq->tokens); /* until stream_free */
 	if ((s->reader = open_reader(rq, &s->q, &ret)) == NULL) {
 		stream_free(s);
 		return ret;

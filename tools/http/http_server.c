@@ -248,13 +248,34 @@ static enum MHD_Result serve_www(struct http_request *rq)
 	return http_reply(rq, 200, type, (const char *)data, len);
 }
 
+struct tokens *http_server_tokens(struct http_server *srv)
+{
+	struct tokens *t;
+
+	pthread_mutex_lock(&srv->lock);
+	t = tokens_ref(srv->tokens);
+	pthread_mutex_unlock(&srv->lock);
+	return t;
+}
+
+void http_server_set_tokens(struct http_server *srv, struct tokens *tokens)
+{
+	struct tokens *old;
+
+	pthread_mutex_lock(&srv->lock);
+	old = srv->tokens;
+	srv->tokens = tokens;
+	pthread_mutex_unlock(&srv->lock);
+	tokens_unref(old);
+}
+
 /* The token of the request: "Authorization: Bearer T", else ?token=T (an
  * EventSource cannot set headers). */
 static bool authenticate(struct http_request *rq)
 {
 	const char *h, *secret = NULL;
 
-	if (rq->srv->tokens == NULL)
+	if (rq->tokens == NULL)
 		return true;
 	h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
 	                                "Authorization");
@@ -263,7 +284,7 @@ static bool authenticate(struct http_request *rq)
 	else
 		secret = MHD_lookup_connection_value(
 		    rq->conn, MHD_GET_ARGUMENT_KIND, "token");
-	rq->token = tokens_find(rq->srv->tokens, secret);
+	rq->token = tokens_find(rq->tokens, secret);
 	return rq->token != NULL;
 }
 
@@ -315,12 +336,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 {
 	struct http_request rq = {.srv = cls, .conn = conn, .url = url};
 	static int seen;
+	enum MHD_Result ret;
 
 	(void)version, (void)upload, (void)upload_size;
 	if (*con_cls == NULL) {
 		*con_cls = &seen;
-		if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
-			return route(&rq);
+		if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+			rq.tokens = http_server_tokens(rq.srv);
+			ret = route(&rq);
+			tokens_unref(rq.tokens);
+			return ret;
+		}
 		return http_error(&rq, 405, "method_not_allowed",
 		                  "%.16s: logbus-http only reads (GET)",
 		                  method);
@@ -499,8 +525,11 @@ int http_server_start(struct http_server *srv, const struct http_config *cfg,
 	srv->listen_fd = strncmp(cfg->listen, "unix:", 5) == 0
 	                     ? listen_unix(srv, cfg->listen + 5, err, errlen)
 	                     : listen_tcp(srv, cfg->listen, err, errlen);
-	if (srv->listen_fd < 0)
+	if (srv->listen_fd < 0) {
+		tokens_unref(srv->tokens);
+		pthread_mutex_destroy(&srv->lock);
 		return -1;
+	}
 	srv->mhd = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 	        MHD_USE_POLL | MHD_USE_ERROR_LOG,
@@ -513,6 +542,8 @@ int http_server_start(struct http_server *srv, const struct http_config *cfg,
 		snprintf(err, errlen, "libmicrohttpd did not start on %s",
 		         cfg->listen);
 		close(srv->listen_fd);
+		tokens_unref(srv->tokens);
+		pthread_mutex_destroy(&srv->lock);
 		return -1;
 	}
 	if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
@@ -537,5 +568,7 @@ void http_server_stop(struct http_server *srv)
 		close(srv->listen_fd);
 	if (srv->unix_path[0])
 		unlink(srv->unix_path);
+	tokens_unref(srv->tokens);
+	srv->tokens = NULL;
 	pthread_mutex_destroy(&srv->lock);
 }

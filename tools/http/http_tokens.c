@@ -12,8 +12,15 @@
  * same token twice is refused.  The file must not be readable or writable
  * by others (like ssh's keys): anybody who reads it reads every log it
  * grants.  Secrets are compared in constant time.
+ *
+ * A set of tokens is never changed once loaded: SIGHUP loads a new one and
+ * the server swaps it in (http_server_set_tokens).  Each request holds a
+ * reference to the set it was authenticated against, and a stream keeps
+ * one until it ends, so its token and patterns stay valid while the set
+ * is replaced under it; the last reference frees the set.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,13 +41,21 @@ struct token {
 };
 
 struct tokens {
+	atomic_uint refs;
 	struct token *v;
 	size_t n;
 };
 
-void tokens_free(struct tokens *t)
+struct tokens *tokens_ref(struct tokens *t)
 {
-	if (t == NULL)
+	if (t)
+		atomic_fetch_add(&t->refs, 1);
+	return t;
+}
+
+void tokens_unref(struct tokens *t)
+{
+	if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
 		return;
 	for (size_t i = 0; i < t->n; i++)
 		for (size_t j = 0; j < t->v[i].npatterns; j++)
@@ -181,6 +196,7 @@ struct tokens *tokens_load(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
+	atomic_init(&t->refs, 1);
 	if ((f = fopen(path, "re")) == NULL) {
 		snprintf(err, errlen, "token file %s: %s", path,
 		         strerror(errno));
@@ -215,13 +231,13 @@ struct tokens *tokens_load(const char *path, char *err, size_t errlen)
 		         "token file %s has no token: every request would be "
 		         "refused (write TOKEN SERVICE-PATTERN... lines)",
 		         path);
-		tokens_free(t);
+		tokens_unref(t);
 		return NULL;
 	}
 	return t;
 fail:
 	if (f)
 		fclose(f);
-	tokens_free(t);
+	tokens_unref(t);
 	return NULL;
 }

@@ -36,7 +36,7 @@
     div.dataset.seq = r.seq;
     const t = document.createElement("span");
     t.className = "t";
-    t.textContent = r.time;
+    t.textContent = r.time + " "; // a space, not a margin: lines copy as text
     const s = document.createElement("span");
     s.className = "s";
     s.textContent = "[" + r.level + "] " + r.logger + " " + r.service + ":";
@@ -108,6 +108,7 @@
 
   function restart() {
     lines.textContent = "";
+    pending = []; // the old stream's records, not drawn yet
     lastSeq = 0;
     lastCursor = "";
     shown = 0;
