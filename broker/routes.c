@@ -1012,6 +1012,20 @@ static void decode_fields(struct routes *r, const struct journal_rec *rec,
 		v->fields = full.fields;
 }
 
+/* Write the lines the touched routes gathered: they are done up to seq. */
+static void flush_touched(struct routes *r, uint64_t seq)
+{
+	for (size_t i = 0; i < r->ntouched; i++) {
+		struct route *rt = r->touched[i];
+		rt->touched = false;
+		if (route_flush(r, rt) == 0) {
+			rt->done = seq;
+			route_save(r, rt);
+		}
+	}
+	r->ntouched = 0;
+}
+
 void routes_write(struct routes *r, const struct batch *bt)
 {
 	struct record_view v;
@@ -1026,15 +1040,7 @@ void routes_write(struct routes *r, const struct batch *bt)
 		feed(r, &v, bt->first_seq + i, &fr);
 	}
 	uint64_t last = bt->first_seq + bt->n - 1;
-	for (size_t i = 0; i < r->ntouched; i++) {
-		struct route *rt = r->touched[i];
-		rt->touched = false;
-		if (route_flush(r, rt) == 0) {
-			rt->done = last;
-			route_save(r, rt);
-		}
-	}
-	r->ntouched = 0;
+	flush_touched(r, last);
 	/* untouched healthy routes had no use for these records */
 	for (size_t i = 0; i < r->n; i++)
 		if (!r->v[i]->failing && r->v[i]->done < last)
@@ -1166,20 +1172,6 @@ struct resume {
 	uint64_t n;
 };
 
-/* Write the lines gathered so far, up to seq. */
-static void resume_flush(struct routes *r, uint64_t seq)
-{
-	for (size_t i = 0; i < r->ntouched; i++) {
-		struct route *rt = r->touched[i];
-		rt->touched = false;
-		if (route_flush(r, rt) == 0) {
-			rt->done = seq;
-			route_save(r, rt);
-		}
-	}
-	r->ntouched = 0;
-}
-
 static int resume_one(void *arg, const struct frame_record *fr,
                       const unsigned char *frame, uint32_t frame_len)
 {
@@ -1193,7 +1185,7 @@ static int resume_one(void *arg, const struct frame_record *fr,
 	if (record_decode(fr->data, fr->len, &c->r->zone, &v, &e) == 0)
 		feed(c->r, &v, fr->seq, fr);
 	if (++c->n % 4096 == 0)
-		resume_flush(c->r, fr->seq);
+		flush_touched(c->r, fr->seq);
 	return 0;
 }
 
@@ -1253,7 +1245,7 @@ void routes_resume(struct routes *r)
 			           "%" PRIu64 " to write what the last crash "
 			           "cost the routed files: %s",
 			           from, err);
-		resume_flush(r, last);
+		flush_touched(r, last);
 		if (r->st.lines != lines)
 			broker_log(r->b, LOGBUS_INFO,
 			           "routes: %" PRIu64 " lines of records after "
