@@ -35,6 +35,7 @@
 #include "broker.h"
 #include "config.h"
 #include "error_report.h"
+#include "fanout.h"
 #include "ingest.h"
 #include "journal.h"
 #include "logbus/logbus.h"
@@ -454,6 +455,15 @@ static void log_early_damage(struct broker *b)
 	b->early_damage.n = 0;
 }
 
+/* journal/fanout cannot be written: what that costs. */
+static void fanout_warn(struct broker *b)
+{
+	broker_log(b, LOGBUS_WARNING,
+	           "fan-out positions: cannot %s; after a crash, lines of the "
+	           "batch being written may be missing from the routed files",
+	           fanout_error(b->fanout));
+}
+
 /* The journal made the log directory again: the files follow it there,
  * once it passes the same checks as at start. */
 static void reopen_log_dir(struct broker *b)
@@ -467,6 +477,8 @@ static void reopen_log_dir(struct broker *b)
 		           err);
 	if (b->routes)
 		routes_reopen(b->routes);
+	if (b->fanout && fanout_rewrite(b->fanout) < 0)
+		fanout_warn(b);
 	alerts_reopen(b->alerts);
 }
 
@@ -568,6 +580,39 @@ static int open_journal(struct broker *b)
 		           (unsigned long long)journal_first_seq(b->journal),
 		           (unsigned long long)journal_last_seq(b->journal));
 	return 0;
+}
+
+/* journal/fanout (fanout.h): where the routed files and error reports had
+ * got when the broker stopped or crashed. */
+static int open_fanout(struct broker *b)
+{
+	char note[4400];
+
+	b->fanout = fanout_open(b->dirs.log_fd, b->cfg.log_dir,
+	                        journal_id(b->journal), note, sizeof note);
+	if (b->fanout == NULL) {
+		broker_log(b, LOGBUS_ERROR, "out of memory");
+		return -1;
+	}
+	if (*note)
+		broker_log(b, LOGBUS_WARNING, "fan-out positions: %s", note);
+	if (*fanout_error(b->fanout))
+		fanout_warn(b);
+	return 0;
+}
+
+/* Before any request: what a crash kept from the routed files and the
+ * error reports is written from the journal, so that a publisher's resend
+ * of that batch (acknowledged as a duplicate) and its flush find it
+ * there. */
+static void resume_fanout(struct broker *b)
+{
+	uint64_t routes, reports, last = journal_last_seq(b->journal);
+
+	routes_resume(b->routes);
+	if (fanout_loaded(b->fanout, &routes, &reports))
+		error_report_resume(b, reports);
+	fanout_mark(b->fanout, last, error_report_through(b, last));
 }
 
 /* Who owns which service: the configuration's assignments and the claims
@@ -717,11 +762,14 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 		return -1;
 	}
 	error_report_migrate(b); /* reports of the old names */
+	if (open_fanout(b) < 0)
+		return -1;
 	struct routes_config rc = config_routes(cfg);
 	if ((b->routes = routes_new(b, &rc, err, sizeof err)) == NULL) {
 		broker_log(b, LOGBUS_ERROR, "routes: %s", err);
 		return -1;
 	}
+	resume_fanout(b);
 	if ((b->alerts = alerts_new(b, err, sizeof err)) == NULL) {
 		broker_log(b, LOGBUS_ERROR, "alerts: %s", err);
 		return -1;
@@ -789,6 +837,8 @@ void broker_fini(struct broker *b)
 	routes_free(b->routes);
 	b->routes = NULL;
 	error_report_fini(b);
+	fanout_free(b->fanout);
+	b->fanout = NULL;
 	owners_free(b->owners);
 	b->owners = NULL;
 	syncer_free(b->syncer); /* finishes the syncs it holds */

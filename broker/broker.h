@@ -114,7 +114,8 @@ struct broker {
 	struct endpoint ingest, query, live;
 	struct services *services;
 	struct routes *routes;
-	struct dirs dirs; /* dirs.h: the run and log directories */
+	struct fanout *fanout; /* fanout.h: where routes and reports got */
+	struct dirs dirs;      /* dirs.h: the run and log directories */
 	struct report_owners *report_owners; /* error_report.c */
 	struct owners *owners;               /* owners.c: who owns a service */
 	struct alerts *alerts;               /* alerts.c: [alert] rules */

@@ -463,9 +463,31 @@ static void retry_drop(struct report_owners *o, const struct lb_str *service)
 		}
 }
 
-/* The report of one exit record (its seq), published by uid. */
+/* Whether the report name holds text already (written before a crash). */
+static bool report_holds(struct broker *b, const char *name, const char *text,
+                         size_t len)
+{
+	struct stat st;
+	int fd = open_report(b, name);
+	bool same = false;
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size == len) {
+		char *got = malloc(len ? len : 1);
+		same = got && pread(fd, got, len, 0) == (ssize_t)len &&
+		       memcmp(got, text, len) == 0;
+		free(got);
+	}
+	close(fd);
+	return same;
+}
+
+/* The report of one exit record (its seq), published by uid; unless_held:
+ * not when the file holds that report already (error_report_resume). */
 static void write_one(struct broker *b, const struct record_view *v,
-                      uint32_t uid, uint64_t seq)
+                      uint32_t uid, uint64_t seq, bool unless_held)
 {
 	char name[NAME_MAX + 1], err[4400] = "";
 	char *text;
@@ -493,6 +515,11 @@ static void write_one(struct broker *b, const struct record_view *v,
 		broker_log(b, LOGBUS_WARNING,
 		           "error report %s/%s: cannot render it",
 		           b->cfg.log_dir, name);
+		return;
+	}
+	if (unless_held && report_holds(b, name, text, tlen)) {
+		report_seen(b, v, code, category);
+		free(text);
 		return;
 	}
 	if (replace_file(b, name, text, tlen, uid, err, sizeof err) < 0) {
@@ -596,7 +623,7 @@ void error_report_write(struct broker *b, const struct batch *bt)
 	for (; i < bt->n; i++)
 		if (last[i])
 			write_one(b, &bt->views[i], bt->stamp.uid,
-			          bt->first_seq + i);
+			          bt->first_seq + i, false);
 	free(last);
 }
 
@@ -605,6 +632,7 @@ struct retry_read {
 	const struct report_retry *r;
 	msgpack_zone zone;
 	bool found;
+	bool unless_held;
 };
 
 static int retry_one(void *arg, const struct frame_record *fr,
@@ -622,12 +650,13 @@ static int retry_one(void *arg, const struct frame_record *fr,
 	    v.exit != NULL && v.service.len == strlen(rr->r->service) &&
 	    memcmp(v.service.p, rr->r->service, v.service.len) == 0) {
 		rr->found = true;
-		write_one(rr->b, &v, fr->uid, fr->seq);
+		write_one(rr->b, &v, fr->uid, fr->seq, rr->unless_held);
 	}
 	return 1;
 }
 
-void error_report_tick(struct broker *b)
+/* Write the reports waiting in the retry table from the journal. */
+static void retry_pass(struct broker *b, bool unless_held)
 {
 	struct report_owners *o = b->report_owners;
 	char err[256];
@@ -641,7 +670,8 @@ void error_report_tick(struct broker *b)
 		return;
 	memcpy(todo, o->retry, n * sizeof *todo);
 	for (size_t i = 0; i < n; i++) {
-		struct retry_read rr = {.b = b, .r = &todo[i]};
+		struct retry_read rr = {
+		    .b = b, .r = &todo[i], .unless_held = unless_held};
 		uint64_t before = b->stats.error_report_errors;
 		msgpack_zone_init(&rr.zone, 4096);
 		int rc = journal_read(b->journal, todo[i].seq - 1, retry_one,
@@ -664,6 +694,62 @@ void error_report_tick(struct broker *b)
 	free(todo);
 	if (o->failing && o->nretry == 0)
 		o->failing = false;
+}
+
+void error_report_tick(struct broker *b)
+{
+	retry_pass(b, false);
+}
+
+uint64_t error_report_through(struct broker *b, uint64_t last)
+{
+	const struct report_owners *o = b->report_owners;
+	uint64_t through = last;
+
+	for (size_t i = 0; o && i < o->nretry; i++)
+		if (o->retry[i].seq - 1 < through)
+			through = o->retry[i].seq - 1;
+	return through;
+}
+
+struct exit_scan {
+	struct report_owners *o;
+	msgpack_zone zone;
+};
+
+static int exit_scan_one(void *arg, const struct frame_record *fr,
+                         const unsigned char *frame, uint32_t frame_len)
+{
+	struct exit_scan *x = arg;
+	struct record_view v;
+	struct record_error e;
+
+	(void)frame;
+	(void)frame_len;
+	msgpack_zone_clear(&x->zone);
+	if (record_decode(fr->data, fr->len, &x->zone, &v, &e) == 0 &&
+	    v.exit != NULL)
+		retry_add(x->o, &v.service, fr->seq); /* a later one wins */
+	return 0;
+}
+
+void error_report_resume(struct broker *b, uint64_t after)
+{
+	struct exit_scan x = {.o = owners(b)};
+	char err[256];
+
+	if (x.o == NULL || after >= journal_last_seq(b->journal))
+		return;
+	msgpack_zone_init(&x.zone, 4096);
+	if (journal_read(b->journal, after, exit_scan_one, &x, err,
+	                 sizeof err) < 0)
+		broker_log(b, LOGBUS_ERROR,
+		           "error reports: cannot read the journal after seq "
+		           "%" PRIu64 " for the reports the last crash may "
+		           "have cost: %s",
+		           after, err);
+	msgpack_zone_destroy(&x.zone);
+	retry_pass(b, true);
 }
 
 /* The report name, open, when it is a regular file the reader may see

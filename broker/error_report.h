@@ -26,6 +26,16 @@ void error_report_write(struct broker *b, const struct batch *bt);
  * directory) and have not been written since; called every few seconds. */
 void error_report_tick(struct broker *b);
 
+/* At start: the report of each service's last exit record after the seq
+ * after (journal/fanout's reports mark, fanout.h), written unless its file
+ * holds that report already, so that a crash between a batch's journal
+ * write and its report costs no report and shifts no report to .1 twice.
+ * The reports that cannot be written wait as in error_report_tick. */
+void error_report_resume(struct broker *b, uint64_t after);
+/* The reports mark after a batch whose last record is last: last, or the
+ * record before the oldest exit whose report waits to be written. */
+uint64_t error_report_through(struct broker *b, uint64_t last);
+
 /* A report's name is the service id and this. */
 #define REPORT_SUFFIX "_error.log"
 

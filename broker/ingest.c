@@ -45,6 +45,7 @@
 #include "batch.h"
 #include "broker.h"
 #include "error_report.h"
+#include "fanout.h"
 #include "fault.h"
 #include "live.h"
 #include "owners.h"
@@ -249,6 +250,10 @@ void ingest_fanout(struct broker *b, const struct batch *bt)
 	if (b->routes) /* NULL while the broker starts or stops */
 		routes_write(b->routes, bt);
 	error_report_write(b, bt);
+	if (b->routes) { /* journal/fanout: so far, for a start after a crash */
+		uint64_t last = bt->first_seq + bt->n - 1;
+		fanout_mark(b->fanout, last, error_report_through(b, last));
+	}
 	waiters_committed(b->waiters, bt->stamp.uid);
 	alerts_committed(b->alerts, bt);
 }

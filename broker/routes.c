@@ -7,6 +7,11 @@
  *  - a failing route is skipped by new batches and catches up from the
  *    journal from `done`, so its file ends up with every record it should
  *    have, once; a partial write is truncated back before that;
+ *  - journal/fanout (fanout.h) holds each route's `done`, its file and the
+ *    file's size after those lines: saved after every write and whenever
+ *    the file is opened, so that after a crash routes_resume knows which
+ *    lines of the journal's tail the file already has (compared byte for
+ *    byte, a torn line cut) and writes the others, once;
  *  - at most OPEN_MAX files are open (least recently written closed first)
  *    and at most AUTO_MAX by-logger files exist: ten thousand services
  *    cannot exhaust descriptors;
@@ -37,7 +42,9 @@
 #include "config.h"
 #include "dirs.h"
 #include "error_report.h"
+#include "fanout.h"
 #include "fault.h"
+#include "journal.h"
 #include "lru.h"
 #include "record.h"
 #include "record_json.h"
@@ -63,8 +70,18 @@ struct route {
 	char component[COMPONENT_MAX + 1]; /* automatic: whose records */
 	int fd;                            /* -1: closed */
 	uint64_t size;
+	uint64_t dev, ino; /* of the file fd was opened on; ino 0: none */
 	uint64_t done;
 	bool failing;
+	bool behind; /* saved as failing until caught up (fanout.h) */
+	int slot;    /* in journal/fanout; -1: none */
+	struct fanout_pos saved; /* what journal/fanout said at start */
+	bool has_saved;
+	/* routes_resume: the file's bytes from voff to vend are lines of
+	 * records after done, compared with the journal's before any is
+	 * written again; vfd -1: nothing to compare */
+	int vfd;
+	uint64_t voff, vend;
 	char problem[600]; /* the last problem reported */
 	struct strbuf out; /* lines of the batch not written yet */
 	bool touched;      /* in r->touched this batch */
@@ -317,7 +334,10 @@ static struct route *route_add(struct routes *r, const struct route_spec *spec,
 	rt->automatic = automatic;
 	rt->fd = -1;
 	rt->dirfd = -1;
+	rt->vfd = -1;
 	rt->done = done;
+	rt->slot =
+	    fanout_slot(r->b->fanout, spec->file, &rt->saved, &rt->has_saved);
 	const char *slash = strrchr(rt->spec.file, '/');
 	rt->base = slash ? slash + 1 : rt->spec.file;
 	snprintf(rt->path, sizeof rt->path, "%s/%s", r->b->cfg.log_dir,
@@ -480,6 +500,21 @@ bool routes_config_same(const struct routes *r, const struct routes_config *cfg)
 	return same;
 }
 
+/* journal/fanout: where rt has got (the invariant of fanout.h holds
+ * after every write, open and failure). */
+static void route_save(struct routes *r, const struct route *rt)
+{
+	struct fanout_pos pos = {
+	    .done = rt->done,
+	    .dev = rt->dev,
+	    .ino = rt->ino,
+	    .size = rt->size,
+	    .failing = rt->behind,
+	};
+
+	fanout_save(r->b->fanout, rt->slot, &pos);
+}
+
 void routes_inherit(struct routes *r, const struct routes *old)
 {
 	for (size_t i = 0; i < r->n; i++)
@@ -490,8 +525,12 @@ void routes_inherit(struct routes *r, const struct routes *old)
 				continue;
 			to->done = from->done;
 			to->failing = from->failing;
+			to->behind = from->behind;
 			memcpy(to->problem, from->problem, sizeof to->problem);
 		}
+	/* a slot may hold an older route's position of the same file */
+	for (size_t i = 0; i < r->n; i++)
+		route_save(r, r->v[i]);
 }
 
 static void route_close(struct routes *r, struct route *rt)
@@ -513,6 +552,8 @@ void routes_free(struct routes *r)
 		return;
 	for (size_t i = 0; i < r->n; i++) {
 		route_close(r, r->v[i]);
+		if (r->v[i]->vfd >= 0)
+			close(r->v[i]->vfd);
 		route_spec_fini(&r->v[i]->spec);
 		sb_free(&r->v[i]->out);
 		free(r->v[i]);
@@ -536,6 +577,10 @@ static void route_failed(struct routes *r, struct route *rt, const char *what)
 	         strerror(errno));
 	rt->failing = true;
 	r->st.errors++;
+	if (!rt->behind) {
+		rt->behind = true;
+		route_save(r, rt);
+	}
 	if (strcmp(problem, rt->problem) != 0) {
 		snprintf(rt->problem, sizeof rt->problem, "%s", problem);
 		broker_log(r->b, LOGBUS_WARNING,
@@ -605,8 +650,11 @@ static int route_open(struct routes *r, struct route *rt)
 		return -1;
 	}
 	rt->size = (uint64_t)st.st_size;
+	rt->dev = (uint64_t)st.st_dev;
+	rt->ino = (uint64_t)st.st_ino;
 	lru_push(&r->open, &rt->lru);
 	r->nopen++;
+	route_save(r, rt);
 	return 0;
 }
 
@@ -647,6 +695,7 @@ static void route_rotate(struct routes *r, struct route *rt)
 	}
 	r->st.rotations++;
 	rt->size = 0;
+	rt->ino = 0; /* the file is .1 now: the next open says which is new */
 }
 
 /* Write the route's pending lines; on failure the file is cut back to
@@ -737,6 +786,47 @@ static void format_text(struct routes *r, struct strbuf *out,
 	textline_format(out, &tl, false);
 }
 
+/* Resuming after a crash (routes_resume): whether the file already has
+ * this line where the next line after the saved position would be.  The
+ * first line it does not have ends the comparing, and the file is cut
+ * there (a line torn by the crash, and anything after it, is written
+ * again whole). */
+static bool route_has(struct routes *r, struct route *rt, const char *line,
+                      size_t len)
+{
+	char buf[4096];
+	size_t same = 0;
+
+	while (same < len && rt->voff + same < rt->vend) {
+		size_t want = len - same < sizeof buf ? len - same : sizeof buf;
+		ssize_t got =
+		    pread(rt->vfd, buf, want, (off_t)(rt->voff + same));
+		if (got <= 0 || memcmp(buf, line + same, (size_t)got) != 0)
+			break;
+		same += (size_t)got;
+	}
+	if (same == len) {
+		rt->voff += len;
+		if (rt->voff >= rt->vend) { /* the file ends here */
+			close(rt->vfd);
+			rt->vfd = -1;
+		}
+		return true;
+	}
+	if (ftruncate(rt->fd, (off_t)rt->voff) < 0) {
+		route_failed(r, rt, "cut a torn line of");
+	} else {
+		broker_log(r->b, LOGBUS_INFO,
+		           "route %s: cut %" PRIu64 " bytes the last crash "
+		           "left torn; writing from the journal",
+		           rt->spec.file, rt->vend - rt->voff);
+		rt->size = rt->voff;
+	}
+	close(rt->vfd);
+	rt->vfd = -1;
+	return false;
+}
+
 /* Append one record's line to the route, rotating first when the line
  * would take the file past its size. */
 static void route_line(struct routes *r, struct route *rt,
@@ -761,6 +851,10 @@ static void route_line(struct routes *r, struct route *rt,
 		sb_put(&rt->out, r->text.p, r->text.len);
 	}
 	size_t line = rt->out.len - before;
+	if (rt->vfd >= 0 && route_has(r, rt, rt->out.p + before, line)) {
+		rt->out.len = before;
+		return;
+	}
 	r->st.lines++;
 	if (rt->spec.max_bytes && rt->spec.backups > 0 &&
 	    rt->size + before > 0 &&
@@ -774,6 +868,7 @@ static void route_line(struct routes *r, struct route *rt,
 		rt->out.len = before;
 		if (route_flush(r, rt) == 0) {
 			rt->done = seq - 1; /* those lines are in the file */
+			route_save(r, rt);
 			route_rotate(r, rt);
 		}
 		sb_put(&rt->out, tail, keep);
@@ -806,18 +901,20 @@ static unsigned bucket(const char *s)
 	return h % AUTO_BUCKETS;
 }
 
-/* The by-logger route of v's top-level component, made when first seen. */
-static struct route *auto_route(struct routes *r, const struct record_view *v,
-                                uint64_t seq)
+static struct route *auto_find(struct routes *r, const char *comp)
 {
-	char comp[COMPONENT_MAX + 1], file[COMPONENT_MAX + 32];
-
-	if (component_of(&v->logger, comp) == 0)
-		return NULL;
-	unsigned h = bucket(comp);
-	for (struct route *rt = r->buckets[h]; rt; rt = rt->hnext)
+	for (struct route *rt = r->buckets[bucket(comp)]; rt; rt = rt->hnext)
 		if (strcmp(rt->component, comp) == 0)
 			return rt;
+	return NULL;
+}
+
+/* A new by-logger route for the component comp, done up to done. */
+static struct route *auto_add(struct routes *r, const char *comp, uint64_t done)
+{
+	char file[COMPONENT_MAX + 32];
+	unsigned h = bucket(comp);
+
 	if (r->nauto >= AUTO_MAX) {
 		if (!r->auto_full_reported) {
 			r->auto_full_reported = true;
@@ -833,7 +930,7 @@ static struct route *auto_route(struct routes *r, const struct record_view *v,
 	spec_defaults(&s, r->max_bytes, r->backups);
 	snprintf(file, sizeof file, "%s/%s.log", AUTO_DIR, comp);
 	snprintf(s.file, sizeof s.file, "%s", file);
-	struct route *rt = route_add(r, &s, true, seq - 1);
+	struct route *rt = route_add(r, &s, true, done);
 	if (rt == NULL) {
 		route_spec_fini(&s);
 		return NULL;
@@ -842,6 +939,21 @@ static struct route *auto_route(struct routes *r, const struct record_view *v,
 	rt->hnext = r->buckets[h];
 	r->buckets[h] = rt;
 	r->nauto++;
+	return rt;
+}
+
+/* The by-logger route of v's top-level component, made when first seen. */
+static struct route *auto_route(struct routes *r, const struct record_view *v,
+                                uint64_t seq)
+{
+	char comp[COMPONENT_MAX + 1];
+
+	if (component_of(&v->logger, comp) == 0)
+		return NULL;
+	struct route *rt = auto_find(r, comp);
+	if (rt != NULL || (rt = auto_add(r, comp, seq - 1)) == NULL)
+		return rt;
+	route_save(r, rt); /* its slot may hold an older position */
 	return rt;
 }
 
@@ -900,6 +1012,20 @@ static void decode_fields(struct routes *r, const struct journal_rec *rec,
 		v->fields = full.fields;
 }
 
+/* Write the lines the touched routes gathered: they are done up to seq. */
+static void flush_touched(struct routes *r, uint64_t seq)
+{
+	for (size_t i = 0; i < r->ntouched; i++) {
+		struct route *rt = r->touched[i];
+		rt->touched = false;
+		if (route_flush(r, rt) == 0) {
+			rt->done = seq;
+			route_save(r, rt);
+		}
+	}
+	r->ntouched = 0;
+}
+
 void routes_write(struct routes *r, const struct batch *bt)
 {
 	struct record_view v;
@@ -914,13 +1040,7 @@ void routes_write(struct routes *r, const struct batch *bt)
 		feed(r, &v, bt->first_seq + i, &fr);
 	}
 	uint64_t last = bt->first_seq + bt->n - 1;
-	for (size_t i = 0; i < r->ntouched; i++) {
-		struct route *rt = r->touched[i];
-		rt->touched = false;
-		if (route_flush(r, rt) == 0)
-			rt->done = last;
-	}
-	r->ntouched = 0;
+	flush_touched(r, last);
 	/* untouched healthy routes had no use for these records */
 	for (size_t i = 0; i < r->n; i++)
 		if (!r->v[i]->failing && r->v[i]->done < last)
@@ -973,6 +1093,7 @@ static int catchup_one(void *arg, const struct frame_record *fr,
 			return 1;
 		}
 		c->rt->done = c->upto;
+		route_save(c->r, c->rt);
 	}
 	return c->written >= CATCHUP_MAX;
 }
@@ -997,8 +1118,11 @@ static void recover(struct routes *r, struct route *rt)
 	rt->done = c.upto;
 	if (rt->done < journal_last_seq(r->b->journal)) {
 		rt->failing = true; /* more next tick; new batches skip it */
+		route_save(r, rt);
 		return;
 	}
+	rt->behind = false;
+	route_save(r, rt);
 	broker_log(r->b, LOGBUS_INFO,
 	           "route %s: writing again (caught up from seq %" PRIu64 ")",
 	           rt->spec.file, from + 1);
@@ -1010,6 +1134,135 @@ void routes_tick(struct routes *r)
 	for (size_t i = 0; i < r->n; i++)
 		if (r->v[i]->failing)
 			recover(r, r->v[i]);
+}
+
+/* ---- after a crash: from journal/fanout's positions -------------------- */
+
+/* The file at rt's name, when it is the one its saved position names and
+ * holds more than the position says: compared line by line (route_has)
+ * before anything is written to it. */
+static void resume_compare(struct routes *r, struct route *rt)
+{
+	const struct fanout_pos *pos = &rt->saved;
+	struct stat st;
+
+	if (pos->ino == 0)
+		return;
+	int dfd = route_dirfd(r, rt);
+	int fd = dfd < 0 ? -1
+	                 : openat(dfd, rt->base,
+	                          O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	                              O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return; /* moved away or gone: written anew */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_dev == pos->dev &&
+	    (uint64_t)st.st_ino == pos->ino &&
+	    (uint64_t)st.st_size > pos->size) {
+		rt->vfd = fd;
+		rt->voff = pos->size;
+		rt->vend = (uint64_t)st.st_size;
+		return;
+	}
+	close(fd);
+}
+
+struct resume {
+	struct routes *r;
+	uint64_t n;
+};
+
+static int resume_one(void *arg, const struct frame_record *fr,
+                      const unsigned char *frame, uint32_t frame_len)
+{
+	struct resume *c = arg;
+	struct record_view v;
+	struct record_error e;
+
+	(void)frame;
+	(void)frame_len;
+	msgpack_zone_clear(&c->r->zone);
+	if (record_decode(fr->data, fr->len, &c->r->zone, &v, &e) == 0)
+		feed(c->r, &v, fr->seq, fr);
+	if (++c->n % 4096 == 0)
+		flush_touched(c->r, fr->seq);
+	return 0;
+}
+
+void routes_resume(struct routes *r)
+{
+	struct fanout *f = r->b->fanout;
+	uint64_t mark, reports, last = journal_last_seq(r->b->journal);
+	uint64_t from = last;
+	const char *name;
+	char err[256];
+
+	if (f == NULL || !fanout_loaded(f, &mark, &reports)) {
+		for (size_t i = 0; i < r->n; i++)
+			route_save(r, r->v[i]);
+		return;
+	}
+	/* by-logger/ files written before: known before the replay makes
+	 * them, so that their lines are compared too */
+	for (size_t i = 0; r->defaults && (name = fanout_name(f, i)); i++) {
+		char comp[COMPONENT_MAX + 1];
+		size_t n = strlen(name), pre = sizeof AUTO_DIR;
+		if (n <= pre + 4 || n - pre - 4 > COMPONENT_MAX ||
+		    strncmp(name, AUTO_DIR "/", pre) != 0 ||
+		    strcmp(name + n - 4, ".log") != 0)
+			continue;
+		memcpy(comp, name + pre, n - pre - 4);
+		comp[n - pre - 4] = '\0';
+		if (auto_find(r, comp) == NULL)
+			auto_add(r, comp, last);
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		struct route *rt = r->v[i];
+		if (!rt->has_saved)
+			continue; /* new here: from the journal's end */
+		/* the mark: healthy routes had no use for the records up
+		 * to it that they did not write */
+		rt->done = rt->saved.failing || rt->saved.done > mark
+		               ? rt->saved.done
+		               : mark;
+		if (rt->done > last) /* the journal lost a torn tail */
+			rt->done = last;
+		if (rt->saved.failing) {
+			rt->failing = rt->behind = true; /* routes_tick */
+			continue;
+		}
+		resume_compare(r, rt);
+		if (rt->done < from)
+			from = rt->done;
+	}
+	if (from < last) {
+		struct resume c = {.r = r};
+		uint64_t lines = r->st.lines;
+		if (journal_read(r->b->journal, from, resume_one, &c, err,
+		                 sizeof err) < 0)
+			broker_log(r->b, LOGBUS_ERROR,
+			           "routes: cannot read the journal after seq "
+			           "%" PRIu64 " to write what the last crash "
+			           "cost the routed files: %s",
+			           from, err);
+		flush_touched(r, last);
+		if (r->st.lines != lines)
+			broker_log(r->b, LOGBUS_INFO,
+			           "routes: %" PRIu64 " lines of records after "
+			           "seq %" PRIu64 " that the last crash kept "
+			           "from the routed files written",
+			           r->st.lines - lines, from);
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		struct route *rt = r->v[i];
+		if (rt->vfd >= 0) { /* lines of no record the journal has */
+			close(rt->vfd);
+			rt->vfd = -1;
+		}
+		if (!rt->failing && rt->done < last)
+			rt->done = last;
+		route_save(r, rt);
+	}
 }
 
 void routes_get_stats(const struct routes *r, struct routes_stats *st)

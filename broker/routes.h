@@ -74,6 +74,14 @@ bool routes_config_same(const struct routes *r,
  * was (a route that was catching up still catches up). */
 void routes_inherit(struct routes *r, const struct routes *old);
 
+/* At start, after routes_new: from the positions of journal/fanout
+ * (fanout.h), write the records of the journal's tail that the routed
+ * files lack (a crash between a batch's journal write and its lines), each
+ * line once: a file's bytes after its saved position are compared with
+ * the lines due, and cut at the first that differs (a torn line).  Routes
+ * that were failing catch up in routes_tick as before. */
+void routes_resume(struct routes *r);
+
 /* Write a committed batch's records to the routes that want them. */
 void routes_write(struct routes *r, const struct batch *bt);
 

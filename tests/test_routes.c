@@ -24,6 +24,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fanout.h"
+#include "files.h"
+#include "journal.h"
 #include "routes.h"
 #include "unit_broker.h"
 
@@ -279,6 +282,138 @@ static void test_disk_full_is_reported_once_and_caught_up_later(void **state)
 	routes_free(r);
 }
 
+/* ---- after a crash: journal/fanout (routes_resume) --------------------- */
+
+/* The broker's positions, opened as at a start. */
+static void fanout_start(struct unit_broker *u)
+{
+	char note[512];
+
+	fanout_free(u->b.fanout);
+	u->b.fanout = fanout_open(u->b.dirs.log_fd, u->dir,
+	                          journal_id(u->b.journal), note, sizeof note);
+	assert_non_null(u->b.fanout);
+}
+
+/* all.log and by-logger/, as logbusd's defaults, resumed as at a start. */
+static struct routes *defaults_started(struct unit_broker *u)
+{
+	struct routes_config rc = {.defaults = true};
+	char err[256];
+
+	fanout_start(u);
+	struct routes *r = routes_new(&u->b, &rc, err, sizeof err);
+	assert_non_null(r);
+	routes_resume(r);
+	return r;
+}
+
+/* The batch committed and fanned out, with the positions' mark, as
+ * ingest_fanout does. */
+static void fan_out(struct unit_broker *u, struct routes *r, int first, int n)
+{
+	write_lines(u, r, first, n);
+	uint64_t last = journal_last_seq(u->b.journal);
+	fanout_mark(u->b.fanout, last, last);
+}
+
+/* Lines first..first+n-1 committed to the journal only: the crash came
+ * between the journal write and the fan-out. */
+static void commit_only(struct unit_broker *u, int first, int n)
+{
+	char msg[32];
+
+	for (int i = first; i < first + n; i++) {
+		snprintf(msg, sizeof msg, "line %02d", i);
+		unit_batch_add(u, "svc", "app", LOGBUS_INFO, msg);
+	}
+	unit_batch_commit(u);
+	unit_batch_clear(u);
+}
+
+/* name holds lines 0..n-1, each once, in order. */
+static void holds_each_once(struct unit_broker *u, const char *name, int n)
+{
+	int nums[64];
+
+	assert_int_equal(lines_of(u, name, nums, 64), n);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(nums[i], i);
+}
+
+static void test_resume_writes_the_lines_a_crash_kept_out(void **state)
+{
+	struct unit_broker *u = *state;
+	struct routes *r = defaults_started(u);
+
+	fan_out(u, r, 0, 3);
+	commit_only(u, 3, 3);
+	routes_free(r); /* the crash */
+	r = defaults_started(u);
+	holds_each_once(u, "all.log", 6);
+	holds_each_once(u, "by-logger/app.log", 6);
+	fan_out(u, r, 6, 1);
+	holds_each_once(u, "all.log", 7);
+	routes_free(r);
+}
+
+/* The crash came after the lines were written, before their positions:
+ * journal/fanout is put back as it was before the batch. */
+static void crash_after_write(struct unit_broker *u, struct routes **r,
+                              off_t tear)
+{
+	char path[256], all[256];
+	size_t len;
+
+	fan_out(u, *r, 0, 3);
+	unit_path(u, "journal/" FANOUT_FILE, path, sizeof path);
+	char *before = files_slurp(path, &len);
+	assert_non_null(before);
+	write_lines(u, *r, 3, 3);
+	routes_free(*r);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(before, 1, len, f), len);
+	fclose(f);
+	free(before);
+	if (tear) { /* the last write(2) only partly done */
+		struct stat st;
+		unit_path(u, "all.log", all, sizeof all);
+		assert_int_equal(stat(all, &st), 0);
+		assert_int_equal(truncate(all, st.st_size - tear), 0);
+	}
+	*r = defaults_started(u);
+}
+
+static void test_resume_writes_no_line_twice(void **state)
+{
+	struct unit_broker *u = *state;
+	struct routes *r = defaults_started(u);
+
+	crash_after_write(u, &r, 0);
+	holds_each_once(u, "all.log", 6);
+	holds_each_once(u, "by-logger/app.log", 6);
+	routes_free(r);
+}
+
+static void test_resume_cuts_a_torn_line_and_writes_it_whole(void **state)
+{
+	struct unit_broker *u = *state;
+	struct routes *r = defaults_started(u);
+	size_t size;
+
+	crash_after_write(u, &r, 20); /* "line 05\n" and more torn off */
+	holds_each_once(u, "all.log", 6);
+	char *text = slurp(u, "all.log", &size);
+	assert_int_equal(size, strlen(text));
+	assert_int_equal(text[size - 1], '\n');
+	for (char *p = text; (p = strchr(p, '\n')) != NULL && p[1]; p++)
+		assert_true(p[1] >= '0' && p[1] <= '9'); /* every line whole */
+	free(text);
+	assert_int_equal(unit_broker_logged(u, "left torn"), 1);
+	routes_free(r);
+}
+
 /* A link at name (to the victim's file, or its directory): the route of
  * spec fails, reported, and never writes through it. */
 static void route_fails_at_link(struct unit_broker *u, bool to_dir,
@@ -339,6 +474,15 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
 	        test_route_rotates_by_size_and_keeps_that_many_backups,
+	        unit_broker_setup, unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_resume_writes_the_lines_a_crash_kept_out,
+	        unit_broker_setup, unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(test_resume_writes_no_line_twice,
+	                                    unit_broker_setup,
+	                                    unit_broker_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_resume_cuts_a_torn_line_and_writes_it_whole,
 	        unit_broker_setup, unit_broker_teardown),
 	    cmocka_unit_test_setup_teardown(test_no_backups_means_no_rotation,
 	                                    unit_broker_setup,

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "error_report.h"
+#include "fanout.h"
 #include "files.h"
 #include "journal.h"
 #include "logbus/logbus.h"
@@ -107,6 +108,8 @@ void unit_broker_fini(struct unit_broker *u)
 	services_free(b->services);
 	journal_close(b->journal);
 	error_report_fini(b);
+	fanout_free(b->fanout);
+	b->fanout = NULL;
 	dirs_close(&b->dirs);
 	ev_loop_destroy(b->loop);
 	files_remove_tree(u->dir);
