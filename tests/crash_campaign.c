@@ -302,6 +302,10 @@ static void *pub_main(void *arg)
 			    .fields = &f,
 			    .nfields = 1,
 			};
+			/* logged before the call: the library may send the
+			 * record, and the broker commit it and die, before
+			 * logbus_write returns (as for exits_logged) */
+			atomic_store(&pb->logged, n);
 			int rc = logbus_write(pb->p, &e);
 			if (rc != LOGBUS_OK) {
 				fail(c,
@@ -310,7 +314,6 @@ static void *pub_main(void *arg)
 				     pb->i, n, logbus_strerror(rc));
 				return NULL;
 			}
-			atomic_store(&pb->logged, n);
 		}
 		int rc = logbus_flush(pb->p, 30000);
 		if (rc == LOGBUS_OK)
