@@ -103,6 +103,7 @@ struct follower {
 	bool subscription;
 	bool pubs[PUB_MAX];             /* which publishers it follows */
 	_Atomic uint64_t next[PUB_MAX]; /* n of the last record delivered */
+	uint64_t next_seq[PUB_MAX];     /* and its seq */
 	_Atomic uint64_t delivered;
 	_Atomic int stop;
 	/* told "cursor expired" since its last record of publisher i
@@ -358,9 +359,9 @@ static bool follower_take(struct follower *fl, const logbus_record *rec)
 	if (n != last + 1 && !(gap_ok && n > last)) {
 		fail(c,
 		     "follower %d (%s): camp%d record n=%" PRIu64
-		     " after n=%" PRIu64 " (seq %" PRIu64 ")",
+		     " (seq %" PRIu64 ") after n=%" PRIu64 " (seq %" PRIu64 ")",
 		     fl->f, fl->subscription ? "subscription" : "reader", i, n,
-		     last, rec->seq);
+		     rec->seq, last, fl->next_seq[i]);
 		return false;
 	}
 	if (!record_intact(rec, i, n, why, sizeof why)) {
@@ -370,6 +371,7 @@ static bool follower_take(struct follower *fl, const logbus_record *rec)
 	}
 	fl->expired[i] = false;
 	atomic_store(&fl->next[i], n);
+	fl->next_seq[i] = rec->seq;
 	atomic_fetch_add(&fl->delivered, 1);
 	return true;
 }
