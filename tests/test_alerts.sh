@@ -182,7 +182,7 @@ check "storm: and 39 more since HH:MM:SS" \
 	grep -Eq '^alert\|storm\|ERROR\|crash 41\|and 39 more since [0-2][0-9]:[0-5][0-9]:[0-5][0-9]\|' \
 	<<<"$second"
 check "storm: journaled as logbus.alert records" \
-	sh -c "'$BIN/logbusctl' --run-dir '$T/run' tail -s logbusd -n 200 |
+	wait_for 30 sh -c "'$BIN/logbusctl' --run-dir '$T/run' tail -s logbusd -n 200 |
 		grep -q 'logbus.alert logbusd: alert storm: storm: crash 41 (and 39 more since'"
 
 # ---- logbusctl alerts and alerts test ------------------------------------------

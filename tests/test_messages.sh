@@ -51,7 +51,9 @@ expect_err_line "stats without logbusd: says why" \
 	"$T/run/query.sock \(no socket file\)"
 
 # tail -f waits for logbusd, as documented, and follows once it is there.
-ctl tail -f -n all -o cat >"$T/follow.out" 2>"$T/follow.err" &
+# logbusctl itself in the background (a function would leave it behind a
+# subshell that stop_pid kills instead)
+"$BIN/logbusctl" --run-dir "$T/run" tail -f -n all -o cat >"$T/follow.out" 2>"$T/follow.err" &
 FOLLOW=$!
 track_pid "$FOLLOW"
 check "tail -f without logbusd: says it waits" \
