@@ -136,6 +136,7 @@ valgrind)
 	logs=$top/$vg/valgrind-logs
 	rm -rf "$bin/valgrind" "$logs"
 	mkdir -p "$bin/valgrind" "$logs"
+	chmod 1777 "$logs" # for the programs tests run as nobody
 	for p in "$bin"/*; do
 		[ -f "$p" ] && [ -x "$p" ] || continue
 		n=$(basename "$p")
