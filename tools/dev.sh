@@ -132,6 +132,7 @@ valgrind)
 	# bin/valgrind/NAME runs bin/NAME under memcheck, its report in
 	# valgrind-logs/ (tests/lib.sh and harness.c use these with
 	# LOGBUS_VALGRIND=1); children of the programs run as they are.
+	# --vgdb=no: no gdb pipes left in the tests' temporary directories.
 	bin=$top/$vg/bin
 	logs=$top/$vg/valgrind-logs
 	rm -rf "$bin/valgrind" "$logs"
@@ -140,7 +141,7 @@ valgrind)
 	for p in "$bin"/*; do
 		[ -f "$p" ] && [ -x "$p" ] || continue
 		n=$(basename "$p")
-		printf '#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --suppressions=%s --log-file=%s/%s.%%p.log %s "$@"\n' \
+		printf '#!/bin/sh\nexec valgrind -q --vgdb=no --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --suppressions=%s --log-file=%s/%s.%%p.log %s "$@"\n' \
 			"$top/tests/valgrind.supp" "$logs" "$n" "$p" \
 			>"$bin/valgrind/$n"
 		chmod +x "$bin/valgrind/$n"
