@@ -232,7 +232,7 @@ static bool record_intact(const logbus_record *rec, int i, uint64_t n,
 	record_message(i, n, want, sizeof want);
 	if (rec->message_len != strlen(want) ||
 	    memcmp(rec->message, want, rec->message_len) != 0) {
-		snprintf(why, len, "message '%.*s', expected '%s'",
+		snprintf(why, len, "message '%.*s', expected '%.80s'",
 		         (int)(rec->message_len > 80 ? 80 : rec->message_len),
 		         rec->message, want);
 		return false;
