@@ -133,6 +133,8 @@ valgrind)
 	# valgrind-logs/ (tests/lib.sh and harness.c use these with
 	# LOGBUS_VALGRIND=1); children of the programs run as they are.
 	# --vgdb=no: no gdb pipes left in the tests' temporary directories.
+	# The time in a report's name: pids come round again in a long run,
+	# and a program run as nobody cannot write over root's old report.
 	bin=$top/$vg/bin
 	logs=$top/$vg/valgrind-logs
 	rm -rf "$bin/valgrind" "$logs"
@@ -141,7 +143,7 @@ valgrind)
 	for p in "$bin"/*; do
 		[ -f "$p" ] && [ -x "$p" ] || continue
 		n=$(basename "$p")
-		printf '#!/bin/sh\nexec valgrind -q --vgdb=no --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --suppressions=%s --log-file=%s/%s.%%p.log %s "$@"\n' \
+		printf '#!/bin/sh\nexec valgrind -q --vgdb=no --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --suppressions=%s --log-file=%s/%s.%%p.$(date +%%s%%N).log %s "$@"\n' \
 			"$top/tests/valgrind.supp" "$logs" "$n" "$p" \
 			>"$bin/valgrind/$n"
 		chmod +x "$bin/valgrind/$n"
