@@ -59,9 +59,14 @@ __attribute__((constructor)) static void harness_reexec(int argc, char **argv)
 	_exit(1);
 }
 
+int harness_ms(int ms)
+{
+	return under_valgrind() ? 10 * ms : ms;
+}
+
 int harness_wait_ms(void)
 {
-	return under_valgrind() ? 10 * HARNESS_WAIT_MS : HARNESS_WAIT_MS;
+	return harness_ms(HARNESS_WAIT_MS);
 }
 
 static long now_ms(void)

@@ -19,6 +19,10 @@
 #define HARNESS_WAIT_MS 15000
 /* HARNESS_WAIT_MS, or ten times it under valgrind (LOGBUS_VALGRIND=1). */
 int harness_wait_ms(void);
+/* A bound on a wait that should end well before it: ms, or ten times ms
+ * under valgrind, where everything runs that much slower (lib.sh's
+ * WAIT_SCALE).  Not for a wait a test expects to time out. */
+int harness_ms(int ms);
 
 /* Make a temporary directory and start logbusd in it with b->extra;
  * waits until it serves.  On failure the broker is stopped and its stderr

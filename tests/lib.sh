@@ -30,6 +30,8 @@
 #       real one under valgrind memcheck.
 #   WAIT_SCALE   1, or 10 with LOGBUS_VALGRIND=1: how many times longer
 #                wait_sockets, poll and wait_for wait.
+#   CTL_COMM     logbusctl, or valgrind's tool's name with LOGBUS_VALGRIND=1:
+#                the process name logbusctl's records carry.
 #   test_init
 #       Makes T in $TMPDIR (or /tmp), named after the script
 #       (test_foo.sh: test_foo.XXXXXX), and sets two traps: EXIT runs
@@ -136,8 +138,14 @@ need_bin_dir() {
 }
 
 WAIT_SCALE=1
+# CTL_COMM: the process name (the trusted "comm") of logbusctl's records:
+# under valgrind, that of valgrind's tool, cut to 15 bytes as the kernel
+# keeps it.
+CTL_COMM=logbusctl
 if [ "${LOGBUS_VALGRIND:-}" = 1 ]; then
 	WAIT_SCALE=10
+	CTL_COMM=$(cd /usr/libexec/valgrind && ls memcheck-*-linux | head -n 1)
+	CTL_COMM=${CTL_COMM:0:15}
 fi
 
 test_init() {

@@ -138,8 +138,8 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["service"] == "svc_a" and r["message"] == "boom 1", r
 assert r["level"] == "ERROR" and r["seq"] == int(sys.argv[2]), r
-assert r["comm"] == "logbusctl", r
-' "$T/acts/errs.alert.$seq1.json" "$seq1"
+assert r["comm"] == sys.argv[3], r
+' "$T/acts/errs.alert.$seq1.json" "$seq1" "$CTL_COMM"
 
 # ---- a field match: error_category -------------------------------------------
 

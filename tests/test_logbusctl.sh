@@ -315,10 +315,10 @@ check "-o verbose: a header with the time and cursor" grep -Eqx \
 	'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z \[lb1-[0-9a-f]{32}-[0-9a-f]{16}\]' \
 	"$T/verbose"
 expect_eq "-o verbose: the first record's lines" \
-	"$(printf '    seq=%s\n    service=svc_out\n    logger=app.out\n    level=WARNING\n    stream=log\n    pid=%s\n    uid=%s\n    gid=%s\n    comm=logbusctl\n    user=user123\n    n=5\n    message=out one' \
+	"$(printf '    seq=%s\n    service=svc_out\n    logger=app.out\n    level=WARNING\n    stream=log\n    pid=%s\n    uid=%s\n    gid=%s\n    comm=%s\n    user=user123\n    n=5\n    message=out one' \
 		"$(ctl tail -n 2 -s svc_out -o json | head -n 1 | json_get seq)" \
 		"$(ctl tail -n 2 -s svc_out -o json | head -n 1 | json_get pid)" \
-		"$(id -u)" "$(id -g)")" \
+		"$(id -u)" "$(id -g)" "$CTL_COMM")" \
 	"$(sed -n 2,13p "$T/verbose")"
 expect_eq "-o verbose: a message's second line is indented" \
 	"$(printf '    message=out two\n        second line')" "$(tail -n 2 "$T/verbose")"

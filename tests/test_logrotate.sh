@@ -48,15 +48,17 @@ expect_exit "logrotate reads the sample" 0 \
 
 # ---- write while logrotate runs ----------------------------------------------
 
-# N numbered records, paced so that the rotations below fall among them.
+# N numbered records, paced so that the rotations below fall among them
+# (slower under valgrind, WAIT_SCALE, where each rotation is slower too).
 writer() {
-	local i
+	local i pause
+	pause=$((WAIT_SCALE / 10)).$((WAIT_SCALE % 10))
 	for ((i = 1; i <= N; i++)); do
 		echo "rec $i"
 		if ((i % 500 == 0)); then
-			sleep 0.1
+			sleep "$pause"
 		fi
-	done | ctl publish -s rot -l app --timeout 60 -
+	done | ctl publish -s rot -l app --timeout $((60 * WAIT_SCALE)) -
 }
 writer >"$T/writer.out" 2>"$T/writer.err" &
 WRITER=$!

@@ -148,11 +148,12 @@ static void test_records_read_back_in_order_with_every_field(void **state)
 	                  .message = "multi\nline\tmessage",
 	                  .message_len = (size_t)-1};
 	assert_int_equal(logbus_write(p, &e), 0);
-	assert_int_equal(logbus_flush(p, 10000), LOGBUS_OK);
+	assert_int_equal(logbus_flush(p, harness_ms(10000)), LOGBUS_OK);
 	logbus_publisher_stats st;
 	logbus_publisher_get_stats(p, &st);
 	assert_true(st.committed == 5002 && st.rejected == 0);
-	assert_int_equal(logbus_publisher_close(p, 5000), LOGBUS_OK);
+	assert_int_equal(logbus_publisher_close(p, harness_ms(5000)),
+	                 LOGBUS_OK);
 
 	read_head(b->run_dir, &l);
 	assert_int_equal(l.n, 5002);
@@ -194,10 +195,13 @@ static void *publish_thread(void *arg)
 
 static pid_t spawn_child(const char *run_dir, const char *tag, int count)
 {
-	char n[16];
+	char n[16], self[4096];
 	pid_t pid;
 	snprintf(n, sizeof n, "%d", count);
-	const char *argv[] = {"/proc/self/exe", "child", run_dir, tag, n, NULL};
+	/* This program again; not /proc/self/exe, which is valgrind's own
+	 * under valgrind (and the child is checked like its parent). */
+	harness_bin("test_publish", self, sizeof self);
+	const char *argv[] = {self, "child", run_dir, tag, n, NULL};
 	assert_int_equal(
 	    posix_spawn(&pid, argv[0], NULL, NULL, (char **)argv, environ), 0);
 	return pid;
@@ -213,7 +217,8 @@ static int child_main(const char *run_dir, const char *tag, int count)
 	for (int i = 0; i < count; i++)
 		if (logbus_log(p, LOGBUS_INFO, "%s-%d", tag, i) != 0)
 			return 1;
-	return logbus_publisher_close(p, 30000) == LOGBUS_OK ? 0 : 1;
+	return logbus_publisher_close(p, harness_ms(30000)) == LOGBUS_OK ? 0
+	                                                                 : 1;
 }
 
 /* Records "<tag>-<i>" must appear once each, i in increasing order. */
@@ -253,7 +258,8 @@ test_threads_and_processes_publish_without_gap_or_duplicate(void **state)
 		pthread_join(th[i], &rv);
 		assert_null(rv);
 	}
-	assert_int_equal(logbus_publisher_close(shared, 30000), LOGBUS_OK);
+	assert_int_equal(logbus_publisher_close(shared, harness_ms(30000)),
+	                 LOGBUS_OK);
 	for (int i = 0; i < 2; i++) {
 		int status;
 		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
@@ -295,10 +301,11 @@ static void publish_mix(const char *run_dir)
 			                      NULL, 0, "r%d-%zu", round, i),
 			    0);
 			/* one flush per record keeps the global order fixed */
-			assert_int_equal(logbus_flush(p[k], 10000), LOGBUS_OK);
+			assert_int_equal(logbus_flush(p[k], harness_ms(10000)),
+			                 LOGBUS_OK);
 		}
 	for (int k = 0; k < 3; k++)
-		logbus_publisher_close(p[k], 5000);
+		logbus_publisher_close(p[k], harness_ms(5000));
 }
 
 /* logbus_log as the format check does not see it: a NULL "%s" is undefined
@@ -331,8 +338,9 @@ static void test_log_formats_like_printf(void **state)
 	assert_int_equal(logbus_log(p, LOGBUS_INFO, "%s!", "bang"), 0);
 	assert_int_equal(logbus_log(p, LOGBUS_INFO, "%s", "caf\xc3"),
 	                 LOGBUS_EUTF8);
-	assert_int_equal(logbus_flush(p, 5000), LOGBUS_OK);
-	assert_int_equal(logbus_publisher_close(p, 5000), LOGBUS_OK);
+	assert_int_equal(logbus_flush(p, harness_ms(5000)), LOGBUS_OK);
+	assert_int_equal(logbus_publisher_close(p, harness_ms(5000)),
+	                 LOGBUS_OK);
 	read_head(b->run_dir, &l);
 	const char *want[] = {"pre-formatted", "(null)", "no conversions",
 	                      "100% sure",     "n=42",   "bang!"};
@@ -403,13 +411,13 @@ static void test_cursor_resumes_exactly_after_the_record(void **state)
 
 	for (int i = 0; i < 100; i++)
 		logbus_log(p, LOGBUS_INFO, "a%d", i);
-	assert_int_equal(logbus_flush(p, 10000), 0);
+	assert_int_equal(logbus_flush(p, harness_ms(10000)), 0);
 	read_head(b->run_dir, &first);
 	assert_int_equal(first.n, 100);
 
 	for (int i = 0; i < 50; i++)
 		logbus_log(p, LOGBUS_INFO, "b%d", i);
-	assert_int_equal(logbus_publisher_close(p, 10000), 0);
+	assert_int_equal(logbus_publisher_close(p, harness_ms(10000)), 0);
 
 	/* resume from the reader's end position */
 	logbus_reader_options o = {.run_dir = b->run_dir,
@@ -487,9 +495,9 @@ static void test_expired_cursor_names_the_oldest_kept_record(void **state)
 		 * batches of 100 (30 KiB, most of the 32K kept) they
 		 * sometimes did. */
 		if (i % 20 == 19)
-			assert_int_equal(logbus_flush(p, 10000), 0);
+			assert_int_equal(logbus_flush(p, harness_ms(10000)), 0);
 	}
-	assert_int_equal(logbus_publisher_close(p, 10000), 0);
+	assert_int_equal(logbus_publisher_close(p, harness_ms(10000)), 0);
 
 	struct got_list l, after, again;
 	uint64_t oldest = 0, named = 0;
@@ -566,11 +574,11 @@ static void test_drop_mode_counts_and_reports_dropped_records(void **state)
 	assert_true(dropped > 0);
 	assert_int_equal(logbus_flush(p, 100), LOGBUS_ETIMEDOUT);
 	assert_int_equal(harness_restart(b), 0);
-	assert_int_equal(logbus_flush(p, 20000), LOGBUS_OK);
+	assert_int_equal(logbus_flush(p, harness_ms(20000)), LOGBUS_OK);
 	logbus_publisher_stats st;
 	logbus_publisher_get_stats(p, &st);
 	assert_int_equal(st.dropped, (uint64_t)dropped);
-	assert_int_equal(logbus_publisher_close(p, 5000), 0);
+	assert_int_equal(logbus_publisher_close(p, harness_ms(5000)), 0);
 
 	struct got_list l;
 	const char *svc[] = {"dropper"};
@@ -683,7 +691,7 @@ test_waits_without_deadline_end_when_the_broker_is_gone(void **state)
 	assert_int_equal(logbus_flush(g.p, HARNESS_WAIT_MS), 0);
 	harness_stop(b, SIGKILL);
 	assert_int_equal(pthread_create(&th, NULL, gone_main, &g), 0);
-	if (!harness_wait(gone_done, &g, 30000))
+	if (!harness_wait(gone_done, &g, harness_ms(30000)))
 		fail_msg("a wait without a deadline still waits 30 s after "
 		         "the broker was killed");
 	pthread_join(th, NULL);

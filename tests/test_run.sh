@@ -506,7 +506,7 @@ killed_case() {
 	fi
 	KPID=$(cat "$T/killed.pid")
 	read -r KCMD KGRAND <"$T/killed.out" || true
-	expect_eq "$name: the pid is logbusctl's" logbusctl \
+	expect_eq "$name: the pid is logbusctl's" "$CTL_COMM" \
 		"$(cat "/proc/$KPID/comm" 2>/dev/null)"
 	if [ "$how" = leader ]; then
 		expect_eq "$name: the command is in logbusctl's group" \

@@ -165,21 +165,21 @@ check "publish_says_the_broker_is_gone" \
 start_group "$T/publish_sigterm_ends" \
 	bash -c 'yes "a line to publish" | "$1" --run-dir "$2" publish \
 		-s svc -' _ "$BIN/logbusctl" "$T/run"
-wait_for 10 pgrep -g "$PID" -x logbusctl
+wait_for 10 pgrep -g "$PID" -x "$CTL_COMM"
 kill -TERM -- "-$PID"
 ends_within publish_sigterm_ends "$PID"
 
 mkfifo "$T/idle"
 start_group "$T/publish_idle_sigterm_ends" "$BIN/logbusctl" --run-dir \
 	"$T/run" publish -s svc - <>"$T/idle"
-wait_for 10 pgrep -g "$PID" -x logbusctl
+wait_for 10 pgrep -g "$PID" -x "$CTL_COMM"
 kill -TERM -- "-$PID"
 ends_within publish_idle_sigterm_ends "$PID"
 
 # tail -f, following a broker that is gone: SIGTERM ends it.
 start_group "$T/tail_follow_sigterm_ends" "$BIN/logbusctl" --run-dir \
 	"$T/run" tail -f
-wait_for 10 pgrep -g "$PID" -x logbusctl
+wait_for 10 pgrep -g "$PID" -x "$CTL_COMM"
 kill -TERM -- "-$PID"
 ends_within tail_follow_sigterm_ends "$PID"
 

@@ -177,11 +177,11 @@ GID=$(sed -n 1p "$T/m.json" | json_get gid)
 m() { ctl tail -n all -s svc_m -o cat "$@" | tr '\n' ' '; }
 expect_eq "_PID=: that publisher's records" "m one " "$(m "_PID=$P1")"
 expect_eq "_PID= twice: either (OR)" "m one m two " "$(m "_PID=$P1" "_PID=$P2")"
-expect_eq "_PID= and _COMM=: both (AND)" "m one " "$(m "_PID=$P1" _COMM=logbusctl)"
+expect_eq "_PID= and _COMM=: both (AND)" "m one " "$(m "_PID=$P1" "_COMM=$CTL_COMM")"
 expect_eq "_PID= and another _UID: none" "" "$(m -q "_PID=$P1" _UID=4242)"
 expect_eq "_UID=: ours" "m one m two m three " "$(m "_UID=$(id -u)")"
 expect_eq "_GID=: ours" "m one m two m three " "$(m "_GID=$GID")"
-expect_eq "_COMM=: the process name" "m one m two m three " "$(m _COMM=logbusctl)"
+expect_eq "_COMM=: the process name" "m one m two m three " "$(m "_COMM=$CTL_COMM")"
 expect_eq "_COMM= of a field's value: none (the field is not the publisher)" "" \
 	"$(m -q _COMM=faker)"
 expect_eq "-F _PID=: the same as _PID=" "m two " "$(m -F "_PID=$P2")"

@@ -114,7 +114,7 @@ expect_eq "forged: the trusted uid is nobody's" "$NOBODY_UID" \
 	"$(json_all uid <"$T/forged.json")"
 expect_eq "forged: the trusted gid is nogroup's" "$(id -g nobody)" \
 	"$(json_all gid <"$T/forged.json")"
-expect_eq "forged: comm is the process's name" "logbusctl" \
+expect_eq "forged: comm is the process's name" "$CTL_COMM" \
 	"$(json_all comm <"$T/forged.json")"
 pid=$(json_all pid <"$T/forged.json")
 check "forged: pid is a real pid, not the field's 1" test "$pid" -gt 1
@@ -127,7 +127,7 @@ check "verbose: trusted pid, the field as field.pid" \
 check "verbose: field.pid=1, field.comm=init" \
 	bash -c "grep -qx '    field.pid=1' '$T/forged.verbose' &&
 		grep -qx '    field.comm=init' '$T/forged.verbose'"
-check "verbose: comm=logbusctl" grep -qx "    comm=logbusctl" \
+check "verbose: comm=logbusctl" grep -qx "    comm=$CTL_COMM" \
 	"$T/forged.verbose"
 check "all.log (JSON route off, text) has the record" \
 	grep -q "n forged" "$T/log/all.log"

@@ -5,7 +5,7 @@
  *
  * How it works, and why:
  *  - logbusctl run starts it right after the command, by posix_spawn of
- *    /proc/self/exe with the hidden first argument --as-watcher (an exec,
+ *    itself (self_exe) with the hidden first argument --as-watcher (an exec,
  *    never a bare fork: nng is not fork-safe), in a process group of its
  *    own, so that the terminal's Ctrl-C or a kill of logbusctl's group
  *    leave it standing; it ignores SIGINT, SIGTERM, SIGHUP and SIGQUIT,
@@ -168,6 +168,23 @@ static int tails_make(struct run_watch *w)
 	return fd;
 }
 
+/*
+ * This program, to start again as the watcher: the path readlink gives for
+ * /proc/self/exe, which is what runs even under valgrind (there, an exec of
+ * /proc/self/exe itself would start valgrind's tool, which refuses to run
+ * alone); /proc/self/exe when that path no longer holds an executable
+ * (replaced by an upgrade: readlink then ends in " (deleted)").
+ */
+static const char *self_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	if (n <= 0 || (size_t)n >= len - 1)
+		return "/proc/self/exe";
+	buf[n] = '\0';
+	return access(buf, X_OK) == 0 ? buf : "/proc/self/exe";
+}
+
 struct run_watch *run_watch_start(const struct run_args *a, const char *cwd,
                                   const char *venv, pid_t pid, pid_t group,
                                   const sigset_t *mask)
@@ -176,7 +193,7 @@ struct run_watch *run_watch_start(const struct run_args *a, const char *cwd,
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	int p[2] = {-1, -1}, mfd = -1, pidfd = -1, rc = ENOMEM;
-	char nums[5][24];
+	char nums[5][24], self[4096];
 	char **argv = NULL;
 	pid_t wpid;
 
@@ -209,7 +226,8 @@ struct run_watch *run_watch_start(const struct run_args *a, const char *cwd,
 	                                    POSIX_SPAWN_SETSIGMASK);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setsigmask(&attr, mask);
-	rc = posix_spawn(&wpid, "/proc/self/exe", &fa, &attr, argv, environ);
+	rc = posix_spawn(&wpid, self_exe(self, sizeof self), &fa, &attr, argv,
+	                 environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0)
