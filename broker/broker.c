@@ -752,15 +752,18 @@ int broker_init(struct broker *b, const struct broker_config *cfg)
 	notified(b, notify_status(&b->notify, "recovering the journal"));
 	if (open_journal(b) < 0)
 		return -1;
-	selflog_init(b, commit_own, b);
-	if (open_owners(b) < 0)
-		return -1;
-	raise_fd_limit(b);
+	/* Before selflog: its records, written at the latest by
+	 * broker_fini, are counted per service even when the start fails
+	 * (a damaged claims file: open_owners). */
 	b->services = services_new(SERVICES_MAX, journal_last_seq(b->journal));
 	if (b->services == NULL) {
 		broker_log(b, LOGBUS_ERROR, "out of memory");
 		return -1;
 	}
+	selflog_init(b, commit_own, b);
+	if (open_owners(b) < 0)
+		return -1;
+	raise_fd_limit(b);
 	error_report_migrate(b); /* reports of the old names */
 	if (open_fanout(b) < 0)
 		return -1;
