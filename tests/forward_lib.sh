@@ -154,9 +154,13 @@ start_forwarder() {
 	track_pid "$FWD_PID"
 }
 
+# The stopped forwarder's status file goes with it: fwd_stat must not
+# answer from it before the next forwarder writes its own (a wait for a
+# figure would pass at once on the old one's).
 stop_forwarder() {
 	stop_pid "$FWD_PID"
 	FWD_PID=
+	rm -f "$T/state/positions.status"
 }
 
 fwd_stat() {

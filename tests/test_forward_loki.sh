@@ -132,7 +132,7 @@ start_forwarder
 rejected() { fwd_stat lk rejected; }
 check "a batch answered 400 is counted as rejected" wait_for 30 at_least rejected 1
 check "and said loudly on stderr" \
-	grep -q "refused the batch of 1 records for good" "$T/fwd.err"
+	wait_for 30 grep -q "refused the batch of 1 records for good" "$T/fwd.err"
 ctl publish -s svc1 "after the refusal"
 check "the next record goes through" \
 	wait_for 30 grep -q '"line": "after the refusal"' "$T/loki.jsonl"
@@ -151,7 +151,7 @@ check "an expired position is counted" wait_for 30 at_least skipped 1
 expect_eq "the count is every record removed after the position" \
 	$((first - at_seq - 1)) "$(fwd_stat lk skipped)"
 check "and it is an ERROR on stderr naming the records" \
-	grep -q "output lk: ERROR: position expired: logbusd's retention removed records $((at_seq + 1))\.\.$((first - 1)) ($((first - at_seq - 1)) records of the journal)" "$T/fwd.err"
+	wait_for 30 grep -q "output lk: ERROR: position expired: logbusd's retention removed records $((at_seq + 1))\.\.$((first - 1)) ($((first - at_seq - 1)) records of the journal)" "$T/fwd.err"
 ctl publish -s svc1 "after the gap"
 check "forwarding goes on after the gap" \
 	wait_for 30 grep -q '"line": "after the gap"' "$T/loki.jsonl"
