@@ -630,27 +630,22 @@ void error_report_write(struct broker *b, const struct batch *bt)
 struct retry_read {
 	struct broker *b;
 	const struct report_retry *r;
-	msgpack_zone zone;
 	bool found;
 	bool unless_held;
 };
 
 static int retry_one(void *arg, const struct frame_record *fr,
-                     const unsigned char *frame, uint32_t frame_len)
+                     const struct record_view *v)
 {
 	struct retry_read *rr = arg;
-	struct record_view v;
-	struct record_error e;
 
-	(void)frame;
-	(void)frame_len;
 	if (fr->seq != rr->r->seq)
 		return 1; /* gone (retention, a damaged segment) */
-	if (record_decode(fr->data, fr->len, &rr->zone, &v, &e) == 0 &&
-	    v.exit != NULL && v.service.len == strlen(rr->r->service) &&
-	    memcmp(v.service.p, rr->r->service, v.service.len) == 0) {
+	if (v != NULL && v->exit != NULL &&
+	    v->service.len == strlen(rr->r->service) &&
+	    memcmp(v->service.p, rr->r->service, v->service.len) == 0) {
 		rr->found = true;
-		write_one(rr->b, &v, fr->uid, fr->seq, rr->unless_held);
+		write_one(rr->b, v, fr->uid, fr->seq, rr->unless_held);
 	}
 	return 1;
 }
@@ -673,10 +668,8 @@ static void retry_pass(struct broker *b, bool unless_held)
 		struct retry_read rr = {
 		    .b = b, .r = &todo[i], .unless_held = unless_held};
 		uint64_t before = b->stats.error_report_errors;
-		msgpack_zone_init(&rr.zone, 4096);
-		int rc = journal_read(b->journal, todo[i].seq - 1, retry_one,
-		                      &rr, err, sizeof err);
-		msgpack_zone_destroy(&rr.zone);
+		int rc = journal_read_records(b->journal, todo[i].seq - 1,
+		                              retry_one, &rr, err, sizeof err);
 		if (rc == 0 && !rr.found) {
 			struct lb_str s = {todo[i].service,
 			                   (uint32_t)strlen(todo[i].service)};
@@ -712,43 +705,30 @@ uint64_t error_report_through(struct broker *b, uint64_t last)
 	return through;
 }
 
-struct exit_scan {
-	struct report_owners *o;
-	msgpack_zone zone;
-};
-
 static int exit_scan_one(void *arg, const struct frame_record *fr,
-                         const unsigned char *frame, uint32_t frame_len)
+                         const struct record_view *v)
 {
-	struct exit_scan *x = arg;
-	struct record_view v;
-	struct record_error e;
+	struct report_owners *o = arg;
 
-	(void)frame;
-	(void)frame_len;
-	msgpack_zone_clear(&x->zone);
-	if (record_decode(fr->data, fr->len, &x->zone, &v, &e) == 0 &&
-	    v.exit != NULL)
-		retry_add(x->o, &v.service, fr->seq); /* a later one wins */
+	if (v != NULL && v->exit != NULL)
+		retry_add(o, &v->service, fr->seq); /* a later one wins */
 	return 0;
 }
 
 void error_report_resume(struct broker *b, uint64_t after)
 {
-	struct exit_scan x = {.o = owners(b)};
+	struct report_owners *o = owners(b);
 	char err[256];
 
-	if (x.o == NULL || after >= journal_last_seq(b->journal))
+	if (o == NULL || after >= journal_last_seq(b->journal))
 		return;
-	msgpack_zone_init(&x.zone, 4096);
-	if (journal_read(b->journal, after, exit_scan_one, &x, err,
-	                 sizeof err) < 0)
+	if (journal_read_records(b->journal, after, exit_scan_one, o, err,
+	                         sizeof err) < 0)
 		broker_log(b, LOGBUS_ERROR,
 		           "error reports: cannot read the journal after seq "
 		           "%" PRIu64 " for the reports the last crash may "
 		           "have cost: %s",
 		           after, err);
-	msgpack_zone_destroy(&x.zone);
 	retry_pass(b, true);
 }
 

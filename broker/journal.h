@@ -196,6 +196,22 @@ int journal_read(struct journal *j, uint64_t after, journal_read_cb cb,
 int journal_read_reverse(struct journal *j, uint64_t before, journal_read_cb cb,
                          void *arg, char *err, size_t errlen);
 
+struct record_view;
+
+/*
+ * journal_read with each record decoded (record_decode) for the callback:
+ * v is NULL when the bytes are no record (the header fields in fr still
+ * say where the read is).  v points into a zone the read owns and clears
+ * between records: valid during the call only.  For the broker's own
+ * walks (error reports, routed files); replies that copy frames use
+ * journal_read.  Same return values.
+ */
+typedef int (*journal_record_cb)(void *arg, const struct frame_record *fr,
+                                 const struct record_view *v);
+int journal_read_records(struct journal *j, uint64_t after,
+                         journal_record_cb cb, void *arg, char *err,
+                         size_t errlen);
+
 struct lb_str;
 
 /*

@@ -4,7 +4,8 @@
  *
  * Owns no state of its own: it walks the segments through their index
  * (journal_index.c) and their good frames (journal_walk.c), and hands each
- * record to the caller's callback in place in the read buffer.
+ * record to the caller's callback in place in the read buffer, or decoded
+ * (journal_read_records).
  *
  * Invariants:
  *  - a forward read yields seqs in increasing order, a reverse read in
@@ -15,6 +16,10 @@
  *    reader knows how far it got.
  */
 #include "journal_int.h"
+
+#include <msgpack.h>
+
+#include "record.h"
 
 struct fwd {
 	journal_read_cb cb;
@@ -117,6 +122,45 @@ int journal_read(struct journal *j, uint64_t after, journal_read_cb cb,
                  void *arg, char *err, size_t errlen)
 {
 	return journal_read_want(j, after, NULL, cb, arg, err, errlen);
+}
+
+struct decoded {
+	journal_record_cb cb;
+	void *arg;
+	msgpack_zone zone;
+};
+
+static int decode_one(void *arg, const struct frame_record *fr,
+                      const unsigned char *frame, uint32_t frame_len)
+{
+	struct decoded *d = arg;
+	struct record_view v;
+	struct record_error e;
+
+	(void)frame;
+	(void)frame_len;
+	msgpack_zone_clear(&d->zone);
+	if (record_decode(fr->data, fr->len, &d->zone, &v, &e) < 0)
+		return d->cb(d->arg, fr, NULL);
+	return d->cb(d->arg, fr, &v);
+}
+
+int journal_read_records(struct journal *j, uint64_t after,
+                         journal_record_cb cb, void *arg, char *err,
+                         size_t errlen)
+{
+	struct decoded d = {.cb = cb, .arg = arg};
+	int rc;
+
+	if (!msgpack_zone_init(&d.zone, 4096)) {
+		journal_errf(err, errlen,
+		             "read %s: out of memory to decode records",
+		             j->dir);
+		return -1;
+	}
+	rc = journal_read(j, after, decode_one, &d, err, errlen);
+	msgpack_zone_destroy(&d.zone);
+	return rc;
 }
 
 /* Records in [lo, hi) of segs[idx] with seq <= top, newest first.  The

@@ -1072,18 +1072,12 @@ struct catchup {
 };
 
 static int catchup_one(void *arg, const struct frame_record *fr,
-                       const unsigned char *frame, uint32_t frame_len)
+                       const struct record_view *v)
 {
 	struct catchup *c = arg;
-	struct record_view v;
-	struct record_error e;
 
-	(void)frame;
-	(void)frame_len;
-	msgpack_zone_clear(&c->r->zone);
-	if (record_decode(fr->data, fr->len, &c->r->zone, &v, &e) == 0 &&
-	    route_wants(c->rt, &v)) {
-		route_line(c->r, c->rt, &v, fr->seq, fr);
+	if (v != NULL && route_wants(c->rt, v)) {
+		route_line(c->r, c->rt, v, fr->seq, fr);
 		c->written++;
 	}
 	c->upto = fr->seq;
@@ -1108,8 +1102,8 @@ static void recover(struct routes *r, struct route *rt)
 	rt->failing = false; /* so that opening and writing are tried */
 	if (route_open(r, rt) < 0)
 		return;
-	if (journal_read(r->b->journal, rt->done, catchup_one, &c, err,
-	                 sizeof err) < 0 ||
+	if (journal_read_records(r->b->journal, rt->done, catchup_one, &c, err,
+	                         sizeof err) < 0 ||
 	    c.failed || route_flush(r, rt) < 0) {
 		sb_reset(&rt->out);
 		rt->failing = true;
@@ -1173,17 +1167,12 @@ struct resume {
 };
 
 static int resume_one(void *arg, const struct frame_record *fr,
-                      const unsigned char *frame, uint32_t frame_len)
+                      const struct record_view *v)
 {
 	struct resume *c = arg;
-	struct record_view v;
-	struct record_error e;
 
-	(void)frame;
-	(void)frame_len;
-	msgpack_zone_clear(&c->r->zone);
-	if (record_decode(fr->data, fr->len, &c->r->zone, &v, &e) == 0)
-		feed(c->r, &v, fr->seq, fr);
+	if (v != NULL)
+		feed(c->r, v, fr->seq, fr);
 	if (++c->n % 4096 == 0)
 		flush_touched(c->r, fr->seq);
 	return 0;
@@ -1238,8 +1227,8 @@ void routes_resume(struct routes *r)
 	if (from < last) {
 		struct resume c = {.r = r};
 		uint64_t lines = r->st.lines;
-		if (journal_read(r->b->journal, from, resume_one, &c, err,
-		                 sizeof err) < 0)
+		if (journal_read_records(r->b->journal, from, resume_one, &c,
+		                         err, sizeof err) < 0)
 			broker_log(r->b, LOGBUS_ERROR,
 			           "routes: cannot read the journal after seq "
 			           "%" PRIu64 " to write what the last crash "

@@ -95,12 +95,6 @@ void stats_count_batch(struct broker *b, const msgpack_object_array *recs,
 
 /* ---- the "stats" op ---------------------------------------------------- */
 
-static void pack_i64(msgpack_packer *pk, const char *key, int64_t v)
-{
-	mp_pack_key(pk, key);
-	msgpack_pack_int64(pk, v);
-}
-
 static void pack_double(msgpack_packer *pk, const char *key, double v)
 {
 	mp_pack_key(pk, key);
@@ -176,7 +170,7 @@ void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	mp_pack_key(&pk, "version");
 	mp_pack_key(&pk, LOGBUS_VERSION);
 	mp_put_u64(&pk, "pid", (uint64_t)getpid());
-	pack_i64(&pk, "started", st->started_ns);
+	mp_put_i64(&pk, "started", st->started_ns);
 	mp_put_u64(&pk, "uptime_ns", up > 0 ? (uint64_t)up : 0);
 	mp_put_u64(&pk, "rss", rss);
 	mp_put_u64(&pk, "rss_peak", peak);
@@ -261,11 +255,11 @@ static void pack_service(msgpack_packer *pk, struct owners *o,
 	mp_put_u64(pk, "warning", s->by_level[3]);
 	mp_put_u64(pk, "error", s->by_level[4]);
 	mp_put_u64(pk, "critical", s->by_level[5]);
-	pack_i64(pk, "first", s->first_time_ns);
-	pack_i64(pk, "last", s->last_time_ns);
+	mp_put_i64(pk, "first", s->first_time_ns);
+	mp_put_i64(pk, "last", s->last_time_ns);
 	mp_put_u64(pk, "last_seq", s->last_seq);
-	pack_i64(pk, "report", s->report_ns);
-	pack_i64(pk, "exit_code", s->exit_code);
+	mp_put_i64(pk, "report", s->report_ns);
+	mp_put_i64(pk, "exit_code", s->exit_code);
 	mp_pack_key(pk, "exit");
 	mp_pack_str(pk, sum, strlen(sum));
 	mp_pack_key(pk, "category");

@@ -181,7 +181,7 @@ LOGBUS_API long logbus_record_format(const logbus_record *r,
 	if (format == LOGBUS_FORMAT_JSON)
 		format_json(&o, r);
 	else
-		textline_format_record(&o, r, false);
+		textline_format_record(&o, r, NULL, false);
 	*buf = o.p;
 	*cap = o.cap;
 	return o.failed ? LOGBUS_ENOMEM : (long)o.len;

@@ -271,12 +271,6 @@ fail:
 	return rv;
 }
 
-static void pack_i64(msgpack_packer *pk, const char *key, int64_t v)
-{
-	mp_pack_key(pk, key);
-	msgpack_pack_int64(pk, v);
-}
-
 static void pack_ids(msgpack_packer *pk, const char *key,
                      const struct filter_ids *ids)
 {
@@ -304,13 +298,13 @@ void filter_pack(msgpack_packer *pk, const struct filter *f)
 			mp_pack_str(pk, f->services[i].p, f->services[i].len);
 	}
 	if (f->min_level > 0)
-		pack_i64(pk, "lvl", f->min_level);
+		mp_put_i64(pk, "lvl", f->min_level);
 	if (f->logger_prefix != NULL) {
 		mp_pack_key(pk, "lg");
 		mp_pack_str(pk, f->logger_prefix, f->prefix_len);
 	}
 	if (f->streams != 0)
-		pack_i64(pk, "st", f->streams);
+		mp_put_i64(pk, "st", f->streams);
 	if (f->nfields > 0) {
 		mp_pack_key(pk, "fld");
 		msgpack_pack_array(pk, f->nfields);
@@ -327,11 +321,11 @@ void filter_pack(msgpack_packer *pk, const struct filter *f)
 		mp_pack_key(pk, f->regex);
 	}
 	if (f->since_ns != 0)
-		pack_i64(pk, "since", f->since_ns);
+		mp_put_i64(pk, "since", f->since_ns);
 	if (f->until_ns != 0)
-		pack_i64(pk, "until", f->until_ns);
+		mp_put_i64(pk, "until", f->until_ns);
 	if (f->max_level > 0)
-		pack_i64(pk, "lvlmax", f->max_level);
+		mp_put_i64(pk, "lvlmax", f->max_level);
 	pack_ids(pk, "pid", &f->pids);
 	pack_ids(pk, "uid", &f->uids);
 	pack_ids(pk, "gid", &f->gids);

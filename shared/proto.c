@@ -115,6 +115,12 @@ void mp_put_u64(msgpack_packer *pk, const char *key, uint64_t v)
 	msgpack_pack_uint64(pk, v);
 }
 
+void mp_put_i64(msgpack_packer *pk, const char *key, int64_t v)
+{
+	mp_pack_key(pk, key);
+	msgpack_pack_int64(pk, v);
+}
+
 const msgpack_object *mp_get(const msgpack_object *map, const char *key)
 {
 	if (map == NULL || map->type != MSGPACK_OBJECT_MAP)

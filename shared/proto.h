@@ -131,6 +131,8 @@ void mp_pack_str(msgpack_packer *pk, const char *s, size_t len);
 void mp_pack_key(msgpack_packer *pk, const char *key); /* NUL-terminated */
 /* One entry of a map being packed: key, then v (mp_get_u64 reads it). */
 void mp_put_u64(msgpack_packer *pk, const char *key, uint64_t v);
+/* The same with a signed value: times, levels, exit codes. */
+void mp_put_i64(msgpack_packer *pk, const char *key, int64_t v);
 
 /* The value under key in a map object, or NULL. */
 const msgpack_object *mp_get(const msgpack_object *map, const char *key);

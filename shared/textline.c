@@ -169,13 +169,27 @@ size_t textline_format(struct strbuf *b, const struct textline *t, bool raw)
 	return at;
 }
 
+/* r's time as form says into t (TIMEFMT_MAX bytes); its length. */
+static size_t format_time(char *t, int64_t ns, const struct textline_time *form)
+{
+	static const struct textline_time python = {TEXTLINE_TIME_PYTHON,
+	                                            false};
+
+	if (form == NULL)
+		form = &python;
+	if (form->style == TEXTLINE_TIME_ISO)
+		return timefmt_iso(t, TIMEFMT_MAX, ns, form->utc);
+	return timefmt_text(t, TIMEFMT_MAX, ns, form->utc,
+	                    form->style == TEXTLINE_TIME_PRECISE ? 6 : 3);
+}
+
 size_t textline_format_record(struct strbuf *b, const logbus_record *r,
-                              bool raw)
+                              const struct textline_time *form, bool raw)
 {
 	char t[TIMEFMT_MAX];
 	struct textline tl = {
 	    .time = t,
-	    .time_len = timefmt_python(t, sizeof t, r->time_ns),
+	    .time_len = format_time(t, r->time_ns, form),
 	    .level = r->level,
 	    .logger = r->logger,
 	    .logger_len = strlen(r->logger),

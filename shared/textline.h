@@ -61,10 +61,25 @@ struct textline {
  */
 size_t textline_format(struct strbuf *b, const struct textline *t, bool raw);
 
-/* A library record in the text layout, its time as Python's logging writes
- * it (local time, milliseconds): textline_format of its parts. */
+/* How a line's time reads (shared/timefmt.h): Python's logging layout
+ * (milliseconds), with microseconds (logbusctl tail -o short-precise) or
+ * journalctl's short-iso (whole seconds and the zone); in local time
+ * unless utc (logbusctl tail --utc). */
+enum textline_time_style {
+	TEXTLINE_TIME_PYTHON,
+	TEXTLINE_TIME_PRECISE,
+	TEXTLINE_TIME_ISO
+};
+struct textline_time {
+	enum textline_time_style style;
+	bool utc;
+};
+
+/* A library record in the text layout, its time in form (NULL: as
+ * Python's logging writes it, local time and milliseconds, like the
+ * broker's text files): textline_format of its parts. */
 size_t textline_format_record(struct strbuf *b, const logbus_record *r,
-                              bool raw);
+                              const struct textline_time *form, bool raw);
 
 /*
  * Append n bytes of s to b: each '\n' as a newline followed by cont, or,

@@ -1822,6 +1822,83 @@ static void test_reads_naming_services_skip_exactly_the_bad_ranges(void **state)
 	free(lg);
 }
 
+/* What a decoded read saw: seqs, and a check of each view against the
+ * service svc_log says its record has. */
+struct decoded_seen {
+	const struct svc_log *lg;
+	struct seen s;
+	size_t undecoded, bad;
+};
+
+static int decoded_collect(void *arg, const struct frame_record *r,
+                           const struct record_view *v)
+{
+	struct decoded_seen *d = arg;
+	char name[32], msg[32];
+	int svc = r->seq <= d->lg->n ? d->lg->svc[r->seq] : -3;
+
+	if (v == NULL) {
+		d->undecoded++;
+		d->bad += svc != -1;
+	} else {
+		svc_name(name, sizeof name, svc);
+		int n =
+		    snprintf(msg, sizeof msg, "record %" PRIu64 " ", r->seq);
+		d->bad += svc < 0 || v->service.len != strlen(name) ||
+		          memcmp(v->service.p, name, v->service.len) != 0 ||
+		          v->message.len < (uint32_t)n ||
+		          memcmp(v->message.p, msg, (size_t)n) != 0 ||
+		          v->level != 20 || v->exit != NULL;
+	}
+	d->bad += r->uid != T_UID || r->pid != T_PID;
+	if (d->s.n == d->s.cap) {
+		d->s.cap = d->s.cap ? 2 * d->s.cap : 256;
+		d->s.seqs = realloc(d->s.seqs, d->s.cap * sizeof(*d->s.seqs));
+		assert_non_null(d->s.seqs);
+	}
+	d->s.seqs[d->s.n++] = r->seq;
+	return d->s.stop_at && d->s.n >= d->s.stop_at;
+}
+
+/* journal_read_records hands each record decoded, in journal_read's
+ * order, with NULL for bytes that are no record, and stops when told. */
+static void test_read_records_hands_each_record_decoded(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc_log *lg = calloc(1, sizeof(*lg));
+	struct journal *j;
+	char err[512] = "";
+
+	assert_non_null(lg);
+	fx->cfg.segment_bytes = 64 * 1024;
+	j = jopen(fx, NULL);
+	for (int round = 0; round < 4; round++) {
+		append_svc(fx, j, lg, round, 200, 150, round % 2);
+		append_svc(fx, j, lg, -1, 7, 150, 0);
+	}
+	assert_true(list_segments(fx, NULL, 0) > 2);
+
+	struct decoded_seen all = {.lg = lg};
+	assert_int_equal(
+	    journal_read_records(j, 0, decoded_collect, &all, err, sizeof err),
+	    0);
+	assert_seqs_up(&all.s, 1, journal_last_seq(j));
+	assert_int_equal(all.undecoded, 4 * 7);
+	assert_int_equal(all.bad, 0);
+	seen_free(&all.s);
+
+	struct decoded_seen some = {.lg = lg, .s = {.stop_at = 300}};
+	assert_int_equal(journal_read_records(j, 150, decoded_collect, &some,
+	                                      err, sizeof err),
+	                 0);
+	assert_seqs_up(&some.s, 151, 450);
+	assert_int_equal(some.undecoded, 2 * 7); /* 201..207, 408..414 */
+	assert_int_equal(some.bad, 0);
+	seen_free(&some.s);
+	journal_close(j);
+	free(lg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1865,6 +1942,7 @@ int main(void)
 	    T(test_reads_naming_services_return_what_a_full_scan_does),
 	    T(test_reads_naming_services_learn_blocks_start_up_left_blind),
 	    T(test_reads_naming_services_skip_exactly_the_bad_ranges),
+	    T(test_read_records_hands_each_record_decoded),
 #undef T
 	};
 

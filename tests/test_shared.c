@@ -1444,6 +1444,32 @@ static void test_repeated_empty_keys_are_found(void **state)
 	unpacked(&p);
 }
 
+/* mp_put_i64 and mp_put_u64 pack one map entry each: the key, then the
+ * value, signed or not. */
+static void test_mp_put_packs_a_key_and_its_number(void **state)
+{
+	(void)state;
+	struct packed p;
+	msgpack_packer pk;
+
+	packing(&p, &pk);
+	msgpack_pack_map(&pk, 3);
+	mp_put_i64(&pk, "since", INT64_MIN);
+	mp_put_i64(&pk, "lvl", 30);
+	mp_put_u64(&pk, "n", UINT64_MAX);
+	msgpack_object o = unpack_packed(&p);
+	const msgpack_object *v = mp_get(&o, "since");
+	assert_non_null(v);
+	assert_int_equal(v->type, MSGPACK_OBJECT_NEGATIVE_INTEGER);
+	assert_true(v->via.i64 == INT64_MIN);
+	uint64_t u = 0;
+	assert_true(mp_get_u64(&o, "lvl", &u));
+	assert_int_equal(u, 30);
+	assert_true(mp_get_u64(&o, "n", &u));
+	assert_true(u == UINT64_MAX);
+	unpacked(&p);
+}
+
 /* A record whose key k appears twice (with valid values each time). */
 static void pack_record_twice(msgpack_sbuffer *sb, const char *k)
 {
@@ -1698,6 +1724,7 @@ int main(void)
 	    cmocka_unit_test(test_record_refuses_repeated_keys),
 	    cmocka_unit_test(test_exit_report_category_is_checked),
 	    cmocka_unit_test(test_repeated_empty_keys_are_found),
+	    cmocka_unit_test(test_mp_put_packs_a_key_and_its_number),
 	    cmocka_unit_test(test_filter_unpack_refuses_a_nul_in_the_pattern),
 	    cmocka_unit_test(test_decoders_refuse_counts_the_bytes_cannot_hold),
 	    cmocka_unit_test(test_frame_detects_flipped_bytes_and_short_tails),

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -188,6 +189,63 @@ static void test_the_logger_is_escaped_too(void **state)
 	sb_free(&b);
 }
 
+/* A library record's line, its time in form (NULL: Python's). */
+static void expect_record_line(const struct textline_time *form,
+                               const char *want)
+{
+	struct strbuf b = {0};
+	logbus_record r = {
+	    .time_ns = 1764000000123456789, /* 2025-11-24 16:00:00 UTC */
+	    .level = LOGBUS_WARNING,
+	    .logger = "app.t",
+	    .service = "svc_t",
+	    .message = "timed",
+	    .message_len = 5,
+	};
+
+	size_t at = textline_format_record(&b, &r, form, false);
+	assert_false(b.failed);
+	assert_string_equal(b.p, want);
+	assert_string_equal(b.p + at, "timed\n");
+	sb_free(&b);
+}
+
+/* The time is written once, in the form asked: Python's (local time,
+ * milliseconds) by default, microseconds, journalctl's short-iso, each in
+ * local time or UTC. */
+static void test_a_record_line_has_its_time_in_the_form_asked(void **state)
+{
+	(void)state;
+	const char *tz = getenv("TZ");
+	char *saved = tz ? strdup(tz) : NULL;
+
+	setenv("TZ", "Asia/Tokyo", 1);
+	tzset();
+	expect_record_line(NULL, "2025-11-25 01:00:00,123 [WARNING] app.t "
+	                         "svc_t: timed\n");
+	expect_record_line(&(struct textline_time){TEXTLINE_TIME_PYTHON, true},
+	                   "2025-11-24 16:00:00,123 [WARNING] app.t svc_t: "
+	                   "timed\n");
+	expect_record_line(
+	    &(struct textline_time){TEXTLINE_TIME_PRECISE, false},
+	    "2025-11-25 01:00:00,123456 [WARNING] app.t svc_t: timed\n");
+	expect_record_line(
+	    &(struct textline_time){TEXTLINE_TIME_PRECISE, true},
+	    "2025-11-24 16:00:00,123456 [WARNING] app.t svc_t: timed\n");
+	expect_record_line(&(struct textline_time){TEXTLINE_TIME_ISO, false},
+	                   "2025-11-25T01:00:00+0900 [WARNING] app.t svc_t: "
+	                   "timed\n");
+	expect_record_line(&(struct textline_time){TEXTLINE_TIME_ISO, true},
+	                   "2025-11-24T16:00:00+0000 [WARNING] app.t svc_t: "
+	                   "timed\n");
+	if (saved)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(saved);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +257,7 @@ int main(void)
 	    cmocka_unit_test(test_a_record_line_carries_the_service),
 	    cmocka_unit_test(test_a_message_cannot_forge_a_record_line),
 	    cmocka_unit_test(test_the_logger_is_escaped_too),
+	    cmocka_unit_test(test_a_record_line_has_its_time_in_the_form_asked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

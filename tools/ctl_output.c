@@ -23,7 +23,6 @@
 #include "logbusctl.h"
 #include "record.h"
 #include "strbuf.h"
-#include "timefmt.h"
 #include "textline.h"
 
 /* Levels from WARNING up stand out on a terminal (journalctl's habit). */
@@ -156,11 +155,10 @@ static void format_verbose(struct strbuf *b, const logbus_record *r, bool raw)
 	verbose_value(b, "message", r->message, r->message_len, raw);
 }
 
-/* A record as format's lines in *b, which it replaces, with the message
- * coloured by level when color; raw: control characters as they are
- * (--all, or cat through a pipe).  LOGBUS_OK or LOGBUS_ENOMEM. */
+/* A record as format's lines in *b, which it replaces (logbusctl.h). */
 int out_format_record(const logbus_record *rec, enum out_format format,
-                      bool color, bool raw, struct strbuf *b)
+                      const struct textline_time *time, bool color, bool raw,
+                      struct strbuf *b)
 {
 	const char *code = color ? level_color(rec->level) : NULL;
 	size_t at = 0;
@@ -176,7 +174,7 @@ int out_format_record(const logbus_record *rec, enum out_format format,
 		b->len = (size_t)len;
 		return LOGBUS_OK;
 	case OUT_TEXT:
-		at = textline_format_record(b, rec, raw);
+		at = textline_format_record(b, rec, time, raw);
 		break;
 	case OUT_CAT:
 		textline_escape(b, rec->message, rec->message_len, "", raw);
@@ -191,35 +189,6 @@ int out_format_record(const logbus_record *rec, enum out_format format,
 	if (code != NULL && !b->failed)
 		color_tail(b, b->len - 1 - at, code);
 	return b->failed ? LOGBUS_ENOMEM : LOGBUS_OK;
-}
-
-/*
- * The time a text line starts with (the library's: Python's layout, local
- * time, milliseconds) in another style: UTC, microseconds or journalctl's
- * short-iso.  A line that does not start with that time stays as it is.
- */
-void out_retime(struct strbuf *b, int64_t ns, enum out_time style, bool utc)
-{
-	char was[TIMEFMT_MAX], now[TIMEFMT_MAX];
-	size_t wlen = timefmt_python(was, sizeof was, ns), nlen;
-
-	if (style == OUT_TIME_ISO)
-		nlen = timefmt_iso(now, sizeof now, ns, utc);
-	else
-		nlen = timefmt_text(now, sizeof now, ns, utc,
-		                    style == OUT_TIME_PRECISE ? 6 : 3);
-	if (b->failed || b->len < wlen || memcmp(b->p, was, wlen) != 0)
-		return;
-	size_t rest = b->len - wlen;
-	if (nlen > wlen) {
-		sb_put(b, now, nlen - wlen); /* room; overwritten below */
-		if (b->failed)
-			return;
-	}
-	memmove(b->p + nlen, b->p + wlen, rest);
-	memcpy(b->p, now, nlen);
-	b->len = nlen + rest;
-	b->p[b->len] = '\0';
 }
 
 static void pretty_newline(struct strbuf *o, int depth)

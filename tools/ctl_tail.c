@@ -35,6 +35,7 @@
 #include "record.h"
 #include "size.h"
 #include "strbuf.h"
+#include "textline.h"
 #include "timefmt.h"
 
 /* A follower asks for records this often, so that it notices Ctrl-C
@@ -60,13 +61,13 @@ struct tail_args {
 	const char *cursor; /* where to start: after_cursor, file_cursor */
 	char file_cursor[CURSOR_TEXT_MAX];
 	bool follow, n_given, n_all, show_cursor, no_color, color;
-	bool reverse, pager_end, utc, quiet;
+	bool reverse, pager_end, quiet;
 	bool all; /* -a: control characters as they are */
 	bool raw; /* what out_format_record is told */
 	int64_t n;
 	enum out_format format;
-	enum out_time time; /* of text lines */
-	bool pretty;        /* json laid out over lines */
+	struct textline_time time; /* of text lines: -o short-*, --utc */
+	bool pretty;               /* json laid out over lines */
 	int timeout_ms;
 	/* instead of reading: --disk-usage, --vacuum-* (-1: not given) */
 	bool disk_usage;
@@ -92,17 +93,17 @@ enum {
 static const struct {
 	const char *name;
 	enum out_format format;
-	enum out_time time;
+	enum textline_time_style time;
 	bool pretty;
 } outputs[] = {
-    {"text", OUT_TEXT, OUT_TIME_TEXT, false},
-    {"short", OUT_TEXT, OUT_TIME_TEXT, false},
-    {"short-precise", OUT_TEXT, OUT_TIME_PRECISE, false},
-    {"short-iso", OUT_TEXT, OUT_TIME_ISO, false},
-    {"json", OUT_JSON, OUT_TIME_TEXT, false},
-    {"json-pretty", OUT_JSON, OUT_TIME_TEXT, true},
-    {"cat", OUT_CAT, OUT_TIME_TEXT, false},
-    {"verbose", OUT_VERBOSE, OUT_TIME_TEXT, false},
+    {"text", OUT_TEXT, TEXTLINE_TIME_PYTHON, false},
+    {"short", OUT_TEXT, TEXTLINE_TIME_PYTHON, false},
+    {"short-precise", OUT_TEXT, TEXTLINE_TIME_PRECISE, false},
+    {"short-iso", OUT_TEXT, TEXTLINE_TIME_ISO, false},
+    {"json", OUT_JSON, TEXTLINE_TIME_PYTHON, false},
+    {"json-pretty", OUT_JSON, TEXTLINE_TIME_PYTHON, true},
+    {"cat", OUT_CAT, TEXTLINE_TIME_PYTHON, false},
+    {"verbose", OUT_VERBOSE, TEXTLINE_TIME_PYTHON, false},
 };
 
 static bool parse_output(const char *s, struct tail_args *a)
@@ -110,7 +111,7 @@ static bool parse_output(const char *s, struct tail_args *a)
 	for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++)
 		if (strcmp(outputs[i].name, s) == 0) {
 			a->format = outputs[i].format;
-			a->time = outputs[i].time;
+			a->time.style = outputs[i].time;
 			a->pretty = outputs[i].pretty;
 			return true;
 		}
@@ -295,7 +296,7 @@ static int tail_parse(int argc, char **argv, struct tail_args *a)
 		case OPT_NO_PAGER:
 			break; /* we never page */
 		case OPT_UTC:
-			a->utc = true;
+			a->time.utc = true;
 			break;
 		case 'q':
 			a->quiet = true;
@@ -455,12 +456,11 @@ static int tail_keep(const struct tail_args *a, const logbus_record *rec)
 static int tail_format(const logbus_record *rec, const struct tail_args *a,
                        struct strbuf *b)
 {
-	int rc = out_format_record(rec, a->format, a->color, a->raw, b);
+	int rc =
+	    out_format_record(rec, a->format, &a->time, a->color, a->raw, b);
 
 	if (rc != LOGBUS_OK)
 		return rc;
-	if (a->format == OUT_TEXT && (a->utc || a->time != OUT_TIME_TEXT))
-		out_retime(b, rec->time_ns, a->time, a->utc);
 	if (a->pretty)
 		return out_json_pretty(b);
 	return b->failed ? LOGBUS_ENOMEM : LOGBUS_OK;

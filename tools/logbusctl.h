@@ -160,22 +160,18 @@ enum out_result out_flush(void);
 /* How tail -o writes a record. */
 enum out_format { OUT_TEXT, OUT_JSON, OUT_CAT, OUT_VERBOSE };
 
-/* A record as format's lines in *b, which it replaces, with the message
- * coloured by level when color; raw: control characters as they are
- * (--all, or cat through a pipe).  LOGBUS_OK or LOGBUS_ENOMEM. */
+struct textline_time;
+
+/* A record as format's lines in *b, which it replaces, text lines with
+ * their time in time's form (textline.h), the message coloured by level
+ * when color; raw: control characters as they are (--all, or cat through
+ * a pipe).  LOGBUS_OK or LOGBUS_ENOMEM. */
 int out_format_record(const logbus_record *rec, enum out_format format,
-                      bool color, bool raw, struct strbuf *b);
+                      const struct textline_time *time, bool color, bool raw,
+                      struct strbuf *b);
 
 /* "2026-11-22 10:00:00", local time. */
 void local_time_text(int64_t ns, char *buf, size_t len);
-
-/* How a text line's time reads: Python's (milliseconds), with
- * microseconds (-o short-precise), or journalctl's short-iso. */
-enum out_time { OUT_TIME_TEXT, OUT_TIME_PRECISE, OUT_TIME_ISO };
-
-/* Replace the time a text line in *b starts with (out_format_record's:
- * local, milliseconds) by the record's time ns in style, in UTC if utc. */
-void out_retime(struct strbuf *b, int64_t ns, enum out_time style, bool utc);
 
 /* A JSON line in *b laid out as journalctl -o json-pretty does: a key
  * per line, indented.  LOGBUS_OK or LOGBUS_ENOMEM. */
