@@ -70,6 +70,11 @@ struct endpoint {
 	dev_t reclaim_dev;
 	ino_t reclaim_ino;
 	ev_tstamp reclaim_at;
+	/* requests refused before they were one: not msgpack, cut short,
+	 * nested too deep (the loop's count) */
+	uint64_t bad_requests;
+	/* nng's counts of listeners a re-listen closed (endpoint_refusals) */
+	uint64_t bad_frames_before, timeouts_before;
 	/* connected pipes, for stats (the probe's own pipe not counted) */
 	atomic_int_fast64_t pipes;
 	atomic_uint_fast32_t self_pipe; /* id of the probe's pipe, or 0 */
@@ -96,5 +101,20 @@ int endpoint_drain(struct endpoint *ep, int max);
 void endpoint_probe_start(struct endpoint *ep);
 void endpoint_probe_check(struct endpoint *ep);
 void endpoint_close(struct endpoint *ep);
+
+/* What a socket refused before it was a request, since the start. */
+struct endpoint_refusals {
+	uint64_t bad_requests; /* answered bad_request: not a request */
+	/* Counted by nng, which closes the connection: bytes that are not
+	 * SP (a bad handshake, a frame of no known type), and handshakes
+	 * not finished within nng's 10 s.  nng counts one only when its
+	 * listener is waiting for a connection, not in the 100 ms it pauses
+	 * after an error: a storm of them is undercounted. */
+	uint64_t bad_frames;
+	uint64_t handshake_timeouts;
+};
+/* The refusals of each of the n endpoints, into out[0..n-1]. */
+void endpoint_refusals(struct endpoint *const *eps, size_t n,
+                       struct endpoint_refusals *out);
 
 #endif

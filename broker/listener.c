@@ -594,11 +594,73 @@ static void reclaim(struct endpoint *ep)
 	ep->reclaim_fd = -1;
 }
 
+/*
+ * What nng refused on a listener: its statistics "proto" and "timeout"
+ * (core/listener.c).  nng's snapshot holds every pipe's statistics too, so
+ * it is taken once for all the endpoints asked about.  The listener's
+ * scope is found by its "id" child: nng 1.5.2's nng_stat_find_listener
+ * returns the first listener of any socket (its search recurses through
+ * nng_stat_find, by name only).
+ */
+static nng_stat *find_listener(nng_stat *st, int id)
+{
+	if (nng_stat_type(st) != NNG_STAT_SCOPE)
+		return NULL;
+	if (strcmp(nng_stat_name(st), "listener") == 0) {
+		nng_stat *i = nng_stat_find(st, "id");
+		return i && nng_stat_value(i) == (uint64_t)id ? st : NULL;
+	}
+	for (nng_stat *c = nng_stat_child(st); c; c = nng_stat_next(c)) {
+		nng_stat *l = find_listener(c, id);
+		if (l)
+			return l;
+	}
+	return NULL;
+}
+
+static void listener_counts(nng_stat *root, nng_listener l, uint64_t *proto,
+                            uint64_t *timeouts)
+{
+	nng_stat *ls = root ? find_listener(root, nng_listener_id(l)) : NULL;
+	nng_stat *p = ls ? nng_stat_find(ls, "proto") : NULL;
+	nng_stat *t = ls ? nng_stat_find(ls, "timeout") : NULL;
+
+	*proto = p ? nng_stat_value(p) : 0;
+	*timeouts = t ? nng_stat_value(t) : 0;
+}
+
+void endpoint_refusals(struct endpoint *const *eps, size_t n,
+                       struct endpoint_refusals *out)
+{
+	nng_stat *root = NULL;
+
+	if (nng_stats_get(&root) != 0)
+		root = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct endpoint *ep = eps[i];
+		uint64_t proto = 0, timeouts = 0;
+		if (ep->listening)
+			listener_counts(root, ep->listener, &proto, &timeouts);
+		out[i].bad_requests = ep->bad_requests;
+		out[i].bad_frames = ep->bad_frames_before + proto;
+		out[i].handshake_timeouts = ep->timeouts_before + timeouts;
+	}
+	if (root)
+		nng_stats_free(root);
+}
+
 /* The listener is dead (bug #1518): close it and listen again on the same
  * path (the verified recipe); what nng keeps of it is closed later. */
 static void relisten(struct endpoint *ep)
 {
 	char err[256];
+	struct endpoint_refusals was;
+	struct endpoint *self = ep;
+
+	/* its counts go with it: kept */
+	endpoint_refusals(&self, 1, &was);
+	ep->bad_frames_before = was.bad_frames;
+	ep->timeouts_before = was.handshake_timeouts;
 
 	if (ep->nreclaim > 0) /* the last one's, early rather than never */
 		reclaim(ep);

@@ -215,6 +215,22 @@ void reply_error_with(struct endpoint *ep, nng_msg *req, const char *code,
 	va_end(ap);
 }
 
+/* Why a request's bytes are not a request, from msgpack-c's verdict. */
+static const char *undecodable(msgpack_unpack_return ur)
+{
+	switch (ur) {
+	case MSGPACK_UNPACK_CONTINUE:
+		return "request is cut short: its msgpack ends early";
+	case MSGPACK_UNPACK_NOMEM_ERROR: /* its fixed stack, in practice */
+		return "request is nested deeper than 32 levels (msgpack-c's "
+		       "limit)";
+	case MSGPACK_UNPACK_EXTRA_BYTES:
+		return "request has bytes after its msgpack map";
+	default:
+		return "request is not a msgpack map";
+	}
+}
+
 void request_dispatch(struct endpoint *ep, nng_msg *msg)
 {
 	struct broker *b = ep->b;
@@ -224,10 +240,10 @@ void request_dispatch(struct endpoint *ep, nng_msg *msg)
 	const char *op;
 	const msgpack_object *twice;
 
+	msgpack_unpack_return ur = mp_unpack(
+	    nng_msg_body(msg), nng_msg_len(msg), &off, &b->req_zone, &req);
 	bool decoded =
-	    mp_unpack(nng_msg_body(msg), nng_msg_len(msg), &off, &b->req_zone,
-	              &req) == MSGPACK_UNPACK_SUCCESS &&
-	    req.type == MSGPACK_OBJECT_MAP;
+	    ur == MSGPACK_UNPACK_SUCCESS && req.type == MSGPACK_OBJECT_MAP;
 	enum unread_verdict v = UNREAD_SERVE;
 	char why[256];
 
@@ -244,8 +260,8 @@ void request_dispatch(struct endpoint *ep, nng_msg *msg)
 	if (v == UNREAD_CLOSE || v == UNREAD_GONE) {
 		/* no reply: the connection is closed, or going */
 	} else if (!decoded) {
-		reply_error(ep, msg, ERR_BAD_REQUEST,
-		            "request is not a msgpack map");
+		ep->bad_requests++;
+		reply_error(ep, msg, ERR_BAD_REQUEST, "%s", undecodable(ur));
 	} else if (req.via.map.size > REQUEST_KEYS_MAX) {
 		reply_error(ep, msg, ERR_BAD_REQUEST,
 		            "request has %u keys, more than %d",

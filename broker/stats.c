@@ -126,6 +126,35 @@ static uint64_t pipes(const struct endpoint *ep)
 	return n > 0 ? (uint64_t)n : 0;
 }
 
+/* "sockets": what each socket refused before it was a request
+ * (endpoint.h); the connections nng closed are also counted among the
+ * refusals, as "bad_frame" and "handshake_timeout" (rej, summed). */
+static void pack_sockets(struct broker *b, msgpack_packer *pk,
+                         struct endpoint_refusals *sum)
+{
+	struct endpoint *const eps[3] = {&b->ingest, &b->query, &b->live};
+	struct endpoint_refusals *r = b->rate.wire;
+
+	if (b->rate.wire_at == 0 || ev_now(b->loop) - b->rate.wire_at >= 1.) {
+		endpoint_refusals(eps, 3, r);
+		b->rate.wire_at = ev_now(b->loop);
+	}
+	for (int i = 0; i < 3; i++) /* the loop's own count is never late */
+		r[i].bad_requests = eps[i]->bad_requests;
+	memset(sum, 0, sizeof *sum);
+	mp_pack_key(pk, "sockets");
+	msgpack_pack_map(pk, 3);
+	for (int i = 0; i < 3; i++) {
+		mp_pack_key(pk, eps[i]->name);
+		msgpack_pack_map(pk, 3);
+		mp_put_u64(pk, "bad_requests", r[i].bad_requests);
+		mp_put_u64(pk, "bad_frames", r[i].bad_frames);
+		mp_put_u64(pk, "handshake_timeouts", r[i].handshake_timeouts);
+		sum->bad_frames += r[i].bad_frames;
+		sum->handshake_timeouts += r[i].handshake_timeouts;
+	}
+}
+
 void stats_pack_routes(struct broker *b, msgpack_packer *pk)
 {
 	struct routes_stats rs;
@@ -166,7 +195,7 @@ void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	                         : js.last_fsync_ns;
 	int64_t up = timefmt_mono_ns() - b->rate.started_mono_ns;
 
-	reply_begin(b, &pk, 36);
+	reply_begin(b, &pk, 37);
 	mp_pack_key(&pk, "version");
 	mp_pack_key(&pk, LOGBUS_VERSION);
 	mp_put_u64(&pk, "pid", (uint64_t)getpid());
@@ -178,10 +207,14 @@ void stats_op(struct endpoint *ep, nng_msg *msg, const msgpack_object *req,
 	mp_put_u64(&pk, "received_bytes", st->bytes_received);
 	mp_put_u64(&pk, "committed", st->records_committed);
 	mp_put_u64(&pk, "committed_bytes", st->bytes_committed);
+	struct endpoint_refusals wire;
+	pack_sockets(b, &pk, &wire);
 	mp_pack_key(&pk, "rejected");
-	msgpack_pack_map(&pk, REJ_COUNT);
+	msgpack_pack_map(&pk, REJ_COUNT + 2);
 	for (int i = 0; i < REJ_COUNT; i++)
 		mp_put_u64(&pk, reject_names[i], st->rejected[i]);
+	mp_put_u64(&pk, "bad_frame", wire.bad_frames);
+	mp_put_u64(&pk, "handshake_timeout", wire.handshake_timeouts);
 	mp_put_u64(&pk, "rate_limited", st->rate_limited);
 	mp_put_u64(&pk, "client_dropped", st->client_dropped);
 	mp_put_u64(&pk, "batches", st->batches);

@@ -18,6 +18,8 @@
 #include <msgpack.h>
 #include <nng/nng.h>
 
+#include "endpoint.h"
+
 #define STATS_WINDOW       60   /* seconds of the longer average */
 #define STATS_SERVICES_MAX 5000 /* services in one "services" reply */
 
@@ -28,6 +30,11 @@ struct stats_rate {
 	ev_tstamp at[STATS_WINDOW + 1];
 	unsigned head, ticks;
 	int64_t started_mono_ns; /* for the uptime */
+	/* nng's counts of refused connections (endpoint_refusals): its
+	 * snapshot copies every pipe's statistics, so it is taken at most
+	 * once a second, whoever asks how often */
+	struct endpoint_refusals wire[3];
+	ev_tstamp wire_at;
 };
 
 struct broker;

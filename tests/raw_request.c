@@ -7,11 +7,17 @@
  */
 #include "raw_request.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -110,4 +116,131 @@ void raw_pack_bin(msgpack_packer *pk, const void *p, size_t len)
 {
 	msgpack_pack_bin(pk, len);
 	msgpack_pack_bin_body(pk, p, len);
+}
+
+/* ---- SP over ipc by hand ---- */
+
+static void put_be(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static uint64_t get_be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+ssize_t raw_sp_read(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return 0;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int raw_sp_write(int fd, const void *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n =
+		    send(fd, (const char *)buf + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+int raw_sp_connect(const char *run_dir, const char *sock, int proto)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = RAW_SP_MS / 1000};
+	/* rep0 answers req0, pub0 answers sub0 */
+	const unsigned char ours[8] = {0, 'S', 'P', 0, 0, (unsigned char)proto,
+	                               0, 0};
+	const unsigned char want[8] = {
+	    0, 'S', 'P',
+	    0, 0,   (unsigned char)(proto == RAW_SP_REQ0 ? 0x31 : 0x20),
+	    0, 0};
+	unsigned char peer[8];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+	assert_int_equal(
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
+	int n =
+	    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", run_dir, sock);
+	assert_true(n > 0 && (size_t)n < sizeof sa.sun_path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		fail_msg("connect %s: %s", sa.sun_path, strerror(errno));
+	if (proto == 0)
+		return fd;
+	assert_int_equal(raw_sp_write(fd, ours, sizeof ours), 0);
+	assert_int_equal(raw_sp_read(fd, peer, sizeof peer), sizeof peer);
+	assert_memory_equal(peer, want, sizeof want);
+	return fd;
+}
+
+void raw_sp_frame_head(unsigned char h[9], uint64_t len)
+{
+	h[0] = 1;
+	put_be(h + 1, len, 8);
+}
+
+int raw_sp_send(int fd, uint32_t id, const void *body, size_t len)
+{
+	unsigned char *m = malloc(13 + len);
+
+	assert_non_null(m);
+	raw_sp_frame_head(m, 4 + (uint64_t)len);
+	put_be(m + 9, id | 0x80000000u, 4);
+	memcpy(m + 13, body, len);
+	int rv = raw_sp_write(fd, m, 13 + len);
+	int saved = errno;
+	free(m);
+	errno = saved;
+	return rv;
+}
+
+int raw_sp_recv(int fd, uint32_t id, struct raw_reply *rep)
+{
+	unsigned char head[9];
+	ssize_t n = raw_sp_read(fd, head, sizeof head);
+
+	memset(rep, 0, sizeof *rep);
+	if (n <= 0)
+		return n == 0 || errno == ECONNRESET ? 0 : -1;
+	assert_int_equal(head[0], 1);
+	uint64_t len = get_be(head + 1, 8);
+	assert_true(len >= 4 && len < 64 * 1024 * 1024);
+	assert_int_equal(nng_msg_alloc(&rep->msg, (size_t)len), 0);
+	msgpack_zone_init(&rep->zone, 4096);
+	unsigned char *body = nng_msg_body(rep->msg);
+	assert_int_equal(raw_sp_read(fd, body, (size_t)len), (ssize_t)len);
+	assert_int_equal(get_be(body, 4), id | 0x80000000u);
+	assert_int_equal(nng_msg_trim(rep->msg, 4), 0);
+	size_t off = 0;
+	assert_int_equal(msgpack_unpack(nng_msg_body(rep->msg),
+	                                nng_msg_len(rep->msg), &off, &rep->zone,
+	                                &rep->o),
+	                 MSGPACK_UNPACK_SUCCESS);
+	return 1;
 }

@@ -8,7 +8,7 @@
  * that the broker's gate is tested with inputs the library would never
  * produce.  The one
  * message over the broker's receive limit goes over a plain Unix socket
- * speaking SP by hand (see sp_connect: nng 1.5.2 can hang closing a req0
+ * speaking SP by hand (raw_sp_connect: nng 1.5.2 can hang closing a req0
  * socket whose pipe was dropped for that).
  *
  * Each test starts with a few records published and acknowledged through
@@ -46,10 +46,9 @@
 #include "raw_request.h"
 #include "record.h"
 
-#define SERVICE     "badinput"
-#define LOGGER      "test.bad_input"
-#define N_ACKED     20
-#define RAW_RECV_MS 5000
+#define SERVICE "badinput"
+#define LOGGER  "test.bad_input"
+#define N_ACKED 20
 /* The broker writes its own events ("journal ...: empty", "serving ...",
  * "query: ..." errors, warnings) into the journal as records of this
  * service, between the tests' records. */
@@ -830,139 +829,6 @@ test_bad_records_are_refused_and_the_rest_of_the_batch_committed(void **state)
 	rec_list_free(&now);
 }
 
-/* ---- speaking SP over ipc by hand ---- */
-
-/*
- * For the one request nng's own req0 cannot send safely: a message over the
- * broker's receive limit.  With nng 1.5.2, nng_close() of a req0 socket
- * whose pipe the peer dropped for that reason sometimes never returns (a
- * deadlock inside nng: the test hung in nng_close about once in a hundred
- * runs under load).  The SP-over-ipc wire format is small: an 8-byte
- * handshake {0,'S','P',0, protocol (u16 BE), 0, 0} each way, then messages
- * framed as type 1, u64 BE length, and the message; a req0 message starts
- * with a 4-byte request id that has its top bit set.
- */
-#define SP_REQ0 0x30
-#define SP_REP0 0x31
-
-static void put_be(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint64_t get_be(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-/* Read exactly len bytes: len, 0 at end of stream, -1 with errno. */
-static ssize_t read_full(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = read(fd, (char *)buf + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			return 0;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
-static int send_full(int fd, const void *buf, size_t len)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t n =
-		    send(fd, (const char *)buf + off, len - off, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
-/* Connect to a broker socket and do the SP handshake as a req0 peer. */
-static int sp_connect(const char *run_dir, const char *sock)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct timeval tv = {.tv_sec = RAW_RECV_MS / 1000};
-	const unsigned char ours[8] = {0, 'S', 'P', 0, 0, SP_REQ0, 0, 0};
-	const unsigned char want[8] = {0, 'S', 'P', 0, 0, SP_REP0, 0, 0};
-	unsigned char peer[8];
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
-	assert_int_equal(
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", run_dir, sock);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-		fail_msg("connect %s: %s", sa.sun_path, strerror(errno));
-	assert_int_equal(send_full(fd, ours, sizeof ours), 0);
-	assert_int_equal(read_full(fd, peer, sizeof peer), sizeof peer);
-	assert_memory_equal(peer, want, sizeof want);
-	return fd;
-}
-
-/* Send one request (request id id); -1 with errno when the peer went
- * away while it was being written. */
-static int sp_send(int fd, uint32_t id, const void *body, size_t len)
-{
-	unsigned char *m = malloc(13 + len);
-
-	assert_non_null(m);
-	m[0] = 1;
-	put_be(m + 1, 4 + (uint64_t)len, 8);
-	put_be(m + 9, id | 0x80000000u, 4);
-	memcpy(m + 13, body, len);
-	int rv = send_full(fd, m, 13 + len);
-	int saved = errno;
-	free(m);
-	errno = saved;
-	return rv;
-}
-
-/* Receive the reply to request id into *rep.  Returns 1 with a reply, 0
- * when the broker closed the connection, -1 with errno (EAGAIN: no reply
- * within RAW_RECV_MS). */
-static int sp_recv(int fd, uint32_t id, struct raw_reply *rep)
-{
-	unsigned char head[9];
-	ssize_t n = read_full(fd, head, sizeof head);
-
-	memset(rep, 0, sizeof *rep);
-	if (n <= 0)
-		return n == 0 || errno == ECONNRESET ? 0 : -1;
-	assert_int_equal(head[0], 1);
-	uint64_t len = get_be(head + 1, 8);
-	assert_true(len >= 4 && len < 64 * 1024 * 1024);
-	assert_int_equal(nng_msg_alloc(&rep->msg, (size_t)len), 0);
-	msgpack_zone_init(&rep->zone, 4096);
-	unsigned char *body = nng_msg_body(rep->msg);
-	assert_int_equal(read_full(fd, body, (size_t)len), (ssize_t)len);
-	assert_int_equal(get_be(body, 4), id | 0x80000000u);
-	assert_int_equal(nng_msg_trim(rep->msg, 4), 0);
-	size_t off = 0;
-	assert_int_equal(msgpack_unpack(nng_msg_body(rep->msg),
-	                                nng_msg_len(rep->msg), &off, &rep->zone,
-	                                &rep->o),
-	                 MSGPACK_UNPACK_SUCCESS);
-	return 1;
-}
-
 static void
 test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 {
@@ -980,10 +846,10 @@ test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 	msgpack_pack_map(&m.pk, 1);
 	mp_pack_key(&m.pk, "op");
 	mp_pack_key(&m.pk, "frobnicate");
-	fd = sp_connect(f->b->run_dir, SOCK_INGEST);
-	assert_int_equal(sp_send(fd, 1, m.sb.data, m.sb.size), 0);
+	fd = raw_sp_connect(f->b->run_dir, SOCK_INGEST, RAW_SP_REQ0);
+	assert_int_equal(raw_sp_send(fd, 1, m.sb.data, m.sb.size), 0);
 	mp_end(&m);
-	assert_int_equal(sp_recv(fd, 1, &r), 1);
+	assert_int_equal(raw_sp_recv(fd, 1, &r), 1);
 	assert_refused(&r, ERR_UNKNOWN_OP);
 	raw_reply_free(&r);
 	close(fd);
@@ -996,12 +862,12 @@ test_message_over_receive_limit_drops_pipe_and_others_go_on(void **state)
 	raw_pack_bin(&m.pk, blob, big);
 	free(blob);
 	assert_true(m.sb.size > INGEST_RECV_MAX);
-	fd = sp_connect(f->b->run_dir, SOCK_INGEST);
-	rv = sp_send(fd, 2, m.sb.data, m.sb.size);
+	fd = raw_sp_connect(f->b->run_dir, SOCK_INGEST, RAW_SP_REQ0);
+	rv = raw_sp_send(fd, 2, m.sb.data, m.sb.size);
 	print_message("  oversized request: sending it %s\n",
 	              rv == 0 ? "completed" : strerror(errno));
 	mp_end(&m);
-	rv = sp_recv(fd, 2, &r);
+	rv = raw_sp_recv(fd, 2, &r);
 	close(fd);
 	if (rv == 1) {
 		raw_reply_free(&r);
