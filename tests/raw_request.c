@@ -66,7 +66,7 @@ void raw_reply_free(struct raw_reply *rep)
 	memset(rep, 0, sizeof *rep);
 }
 
-void raw_info(const char *run_dir, struct raw_reply *rep)
+void raw_op(const char *run_dir, const char *op, struct raw_reply *rep)
 {
 	char url[400];
 	msgpack_sbuffer sb;
@@ -77,9 +77,26 @@ void raw_info(const char *run_dir, struct raw_reply *rep)
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 1);
 	mp_pack_key(&pk, "op");
-	mp_pack_key(&pk, OP_INFO);
+	mp_pack_key(&pk, op);
 	raw_call(url, sb.data, sb.size, rep);
 	msgpack_sbuffer_destroy(&sb);
+}
+
+void raw_info(const char *run_dir, struct raw_reply *rep)
+{
+	raw_op(run_dir, OP_INFO, rep);
+}
+
+uint64_t raw_stat(const char *run_dir, const char *key)
+{
+	struct raw_reply r;
+	uint64_t n = 0;
+
+	raw_op(run_dir, OP_STATS, &r);
+	if (!mp_get_u64(&r.o, key, &n))
+		fail_msg("stats: no \"%s\"", key);
+	raw_reply_free(&r);
+	return n;
 }
 
 char *raw_str(const msgpack_object *map, const char *key, char *buf, size_t len)

@@ -30,8 +30,14 @@ void raw_call(const char *url, const void *body, size_t len,
               struct raw_reply *rep);
 void raw_reply_free(struct raw_reply *rep);
 
-/* The broker's "info" reply, from the query socket of run_dir. */
+/* The reply to {"op": op} (OP_INFO, OP_STATS...) from the query socket
+ * of run_dir. */
+void raw_op(const char *run_dir, const char *op, struct raw_reply *rep);
+/* The broker's "info" reply. */
 void raw_info(const char *run_dir, struct raw_reply *rep);
+/* One top-level counter of the broker's "stats" reply (PROTOCOL.md);
+ * fails the test when it is missing. */
+uint64_t raw_stat(const char *run_dir, const char *key);
 
 /* The string (or bin) under key as text in buf, or "(no <key>)". */
 char *raw_str(const msgpack_object *map, const char *key, char *buf,

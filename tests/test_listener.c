@@ -112,30 +112,6 @@ static int open_files(pid_t pid)
 	return n;
 }
 
-/* One counter of the broker's "stats" reply (PROTOCOL.md). */
-static uint64_t broker_stat(const struct broker_proc *b, const char *key)
-{
-	char url[512];
-	struct raw_reply r;
-	uint64_t n = UINT64_MAX;
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-
-	assert_non_null(
-	    paths_socket_url(url, sizeof url, b->run_dir, SOCK_QUERY));
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 1);
-	mp_pack_key(&pk, "op");
-	mp_pack_key(&pk, OP_STATS);
-	raw_call(url, sb.data, sb.size, &r);
-	msgpack_sbuffer_destroy(&sb);
-	if (!mp_get_u64(&r.o, key, &n))
-		fail_msg("stats: no \"%s\"", key);
-	raw_reply_free(&r);
-	return n;
-}
-
 /* A new publisher logs one record and has it acknowledged; returns the
  * seconds it took, or fails. */
 static double publish_one(const struct broker_proc *b, const char *svc,
@@ -236,7 +212,7 @@ static void test_open_files_stay_flat_over_many_relistens(void **state)
 	struct settled s = {.b = b, .limit = before + FD_SLACK};
 	bool flat = harness_wait(open_files_settled, &s, HARNESS_WAIT_MS);
 	double took = publish_one(b, "after", HARNESS_WAIT_MS);
-	uint64_t relistens = broker_stat(b, "relistens");
+	uint64_t relistens = raw_stat(b->run_dir, "relistens");
 	print_message("  %d cycles: open files %d before, at most %d during, "
 	              "%d after; %llu re-listens; a publisher after it in "
 	              "%.3f s\n",
@@ -296,7 +272,7 @@ static void test_clients_get_through_a_storm_within_a_bound(void **state)
 	}
 	atomic_store(&st.stop, true);
 	pthread_join(th, NULL);
-	uint64_t relistens = broker_stat(b, "relistens");
+	uint64_t relistens = raw_stat(b->run_dir, "relistens");
 	print_message("  %d clients during the storm: worst %.3f s, mean "
 	              "%.3f s; %llu re-listens\n",
 	              n, worst, sum / n, (unsigned long long)relistens);
@@ -398,7 +374,7 @@ static void test_busy_loop_is_not_taken_for_a_dead_listener(void **state)
 	char *err = files_slurp(b->stderr_path, NULL);
 	bool said = err != NULL && strstr(err + from, "#1518") != NULL;
 	free(err);
-	uint64_t relistens = broker_stat(b, "relistens");
+	uint64_t relistens = raw_stat(b->run_dir, "relistens");
 	print_message("  %d records of %d KiB from %d publishers in %.0f s; "
 	              "%zu records of the broker's own, %zu about #1518; "
 	              "%llu re-listens\n",

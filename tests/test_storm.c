@@ -119,44 +119,13 @@ static bool follower_saw(void *arg)
 	return saw;
 }
 
-/* ---- the broker's stats ---- */
-
-static void stats_call(const struct broker_proc *b, struct raw_reply *r)
-{
-	char url[512];
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-
-	assert_non_null(
-	    paths_socket_url(url, sizeof url, b->run_dir, SOCK_QUERY));
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 1);
-	mp_pack_key(&pk, "op");
-	mp_pack_key(&pk, OP_STATS);
-	raw_call(url, sb.data, sb.size, r);
-	msgpack_sbuffer_destroy(&sb);
-}
-
-static uint64_t stat_u64(const struct broker_proc *b, const char *key)
-{
-	struct raw_reply r;
-	uint64_t n = 0;
-
-	stats_call(b, &r);
-	if (!mp_get_u64(&r.o, key, &n))
-		fail_msg("stats: no \"%s\"", key);
-	raw_reply_free(&r);
-	return n;
-}
-
 /* One socket's counter: "sockets" -> name -> key. */
 static uint64_t socket_stat(const struct broker_proc *b, int s, const char *key)
 {
 	struct raw_reply r;
 	uint64_t n = 0;
 
-	stats_call(b, &r);
+	raw_op(b->run_dir, OP_STATS, &r);
 	const msgpack_object *all = mp_get(&r.o, "sockets");
 	const msgpack_object *one = mp_get(all, names[s]);
 	if (one == NULL || !mp_get_u64(one, key, &n))
@@ -220,7 +189,7 @@ static void answer_all(const struct broker_proc *b, struct follower *f,
 	double t2 = now_ms();
 	assert_int_equal(logbus_publisher_close(p, 5000), LOGBUS_OK);
 	double t3 = now_ms();
-	(void)stat_u64(b, "committed");
+	(void)raw_stat(b->run_dir, "committed");
 	a->publish_ms = t1 - t0;
 	a->live_ms = t2 - t1;
 	a->query_ms = now_ms() - t3;
@@ -265,9 +234,9 @@ struct pipes_arg {
 static bool pipes_reached(void *arg)
 {
 	struct pipes_arg *a = arg;
-	uint64_t pub = stat_u64(a->b, "publishers");
-	uint64_t rd = stat_u64(a->b, "readers");
-	uint64_t sub = stat_u64(a->b, "subscribers");
+	uint64_t pub = raw_stat(a->b->run_dir, "publishers");
+	uint64_t rd = raw_stat(a->b->run_dir, "readers");
+	uint64_t sub = raw_stat(a->b->run_dir, "subscribers");
 	if (a->at_most)
 		return pub <= a->at_most && rd <= a->at_most &&
 		       sub <= a->at_most;
@@ -305,7 +274,7 @@ test_a_thousand_idle_connections_per_socket_leave_it_answering(void **state)
 	follower_open(&f, b);
 	answer_all(b, &f, &probe, &a);
 	assert_answers("before", &a);
-	uint64_t rss_before = stat_u64(b, "rss");
+	uint64_t rss_before = raw_stat(b->run_dir, "rss");
 
 	/* SP-level: one nng socket per broker socket, a dialer per
 	 * connection; wait until the broker counts every pipe. */
@@ -321,12 +290,13 @@ test_a_thousand_idle_connections_per_socket_leave_it_answering(void **state)
 	}
 	struct pipes_arg up = {.b = b, .at_least = IDLE_N};
 	if (!harness_wait(pipes_reached, &up, 4 * harness_wait_ms()))
-		fail_msg("the broker counts %llu publishers, %llu readers, "
-		         "%llu subscribers; %d of each expected",
-		         (unsigned long long)stat_u64(b, "publishers"),
-		         (unsigned long long)stat_u64(b, "readers"),
-		         (unsigned long long)stat_u64(b, "subscribers"),
-		         IDLE_N);
+		fail_msg(
+		    "the broker counts %llu publishers, %llu readers, "
+		    "%llu subscribers; %d of each expected",
+		    (unsigned long long)raw_stat(b->run_dir, "publishers"),
+		    (unsigned long long)raw_stat(b->run_dir, "readers"),
+		    (unsigned long long)raw_stat(b->run_dir, "subscribers"),
+		    IDLE_N);
 	/* Below SP: the broker's half of the handshake read, ours never
 	 * sent. */
 	unsigned char hdr[8];
@@ -338,7 +308,7 @@ test_a_thousand_idle_connections_per_socket_leave_it_answering(void **state)
 			    sizeof hdr);
 		}
 	double held_at = now_ms();
-	uint64_t rss_held = stat_u64(b, "rss");
+	uint64_t rss_held = raw_stat(b->run_dir, "rss");
 	answer_all(b, &f, &probe, &a);
 	assert_answers("6,000 idle connections held", &a);
 	print_message("  broker RSS %.1f MiB before, %.1f MiB with %d idle "
