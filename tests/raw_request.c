@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "logbus/logbus.h"
 #include "paths.h"
 #include "proto.h"
 
@@ -110,4 +111,23 @@ void raw_pack_bin(msgpack_packer *pk, const void *p, size_t len)
 {
 	msgpack_pack_bin(pk, len);
 	msgpack_pack_bin_body(pk, p, len);
+}
+
+void raw_record(msgpack_sbuffer *out, const char *svc, const char *msg)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(out);
+	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 5);
+	mp_pack_key(&pk, "t");
+	msgpack_pack_int64(&pk, 1700000000000000000LL);
+	mp_pack_key(&pk, "v");
+	msgpack_pack_int(&pk, LOGBUS_INFO);
+	mp_pack_key(&pk, "s");
+	mp_pack_key(&pk, svc);
+	mp_pack_key(&pk, "n");
+	mp_pack_key(&pk, "x");
+	mp_pack_key(&pk, "m");
+	mp_pack_key(&pk, msg);
 }
