@@ -543,9 +543,11 @@ static int open_journal(struct broker *b)
 	    .max_age_s = b->cfg.max_age_s,
 	    .max_record = LOGBUS_RECORD_MAX,
 	    .on_batch = ingest_on_journal_batch,
-	    /* a resend after a crash is known if its batch is in the last
+	    /* without a sessions file (a journal of an older logbusd), a
+	     * resend after a crash is known if its batch is in the last
 	     * 128 MiB of the journal (two default segments) */
 	    .replay_bytes = 128ull << 20,
+	    .each_batch = ingest_each_journal_batch,
 	    .arg = b,
 	    .sync_async = syncer_submit,
 	    .release_async = syncer_release,

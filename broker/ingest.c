@@ -71,6 +71,36 @@ void ingest_on_journal_batch(void *arg, const struct frame_batch *fb)
 	                fb->session, &sb);
 }
 
+struct emit_ctx {
+	void (*emit)(void *ctx, const struct frame_batch *b);
+	void *ctx;
+};
+
+static void emit_session(void *arg, uint32_t uid, uint64_t session,
+                         const struct session_batch *sb)
+{
+	const struct emit_ctx *e = arg;
+	struct frame_batch fb = {
+	    .count = sb->count,
+	    .session = session,
+	    .batch = sb->batch,
+	    .first_seq = sb->first_seq,
+	    .uid = uid == SESSIONS_UID_UNKNOWN ? 0 : uid,
+	    .has_uid = uid != SESSIONS_UID_UNKNOWN,
+	};
+	e->emit(e->ctx, &fb);
+}
+
+void ingest_each_journal_batch(
+    void *arg, void (*emit)(void *ctx, const struct frame_batch *b), void *ctx)
+{
+	struct broker *b = arg;
+	struct emit_ctx e = {emit, ctx};
+
+	if (b->sessions != NULL)
+		sessions_each(b->sessions, emit_session, &e);
+}
+
 struct reject {
 	uint32_t index;
 	const char *code;

@@ -19,6 +19,10 @@ extern const struct request_op ingest_ops[];
 
 /* The journal's on_batch hook that refills the dedup table at start. */
 void ingest_on_journal_batch(void *arg, const struct frame_batch *fb);
+/* The journal's each_batch hook: the dedup table's entries as batch
+ * markers, for its sessions file. */
+void ingest_each_journal_batch(
+    void *arg, void (*emit)(void *ctx, const struct frame_batch *b), void *ctx);
 
 /* Append bt as batch number bn of session to the journal (bt->first_seq
  * is set) and count it as committed.  0, or -1 with err. */

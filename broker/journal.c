@@ -288,6 +288,9 @@ static int journal_rotate(struct journal *j, char *err, size_t errlen)
 		journal_sync_later(j);
 	else if (j->dirty && active_sync(j, err, errlen))
 		return -1;
+	/* The sealed segments' markers, as the sessions table holds them,
+	 * before retention can take one: a failure is reported there. */
+	(void)journal_sessions_save(j);
 	if (seg_create(j, j->last_seq + 1, true, err, errlen))
 		return -1;
 	if (j->cfg.on_segment)
@@ -521,6 +524,8 @@ static int journal_heal(struct journal *j, char *err, size_t errlen)
 	if (drop_empty_active(j, err, errlen) ||
 	    seg_create(j, j->last_seq + 1, false, err, errlen))
 		goto wait;
+	if (lost) /* the sessions file went with the directory */
+		j->sessions_saved = false;
 	j->broken = j->lost = 0;
 	j->heal_wait_ns = j->heal_at_ns = 0;
 	j->dirty = 0;

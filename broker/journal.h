@@ -47,8 +47,20 @@ struct journal_config {
 	 * first, so that the ingest dedup table survives a restart. */
 	void (*on_batch)(void *arg, const struct frame_batch *b);
 	/* ... from the newest segments that hold at least this many bytes,
-	 * and at least the two newest (0: the two newest only). */
+	 * and at least the two newest (0: the two newest only); with a
+	 * sessions file (each_batch), only from the segments written since
+	 * it was saved, within the same bound. */
 	uint64_t replay_bytes;
+	/* If set, asked (with arg) for the last batch of every publisher
+	 * session the caller remembers, each through emit(ctx, b), least
+	 * recently used first.  The journal saves them in its sessions file
+	 * (journal_sessions.c) at each rotation and before retention removes
+	 * a segment the file does not cover, and hands them to on_batch at
+	 * open ahead of the newer markers: a batch sent again after a
+	 * restart is known even when its marker's segment is gone. */
+	void (*each_batch)(void *arg,
+	                   void (*emit)(void *ctx, const struct frame_batch *b),
+	                   void *ctx);
 	void *arg;
 	/* If set, the periodic sync (journal_sync_later) and the sync of a
 	 * segment sealed by rotation are handed over as a dup()ed descriptor

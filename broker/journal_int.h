@@ -17,6 +17,8 @@
  *   journal_vacuum.c   retention by total size and by age
  *   journal_recover.c  start-up: listing and checking the segments, torn
  *                      segments and torn tails, replaying batch markers
+ *   journal_sessions.c the sessions file: every publisher session's last
+ *                      batch, saved so that retention cannot take it
  *
  * Every function here keeps the invariants journal.c states; each part's
  * first comment says which of them it is the one to keep.
@@ -116,6 +118,11 @@ struct journal {
 
 	uint64_t fsyncs, last_fsync_ns, segments_removed;
 	int64_t last_fsync_at_ns;
+
+	/* The sessions file (journal_sessions.c): whether one is on disk,
+	 * the seq it covers through, and whether its last save failed. */
+	bool sessions_saved, sessions_failing;
+	uint64_t sessions_seq;
 };
 
 /* Batch markers seen by a scan, for cfg->on_batch. */
@@ -218,6 +225,10 @@ int seg_fd(struct journal *j, size_t idx, char *err, size_t errlen);
 int seg_create(struct journal *j, uint64_t first_seq, bool later, char *err,
                size_t errlen);
 int journal_dir_sync(struct journal *j, char *err, size_t errlen);
+/* Make a new file's data (fd, which stays open) and its directory entry
+ * durable: now, or (later) handed to cfg->sync_async when there is one. */
+int journal_sync_new(struct journal *j, int fd, const char *path, bool later,
+                     char *err, size_t errlen);
 
 /* --- journal_walk.c ------------------------------------------------------ */
 
@@ -321,5 +332,21 @@ int journal_load(struct journal *j, uint64_t *restart_seq,
 /* Scan the newest segment, make it active, replay batch markers. */
 int journal_recover(struct journal *j, struct journal_recovery *rec, char *err,
                     size_t errlen);
+
+/* --- journal_sessions.c -------------------------------------------------- */
+
+/* Save every session's last batch (cfg->each_batch) as covering the
+ * journal through last_seq.  0, or -1 (reported once to cfg->on_damage
+ * until a save succeeds).  Nothing to do without each_batch. */
+int journal_sessions_save(struct journal *j);
+/* Retention is about to remove the segments through last_seq: save first
+ * unless the file covers them. */
+void journal_sessions_cover(struct journal *j, uint64_t last_seq);
+/* The saved batches into bv (which the caller frees) and the seq they
+ * cover through: 1; 0 when there is no usable file (a damaged one is
+ * reported and ignored); -1 out of memory, with err set.  Call once
+ * j->last_seq is known: batches above it are dropped. */
+int journal_sessions_load(struct journal *j, struct batchvec *bv,
+                          uint64_t *through, char *err, size_t errlen);
 
 #endif

@@ -6,7 +6,8 @@
  * removing a newest segment that a crash or a power cut left without a
  * header, scanning the newest segment to truncate its torn tail and recover
  * the last seq, sealing it when it holds a bad range, and replaying the
- * batch markers of the last two segments to cfg->on_batch.
+ * sessions file (journal_sessions.c) and the batch markers written since
+ * to cfg->on_batch.
  *
  * Start-up reads every segment's header but scans (and checksums) only the
  * newest segment, and the one before it for the batch markers the ingest
@@ -241,15 +242,18 @@ static void replay_batches(const struct journal *j, const struct batchvec *bv)
  * nothing can fail any more: of the two newest, and of older ones while
  * those read hold less than cfg->replay_bytes (a batch committed just
  * before a crash whose ack was lost may have had segments of other
- * batches written after it, and is sent again after the restart).
+ * batches written after it, and is sent again after the restart).  The
+ * sessions file's batches go first, and then only the markers of segments
+ * it does not cover (normally the newest alone).
  */
 int journal_recover(struct journal *j, struct journal_recovery *rec, char *err,
                     size_t errlen)
 {
 	size_t last = j->nsegs - 1;
-	struct batchvec *prev = NULL, newest = {0};
+	struct batchvec *prev = NULL, newest = {0}, saved = {0};
 	size_t nprev = 0;
-	int want = j->cfg.on_batch != NULL, rc = -1;
+	int want = j->cfg.on_batch != NULL, rc = -1, have_saved = 0;
+	uint64_t through = 0;
 	uint64_t bad = 0;
 	struct segment *s = &j->segs[last];
 
@@ -265,6 +269,9 @@ int journal_recover(struct journal *j, struct journal_recovery *rec, char *err,
 		goto out;
 	rec->corrupt_skipped = bad;
 	j->last_seq = s->last_seq;
+	if (want && (have_saved = journal_sessions_load(j, &saved, &through,
+	                                                err, errlen)) < 0)
+		goto out;
 	/* prev[0] is the segment before the newest, prev[1] the one
 	 * before that, ... */
 	uint64_t bytes = s->size;
@@ -280,7 +287,10 @@ int journal_recover(struct journal *j, struct journal_recovery *rec, char *err,
 		prev = v;
 		memset(&prev[nprev], 0, sizeof prev[nprev]);
 		nprev++;
-		if (seg_index(j, k - 1, want ? &prev[nprev - 1] : NULL,
+		/* The sessions file holds what its markers said. */
+		bool covered = have_saved && j->segs[k - 1].last_seq <= through;
+		if (seg_index(j, k - 1,
+		              want && !covered ? &prev[nprev - 1] : NULL,
 		              &prev_bad, 0, err, errlen))
 			goto out;
 		seg_report(j, k - 1, prev_bad);
@@ -292,6 +302,7 @@ int journal_recover(struct journal *j, struct journal_recovery *rec, char *err,
 		rec->sealed_corrupt = 1;
 	}
 	if (want) {
+		replay_batches(j, &saved);
 		for (size_t k = nprev; k > 0; k--)
 			replay_batches(j, &prev[k - 1]);
 		replay_batches(j, &newest);
@@ -302,5 +313,6 @@ out:
 		free(prev[k].v);
 	free(prev);
 	free(newest.v);
+	free(saved.v);
 	return rc;
 }

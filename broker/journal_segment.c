@@ -330,10 +330,10 @@ int journal_dir_sync(struct journal *j, char *err, size_t errlen)
  * the segment's data, so they become durable with its first sync, and a
  * synchronous sync (CRITICAL) does both; until then a power loss leaves no
  * segment, a short one or one whose header is zeros, and journal_load
- * removes it.
+ * removes it.  The sessions file (journal_sessions.c) goes the same way.
  */
-static int seg_sync_new(struct journal *j, int fd, const char *path, bool later,
-                        char *err, size_t errlen)
+int journal_sync_new(struct journal *j, int fd, const char *path, bool later,
+                     char *err, size_t errlen)
 {
 	int hfd = -1, dfd = -1;
 
@@ -388,7 +388,7 @@ int seg_create(struct journal *j, uint64_t first_seq, bool later, char *err,
 		             strerror(errno));
 		goto fail;
 	}
-	if (seg_sync_new(j, fd, s->path, later, err, errlen))
+	if (journal_sync_new(j, fd, s->path, later, err, errlen))
 		goto fail;
 	s->created_ns = sh.created_ns;
 	s->mtime_ns = sh.created_ns;

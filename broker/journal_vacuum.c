@@ -6,7 +6,9 @@
  * Owns the removal of segments: it unlinks the oldest ones while the
  * journal is over max_total_bytes or their newest record is older than
  * max_age_s, tells cfg->on_segment and leaves the last close of a removed
- * file to cfg->release_async when there is one.
+ * file to cfg->release_async when there is one.  Before a segment goes,
+ * the sessions file (journal_sessions.c) is made to cover its batch
+ * markers.
  *
  * Invariants:
  *  - segments go oldest first and never the active one, so the journal
@@ -89,6 +91,9 @@ size_t journal_vacuum(struct journal *j, uint64_t max_bytes, int64_t cutoff_ns,
 		int old = seg_newest_ns(j, 0) < cutoff_ns;
 		if (!over && !old)
 			break;
+		/* Its batch markers go with it: the sessions file keeps the
+		 * last batch of each session first. */
+		journal_sessions_cover(j, j->segs[1].first_seq - 1);
 		/* No way to report here: a segment we cannot unlink stays,
 		 * and so do the newer ones, keeping the journal contiguous.
 		 * Freeing its blocks can wait for the disk: the last close

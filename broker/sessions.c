@@ -179,3 +179,14 @@ uint32_t sessions_count(const struct sessions *s)
 {
 	return s->count;
 }
+
+void sessions_each(const struct sessions *s,
+                   void (*each)(void *arg, uint32_t uid, uint64_t session,
+                                const struct session_batch *b),
+                   void *arg)
+{
+	for (const struct lru_node *n = s->lru.tail; n; n = n->prev) {
+		const struct entry *e = lru_entry(n, struct entry, lru);
+		each(arg, e->owner->uid, e->session, &e->b);
+	}
+}

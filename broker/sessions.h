@@ -11,9 +11,9 @@
  * SESSIONS_PER_UID_MAX entries (its own least recently used is forgotten),
  * and past SESSIONS_MAX in all the least recently used of anyone's.  So a
  * user who opens sessions without end pushes out only their own.  At
- * start-up the journal's batch markers refill it (journal_config.on_batch);
- * markers written before they carried the uid refill it with
- * SESSIONS_UID_UNKNOWN, found by any uid.
+ * start-up the journal's sessions file and its newest batch markers refill
+ * it (journal_config.on_batch); markers written before they carried the
+ * uid refill it with SESSIONS_UID_UNKNOWN, found by any uid.
  */
 #ifndef LOGBUS_SESSIONS_H
 #define LOGBUS_SESSIONS_H
@@ -45,5 +45,13 @@ int sessions_commit(struct sessions *s, uint32_t uid, uint64_t session,
                     const struct session_batch *b);
 
 uint32_t sessions_count(const struct sessions *s);
+
+/* Call each(arg, uid, session, b) for every entry, least recently used
+ * first: committing them in that order into an empty table gives it the
+ * same order (the journal's sessions file, journal_config.each_batch). */
+void sessions_each(const struct sessions *s,
+                   void (*each)(void *arg, uint32_t uid, uint64_t session,
+                                const struct session_batch *b),
+                   void *arg);
 
 #endif

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "logbus/logbus.h"
 #include "paths.h"
 #include "proto.h"
 
@@ -260,4 +261,23 @@ int raw_sp_recv(int fd, uint32_t id, struct raw_reply *rep)
 	                                &rep->o),
 	                 MSGPACK_UNPACK_SUCCESS);
 	return 1;
+}
+
+void raw_record(msgpack_sbuffer *out, const char *svc, const char *msg)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(out);
+	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 5);
+	mp_pack_key(&pk, "t");
+	msgpack_pack_int64(&pk, 1700000000000000000LL);
+	mp_pack_key(&pk, "v");
+	msgpack_pack_int(&pk, LOGBUS_INFO);
+	mp_pack_key(&pk, "s");
+	mp_pack_key(&pk, svc);
+	mp_pack_key(&pk, "n");
+	mp_pack_key(&pk, "x");
+	mp_pack_key(&pk, "m");
+	mp_pack_key(&pk, msg);
 }

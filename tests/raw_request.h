@@ -50,6 +50,9 @@ void raw_pack_publish(msgpack_packer *pk, uint64_t sid, uint64_t bn,
                       uint64_t dropped, uint32_t n);
 /* One record of a publish request: its encoded bytes as a bin. */
 void raw_pack_bin(msgpack_packer *pk, const void *p, size_t len);
+/* A minimal valid record (a fixed time, INFO, logger "x") of service svc
+ * saying msg, encoded into out (initialised here; destroy it). */
+void raw_record(msgpack_sbuffer *out, const char *svc, const char *msg);
 
 /*
  * SP over ipc spoken by hand on a plain Unix socket, for what nng's own

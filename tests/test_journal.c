@@ -63,6 +63,10 @@ struct fixture {
 	char damage[16][512]; /* what on_damage said, in order */
 	size_t ndamage;
 	uint64_t next_batch; /* batch numbers used by append_records */
+	/* The last batch of each session, as broker/sessions.c keeps them,
+	 * for cfg.each_batch (remember_batch fills it). */
+	struct frame_batch table[16];
+	size_t ntable;
 };
 
 /* What a read callback saw. */
@@ -99,6 +103,16 @@ static size_t damage_saying(const struct fixture *fx, const char *text)
 	for (size_t i = 0; i < fx->ndamage && i < 16; i++)
 		n += strstr(fx->damage[i], text) != NULL;
 	return n;
+}
+
+static void each_batch(void *arg,
+                       void (*emit)(void *ctx, const struct frame_batch *b),
+                       void *ctx)
+{
+	struct fixture *fx = arg;
+
+	for (size_t i = 0; i < fx->ntable; i++)
+		emit(ctx, &fx->table[i]);
 }
 
 static int setup(void **state)
@@ -194,6 +208,60 @@ static void append_records(struct fixture *fx, struct journal *j, size_t count,
 		size_t n = count - done < per ? count - done : per;
 		append_batch(j, T_SESSION, fx->next_batch++, n, pad, recv_ns);
 	}
+}
+
+/* Append a batch of n records as the next batch of session and remember
+ * it in the fixture's table, as ingest does after each append. */
+static void remember_batch(struct fixture *fx, struct journal *j,
+                           uint64_t session, size_t n, size_t pad)
+{
+	uint64_t bn = fx->next_batch++;
+	uint64_t first = append_batch(j, session, bn, n, pad, timefmt_now_ns());
+	size_t i = 0;
+
+	while (i < fx->ntable && fx->table[i].session != session)
+		i++;
+	assert_true(i < sizeof fx->table / sizeof fx->table[0]);
+	fx->ntable += i == fx->ntable;
+	fx->table[i] = (struct frame_batch){.count = (uint32_t)n,
+	                                    .session = session,
+	                                    .batch = bn,
+	                                    .first_seq = first,
+	                                    .uid = T_UID,
+	                                    .has_uid = true};
+}
+
+/* A journal of 4 KiB segments (saving its sessions file when sessions),
+ * after an early batch of EARLY_SESSION (when early) and then n batches
+ * of T_SESSION, each remembered. */
+#define EARLY_SESSION 5u /* not T_SESSION */
+static struct journal *turn_over(struct fixture *fx, bool sessions, bool early,
+                                 int n)
+{
+	struct journal *j;
+
+	fx->cfg.segment_bytes = 4096;
+	fx->cfg.each_batch = sessions ? each_batch : NULL;
+	j = jopen(fx, NULL);
+	if (early)
+		remember_batch(fx, j, EARLY_SESSION, 4, 100);
+	for (int i = 0; i < n; i++)
+		remember_batch(fx, j, T_SESSION, 4, 100);
+	return j;
+}
+
+/* How many times on_batch was told of exactly this batch. */
+static size_t replayed(const struct fixture *fx, uint64_t session,
+                       uint64_t batch, uint64_t first_seq, uint32_t count)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < fx->nbatches; i++)
+		n += fx->batches[i].session == session &&
+		     fx->batches[i].batch == batch &&
+		     fx->batches[i].first_seq == first_seq &&
+		     fx->batches[i].count == count;
+	return n;
 }
 
 static int collect(void *arg, const struct frame_record *r,
@@ -816,6 +884,110 @@ static void test_batch_markers_replayed_from_replay_bytes(void **state)
 		         fx->batches[i].batch == 5 &&
 		         fx->batches[i].first_seq == 1;
 	assert_int_equal(found, 1);
+	journal_close(j);
+}
+
+/* A batch written, then enough of another session's batches to rotate
+ * several times, then retention removing every sealed segment: its marker
+ * is gone with its segment, and the sessions file must still tell a
+ * reopened journal of it (a resend after a restart is then acknowledged,
+ * not written twice).  Only the markers written since the last save are
+ * replayed from segments. */
+static void test_last_batch_outlives_its_segment_in_sessions_file(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j = turn_over(fx, true, true, 100);
+	const struct frame_batch early = fx->table[0];
+	char path[256];
+
+	assert_true(journal_vacuum(j, 0, INT64_MIN, NULL, NULL) >= 3);
+	assert_true(journal_first_seq(j) > early.first_seq + early.count);
+	const struct frame_batch last = fx->table[1];
+	journal_close(j);
+	snprintf(path, sizeof path, "%s/sessions", fx->dir);
+	assert_int_equal(file_size(path), 64 + 2 * FRAME_OVERHEAD);
+
+	fx->nbatches = 0;
+	j = jopen(fx, NULL);
+	assert_int_equal(replayed(fx, EARLY_SESSION, early.batch,
+	                          early.first_seq, early.count),
+	                 1);
+	assert_int_equal(
+	    replayed(fx, T_SESSION, last.batch, last.first_seq, last.count), 1);
+	/* The sessions file first, then the newest segment's markers only:
+	 * far fewer than the 100 batches written. */
+	assert_int_equal(fx->batches[0].session, EARLY_SESSION);
+	assert_true(fx->nbatches < 40);
+	assert_int_equal(fx->ndamage, 0);
+	journal_close(j);
+}
+
+/* A journal written by a logbusd without the sessions file: the first
+ * retention saves it before it removes a segment. */
+static void test_retention_saves_sessions_file_before_removing(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j = turn_over(fx, false, true, 60);
+	const struct frame_batch early = fx->table[0];
+
+	journal_close(j);
+
+	fx->cfg.each_batch = each_batch;
+	j = jopen(fx, NULL);
+	assert_true(journal_vacuum(j, 0, INT64_MIN, NULL, NULL) >= 2);
+	journal_close(j);
+	fx->nbatches = 0;
+	j = jopen(fx, NULL);
+	assert_int_equal(replayed(fx, EARLY_SESSION, early.batch,
+	                          early.first_seq, early.count),
+	                 1);
+	journal_close(j);
+}
+
+/* A damaged sessions file is reported and ignored: the newest segments'
+ * markers are replayed as without one. */
+static void test_damaged_sessions_file_is_reported_and_ignored(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j = turn_over(fx, true, false, 60);
+	const struct frame_batch last = fx->table[0];
+	char path[256];
+
+	journal_close(j);
+	snprintf(path, sizeof path, "%s/sessions", fx->dir);
+	xor_byte(path, 64 + 20, 0x01); /* inside the only marker */
+
+	fx->nbatches = 0;
+	j = jopen(fx, NULL);
+	assert_int_equal(damage_saying(fx, "sessions file"), 1);
+	assert_int_equal(damage_saying(fx, "is corrupt"), 1);
+	assert_int_equal(
+	    replayed(fx, T_SESSION, last.batch, last.first_seq, last.count), 1);
+	journal_close(j);
+}
+
+/* A save that fails (a directory where its temporary file goes) is
+ * reported once, and appends and rotations go on. */
+static void test_failing_sessions_save_is_reported_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct journal *j = turn_over(fx, true, false, 0);
+	char path[256];
+
+	snprintf(path, sizeof path, "%s/sessions.tmp", fx->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	for (int i = 0; i < 60; i++)
+		remember_batch(fx, j, T_SESSION, 4, 100);
+	assert_true(list_segments(fx, NULL, 0) >= 3);
+	assert_int_equal(damage_saying(fx, "cannot save"), 1);
+	check_read_all(j, 1, 240);
+	/* Once it can save again, it does, and says nothing more. */
+	assert_int_equal(rmdir(path), 0);
+	for (int i = 0; i < 20; i++)
+		remember_batch(fx, j, T_SESSION, 4, 100);
+	snprintf(path, sizeof path, "%s/sessions", fx->dir);
+	assert_int_equal(file_size(path), 64 + FRAME_OVERHEAD);
+	assert_int_equal(fx->ndamage, 1);
 	journal_close(j);
 }
 
@@ -1918,6 +2090,10 @@ int main(void)
 	    T(test_batch_markers_replayed_at_open),
 	    T(test_batch_markers_replayed_from_last_two_segments),
 	    T(test_batch_markers_replayed_from_replay_bytes),
+	    T(test_last_batch_outlives_its_segment_in_sessions_file),
+	    T(test_retention_saves_sessions_file_before_removing),
+	    T(test_damaged_sessions_file_is_reported_and_ignored),
+	    T(test_failing_sessions_save_is_reported_once),
 	    T(test_journal_id_stable_across_reopen),
 	    T(test_append_failure_leaves_journal_unchanged),
 	    T(test_append_goes_on_in_a_new_segment_after_an_undo_failed),

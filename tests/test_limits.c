@@ -319,7 +319,7 @@ static void test_batch_over_record_limit_is_refused_whole(void **state)
 {
 	struct broker_proc *b = *state;
 	msgpack_sbuffer sb, rec;
-	msgpack_packer pk, rpk;
+	msgpack_packer pk;
 	struct raw_reply r;
 	char url[400], code[64], text[256];
 	bool ok = true;
@@ -327,19 +327,7 @@ static void test_batch_over_record_limit_is_refused_whole(void **state)
 	struct found f;
 	const uint32_t n = BATCH_RECORDS_MAX + 1;
 
-	msgpack_sbuffer_init(&rec);
-	msgpack_packer_init(&rpk, &rec, msgpack_sbuffer_write);
-	msgpack_pack_map(&rpk, 5);
-	mp_pack_key(&rpk, "t");
-	msgpack_pack_int64(&rpk, 1700000000000000000LL);
-	mp_pack_key(&rpk, "v");
-	msgpack_pack_int(&rpk, LOGBUS_INFO);
-	mp_pack_key(&rpk, "s");
-	mp_pack_key(&rpk, "bigbatch");
-	mp_pack_key(&rpk, "n");
-	mp_pack_key(&rpk, "x");
-	mp_pack_key(&rpk, "m");
-	mp_pack_key(&rpk, "tiny");
+	raw_record(&rec, "bigbatch", "tiny");
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	raw_pack_publish(&pk, 0xba7c4, 1, 0, n);

@@ -35,6 +35,7 @@
 
 #include "harness.h"
 #include "logbus/logbus.h"
+#include "paths.h"
 #include "proto.h"
 #include "raw_request.h"
 #include "timefmt.h"
@@ -877,6 +878,103 @@ test_library_redials_after_a_peer_closed_during_handshake(void **state)
 	assert_exactly_once_text(b, "redial", "after a dead handshake");
 }
 
+/* ---- a resend after retention removed its batch's segment ---- */
+
+#define OUTLIVED_SID 0x5e55107
+#define OUTLIVED_BN  7
+
+/* Publish batch OUTLIVED_BN of session OUTLIVED_SID, one record of service
+ * "outlived", on a raw req0 socket (the library numbers its own batches):
+ * its ack's dup, first and n. */
+static void publish_outlived(const struct broker_proc *b, bool *dup,
+                             uint64_t *first, uint64_t *n)
+{
+	msgpack_sbuffer sb, rec;
+	msgpack_packer pk;
+	struct raw_reply r;
+	char url[400];
+	bool ok = false;
+
+	raw_record(&rec, "outlived", "sent before its segment went");
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	raw_pack_publish(&pk, OUTLIVED_SID, OUTLIVED_BN, 0, 1);
+	raw_pack_bin(&pk, rec.data, rec.size);
+	assert_non_null(
+	    paths_socket_url(url, sizeof url, b->run_dir, SOCK_INGEST));
+	raw_call(url, sb.data, sb.size, &r);
+	assert_true(mp_get_bool(&r.o, "ok", &ok));
+	assert_true(ok);
+	assert_true(mp_get_bool(&r.o, "dup", dup));
+	assert_true(mp_get_u64(&r.o, "first", first));
+	assert_true(mp_get_u64(&r.o, "n", n));
+	raw_reply_free(&r);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_sbuffer_destroy(&rec);
+}
+
+static int setup_small_segments(void **state)
+{
+	static const char *const extra[] = {"--segment-size", "4K", NULL};
+	return harness_setup_with(state, extra);
+}
+
+/*
+ * A batch is written, its ack lost (here: the client asks again later),
+ * other publishers turn the journal over until retention removes the
+ * segment holding that batch and its marker, and the broker crashes.
+ * After the restart the resend must still be known: acknowledged as a
+ * duplicate with its first sequence number, not written a second time.
+ * (The crash campaign's --retention found it: a publisher that got no
+ * connection through several restarts.)
+ */
+static void
+test_resend_after_retention_removed_its_segment_is_written_once(void **state)
+{
+	struct broker_proc *b = *state;
+	bool dup = true;
+	uint64_t first = 0, n = 0, first2 = 0, n2 = 0;
+	char err[256];
+
+	publish_outlived(b, &dup, &first, &n);
+	assert_false(dup);
+	assert_int_equal(n, 1);
+
+	/* Batches of another service for several segments (a batch is
+	 * never split, so one flush each), then retention on request keeps
+	 * only the segment being written. */
+	logbus_publisher *p = harness_publisher(b->run_dir, "turnover");
+	for (int i = 0; i < 300; i += 30) {
+		log_numbered(p, "turnover", i, i + 30);
+		assert_int_equal(logbus_flush(p, 15000), LOGBUS_OK);
+	}
+	assert_int_equal(logbus_publisher_close(p, 5000), LOGBUS_OK);
+	logbus_vacuum_result res;
+	if (logbus_vacuum(b->run_dir, 0, -1, &res, err, sizeof err) !=
+	    LOGBUS_OK)
+		fail_msg("vacuum: %s", err);
+	print_message("  batch at seq %llu; vacuum removed %llu segments, "
+	              "the journal keeps %llu..%llu\n",
+	              (unsigned long long)first, (unsigned long long)res.count,
+	              (unsigned long long)res.first_seq,
+	              (unsigned long long)res.last_seq);
+	uint64_t removed = res.count, kept_from = res.first_seq;
+	logbus_vacuum_free(&res);
+	assert_true(removed >= 2);
+	assert_true(kept_from > first);
+
+	harness_stop(b, SIGKILL);
+	assert_int_equal(harness_restart(b), 0);
+	publish_outlived(b, &dup, &first2, &n2);
+	assert_true(dup);
+	assert_int_equal(first2, first);
+	assert_int_equal(n2, 1);
+	struct rec_list l;
+	read_all(b, "outlived", &l);
+	assert_int_equal(l.n, 0); /* retention took the one copy */
+	rec_list_free(&l);
+}
+
 /* ---- CRITICAL records are synced before they are acknowledged ---- */
 
 /* The broker's count of journal fdatasync calls (query "info"). */
@@ -943,6 +1041,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_library_redials_after_a_peer_closed_during_handshake,
 	        harness_setup, harness_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_resend_after_retention_removed_its_segment_is_written_once,
+	        setup_small_segments, harness_teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_critical_record_is_synced_before_its_ack,
 	        setup_no_periodic_sync, harness_teardown),

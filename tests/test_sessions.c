@@ -107,6 +107,49 @@ static void test_a_session_of_unknown_uid_is_found_by_any_uid(void **state)
 	sessions_free(s);
 }
 
+struct listed {
+	uint64_t ids[8];
+	uint32_t uids[8];
+	size_t n;
+};
+
+static void list_one(void *arg, uint32_t uid, uint64_t session,
+                     const struct session_batch *b)
+{
+	struct listed *l = arg;
+	(void)b;
+	assert_true(l->n < 8);
+	l->uids[l->n] = uid;
+	l->ids[l->n++] = session;
+}
+
+/* The journal's sessions file is this list: committed again in its order
+ * into an empty table, it gives the same order, so the same evictions. */
+static void test_each_lists_least_recently_used_first(void **state)
+{
+	(void)state;
+	struct sessions *s = sessions_new(16, 16),
+	                *again = sessions_new(16, 16);
+	struct session_batch b = {.batch = 1, .first_seq = 1, .count = 1};
+	struct listed l = {0}, l2 = {0};
+	for (uint64_t id = 1; id <= 3; id++)
+		sessions_commit(s, UID, id, &b);
+	sessions_commit(s, UID + 1, 4, &b);
+	assert_non_null(sessions_find(s, UID, 1)); /* 1 is now most recent */
+	sessions_each(s, list_one, &l);
+	assert_int_equal(l.n, 4);
+	const uint64_t want[4] = {2, 3, 4, 1};
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(l.ids[i], want[i]);
+	assert_int_equal(l.uids[2], UID + 1);
+	for (size_t i = 0; i < l.n; i++)
+		sessions_commit(again, l.uids[i], l.ids[i], &b);
+	sessions_each(again, list_one, &l2);
+	assert_memory_equal(l.ids, l2.ids, sizeof l.ids);
+	sessions_free(s);
+	sessions_free(again);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -119,6 +162,7 @@ int main(void)
 	    cmocka_unit_test(
 	        test_a_session_id_from_another_uid_is_another_session),
 	    cmocka_unit_test(test_a_session_of_unknown_uid_is_found_by_any_uid),
+	    cmocka_unit_test(test_each_lists_least_recently_used_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
