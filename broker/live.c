@@ -2,9 +2,9 @@
  * live.c: every committed record, published once on the live socket.
  *
  * A live message is one run of consecutive records of one service (a batch
- * from the library is one run, cut at LIVE_MSG_MAX bytes).  Its body starts
- * with the topic, the service id and a NUL, so a subscriber can ask nng for one
- * service; then a msgpack map:
+ * from the library is one run, cut at LIVE_MSG_MAX bytes of message).  Its body
+ * starts with the topic, the service id and a NUL, so a subscriber can ask nng
+ * for one service; then a msgpack map:
  *
  *   {"jid": bin(16), "first": u64, "last": u64, "prev": u64, "recs": bin}
  *
@@ -26,8 +26,9 @@
  * drops the oldest, sharing the messages between the queues, so what the
  * queues hold is among the last LIVE_SENDBUF messages sent; besides, each
  * subscriber's connection may be part way through writing one older
- * message.  A message is cut at LIVE_MSG_MAX bytes of frames, but a record
- * bigger than that goes alone (up to LOGBUS_RECORD_MAX), so the broker
+ * message.  A message is cut at LIVE_MSG_MAX bytes, all told, so that the
+ * last LIVE_SENDBUF fit in LIVE_BYTES_MAX; but a record bigger than that
+ * goes alone (up to LOGBUS_RECORD_MAX), so the broker
  * keeps the sizes of the last LIVE_SENDBUF messages sent (the window) and
  * sends a run's records only when the window with them in place of its
  * oldest stays within LIVE_BYTES_MAX; else the stub.  Stubs are always
@@ -52,9 +53,13 @@
 #include "selflog.h"
 #include "services.h"
 
-/* Records per live message are cut at this many bytes (one bigger record
- * goes alone). */
-#define LIVE_MSG_MAX (32u * 1024u)
+/* A live message's bytes at most, when its records allow (a bigger record
+ * goes alone): LIVE_SENDBUF of them fill the window exactly, so only
+ * records that big ever make a stub. */
+#define LIVE_MSG_MAX (LIVE_BYTES_MAX / LIVE_SENDBUF)
+/* The topic and map before a message's frames, at most: a stub's, and
+ * "recs" with a bin32 header. */
+#define LIVE_HEAD_MAX (LIVE_STUB_MAX + 10)
 
 /* Whether a message of len bytes may be sent: the window's bytes with it
  * in place of the oldest stay within LIVE_BYTES_MAX, or it is a stub
@@ -161,11 +166,14 @@ void live_publish(struct broker *b, const struct batch *bt)
 	size_t from = 0, n = bt->n;
 
 	while (from < n) {
-		size_t to = from + 1, bytes = bt->recs[from].len;
+		size_t to = from + 1;
+		size_t bytes =
+		    LIVE_HEAD_MAX + FRAME_OVERHEAD + bt->recs[from].len;
 		svc_id = &bt->views[from].service;
 		while (to < n && same_service(&bt->views[to].service, svc_id) &&
-		       bytes + bt->recs[to].len <= LIVE_MSG_MAX)
-			bytes += bt->recs[to++].len;
+		       bytes + FRAME_OVERHEAD + bt->recs[to].len <=
+		           LIVE_MSG_MAX)
+			bytes += FRAME_OVERHEAD + bt->recs[to++].len;
 		struct service *svc =
 		    services_get(b->services, svc_id->p, svc_id->len);
 		if (svc == NULL) {

@@ -16,6 +16,12 @@
  * reached their follower only at its once-a-second idle read of the
  * journal: latencies spread evenly up to a second.
  *
+ * And ordinary records (each far under a message's cut) always go live
+ * with their records, never as stubs: a raw subscriber of a service that
+ * logs 64 MiB of 1 KiB records sees no stub.  Before messages were cut at
+ * 32 KiB counting their frames' headers and map, a full window of such
+ * messages was over 32 MiB, and some of each batch's runs went as stubs.
+ *
  * The bounds are loose enough for a sanitized build on a busy machine:
  * nine records in ten within QUIET_MOST_MS, every record within
  * QUIET_ALL_MS (a Release build's figures are in the README, "Overload and
@@ -35,9 +41,13 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <msgpack.h>
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
 
 #include "harness.h"
 #include "logbus/logbus.h"
+#include "proto.h"
 #include "timefmt.h"
 
 #define WAIT_MS       60000 /* bound for conditions; generous for ASan */
@@ -195,6 +205,98 @@ static void test_a_flood_does_not_starve_a_quiet_follower(void **state)
 	assert_true(sorted[QUIET_N - 1] <= harness_ms(QUIET_ALL_MS));
 }
 
+#define ORDINARY_SIZE 1024
+#define ORDINARY_N    (64 * 1024) /* 64 MiB: twice live's window */
+
+/* A raw sub0 subscriber of one service: live messages, and those of them
+ * that were stubs (a map without "recs"). */
+struct raw_sub {
+	nng_socket sock;
+	atomic_bool stop;
+	atomic_uint_fast64_t msgs, stubs, bad;
+};
+
+static void *run_raw_sub(void *arg)
+{
+	struct raw_sub *rs = arg;
+	msgpack_zone zone;
+
+	msgpack_zone_init(&zone, 1024);
+	while (!atomic_load(&rs->stop)) {
+		nng_msg *m;
+		if (nng_recvmsg(rs->sock, &m, 0) != 0)
+			continue; /* the receive timeout: look at stop */
+		const char *body = nng_msg_body(m);
+		const char *nul = memchr(body, '\0', nng_msg_len(m));
+		msgpack_object o;
+		size_t off = nul ? (size_t)(nul + 1 - body) : 0;
+		msgpack_zone_clear(&zone);
+		if (nul == NULL ||
+		    mp_unpack(body, nng_msg_len(m), &off, &zone, &o) !=
+		        MSGPACK_UNPACK_SUCCESS ||
+		    o.type != MSGPACK_OBJECT_MAP)
+			atomic_fetch_add(&rs->bad, 1);
+		else if (mp_get(&o, "recs") == NULL)
+			atomic_fetch_add(&rs->stubs, 1);
+		atomic_fetch_add(&rs->msgs, 1);
+		nng_msg_free(m);
+	}
+	msgpack_zone_destroy(&zone);
+	return NULL;
+}
+
+static bool has_subscriber(void *arg)
+{
+	logbus_stats st;
+	char err[256];
+
+	return logbus_broker_stats(arg, &st, err, sizeof err) == LOGBUS_OK &&
+	       st.subscribers > 0;
+}
+
+static void test_ordinary_records_go_live_never_as_stubs(void **state)
+{
+	struct broker_proc *b = *state;
+	struct raw_sub rs = {0};
+	char url[512];
+	pthread_t th;
+
+	snprintf(url, sizeof url, "ipc://%s/live.sock", b->run_dir);
+	atomic_init(&rs.stop, false);
+	assert_int_equal(nng_sub0_open(&rs.sock), 0);
+	assert_int_equal(nng_socket_set(rs.sock, NNG_OPT_SUB_SUBSCRIBE,
+	                                "ordinary", sizeof "ordinary"),
+	                 0);
+	assert_int_equal(nng_socket_set_int(rs.sock, NNG_OPT_RECVBUF, 8192), 0);
+	assert_int_equal(nng_socket_set_ms(rs.sock, NNG_OPT_RECVTIMEO, 100), 0);
+	assert_int_equal(nng_dial(rs.sock, url, NULL, 0), 0);
+	assert_true(harness_wait(has_subscriber, (void *)b->run_dir,
+	                         harness_wait_ms()));
+	assert_int_equal(pthread_create(&th, NULL, run_raw_sub, &rs), 0);
+
+	logbus_publisher *p = harness_publisher(b->run_dir, "ordinary");
+	char *msg = harness_filled('o', ORDINARY_SIZE);
+	for (int i = 0; i < ORDINARY_N; i++)
+		assert_int_equal(logbus_log(p, LOGBUS_INFO, "%s", msg),
+		                 LOGBUS_OK);
+	/* flush: committed, and sent live */
+	assert_int_equal(logbus_flush(p, harness_wait_ms() * 4), LOGBUS_OK);
+	atomic_store(&rs.stop, true);
+	pthread_join(th, NULL);
+	nng_close(rs.sock);
+	assert_int_equal(logbus_publisher_close(p, harness_wait_ms()),
+	                 LOGBUS_OK);
+	free(msg);
+
+	print_message("%d records of %d bytes: %" PRIuFAST64
+	              " live messages received, %" PRIuFAST64 " stubs\n",
+	              ORDINARY_N, ORDINARY_SIZE, atomic_load(&rs.msgs),
+	              atomic_load(&rs.stubs));
+	assert_true(atomic_load(&rs.msgs) > 0);
+	assert_int_equal(atomic_load(&rs.bad), 0);
+	assert_int_equal(atomic_load(&rs.stubs), 0);
+}
+
 static int setup_no_rate_limit(void **state)
 {
 	/* Retention bounds the disk the flood takes; it keeps many seconds
@@ -211,6 +313,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_a_flood_does_not_starve_a_quiet_follower,
 	        setup_no_rate_limit, harness_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_ordinary_records_go_live_never_as_stubs, harness_setup,
+	        harness_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
