@@ -245,15 +245,6 @@ static void *run_raw_sub(void *arg)
 	return NULL;
 }
 
-static bool has_subscriber(void *arg)
-{
-	logbus_stats st;
-	char err[256];
-
-	return logbus_broker_stats(arg, &st, err, sizeof err) == LOGBUS_OK &&
-	       st.subscribers > 0;
-}
-
 static void test_ordinary_records_go_live_never_as_stubs(void **state)
 {
 	struct broker_proc *b = *state;
@@ -270,7 +261,7 @@ static void test_ordinary_records_go_live_never_as_stubs(void **state)
 	assert_int_equal(nng_socket_set_int(rs.sock, NNG_OPT_RECVBUF, 8192), 0);
 	assert_int_equal(nng_socket_set_ms(rs.sock, NNG_OPT_RECVTIMEO, 100), 0);
 	assert_int_equal(nng_dial(rs.sock, url, NULL, 0), 0);
-	assert_true(harness_wait(has_subscriber, (void *)b->run_dir,
+	assert_true(harness_wait(harness_has_subscriber, (void *)b->run_dir,
 	                         harness_wait_ms()));
 	assert_int_equal(pthread_create(&th, NULL, run_raw_sub, &rs), 0);
 
