@@ -28,19 +28,18 @@
  * subscriber's connection may be part way through writing one older
  * message.  A message is cut at LIVE_MSG_MAX bytes, all told, so that the
  * last LIVE_SENDBUF fit in LIVE_BYTES_MAX; but a record bigger than that
- * goes alone (up to LOGBUS_RECORD_MAX), so the broker
- * keeps the sizes of the last LIVE_SENDBUF messages sent (the window) and
- * sends a run's records only when the window with them in place of its
- * oldest stays within LIVE_BYTES_MAX; else the stub.  Stubs are always
- * sent: a refused message that sent nothing would leave the window as it
- * was, and a window full but for a small oldest entry then refused every
- * bigger message for good (a flood of big records starved every other
- * service's followers, issue 15).  A stub pushes the oldest message out of
- * the window (and out of every full queue), so room comes back.  The
- * records' messages in the window never sum over LIVE_BYTES_MAX (only
- * admitting one adds to them), the stubs over LIVE_SENDBUF * LIVE_STUB_MAX.
- * Worst case: that, plus one message (at most a record of
- * LOGBUS_RECORD_MAX and its map) per subscriber.
+ * goes alone (up to LOGBUS_RECORD_MAX), so the broker keeps the sizes of
+ * the last LIVE_SENDBUF messages sent (the window) and sends a run's
+ * records only when the window with them in place of its oldest stays
+ * within LIVE_BYTES_MAX; else the stub.  Stubs are always sent: a refused
+ * message that sent nothing would leave the window as it was, and a window
+ * full but for a small oldest entry then refused every bigger message for
+ * good (a flood starved other services' followers, issue 15).  A stub
+ * pushes the oldest message out of the window (and out of every full
+ * queue), so room comes back.  The records' messages in the window never
+ * sum over LIVE_BYTES_MAX (only admitting one adds to them), the stubs
+ * over LIVE_SENDBUF * LIVE_STUB_MAX.  Worst case: that, plus one message
+ * (at most a record of LOGBUS_RECORD_MAX and its map) per subscriber.
  */
 #include "live.h"
 

@@ -21,9 +21,9 @@
  * socket was not connected yet, or nothing came for a second and the last
  * message may have been lost), or a run comes as a stub (its records are
  * committed but live had no room for them), the reader replays from its
- * position until
- * it has caught up, then goes on with live runs, skipping what the replay
- * already handed out.  The journal is the truth; live is a shortcut.
+ * position until it has caught up, then goes on with live runs, skipping
+ * what the replay already handed out.  The journal is the truth; live is a
+ * shortcut.
  *
  * A follower dials the live socket only after a first read reply, and only
  * when that reply does not say "own": a reader outside the broker's reader
