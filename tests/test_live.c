@@ -260,7 +260,8 @@ static void test_ordinary_records_go_live_never_as_stubs(void **state)
 	                 0);
 	assert_int_equal(nng_socket_set_int(rs.sock, NNG_OPT_RECVBUF, 8192), 0);
 	assert_int_equal(nng_socket_set_ms(rs.sock, NNG_OPT_RECVTIMEO, 100), 0);
-	assert_int_equal(nng_dial(rs.sock, url, NULL, 0), 0);
+	/* without waiting: the wait below is bounded, a blocking dial not */
+	assert_int_equal(nng_dial(rs.sock, url, NULL, NNG_FLAG_NONBLOCK), 0);
 	assert_true(harness_wait(harness_has_subscriber, (void *)b->run_dir,
 	                         harness_wait_ms()));
 	assert_int_equal(pthread_create(&th, NULL, run_raw_sub, &rs), 0);
