@@ -19,9 +19,11 @@
  * Whenever live cannot prove that nothing was missed (pub0 dropped a
  * message because this reader was slow, the broker restarted, the live
  * socket was not connected yet, or nothing came for a second and the last
- * message may have been lost), the reader replays from its position until
- * it has caught up, then goes on with live runs, skipping what the replay
- * already handed out.  The journal is the truth; live is a shortcut.
+ * message may have been lost), or a run comes as a stub (its records are
+ * committed but live had no room for them), the reader replays from its
+ * position until it has caught up, then goes on with live runs, skipping
+ * what the replay already handed out.  The journal is the truth; live is a
+ * shortcut.
  *
  * A follower dials the live socket only after a first read reply, and only
  * when that reply does not say "own": a reader outside the broker's reader
@@ -454,14 +456,17 @@ static bool take_live(struct logbus_reader *r, nng_msg *m)
 	        MSGPACK_UNPACK_SUCCESS ||
 	    !mp_get_bytes(&o, "jid", &jid, &jidlen) ||
 	    jidlen != CURSOR_ID_LEN || !mp_get_u64(&o, "first", &first) ||
-	    !mp_get_u64(&o, "last", &last) || !mp_get_u64(&o, "prev", &prev) ||
-	    !mp_get_bytes(&o, "recs", &recs, &recslen))
+	    !mp_get_u64(&o, "last", &last) || !mp_get_u64(&o, "prev", &prev))
+		goto drop;
+	bool stub = mp_get(&o, "recs") == NULL;
+	if (!stub && !mp_get_bytes(&o, "recs", &recs, &recslen))
 		goto drop;
 	if (!r->positioned || memcmp(jid, r->jid, CURSOR_ID_LEN) != 0 ||
 	    last <= r->after)
 		goto drop; /* not placed yet, another journal, or old */
-	if (r->one_service ? prev > r->after : first > r->after + 1) {
-		r->replaying = true; /* something was missed: the journal */
+	if (stub || (r->one_service ? prev > r->after : first > r->after + 1)) {
+		/* records only the journal has, or something was missed */
+		r->replaying = true;
 		goto drop;
 	}
 	drop_msg(r);

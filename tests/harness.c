@@ -88,6 +88,16 @@ bool harness_wait(bool (*cond)(void *), void *arg, int timeout_ms)
 	}
 }
 
+bool harness_has_subscriber(void *run_dir)
+{
+	logbus_stats st;
+	char err[256];
+
+	return logbus_broker_stats(run_dir, &st, err, sizeof err) ==
+	           LOGBUS_OK &&
+	       st.subscribers > 0;
+}
+
 /* ---- the broker ------------------------------------------------------ */
 
 static int spawn_and_wait(struct broker_proc *b)

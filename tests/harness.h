@@ -72,6 +72,9 @@ uint64_t harness_read_each(const logbus_reader_options *o,
 
 /* Poll cond every 10 ms until it is true or timeout_ms passed. */
 bool harness_wait(bool (*cond)(void *), void *arg, int timeout_ms);
+/* A cond for harness_wait: the broker of run_dir (a char *) has a live
+ * subscriber connected. */
+bool harness_has_subscriber(void *run_dir);
 
 /* Run a program (argv[0] a path), capture stdout and stderr (malloc'd,
  * NUL-terminated; free them) and return its wait status.  stdin_text, if

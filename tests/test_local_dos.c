@@ -650,15 +650,6 @@ static void test_a_publisher_that_never_reads_its_acks_is_closed(void **state)
 	assert_int_equal(logbus_publisher_close(p, HARNESS_WAIT_MS), LOGBUS_OK);
 }
 
-static bool has_subscriber(void *arg)
-{
-	logbus_stats st;
-	char err[256];
-
-	return logbus_broker_stats(arg, &st, err, sizeof err) == LOGBUS_OK &&
-	       st.subscribers > 0;
-}
-
 /* 400 records of 250 KiB: 100 MiB that the unbounded broker kept for
  * the stalled follower; the live socket holds at most 32 MiB, plus the
  * message its connection is part way through. */
@@ -670,8 +661,8 @@ static void test_a_stalled_follower_holds_bounded_memory(void **state)
 	/* a trusted follower that stops reading: it never reads a byte
 	 */
 	int fd = sp_connect(b->run_dir, SOCK_LIVE, 0x21);
-	assert_true(
-	    harness_wait(has_subscriber, (void *)b->run_dir, HARNESS_WAIT_MS));
+	assert_true(harness_wait(harness_has_subscriber, (void *)b->run_dir,
+	                         HARNESS_WAIT_MS));
 	long before = rss_kb(b->pid);
 	publish_big(b, "big", 400);
 	long grew = rss_kb(b->pid) - before;
