@@ -52,6 +52,12 @@
  * broker/fanout.h; the test command runs every campaign so).  Without it
  * such lines are only counted, as before that was so.
  *
+ * With --fault a start may die at the fault point before it serves (it
+ * writes first what the last crash cost the routed files, rotating them
+ * as a batch would): that is one of the --kills crashes, checked like the
+ * others; the last start is always without the fault.  --start-crashes N
+ * fails a run with fewer such crashes (a test that means to cover them).
+ *
  * Exit status 0 when everything held, 1 with a line per failure, 2 for a
  * bad option.
  */
@@ -152,6 +158,10 @@ struct campaign {
 	pthread_mutex_t lock; /* failures */
 	unsigned failures;
 	unsigned crashes;
+	/* of them, starts that died at the fault point before serving (the
+	 * start writes what the last crash cost the routed files, rotating
+	 * them as it goes); --start-crashes: at least that many wanted */
+	unsigned start_crashes, want_start_crashes;
 	uint64_t route_missing_inflight;
 };
 
@@ -491,6 +501,11 @@ static void follower_stop(struct follower *fl)
 
 /* ---- the broker -------------------------------------------------------- */
 
+/* Start logbusd: 0 once it serves; 1 when with_fault and it died at the
+ * fault point while starting, a crash like any other (its start replays
+ * what the last crash cost the routed files, and may reach the point as
+ * often as a served batch would: a routed file and its by-logger twin
+ * rotate at the same record); -1 otherwise, said. */
 static int broker_start(struct campaign *c, bool with_fault)
 {
 	snprintf(c->b.bin, sizeof c->b.bin, "%s",
@@ -500,14 +515,17 @@ static int broker_start(struct campaign *c, bool with_fault)
 		fail(c, "cannot start %s: %s", c->b.bin, strerror(e));
 		return -1;
 	}
-	if (broker_proc_wait(&c->b, 60000, NULL) != BROKER_PROC_SERVING) {
-		char line[512];
-		broker_proc_last_line(&c->b, line, sizeof line);
-		fail(c, "logbusd did not start (crash %u): %s", c->crashes,
-		     line);
-		return -1;
-	}
-	return 0;
+	enum broker_proc_wait w = broker_proc_wait(&c->b, 60000, NULL);
+	if (w == BROKER_PROC_SERVING)
+		return 0;
+	int st = c->b.exit_status;
+	if (w == BROKER_PROC_EXITED && with_fault && st != -1 &&
+	    WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT)
+		return 1;
+	char line[512];
+	broker_proc_last_line(&c->b, line, sizeof line);
+	fail(c, "logbusd did not start (crash %u): %s", c->crashes, line);
+	return -1;
 }
 
 static int write_wrapper(struct campaign *c)
@@ -693,43 +711,60 @@ static void note_crash(struct campaign *c)
 	c->exits_logged_at[c->crashes] = atomic_load(&c->exits_logged);
 }
 
-/* Crash the broker --kills times and start it again each time. */
+/* Bring the serving broker down: kill -9 at a random moment, or its own
+ * abort() at the fault point.  False, said, when it did not go so. */
+static bool crash_serving(struct campaign *c, unsigned *rnd)
+{
+	uint64_t base = total_acked(c);
+
+	/* a fault point may be reached before much progress */
+	if (c->fault == NULL && !wait_progress(c, base)) {
+		fail(c,
+		     "crash %u: publishers made no progress in "
+		     "%d s after the start",
+		     c->crashes, WAIT_MS / 1000);
+		return false;
+	}
+	take_cursor(c);
+	if (c->fault != NULL) {
+		if (!wait_death(c, SIGABRT))
+			return false;
+		/* the acknowledged ones were acknowledged before */
+		note_crash(c);
+		return true;
+	}
+	sleep_ms((int)(rand_r(rnd) % (unsigned)(c->max_delay_ms + 1)));
+	note_crash(c);
+	int st = broker_proc_stop(&c->b, SIGKILL, -1);
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
+		fail(c,
+		     "crash %u: logbusd ended with status 0x%x before SIGKILL",
+		     c->crashes, st);
+		return false;
+	}
+	return true;
+}
+
+/* Crash the broker --kills times and start it again each time; a start
+ * that died at the fault point is one of the crashes. */
 static void run_crashes(struct campaign *c)
 {
 	unsigned rnd = c->seed;
+	int started = 0; /* broker_start's answer */
 
 	for (int k = 0; k < c->kills && c->failures == 0; k++) {
-		uint64_t base = total_acked(c);
-		/* a fault point may be reached before much progress */
-		if (c->fault == NULL && !wait_progress(c, base)) {
-			fail(c,
-			     "crash %u: publishers made no progress in "
-			     "%d s after the start",
-			     c->crashes, WAIT_MS / 1000);
+		if (started == 1) {
+			note_crash(c); /* nothing was acknowledged since */
+			c->start_crashes++;
+		} else if (!crash_serving(c, &rnd)) {
 			return;
-		}
-		take_cursor(c);
-		if (c->fault == NULL) {
-			sleep_ms((int)(rand_r(&rnd) %
-			               (unsigned)(c->max_delay_ms + 1)));
-			note_crash(c);
-			int st = broker_proc_stop(&c->b, SIGKILL, -1);
-			if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
-				fail(c,
-				     "crash %u: logbusd ended with status "
-				     "0x%x before SIGKILL",
-				     c->crashes, st);
-				return;
-			}
-		} else {
-			if (!wait_death(c, SIGABRT))
-				return;
-			/* the acknowledged ones were acknowledged before */
-			note_crash(c);
 		}
 		c->crashes++;
 		check_reports(c);
-		if (broker_start(c, c->fault && k + 1 < c->kills) < 0)
+		/* the last start without the fault: the campaign ends on a
+		 * broker that serves */
+		started = broker_start(c, c->fault && k + 1 < c->kills);
+		if (started < 0)
 			return;
 	}
 }
@@ -977,7 +1012,7 @@ static void usage(FILE *f)
 	      "[--followers N]\n"
 	      "                      [--delay-ms MS] [--seed N] "
 	      "[--fault NAME:N] [--retention] [--keep]\n"
-	      "                      [--strict-fanout]\n",
+	      "                      [--strict-fanout] [--start-crashes N]\n",
 	      f);
 }
 
@@ -993,6 +1028,7 @@ static int parse_args(struct campaign *c, int argc, char **argv)
 	    {"retention", no_argument, NULL, 'r'},
 	    {"keep", no_argument, NULL, 'K'},
 	    {"strict-fanout", no_argument, NULL, 'S'},
+	    {"start-crashes", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1031,6 +1067,9 @@ static int parse_args(struct campaign *c, int argc, char **argv)
 			break;
 		case 'S':
 			c->strict_fanout = true;
+			break;
+		case 'C':
+			c->want_start_crashes = (unsigned)atoi(optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -1091,7 +1130,17 @@ int main(int argc, char **argv)
 	       c.seed, c.kills, c.fault ? c.fault : "kill -9s", c.npubs,
 	       c.nfollowers, c.b.dir);
 	fflush(stdout);
-	if ((c.fault && write_wrapper(&c) < 0) || broker_start(&c, c.fault) < 0)
+	if (c.fault && write_wrapper(&c) < 0) {
+		fail(&c, "cannot write %s: %s", c.wrapper, strerror(errno));
+		goto out;
+	}
+	int started = broker_start(&c, c.fault != NULL);
+	if (started == 1)
+		fail(&c,
+		     "logbusd reached its fault point %s before it first "
+		     "served: nothing to crash",
+		     c.fault);
+	if (started != 0)
 		goto out;
 
 	for (int f = 0; f < c.nfollowers; f++) {
@@ -1117,13 +1166,24 @@ int main(int argc, char **argv)
 	}
 
 	run_crashes(&c);
+	if (c.b.pid <= 0)
+		goto out; /* a failure said why: no broker to end against */
+	if (c.start_crashes < c.want_start_crashes)
+		fail(&c,
+		     "%u of the %u crashes were at a start, "
+		     "--start-crashes wants %u",
+		     c.start_crashes, c.crashes, c.want_start_crashes);
 
-	/* the publishers end; everything they logged must be acknowledged */
+	/* the publishers end; everything they logged must be acknowledged,
+	 * within one deadline for all */
 	atomic_store(&c.stop_pubs, 1);
+	int64_t closed_by = now_ms() + WAIT_MS;
 	for (int i = 0; i < c.npubs; i++) {
 		struct pub *pb = &c.pubs[i];
 		pthread_join(pb->thread, NULL);
-		int rc = logbus_publisher_close(pb->p, WAIT_MS);
+		int64_t left = closed_by - now_ms();
+		int rc =
+		    logbus_publisher_close(pb->p, left > 0 ? (int)left : 0);
 		pb->p = NULL;
 		if (rc != LOGBUS_OK)
 			fail(&c, "publisher %d: close: %s", i,
@@ -1171,13 +1231,13 @@ int main(int argc, char **argv)
 		records += atomic_load(&c.pubs[i].logged);
 	for (int f = 0; f < c.nfollowers; f++)
 		delivered += atomic_load(&c.followers[f].delivered);
-	printf("crash_campaign: %u crashes (%s) in %.1f s: %" PRIu64
-	       " records acknowledged, %" PRIu64
+	printf("crash_campaign: %u crashes (%s; %u while starting) in %.1f s: "
+	       "%" PRIu64 " records acknowledged, %" PRIu64
 	       " exits; read back %zu records; %" PRIu64
 	       " deliveries to %d followers; %zu cursors resumed; all.log "
 	       "lacks %" PRIu64 " lines of batches in flight at a crash; "
 	       "%u failures\n",
-	       c.crashes, c.fault ? c.fault : "kill -9",
+	       c.crashes, c.fault ? c.fault : "kill -9", c.start_crashes,
 	       (double)(now_ms() - t0) / 1000.0, records,
 	       atomic_load(&c.exits_logged), rb.n, delivered, c.nfollowers,
 	       c.ncursors, c.route_missing_inflight, c.failures);

@@ -18,7 +18,12 @@
  * parked (the sender lingering or waiting for an ack from a stopped
  * broker, a logging thread blocked on a full queue), which also makes the
  * state at the fork certain; forking while a thread logs without pause
- * runs only in builds without AddressSanitizer.
+ * runs only in builds without AddressSanitizer.  nng's own threads are
+ * parked only once the parent's publisher is connected: before, they are
+ * dialling and allocating, and under load (a slow connect) a child forked
+ * then inherited the allocator's lock held and its sender hung at its
+ * start (seen with gdb; the child's flush then timed out).  So every test
+ * waits for the connection before it forks (parent_connected).
  */
 #include <errno.h>
 #include <poll.h>
@@ -112,6 +117,23 @@ static int child_log_flush(logbus_publisher *p, const char *tag, int n)
 		return CHILD_STATS;
 	}
 	return CHILD_OK;
+}
+
+static bool publisher_connected(void *arg)
+{
+	logbus_publisher_stats st;
+
+	logbus_publisher_get_stats(arg, &st);
+	return st.connected != 0;
+}
+
+/* The parent's publisher is connected: nng's threads are parked, none is
+ * inside the allocator when the test forks (see the top of this file). */
+static void parent_connected(logbus_publisher *p)
+{
+	if (!harness_wait(publisher_connected, p, CHILD_WAIT_MS))
+		fail_msg("the parent's publisher did not connect in %d ms",
+		         CHILD_WAIT_MS);
 }
 
 /* Children not reaped yet: a failed test kills them in its teardown. */
@@ -293,6 +315,7 @@ static void test_children_publish_through_the_parents_publisher(void **state)
 	logbus_publisher_stats st;
 
 	assert_int_equal(logbus_publisher_open(&p, &o), LOGBUS_OK);
+	parent_connected(p);
 	for (int i = 0; i < 2000; i++)
 		assert_int_equal(logbus_log(p, LOGBUS_INFO, "before-%d", i),
 		                 LOGBUS_OK);
@@ -384,6 +407,7 @@ static void test_fork_while_a_batch_is_in_flight(void **state)
 
 	assert_int_equal(pipe(go), 0);
 	assert_int_equal(logbus_publisher_open(&p, &o), LOGBUS_OK);
+	parent_connected(p);
 	assert_int_equal(kill(b->pid, SIGSTOP), 0);
 	busy_start(&s, p, &th);
 	assert_true(harness_wait(logger_blocked, &s, HARNESS_WAIT_MS));
@@ -535,6 +559,7 @@ static void test_child_publishes_across_a_broker_restart(void **state)
 
 	assert_int_equal(pipe(up), 0);
 	assert_int_equal(pipe(down), 0);
+	parent_connected(p);
 	pid_t pid = fork_child();
 	if (pid == 0) {
 		int rv, n = 0;

@@ -119,10 +119,15 @@ enum broker_proc_wait broker_proc_wait(struct broker_proc *b, int timeout_ms,
 	int64_t end = timefmt_mono_ns() + (int64_t)timeout_ms * 1000000;
 	int status;
 
+	b->exit_status = -1;
 	for (;;) {
-		if (b->pid <= 0 ||
-		    waitpid(b->pid, &status, WNOHANG) == b->pid) {
+		if (b->pid <= 0) {
 			b->pid = -1;
+			return BROKER_PROC_EXITED;
+		}
+		if (waitpid(b->pid, &status, WNOHANG) == b->pid) {
+			b->pid = -1;
+			b->exit_status = status;
 			return BROKER_PROC_EXITED;
 		}
 		if (is_serving(b))

@@ -24,6 +24,9 @@ struct broker_proc {
 	/* more logbusd arguments, NULL-terminated */
 	const char *extra[BROKER_PROC_EXTRA_MAX];
 	int64_t spawn_ns; /* CLOCK_MONOTONIC just before the last spawn */
+	/* its wait status when broker_proc_wait found it dead (EXITED),
+	 * -1 when that wait did not reap it */
+	int exit_status;
 };
 
 enum broker_proc_wait {
@@ -44,7 +47,8 @@ int broker_proc_init(struct broker_proc *b, const char *tmpdir,
 int broker_proc_spawn(struct broker_proc *b);
 
 /* Wait until it serves, dies, timeout_ms passes or *stop (when not NULL)
- * becomes nonzero, looking every 10 ms. */
+ * becomes nonzero, looking every 10 ms.  A death's wait status is left in
+ * exit_status. */
 enum broker_proc_wait broker_proc_wait(struct broker_proc *b, int timeout_ms,
                                        const volatile sig_atomic_t *stop);
 
