@@ -150,7 +150,7 @@ static int open_live(struct logbus_reader *r, const char *dir)
 	    (rv = redial_start(&r->live_rd, r->live, url))) {
 		snprintf(r->error, sizeof r->error, "cannot follow %s/%s: %s",
 		         dir, SOCK_LIVE, nng_strerror(rv));
-		nng_close(r->live);
+		redial_close(r->live);
 		return LOGBUS_ESYS;
 	}
 	r->live_open = true;
@@ -164,7 +164,7 @@ static void reader_free(struct logbus_reader *r)
 	if (r->msg)
 		nng_msg_free(r->msg);
 	if (r->live_open && !fork_forked())
-		nng_close(r->live);
+		redial_close(r->live);
 	free(r->dir);
 	filter_fini(&r->flt);
 	view_fini(&r->view);
@@ -394,7 +394,7 @@ static int fetch_once(struct logbus_reader *r, int wait_ms)
 		/* Only our own records: live is not for us, long polls are. */
 		r->own = true;
 		if (r->live_open) /* the broker's reader group changed */
-			nng_close(r->live);
+			redial_close(r->live);
 		r->live_open = false;
 	} else if (r->follow && !r->live_open && !r->own &&
 	           (rv = open_live(r, r->dir)) != 0) {

@@ -3,8 +3,12 @@
  */
 #include "redial.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "timefmt.h"
 
@@ -67,4 +71,79 @@ void redial_watch(struct redial *d)
 	nng_dialer_close(d->dialer);
 	if (dial(d) == 0)
 		d->redials++;
+}
+
+/* One close in flight: the caller and the closing thread each hold a
+ * reference; the last to let go frees it. */
+struct close_job {
+	nng_socket sock;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	int refs;
+};
+
+static void close_job_put(struct close_job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	bool last = --j->refs == 0;
+	pthread_mutex_unlock(&j->mu);
+	if (last) {
+		pthread_cond_destroy(&j->cv);
+		pthread_mutex_destroy(&j->mu);
+		free(j);
+	}
+}
+
+static void *close_main(void *arg)
+{
+	struct close_job *j = arg;
+
+	nng_close(j->sock);
+	pthread_mutex_lock(&j->mu);
+	j->done = true;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	close_job_put(j);
+	return NULL;
+}
+
+void redial_close(nng_socket sock)
+{
+	struct close_job *j = calloc(1, sizeof *j);
+	pthread_condattr_t ca;
+	pthread_t th;
+	struct timespec until;
+
+	if (j == NULL) {
+		nng_close(sock); /* no memory for the guard: as before */
+		return;
+	}
+	j->sock = sock;
+	j->refs = 2;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&th, NULL, close_main, j) != 0) {
+		j->refs = 1;
+		close_job_put(j);
+		nng_close(sock);
+		return;
+	}
+	pthread_detach(th);
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += REDIAL_CLOSE_MS / 1000;
+	until.tv_nsec += (long)(REDIAL_CLOSE_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&j->mu);
+	while (!j->done &&
+	       pthread_cond_timedwait(&j->cv, &j->mu, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&j->mu);
+	close_job_put(j); /* not done: the thread frees it if it ever ends */
 }

@@ -36,4 +36,15 @@ bool redial_connected(struct redial *d);
 
 int64_t redial_now_ms(void);
 
+/* nng_close(sock) that cannot hang its caller.  nng 1.5.2's nng_close
+ * waits until every pipe of the socket is gone, and a pipe can fail to go
+ * (the #1518 family; seen with gdb on a sub0 socket that had received a
+ * flood, and on req0 with a reply in flight: reqconn.c): the close then
+ * blocks for good.  So the close runs on a thread of its own; after
+ * REDIAL_CLOSE_MS without an end the caller goes on and the thread, the
+ * socket and its memory are left to nng.
+ * Not for a child of fork(): nng cannot close its parent's sockets. */
+#define REDIAL_CLOSE_MS 2000
+void redial_close(nng_socket sock);
+
 #endif

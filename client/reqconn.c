@@ -98,6 +98,7 @@ void reqconn_take_tok_msg(struct reqconn *c, nng_msg *reply)
  * pending, typically a long poll the broker holds for up to a second, is
  * answered and taken before the close; a broker that never answers costs
  * DRAIN_MS, one that is gone (no connection: no reply can come) nothing.
+ * Should the close block all the same, redial_close gives up on it.
  */
 void reqconn_close(struct reqconn *c)
 {
@@ -113,7 +114,7 @@ void reqconn_close(struct reqconn *c)
 			c->pending = false;
 		}
 	}
-	nng_close(c->sock);
+	redial_close(c->sock);
 }
 
 bool reqconn_connected(struct reqconn *c)
