@@ -133,13 +133,7 @@ void redial_close(nng_socket sock)
 		return;
 	}
 	pthread_detach(th);
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += REDIAL_CLOSE_MS / 1000;
-	until.tv_nsec += (long)(REDIAL_CLOSE_MS % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	timefmt_deadline(&until, CLOCK_MONOTONIC, REDIAL_CLOSE_MS);
 	pthread_mutex_lock(&j->mu);
 	while (!j->done &&
 	       pthread_cond_timedwait(&j->cv, &j->mu, &until) != ETIMEDOUT)

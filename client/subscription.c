@@ -22,6 +22,7 @@
 
 #include "cursor.h"
 #include "logbus/logbus.h"
+#include "timefmt.h"
 
 #define RETRY_PAUSE_MS 250
 
@@ -153,15 +154,8 @@ LOGBUS_API int logbus_subscription_wait(logbus_subscription *s, int timeout_ms)
 
 	if (inherited(s))
 		return LOGBUS_EFORKED;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (timeout_ms >= 0) {
-		ts.tv_sec += timeout_ms / 1000;
-		ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-	}
+	if (timeout_ms >= 0)
+		timefmt_deadline(&ts, CLOCK_REALTIME, timeout_ms);
 	pthread_mutex_lock(&s->mu);
 	while (!s->ended && rv == 0) {
 		if (timeout_ms < 0)

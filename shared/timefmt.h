@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define TIMEFMT_MAX 40
 
@@ -26,5 +27,8 @@ size_t timefmt_iso(char *buf, size_t len, int64_t ns, bool utc);
 int64_t timefmt_now_ns(void);
 /* CLOCK_MONOTONIC in ns: for durations and deadlines. */
 int64_t timefmt_mono_ns(void);
+/* *ts = ms milliseconds from now on clock (CLOCK_REALTIME or
+ * CLOCK_MONOTONIC), the absolute time pthread_cond_timedwait takes. */
+void timefmt_deadline(struct timespec *ts, clockid_t clock, int ms);
 
 #endif
