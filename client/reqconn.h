@@ -28,6 +28,7 @@ struct reqconn {
 	struct redial rd;
 	char path[160];
 	int recvfd;
+	int sendfd; /* readable when a request can go (a pipe is ready) */
 	/* A call fails at once when there is no connection and no socket
 	 * file (or no permission to reach it): right for a reader and a
 	 * command-line tool, wrong for a publisher in a service, which

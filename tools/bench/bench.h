@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "broker_proc.h"
+#include "logbus/logbus.h"
 #include "files.h"
 
 #define EXIT_FAIL  1
@@ -65,6 +66,10 @@ __attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...);
 
 /* Set by SIGINT and SIGTERM: loops that wait look at it and end. */
 extern volatile sig_atomic_t bench_interrupted;
+/* logbus_flush(pub, timeout_ms) that bench_interrupted ends (then
+ * LOGBUS_ECLOSED): a flush waits out its whole timeout when the broker
+ * died with the bench, so it waits in slices and looks between them. */
+int bench_flush(logbus_publisher *pub, int timeout_ms);
 
 /* ---- time -------------------------------------------------------------- */
 

@@ -60,7 +60,7 @@ static int call_measure(struct bench_ctx *c, logbus_publisher *pub,
 	int rv;
 
 	if ((rv = call_log(pub, msg, -1)) != LOGBUS_OK ||
-	    (rv = logbus_flush(pub, CALL_FLUSH_MS)) != LOGBUS_OK)
+	    (rv = bench_flush(pub, CALL_FLUSH_MS)) != LOGBUS_OK)
 		return rv;
 	for (long i = 0; i < n && !bench_interrupted;) {
 		long burst_end = i + CALL_BURST < n ? i + CALL_BURST : n;
@@ -71,7 +71,7 @@ static int call_measure(struct bench_ctx *c, logbus_publisher *pub,
 			if (rv != LOGBUS_OK)
 				return rv;
 		}
-		if ((rv = logbus_flush(pub, CALL_FLUSH_MS)) != LOGBUS_OK)
+		if ((rv = bench_flush(pub, CALL_FLUSH_MS)) != LOGBUS_OK)
 			return rv;
 	}
 	return LOGBUS_OK;

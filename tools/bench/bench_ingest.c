@@ -128,7 +128,7 @@ static int producers_open(struct bench_ctx *c, struct producer *ps, long np,
 			return fail("cannot open a publisher on %s: %s",
 			            c->run_dir, logbus_strerror(rv));
 		if ((rv = ingest_write(p, -1)) == LOGBUS_OK)
-			rv = logbus_flush(p->pub, INGEST_WARMUP_FLUSH_MS);
+			rv = bench_flush(p->pub, INGEST_WARMUP_FLUSH_MS);
 		if (rv != LOGBUS_OK) {
 			logbus_publisher_error(p->pub, why, sizeof why);
 			return fail("no acknowledgement from logbusd at %s "

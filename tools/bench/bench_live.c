@@ -259,7 +259,7 @@ static int live_run_rate(const struct bench_opts *o, const char *run_dir,
 
 	/* Stragglers: up to LIVE_STRAGGLERS from the end of publishing. */
 	int64_t until = clock_ns(CLOCK_MONOTONIC) + LIVE_STRAGGLERS * NS_PER_MS;
-	if ((rv = logbus_flush(r->pub, LIVE_FLUSH_MS)) != LOGBUS_OK) {
+	if ((rv = bench_flush(r->pub, LIVE_FLUSH_MS)) != LOGBUS_OK) {
 		logbus_publisher_error(r->pub, err, sizeof err);
 		fprintf(stderr, "logbus-bench: flush at %ld/s: %s\n", r->rate,
 		        *err ? err : logbus_strerror(rv));

@@ -89,6 +89,21 @@ void sleep_ms(int ms)
 	sleep_until(clock_ns(CLOCK_MONOTONIC) + ms * NS_PER_MS);
 }
 
+int bench_flush(logbus_publisher *pub, int timeout_ms)
+{
+	int64_t end = clock_ns(CLOCK_MONOTONIC) + timeout_ms * NS_PER_MS;
+
+	for (;;) {
+		int64_t left = (end - clock_ns(CLOCK_MONOTONIC)) / NS_PER_MS;
+		int rv = logbus_flush(
+		    pub, left < 500 ? (left > 0 ? (int)left : 0) : 500);
+		if (rv != LOGBUS_ETIMEDOUT || left <= 500)
+			return rv;
+		if (bench_interrupted)
+			return LOGBUS_ECLOSED;
+	}
+}
+
 /* ---- samples ----------------------------------------------------------- */
 
 static int cmp_i64(const void *a, const void *b)
