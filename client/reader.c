@@ -150,7 +150,9 @@ static int open_live(struct logbus_reader *r, const char *dir)
 	    (rv = redial_start(&r->live_rd, r->live, url))) {
 		snprintf(r->error, sizeof r->error, "cannot follow %s/%s: %s",
 		         dir, SOCK_LIVE, nng_strerror(rv));
-		redial_close(r->live);
+		nng_close(r->live); /* nothing in flight yet */
+		free(r->live_rd.pipes);
+		r->live_rd.pipes = NULL;
 		return LOGBUS_ESYS;
 	}
 	r->live_open = true;
@@ -164,7 +166,7 @@ static void reader_free(struct logbus_reader *r)
 	if (r->msg)
 		nng_msg_free(r->msg);
 	if (r->live_open && !fork_forked())
-		redial_close(r->live);
+		redial_close(&r->live_rd);
 	free(r->dir);
 	filter_fini(&r->flt);
 	view_fini(&r->view);
@@ -394,7 +396,7 @@ static int fetch_once(struct logbus_reader *r, int wait_ms)
 		/* Only our own records: live is not for us, long polls are. */
 		r->own = true;
 		if (r->live_open) /* the broker's reader group changed */
-			redial_close(r->live);
+			redial_close(&r->live_rd);
 		r->live_open = false;
 	} else if (r->follow && !r->live_open && !r->own &&
 	           (rv = open_live(r, r->dir)) != 0) {

@@ -19,13 +19,13 @@ int64_t redial_now_ms(void)
 
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-	struct redial *d = arg;
+	atomic_int *pipes = arg;
 
 	(void)p;
 	if (ev == NNG_PIPE_EV_ADD_POST)
-		atomic_fetch_add(&d->pipes, 1);
+		atomic_fetch_add(pipes, 1);
 	else if (ev == NNG_PIPE_EV_REM_POST)
-		atomic_fetch_sub(&d->pipes, 1);
+		atomic_fetch_sub(pipes, 1);
 }
 
 static int dial(struct redial *d)
@@ -40,12 +40,16 @@ int redial_start(struct redial *d, nng_socket sock, const char *url)
 
 	d->sock = sock;
 	snprintf(d->url, sizeof d->url, "%s", url);
-	atomic_init(&d->pipes, 0);
 	d->redials = 0;
+	if ((d->pipes = malloc(sizeof *d->pipes)) == NULL)
+		return NNG_ENOMEM;
+	atomic_init(d->pipes, 0);
 	if ((rv = nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 50)) ||
 	    (rv = nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 500)) ||
-	    (rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, on_pipe, d)) ||
-	    (rv = nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, on_pipe, d)) ||
+	    (rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, on_pipe,
+	                          d->pipes)) ||
+	    (rv = nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, on_pipe,
+	                          d->pipes)) ||
 	    (rv = dial(d)))
 		return rv;
 	d->last_pipe_ms = redial_now_ms();
@@ -54,7 +58,7 @@ int redial_start(struct redial *d, nng_socket sock, const char *url)
 
 bool redial_connected(struct redial *d)
 {
-	return atomic_load(&d->pipes) > 0;
+	return d->pipes != NULL && atomic_load(d->pipes) > 0;
 }
 
 void redial_watch(struct redial *d)
@@ -77,6 +81,7 @@ void redial_watch(struct redial *d)
  * reference; the last to let go frees it. */
 struct close_job {
 	nng_socket sock;
+	atomic_int *pipes; /* freed once the socket is closed */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool done;
@@ -100,6 +105,7 @@ static void *close_main(void *arg)
 	struct close_job *j = arg;
 
 	nng_close(j->sock);
+	free(j->pipes); /* no callback can come any more */
 	pthread_mutex_lock(&j->mu);
 	j->done = true;
 	pthread_cond_signal(&j->cv);
@@ -108,7 +114,7 @@ static void *close_main(void *arg)
 	return NULL;
 }
 
-void redial_close(nng_socket sock)
+void redial_close(struct redial *d)
 {
 	struct close_job *j = calloc(1, sizeof *j);
 	pthread_condattr_t ca;
@@ -116,10 +122,14 @@ void redial_close(nng_socket sock)
 	struct timespec until;
 
 	if (j == NULL) {
-		nng_close(sock); /* no memory for the guard: as before */
+		nng_close(d->sock); /* no memory for the guard: as before */
+		free(d->pipes);
+		d->pipes = NULL;
 		return;
 	}
-	j->sock = sock;
+	j->sock = d->sock;
+	j->pipes = d->pipes;
+	d->pipes = NULL;
 	j->refs = 2;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_condattr_init(&ca);
@@ -127,9 +137,12 @@ void redial_close(nng_socket sock)
 	pthread_cond_init(&j->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	if (pthread_create(&th, NULL, close_main, j) != 0) {
+		nng_socket sock = j->sock;
+		atomic_int *pipes = j->pipes;
 		j->refs = 1;
 		close_job_put(j);
-		nng_close(sock);
+		nng_close(sock); /* no thread for the guard: as before */
+		free(pipes);
 		return;
 	}
 	pthread_detach(th);

@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,7 +46,9 @@ static int dial(struct reqconn *c, char *err, size_t errlen)
 	    (rv = redial_start(&c->rd, c->sock, c->url))) {
 		snprintf(err, errlen, "cannot set up a connection to %s: %s",
 		         c->path, nng_strerror(rv));
-		nng_close(c->sock);
+		nng_close(c->sock); /* nothing in flight yet */
+		free(c->rd.pipes);
+		c->rd.pipes = NULL;
 		return LOGBUS_ESYS;
 	}
 	return 0;
@@ -113,7 +116,7 @@ void reqconn_close(struct reqconn *c)
 			c->pending = false;
 		}
 	}
-	redial_close(c->sock);
+	redial_close(&c->rd);
 }
 
 bool reqconn_connected(struct reqconn *c)
