@@ -240,8 +240,12 @@ ctl tail --vacuum-time=0 >"$T/v0"
 check "--vacuum-time=0: every sealed segment goes" grep -q '^Deleted segment ' "$T/v0"
 check "--vacuum-time=0: the segment being written stays" \
 	grep -q 'keeps .* in 1 segment, records' "$T/v0"
-expect_eq "--vacuum-time=0: the newest record is still read" \
-	"40 of batch 3, padding to fill 4 KiB" "$(ctl tail -n 1 -s svc_v -o cat)"
+# (logbusd's own records, such as the one saying it started a segment,
+# may have followed the last batch into a segment of their own: the
+# segment kept is the one being written, whatever it holds)
+KEPT=$(sed -nE 's/.* in 1 segment, records ([0-9]+)\.\..*/\1/p' "$T/v0")
+expect_eq "--vacuum-time=0: what it keeps is still read, from its first record" \
+	"$KEPT" "$(ctl tail -n all -o json | head -n 1 | json_get seq)"
 check "logbusd says what a vacuum removed" \
 	poll sh -c "'$BIN/logbusctl' --run-dir '$T/run' tail -n all -s logbusd -o cat | grep -q '^vacuum: removed [1-9][0-9]* segments'"
 
