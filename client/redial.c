@@ -100,12 +100,18 @@ static void close_job_put(struct close_job *j)
 	}
 }
 
+/* The pipe count goes after the socket: no callback can come then. */
+static void close_now(nng_socket sock, atomic_int *pipes)
+{
+	nng_close(sock);
+	free(pipes);
+}
+
 static void *close_main(void *arg)
 {
 	struct close_job *j = arg;
 
-	nng_close(j->sock);
-	free(j->pipes); /* no callback can come any more */
+	close_now(j->sock, j->pipes);
 	pthread_mutex_lock(&j->mu);
 	j->done = true;
 	pthread_cond_signal(&j->cv);
@@ -117,19 +123,18 @@ static void *close_main(void *arg)
 void redial_close(struct redial *d)
 {
 	struct close_job *j = calloc(1, sizeof *j);
+	atomic_int *pipes = d->pipes;
 	pthread_condattr_t ca;
 	pthread_t th;
 	struct timespec until;
 
+	d->pipes = NULL;
 	if (j == NULL) {
-		nng_close(d->sock); /* no memory for the guard: as before */
-		free(d->pipes);
-		d->pipes = NULL;
+		close_now(d->sock, pipes); /* no memory for the guard */
 		return;
 	}
 	j->sock = d->sock;
-	j->pipes = d->pipes;
-	d->pipes = NULL;
+	j->pipes = pipes;
 	j->refs = 2;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_condattr_init(&ca);
@@ -137,12 +142,9 @@ void redial_close(struct redial *d)
 	pthread_cond_init(&j->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	if (pthread_create(&th, NULL, close_main, j) != 0) {
-		nng_socket sock = j->sock;
-		atomic_int *pipes = j->pipes;
 		j->refs = 1;
 		close_job_put(j);
-		nng_close(sock); /* no thread for the guard: as before */
-		free(pipes);
+		close_now(d->sock, pipes); /* no thread for the guard */
 		return;
 	}
 	pthread_detach(th);
