@@ -147,6 +147,17 @@ start_loki() {
 	LOKI_URL=http://127.0.0.1:$(cat "$T/loki.port")/loki/api/v1/push
 }
 
+# fwd_conf: $T/fwd.conf, the file start_forwarder runs: the [forward]
+# section (this test's broker, and the state file whose status fwd_stat
+# and stop_forwarder read), then the [output ...] sections from stdin.
+fwd_conf() {
+	{
+		printf '[forward]\nrun-dir = %s\nstate-file = %s\n\n' \
+			"$T/run" "$T/state/positions"
+		cat
+	} >"$T/fwd.conf"
+}
+
 start_forwarder() {
 	mkdir -p "$T/state"
 	"$BIN/logbus-forward" --config "$T/fwd.conf" 2>>"$T/fwd.err" &

@@ -22,11 +22,7 @@ need_clickhouse
 test_init
 start_broker
 start_clickhouse
-cat >"$T/fwd.conf" <<EOF
-[forward]
-run-dir = $T/run
-state-file = $T/state/positions
-
+fwd_conf <<EOF
 [output ch]
 type = clickhouse
 url = $CH_URL

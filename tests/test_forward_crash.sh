@@ -32,11 +32,7 @@ start_loki
 bound=$((60 + N / 20000 * 60))
 
 write_conf() {
-	cat >"$T/fwd.conf" <<EOF
-[forward]
-run-dir = $T/run
-state-file = $T/state/positions
-
+	fwd_conf <<EOF
 [output ch]
 type = clickhouse
 url = $CH_URL

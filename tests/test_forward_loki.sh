@@ -40,11 +40,7 @@ expect_err_line "it says what a port is" \
 # ---- records reach Loki with their labels and timestamps ----------------------
 start_broker --segment-size 4K
 start_loki --answer 429 --answer 500
-cat >"$T/fwd.conf" <<EOF
-[forward]
-run-dir = $T/run
-state-file = $T/state/positions
-
+fwd_conf <<EOF
 # fields in the line (logfmt)
 [output lk]
 type = loki

@@ -27,11 +27,7 @@ python3 "$(dirname "${BASH_SOURCE[0]}")/relp_server.py" \
 	"$T/relp.port" "$T/relp.log" --hold 1 2>>"$T/relp.err" &
 track_pid $!
 wait_for 30 test -s "$T/relp.port"
-cat >"$T/fwd.conf" <<EOF
-[forward]
-run-dir = $T/run
-state-file = $T/state/positions
-
+fwd_conf <<EOF
 [output relp]
 type = relp
 port = $(cat "$T/relp.port")

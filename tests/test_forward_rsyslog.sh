@@ -22,11 +22,7 @@ need_rsyslog_relp
 test_init
 start_broker
 start_rsyslog
-cat >"$T/fwd.conf" <<EOF
-[forward]
-run-dir = $T/run
-state-file = $T/state/positions
-
+fwd_conf <<EOF
 [output relp]
 type = relp
 host = 127.0.0.1

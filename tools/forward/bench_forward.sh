@@ -30,9 +30,7 @@ start_clickhouse
 start_rsyslog
 start_loki
 
-conf() { # conf TYPE KEY=VALUE...: one output, named o
-	printf '[forward]\nrun-dir = %s\nstate-file = %s/state/positions\n' \
-		"$T/run" "$T"
+conf() { # conf TYPE KEY=VALUE...: one output, named o (for fwd_conf)
 	printf '[output o]\ntype = %s\nservice = load\nbatch-wait = 0.05\n' "$1"
 	shift
 	printf '%s\n' "$@" | sed 's/=/ = /'
@@ -50,7 +48,7 @@ run() { # run NAME COUNTER TYPE KEY=VALUE...
 	shift 2
 	rm -rf "$T/state"
 	mkdir -p "$T/state"
-	conf "$@" >"$T/fwd.conf"
+	conf "$@" | fwd_conf
 	local t0 t1
 	t0=$(date +%s.%N)
 	start_forwarder
@@ -66,7 +64,7 @@ run "rsyslog (RELP)" relp_rows relp "port=$RELP_PORT"
 run "loki (stand-in)" loki_rows loki "url=$LOKI_URL"
 
 # publish -> visible in ClickHouse
-conf clickhouse "url=$CH_URL" "table=logs" >"$T/fwd.conf"
+conf clickhouse "url=$CH_URL" "table=logs" | fwd_conf
 start_forwarder
 for i in $(seq 20); do
 	t0=$(date +%s%N)

@@ -28,11 +28,7 @@ need_rsyslog_relp
 test_init
 start_broker --max-total 4G
 start_rsyslog
-cat >"$T/fwd.conf" <<EOF
-[forward]
-run-dir = $T/run
-state-file = $T/state/positions
-
+fwd_conf <<EOF
 [output relp]
 type = relp
 port = $RELP_PORT
